@@ -1,0 +1,83 @@
+"""All configuration, from ``KURA_*`` environment variables and an optional ``.env`` file.
+
+Nothing below ``gateway.cli`` reads the environment: the CLI builds one ``Settings``
+and hands it down.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Gateway configuration; every field maps to ``KURA_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KURA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./kura.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None,
+        description="How carriers and apps reach this gateway; defaults to http://<host>:<port>.",
+    )
+    bootstrap_api_key: SecretStr | None = None
+    log_level: str = "INFO"
+
+    # Sessions
+    session_connect_timeout_s: float = Field(default=300.0, gt=0)
+    session_token_ttl_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Lifetime of the per-session token in websocket_url (bounded by expiry).",
+    )
+    ws_max_message_bytes: int = Field(default=256 * 1024, ge=1024)
+    default_rate_limit_per_minute: int = Field(default=60, ge=1)
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser Origins allowed to open session WebSockets; empty allows any.",
+    )
+
+    # Providers
+    openai_api_key: SecretStr | None = None
+    openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
+    gemini_api_key: SecretStr | None = None
+    gemini_live_url: str = (
+        "wss://generativelanguage.googleapis.com/ws/"
+        "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+    )
+    tts_command: str | None = Field(
+        default=None,
+        description="Synthesiser for the local provider; default: espeak-ng when installed.",
+    )
+
+    # Carriers
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def effective_public_url(self) -> str:
+        """The base URL clients use to reach us (``KURA_PUBLIC_URL`` or ``http://host:port``)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def public_ws_url(self) -> str:
+        """``effective_public_url`` with ``ws``/``wss`` in place of ``http``/``https``."""
+        base = self.effective_public_url
+        if base.startswith("https://"):
+            return "wss://" + base[len("https://") :]
+        if base.startswith("http://"):
+            return "ws://" + base[len("http://") :]
+        return base

@@ -1,0 +1,1 @@
+"""The Kura gateway: aiohttp app, HTTP API, sessions, telephony, storage and shared state."""

@@ -1,0 +1,82 @@
+"""Time as a dependency: code that waits or measures takes a ``Clock``; tests use ``VirtualClock``.
+
+It lives in ``providers`` because that is the lowest async layer: both providers (retry backoff,
+stall watchdogs) and the gateway (expiry, idle time-outs, rate limits) need it, and ``media`` does
+no waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Monotonic time for durations, wall time for timestamps, and a sleep that honours both."""
+
+    def monotonic(self) -> float: ...
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class VirtualClock:
+    """A clock that only moves when a test calls ``advance``; sleepers wake in deadline order."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._mono = 1000.0
+        self._wall0 = start or datetime(2026, 1, 26, 12, 0, tzinfo=UTC)
+        self._mono0 = self._mono
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def now(self) -> datetime:
+        return self._wall0 + timedelta(seconds=self._mono - self._mono0)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._mono + seconds, next(self._seq), fut))
+        await fut
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, waking each sleeper whose deadline passes, in order."""
+        target = self._mono + seconds
+        while self._sleepers and self._sleepers[0][0] <= target:
+            deadline, _, fut = heapq.heappop(self._sleepers)
+            self._mono = max(self._mono, deadline)
+            if not fut.done():
+                fut.set_result(None)
+            # Let the woken task run (and maybe sleep again) before the next deadline.
+            for _ in range(5):
+                await asyncio.sleep(0)
+        self._mono = target
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    @property
+    def sleeper_count(self) -> int:
+        return sum(1 for _, _, fut in self._sleepers if not fut.done())

@@ -1,0 +1,72 @@
+"""Provider-neutral events a ``ProviderSession`` yields, discriminated on ``kind``.
+
+One assistant response is an *item*: its audio and output transcript carry the item id, and it
+ends with ``ResponseDone``. The Conversation engine turns these into Kura protocol messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAudio:
+    """A piece of the assistant's speech, in the provider's ``output_audio`` format."""
+
+    audio: bytes
+    item_id: str
+    kind: Literal["agent_audio"] = "agent_audio"
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A transcript delta: ``input`` is the caller's speech, ``output`` the assistant's words.
+
+    ``final`` marks the last delta of the caller's utterance (input) when the provider knows it.
+    """
+
+    source: Literal["input", "output"]
+    text: str
+    item_id: str | None = None
+    final: bool = False
+    kind: Literal["transcript"] = "transcript"
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The provider heard the caller start speaking (its own VAD): a barge-in signal."""
+
+    kind: Literal["speech_started"] = "speech_started"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDone:
+    """The assistant finished (or was interrupted in) the response ``item_id``: a turn ends."""
+
+    item_id: str | None
+    interrupted: bool = False
+    kind: Literal["response_done"] = "response_done"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asks for a function; answer with ``ProviderSession.send_tool_result``."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderFailed:
+    """The provider session failed and will yield nothing more; ``code`` is machine-readable."""
+
+    code: str
+    message: str
+    retryable: bool = False
+    kind: Literal["provider_failed"] = "provider_failed"
+
+
+ProviderEvent = AgentAudio | Transcript | SpeechStarted | ResponseDone | ToolCall | ProviderFailed

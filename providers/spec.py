@@ -1,0 +1,67 @@
+"""Provider-neutral description of what a session asks of its provider.
+
+The gateway maps its stored assistant to an ``AssistantSpec`` and its session to a
+``SessionContext``; providers never see database rows or HTTP requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SessionMode = Literal["voice", "chat"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call; ``parameters`` is a JSON schema object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True, slots=True)
+class TurnDetection:
+    """Server-side turn detection settings (used where the provider has server VAD)."""
+
+    server_vad: bool = True
+    threshold: float = 0.5
+    silence_ms: int = 500
+    prefix_padding_ms: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantSpec:
+    """The assistant behind a session, as a provider needs it."""
+
+    name: str
+    instructions: str = ""
+    provider: str = "local"
+    model: str | None = None
+    voice: str | None = None
+    language_code: str = "en-US"
+    greeting: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    turn_detection: TurnDetection = field(default_factory=TurnDetection)
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One finished utterance, replayed to a provider when a connection is re-seeded."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    """What a provider knows about the session it serves."""
+
+    session_id: str
+    mode: SessionMode = "voice"
+    language_code: str = "en-US"
+    caller_context: str | None = None
+    """Facts about the caller (returning or new, ...) to append to the instructions."""
+    history: tuple[HistoryItem, ...] = ()
