@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from providers.clock import VirtualClock
-from providers.local import speech
 from providers.local.speech import EspeakSynthesiser, resolve_tts_command, voice_for_language
 
 ESPEAK = shutil.which("espeak-ng")
@@ -50,12 +49,12 @@ def test_voice_follows_the_language_code(code: str, voice: str) -> None:
 
 
 def test_tts_command_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(speech.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     assert resolve_tts_command(None) == "/usr/bin/espeak-ng"
     assert resolve_tts_command("/opt/tts") == "/opt/tts"
     for disabled in ("", "none", "OFF"):
         assert resolve_tts_command(disabled) is None
-    monkeypatch.setattr(speech.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     assert resolve_tts_command(None) is None
 
 
@@ -110,7 +109,7 @@ async def test_hanging_command_is_killed_at_the_timeout(
         spawned.append(proc)
         return proc
 
-    monkeypatch.setattr(speech.asyncio, "create_subprocess_exec", recording_exec)
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", recording_exec)
     command = fake_command(tmp_path, "sys.stdin.read(); time.sleep(60)")
     clock = SignallingClock()
     synthesiser = EspeakSynthesiser(command, timeout_s=5.0, clock=clock)
