@@ -1,0 +1,92 @@
+"""End-of-utterance detection (webrtcvad with hysteresis) on a real speech clip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import soxr
+
+from providers.local.utterance import (
+    UtteranceDetector,
+    UtteranceEnded,
+    UtteranceEvent,
+    UtteranceSettings,
+    UtteranceStarted,
+)
+from tests.providers.local_helpers import (
+    BYTES_PER_MS,
+    chunks,
+    silence,
+    speech_clip,
+    voiced_span_ms,
+)
+
+
+def feed_all(detector: UtteranceDetector, audio: bytes, size_bytes: int) -> list[UtteranceEvent]:
+    events: list[UtteranceEvent] = []
+    for piece in chunks(audio, size_bytes):
+        events.extend(detector.feed(piece))
+    return events
+
+
+def test_one_utterance_is_found_with_preroll_and_trimmed_silence() -> None:
+    clip = speech_clip()
+    settings = UtteranceSettings()
+    audio = silence(500) + clip + silence(1500)
+    events = feed_all(UtteranceDetector(settings=settings), audio, 960)
+
+    assert [type(e) for e in events] == [UtteranceStarted, UtteranceEnded]
+    ended = events[1]
+    assert isinstance(ended, UtteranceEnded) and not ended.capped
+    played_ms = len(ended.audio) / BYTES_PER_MS
+    speech_ms = voiced_span_ms(clip)
+    # Pre-roll before the onset and a short tail after the last voiced frame, give or take the
+    # VAD's own judgement of where quiet speech starts and ends.
+    assert speech_ms + settings.preroll_ms - 100 <= played_ms
+    assert played_ms <= speech_ms + settings.preroll_ms + settings.tail_ms + 400
+    # The audio really is the clip (shifted by the pre-roll), not something resampled.
+    assert clip[48_000:49_000] in ended.audio
+
+
+def test_chunk_size_does_not_change_the_result() -> None:
+    audio = silence(300) + speech_clip() + silence(1000)
+    by_frame = feed_all(UtteranceDetector(), audio, 960)
+    by_odd_pieces = feed_all(UtteranceDetector(), audio, 333)
+    assert by_frame == by_odd_pieces
+
+
+def test_silence_gives_no_events() -> None:
+    assert feed_all(UtteranceDetector(), silence(3000), 960) == []
+
+
+def test_long_speech_is_capped_then_waits_for_a_pause() -> None:
+    clip = speech_clip()
+    settings = UtteranceSettings(max_utterance_ms=3000)
+    detector = UtteranceDetector(settings=settings)
+    # Back-to-back repetitions: the gaps are shorter than silence_ms, so it is one long turn.
+    events = feed_all(detector, clip * 3, 960)
+
+    assert isinstance(events[0], UtteranceStarted)
+    ended = events[1]
+    assert isinstance(ended, UtteranceEnded) and ended.capped
+    assert len(ended.audio) == 3000 * BYTES_PER_MS
+    # No new turn starts while the caller keeps talking past the cap.
+    assert len(events) == 2
+    assert detector.speaking is False
+    after_pause = feed_all(detector, silence(1000) + clip + silence(1000), 960)
+    assert [type(e) for e in after_pause] == [UtteranceStarted, UtteranceEnded]
+
+
+def test_one_resampler_serves_the_whole_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[Any] = []
+    real = soxr.ResampleStream
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        created.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(soxr, "ResampleStream", counting)
+    detector = UtteranceDetector()
+    feed_all(detector, silence(200) + speech_clip() + silence(1000), 960)
+    assert created == [(24_000, 16_000, 1)]
