@@ -1,1 +1,45 @@
-"""store"""
+"""Storage: SQLAlchemy models, repositories and Alembic migrations (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.store.assistants import AssistantRepository
+from gateway.store.contacts import ContactRepository
+from gateway.store.db import create_engine, migrate, sessionmaker
+from gateway.store.keys import KeyRepository
+from gateway.store.sessions import SessionRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """Every repository over one engine."""
+
+    engine: AsyncEngine
+    keys: KeyRepository
+    assistants: AssistantRepository
+    contacts: ContactRepository
+    sessions: SessionRepository
+
+    @classmethod
+    def open(cls, database_url: str) -> Store:
+        engine = create_engine(database_url)
+        db = sessionmaker(engine)
+        return cls(
+            engine=engine,
+            keys=KeyRepository(db),
+            assistants=AssistantRepository(db),
+            contacts=ContactRepository(db),
+            sessions=SessionRepository(db),
+        )
+
+    async def migrate(self) -> None:
+        await migrate(self.engine)
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+__all__ = ["Store"]

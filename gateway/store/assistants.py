@@ -1,0 +1,58 @@
+"""Assistant rows. Deleting is soft, so sessions keep pointing at the assistant they used."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from gateway.store.models import Assistant
+
+
+class AssistantRepository:
+    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+        self._db = db
+
+    async def create(self, fields: dict[str, Any], now: datetime) -> Assistant:
+        row = Assistant(**fields, created_at=now, updated_at=now)
+        async with self._db.begin() as db:
+            db.add(row)
+        return row
+
+    async def get(self, assistant_id: int, *, include_deleted: bool = False) -> Assistant | None:
+        async with self._db() as db:
+            row = await db.get(Assistant, assistant_id)
+        if row is None or (row.deleted_at is not None and not include_deleted):
+            return None
+        return row
+
+    async def list_all(self) -> list[Assistant]:
+        query = select(Assistant).where(Assistant.deleted_at.is_(None)).order_by(Assistant.id)
+        async with self._db() as db:
+            return list((await db.scalars(query)).all())
+
+    async def count(self) -> int:
+        return len(await self.list_all())
+
+    async def update(
+        self, assistant_id: int, fields: dict[str, Any], now: datetime
+    ) -> Assistant | None:
+        async with self._db.begin() as db:
+            row = await db.get(Assistant, assistant_id)
+            if row is None or row.deleted_at is not None:
+                return None
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = now
+        return row
+
+    async def delete(self, assistant_id: int, now: datetime) -> bool:
+        async with self._db.begin() as db:
+            row = await db.get(Assistant, assistant_id)
+            if row is None or row.deleted_at is not None:
+                return False
+            row.deleted_at = now
+        return True

@@ -1,0 +1,55 @@
+"""Engine set-up and schema migration (Alembic), for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# WAL lets readers run beside the transcript writer; busy_timeout makes a second writer wait for
+# the lock instead of failing with "database is locked"; NORMAL sync survives app crashes (a power
+# loss may roll back the last commit, which the turn-by-turn writes accept).
+_SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON")
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """An async engine; SQLite gets the pragmas above on every connection."""
+    engine = create_async_engine(database_url, pool_pre_ping=not database_url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[DbSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` over the engine's own connection."""
+
+    def _upgrade(connection: Connection) -> None:
+        command.upgrade(_alembic_config(connection), revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)

@@ -1,0 +1,81 @@
+"""API key rows: create, find by secret, list, revoke. Only SHA-256 hashes are stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from gateway.store.models import ApiKey
+
+KEY_PREFIX_CHARS = 18  # "kura_live_" + 8 random characters: enough to find one row, useless alone
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 hex of a key or token; keys are long random strings, so no salt or KDF is needed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyRepository:
+    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        secret: str,
+        *,
+        name: str,
+        permissions: list[str],
+        rate_limit_per_minute: int,
+        now: datetime,
+    ) -> ApiKey:
+        row = ApiKey(
+            name=name,
+            prefix=secret[:KEY_PREFIX_CHARS],
+            key_hash=hash_secret(secret),
+            permissions=sorted(set(permissions)),
+            rate_limit_per_minute=rate_limit_per_minute,
+            created_at=now,
+        )
+        async with self._db.begin() as db:
+            db.add(row)
+        return row
+
+    async def find_by_secret(self, secret: str) -> ApiKey | None:
+        """The live key whose hash matches ``secret``, compared in constant time."""
+        wanted = hash_secret(secret)
+        query = select(ApiKey).where(
+            ApiKey.prefix == secret[:KEY_PREFIX_CHARS], ApiKey.revoked_at.is_(None)
+        )
+        async with self._db() as db:
+            rows = (await db.scalars(query)).all()
+        for row in rows:
+            if hmac.compare_digest(row.key_hash, wanted):
+                return row
+        return None
+
+    async def get(self, key_id: int) -> ApiKey | None:
+        async with self._db() as db:
+            return await db.get(ApiKey, key_id)
+
+    async def list_all(self) -> list[ApiKey]:
+        async with self._db() as db:
+            return list((await db.scalars(select(ApiKey).order_by(ApiKey.id))).all())
+
+    async def count_live(self) -> int:
+        async with self._db() as db:
+            query = select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
+            return int(await db.scalar(query) or 0)
+
+    async def revoke(self, key_id: int, now: datetime) -> bool:
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,125 @@
+"""Database tables (SQLAlchemy 2, typed). Times are stored as UTC and read back timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so we store naive UTC)."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored, found by a short prefix."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    permissions: Mapped[list[Any]] = mapped_column(default=list)
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=60)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Assistant(Base):
+    """An AI assistant: which provider, how it speaks, and the limits of its sessions."""
+
+    __tablename__ = "assistants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(40), default="local")
+    model: Mapped[str | None] = mapped_column(String(200))
+    voice: Mapped[str | None] = mapped_column(String(100))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    greeting: Mapped[str | None] = mapped_column(Text)
+    language_code: Mapped[str] = mapped_column(String(35), default="en-US")
+    tools: Mapped[list[Any]] = mapped_column(default=list)
+    turn_detection: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    temperature: Mapped[float | None] = mapped_column(Float)
+    idle_timeout_s: Mapped[int] = mapped_column(Integer, default=120)
+    max_turns: Mapped[int | None] = mapped_column(Integer)
+    max_duration_s: Mapped[int | None] = mapped_column(Integer)
+    transfer_number: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+
+class Contact(Base):
+    """A caller known by E.164 number, upserted by every session that names one."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_number: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    session_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Session(Base):
+    """One conversation between one client (app or phone call) and one assistant."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    assistant_id: Mapped[int] = mapped_column(ForeignKey("assistants.id"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(10), default="api")
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    phone_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    language_code: Mapped[str] = mapped_column(String(35))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    connect_token_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime]
+    connected_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+    total_turns: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Turn(Base):
+    """One finished utterance of a session's transcript."""
+
+    __tablename__ = "turns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(12))
+    text: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,112 @@
+"""Session rows and their transcript turns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from gateway.store.models import Session, Turn
+
+LIVE_STATUSES = ("pending", "active")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    status: str | None = None
+    phone_number: str | None = None
+    assistant_id: int | None = None
+    api_key_id: int | None = None
+
+
+class SessionRepository:
+    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+        self._db = db
+
+    async def add(self, row: Session) -> Session:
+        async with self._db.begin() as db:
+            db.add(row)
+        return row
+
+    async def get(self, session_id: str) -> Session | None:
+        async with self._db() as db:
+            return await db.get(Session, session_id)
+
+    async def search(
+        self, where: SessionFilter, *, limit: int, offset: int
+    ) -> tuple[list[Session], int]:
+        conditions = []
+        if where.status:
+            conditions.append(Session.status == where.status)
+        if where.phone_number:
+            conditions.append(Session.phone_number == where.phone_number)
+        if where.assistant_id is not None:
+            conditions.append(Session.assistant_id == where.assistant_id)
+        if where.api_key_id is not None:
+            conditions.append(Session.api_key_id == where.api_key_id)
+        page = (
+            select(Session)
+            .where(*conditions)
+            .order_by(Session.created_at.desc(), Session.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(Session).where(*conditions)
+        async with self._db() as db:
+            rows = list((await db.scalars(page)).all())
+            count = int(await db.scalar(total) or 0)
+        return rows, count
+
+    async def claim(self, session_id: str, now: datetime) -> bool:
+        """Mark a pending, unexpired session active; exactly one caller wins a race."""
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Session)
+                .where(
+                    Session.id == session_id,
+                    Session.status == "pending",
+                    Session.expires_at > now,
+                )
+                .values(status="active", connected_at=now, connect_token_hash=None)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finish(self, session_id: str, reason: str, now: datetime) -> bool:
+        """End a live session once, recording why; a second call changes nothing."""
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Session)
+                .where(Session.id == session_id, Session.status.in_(LIVE_STATUSES))
+                .values(status="ended", ended_at=now, end_reason=reason, connect_token_hash=None)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def expire_due(self, now: datetime) -> int:
+        """Pending sessions whose connect window has passed become ``expired``."""
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Session)
+                .where(Session.status == "pending", Session.expires_at <= now)
+                .values(status="expired", end_reason="not_connected", connect_token_hash=None)
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def add_turns(self, session_id: str, turns: Sequence[Turn], completed: int) -> None:
+        """Store finished turns and count ``completed`` more conversational turns."""
+        async with self._db.begin() as db:
+            db.add_all(turns)
+            if completed:
+                await db.execute(
+                    update(Session)
+                    .where(Session.id == session_id)
+                    .values(total_turns=Session.total_turns + completed)
+                )
+
+    async def turns(self, session_id: str) -> list[Turn]:
+        query = select(Turn).where(Turn.session_id == session_id).order_by(Turn.seq, Turn.id)
+        async with self._db() as db:
+            return list((await db.scalars(query)).all())
