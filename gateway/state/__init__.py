@@ -1,1 +1,1 @@
-"""state"""
+"""Shared state behind small protocols: in-process by default, Redis across nodes."""
