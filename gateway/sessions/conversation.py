@@ -1,0 +1,291 @@
+"""The Conversation engine: runs one session between a client and a ``ProviderSession``.
+
+It does not know whether its client is an app socket or a phone call: client messages come in
+through ``receive`` and everything for the client goes out through a ``ConversationClient``.
+Audio stays raw ``bytes`` here; only the app socket adapter base64-encodes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from gateway.sessions.protocol import (
+    AudioChunk,
+    InterruptMessage,
+    ProtocolError,
+    ServerMessage,
+    SessionError,
+    SessionTimeout,
+    StopSession,
+    TextMessage,
+    TranscriptionUpdate,
+    TurnComplete,
+    decode_pcm16,
+)
+from gateway.sessions.transcripts import TurnRecord
+from providers.base import ProviderSession
+from providers.clock import Clock
+from providers.events import (
+    AgentAudio,
+    ProviderEvent,
+    ProviderFailed,
+    ResponseDone,
+    SpeechStarted,
+    ToolCall,
+    Transcript,
+)
+
+log = logging.getLogger(__name__)
+
+ClientMessage = AudioChunk | TextMessage | InterruptMessage | StopSession
+ToolHandler = Callable[[ToolCall], Awaitable[dict[str, Any]]]
+TurnSink = Callable[[tuple[TurnRecord, ...], bool], None]
+"""Receives finished utterances, and whether they complete a conversational turn."""
+
+
+class ConversationClient(Protocol):
+    """Where a conversation's output goes (app socket adapter or phone call bridge)."""
+
+    async def deliver(self, message: ServerMessage) -> None:
+        """A protocol message other than audio."""
+
+    async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
+        """Agent speech, PCM16 24 kHz, tagged with the response item it belongs to."""
+
+    async def caller_speech_started(self) -> None:
+        """The provider heard the caller start talking (a barge-in signal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationLimits:
+    idle_timeout_s: float = 120.0
+    max_turns: int | None = None
+    max_duration_s: float | None = None
+
+
+@dataclass(slots=True)
+class _TurnState:
+    """What has been said since the last ``turnComplete``."""
+
+    started_at: datetime | None = None
+    input_text: list[str] = field(default_factory=list)
+    output_text: list[str] = field(default_factory=list)
+    agent_spoke: bool = False
+
+    def touch(self, now: datetime) -> None:
+        if self.started_at is None:
+            self.started_at = now
+
+
+class Conversation:
+    """One session's engine; ``run`` returns the end reason once the session is over."""
+
+    def __init__(
+        self,
+        *,
+        provider: ProviderSession,
+        client: ConversationClient,
+        clock: Clock,
+        mode: str,
+        limits: ConversationLimits,
+        on_turns: TurnSink,
+        tool_handler: ToolHandler | None = None,
+    ) -> None:
+        self._provider = provider
+        self._client = client
+        self._clock = clock
+        self._mode = mode
+        self._limits = limits
+        self._on_turns = on_turns
+        self._tool_handler = tool_handler
+        self._turn = _TurnState()
+        self._turns_completed = 0
+        self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._end_after_response: str | None = None
+        self._last_activity_s = clock.monotonic()
+        self._started_s = clock.monotonic()
+        self._group: asyncio.TaskGroup | None = None
+        self._tool_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def turns_completed(self) -> int:
+        return self._turns_completed
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.done()
+
+    def end(self, reason: str) -> None:
+        """Ask the session to end; the first reason given is the one recorded."""
+        if not self._ended.done():
+            self._ended.set_result(reason)
+
+    async def run(self) -> str:
+        """Drive the provider and the timers until something ends the session."""
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            pump = group.create_task(self._pump_provider(), name="conversation-pump")
+            timers = group.create_task(self._watch_timers(), name="conversation-timers")
+            reason = await self._ended
+            # Tool calls in flight are abandoned with the session, like the pump and the timers.
+            for task in (pump, timers, *self._tool_tasks):
+                task.cancel()
+        self._group = None
+        self._flush_turn(interrupted=True, completed=False)
+        return reason
+
+    # --- client → provider -------------------------------------------------------------------
+
+    async def receive(self, message: ClientMessage) -> None:
+        """Act on one client message; raises ``ProtocolError`` for input it must refuse."""
+        match message:
+            case AudioChunk(audio=audio):
+                if self._mode == "chat":
+                    raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
+                await self._provider.send_audio(decode_pcm16(audio))
+            case TextMessage(text=text):
+                self._mark_activity()
+                self._turn.touch(self._clock.now())
+                self._turn.input_text.append(text)
+                await self._provider.send_text(text)
+            case InterruptMessage(played_ms=played_ms):
+                self._mark_activity()
+                await self.interrupt(played_ms)
+            case StopSession():
+                self.end("client_stop")
+
+    async def receive_audio(self, pcm16: bytes) -> None:
+        """Raw caller audio from an in-process client (the phone bridge): no base64 round trip."""
+        await self._provider.send_audio(pcm16)
+
+    async def send_text_note(self, text: str) -> None:
+        """Text the client did not type but the assistant should hear (e.g. a DTMF digit)."""
+        self._mark_activity()
+        self._turn.touch(self._clock.now())
+        self._turn.input_text.append(text)
+        await self._provider.send_text(text)
+
+    async def interrupt(self, played_ms: int | None = None) -> None:
+        """Stop the agent now; ``played_ms`` is what the client really played of the item."""
+        await self._provider.interrupt(played_ms)
+
+    # --- provider → client -------------------------------------------------------------------
+
+    async def _pump_provider(self) -> None:
+        try:
+            async for event in self._provider:
+                await self._on_event(event)
+                if self._ended.done():
+                    return
+        except Exception:
+            log.exception("provider session failed")
+            await self._client.deliver(SessionError(error="the AI provider failed"))
+            self.end("provider_error")
+            return
+        self.end("provider_closed")
+
+    async def _on_event(self, event: ProviderEvent) -> None:
+        match event:
+            case AgentAudio(audio=audio, item_id=item_id):
+                self._mark_activity()
+                self._turn.touch(self._clock.now())
+                self._turn.agent_spoke = True
+                await self._client.deliver_audio(audio, item_id)
+            case Transcript(source=source, text=text):
+                self._mark_activity()
+                self._turn.touch(self._clock.now())
+                parts = self._turn.input_text if source == "input" else self._turn.output_text
+                parts.append(text)
+                await self._client.deliver(TranscriptionUpdate(source=source, text=text))
+            case SpeechStarted():
+                self._mark_activity()
+                await self._client.caller_speech_started()
+            case ResponseDone(interrupted=interrupted):
+                await self._complete_turn(interrupted)
+            case ToolCall():
+                self._mark_activity()
+                self._start_tool(event)
+            case ProviderFailed(message=message, code=code):
+                log.warning("provider failed", extra={"code": code})
+                await self._client.deliver(SessionError(error=f"AI provider error: {message}"))
+                self.end("provider_error")
+
+    async def _complete_turn(self, interrupted: bool) -> None:
+        full_input = "".join(self._turn.input_text)
+        full_output = "".join(self._turn.output_text)
+        self._flush_turn(interrupted=interrupted, completed=True)
+        self._turns_completed += 1
+        await self._client.deliver(
+            TurnComplete(full_input=full_input, full_output=full_output, interrupted=interrupted)
+        )
+        if self._end_after_response is not None:
+            self.end(self._end_after_response)
+        elif self._limits.max_turns and self._turns_completed >= self._limits.max_turns:
+            self.end("max_turns")
+
+    def _flush_turn(self, *, interrupted: bool, completed: bool) -> None:
+        """Hand the turn's utterances to the transcript sink and start a new turn."""
+        turn, self._turn = self._turn, _TurnState()
+        if turn.started_at is None:
+            return
+        now = self._clock.now()
+        records: list[TurnRecord] = []
+        if turn.input_text:
+            records.append(TurnRecord("user", "".join(turn.input_text), turn.started_at, now))
+        if turn.output_text or turn.agent_spoke:
+            text = "".join(turn.output_text)
+            records.append(TurnRecord("assistant", text, turn.started_at, now, interrupted))
+        if records or completed:
+            self._on_turns(tuple(records), completed)
+
+    # --- tools -------------------------------------------------------------------------------
+
+    def _start_tool(self, call: ToolCall) -> None:
+        if self._group is not None:
+            task = self._group.create_task(self._run_tool(call), name="conversation-tool")
+            self._tool_tasks.add(task)
+            task.add_done_callback(self._tool_tasks.discard)
+
+    async def _run_tool(self, call: ToolCall) -> None:
+        try:
+            await self._provider.send_tool_result(call.call_id, await self._tool_result(call))
+        except Exception:
+            log.exception("tool result not delivered", extra={"tool": call.name})
+
+    async def _tool_result(self, call: ToolCall) -> dict[str, Any]:
+        if call.name in {"end_session", "end_call"}:
+            self._end_after_response = "assistant_ended"
+            return {"ok": True}
+        if self._tool_handler is None:
+            return {"error": f"tool {call.name!r} is not available"}
+        try:
+            return await self._tool_handler(call)
+        except Exception as exc:
+            log.warning("tool failed", extra={"tool": call.name})
+            return {"error": f"tool {call.name!r} failed: {type(exc).__name__}"}
+
+    # --- timers ------------------------------------------------------------------------------
+
+    def _mark_activity(self) -> None:
+        self._last_activity_s = self._clock.monotonic()
+
+    async def _watch_timers(self) -> None:
+        idle_s = self._limits.idle_timeout_s
+        max_s = self._limits.max_duration_s
+        while True:
+            now = self._clock.monotonic()
+            idle_left = self._last_activity_s + idle_s - now
+            duration_left = (self._started_s + max_s - now) if max_s else float("inf")
+            if duration_left <= 0:
+                self.end("max_duration")
+                return
+            if idle_left <= 0:
+                await self._client.deliver(SessionTimeout(timeout_seconds=round(idle_s)))
+                self.end("idle_timeout")
+                return
+            await self._clock.sleep(min(idle_left, duration_left))

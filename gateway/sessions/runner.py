@@ -1,0 +1,171 @@
+"""Runs a connected session: opens its provider, drives the Conversation, records the end.
+
+Used by every client door (the app socket now, the phone bridge later), so a session ends,
+releases its provider and stores its transcript the same way whatever its channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.sessions.conversation import Conversation, ConversationClient, ConversationLimits
+from gateway.sessions.protocol import SessionError, SessionOpen
+from gateway.sessions.service import SessionService
+from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
+from gateway.state.control import ControlBus, SessionDirectory
+from gateway.store import Store
+from gateway.store.models import Assistant, Session
+from providers.clock import Clock
+from providers.errors import ProviderError
+from providers.registry import ProviderRegistry
+from providers.spec import AssistantSpec, SessionContext, SessionMode, ToolSpec, TurnDetection
+
+log = logging.getLogger(__name__)
+
+ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
+"""Feeds client input to the conversation until the client goes away."""
+
+
+def assistant_spec(assistant: Assistant) -> AssistantSpec:
+    """The provider-neutral view of a stored assistant."""
+    tools = tuple(
+        ToolSpec(
+            name=tool["name"],
+            description=tool.get("description", ""),
+            parameters=tool.get("parameters") or {"type": "object", "properties": {}},
+        )
+        for tool in assistant.tools
+    )
+    return AssistantSpec(
+        name=assistant.name,
+        instructions=assistant.instructions,
+        provider=assistant.provider,
+        model=assistant.model,
+        voice=assistant.voice,
+        language_code=assistant.language_code,
+        greeting=assistant.greeting,
+        tools=tools,
+        turn_detection=TurnDetection(**assistant.turn_detection),
+        temperature=assistant.temperature,
+    )
+
+
+@dataclass(slots=True)
+class _Seq:
+    next: int = 0
+
+
+class LiveSessions:
+    """The conversations this node holds, so an end request can reach them."""
+
+    def __init__(self, directory: SessionDirectory, bus: ControlBus, node_id: str) -> None:
+        self._directory = directory
+        self._node_id = node_id
+        self._conversations: dict[str, Conversation] = {}
+        bus.on_end(self._end_local)
+
+    def __len__(self) -> int:
+        return len(self._conversations)
+
+    async def add(self, session_id: str, conversation: Conversation) -> None:
+        self._conversations[session_id] = conversation
+        await self._directory.claim(session_id, self._node_id)
+
+    async def remove(self, session_id: str) -> None:
+        self._conversations.pop(session_id, None)
+        await self._directory.release(session_id, self._node_id)
+
+    def end_all(self, reason: str) -> None:
+        for conversation in list(self._conversations.values()):
+            conversation.end(reason)
+
+    async def _end_local(self, session_id: str, reason: str) -> bool:
+        conversation = self._conversations.get(session_id)
+        if conversation is None:
+            return False
+        conversation.end(reason)
+        return True
+
+
+class SessionRunner:
+    """Connects a claimed session to its provider and runs it to the end."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        service: SessionService,
+        providers: ProviderRegistry,
+        transcripts: TranscriptWriter,
+        live: LiveSessions,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._service = service
+        self._providers = providers
+        self._transcripts = transcripts
+        self._live = live
+        self._clock = clock
+
+    async def run(self, session: Session, client: ConversationClient, reader: ClientReader) -> str:
+        """Run the session until it ends; returns (and records) the end reason."""
+        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
+        if assistant is None:  # the row is referenced by a foreign key, so only a broken DB
+            await self._service.finish(session.id, "assistant_missing")
+            return "assistant_missing"
+        mode: SessionMode = "chat" if session.mode == "chat" else "voice"
+        context = SessionContext(
+            session_id=session.id, mode=mode, language_code=session.language_code
+        )
+        try:
+            provider_session = await self._providers.get(assistant.provider).connect(
+                assistant_spec(assistant), context
+            )
+        except ProviderError as exc:
+            log.warning("provider connect failed", extra={"code": exc.code})
+            await client.deliver(SessionError(error=f"AI provider unavailable: {exc}"))
+            await self._service.finish(session.id, "provider_error")
+            return "provider_error"
+        conversation = Conversation(
+            provider=provider_session,
+            client=client,
+            clock=self._clock,
+            mode=session.mode,
+            limits=ConversationLimits(
+                idle_timeout_s=assistant.idle_timeout_s,
+                max_turns=assistant.max_turns,
+                max_duration_s=assistant.max_duration_s,
+            ),
+            on_turns=self._turn_sink(session.id),
+        )
+        await self._live.add(session.id, conversation)
+        reason = "internal_error"
+        try:
+            await client.deliver(SessionOpen(provider=assistant.provider, mode=mode))
+            reason = await self._converse(conversation, reader)
+        finally:
+            await self._live.remove(session.id)
+            await provider_session.aclose()
+            await self._service.finish(session.id, reason)
+        log.info("session ended", extra={"session_id": session.id, "reason": reason})
+        return reason
+
+    async def _converse(self, conversation: Conversation, reader: ClientReader) -> str:
+        async with asyncio.TaskGroup() as group:
+            reading = group.create_task(reader(conversation), name="session-reader")
+            reason = await conversation.run()
+            reading.cancel()
+        return reason
+
+    def _turn_sink(self, session_id: str) -> Callable[[tuple[TurnRecord, ...], bool], None]:
+        seq = _Seq()
+
+        def sink(records: tuple[TurnRecord, ...], completed: bool) -> None:
+            self._transcripts.submit(session_id, seq.next, records, int(completed))
+            seq.next += len(records)
+
+        return sink
