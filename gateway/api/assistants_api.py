@@ -1,0 +1,97 @@
+"""``/api/v1/assistants``: read for apps, create/update/delete for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.auth import requires
+from gateway.api.bodies import json_response, read_body
+from gateway.api.schemas import AssistantFields, AssistantList, CreateAssistantRequest
+from gateway.api.views import assistant_view
+from gateway.context import GatewayContext, context_of
+from gateway.errors import NotFound, ValidationFailed
+from gateway.sessions.phone import to_e164
+from gateway.store.models import Assistant
+
+_REQUIRED = ("name", "provider", "language_code", "idle_timeout_s")
+_NULL_MEANS_EMPTY: dict[str, Any] = {"tools": [], "turn_detection": {}, "instructions": ""}
+
+
+def _assistant_id(request: web.Request) -> int:
+    raw = request.match_info["assistant_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("no assistant with this id")
+    return int(raw)
+
+
+async def _find(ctx: GatewayContext, assistant_id: int) -> Assistant:
+    row = await ctx.store.assistants.get(assistant_id)
+    if row is None:
+        raise NotFound("no assistant with this id")
+    return row
+
+
+def _stored_fields(ctx: GatewayContext, body: AssistantFields) -> dict[str, Any]:
+    """The fields the client set, checked against what this gateway can run."""
+    fields = body.model_dump(exclude_unset=True)
+    provider = fields.get("provider")
+    if provider is not None and provider not in ctx.providers.names():
+        known = ", ".join(ctx.providers.names())
+        raise ValidationFailed(
+            f"unknown provider {provider!r}",
+            details=[{"field": "provider", "message": f"expected one of {known}"}],
+        )
+    if fields.get("transfer_number"):
+        fields["transfer_number"] = to_e164(fields["transfer_number"], field="transfer_number")
+    for name in _REQUIRED:
+        if name in fields and fields[name] is None:
+            raise ValidationFailed(
+                f"{name} cannot be null", details=[{"field": name, "message": "may not be null"}]
+            )
+    for name, empty in _NULL_MEANS_EMPTY.items():
+        if name in fields and fields[name] is None:
+            fields[name] = empty
+    return fields
+
+
+@requires("assistants:read")
+async def list_assistants(request: web.Request) -> web.Response:
+    rows = await context_of(request).store.assistants.list_all()
+    return json_response(AssistantList(data=[assistant_view(row) for row in rows]))
+
+
+@requires("assistants:read")
+async def get_assistant(request: web.Request) -> web.Response:
+    row = await _find(context_of(request), _assistant_id(request))
+    return json_response(assistant_view(row))
+
+
+@requires("assistants:write")
+async def create_assistant(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    body = await read_body(request, CreateAssistantRequest)
+    fields = _stored_fields(ctx, body)
+    row = await ctx.store.assistants.create(fields, ctx.clock.now())
+    return json_response(assistant_view(row), status=201)
+
+
+@requires("assistants:write")
+async def update_assistant(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    assistant_id = _assistant_id(request)
+    body = await read_body(request, AssistantFields)
+    fields = _stored_fields(ctx, body)
+    row = await ctx.store.assistants.update(assistant_id, fields, ctx.clock.now())
+    if row is None:
+        raise NotFound("no assistant with this id")
+    return json_response(assistant_view(row))
+
+
+@requires("assistants:write")
+async def delete_assistant(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    if not await ctx.store.assistants.delete(_assistant_id(request), ctx.clock.now()):
+        raise NotFound("no assistant with this id")
+    return web.Response(status=204)

@@ -1,0 +1,17 @@
+"""Permissions an API key can hold, and what each allows."""
+
+from __future__ import annotations
+
+PERMISSIONS: dict[str, str] = {
+    "sessions:create": "Create sessions, and read or end the sessions this key created",
+    "sessions:connect": "Connect a session's WebSocket with this key instead of its token",
+    "sessions:read": "List and read every session and its transcript",
+    "sessions:write": "End any session",
+    "assistants:read": "List and read assistants",
+    "assistants:write": "Create, update and delete assistants",
+}
+ALL_PERMISSIONS: tuple[str, ...] = tuple(PERMISSIONS)
+
+
+def unknown_permissions(names: list[str]) -> list[str]:
+    return [name for name in names if name not in PERMISSIONS]

@@ -1,0 +1,85 @@
+"""The REST routes, each with what the OpenAPI document says of it: one table for both, so the
+document cannot drift from what the server does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from gateway.api import assistants_api, sessions_api
+from gateway.api.auth import Handler
+from gateway.api.schemas import (
+    AssistantFields,
+    AssistantList,
+    AssistantView,
+    CreateAssistantRequest,
+    CreateSessionRequest,
+    Health,
+    SessionCreated,
+    SessionPage,
+    SessionView,
+    Transcript,
+)
+from gateway.api.session_socket import connect_session
+
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    operation_id: str
+    ok_status: int = 200
+    response: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    tags: tuple[str, ...] = field(default=("sessions",))
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": VERSION})
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    from gateway.api.openapi import build_document
+
+    return web.json_response(build_document(ROUTES))
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/v1/health", health, "Health check", "getHealth", response=Health,
+          tags=("health",)),
+    Route("GET", "/api/v1/assistants", assistants_api.list_assistants, "List assistants",
+          "listAssistants", response=AssistantList, tags=("assistants",)),
+    Route("POST", "/api/v1/assistants", assistants_api.create_assistant, "Create an assistant",
+          "createAssistant", 201, AssistantView, CreateAssistantRequest, tags=("assistants",)),
+    Route("GET", "/api/v1/assistants/{assistant_id}", assistants_api.get_assistant,
+          "Get assistant details", "getAssistant", response=AssistantView, tags=("assistants",)),
+    Route("PATCH", "/api/v1/assistants/{assistant_id}", assistants_api.update_assistant,
+          "Update an assistant", "updateAssistant", 200, AssistantView, AssistantFields,
+          tags=("assistants",)),
+    Route("DELETE", "/api/v1/assistants/{assistant_id}", assistants_api.delete_assistant,
+          "Delete an assistant", "deleteAssistant", 204, tags=("assistants",)),
+    Route("POST", "/api/v1/sessions", sessions_api.create_session, "Create session",
+          "createSession", 201, SessionCreated, CreateSessionRequest),
+    Route("GET", "/api/v1/sessions", sessions_api.list_sessions, "List sessions",
+          "listSessions", response=SessionPage, query=sessions_api.SessionQuery),
+    Route("GET", "/api/v1/sessions/{session_id}", sessions_api.get_session,
+          "Get session status", "getSession", response=SessionView),
+    Route("DELETE", "/api/v1/sessions/{session_id}", sessions_api.delete_session,
+          "End session", "deleteSession", response=SessionView),
+    Route("GET", "/api/v1/sessions/{session_id}/transcript", sessions_api.get_transcript,
+          "Get a session's transcript", "getTranscript", response=Transcript),
+)  # fmt: skip
+
+
+def add_routes(app: web.Application) -> None:
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    app.router.add_get("/api/v1/openapi.json", openapi_document)
+    app.router.add_get("/api/v1/sessions/{session_id}/connect", connect_session)

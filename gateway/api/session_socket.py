@@ -1,0 +1,160 @@
+"""``GET /api/v1/sessions/{id}/connect``: the app's WebSocket, a client of the Conversation.
+
+The credential in ``?api_key=`` is the session's single-use token (or a key with
+``sessions:connect``); it is checked, and the session claimed, before the upgrade, so a refused
+connection costs no provider. Outgoing messages go through a bounded queue so a client that
+stops reading is dropped instead of stalling its provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from gateway.api.auth import bearer_token, has_permission
+from gateway.context import GatewayContext, context_of
+from gateway.errors import Forbidden, NotFound, Unauthorized
+from gateway.sessions.conversation import Conversation
+from gateway.sessions.protocol import (
+    AgentAudioChunk,
+    ProtocolError,
+    ServerMessage,
+    SessionError,
+    encode,
+    encode_pcm16,
+    parse_client_message,
+)
+from gateway.sessions.service import SESSION_TOKEN_PREFIX
+from gateway.store.models import Session
+
+log = logging.getLogger(__name__)
+
+OUTBOX_MESSAGES = 512  # ≈ 10 s of 20 ms audio chunks: a client further behind is not listening
+SEND_TIMEOUT_S = 5.0
+CLOSE_CODES = {
+    "provider_error": WSCloseCode.INTERNAL_ERROR,
+    "slow_client": WSCloseCode.POLICY_VIOLATION,
+    "shutdown": WSCloseCode.GOING_AWAY,
+}
+
+
+class AppSocketClient:
+    """Delivers a conversation's output to one app WebSocket, in order, off the caller's path."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self._ws = ws
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MESSAGES)
+        self.broken_reason: str | None = None
+
+    async def deliver(self, message: ServerMessage) -> None:
+        self._put(encode(message))
+
+    async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
+        self._put(encode(AgentAudioChunk(audio=encode_pcm16(pcm16))))
+
+    async def caller_speech_started(self) -> None:
+        """App clients stop their own playback on ``turnComplete``; nothing to send here."""
+
+    def _put(self, text: str) -> None:
+        if self.broken_reason is not None:
+            return
+        try:
+            self._outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            self._break("slow_client")
+
+    def _break(self, reason: str) -> None:
+        if self.broken_reason is None:
+            self.broken_reason = reason
+            log.warning("app socket dropped", extra={"reason": reason})
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the writer for the duration of the block, then flush what is queued."""
+        writer = asyncio.create_task(self._write(), name="app-socket-writer")
+        try:
+            yield
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), SEND_TIMEOUT_S)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _write(self) -> None:
+        while True:
+            text = await self._outbox.get()
+            try:
+                if self.broken_reason is None and not self._ws.closed:
+                    await asyncio.wait_for(self._ws.send_str(text), SEND_TIMEOUT_S)
+            except (TimeoutError, ConnectionError, RuntimeError):
+                self._break("slow_client")
+                await self._ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"slow_client")
+            finally:
+                self._outbox.task_done()
+
+
+async def read_client(
+    ws: web.WebSocketResponse, client: AppSocketClient, conversation: Conversation
+) -> None:
+    """Feed client frames to the conversation; bad input gets ``sessionError``, never a crash."""
+    async for frame in ws:
+        if frame.type == WSMsgType.TEXT:
+            try:
+                await conversation.receive(parse_client_message(frame.data))
+            except ProtocolError as exc:
+                await client.deliver(SessionError(error=str(exc)))
+        elif frame.type == WSMsgType.BINARY:
+            error = "binary frames are not accepted: send JSON text messages"
+            await client.deliver(SessionError(error=error))
+    conversation.end(client.broken_reason or "client_disconnected")
+
+
+async def _authorize(request: web.Request, ctx: GatewayContext) -> Session:
+    """Check the credential and return the session it may open (not yet claimed)."""
+    _check_origin(request, ctx)
+    credential = request.query.get("api_key") or bearer_token(request)
+    if not credential:
+        raise Unauthorized("missing credential: use the websocket_url returned at creation")
+    row = await ctx.sessions.get(request.match_info["session_id"])
+    if credential.startswith(SESSION_TOKEN_PREFIX):
+        if row.status == "pending" and not ctx.sessions.token_matches(row, credential):
+            raise Unauthorized("invalid session token")
+        return row
+    key = await ctx.store.keys.find_by_secret(credential)
+    if key is None:
+        raise Unauthorized("invalid or revoked API key")
+    if not has_permission(key, "sessions:connect"):
+        raise Forbidden("this API key lacks the permission sessions:connect")
+    if row.api_key_id != key.id and not has_permission(key, "sessions:write"):
+        raise NotFound("no session with this id")
+    return row
+
+
+def _check_origin(request: web.Request, ctx: GatewayContext) -> None:
+    allowed = ctx.settings.allowed_origins
+    origin = request.headers.get("Origin")
+    if allowed and origin is not None and origin not in allowed:
+        raise Forbidden("this Origin may not open session WebSockets")
+
+
+async def connect_session(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    row = await ctx.sessions.claim(await _authorize(request, ctx))
+    ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
+    await ws.prepare(request)
+    client = AppSocketClient(ws)
+    reason = "internal_error"
+    try:
+        async with client.running():
+            reader = functools.partial(read_client, ws, client)
+            reason = await ctx.runner.run(row, client, reader)
+    finally:
+        code = CLOSE_CODES.get(reason, WSCloseCode.OK)
+        await ws.close(code=code, message=reason.encode()[:120])
+    return ws

@@ -1,0 +1,125 @@
+"""``/api/v1/sessions``: create, list, read, end, and transcripts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.api.auth import has_permission, key_of, requires
+from gateway.api.bodies import json_response, read_body, read_query
+from gateway.api.schemas import (
+    CreateSessionRequest,
+    SessionCreated,
+    SessionPage,
+    Transcript,
+)
+from gateway.api.views import assistant_ref, session_view, turn_view
+from gateway.context import GatewayContext, context_of
+from gateway.errors import NotFound
+from gateway.sessions.phone import to_e164
+from gateway.sessions.service import NewSession
+from gateway.store.models import ApiKey, Session
+from gateway.store.sessions import SessionFilter
+
+
+class SessionQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["pending", "active", "ended", "expired"] | None = None
+    phone_number: Annotated[str | None, Field(max_length=32)] = None
+    assistant_id: Annotated[int | None, Field(gt=0)] = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+def connect_url(ctx: GatewayContext, session_id: str, token: str) -> str:
+    return f"{ctx.settings.public_ws_url}/api/v1/sessions/{session_id}/connect?api_key={token}"
+
+
+@requires("sessions:create")
+async def create_session(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    body = await read_body(request, CreateSessionRequest)
+    created = await ctx.sessions.create(
+        NewSession(
+            assistant_id=body.assistant_id,
+            mode=body.mode,
+            phone_number=body.phone_number,
+            language_code=body.language_code,
+            metadata=body.metadata or {},
+            api_key_id=key_of(request).id,
+        )
+    )
+    session = created.session
+    payload = SessionCreated(
+        session_id=session.id,
+        mode=body.mode,
+        websocket_url=connect_url(ctx, session.id, created.connect_token),
+        expires_at=session.expires_at,
+        assistant=assistant_ref(created.assistant),
+    )
+    return json_response(payload, status=201)
+
+
+async def _visible_session(request: web.Request, admin_permission: str) -> Session:
+    """The session named in the path, if this key may see it; otherwise 404 (never 403, so
+    ids of other keys' sessions cannot be probed)."""
+    ctx = context_of(request)
+    row = await ctx.sessions.get(request.match_info["session_id"])
+    key: ApiKey = key_of(request)
+    if not has_permission(key, admin_permission) and row.api_key_id != key.id:
+        raise NotFound("no session with this id")
+    return row
+
+
+async def _respond(ctx: GatewayContext, row: Session) -> web.Response:
+    assistant = await ctx.store.assistants.get(row.assistant_id, include_deleted=True)
+    assert assistant is not None
+    return json_response(session_view(row, assistant_ref(assistant)))
+
+
+@requires("sessions:create", "sessions:read")
+async def get_session(request: web.Request) -> web.Response:
+    row = await _visible_session(request, "sessions:read")
+    return await _respond(context_of(request), row)
+
+
+@requires("sessions:create", "sessions:write")
+async def delete_session(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    row = await _visible_session(request, "sessions:write")
+    ended = await ctx.sessions.end(row.id, "api_delete")
+    return await _respond(ctx, ended)
+
+
+@requires("sessions:read")
+async def list_sessions(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    query = read_query(request, SessionQuery)
+    phone = to_e164(query.phone_number, field="query.phone_number") if query.phone_number else None
+    await ctx.sessions.expire_due()
+    rows, total = await ctx.store.sessions.search(
+        SessionFilter(status=query.status, phone_number=phone, assistant_id=query.assistant_id),
+        limit=query.limit,
+        offset=query.offset,
+    )
+    refs = {a.id: assistant_ref(a) for a in await ctx.store.assistants.list_all()}
+    views = []
+    for row in rows:
+        if row.assistant_id not in refs:
+            deleted = await ctx.store.assistants.get(row.assistant_id, include_deleted=True)
+            assert deleted is not None
+            refs[row.assistant_id] = assistant_ref(deleted)
+        views.append(session_view(row, refs[row.assistant_id]))
+    page = SessionPage(data=views, total=total, limit=query.limit, offset=query.offset)
+    return json_response(page)
+
+
+@requires("sessions:read")
+async def get_transcript(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    row = await _visible_session(request, "sessions:read")
+    turns = await ctx.store.sessions.turns(row.id)
+    return json_response(Transcript(session_id=row.id, turns=[turn_view(t) for t in turns]))

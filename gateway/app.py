@@ -1,0 +1,131 @@
+"""The aiohttp application: wiring, start-up (migrate, bootstrap) and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from config import Settings
+from gateway.api.auth import api_middleware
+from gateway.api.routes import add_routes
+from gateway.bootstrap import BootstrapResult, bootstrap
+from gateway.context import CONTEXT, GatewayContext
+from gateway.provider_setup import build_registry
+from gateway.sessions.runner import LiveSessions, SessionRunner
+from gateway.sessions.service import SessionService
+from gateway.sessions.transcripts import TranscriptWriter
+from gateway.state.control import MemoryControlBus, MemorySessionDirectory
+from gateway.state.ratelimit import MemoryRateLimiter, RateLimiter
+from gateway.store import Store
+from providers.clock import Clock, SystemClock
+from providers.registry import ProviderRegistry
+
+log = logging.getLogger(__name__)
+
+BODY_LIMIT_BYTES = 64 * 1024  # REST bodies and webhooks are small; bigger ones get 413
+EXPIRY_SWEEP_S = 15.0
+SHUTDOWN_GRACE_S = 10.0
+BOOTSTRAP = web.AppKey("kura_bootstrap", list[BootstrapResult])
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    providers: ProviderRegistry | None = None,
+    limiter: RateLimiter | None = None,
+) -> GatewayContext:
+    """Every service of one gateway node, not yet started (nothing is connected here)."""
+    clock = clock or SystemClock()
+    store = Store.open(settings.database_url)
+    bus = MemoryControlBus()
+    node_id = uuid.uuid4().hex[:12]
+    sessions = SessionService(
+        store, clock, bus, connect_timeout_s=settings.session_connect_timeout_s
+    )
+    live = LiveSessions(MemorySessionDirectory(), bus, node_id)
+    transcripts = TranscriptWriter(store.sessions)
+    registry = providers or build_registry(settings, clock)
+    runner = SessionRunner(
+        store=store,
+        service=sessions,
+        providers=registry,
+        transcripts=transcripts,
+        live=live,
+        clock=clock,
+    )
+    return GatewayContext(
+        settings=settings,
+        clock=clock,
+        node_id=node_id,
+        store=store,
+        providers=registry,
+        limiter=limiter or MemoryRateLimiter(clock),
+        sessions=sessions,
+        runner=runner,
+        live=live,
+        transcripts=transcripts,
+    )
+
+
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    providers: ProviderRegistry | None = None,
+    limiter: RateLimiter | None = None,
+) -> web.Application:
+    """The gateway app; the keyword arguments replace real parts in tests."""
+    app = web.Application(middlewares=[api_middleware], client_max_size=BODY_LIMIT_BYTES)
+    ctx = build_context(settings, clock=clock, providers=providers, limiter=limiter)
+    app[CONTEXT] = ctx
+    app[BOOTSTRAP] = []
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_end_live_sessions)
+    add_routes(app)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    ctx = app[CONTEXT]
+    await ctx.store.migrate()
+    key = ctx.settings.bootstrap_api_key
+    result = await bootstrap(
+        ctx.store, ctx.clock, bootstrap_key=key.get_secret_value() if key else None
+    )
+    app[BOOTSTRAP].append(result)
+    ctx.transcripts.start()
+    sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
+    try:
+        yield
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await ctx.transcripts.aclose()
+        await ctx.store.aclose()
+
+
+async def _sweep_expired(ctx: GatewayContext) -> None:
+    """Mark sessions nobody connected in time as expired, so listings stay truthful."""
+    while True:
+        try:
+            await ctx.sessions.expire_due()
+        except Exception:
+            log.exception("expiry sweep failed")
+        await ctx.clock.sleep(EXPIRY_SWEEP_S)
+
+
+async def _end_live_sessions(app: web.Application) -> None:
+    """On shutdown, end every live session cleanly and wait (bounded) for them to finish."""
+    ctx = app[CONTEXT]
+    ctx.live.end_all("shutdown")
+    for _ in range(int(SHUTDOWN_GRACE_S / 0.05)):
+        if not len(ctx.live):
+            return
+        await asyncio.sleep(0.05)

@@ -1,0 +1,201 @@
+"""``kura``: serve the gateway, migrate the database, manage keys and assistants."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from config import Settings
+from gateway.api.permissions import ALL_PERMISSIONS, unknown_permissions
+from gateway.api.schemas import AssistantFields, CreateAssistantRequest
+from gateway.api.views import assistant_view
+from gateway.app import BOOTSTRAP, build_app
+from gateway.bootstrap import generate_api_key
+from gateway.logs import AccessLogger, configure_logging
+from gateway.store import Store
+from providers.clock import SystemClock
+
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.model_copy(
+        update={"host": args.host or settings.host, "port": args.port or settings.port}
+    )
+    configure_logging(settings.log_level)
+    app = build_app(settings)
+
+    async def announce(app: web.Application) -> None:
+        for result in app[BOOTSTRAP]:
+            if result.new_key:
+                print(
+                    "Created an API key with every permission. It is shown only this once:\n"
+                    f"  {result.new_key}",
+                    flush=True,
+                )
+        print(f"Kura gateway listening on {settings.effective_public_url}", flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(
+        app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=None
+    )
+    return 0
+
+
+async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    store = Store.open(settings.database_url)
+    try:
+        await store.migrate()
+    finally:
+        await store.aclose()
+    print("database is up to date")
+    return 0
+
+
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    store = Store.open(settings.database_url)
+    clock = SystemClock()
+    try:
+        await store.migrate()
+        if args.action == "create":
+            permissions = [p for p in args.permissions.split(",") if p] or list(ALL_PERMISSIONS)
+            if bad := unknown_permissions(permissions):
+                print(f"unknown permissions: {', '.join(bad)}", file=sys.stderr)
+                print(f"known: {', '.join(ALL_PERMISSIONS)}", file=sys.stderr)
+                return 2
+            secret = generate_api_key()
+            row = await store.keys.create(
+                secret,
+                name=args.name,
+                permissions=permissions,
+                rate_limit_per_minute=args.rate_limit,
+                now=clock.now(),
+            )
+            print(f"created key {row.id} ({row.name}): {', '.join(row.permissions)}")
+            print(secret)
+        elif args.action == "list":
+            for key in await store.keys.list_all():
+                state = "revoked" if key.revoked_at else "live"
+                print(
+                    f"{key.id}\t{key.prefix}…\t{key.name}\t{state}\t"
+                    f"{key.rate_limit_per_minute}/min\t{','.join(key.permissions)}"
+                )
+        elif args.action == "revoke":
+            if not await store.keys.revoke(args.id, clock.now()):
+                print(f"no live key {args.id}", file=sys.stderr)
+                return 1
+            print(f"revoked key {args.id}")
+        return 0
+    finally:
+        await store.aclose()
+
+
+def _assistant_fields(args: argparse.Namespace) -> dict[str, Any]:
+    names = AssistantFields.model_fields
+    fields = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    for name in ("tools", "turn_detection"):
+        if name in fields:
+            fields[name] = json.loads(fields[name])
+    return fields
+
+
+async def _assistants(args: argparse.Namespace, settings: Settings) -> int:
+    store = Store.open(settings.database_url)
+    now = SystemClock().now()
+    try:
+        await store.migrate()
+        if args.action == "list":
+            for row in await store.assistants.list_all():
+                print(f"{row.id}\t{row.name}\t{row.provider}\t{row.model or '-'}")
+            return 0
+        if args.action == "create":
+            body = CreateAssistantRequest.model_validate(_assistant_fields(args))
+            row = await store.assistants.create(body.model_dump(exclude_unset=True), now)
+        elif args.action == "update":
+            patch = AssistantFields.model_validate(_assistant_fields(args))
+            updated = await store.assistants.update(
+                args.id, patch.model_dump(exclude_unset=True), now
+            )
+            if updated is None:
+                print(f"no assistant {args.id}", file=sys.stderr)
+                return 1
+            row = updated
+        elif args.action == "delete":
+            ok = await store.assistants.delete(args.id, now)
+            print(f"deleted assistant {args.id}" if ok else f"no assistant {args.id}")
+            return 0 if ok else 1
+        else:
+            found = await store.assistants.get(args.id)
+            if found is None:
+                print(f"no assistant {args.id}", file=sys.stderr)
+                return 1
+            row = found
+        print(assistant_view(row).model_dump_json(indent=2))
+        return 0
+    finally:
+        await store.aclose()
+
+
+def _assistant_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:
+    parser.add_argument("--name", required=creating)
+    for flag in ("provider", "model", "voice", "instructions", "greeting", "language-code"):
+        parser.add_argument(f"--{flag}")
+    parser.add_argument("--transfer-number")
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--idle-timeout-s", type=int)
+    parser.add_argument("--max-turns", type=int)
+    parser.add_argument("--max-duration-s", type=int)
+    parser.add_argument("--tools", help="JSON list of tool definitions")
+    parser.add_argument("--turn-detection", help="JSON object of turn-detection settings")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kura", description="Kura voice gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="upgrade the database schema")
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="action")
+    keys.required = True
+    create = keys.add_parser("create", help="create a key; prints it alone on the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--permissions", default="", help="comma-separated; default: all")
+    create.add_argument("--rate-limit", type=int, default=60, help="requests per minute")
+    keys.add_parser("list")
+    keys.add_parser("revoke").add_argument("id", type=int)
+
+    assistants = sub.add_parser("assistants", help="manage assistants").add_subparsers(
+        dest="action"
+    )
+    assistants.required = True
+    assistants.add_parser("list")
+    _assistant_options(assistants.add_parser("create"), creating=True)
+    update = assistants.add_parser("update")
+    update.add_argument("id", type=int)
+    _assistant_options(update, creating=False)
+    for action in ("show", "delete"):
+        assistants.add_parser(action).add_argument("id", type=int)
+    return parser
+
+
+COMMANDS: dict[str, Command] = {"migrate": _migrate, "keys": _keys, "assistants": _assistants}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    if args.command == "serve":
+        return _serve(args, settings)
+    return asyncio.run(COMMANDS[args.command](args, settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

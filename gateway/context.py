@@ -1,0 +1,37 @@
+"""Everything a request handler needs, built once per app and stored under one ``AppKey``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from config import Settings
+from gateway.sessions.runner import LiveSessions, SessionRunner
+from gateway.sessions.service import SessionService
+from gateway.sessions.transcripts import TranscriptWriter
+from gateway.state.ratelimit import RateLimiter
+from gateway.store import Store
+from providers.clock import Clock
+from providers.registry import ProviderRegistry
+
+
+@dataclass(slots=True)
+class GatewayContext:
+    settings: Settings
+    clock: Clock
+    node_id: str
+    store: Store
+    providers: ProviderRegistry
+    limiter: RateLimiter
+    sessions: SessionService
+    runner: SessionRunner
+    live: LiveSessions
+    transcripts: TranscriptWriter
+
+
+CONTEXT = web.AppKey("kura_context", GatewayContext)
+
+
+def context_of(request: web.Request) -> GatewayContext:
+    return request.app[CONTEXT]
