@@ -1,0 +1,118 @@
+"""A real gateway on a loopback port, with an injected clock and a scripted provider."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from config import Settings
+from gateway.app import build_app
+from gateway.context import CONTEXT, GatewayContext
+from providers.clock import Clock, SystemClock, VirtualClock
+from providers.local import LocalProvider
+from providers.registry import ProviderRegistry
+from tests.fakes.scripted_provider import ScriptedProvider
+
+ADMIN_KEY = "kura_live_testadminkey0000000000000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Gateway:
+    """A running gateway and a client for it."""
+
+    server: TestServer
+    http: aiohttp.ClientSession
+    ctx: GatewayContext
+    scripted: ScriptedProvider
+    clock: Clock
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url(""))
+
+    def headers(self, key: str = ADMIN_KEY) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    async def request(
+        self, method: str, path: str, *, key: str | None = ADMIN_KEY, **kwargs: Any
+    ) -> aiohttp.ClientResponse:
+        headers = kwargs.pop("headers", {})
+        if key is not None:
+            headers.update(self.headers(key))
+        return await self.http.request(method, self.url + path, headers=headers, **kwargs)
+
+    async def create_session(self, key: str = ADMIN_KEY, **body: Any) -> dict[str, Any]:
+        body.setdefault("assistant_id", 1)
+        response = await self.request("POST", "/api/v1/sessions", key=key, json=body)
+        assert response.status == 201, await response.text()
+        data: dict[str, Any] = await response.json()
+        return data
+
+    async def create_key(self, permissions: list[str], *, rate_limit: int = 60) -> str:
+        from gateway.bootstrap import generate_api_key
+
+        secret = generate_api_key()
+        await self.ctx.store.keys.create(
+            secret,
+            name="test",
+            permissions=permissions,
+            rate_limit_per_minute=rate_limit,
+            now=self.clock.now(),
+        )
+        return secret
+
+    async def use_scripted_assistant(self, **fields: Any) -> int:
+        row = await self.ctx.store.assistants.create(
+            {"name": "Scripted", "provider": "scripted", **fields}, self.clock.now()
+        )
+        return row.id
+
+
+async def start_gateway(tmp_path: Path, clock: Clock, **settings: Any) -> AsyncIterator[Gateway]:
+    port = free_port()
+    scripted = ScriptedProvider()
+    registry = ProviderRegistry()
+    registry.register("local", lambda: LocalProvider("off", clock=SystemClock()))
+    registry.register("scripted", lambda: scripted)
+    config = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'kura.db'}",
+        bootstrap_api_key=ADMIN_KEY,
+        host="127.0.0.1",
+        port=port,
+        **settings,
+    )
+    app: web.Application = build_app(config, clock=clock, providers=registry)
+    server = TestServer(app, host="127.0.0.1", port=port)
+    await server.start_server()
+    async with aiohttp.ClientSession() as http:
+        yield Gateway(server, http, app[CONTEXT], scripted, clock)
+    await server.close()
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    """A gateway on the real clock."""
+    async for gw in start_gateway(tmp_path, SystemClock()):
+        yield gw
+
+
+@pytest.fixture
+async def virtual_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    """A gateway whose clock only moves when the test advances it."""
+    async for gw in start_gateway(tmp_path, VirtualClock()):
+        yield gw

@@ -1,0 +1,288 @@
+"""The session WebSocket: the Kura protocol, bad input, limits and endings."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import wave
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from providers.clock import VirtualClock
+from providers.events import AgentAudio, ResponseDone, SpeechStarted, ToolCall, Transcript
+from tests.gateway.conftest import Gateway
+from tests.gateway.ws_helpers import closed, connect, receive, receive_until
+
+SPEECH = Path(__file__).parent.parent / "providers" / "data" / "speech_24k.wav"
+
+
+async def test_chat_round_trip_with_the_local_provider(gateway: Gateway) -> None:
+    created = await gateway.create_session(mode="chat")
+    ws = await connect(gateway, created)
+    assert await receive(ws) == {"type": "sessionOpen", "provider": "local", "mode": "chat"}
+    greeting, _ = await receive_until(ws, "turnComplete")
+    assert "local demo" in greeting["fullOutput"]
+    await ws.send_str(json.dumps({"type": "textMessage", "text": "Hello"}))
+    turn, seen = await receive_until(ws, "turnComplete")
+    assert turn["fullInput"] == "Hello"
+    assert "Hello" in turn["fullOutput"]
+    updates = [m for m in seen if m["type"] == "transcriptionUpdate"]
+    assert updates and all(m["source"] == "output" for m in updates)
+    assert "".join(m["text"] for m in updates) == turn["fullOutput"]
+    await ws.send_str(json.dumps({"type": "stopSession"}))
+    assert await closed(ws) == 1000
+    await gateway.ctx.transcripts.drain()
+    view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert view["status"] == "ended"
+    assert view["end_reason"] == "client_stop"
+    assert view["total_turns"] == 2
+    path = f"/api/v1/sessions/{created['session_id']}/transcript"
+    turns = (await (await gateway.request("GET", path)).json())["turns"]
+    assert [(t["role"], t["text"]) for t in turns][1:] == [
+        ("user", "Hello"),
+        ("assistant", turn["fullOutput"]),
+    ]
+
+
+def _speech_pcm() -> bytes:
+    with wave.open(str(SPEECH), "rb") as clip:
+        assert clip.getframerate() == 24_000
+        return clip.readframes(clip.getnframes())
+
+
+async def test_voice_round_trip_plays_the_utterance_back(gateway: Gateway) -> None:
+    created = await gateway.create_session(mode="voice")
+    ws = await connect(gateway, created)
+    assert (await receive(ws))["type"] == "sessionOpen"
+    await receive_until(ws, "turnComplete")  # the greeting (text only: synthesiser off)
+    pcm = _speech_pcm() + bytes(24_000 * 2)  # the clip, then one second of silence
+    frame_bytes = 960 * 2  # 40 ms chunks
+    for start in range(0, len(pcm), frame_bytes):
+        chunk = base64.b64encode(pcm[start : start + frame_bytes]).decode()
+        await ws.send_str(json.dumps({"type": "audioChunk", "audio": chunk}))
+    turn, seen = await receive_until(ws, "turnComplete")
+    audio = b"".join(base64.b64decode(m["audio"]) for m in seen if m["type"] == "agentAudioChunk")
+    speech_s = len(_speech_pcm()) / 48_000
+    assert 0.5 * speech_s < len(audio) / 48_000 < speech_s + 1.0
+    assert turn["interrupted"] is False
+    await ws.close()
+
+
+async def test_every_bad_input_gets_a_session_error_and_the_session_goes_on(
+    gateway: Gateway,
+) -> None:
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id, mode="voice")
+    ws = await connect(gateway, created)
+    assert (await receive(ws))["provider"] == "scripted"
+    cases = {
+        "{not json": "malformed JSON",
+        "[1, 2]": "JSON object",
+        json.dumps({"type": "dance"}): "unknown message type",
+        json.dumps({"audio": "AAAA"}): "unknown message type",
+        json.dumps({"type": "audioChunk"}): "audio",
+        json.dumps({"type": "audioChunk", "audio": "not base64!"}): "base64",
+        json.dumps({"type": "audioChunk", "audio": "AA=="}): "16-bit",
+        json.dumps({"type": "textMessage", "text": ""}): "text",
+        json.dumps({"type": "interrupt", "playedMs": -5}): "playedMs",
+    }
+    for raw, expected in cases.items():
+        await ws.send_str(raw)
+        message = await receive(ws)
+        assert message["type"] == "sessionError", raw
+        assert expected in message["error"], (raw, message)
+    await ws.send_bytes(b"\x00\x01")
+    assert "binary" in (await receive(ws))["error"]
+    # Still alive: a good frame reaches the provider.
+    await ws.send_str(json.dumps({"type": "audioChunk", "audio": "AAAAAA=="}))
+    await ws.send_str(json.dumps({"type": "textMessage", "text": "still here?"}))
+    session = gateway.scripted.sessions[0]
+    for _ in range(100):
+        if session.texts:
+            break
+        await asyncio.sleep(0.01)
+    assert session.texts == ["still here?"]
+    assert bytes(session.audio_in) == bytes(4)
+    await ws.close()
+
+
+async def test_audio_in_chat_mode_is_refused(gateway: Gateway) -> None:
+    created = await gateway.create_session(mode="chat")
+    ws = await connect(gateway, created)
+    await receive_until(ws, "turnComplete")
+    await ws.send_str(json.dumps({"type": "audioChunk", "audio": "AAAA"}))
+    message = await receive(ws)
+    assert message["type"] == "sessionError"
+    assert "chat mode" in message["error"]
+    await ws.close()
+
+
+async def test_oversized_frame_closes_with_1009(gateway: Gateway) -> None:
+    created = await gateway.create_session(mode="voice")
+    ws = await connect(gateway, created)
+    await receive(ws)
+    size = gateway.ctx.settings.ws_max_message_bytes + 1024
+    await ws.send_str(json.dumps({"type": "audioChunk", "audio": "A" * size}))
+    assert await closed(ws) == 1009
+
+
+async def test_one_connection_per_session_and_the_token_is_single_use(gateway: Gateway) -> None:
+    created = await gateway.create_session()
+    ws = await connect(gateway, created)
+    await receive(ws)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as second:
+        await connect(gateway, created)
+    assert second.value.status == 409
+    await ws.close()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as reuse:
+        await connect(gateway, created)
+    assert reuse.value.status == 409
+
+
+async def test_wrong_token_and_key_permissions(gateway: Gateway) -> None:
+    created = await gateway.create_session()
+    base = created["websocket_url"].split("?")[0]
+    for credential, status in [
+        ("kura_st_wrong", 401),
+        ("", 401),
+        ("kura_live_" + "z" * 38, 401),
+        (await gateway.create_key(["sessions:create"]), 403),
+    ]:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await gateway.http.ws_connect(f"{base}?api_key={credential}")
+        assert refused.value.status == status, credential
+    connector = await gateway.create_key(["sessions:connect"])
+    with pytest.raises(aiohttp.WSServerHandshakeError) as not_owner:
+        await gateway.http.ws_connect(f"{base}?api_key={connector}")
+    assert not_owner.value.status == 404
+    view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert view["status"] == "pending"  # refusals did not consume the session
+
+
+async def test_a_key_with_sessions_connect_may_open_its_own_session(gateway: Gateway) -> None:
+    key = await gateway.create_key(["sessions:create", "sessions:connect"])
+    created = await gateway.create_session(key=key, mode="chat")
+    base = created["websocket_url"].split("?")[0]
+    ws = await gateway.http.ws_connect(base, headers={"Authorization": f"Bearer {key}"})
+    assert (await receive(ws))["type"] == "sessionOpen"
+    await ws.close()
+
+
+async def test_delete_while_connected_closes_the_socket(gateway: Gateway) -> None:
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id)
+    ws = await connect(gateway, created)
+    await receive(ws)
+    response = await gateway.request("DELETE", f"/api/v1/sessions/{created['session_id']}")
+    assert response.status == 200
+    assert (await response.json())["end_reason"] == "api_delete"
+    assert await closed(ws) == 1000
+    await asyncio.wait_for(gateway.scripted.sessions[0].closed.wait(), 2)
+
+
+async def test_provider_events_become_kura_messages_and_stored_turns(gateway: Gateway) -> None:
+    assistant_id = await gateway.use_scripted_assistant(max_turns=2)
+    created = await gateway.create_session(assistant_id=assistant_id)
+    ws = await connect(gateway, created)
+    await receive(ws)
+    session = gateway.scripted.sessions[0]
+    session.emit(
+        SpeechStarted(),
+        Transcript("input", "What time"),
+        Transcript("input", " is it?", final=True),
+        AgentAudio(b"\x01\x00" * 480, "item1"),
+        Transcript("output", "It is noon.", item_id="item1"),
+        ResponseDone("item1"),
+    )
+    turn, seen = await receive_until(ws, "turnComplete")
+    kinds = [m["type"] for m in seen]
+    assert kinds == [
+        "transcriptionUpdate",
+        "transcriptionUpdate",
+        "agentAudioChunk",
+        "transcriptionUpdate",
+        "turnComplete",
+    ]
+    assert base64.b64decode(seen[2]["audio"]) == b"\x01\x00" * 480
+    assert turn == {
+        "type": "turnComplete",
+        "fullInput": "What time is it?",
+        "fullOutput": "It is noon.",
+        "interrupted": False,
+    }
+    await ws.send_str(json.dumps({"type": "interrupt", "playedMs": 120}))
+    session.emit(AgentAudio(b"\x02\x00" * 480, "item2"), ResponseDone("item2", interrupted=True))
+    second, _ = await receive_until(ws, "turnComplete")
+    assert second["interrupted"] is True
+    assert session.interrupts == [120]
+    assert await closed(ws) == 1000  # max_turns=2
+    await gateway.ctx.transcripts.drain()
+    view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert (view["end_reason"], view["total_turns"]) == ("max_turns", 2)
+    path = f"/api/v1/sessions/{created['session_id']}/transcript"
+    turns = (await (await gateway.request("GET", path)).json())["turns"]
+    assert [(t["role"], t["text"], t["interrupted"]) for t in turns] == [
+        ("user", "What time is it?", False),
+        ("assistant", "It is noon.", False),
+        ("assistant", "", True),
+    ]
+
+
+async def test_end_call_tool_ends_after_the_goodbye(gateway: Gateway) -> None:
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id)
+    ws = await connect(gateway, created)
+    await receive(ws)
+    session = gateway.scripted.sessions[0]
+    session.emit(ToolCall("call1", "end_session", {}), Transcript("output", "Goodbye!"))
+    await receive_until(ws, "transcriptionUpdate")
+    for _ in range(100):
+        if session.tool_results:
+            break
+        await asyncio.sleep(0.01)
+    assert session.tool_results == [("call1", {"ok": True})]
+    session.emit(ResponseDone("bye"))
+    await receive_until(ws, "turnComplete")
+    assert await closed(ws) == 1000
+    view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert view["end_reason"] == "assistant_ended"
+
+
+async def test_idle_timeout_sends_session_timeout_and_closes(virtual_gateway: Gateway) -> None:
+    gw = virtual_gateway
+    clock = gw.clock
+    assert isinstance(clock, VirtualClock)
+    assistant_id = await gw.use_scripted_assistant(idle_timeout_s=30)
+    created = await gw.create_session(assistant_id=assistant_id)
+    ws = await connect(gw, created)
+    await receive(ws)
+    await clock.advance(29)
+    await ws.send_str(json.dumps({"type": "textMessage", "text": "still there"}))
+    for _ in range(100):
+        if gw.scripted.sessions[0].texts:
+            break
+        await asyncio.sleep(0.01)
+    await clock.advance(29.5)  # activity reset the timer: 29.5 s < 30 s since the message
+    await clock.advance(0.6)
+    message = await receive(ws)
+    assert message == {"type": "sessionTimeout", "reason": "idle", "timeoutSeconds": 30}
+    assert await closed(ws) == 1000
+    view = await (await gw.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert view["end_reason"] == "idle_timeout"
+
+
+async def test_provider_unavailable_at_connect_is_a_session_error(gateway: Gateway) -> None:
+    from providers.errors import ProviderUnavailable
+
+    gateway.scripted.fail_with = ProviderUnavailable("refused")
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id)
+    ws = await connect(gateway, created)
+    message = await receive(ws)
+    assert message["type"] == "sessionError"
+    assert await closed(ws) == 1011
+    view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert view["end_reason"] == "provider_error"
