@@ -104,3 +104,27 @@ class Events:
             except StopAsyncIteration:
                 return True
         return False
+
+
+class QueueSpy:
+    """Counts events a session has queued, so a test can wait until the reader has processed
+    what the fake sent (without sleeping)."""
+
+    def __init__(self, session: GeminiLiveSession) -> None:
+        self.events: list[ProviderEvent] = []
+        self._changed = asyncio.Event()
+        queue = session._events
+        original = queue.put
+
+        def put(event: ProviderEvent) -> None:
+            original(event)
+            self.events.append(event)
+            self._changed.set()
+
+        queue.put = put  # type: ignore[method-assign]
+
+    async def seen(self, count: int) -> None:
+        async with asyncio.timeout(SAFETY_TIMEOUT_S):
+            while len(self.events) < count:
+                self._changed.clear()
+                await self._changed.wait()
