@@ -154,3 +154,34 @@ async def test_unknown_and_malformed_server_messages_are_skipped(
     await conn.send_content(outputTranscription={"text": "ok"}, futureField={"x": 1})
     event = await events.next()
     assert isinstance(event, Transcript) and event.text == "ok"
+
+
+async def test_without_server_vad_we_send_activity_start_and_end(
+    fake: FakeGeminiLive, open_session: OpenSession
+) -> None:
+    session = await open_session(turn_detection=TurnDetection(server_vad=False, silence_ms=40))
+    assert session.capabilities.server_vad is False
+    conn = fake.connections[0]
+    setup = conn.setup
+    assert setup is not None
+    assert setup["realtimeInputConfig"] == {"automaticActivityDetection": {"disabled": True}}
+
+    quiet_20ms = b"\x00\x00" * 320
+    for chunk in (quiet_20ms, LOUD_20MS_16K, LOUD_20MS_16K, quiet_20ms, quiet_20ms, quiet_20ms):
+        await session.send_audio(chunk)
+    await session.send_text("marker")
+    await conn.receive("clientContent")
+    signals = []
+    for message in conn.of_kind("realtimeInput"):
+        (key,) = body(message)
+        signals.append(key)
+    assert signals == [
+        "audio",
+        "activityStart",
+        "audio",
+        "audio",
+        "audio",
+        "audio",
+        "activityEnd",
+        "audio",
+    ]
