@@ -207,7 +207,8 @@ class GeminiLiveSession(ProviderSession):
         opts = self._options
         last: ProviderError | None = None
         for attempt in range(1, opts.max_connect_attempts + 1):
-            if attempt > 1:
+            # A refused handle says nothing about the server's health: retry fresh at once.
+            if attempt > 1 and not isinstance(last, ResumeRejected):
                 await opts.clock.sleep(backoff_s(attempt - 1))
             handle = self._resume_handle
             try:

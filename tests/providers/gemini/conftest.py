@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -14,6 +14,8 @@ from providers.events import ProviderEvent
 from providers.gemini_live import GeminiLiveProvider, GeminiLiveSession
 from providers.spec import AssistantSpec, SessionContext
 from tests.fakes.gemini_live import FakeGeminiLive
+
+T = TypeVar("T")
 
 API_KEY = "test-gemini-key-0123456789"
 SAFETY_TIMEOUT_S = 5.0  # only a guard against hangs; tests synchronise on events
@@ -46,6 +48,9 @@ def make_provider(
     def make(**kwargs: Any) -> GeminiLiveProvider:
         kwargs.setdefault("session", http)
         kwargs.setdefault("url", fake.url)
+        # Virtual time races ahead while ``drive`` waits for real loopback I/O; a huge
+        # connect time-out keeps that from firing unless a test asks for it.
+        kwargs.setdefault("connect_timeout_s", 1_000.0)
         return GeminiLiveProvider(kwargs.pop("api_key", API_KEY), clock=clock, **kwargs)
 
     return make
@@ -128,3 +133,14 @@ class QueueSpy:
             while len(self.events) < count:
                 self._changed.clear()
                 await self._changed.wait()
+
+
+async def drive(clock: VirtualClock, task: asyncio.Task[T], *, step_s: float = 0.05) -> T:
+    """Finish ``task``, advancing virtual time in small steps whenever it is not done (it may
+    be sleeping on the clock: back-off, time-outs)."""
+    async with asyncio.timeout(SAFETY_TIMEOUT_S):
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.002)
+            if not task.done():
+                await clock.advance(step_s)
+    return task.result()
