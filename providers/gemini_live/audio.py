@@ -82,6 +82,11 @@ class AudioBacklog:
             self._size -= len(oldest)
             self.dropped_bytes += len(oldest)
 
+    def appendleft(self, chunk: bytes) -> None:
+        """Put back a chunk that could not be sent (it stays first in line)."""
+        self._chunks.appendleft(chunk)
+        self._size += len(chunk)
+
     def popleft(self) -> bytes:
         chunk = self._chunks.popleft()
         self._size -= len(chunk)

@@ -88,7 +88,7 @@ class GeminiLiveSession(ProviderSession):
         self._watchdog = Watchdog(options.clock, options.stall_timeout_s, self._on_alarm)
         bytes_per_ms = options.capabilities.input_audio.sample_rate_hz * 2 // 1000
         self._backlog = AudioBacklog(options.max_backlog_ms * bytes_per_ms)
-        self._pending_text: list[JsonObject] = []
+        self._pending_text: list[str] = []
         self._gate: ActivityGate | None = None
         if not options.capabilities.server_vad:
             self._gate = ActivityGate(
@@ -127,16 +127,14 @@ class GeminiLiveSession(ProviderSession):
         if not self._live:
             self._backlog.append(audio)
             return
-        await self._send_audio_now(audio)
+        if not await self._send_audio_now(audio):
+            self._backlog.append(audio)  # resent on the next connection
 
     async def send_text(self, text: str) -> None:
         if self._ended:
             return
-        message = wire.user_text(text)
-        if self._live and await self._try_send(message):
-            self._tracker.user_text(text)
-            return
-        self._pending_text.append(message)
+        if not (self._live and await self._send_text_now(text)):
+            self._pending_text.append(text)  # sent once a connection is up again
 
     async def interrupt(self, played_ms: int | None = None) -> None:
         """Gemini has no cancel or truncate message: we end the current item ourselves, drop
@@ -174,7 +172,9 @@ class GeminiLiveSession(ProviderSession):
 
     # -- sending ------------------------------------------------------------------------------
 
-    async def _send_audio_now(self, audio: bytes) -> None:
+    async def _send_audio_now(self, audio: bytes) -> bool:
+        """Send caller audio (bracketed by activity signals without server VAD); False if the
+        connection is gone."""
         voiced = peak_level(audio) >= SPEECH_PEAK
         edge = self._gate.feed(audio, voiced=voiced) if self._gate else None
         messages = [wire.audio_input(audio)]
@@ -184,10 +184,16 @@ class GeminiLiveSession(ProviderSession):
             messages.append(wire.activity_end())
         for message in messages:
             if not await self._try_send(message):
-                self._backlog.append(audio)  # resent on the next connection
-                return
+                return False
         if voiced:
             self._watchdog.caller_spoke()
+        return True
+
+    async def _send_text_now(self, text: str) -> bool:
+        if not await self._try_send(wire.user_text(text)):
+            return False
+        self._tracker.user_text(text)  # only what the model got belongs in a re-seed
+        return True
 
     async def _try_send(self, message: JsonObject) -> bool:
         """Send on the current connection; False if it is gone (the reader will reconnect)."""
@@ -253,17 +259,17 @@ class GeminiLiveSession(ProviderSession):
         """Make ``conn`` current, then send what piled up while there was none."""
         self._conn = conn
         self._go_away = False
-        self._tracker.connection_replaced()
         self._watchdog.reset()
         if self._gate is not None:
             self._gate.reset()
         while self._pending_text:
-            if not await self._try_send(self._pending_text[0]):
+            if not await self._send_text_now(self._pending_text[0]):
                 return
             self._pending_text.pop(0)
         while self._backlog:
             chunk = self._backlog.popleft()
-            if not await self._try_send(wire.audio_input(chunk)):
+            if not await self._send_audio_now(chunk):
+                self._backlog.appendleft(chunk)
                 return
         self._live = True
 
@@ -309,6 +315,7 @@ class GeminiLiveSession(ProviderSession):
                 raise ProviderUnavailable("Gemini keeps closing the session", code=error.code)
             log.info("gemini.reconnecting", extra={"reason": error.code})
             self._live = False
+            self._emit(self._tracker.connection_lost())  # before re-seeding from the history
             replacement = await self._connect(fresh_code="reconnect_failed")
             await conn.close()  # after the new one is up: make before break
             await self._adopt(replacement)

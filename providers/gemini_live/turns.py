@@ -97,11 +97,14 @@ class TurnTracker:
         self._flush_heard()
         self.history.append(HistoryItem("user", text))
 
-    def connection_replaced(self) -> None:
-        """A new connection: open turns and calls of the old one will never complete."""
+    def connection_lost(self) -> list[ProviderEvent]:
+        """The connection ended: its open turn ends as interrupted (what was said so far stays
+        in the history) and its calls can no longer be answered."""
+        events = self.interrupt()
         self._stale = False
         self._pending_calls.clear()
         self._end_turn()
+        return events
 
     def _open_item(self) -> str:
         if self._item_id is None:

@@ -58,7 +58,7 @@ def make_provider(
 
 @pytest.fixture
 async def open_session(
-    make_provider: Callable[..., GeminiLiveProvider],
+    fake: FakeGeminiLive, make_provider: Callable[..., GeminiLiveProvider]
 ) -> AsyncIterator[Callable[..., Awaitable[GeminiLiveSession]]]:
     """Connect a session (closed at teardown); keyword arguments go to AssistantSpec."""
     sessions: list[GeminiLiveSession] = []
@@ -72,6 +72,7 @@ async def open_session(
         context = SessionContext(session_id="sess_1", mode=mode)  # type: ignore[arg-type]
         session = await (provider or make_provider()).connect(spec, context)
         assert isinstance(session, GeminiLiveSession)
+        await fake.next_connection()  # tests use fake.connections[0]; next_connection() is new
         sessions.append(session)
         return session
 
