@@ -1,0 +1,101 @@
+"""``GeminiLiveProvider``: Google Gemini Live (BidiGenerateContent) behind the provider contract.
+
+Input is PCM16 16 kHz (the gateway resamples once, in a stream), output PCM16 24 kHz. Gemini
+detects turns itself unless the assistant turns server VAD off, has no truncate message (the
+server keeps its own context on barge-in), and transcribes both directions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import aiohttp
+
+from providers.base import Provider, ProviderSession
+from providers.capabilities import PCM16_16K, PCM16_24K, ProviderCapabilities
+from providers.clock import Clock
+from providers.errors import ProviderAuthError
+from providers.gemini_live.connection import MAX_MESSAGE_BYTES, ConnectSettings
+from providers.gemini_live.session import GeminiLiveSession, SessionOptions
+from providers.spec import AssistantSpec, SessionContext
+
+DEFAULT_URL = (
+    "wss://generativelanguage.googleapis.com/ws/"
+    "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+)
+DEFAULT_MODEL = "models/gemini-2.5-flash-native-audio-preview-09-2025"
+DEFAULT_VOICE = "Kore"
+
+CAPABILITIES = ProviderCapabilities(
+    input_audio=PCM16_16K,
+    output_audio=PCM16_24K,
+    server_vad=True,
+    truncation=False,
+    tools=True,
+    text_mode=True,
+    input_transcription=True,
+)
+
+
+class GeminiLiveProvider(Provider):
+    """Opens Gemini Live sessions; the API key goes in a header, never in the URL."""
+
+    name = "gemini"
+
+    def __init__(
+        self,
+        api_key: str | None,
+        url: str = DEFAULT_URL,
+        *,
+        clock: Clock,
+        default_model: str = DEFAULT_MODEL,
+        default_voice: str = DEFAULT_VOICE,
+        connect_timeout_s: float = 3.0,
+        max_connect_attempts: int = 3,
+        stall_timeout_s: float = 10.0,
+        max_backlog_ms: int = 5_000,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        # Three attempts of 3 s with 0.25/0.5 s back-off keep a dead provider under ~10 s of
+        # silence before the gateway apologises (reliability.md row 7).
+        self._api_key = api_key
+        self._url = url
+        self._clock = clock
+        self._default_model = default_model
+        self._default_voice = default_voice
+        self._connect_timeout_s = connect_timeout_s
+        self._max_connect_attempts = max(1, max_connect_attempts)
+        self._stall_timeout_s = stall_timeout_s
+        self._max_backlog_ms = max_backlog_ms
+        self._max_message_bytes = max_message_bytes
+        self._http = session
+
+    def __repr__(self) -> str:
+        return f"GeminiLiveProvider(url={self._url!r})"  # never the key
+
+    def capabilities(self, mode: str = "voice") -> ProviderCapabilities:
+        return CAPABILITIES
+
+    async def connect(self, assistant: AssistantSpec, context: SessionContext) -> ProviderSession:
+        if not self._api_key:
+            raise ProviderAuthError("Gemini API key is not configured", code="missing_api_key")
+        capabilities = CAPABILITIES
+        if not assistant.turn_detection.server_vad:
+            capabilities = dataclasses.replace(CAPABILITIES, server_vad=False)
+        options = SessionOptions(
+            connect=ConnectSettings(
+                self._url, self._api_key, self._connect_timeout_s, self._max_message_bytes
+            ),
+            clock=self._clock,
+            model=assistant.model or self._default_model,
+            voice=assistant.voice or self._default_voice,
+            capabilities=capabilities,
+            max_connect_attempts=self._max_connect_attempts,
+            stall_timeout_s=self._stall_timeout_s,
+            max_backlog_ms=self._max_backlog_ms,
+        )
+        http = self._http or aiohttp.ClientSession()
+        session = GeminiLiveSession(assistant, context, options, http, owns_http=self._http is None)
+        await session.start()
+        return session

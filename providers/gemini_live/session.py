@@ -1,0 +1,369 @@
+"""A live Gemini conversation that survives its connections.
+
+The session owns one background task (``_run``), which owns the watchdog task and reads the
+current connection. When a connection ends it reconnects: with the latest resumable handle
+where there is one (also ahead of an announced ``goAway``), otherwise as a fresh session
+re-seeded with the conversation so far. Caller audio sent meanwhile is held in a backlog and
+sent, in order, once the new connection is set up. Fatal errors end the session with
+``ProviderFailed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from providers.base import ProviderSession
+from providers.capabilities import ProviderCapabilities
+from providers.clock import Clock
+from providers.errors import ProviderError, ProviderUnavailable
+from providers.events import ProviderEvent, ProviderFailed, ResponseDone
+from providers.gemini_live import wire
+from providers.gemini_live.audio import SPEECH_PEAK, ActivityGate, AudioBacklog, peak_level
+from providers.gemini_live.connection import (
+    ConnectSettings,
+    LiveConnection,
+    ResumeRejected,
+    backoff_s,
+    open_connection,
+)
+from providers.gemini_live.decode import (
+    GoAway,
+    ResumptionUpdate,
+    ServerNote,
+    SetupComplete,
+    TurnComplete,
+    decode_message,
+)
+from providers.gemini_live.queue import EventQueue
+from providers.gemini_live.turns import TurnTracker
+from providers.gemini_live.watchdog import Alarm, Watchdog
+from providers.spec import AssistantSpec, SessionContext
+
+log = logging.getLogger(__name__)
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """Everything a session needs besides the assistant and its context."""
+
+    connect: ConnectSettings
+    clock: Clock
+    model: str
+    voice: str
+    capabilities: ProviderCapabilities
+    max_connect_attempts: int
+    stall_timeout_s: float
+    max_backlog_ms: int
+
+
+class GeminiLiveSession(ProviderSession):
+    """One conversation with Gemini Live; see the module docstring for its life cycle."""
+
+    def __init__(
+        self,
+        assistant: AssistantSpec,
+        context: SessionContext,
+        options: SessionOptions,
+        http: aiohttp.ClientSession,
+        *,
+        owns_http: bool,
+    ) -> None:
+        self.capabilities = options.capabilities
+        self._assistant = assistant
+        self._context = context
+        self._options = options
+        self._http = http
+        self._owns_http = owns_http
+        self._tracker = TurnTracker(context.history)
+        self._events = EventQueue()
+        self._watchdog = Watchdog(options.clock, options.stall_timeout_s, self._on_alarm)
+        bytes_per_ms = options.capabilities.input_audio.sample_rate_hz * 2 // 1000
+        self._backlog = AudioBacklog(options.max_backlog_ms * bytes_per_ms)
+        self._pending_text: list[str] = []
+        self._gate: ActivityGate | None = None
+        if not options.capabilities.server_vad:
+            self._gate = ActivityGate(
+                options.capabilities.input_audio.sample_rate_hz,
+                assistant.turn_detection.silence_ms,
+            )
+        self._conn: LiveConnection | None = None
+        self._live = False
+        self._ended = False
+        self._resume_handle: str | None = None
+        self._go_away = False
+        self._main: asyncio.Task[None] | None = None
+
+    @property
+    def pending_events(self) -> int:
+        """Events produced but not yet taken by the consumer (for tests and metrics)."""
+        return len(self._events)
+
+    async def start(self) -> None:
+        """Open the first connection (bounded retries) and start serving it."""
+        try:
+            conn = await self._connect(fresh_code="connect_failed", greet=True)
+        except BaseException:
+            await self._release_http()
+            raise
+        await self._adopt(conn)
+        self._main = asyncio.create_task(
+            self._run(), name=f"gemini-live:{self._context.session_id}"
+        )
+
+    # -- the caller's side ------------------------------------------------------------------
+
+    async def send_audio(self, audio: bytes) -> None:
+        if self._ended:
+            return
+        if not self._live:
+            self._backlog.append(audio)
+            return
+        if not await self._send_audio_now(audio):
+            self._backlog.append(audio)  # resent on the next connection
+
+    async def send_text(self, text: str) -> None:
+        if self._ended:
+            return
+        if not (self._live and await self._send_text_now(text)):
+            self._pending_text.append(text)  # sent once a connection is up again
+
+    async def interrupt(self, played_ms: int | None = None) -> None:
+        """Gemini has no cancel or truncate message: we end the current item ourselves, drop
+        its queued audio, and drop the rest of its turn as it arrives. The server stops the
+        generation itself when its VAD hears the caller (or on ``activityStart``)."""
+        self._emit(self._tracker.interrupt())
+
+    async def send_tool_result(self, call_id: str, result: dict[str, Any]) -> None:
+        name = self._tracker.take_tool_call(call_id)
+        if name is None or not self._live:
+            # Cancelled by the model, or asked on a connection that is gone: no one awaits it.
+            log.info("gemini.tool_result_dropped", extra={"call_id": call_id})
+            return
+        await self._try_send(wire.tool_response(call_id, name, result))
+
+    async def aclose(self) -> None:
+        if self._ended and self._main is None:
+            return
+        self._ended = True
+        self._live = False
+        self._events.close(discard=True)
+        main, self._main = self._main, None
+        if main is not None:
+            main.cancel()
+            await asyncio.gather(main, return_exceptions=True)
+        await self._drop_connection()
+        await self._release_http()
+
+    def __aiter__(self) -> AsyncIterator[ProviderEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ProviderEvent]:
+        while (event := await self._events.get()) is not None:
+            yield event
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def _send_audio_now(self, audio: bytes) -> bool:
+        """Send caller audio (bracketed by activity signals without server VAD); False if the
+        connection is gone."""
+        voiced = peak_level(audio) >= SPEECH_PEAK
+        edge = self._gate.feed(audio, voiced=voiced) if self._gate else None
+        messages = [wire.audio_input(audio)]
+        if edge == "start":
+            messages.insert(0, wire.activity_start())
+        elif edge == "end":
+            messages.append(wire.activity_end())
+        for message in messages:
+            if not await self._try_send(message):
+                return False
+        if voiced:
+            self._watchdog.caller_spoke()
+        return True
+
+    async def _send_text_now(self, text: str) -> bool:
+        if not await self._try_send(wire.user_text(text)):
+            return False
+        self._tracker.user_text(text)  # only what the model got belongs in a re-seed
+        return True
+
+    async def _try_send(self, message: JsonObject) -> bool:
+        """Send on the current connection; False if it is gone (the reader will reconnect)."""
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            await conn.send(message)
+        except ProviderUnavailable:
+            return False
+        return True
+
+    # -- connections --------------------------------------------------------------------------
+
+    async def _connect(self, *, fresh_code: str, greet: bool = False) -> LiveConnection:
+        """A set-up connection: resumed if we hold a handle, else fresh and re-seeded."""
+        opts = self._options
+        last: ProviderError | None = None
+        for attempt in range(1, opts.max_connect_attempts + 1):
+            # A refused handle says nothing about the server's health: retry fresh at once.
+            if attempt > 1 and not isinstance(last, ResumeRejected):
+                await opts.clock.sleep(backoff_s(attempt - 1))
+            handle = self._resume_handle
+            try:
+                conn = await open_connection(
+                    self._http, opts.connect, self._setup(handle), opts.clock
+                )
+                if handle is None:
+                    await self._seed(conn, greet=greet)
+                return conn
+            except ResumeRejected as exc:
+                log.warning("gemini.resume_rejected")
+                self._resume_handle, last = None, exc
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                log.warning("gemini.connect_failed", extra={"attempt": attempt, "code": exc.code})
+                last = exc
+        attempts = opts.max_connect_attempts
+        raise ProviderUnavailable(
+            f"Gemini unreachable after {attempts} attempts ({last.code if last else 'unknown'})",
+            code=fresh_code,
+        )
+
+    def _setup(self, handle: str | None) -> JsonObject:
+        return wire.build_setup(
+            self._assistant,
+            self._context,
+            model=self._options.model,
+            voice=self._options.voice,
+            resume_handle=handle,
+        )
+
+    async def _seed(self, conn: LiveConnection, *, greet: bool) -> None:
+        """A fresh session learns the conversation so far; the first one may greet."""
+        seed = wire.history_seed(self._tracker.history)
+        if seed is not None:
+            await conn.send(seed)
+        if greet and self._assistant.greeting:
+            await conn.send(wire.greeting_request(self._assistant.greeting))
+
+    async def _adopt(self, conn: LiveConnection) -> None:
+        """Make ``conn`` current, then send what piled up while there was none."""
+        self._conn = conn
+        self._go_away = False
+        self._watchdog.reset()
+        if self._gate is not None:
+            self._gate.reset()
+        while self._pending_text:
+            if not await self._send_text_now(self._pending_text[0]):
+                return
+            self._pending_text.pop(0)
+        while self._backlog:
+            chunk = self._backlog.popleft()
+            if not await self._send_audio_now(chunk):
+                self._backlog.appendleft(chunk)
+                return
+        self._live = True
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    async def _release_http(self) -> None:
+        if self._owns_http and not self._http.closed:
+            await self._http.close()
+
+    # -- the reader ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        watchdog = asyncio.create_task(self._watchdog.run(), name="gemini-live-watchdog")
+        try:
+            await self._serve()
+        except ProviderError as exc:
+            log.warning("gemini.session_failed", extra={"code": exc.code})
+            self._events.put(ProviderFailed(exc.code, str(exc), exc.retryable))
+        finally:
+            self._ended = True
+            self._live = False
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
+            await self._drop_connection()
+            self._events.close()
+
+    async def _serve(self) -> None:
+        """Read connections one after another until a fatal error or too many barren ones."""
+        barren = 0  # connections in a row that ended before the server said anything
+        while True:
+            conn = self._conn
+            assert conn is not None
+            error, delivered = await self._pump(conn)
+            if not error.retryable:
+                raise error
+            if isinstance(error, ResumeRejected):
+                self._resume_handle = None  # re-seed a fresh session instead
+            barren = 0 if delivered else barren + 1
+            if barren >= self._options.max_connect_attempts:
+                raise ProviderUnavailable("Gemini keeps closing the session", code=error.code)
+            log.info("gemini.reconnecting", extra={"reason": error.code})
+            self._live = False
+            self._emit(self._tracker.connection_lost())  # before re-seeding from the history
+            replacement = await self._connect(fresh_code="reconnect_failed")
+            await conn.close()  # after the new one is up: make before break
+            await self._adopt(replacement)
+
+    async def _pump(self, conn: LiveConnection) -> tuple[ProviderError, bool]:
+        """Apply server messages until the connection ends or should be replaced now."""
+        delivered = False
+        async with contextlib.aclosing(conn.messages()) as messages:
+            async for message in messages:
+                self._watchdog.server_spoke()
+                try:
+                    notes = decode_message(message)
+                except ProviderError:
+                    log.warning("gemini.bad_message")
+                    continue
+                delivered = delivered or any(not isinstance(n, SetupComplete) for n in notes)
+                if any([self._apply(note) for note in notes]):
+                    return ProviderUnavailable("Gemini is going away", code="go_away"), delivered
+        error = conn.end_error or ProviderUnavailable("Gemini closed", code="connection_lost")
+        return error, delivered
+
+    def _apply(self, note: ServerNote) -> bool:
+        """Act on one note; True when the connection should be replaced right now."""
+        match note:
+            case ResumptionUpdate(handle=handle, resumable=True):
+                self._resume_handle = handle
+            case GoAway(time_left_s=time_left_s):
+                self._go_away = True
+                if not self._tracker.in_turn:
+                    return True
+                # Let the turn finish, but leave half the time for the new connection.
+                self._watchdog.go_away_by(self._options.clock.monotonic() + time_left_s / 2)
+            case _:
+                self._emit(self._tracker.apply(note))
+                if isinstance(note, TurnComplete):
+                    return self._go_away and not self._tracker.in_turn
+        return False
+
+    def _emit(self, events: list[ProviderEvent]) -> None:
+        for event in events:
+            if isinstance(event, ResponseDone) and event.interrupted:
+                self._events.drop_audio(event.item_id)
+            self._events.put(event)
+
+    async def _on_alarm(self, alarm: Alarm) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        code = "provider_stalled" if alarm == "stalled" else "go_away"
+        log.warning("gemini.alarm", extra={"alarm": alarm})
+        await conn.close(ProviderUnavailable(f"Gemini connection ended: {alarm}", code=code))

@@ -1,0 +1,1 @@
+"""Tests of the Gemini Live provider against a fake Gemini Live server."""
