@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from config import Settings
 from providers.clock import Clock
+from providers.gemini_live import GeminiLiveProvider
 from providers.local import LocalProvider
 from providers.registry import ProviderRegistry
 
 
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    return getter() if getter else None
+
+
 def build_registry(settings: Settings, clock: Clock) -> ProviderRegistry:
+    """Every provider is registered; one without credentials refuses to connect, saying why."""
     registry = ProviderRegistry()
     registry.register("local", lambda: LocalProvider(settings.tts_command, clock=clock))
+    registry.register(
+        "gemini",
+        lambda: GeminiLiveProvider(
+            _secret(settings.gemini_api_key), settings.gemini_live_url, clock=clock
+        ),
+    )
     return registry

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from gateway.sessions.audio_format import ProviderAudio
 from gateway.sessions.protocol import (
     AudioChunk,
     InterruptMessage,
@@ -103,6 +104,8 @@ class Conversation:
         self._limits = limits
         self._on_turns = on_turns
         self._tool_handler = tool_handler
+        self._audio = ProviderAudio(provider.capabilities)
+        self._audio_item: str | None = None
         self._turn = _TurnState()
         self._turns_completed = 0
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -147,7 +150,7 @@ class Conversation:
             case AudioChunk(audio=audio):
                 if self._mode == "chat":
                     raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
-                await self._provider.send_audio(decode_pcm16(audio))
+                await self._provider.send_audio(self._audio.to_provider(decode_pcm16(audio)))
             case TextMessage(text=text):
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
@@ -161,7 +164,7 @@ class Conversation:
 
     async def receive_audio(self, pcm16: bytes) -> None:
         """Raw caller audio from an in-process client (the phone bridge): no base64 round trip."""
-        await self._provider.send_audio(pcm16)
+        await self._provider.send_audio(self._audio.to_provider(pcm16))
 
     async def send_text_note(self, text: str) -> None:
         """Text the client did not type but the assistant should hear (e.g. a DTMF digit)."""
@@ -195,7 +198,10 @@ class Conversation:
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
                 self._turn.agent_spoke = True
-                await self._client.deliver_audio(audio, item_id)
+                self._audio_item = item_id
+                pcm = self._audio.from_provider(audio)
+                if pcm:
+                    await self._client.deliver_audio(pcm, item_id)
             case Transcript(source=source, text=text):
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
@@ -206,6 +212,9 @@ class Conversation:
                 self._mark_activity()
                 await self._client.caller_speech_started()
             case ResponseDone(interrupted=interrupted):
+                tail = self._audio.flush_from_provider()
+                if tail and self._audio_item is not None and not interrupted:
+                    await self._client.deliver_audio(tail, self._audio_item)
                 await self._complete_turn(interrupted)
             case ToolCall():
                 self._mark_activity()

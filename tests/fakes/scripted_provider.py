@@ -29,6 +29,7 @@ _CLOSED = object()
 class ScriptedSession(ProviderSession):
     assistant: AssistantSpec
     context: SessionContext
+    declared: ProviderCapabilities = CAPABILITIES
     audio_in: bytearray = field(default_factory=bytearray)
     texts: list[str] = field(default_factory=list)
     interrupts: list[int | None] = field(default_factory=list)
@@ -37,7 +38,7 @@ class ScriptedSession(ProviderSession):
     _events: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
 
     def __post_init__(self) -> None:
-        self.capabilities = CAPABILITIES
+        self.capabilities = self.declared
 
     def emit(self, *events: ProviderEvent) -> None:
         for event in events:
@@ -75,18 +76,24 @@ class ScriptedProvider(Provider):
 
     name = "scripted"
 
-    def __init__(self, *, fail_with: ProviderError | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        fail_with: ProviderError | None = None,
+        capabilities: ProviderCapabilities = CAPABILITIES,
+    ) -> None:
+        self.declared = capabilities
         self.sessions: list[ScriptedSession] = []
         self.connected = asyncio.Event()
         self.fail_with = fail_with
 
     def capabilities(self, mode: str = "voice") -> ProviderCapabilities:
-        return CAPABILITIES
+        return self.declared
 
     async def connect(self, assistant: AssistantSpec, context: SessionContext) -> ProviderSession:
         if self.fail_with is not None:
             raise self.fail_with
-        session = ScriptedSession(assistant, context)
+        session = ScriptedSession(assistant, context, self.declared)
         self.sessions.append(session)
         self.connected.set()
         return session

@@ -286,3 +286,28 @@ async def test_provider_unavailable_at_connect_is_a_session_error(gateway: Gatew
     assert await closed(ws) == 1011
     view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
     assert view["end_reason"] == "provider_error"
+
+
+async def test_audio_is_resampled_once_for_a_16k_provider(gateway: Gateway) -> None:
+    from dataclasses import replace
+
+    from providers.capabilities import PCM16_16K
+    from tests.fakes.scripted_provider import CAPABILITIES
+
+    gateway.scripted.declared = replace(CAPABILITIES, input_audio=PCM16_16K)
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id)
+    ws = await connect(gateway, created)
+    await receive(ws)
+    chunk = base64.b64encode(bytes(960)).decode()  # 20 ms at 24 kHz
+    for _ in range(50):  # one second
+        await ws.send_str(json.dumps({"type": "audioChunk", "audio": chunk}))
+    await ws.send_str(json.dumps({"type": "textMessage", "text": "sync"}))
+    session = gateway.scripted.sessions[0]
+    for _ in range(200):
+        if session.texts:
+            break
+        await asyncio.sleep(0.01)
+    # One second at 16 kHz is 32,000 bytes, less what the filter still holds (a few ms).
+    assert 31_000 <= len(session.audio_in) <= 32_000
+    await ws.close()
