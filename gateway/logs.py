@@ -1,7 +1,7 @@
 """Structured logging: one JSON object per line, with sensitive fields redacted.
 
 Messages are static strings; variable data goes in ``extra`` fields. Fields that can carry a
-caller's number, words or a credential are redacted unless ``KURA_LOG_SENSITIVE`` is set.
+caller's number, words or a credential are redacted.
 """
 
 from __future__ import annotations
