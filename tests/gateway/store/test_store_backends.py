@@ -76,12 +76,8 @@ async def test_keys_round_trip_and_revoke(store: Store) -> None:
 
 
 async def test_contact_upserts_are_atomic_under_concurrency(store: Store) -> None:
-    await asyncio.gather(
-        *(
-            store.contacts.record_session("+15550001111", NOW + timedelta(seconds=i))
-            for i in range(10)
-        )
-    )
+    times = [NOW + timedelta(seconds=i) for i in range(10)]
+    await asyncio.gather(*(store.contacts.record_session("+15550001111", t) for t in times))
     contact = await store.contacts.get_by_number("+15550001111")
     assert contact is not None
     assert contact.session_count == 10
