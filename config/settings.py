@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         description="Synthesiser for the local provider; default: espeak-ng when installed.",
     )
 
+    # Tool webhooks
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs tool webhook deliveries (X-Kura-Signature); unset disables them.",
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
     # Carriers
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

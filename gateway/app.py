@@ -18,6 +18,7 @@ from gateway.context import CONTEXT, GatewayContext
 from gateway.provider_setup import build_registry
 from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
+from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
 from gateway.state.control import MemoryControlBus, MemorySessionDirectory
 from gateway.state.ratelimit import MemoryRateLimiter, RateLimiter
@@ -51,6 +52,12 @@ def build_context(
     live = LiveSessions(MemorySessionDirectory(), bus, node_id)
     transcripts = TranscriptWriter(store.sessions)
     registry = providers or build_registry(settings, clock)
+    secret = settings.webhook_secret
+    tools = WebhookTools(
+        secret.get_secret_value().encode() if secret else None,
+        clock,
+        timeout_s=settings.webhook_timeout_s,
+    )
     runner = SessionRunner(
         store=store,
         service=sessions,
@@ -58,6 +65,7 @@ def build_context(
         transcripts=transcripts,
         live=live,
         clock=clock,
+        tools=tools,
     )
     return GatewayContext(
         settings=settings,
@@ -70,6 +78,7 @@ def build_context(
         runner=runner,
         live=live,
         transcripts=transcripts,
+        tools=tools,
     )
 
 
@@ -108,6 +117,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
         await ctx.transcripts.aclose()
+        await ctx.tools.aclose()
         await ctx.store.aclose()
 
 

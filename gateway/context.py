@@ -9,6 +9,7 @@ from aiohttp import web
 from config import Settings
 from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
+from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
@@ -28,6 +29,7 @@ class GatewayContext:
     runner: SessionRunner
     live: LiveSessions
     transcripts: TranscriptWriter
+    tools: WebhookTools
 
 
 CONTEXT = web.AppKey("kura_context", GatewayContext)

@@ -12,15 +12,22 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.sessions.conversation import Conversation, ConversationClient, ConversationLimits
+from gateway.sessions.conversation import (
+    Conversation,
+    ConversationClient,
+    ConversationLimits,
+    ToolHandler,
+)
 from gateway.sessions.protocol import SessionError, SessionOpen
 from gateway.sessions.service import SessionService
+from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
 from gateway.state.control import ControlBus, SessionDirectory
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
 from providers.clock import Clock
 from providers.errors import ProviderError
+from providers.events import ToolCall
 from providers.registry import ProviderRegistry
 from providers.spec import AssistantSpec, SessionContext, SessionMode, ToolSpec, TurnDetection
 
@@ -103,7 +110,9 @@ class SessionRunner:
         transcripts: TranscriptWriter,
         live: LiveSessions,
         clock: Clock,
+        tools: WebhookTools,
     ) -> None:
+        self._tools = tools
         self._store = store
         self._service = service
         self._providers = providers
@@ -141,6 +150,7 @@ class SessionRunner:
                 max_duration_s=assistant.max_duration_s,
             ),
             on_turns=self._turn_sink(session.id),
+            tool_handler=self._tool_handler(session, assistant),
         )
         await self._live.add(session.id, conversation)
         reason = "internal_error"
@@ -160,6 +170,22 @@ class SessionRunner:
             reason = await conversation.run()
             reading.cancel()
         return reason
+
+    def _tool_handler(self, session: Session, assistant: Assistant) -> ToolHandler:
+        endpoints = {
+            tool["name"]: ToolEndpoint(tool["name"], tool["webhook_url"])
+            for tool in assistant.tools
+            if tool.get("webhook_url")
+        }
+        context = CallContext(session.id, assistant.id, session.phone_number)
+
+        async def handle(call: ToolCall) -> dict[str, Any]:
+            endpoint = endpoints.get(call.name)
+            if endpoint is None:
+                return {"error": f"tool {call.name!r} has no webhook"}
+            return await self._tools.call(endpoint, call, context)
+
+        return handle
 
     def _turn_sink(self, session_id: str) -> Callable[[tuple[TurnRecord, ...], bool], None]:
         seq = _Seq()

@@ -22,6 +22,7 @@ from providers.registry import ProviderRegistry
 from tests.fakes.scripted_provider import ScriptedProvider
 
 ADMIN_KEY = "kura_live_testadminkey0000000000000000000000"
+WEBHOOK_SECRET = "whsec_test_secret"
 
 
 def free_port() -> int:
@@ -92,6 +93,8 @@ async def start_gateway(tmp_path: Path, clock: Clock, **settings: Any) -> AsyncI
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'kura.db'}",
         bootstrap_api_key=ADMIN_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        webhook_timeout_s=1.0,
         host="127.0.0.1",
         port=port,
         **settings,
