@@ -157,6 +157,10 @@ class StreamResampler:
         self._reset()
         return tail
 
+    def reset(self) -> None:
+        """Drop everything inside the filter without output (e.g. the caller barged in)."""
+        self._reset()
+
     def _process_piece(self, samples: npt.NDArray[np.int16]) -> bytes:
         count = len(samples)
         if self._fill + count > len(self._buffer) - self._width - self._block_in:
