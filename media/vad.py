@@ -185,17 +185,21 @@ class VoiceActivityDetector:
         rms = audioop.rms(frame, 2)
         level_dbov = _dbov(rms)
         floor = self._track_noise(level_dbov)
-        is_speech = self._vad.is_speech(frame, self.config.sample_rate_hz)
         threshold_dbov = max(self.config.energy_floor_dbov, floor + self.config.snr_margin_db)
-        if not is_speech or level_dbov < threshold_dbov:
+        # Quiet frames skip webrtcvad: it would only confirm they are not speech.
+        if level_dbov < threshold_dbov:
             return 0
-        if self._tones is not None and self._tones.is_tone(frame):
+        if not self._vad.is_speech(frame, self.config.sample_rate_hz):
             return 0
+        if self.speaking:  # onset gates (tones, slices) matter only before speech starts
+            return self.config.frame_ms
+        if self._tones is not None and self._tones.is_tone(frame, rms):
+            return 0
+        threshold_rms = math.sqrt(10 ** (threshold_dbov / 10) * _FULL_SCALE_POWER)
         size = self._slice_bytes
-        loud = sum(
-            _dbov(audioop.rms(frame[start : start + size], 2)) >= threshold_dbov
-            for start in range(0, len(frame), size)
-        )
+        loud = 0
+        for start in range(0, len(frame), size):
+            loud += audioop.rms(frame[start : start + size], 2) >= threshold_rms
         return loud * _SLICE_MS
 
     def _track_noise(self, level_dbov: float) -> float:
