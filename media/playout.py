@@ -82,9 +82,13 @@ class PlayoutTracker:
 
     def push_ulaw(self, item_id: str, ulaw: bytes) -> list[PlayoutBatch]:
         """Add µ-law agent audio of ``item_id``; return the whole frames ready, with marks."""
-        batches = self.flush() if item_id != self._item_id and self._pending else []
         if item_id != self._item_id:
+            batches = self.flush() if self._pending else []
             self._item_id, self._item_bytes = item_id, 0
+            return batches + self.push_ulaw(item_id, ulaw)
+        if not self._pending and len(ulaw) == FRAME_BYTES:  # the common case: one carrier frame
+            return self._batches([ulaw], FRAME_BYTES)
+        batches = []
         self._pending += ulaw
         whole = len(self._pending) - len(self._pending) % FRAME_BYTES
         if whole:
