@@ -1,1 +1,25 @@
-"""Pure, synchronous audio code for the call hot path: codecs, resampling, VAD, playout."""
+"""Pure, synchronous audio code for the call hot path: codecs, resampling, VAD, playout.
+
+No I/O and nothing of ours is imported here (only numpy, webrtcvad and audioop). Audio is raw
+``bytes``: PCM16 little-endian mono, or G.711. One object of each stateful class per stream.
+
+- ``media.g711``: ``ulaw_to_pcm16``, ``pcm16_to_ulaw``, ``alaw_to_pcm16``, ``pcm16_to_alaw``
+  (bytes -> bytes, ITU-T G.711 bit-exact); ``ULAW_SILENCE``, ``ALAW_SILENCE``.
+- ``media.resample``: ``StreamResampler(in_rate_hz, out_rate_hz)`` with ``process(pcm16) ->
+  bytes`` (any even length), ``flush() -> bytes`` (drain the filter; the stream may go on),
+  ``reset()`` (drop the state), ``delay_ms`` (≈ 1.7 ms for 8↔24 kHz, 0.8 ms for 16↔24 kHz).
+- ``media.vad``: ``VoiceActivityDetector(VadConfig(...))`` with ``process(pcm16) ->
+  list[VadEvent]`` (any length, 8/16 kHz) and ``process_frame(frame) -> VadEvent | None``;
+  events ``SpeechStarted(start_ms, detected_ms)`` and ``SpeechStopped(end_ms, detected_ms)``.
+- ``media.tones``: ``ToneDetector(sample_rate_hz).is_tone(frame)`` for DTMF digits.
+- ``media.bargein``: ``BargeInDetector(VadConfig | None)`` with ``process_frame(frame,
+  agent_audible) -> BargeIn | None``; ``BargeIn(speech_start_ms, detected_ms)``; ``vad_event``.
+- ``media.playout``: ``PlayoutTracker(mark_interval_ms=100)`` with ``push_ulaw(item_id, ulaw)
+  -> list[PlayoutBatch]``, ``flush()``, ``on_mark(name) -> PlayoutMark | None``, ``clear() ->
+  dict[item_id, heard_ms]``, ``audible``, ``queued_ms``, ``played_ms(item_id)``;
+  ``PlayoutBatch(frames: tuple[bytes, ...], mark: PlayoutMark(name, item_id, audio_end_ms))``.
+- ``media.chains``: ``InboundChain(out_rate_hz=24000)`` with ``process(ulaw_frame,
+  agent_audible) -> InboundResult(pcm16, vad_event, barge_in)``; ``OutboundChain(in_rate_hz=24000)``
+  with ``push(item_id, pcm16) / push_ulaw(item_id, ulaw) -> list[PlayoutBatch]``, ``flush()``
+  at the end of a turn, ``on_mark(name)``, ``clear() -> dict[item_id, heard_ms]``, ``audible``.
+"""

@@ -17,10 +17,15 @@ output exactly, and sample counts are exact integer arithmetic (no drift).
 
 from __future__ import annotations
 
+import warnings
 from math import gcd
 
 import numpy as np
 import numpy.typing as npt
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # stdlib audioop leaves in 3.13
+    import audioop
 
 __all__ = ["StreamResampler", "design_lowpass"]
 
@@ -110,6 +115,10 @@ class StreamResampler:
         # 0-d arrays: ufuncs take them faster than Python or NumPy scalars.
         self._low = np.array(-32768.0, np.float32)
         self._high = np.array(32767.0, np.float32)
+        # No output can leave the int16 range while inputs stay under 32767 / (largest sum of
+        # absolute weights); then the two clipping passes are skipped (speech peaks far lower).
+        gain = float(np.abs(self._matrix).sum(axis=0).max())
+        self._safe_peak = int(32767 / gain) - 1
 
     def _reset(self) -> None:
         """Start a fresh stream: silence before sample 0, no input or output yet."""
@@ -118,6 +127,7 @@ class StreamResampler:
         self._fill = self._lookbehind  # valid samples in buffer
         self._in_count = 0
         self._out_count = 0
+        self._clip_until = -1  # outputs need clipping while input count is at most this
 
     @property
     def pending_input_samples(self) -> int:
@@ -131,6 +141,9 @@ class StreamResampler:
         if self._passthrough:
             return pcm16
         samples = np.frombuffer(pcm16, np.int16)
+        if audioop.max(pcm16, 2) > self._safe_peak:
+            # loud input reaches outputs until the window has moved past it
+            self._clip_until = self._in_count + len(samples) + self._width + self._block_in
         if len(samples) <= _PIECE_SAMPLES:
             return self._process_piece(samples)
         parts = [
@@ -156,6 +169,10 @@ class StreamResampler:
             tail = b""
         self._reset()
         return tail
+
+    def reset(self) -> None:
+        """Drop everything inside the filter without output (e.g. the caller barged in)."""
+        self._reset()
 
     def _process_piece(self, samples: npt.NDArray[np.int16]) -> bytes:
         count = len(samples)
@@ -183,8 +200,9 @@ class StreamResampler:
         offset = block_first * self._block_out
         values = self._flat[first - offset : end - offset]
         np.rint(values, out=values)
-        np.maximum(values, self._low, out=values)
-        np.minimum(values, self._high, out=values)
+        if self._in_count <= self._clip_until:
+            np.maximum(values, self._low, out=values)
+            np.minimum(values, self._high, out=values)
         pcm = self._pcm[: end - first]
         pcm[...] = values  # exact: values are whole numbers within int16 range
         self._out_count = end
