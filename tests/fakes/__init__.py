@@ -1,0 +1,1 @@
+"""Fakes of vendor services that speak the real protocols over loopback."""
