@@ -16,6 +16,8 @@ from providers.errors import ProviderUnavailable
 IDLE_TICK_S = 0.5
 """How often an idle watchdog looks for new client activity; after that it sleeps exactly until
 the deadline, so detection happens at ``stall_timeout_s`` (not later by a polling step)."""
+EPSILON_S = 1e-6
+"""Deadlines count as reached this close: float rounding must not turn into endless tiny sleeps."""
 
 
 class StallWatchdog:
@@ -43,7 +45,7 @@ class StallWatchdog:
             if since is None:
                 await self._clock.sleep(IDLE_TICK_S)
                 continue
-            elapsed_s = self._clock.monotonic() - since
+            elapsed_s = self._clock.monotonic() - since + EPSILON_S
             if elapsed_s >= self._stall_timeout_s:
                 return ProviderUnavailable(
                     "the provider stopped responding", code="provider_stalled"
