@@ -74,12 +74,15 @@ class FakeConnection:
     def __init__(self, index: int, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.index = index
         self.ws = ws
+        self.query = dict(request.query)
         self.model = request.query.get("model")
         self.authorization = request.headers.get("Authorization")
         self.beta_header = request.headers.get("OpenAI-Beta")
         self.received: list[Event] = []
         self.invalid: list[str] = []
         self.session: Event = {"type": "realtime", "output_modalities": ["audio"]}
+        self.on_client_close: Callable[[], None] | None = None
+        """Called the moment the client's close arrives (tests read their clock here)."""
         self._inbox: asyncio.Queue[Event | None] = asyncio.Queue()
         self._ids = itertools.count(1)
 
@@ -351,6 +354,8 @@ class FakeRealtimeServer:
                 if msg.type is WSMsgType.TEXT:
                     conn._record(msg.data)
         finally:
+            if conn.on_client_close is not None:
+                conn.on_client_close()
             conn._inbox.put_nowait(None)
             script_task.cancel()
             await asyncio.gather(script_task, return_exceptions=True)
