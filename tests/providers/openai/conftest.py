@@ -11,7 +11,7 @@ import pytest
 
 from providers.base import ProviderSession
 from providers.clock import VirtualClock
-from providers.events import ProviderEvent
+from providers.events import AgentAudio, ProviderEvent, ProviderFailed
 from providers.openai_realtime import OpenAIRealtimeProvider
 from tests.fakes.openai_realtime import FakeRealtimeServer, Refusal, Script
 
@@ -82,6 +82,16 @@ class Events:
             async for event in self._it:
                 out.append(event)
         return out
+
+
+def failures(events: list[ProviderEvent]) -> list[tuple[str, bool]]:
+    """``(code, retryable)`` of every event, which must all be ``ProviderFailed``."""
+    assert all(isinstance(event, ProviderFailed) for event in events), events
+    return [(event.code, event.retryable) for event in events if isinstance(event, ProviderFailed)]
+
+
+def audio_received(events: list[ProviderEvent]) -> int:
+    return sum(len(event.audio) for event in events if isinstance(event, AgentAudio))
 
 
 async def until(condition: Callable[[], bool]) -> None:

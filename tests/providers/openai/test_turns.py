@@ -190,9 +190,10 @@ async def test_barge_in_after_the_response_finished_only_truncates(
     done = await events.next("response_done")
     await session.interrupt(500)
     cut = await events.next("output_truncated")
+    assert isinstance(cut, OutputTruncated)
     await until(lambda: "conversation.item.truncate" in server.connections[0].received_types())
     await session.aclose()
-    assert done == ResponseDone(cut.item_id, interrupted=False)  # type: ignore[union-attr]
+    assert done == ResponseDone(cut.item_id, interrupted=False)
     assert "response.cancel" not in server.connections[0].received_types()
 
 
@@ -211,7 +212,7 @@ async def test_mulaw_session_truncates_by_mulaw_bytes(
     await session.interrupt(None)
     cut = await events.next("output_truncated")
     await session.aclose()
-    assert cut.audio_end_ms == 1000  # type: ignore[union-attr]
+    assert isinstance(cut, OutputTruncated) and cut.audio_end_ms == 1000
     assert server.connections[0].session["audio"]["input"]["format"] == {"type": "audio/pcmu"}
 
 
@@ -281,7 +282,8 @@ async def test_parallel_tool_calls_get_one_reply(
     await session.send_tool_result("call_2", {"ok": 2})
     await events.next("response_done")
     await session.aclose()
-    assert [first.call_id, second.call_id] == ["call_1", "call_2"]  # type: ignore[union-attr]
+    assert isinstance(first, ToolCall) and isinstance(second, ToolCall)
+    assert [first.call_id, second.call_id] == ["call_1", "call_2"]
     types = server.connections[0].received_types()
     assert types.count("response.create") == 1
     outputs = [json.loads(e["item"]["output"]) for e in server.connections[0].received[1:3]]
