@@ -18,6 +18,7 @@ import asyncio
 import base64
 import itertools
 import json
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -284,6 +285,13 @@ class FakeConnection:
     def output_encoding(self) -> str:
         output = (self.session.get("audio") or {}).get("output") or {}
         return str((output.get("format") or {}).get("type") or "audio/pcm")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for refused connections and ``--port``)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def audio_bytes(duration_ms: int, encoding: str = "audio/pcm") -> bytes:

@@ -12,7 +12,7 @@ import asyncio
 import base64
 from typing import Any
 
-from tests.fakes.openai_realtime import FakeConnection
+from tests.fakes.openai_realtime import FakeConnection, Response
 
 REPLY_DELAY_S = 0.3
 REPLY_AUDIO_MS = 1200
@@ -58,6 +58,7 @@ class DefaultBehaviour:
         self.conn = conn
         self.turns = TurnDetector()
         self.reply: asyncio.Task[None] | None = None
+        self.response: Response | None = None
         self.user_item = ""
 
     def _input(self) -> dict[str, Any]:
@@ -90,8 +91,13 @@ class DefaultBehaviour:
         await self._start_reply()
 
     async def _on_response_cancel(self, event: dict[str, Any]) -> None:
-        if self.reply is not None:
-            self.reply.cancel()
+        if self.reply is None or self.reply.done():
+            await self.conn.error("response_cancel_not_active")
+            return
+        self.reply.cancel()
+        await asyncio.gather(self.reply, return_exceptions=True)
+        assert self.response is not None
+        await self.conn.finish_response(self.response, "cancelled", "client_cancelled")
 
     async def _on_truncate(self, event: dict[str, Any]) -> None:
         fields = {k: event[k] for k in ("item_id", "content_index", "audio_end_ms")}
@@ -129,19 +135,17 @@ class DefaultBehaviour:
         if self.reply is not None and not self.reply.done():
             await self.conn.error("conversation_already_has_active_response")
             return
-        self.reply = asyncio.create_task(self._reply())
+        # Created at once, like the real server, so a cancel right after finds it.
+        self.response = await self.conn.start_response()
+        self.reply = asyncio.create_task(self._reply(self.response))
 
-    async def _reply(self) -> None:
-        await asyncio.sleep(REPLY_DELAY_S)
-        response = await self.conn.start_response()
-        try:
-            if self.conn.session.get("output_modalities") == ["text"]:
-                await self.conn.text_item(response, "Thanks, I read your message.")
-            else:
-                await self.conn.audio_item(response, "Thanks, I heard you.", REPLY_AUDIO_MS)
-        except asyncio.CancelledError:
-            await self.conn.finish_response(response, "cancelled", "client_cancelled")
-            raise
+    async def _reply(self, response: Response) -> None:
+        """Stream the reply; a cancel stops it and ``_on_response_cancel`` reports it."""
+        await asyncio.sleep(REPLY_DELAY_S)  # the "thinking" time before the first delta
+        if self.conn.session.get("output_modalities") == ["text"]:
+            await self.conn.text_item(response, "Thanks, I read your message.")
+        else:
+            await self.conn.audio_item(response, "Thanks, I heard you.", REPLY_AUDIO_MS)
         await self.conn.finish_response(response)
 
     async def aclose(self) -> None:

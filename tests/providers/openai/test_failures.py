@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import pytest
 
@@ -18,7 +17,7 @@ from providers.errors import (
 )
 from providers.events import ResponseDone
 from providers.spec import AssistantSpec, HistoryItem, SessionContext
-from tests.fakes.openai_realtime import FakeConnection
+from tests.fakes.openai_realtime import FakeConnection, free_port
 from tests.providers.openai.conftest import (
     API_KEY,
     Events,
@@ -44,12 +43,6 @@ async def drain(conn: FakeConnection) -> None:
     """Read whatever the client sends and never answer: a stalled server."""
     while await conn.next_event(timeout_s=None) is not None:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # Row 7: provider down at call start.
