@@ -51,6 +51,7 @@ class ServerEventTranslator:
         self._reply_due = False
         self._response_id: str | None = None
         self._cancelled: set[str] = set()
+        self._cancel_next_created = False
         self._seen_calls: set[str] = set()
         self._input_emitted: dict[str, str] = {}
         self._audio_item_id: str | None = None
@@ -82,6 +83,7 @@ class ServerEventTranslator:
         """A fresh connection knows nothing of the old one's responses and audio items."""
         self.response_active = False
         self.in_speech = False
+        self._cancel_next_created = False
         self._response_id = None
         self._audio_item_id = None
         self._audio_item_bytes = 0
@@ -126,6 +128,8 @@ class ServerEventTranslator:
             client_events.append(wire.response_cancel())
             if self._response_id is not None:
                 self._cancelled.add(self._response_id)
+            else:  # asked for but not yet created: it is the next response.created
+                self._cancel_next_created = True
         item_id, sent_ms = self._audio_item_id, self._audio_item_bytes // self._bytes_per_ms
         if item_id is None or sent_ms == 0:
             return InterruptPlan(client_events, None)
@@ -187,6 +191,9 @@ class ServerEventTranslator:
     def _on_response_created(self, event: wire.Event) -> list[ProviderEvent]:
         self.response_active = True
         self._response_id = (event.get("response") or {}).get("id")
+        if self._cancel_next_created and self._response_id is not None:
+            self._cancelled.add(self._response_id)
+            self._cancel_next_created = False
         return []
 
     def _on_output_item_added(self, event: wire.Event) -> list[ProviderEvent]:
