@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+CLOSE_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0)
+"""Wait at most 1 s for the server's close reply: a stalled server may never send one, and
+the reconnect (the caller's silence) must not wait on it."""
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectPolicy:
@@ -75,6 +79,7 @@ async def open_once(
             headers=headers,
             max_msg_size=policy.max_message_bytes,
             autoping=True,
+            timeout=CLOSE_TIMEOUT,
         )
     except aiohttp.WSServerHandshakeError as exc:
         raise faults.from_handshake_status(exc.status) from exc

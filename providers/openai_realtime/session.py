@@ -84,7 +84,7 @@ class OpenAIRealtimeSession(ProviderSession):
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._connected_at = clock.monotonic()
         self._supervisor: asyncio.Task[None] | None = None
-        self._closed = self._ended = False
+        self._closed = self._failed = self._ended = False
 
     async def start(self) -> None:
         """Open the first connection (retrying within the policy) and seed it; raises
@@ -96,7 +96,7 @@ class OpenAIRealtimeSession(ProviderSession):
     # The ProviderSession contract.
 
     async def send_audio(self, audio: bytes) -> None:
-        if self._closed or self._ended:
+        if self._closed or self._failed:
             return
         if self._voice:  # chat sessions expect nothing back for audio
             self._watchdog.client_active()
@@ -107,7 +107,7 @@ class OpenAIRealtimeSession(ProviderSession):
             await self._send(self._ws, wire.input_audio_append(audio))
 
     async def send_text(self, text: str) -> None:
-        if self._closed or self._ended:
+        if self._closed or self._failed:
             return
         self._watchdog.client_active()
         async with self._send_lock:
@@ -117,7 +117,7 @@ class OpenAIRealtimeSession(ProviderSession):
                 await self._request_reply(self._ws)
 
     async def interrupt(self, played_ms: int | None = None) -> None:
-        if self._closed or self._ended:
+        if self._closed or self._failed:
             return
         async with self._send_lock:
             plan = self._translator.plan_interrupt(played_ms)
@@ -128,7 +128,7 @@ class OpenAIRealtimeSession(ProviderSession):
             self._events.put_nowait(plan.truncated)
 
     async def send_tool_result(self, call_id: str, result: dict[str, Any]) -> None:
-        if self._closed or self._ended:
+        if self._closed or self._failed:
             return
         output_json = json.dumps(result, ensure_ascii=False)
         self._watchdog.client_active()
@@ -273,6 +273,7 @@ class OpenAIRealtimeSession(ProviderSession):
             log.debug("openai realtime send failed", extra={"error": type(exc).__name__})
 
     def _fail(self, error: ProviderError) -> None:
+        self._failed = True
         log.error("openai realtime session failed", extra={"error_code": error.code})
         self._events.put_nowait(ProviderFailed(error.code, str(error), error.retryable))
 
