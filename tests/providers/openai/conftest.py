@@ -13,11 +13,14 @@ from providers.base import ProviderSession
 from providers.clock import VirtualClock
 from providers.events import AgentAudio, ProviderEvent, ProviderFailed
 from providers.openai_realtime import OpenAIRealtimeProvider
-from tests.fakes.openai_realtime import FakeRealtimeServer, Refusal, Script
+from tests.fakes.openai_realtime import FakeConnection, FakeRealtimeServer, Refusal, Script
 
 API_KEY = "sk-test-kura-secret-0123456789"
 WAIT_S = 5.0
 """Safety net for awaiting an event that should come at once over loopback."""
+
+NO_TIMEOUT = {"connect_timeout_s": 10_000.0, "connect_budget_s": 100_000.0}
+"""For tests about other timers: virtual time advanced by ``drive`` never hits these."""
 
 T = TypeVar("T")
 ServerFactory = Callable[..., Awaitable[FakeRealtimeServer]]
@@ -48,6 +51,17 @@ async def fake_server() -> AsyncIterator[ServerFactory]:
     for server in servers:
         assert server.invalid_messages() == []
         assert server.script_errors == []
+
+
+async def serve(conn: FakeConnection) -> None:
+    """A server that accepts and then just listens."""
+    await conn.session_created()
+
+
+async def drain(conn: FakeConnection) -> None:
+    """Read whatever the client sends and never answer: a stalled server."""
+    while await conn.next_event(timeout_s=None) is not None:
+        pass
 
 
 def make_provider(url: str, clock: VirtualClock, **overrides: Any) -> OpenAIRealtimeProvider:

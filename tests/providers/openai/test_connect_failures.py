@@ -19,27 +19,18 @@ from providers.spec import AssistantSpec, SessionContext
 from tests.fakes.openai_realtime import FakeConnection, free_port
 from tests.providers.openai.conftest import (
     API_KEY,
+    NO_TIMEOUT,
     Events,
     ServerFactory,
+    drain,
     drive,
     failures,
     make_provider,
+    serve,
 )
 
 ASSISTANT = AssistantSpec(name="Acme", instructions="Be brief.", provider="openai")
 CONTEXT = SessionContext("s1")
-NO_TIMEOUT = {"connect_timeout_s": 10_000.0, "connect_budget_s": 100_000.0}
-"""For tests about other timers: virtual time advanced by ``drive`` never hits these."""
-
-
-async def serve(conn: FakeConnection) -> None:
-    await conn.session_created()
-
-
-async def drain(conn: FakeConnection) -> None:
-    """Read whatever the client sends and never answer: a stalled server."""
-    while await conn.next_event(timeout_s=None) is not None:
-        pass
 
 
 # Row 7: provider down at call start.
