@@ -22,7 +22,7 @@ import aiohttp
 from providers.base import ProviderSession
 from providers.capabilities import ProviderCapabilities
 from providers.clock import Clock
-from providers.errors import ProviderError
+from providers.errors import ProviderError, ProviderProtocolError
 from providers.events import ProviderEvent, ProviderFailed
 from providers.openai_realtime import faults, wire
 from providers.openai_realtime.connection import ConnectPolicy, open_with_retry
@@ -188,6 +188,9 @@ class OpenAIRealtimeSession(ProviderSession):
                 await self._seed(ws, first=False)
         except ProviderError as exc:
             self._fail(exc)
+        except Exception:  # a bug must still end the session visibly, never hang it
+            log.exception("openai realtime supervisor crashed")
+            self._fail(ProviderProtocolError("internal error", code="internal_error"))
 
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> Outcome:
         """Run one connection until it is lost, stalls, fails or is due for a recycle."""
@@ -238,10 +241,14 @@ class OpenAIRealtimeSession(ProviderSession):
     async def _dispatch(self, raw: str) -> None:
         try:
             event = wire.decode(raw)
-        except ProviderError:
+            provider_events = self._translator.handle(event)
+        except ProviderProtocolError:
             log.warning("openai realtime sent an undecodable message")
             return
-        for provider_event in self._translator.handle(event):
+        except (KeyError, TypeError, ValueError):  # a known type missing or mangling a field
+            log.warning("openai realtime sent a malformed event", extra={"type": event["type"]})
+            return
+        for provider_event in provider_events:
             self._events.put_nowait(provider_event)
         if self._translator.take_reply_due():
             async with self._send_lock:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from providers.errors import ProviderProtocolError
 from providers.events import (
     AgentAudio,
     OutputTruncated,
@@ -206,7 +207,12 @@ class ServerEventTranslator:
     def _on_audio_delta(self, event: wire.Event) -> list[ProviderEvent]:
         if event.get("response_id") in self._cancelled:
             return []  # already cancelled by a barge-in: the caller must not hear it
-        audio, item_id = wire.decode_audio(str(event["delta"])), str(event["item_id"])
+        item_id = str(event["item_id"])
+        try:
+            audio = wire.decode_audio(str(event["delta"]))
+        except ProviderProtocolError:
+            log.warning("openai realtime sent invalid audio", extra={"item_id": item_id})
+            return []
         if item_id != self._audio_item_id:
             self._audio_item_id, self._audio_item_bytes = item_id, 0
         self._audio_item_bytes += len(audio)

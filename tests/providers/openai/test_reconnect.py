@@ -266,3 +266,23 @@ async def test_quiet_but_alive_server_is_not_a_stall(
         await asyncio.sleep(0)
     await session.aclose()
     assert server.attempts == 1
+
+
+async def test_malformed_server_events_are_skipped_not_fatal(
+    fake_server: ServerFactory, clock: VirtualClock
+) -> None:
+    async def sloppy(conn: FakeConnection) -> None:
+        await conn.session_created()
+        await conn.expect("session.update")
+        await conn.ws.send_str("not json")
+        await conn.ws.send_str('{"type": "response.output_audio.delta", "delta": "AAAA"}')
+        bad_audio = {"response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0}
+        await conn.send({"type": "response.output_audio.delta", **bad_audio, "delta": "!!"})
+        await conn.audio_response("Still here.")
+
+    server = await fake_server(sloppy)
+    session = await make_provider(server.url, clock).connect(ASSISTANT, CONTEXT)
+    got = await Events(session).until("response_done")
+    await session.aclose()
+    assert not [e for e in got if e.kind == "provider_failed"]
+    assert server.attempts == 1
