@@ -50,6 +50,21 @@ class ResponseDone:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputTruncated:
+    """After ``interrupt(played_ms)`` the item ``item_id`` was cut at ``audio_end_ms``.
+
+    ``text`` is the assistant's words as far as the caller heard them (best known), replacing the
+    output transcript deltas of that item, so the stored turn holds only what was heard. It may
+    come after the item's ``ResponseDone``: audio is generated faster than it is played.
+    """
+
+    item_id: str
+    audio_end_ms: int
+    text: str
+    kind: Literal["output_truncated"] = "output_truncated"
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """The model asks for a function; answer with ``ProviderSession.send_tool_result``."""
 
@@ -69,4 +84,12 @@ class ProviderFailed:
     kind: Literal["provider_failed"] = "provider_failed"
 
 
-ProviderEvent = AgentAudio | Transcript | SpeechStarted | ResponseDone | ToolCall | ProviderFailed
+ProviderEvent = (
+    AgentAudio
+    | Transcript
+    | SpeechStarted
+    | ResponseDone
+    | OutputTruncated
+    | ToolCall
+    | ProviderFailed
+)

@@ -1,0 +1,11 @@
+"""OpenAI Realtime provider (GA interface): ``OpenAIRealtimeProvider``.
+
+Modules by responsibility: ``wire`` (client events, decoding), ``translate`` (server events to
+provider events), ``faults`` (errors and close codes), ``connection`` (connect, retry),
+``history`` (re-seeding), ``watchdog`` (stalls), ``session`` (the live session), ``provider``.
+"""
+
+from providers.openai_realtime.provider import OpenAIRealtimeProvider
+from providers.openai_realtime.wire import PCMU_8K
+
+__all__ = ["PCMU_8K", "OpenAIRealtimeProvider"]

@@ -1,0 +1,147 @@
+"""``OpenAIRealtimeProvider``: the OpenAI Realtime back end (GA interface, server-to-server
+WebSocket over aiohttp; the openai SDK is only a test dependency)."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from providers.base import Provider, ProviderSession
+from providers.capabilities import PCM16_24K, AudioFormat, ProviderCapabilities
+from providers.clock import Clock
+from providers.errors import ProviderAuthError
+from providers.openai_realtime import wire
+from providers.openai_realtime.connection import ConnectPolicy
+from providers.openai_realtime.history import ConversationHistory
+from providers.openai_realtime.session import OpenAIRealtimeSession, SessionTimings
+from providers.spec import AssistantSpec, SessionContext
+
+DEFAULT_URL = "wss://api.openai.com/v1/realtime"
+MAX_MESSAGE_BYTES = 1024 * 1024
+"""Server messages above this end the connection. Audio deltas are tens of KiB and
+``session.created`` echoes our instructions; 1 MiB leaves room while bounding memory per call."""
+SESSION_CAP_S = 60 * 60.0
+RECYCLE_AFTER_S = SESSION_CAP_S - 10 * 60.0
+"""Recycle ten minutes before the 60-minute cap: enough to wait for a quiet moment."""
+
+
+class OpenAIRealtimeProvider(Provider):
+    """Sessions on OpenAI Realtime. Audio formats may be chosen per session (``connect``'s
+    ``input_audio`` / ``output_audio``): PCM16 24 kHz by default, or mu-law 8 kHz so phone calls
+    can skip resampling."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        api_key: str | None,
+        url: str = DEFAULT_URL,
+        *,
+        clock: Clock,
+        default_model: str = "gpt-realtime",
+        default_voice: str = "alloy",
+        transcription_model: str = wire.DEFAULT_TRANSCRIPTION_MODEL,
+        connect_timeout_s: float = 5.0,
+        max_connect_attempts: int = 3,
+        connect_budget_s: float = 8.0,
+        connect_backoff_s: float = 0.5,
+        recycle_after_s: float = RECYCLE_AFTER_S,
+        stall_timeout_s: float = 10.0,
+        max_reconnects: int = 3,
+        reconnect_buffer_ms: int = 3_000,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._api_key = api_key
+        self._url = url
+        self._clock = clock
+        self._default_model = default_model
+        self._default_voice = default_voice
+        self._transcription_model = transcription_model
+        self._connect = (connect_timeout_s, max_connect_attempts, connect_budget_s)
+        self._backoff_s = connect_backoff_s
+        self._max_message_bytes = max_message_bytes
+        self._timings = SessionTimings(
+            stall_timeout_s=stall_timeout_s,
+            recycle_after_s=recycle_after_s,
+            max_reconnects=max_reconnects,
+            reconnect_buffer_ms=reconnect_buffer_ms,
+        )
+        self._http = session
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAIRealtimeProvider(url={self._url!r})"
+
+    def capabilities(
+        self,
+        mode: str = "voice",
+        *,
+        input_audio: AudioFormat = PCM16_24K,
+        output_audio: AudioFormat = PCM16_24K,
+        server_vad: bool = True,
+    ) -> ProviderCapabilities:
+        return ProviderCapabilities(
+            input_audio=input_audio,
+            output_audio=output_audio,
+            server_vad=server_vad and mode == "voice",
+            truncation=True,
+            tools=True,
+            text_mode=True,
+            input_transcription=mode == "voice",
+        )
+
+    async def connect(
+        self,
+        assistant: AssistantSpec,
+        context: SessionContext,
+        *,
+        input_audio: AudioFormat = PCM16_24K,
+        output_audio: AudioFormat = PCM16_24K,
+    ) -> ProviderSession:
+        if not self._api_key:
+            raise ProviderAuthError("no OpenAI API key is configured", code="missing_api_key")
+        config = wire.session_config(
+            assistant,
+            context,
+            voice=assistant.voice or self._default_voice,
+            input_audio=input_audio,
+            output_audio=output_audio,
+            transcription_model=self._transcription_model,
+        )
+        http = self._http or aiohttp.ClientSession()
+        session = OpenAIRealtimeSession(
+            http=http,
+            owns_http=self._http is None,
+            policy=self._policy(assistant.model or self._default_model),
+            clock=self._clock,
+            capabilities=self.capabilities(
+                context.mode,
+                input_audio=input_audio,
+                output_audio=output_audio,
+                server_vad=assistant.turn_detection.server_vad,
+            ),
+            config=config,
+            greeting=assistant.greeting,
+            mode=context.mode,
+            history=ConversationHistory(context.history),
+            timings=self._timings,
+        )
+        try:
+            await session.start()
+        except BaseException:
+            await session.aclose()
+            raise
+        return session
+
+    def _policy(self, model: str) -> ConnectPolicy:
+        assert self._api_key is not None
+        timeout_s, attempts, budget_s = self._connect
+        return ConnectPolicy(
+            url=self._url,
+            api_key=self._api_key,
+            model=model,
+            connect_timeout_s=timeout_s,
+            max_attempts=attempts,
+            budget_s=budget_s,
+            backoff_s=self._backoff_s,
+            max_message_bytes=self._max_message_bytes,
+        )

@@ -1,0 +1,316 @@
+"""One OpenAI Realtime conversation: a ``ProviderSession`` that outlives its WebSocket.
+
+A supervisor task owns the connection. Per connection it runs a reader, the stall watchdog and
+the recycle timer, and whichever ends first decides what happens next: a retryable loss
+(drop, stall, ``session_expired``) or a planned recycle opens a new connection and re-seeds it
+with instructions, tools and the conversation so far; a fatal error ends the session with
+``ProviderFailed``. ``aclose`` cancels and awaits the supervisor, which cancels its children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+
+from providers.base import ProviderSession
+from providers.capabilities import ProviderCapabilities
+from providers.clock import Clock
+from providers.errors import ProviderError, ProviderProtocolError
+from providers.events import ProviderEvent, ProviderFailed
+from providers.openai_realtime import faults, wire
+from providers.openai_realtime.connection import ConnectPolicy, open_with_retry
+from providers.openai_realtime.history import ConversationHistory
+from providers.openai_realtime.translate import ServerEventTranslator
+from providers.openai_realtime.watchdog import StallWatchdog
+from providers.spec import SessionMode
+
+log = logging.getLogger(__name__)
+
+Recycle = Literal["recycle"]
+Outcome = ProviderError | Recycle
+
+RECYCLE_POLL_S = 0.25
+"""Once a recycle is due, how often to look for a quiet moment between responses."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTimings:
+    """Timers of a live session (seconds) and the audio kept while reconnecting."""
+
+    stall_timeout_s: float
+    recycle_after_s: float
+    max_reconnects: int
+    """Consecutive connection losses without a completed response in between."""
+    reconnect_buffer_ms: int
+
+
+class OpenAIRealtimeSession(ProviderSession):
+    """Use ``OpenAIRealtimeProvider.connect``; this class is its result."""
+
+    def __init__(
+        self,
+        *,
+        http: aiohttp.ClientSession,
+        owns_http: bool,
+        policy: ConnectPolicy,
+        clock: Clock,
+        capabilities: ProviderCapabilities,
+        config: wire.Event,
+        greeting: str | None,
+        mode: SessionMode,
+        history: ConversationHistory,
+        timings: SessionTimings,
+    ) -> None:
+        self.capabilities = capabilities
+        self._http, self._owns_http = http, owns_http
+        self._policy, self._clock, self._timings = policy, clock, timings
+        self._config, self._greeting, self._history = config, greeting, history
+        self._voice = mode == "voice"
+        self._translator = ServerEventTranslator(
+            history, wire.bytes_per_ms(capabilities.output_audio)
+        )
+        self._watchdog = StallWatchdog(clock, timings.stall_timeout_s)
+        buffer_bytes = timings.reconnect_buffer_ms * wire.bytes_per_ms(capabilities.input_audio)
+        self._pending_audio = _AudioBuffer(buffer_bytes)
+        self._events: asyncio.Queue[ProviderEvent | None] = asyncio.Queue()
+        self._send_lock = asyncio.Lock()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._connected_at = clock.monotonic()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._closed = self._failed = self._ended = False
+
+    async def start(self) -> None:
+        """Open the first connection (retrying within the policy) and seed it; raises
+        ``ProviderError`` if that fails."""
+        ws = await open_with_retry(self._http, self._policy, self._clock)
+        await self._seed(ws, first=True)
+        self._supervisor = asyncio.create_task(self._supervise(ws), name="openai-realtime")
+
+    # The ProviderSession contract.
+
+    async def send_audio(self, audio: bytes) -> None:
+        if self._closed or self._failed:
+            return
+        if self._voice:  # chat sessions expect nothing back for audio
+            self._watchdog.client_active()
+        async with self._send_lock:
+            if self._ws is None:
+                self._pending_audio.append(audio)  # replayed after the reconnect
+                return
+            await self._send(self._ws, wire.input_audio_append(audio))
+
+    async def send_text(self, text: str) -> None:
+        if self._closed or self._failed:
+            return
+        self._watchdog.client_active()
+        async with self._send_lock:
+            self._history.add_user_text(text)
+            if self._ws is not None:  # else the re-seed replays it and asks for the reply
+                await self._send(self._ws, wire.item_create(wire.user_text_item(text)))
+                await self._request_reply(self._ws)
+
+    async def interrupt(self, played_ms: int | None = None) -> None:
+        if self._closed or self._failed:
+            return
+        async with self._send_lock:
+            plan = self._translator.plan_interrupt(played_ms)
+            if self._ws is not None:
+                for event in plan.client_events:
+                    await self._send(self._ws, event)
+        if plan.truncated is not None:
+            self._events.put_nowait(plan.truncated)
+
+    async def send_tool_result(self, call_id: str, result: dict[str, Any]) -> None:
+        if self._closed or self._failed:
+            return
+        output_json = json.dumps(result, ensure_ascii=False)
+        self._watchdog.client_active()
+        async with self._send_lock:
+            self._translator.outstanding_calls.discard(call_id)
+            self._history.add_function_output(call_id, output_json)
+            if self._ws is not None:
+                item = wire.function_call_output_item(call_id, output_json)
+                await self._send(self._ws, wire.item_create(item))
+                await self._request_reply(self._ws)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
+        if self._owns_http:
+            await self._http.close()
+        self._events.put_nowait(None)
+
+    def __aiter__(self) -> AsyncIterator[ProviderEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ProviderEvent]:
+        while not self._ended:
+            event = await self._events.get()
+            if event is None or isinstance(event, ProviderFailed):
+                self._ended = True
+            if event is not None:
+                yield event
+
+    # Connection lifecycle.
+
+    async def _supervise(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        losses = 0
+        try:
+            while True:
+                completed_before = self._translator.completed_responses
+                outcome = await self._serve(ws)
+                await self._retire(ws)
+                if isinstance(outcome, ProviderError):
+                    if not outcome.retryable:
+                        raise outcome
+                    made_progress = self._translator.completed_responses > completed_before
+                    losses = 1 if made_progress else losses + 1
+                    if losses > self._timings.max_reconnects:
+                        raise outcome
+                    log.warning("openai realtime reconnecting", extra={"reason": outcome.code})
+                else:
+                    log.info("openai realtime recycling the connection")
+                ws = await open_with_retry(self._http, self._policy, self._clock)
+                await self._seed(ws, first=False)
+        except ProviderError as exc:
+            self._fail(exc)
+        except Exception:  # a bug must still end the session visibly, never hang it
+            log.exception("openai realtime supervisor crashed")
+            self._fail(ProviderProtocolError("internal error", code="internal_error"))
+
+    async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> Outcome:
+        """Run one connection until it is lost, stalls, fails or is due for a recycle."""
+        return await _first_of(
+            self._read(ws), self._watchdog.run(self._probe), self._recycle_when_due()
+        )
+
+    async def _seed(self, ws: aiohttp.ClientWebSocketResponse, *, first: bool) -> None:
+        """Configure a new connection, replay the conversation, then make it current."""
+        try:
+            async with self._send_lock:
+                self._translator.new_connection()
+                self._watchdog.server_active()
+                await self._send(ws, wire.session_update(self._config))
+                for item in self._history.replay_items():
+                    await self._send(ws, wire.item_create(item))
+                if first and self._greeting and not len(self._history):
+                    self._translator.want_reply()
+                    await self._send(ws, wire.greeting_response(self._greeting))
+                elif not first and self._history.awaiting_reply():
+                    await self._request_reply(ws)
+                for audio in self._pending_audio.drain():
+                    await self._send(ws, wire.input_audio_append(audio))
+                self._ws, self._connected_at = ws, self._clock.monotonic()
+        except BaseException:
+            await ws.close()
+            raise
+
+    async def _retire(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async with self._send_lock:
+            self._ws = None
+        await ws.close()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> ProviderError:
+        """Translate server events until the connection ends; return why it ended."""
+        try:
+            async for msg in ws:
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    if msg.type is aiohttp.WSMsgType.ERROR:
+                        return faults.from_close_code(ws.close_code)
+                    continue
+                self._watchdog.server_active()
+                await self._dispatch(msg.data)
+        except ProviderError as exc:
+            return exc
+        return faults.from_close_code(ws.close_code)
+
+    async def _dispatch(self, raw: str) -> None:
+        try:
+            event = wire.decode(raw)
+            provider_events = self._translator.handle(event)
+        except ProviderProtocolError:
+            log.warning("openai realtime sent an undecodable message")
+            return
+        except (KeyError, TypeError, ValueError):  # a known type missing or mangling a field
+            log.warning("openai realtime sent a malformed event", extra={"type": event["type"]})
+            return
+        for provider_event in provider_events:
+            self._events.put_nowait(provider_event)
+        if self._translator.take_reply_due():
+            async with self._send_lock:
+                if self._ws is not None:
+                    await self._send(self._ws, wire.response_create())
+
+    async def _recycle_when_due(self) -> Recycle:
+        """Before the 60-minute cap, at a quiet moment (after the current response)."""
+        due = self._connected_at + self._timings.recycle_after_s
+        await self._clock.sleep(due - self._clock.monotonic())
+        while not self._translator.is_idle():
+            await self._clock.sleep(RECYCLE_POLL_S)
+        return "recycle"
+
+    async def _probe(self) -> None:
+        async with self._send_lock:
+            if self._ws is not None:
+                await self._send(self._ws, wire.liveness_probe())
+
+    async def _request_reply(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        if self._translator.want_reply():
+            await self._send(ws, wire.response_create())
+
+    async def _send(self, ws: aiohttp.ClientWebSocketResponse, event: wire.Event) -> None:
+        """Send, ignoring a broken socket: the reader sees the close and reconnects."""
+        try:
+            await ws.send_str(wire.encode(event))
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            log.debug("openai realtime send failed", extra={"error": type(exc).__name__})
+
+    def _fail(self, error: ProviderError) -> None:
+        self._failed = True
+        log.error("openai realtime session failed", extra={"error_code": error.code})
+        self._events.put_nowait(ProviderFailed(error.code, str(error), error.retryable))
+
+
+class _AudioBuffer:
+    """Caller audio kept while no connection is up, oldest dropped beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._bytes = 0
+        self._max_bytes = max_bytes
+
+    def append(self, audio: bytes) -> None:
+        self._chunks.append(audio)
+        self._bytes += len(audio)
+        while self._bytes > self._max_bytes and self._chunks:
+            self._bytes -= len(self._chunks.popleft())
+
+    def drain(self) -> list[bytes]:
+        chunks, self._chunks, self._bytes = list(self._chunks), deque(), 0
+        return chunks
+
+
+async def _first_of(*work: Coroutine[Any, Any, Outcome]) -> Outcome:
+    """The result of whichever coroutine finishes first; the others are cancelled and awaited."""
+    tasks = [asyncio.ensure_future(coro) for coro in work]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        return next(task for task in tasks if task in done).result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

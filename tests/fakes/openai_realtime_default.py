@@ -1,0 +1,165 @@
+"""The fake's default behaviour, for load tests and manual runs: a tiny OpenAI Realtime.
+
+It detects caller turns with an energy VAD (when the session asked for server VAD), answers each
+turn, text message or ``response.create`` with audio and a transcript (or text in text mode)
+about 300 ms later, and honours ``response.cancel`` and ``conversation.item.truncate``.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import base64
+from typing import Any
+
+from tests.fakes.openai_realtime import FakeConnection, Response
+
+REPLY_DELAY_S = 0.3
+REPLY_AUDIO_MS = 1200
+SPEECH_LEVEL = 500
+"""Mean absolute PCM16 amplitude above which a chunk counts as speech (quiet room ~ 50)."""
+
+
+def _level(audio: bytes, encoding: str) -> float:
+    if encoding == "audio/pcm":
+        samples = array.array("h", audio[: len(audio) // 2 * 2])
+        return sum(abs(s) for s in samples) / max(1, len(samples))
+    # mu-law: the low 7 bits, inverted, grow with loudness; 0x7f/0xff are silence.
+    return sum((~b & 0x7F) for b in audio) / max(1, len(audio)) * 64
+
+
+class TurnDetector:
+    """Speech start on the first loud chunk, end after ``silence_ms`` of quiet."""
+
+    def __init__(self) -> None:
+        self.speaking = False
+        self.quiet_ms = 0
+
+    def feed(self, audio: bytes, encoding: str, silence_ms: int) -> str | None:
+        duration_ms = len(audio) // (48 if encoding == "audio/pcm" else 8)
+        if _level(audio, encoding) > SPEECH_LEVEL:
+            self.quiet_ms = 0
+            if not self.speaking:
+                self.speaking = True
+                return "started"
+            return None
+        if self.speaking:
+            self.quiet_ms += duration_ms
+            if self.quiet_ms >= silence_ms:
+                self.speaking = False
+                return "stopped"
+        return None
+
+
+class DefaultBehaviour:
+    """Per-connection state of the default script; it owns its one reply task."""
+
+    def __init__(self, conn: FakeConnection) -> None:
+        self.conn = conn
+        self.turns = TurnDetector()
+        self.reply: asyncio.Task[None] | None = None
+        self.response: Response | None = None
+        self.user_item = ""
+
+    def _input(self) -> dict[str, Any]:
+        return dict((self.conn.session.get("audio") or {}).get("input") or {})
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        handlers = {
+            "session.update": self._on_session_update,
+            "input_audio_buffer.append": self._on_append,
+            "conversation.item.create": self._on_item_create,
+            "response.create": self._on_response_create,
+            "response.cancel": self._on_response_cancel,
+            "conversation.item.truncate": self._on_truncate,
+        }
+        handler = handlers.get(event["type"])
+        if handler is not None:
+            await handler(event)
+
+    async def _on_session_update(self, event: dict[str, Any]) -> None:
+        await self.conn.send({"type": "session.updated", "session": dict(self.conn.session)})
+
+    async def _on_append(self, event: dict[str, Any]) -> None:
+        await self._on_audio(base64.b64decode(event["audio"]))
+
+    async def _on_item_create(self, event: dict[str, Any]) -> None:
+        item = {"id": self.conn.new_id("item"), **event["item"]}
+        await self.conn.send({"type": "conversation.item.added", "item": item})
+
+    async def _on_response_create(self, event: dict[str, Any]) -> None:
+        await self._start_reply()
+
+    async def _on_response_cancel(self, event: dict[str, Any]) -> None:
+        if self.reply is None or self.reply.done():
+            await self.conn.error("response_cancel_not_active")
+            return
+        self.reply.cancel()
+        await asyncio.gather(self.reply, return_exceptions=True)
+        assert self.response is not None
+        await self.conn.finish_response(self.response, "cancelled", "client_cancelled")
+
+    async def _on_truncate(self, event: dict[str, Any]) -> None:
+        fields = {k: event[k] for k in ("item_id", "content_index", "audio_end_ms")}
+        await self.conn.send({"type": "conversation.item.truncated", **fields})
+
+    async def _on_audio(self, audio: bytes) -> None:
+        detection = self._input().get("turn_detection")
+        if not detection:
+            return
+        encoding = str((self._input().get("format") or {}).get("type") or "audio/pcm")
+        silence_ms = int(detection.get("silence_duration_ms") or 500)
+        change = self.turns.feed(audio, encoding, silence_ms)
+        if change == "started":
+            self.user_item = self.conn.new_id("item")
+            started = {"audio_start_ms": 0, "item_id": self.user_item}
+            await self.conn.send({"type": "input_audio_buffer.speech_started", **started})
+        elif change == "stopped":
+            stopped = {"audio_end_ms": 0, "item_id": self.user_item}
+            await self.conn.send({"type": "input_audio_buffer.speech_stopped", **stopped})
+            await self.conn.send(
+                {"type": "input_audio_buffer.committed", "item_id": self.user_item}
+            )
+            await self.conn.send(
+                {
+                    "type": "conversation.item.input_audio_transcription.completed",
+                    "item_id": self.user_item,
+                    "content_index": 0,
+                    "transcript": "(caller speech)",
+                    "usage": {"type": "duration", "seconds": 1.0},
+                }
+            )
+            await self._start_reply()
+
+    async def _start_reply(self) -> None:
+        if self.reply is not None and not self.reply.done():
+            await self.conn.error("conversation_already_has_active_response")
+            return
+        # Created at once, like the real server, so a cancel right after finds it.
+        self.response = await self.conn.start_response()
+        self.reply = asyncio.create_task(self._reply(self.response))
+
+    async def _reply(self, response: Response) -> None:
+        """Stream the reply; a cancel stops it and ``_on_response_cancel`` reports it."""
+        await asyncio.sleep(REPLY_DELAY_S)  # the "thinking" time before the first delta
+        if self.conn.session.get("output_modalities") == ["text"]:
+            await self.conn.text_item(response, "Thanks, I read your message.")
+        else:
+            await self.conn.audio_item(response, "Thanks, I heard you.", REPLY_AUDIO_MS)
+        await self.conn.finish_response(response)
+
+    async def aclose(self) -> None:
+        if self.reply is not None:
+            self.reply.cancel()
+            await asyncio.gather(self.reply, return_exceptions=True)
+
+
+async def default_script(conn: FakeConnection) -> None:
+    """Serve one connection until the client leaves."""
+    behaviour = DefaultBehaviour(conn)
+    await conn.session_created()
+    try:
+        while (event := await conn.next_event(timeout_s=None)) is not None:
+            await behaviour.on_event(event)
+    finally:
+        await behaviour.aclose()

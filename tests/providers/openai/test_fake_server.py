@@ -1,0 +1,99 @@
+"""The fake itself: the official SDK client accepts it, and its default script (used by load
+tests) serves whole conversations to our provider, in process and as ``python -m``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import aiohttp
+from openai import AsyncOpenAI
+
+from providers.clock import VirtualClock
+from providers.events import AgentAudio, ResponseDone, SpeechStarted, Transcript
+from providers.spec import AssistantSpec, SessionContext
+from tests.fakes.openai_realtime import audio_bytes, free_port
+from tests.fakes.openai_realtime_default import default_script
+from tests.providers.openai.conftest import Events, ServerFactory, make_provider
+
+ASSISTANT = AssistantSpec(name="Acme", provider="openai")
+REPO = Path(__file__).resolve().parents[3]
+
+
+async def test_the_official_sdk_client_talks_to_the_fake(fake_server: ServerFactory) -> None:
+    server = await fake_server(default_script)
+    client = AsyncOpenAI(api_key="sk-test", websocket_base_url=f"ws://127.0.0.1:{server.port}/v1")
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await conn.response.create()
+        kinds = []
+        async with asyncio.timeout(5):
+            async for event in conn:
+                kinds.append(event.type)
+                if event.type == "response.done":
+                    break
+    assert kinds[:2] == ["session.created", "session.updated"]
+    assert "response.output_text.delta" in kinds
+
+
+async def test_default_script_answers_a_spoken_turn(
+    fake_server: ServerFactory, clock: VirtualClock
+) -> None:
+    server = await fake_server(default_script)
+    session = await make_provider(server.url, clock).connect(ASSISTANT, SessionContext("s1"))
+    events = Events(session)
+    for _ in range(15):  # 300 ms of speech, then 600 ms of silence
+        await session.send_audio(audio_bytes(20))
+    for _ in range(30):
+        await session.send_audio(b"\x00\x00" * 480)
+    got = await events.until("response_done")
+    await session.aclose()
+    assert isinstance(got[0], SpeechStarted)
+    assert any(isinstance(e, Transcript) and e.source == "input" and e.final for e in got)
+    assert sum(len(e.audio) for e in got if isinstance(e, AgentAudio)) == 1200 * 48
+    assert isinstance(got[-1], ResponseDone) and not got[-1].interrupted
+
+
+async def test_default_script_answers_chat_and_honours_cancel(
+    fake_server: ServerFactory, clock: VirtualClock
+) -> None:
+    server = await fake_server(default_script)
+    provider = make_provider(server.url, clock)
+    session = await provider.connect(ASSISTANT, SessionContext("s1", mode="chat"))
+    events = Events(session)
+    await session.send_text("Hello?")
+    got = await events.until("response_done")
+    assert [e.text for e in got if isinstance(e, Transcript)] == ["Thanks, I read your message."]
+    await session.send_text("And again?")
+    await session.interrupt(None)  # before the reply starts: a plain cancel
+    late = await events.until("response_done")
+    await session.aclose()
+    assert isinstance(late[-1], ResponseDone) and late[-1].interrupted
+    assert late == [late[-1]]  # nothing of the cancelled reply leaked out
+
+
+async def test_runs_as_a_module_for_load_tests() -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.fakes.openai_realtime",
+        "--port",
+        str(port),
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(20):
+            banner = await process.stdout.readline()
+        assert f":{port}/v1/realtime" in banner.decode()
+        async with aiohttp.ClientSession() as http:
+            url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+            async with http.ws_connect(url) as ws:
+                first = await ws.receive_json(timeout=5)
+        assert first["type"] == "session.created"
+    finally:
+        process.terminate()
+        await process.wait()
