@@ -6,6 +6,7 @@ from config import Settings
 from providers.clock import Clock
 from providers.gemini_live import GeminiLiveProvider
 from providers.local import LocalProvider
+from providers.openai_realtime import OpenAIRealtimeProvider
 from providers.registry import ProviderRegistry
 
 
@@ -22,6 +23,12 @@ def build_registry(settings: Settings, clock: Clock) -> ProviderRegistry:
         "gemini",
         lambda: GeminiLiveProvider(
             _secret(settings.gemini_api_key), settings.gemini_live_url, clock=clock
+        ),
+    )
+    registry.register(
+        "openai",
+        lambda: OpenAIRealtimeProvider(
+            _secret(settings.openai_api_key), settings.openai_realtime_url, clock=clock
         ),
     )
     return registry

@@ -57,8 +57,9 @@ class AppSocketClient:
     async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
         self._put(encode(AgentAudioChunk(audio=encode_pcm16(pcm16))))
 
-    async def caller_speech_started(self) -> None:
-        """App clients stop their own playback on ``turnComplete``; nothing to send here."""
+    async def caller_speech_started(self) -> bool:
+        """Apps play audio themselves, so the Conversation interrupts the provider."""
+        return False
 
     def _put(self, text: str) -> None:
         if self.broken_reason is not None:

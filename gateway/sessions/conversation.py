@@ -33,6 +33,7 @@ from providers.base import ProviderSession
 from providers.clock import Clock
 from providers.events import (
     AgentAudio,
+    OutputTruncated,
     ProviderEvent,
     ProviderFailed,
     ResponseDone,
@@ -45,8 +46,16 @@ log = logging.getLogger(__name__)
 
 ClientMessage = AudioChunk | TextMessage | InterruptMessage | StopSession
 ToolHandler = Callable[[ToolCall], Awaitable[dict[str, Any]]]
-TurnSink = Callable[[tuple[TurnRecord, ...], bool], None]
-"""Receives finished utterances, and whether they complete a conversational turn."""
+
+
+class TurnStore(Protocol):
+    """Where finished utterances go (the transcript writer, keyed to one session)."""
+
+    def add(self, first_seq: int, records: tuple[TurnRecord, ...], completed: bool) -> None:
+        """Store utterances numbered from ``first_seq``; ``completed`` counts a whole turn."""
+
+    def amend(self, seq: int, text: str) -> None:
+        """Replace utterance ``seq``'s text with what the caller really heard (cut off)."""
 
 
 class ConversationClient(Protocol):
@@ -58,8 +67,12 @@ class ConversationClient(Protocol):
     async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
         """Agent speech, PCM16 24 kHz, tagged with the response item it belongs to."""
 
-    async def caller_speech_started(self) -> None:
-        """The provider heard the caller start talking (a barge-in signal)."""
+    async def caller_speech_started(self) -> bool:
+        """The provider heard the caller start talking (a barge-in signal).
+
+        Returns True if the client handles barge-in itself (the phone bridge clears the carrier
+        and interrupts with the played position); False lets the Conversation interrupt.
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,7 @@ class _TurnState:
     """What has been said since the last ``turnComplete``."""
 
     started_at: datetime | None = None
+    item_id: str | None = None
     input_text: list[str] = field(default_factory=list)
     output_text: list[str] = field(default_factory=list)
     agent_spoke: bool = False
@@ -94,7 +108,7 @@ class Conversation:
         clock: Clock,
         mode: str,
         limits: ConversationLimits,
-        on_turns: TurnSink,
+        turns: TurnStore,
         tool_handler: ToolHandler | None = None,
     ) -> None:
         self._provider = provider
@@ -102,7 +116,10 @@ class Conversation:
         self._clock = clock
         self._mode = mode
         self._limits = limits
-        self._on_turns = on_turns
+        self._turns = turns
+        self._next_seq = 0
+        self._assistant_seq: dict[str, int] = {}  # item id → stored utterance, for amendments
+        self._responding = False
         self._tool_handler = tool_handler
         self._audio = ProviderAudio(provider.capabilities)
         self._audio_item: str | None = None
@@ -198,20 +215,29 @@ class Conversation:
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
                 self._turn.agent_spoke = True
+                self._turn.item_id = item_id
+                self._responding = True
                 self._audio_item = item_id
                 pcm = self._audio.from_provider(audio)
                 if pcm:
                     await self._client.deliver_audio(pcm, item_id)
-            case Transcript(source=source, text=text):
+            case Transcript(source=source, text=text, item_id=item_id):
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
+                if source == "output" and item_id is not None:
+                    self._turn.item_id = item_id
                 parts = self._turn.input_text if source == "input" else self._turn.output_text
                 parts.append(text)
                 await self._client.deliver(TranscriptionUpdate(source=source, text=text))
             case SpeechStarted():
                 self._mark_activity()
-                await self._client.caller_speech_started()
+                handled = await self._client.caller_speech_started()
+                if not handled and self._responding:
+                    await self._provider.interrupt(None)
+            case OutputTruncated(item_id=item_id, text=text):
+                self._amend_output(item_id, text)
             case ResponseDone(interrupted=interrupted):
+                self._responding = False
                 tail = self._audio.flush_from_provider()
                 if tail and self._audio_item is not None and not interrupted:
                     await self._client.deliver_audio(tail, self._audio_item)
@@ -248,9 +274,24 @@ class Conversation:
             records.append(TurnRecord("user", "".join(turn.input_text), turn.started_at, now))
         if turn.output_text or turn.agent_spoke:
             text = "".join(turn.output_text)
+            if turn.item_id is not None:
+                self._remember_item(turn.item_id, self._next_seq + len(records))
             records.append(TurnRecord("assistant", text, turn.started_at, now, interrupted))
         if records or completed:
-            self._on_turns(tuple(records), completed)
+            self._turns.add(self._next_seq, tuple(records), completed)
+            self._next_seq += len(records)
+
+    def _remember_item(self, item_id: str, seq: int) -> None:
+        self._assistant_seq[item_id] = seq
+        if len(self._assistant_seq) > 8:  # truncation only ever concerns the latest items
+            del self._assistant_seq[next(iter(self._assistant_seq))]
+
+    def _amend_output(self, item_id: str, text: str) -> None:
+        """The caller heard only ``text`` of this item: store that, not what was generated."""
+        if self._turn.item_id == item_id:
+            self._turn.output_text = [text]
+        elif item_id in self._assistant_seq:
+            self._turns.amend(self._assistant_seq[item_id], text)
 
     # --- tools -------------------------------------------------------------------------------
 

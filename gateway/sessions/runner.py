@@ -61,9 +61,18 @@ def assistant_spec(assistant: Assistant) -> AssistantSpec:
     )
 
 
-@dataclass(slots=True)
-class _Seq:
-    next: int = 0
+@dataclass(frozen=True, slots=True)
+class SessionTurns:
+    """One session's view of the transcript writer."""
+
+    writer: TranscriptWriter
+    session_id: str
+
+    def add(self, first_seq: int, records: tuple[TurnRecord, ...], completed: bool) -> None:
+        self.writer.submit(self.session_id, first_seq, records, int(completed))
+
+    def amend(self, seq: int, text: str) -> None:
+        self.writer.amend(self.session_id, seq, text)
 
 
 class LiveSessions:
@@ -149,7 +158,7 @@ class SessionRunner:
                 max_turns=assistant.max_turns,
                 max_duration_s=assistant.max_duration_s,
             ),
-            on_turns=self._turn_sink(session.id),
+            turns=SessionTurns(self._transcripts, session.id),
             tool_handler=self._tool_handler(session, assistant),
         )
         await self._live.add(session.id, conversation)
@@ -186,12 +195,3 @@ class SessionRunner:
             return await self._tools.call(endpoint, call, context)
 
         return handle
-
-    def _turn_sink(self, session_id: str) -> Callable[[tuple[TurnRecord, ...], bool], None]:
-        seq = _Seq()
-
-        def sink(records: tuple[TurnRecord, ...], completed: bool) -> None:
-            self._transcripts.submit(session_id, seq.next, records, int(completed))
-            seq.next += len(records)
-
-        return sink

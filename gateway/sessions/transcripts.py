@@ -36,12 +36,19 @@ class _Batch:
     completed_turns: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Amendment:
+    session_id: str
+    seq: int
+    text: str
+
+
 class TranscriptWriter:
     """Owns the writer task; ``submit`` never blocks the caller."""
 
     def __init__(self, sessions: SessionRepository) -> None:
         self._sessions = sessions
-        self._queue: asyncio.Queue[_Batch | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Batch | _Amendment | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -51,6 +58,10 @@ class TranscriptWriter:
         self, session_id: str, first_seq: int, records: tuple[TurnRecord, ...], completed: int
     ) -> None:
         self._queue.put_nowait(_Batch(session_id, first_seq, records, completed))
+
+    def amend(self, session_id: str, seq: int, text: str) -> None:
+        """Replace a stored utterance's text (after the batch that stored it: the queue is FIFO)."""
+        self._queue.put_nowait(_Amendment(session_id, seq, text))
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is stored."""
@@ -74,12 +85,15 @@ class TranscriptWriter:
             finally:
                 self._queue.task_done()
 
-    async def _write(self, batch: _Batch) -> None:
+    async def _write(self, item: _Batch | _Amendment) -> None:
         for attempt in range(3):
             try:
-                await self._sessions.add_turns(
-                    batch.session_id, _rows(batch), batch.completed_turns
-                )
+                if isinstance(item, _Amendment):
+                    await self._sessions.amend_turn(item.session_id, item.seq, item.text)
+                else:
+                    await self._sessions.add_turns(
+                        item.session_id, _rows(item), item.completed_turns
+                    )
                 return
             except Exception:
                 log.exception("transcript write failed", extra={"attempt": attempt + 1})

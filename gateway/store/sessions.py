@@ -106,6 +106,15 @@ class SessionRepository:
                     .values(total_turns=Session.total_turns + completed)
                 )
 
+    async def amend_turn(self, session_id: str, seq: int, text: str) -> None:
+        """The caller heard only ``text`` of this utterance before cutting in."""
+        async with self._db.begin() as db:
+            await db.execute(
+                update(Turn)
+                .where(Turn.session_id == session_id, Turn.seq == seq)
+                .values(text=text, interrupted=True)
+            )
+
     async def turns(self, session_id: str) -> list[Turn]:
         query = select(Turn).where(Turn.session_id == session_id).order_by(Turn.seq, Turn.id)
         async with self._db() as db:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,12 +83,20 @@ class Gateway:
         return row.id
 
 
-async def start_gateway(tmp_path: Path, clock: Clock, **settings: Any) -> AsyncIterator[Gateway]:
+async def start_gateway(
+    tmp_path: Path,
+    clock: Clock,
+    *,
+    register: Callable[[ProviderRegistry], None] | None = None,
+    **settings: Any,
+) -> AsyncIterator[Gateway]:
     port = free_port()
     scripted = ScriptedProvider()
     registry = ProviderRegistry()
     registry.register("local", lambda: LocalProvider("off", clock=SystemClock()))
     registry.register("scripted", lambda: scripted)
+    if register is not None:
+        register(registry)
     config = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'kura.db'}",

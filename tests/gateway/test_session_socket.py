@@ -311,3 +311,54 @@ async def test_audio_is_resampled_once_for_a_16k_provider(gateway: Gateway) -> N
     # One second at 16 kHz is 32,000 bytes, less what the filter still holds (a few ms).
     assert 31_000 <= len(session.audio_in) <= 32_000
     await ws.close()
+
+
+async def test_caller_speech_interrupts_a_running_response(gateway: Gateway) -> None:
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id)
+    ws = await connect(gateway, created)
+    await receive(ws)
+    session = gateway.scripted.sessions[0]
+    session.emit(SpeechStarted())  # nobody is talking over anyone: no interrupt
+    session.emit(AgentAudio(b"\x00\x00" * 480, "item1"))
+    await receive_until(ws, "agentAudioChunk")
+    assert session.interrupts == []
+    session.emit(SpeechStarted())  # the caller talks over the agent
+    for _ in range(200):
+        if session.interrupts:
+            break
+        await asyncio.sleep(0.01)
+    assert session.interrupts == [None]
+    await ws.close()
+
+
+async def test_stored_turn_holds_only_what_the_caller_heard(gateway: Gateway) -> None:
+    from providers.events import OutputTruncated
+
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id)
+    ws = await connect(gateway, created)
+    await receive(ws)
+    session = gateway.scripted.sessions[0]
+    session.emit(
+        Transcript("input", "Tell me a story"),
+        AgentAudio(b"\x00\x00" * 4800, "item1"),
+        Transcript("output", "Once upon a time there was a gateway.", item_id="item1"),
+        ResponseDone("item1"),
+    )
+    await receive_until(ws, "turnComplete")
+    # Audio outruns playback: the barge-in comes after the response is complete.
+    session.emit(OutputTruncated("item1", 900, "Once upon a time"))
+    for _ in range(100):  # let the engine take the event before the session ends
+        if session._events.empty():
+            break
+        await asyncio.sleep(0.01)
+    await ws.send_str(json.dumps({"type": "stopSession"}))
+    await closed(ws)
+    await gateway.ctx.transcripts.drain()
+    path = f"/api/v1/sessions/{created['session_id']}/transcript"
+    turns = (await (await gateway.request("GET", path)).json())["turns"]
+    assert [(t["role"], t["text"], t["interrupted"]) for t in turns] == [
+        ("user", "Tell me a story", False),
+        ("assistant", "Once upon a time", True),
+    ]

@@ -1,0 +1,78 @@
+"""App sessions on the OpenAI Realtime provider, end to end against the protocol fake."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from providers.clock import SystemClock
+from providers.openai_realtime import OpenAIRealtimeProvider
+from providers.registry import ProviderRegistry
+from tests.fakes.openai_realtime import FakeRealtimeServer
+from tests.fakes.openai_realtime_default import default_script
+from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.ws_helpers import connect, receive, receive_until
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
+    server = FakeRealtimeServer(default_script)
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.invalid_messages() == []
+    assert server.script_errors == []
+
+
+@pytest.fixture
+async def openai_gateway(tmp_path: Path, fake_openai: FakeRealtimeServer) -> AsyncIterator[Gateway]:
+    def register(registry: ProviderRegistry) -> None:
+        registry.register(
+            "openai",
+            lambda: OpenAIRealtimeProvider("sk-test", fake_openai.url, clock=SystemClock()),
+        )
+
+    async for gw in start_gateway(tmp_path, SystemClock(), register=register):
+        yield gw
+
+
+async def _openai_assistant(gw: Gateway) -> int:
+    row = await gw.ctx.store.assistants.create(
+        {"name": "Realtime", "provider": "openai", "instructions": "Be brief."}, gw.clock.now()
+    )
+    return row.id
+
+
+async def test_chat_turn_through_openai(openai_gateway: Gateway) -> None:
+    gw = openai_gateway
+    created = await gw.create_session(assistant_id=await _openai_assistant(gw), mode="chat")
+    ws = await connect(gw, created)
+    assert await receive(ws) == {"type": "sessionOpen", "provider": "openai", "mode": "chat"}
+    await ws.send_str(json.dumps({"type": "textMessage", "text": "Hi there"}))
+    turn, seen = await receive_until(ws, "turnComplete")
+    assert turn["fullInput"] == "Hi there"
+    assert turn["fullOutput"]
+    assert not [m for m in seen if m["type"] == "agentAudioChunk"]
+    await ws.close()
+
+
+async def test_voice_turn_through_openai(openai_gateway: Gateway) -> None:
+    gw = openai_gateway
+    created = await gw.create_session(assistant_id=await _openai_assistant(gw), mode="voice")
+    ws = await connect(gw, created)
+    assert (await receive(ws))["provider"] == "openai"
+    loud = (3000).to_bytes(2, "little", signed=True) * 480  # 20 ms at 24 kHz
+    for chunk in [loud] * 25 + [bytes(960)] * 50:  # half a second of "speech", then silence
+        await ws.send_str(
+            json.dumps({"type": "audioChunk", "audio": base64.b64encode(chunk).decode()})
+        )
+    turn, seen = await receive_until(ws, "turnComplete")
+    audio = [m for m in seen if m["type"] == "agentAudioChunk"]
+    assert audio
+    assert turn["fullOutput"]
+    assert turn["interrupted"] is False
+    await ws.close()
