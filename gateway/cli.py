@@ -10,14 +10,19 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from config import Settings
+from gateway.api.assistants_api import checked_fields
+from gateway.api.errors import validation_failed
 from gateway.api.permissions import ALL_PERMISSIONS, unknown_permissions
 from gateway.api.schemas import AssistantFields, CreateAssistantRequest
 from gateway.api.views import assistant_view
 from gateway.app import BOOTSTRAP, build_app
 from gateway.bootstrap import generate_api_key
+from gateway.errors import ValidationFailed
 from gateway.logs import AccessLogger, configure_logging
+from gateway.provider_setup import build_registry
 from gateway.store import Store
 from providers.clock import SystemClock
 
@@ -101,11 +106,46 @@ def _assistant_fields(args: argparse.Namespace) -> dict[str, Any]:
     fields = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     for name in ("tools", "turn_detection"):
         if name in fields:
-            fields[name] = json.loads(fields[name])
+            try:
+                fields[name] = json.loads(fields[name])
+            except ValueError as exc:
+                detail = {"field": name, "message": f"not valid JSON: {exc}"}
+                raise ValidationFailed("invalid JSON", details=[detail]) from None
     return fields
 
 
+def _checked_assistant(
+    model: type[AssistantFields], args: argparse.Namespace, settings: Settings
+) -> dict[str, Any]:
+    """The options as stored fields, validated exactly as the REST API validates a body."""
+    try:
+        body = model.model_validate(_assistant_fields(args))
+    except ValidationError as exc:
+        raise validation_failed(exc) from None
+    return checked_fields(body, build_registry(settings, SystemClock()).names())
+
+
+def _report_invalid(exc: ValidationFailed) -> int:
+    """Bad options: one line per field, named as its flag, and exit code 2 like argparse."""
+    print("kura: invalid assistant options:", file=sys.stderr)
+    for detail in exc.details:
+        flag, _, rest = str(detail["field"]).partition(".")
+        where = f"--{flag.replace('_', '-')}" + (f" ({rest})" if rest else "")
+        print(f"  {where}: {detail['message']}", file=sys.stderr)
+    return 2
+
+
 async def _assistants(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        fields = (
+            _checked_assistant(CreateAssistantRequest, args, settings)
+            if args.action == "create"
+            else _checked_assistant(AssistantFields, args, settings)
+            if args.action == "update"
+            else {}
+        )
+    except ValidationFailed as exc:
+        return _report_invalid(exc)
     store = Store.open(settings.database_url)
     now = SystemClock().now()
     try:
@@ -115,21 +155,19 @@ async def _assistants(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{row.id}\t{row.name}\t{row.provider}\t{row.model or '-'}")
             return 0
         if args.action == "create":
-            body = CreateAssistantRequest.model_validate(_assistant_fields(args))
-            row = await store.assistants.create(body.model_dump(exclude_unset=True), now)
+            row = await store.assistants.create(fields, now)
         elif args.action == "update":
-            patch = AssistantFields.model_validate(_assistant_fields(args))
-            updated = await store.assistants.update(
-                args.id, patch.model_dump(exclude_unset=True), now
-            )
+            updated = await store.assistants.update(args.id, fields, now)
             if updated is None:
                 print(f"no assistant {args.id}", file=sys.stderr)
                 return 1
             row = updated
         elif args.action == "delete":
-            ok = await store.assistants.delete(args.id, now)
-            print(f"deleted assistant {args.id}" if ok else f"no assistant {args.id}")
-            return 0 if ok else 1
+            if not await store.assistants.delete(args.id, now):
+                print(f"no assistant {args.id}", file=sys.stderr)
+                return 1
+            print(f"deleted assistant {args.id}")
+            return 0
         else:
             found = await store.assistants.get(args.id)
             if found is None:
