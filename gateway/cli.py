@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from config import Settings
 from gateway.api.assistants_api import checked_fields
@@ -36,7 +37,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level)
     app = build_app(settings)
 
-    async def announce(app: web.Application) -> None:
+    async def show_new_key(app: web.Application) -> None:
+        # Printed as soon as it exists (not after binding), so it is not lost if binding fails.
         for result in app[BOOTSTRAP]:
             if result.new_key:
                 print(
@@ -44,11 +46,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                     f"  {result.new_key}",
                     flush=True,
                 )
+
+    def announce(_banner: str) -> None:
+        """``run_app`` calls this once the port is bound (``on_startup`` runs before), so a
+        script that waits for the "listening" line can connect at once."""
         print(f"Kura gateway listening on {settings.effective_public_url}", flush=True)
 
-    app.on_startup.append(announce)
+    app.on_startup.append(show_new_key)
     web.run_app(
-        app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=None
+        app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=announce
     )
     return 0
 
@@ -227,12 +233,31 @@ def _parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, Command] = {"migrate": _migrate, "keys": _keys, "assistants": _assistants}
 
 
+def _load_settings() -> Settings | None:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print("kura: invalid configuration (KURA_* environment or .env):", file=sys.stderr)
+        for error in exc.errors(include_url=False):
+            name = "KURA_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"  {name}: {error['msg']}", file=sys.stderr)
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
-    if args.command == "serve":
-        return _serve(args, settings)
-    return asyncio.run(COMMANDS[args.command](args, settings))
+    settings = _load_settings()
+    if settings is None:
+        return 2
+    try:
+        if args.command == "serve":
+            return _serve(args, settings)
+        return asyncio.run(COMMANDS[args.command](args, settings))
+    except (OSError, SQLAlchemyError) as exc:
+        # The operator's environment (port taken, database unreachable or misnamed), not a bug:
+        # say what failed without a traceback.
+        print(f"kura: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
