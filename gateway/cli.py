@@ -75,7 +75,8 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await store.migrate()
         if args.action == "create":
-            permissions = [p for p in args.permissions.split(",") if p] or list(ALL_PERMISSIONS)
+            names = (p.strip() for p in args.permissions.split(","))
+            permissions = [p for p in names if p] or list(ALL_PERMISSIONS)
             if bad := unknown_permissions(permissions):
                 print(f"unknown permissions: {', '.join(bad)}", file=sys.stderr)
                 print(f"known: {', '.join(ALL_PERMISSIONS)}", file=sys.stderr)
@@ -199,6 +200,16 @@ def _assistant_options(parser: argparse.ArgumentParser, *, creating: bool) -> No
     parser.add_argument("--turn-detection", help="JSON object of turn-detection settings")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kura", description="Kura voice gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create a key; prints it alone on the last line")
     create.add_argument("--name", required=True)
     create.add_argument("--permissions", default="", help="comma-separated; default: all")
-    create.add_argument("--rate-limit", type=int, default=60, help="requests per minute")
+    create.add_argument("--rate-limit", type=_positive_int, default=60, help="requests per minute")
     keys.add_parser("list")
     keys.add_parser("revoke").add_argument("id", type=int)
 
