@@ -274,6 +274,7 @@ async def test_a_created_key_is_the_last_line_and_works_for_exactly_its_permissi
         # outlive asyncio.run's loop and warn from a later test.
         (("keys", "list"), "missing/dir/kura.db", 1, "unable to open database file"),
     ],
+    ids=["bad-option", "unopenable-database"],
 )
 def test_errors_from_the_console_script_are_one_message_without_a_traceback(
     tmp_path: Path, args: tuple[str, ...], database: str, code: int, message: str
