@@ -10,14 +10,20 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from config import Settings
+from gateway.api.assistants_api import checked_fields
+from gateway.api.errors import validation_failed
 from gateway.api.permissions import ALL_PERMISSIONS, unknown_permissions
 from gateway.api.schemas import AssistantFields, CreateAssistantRequest
 from gateway.api.views import assistant_view
 from gateway.app import BOOTSTRAP, build_app
 from gateway.bootstrap import generate_api_key
+from gateway.errors import ValidationFailed
 from gateway.logs import AccessLogger, configure_logging
+from gateway.provider_setup import build_registry
 from gateway.store import Store
 from providers.clock import SystemClock
 
@@ -31,7 +37,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level)
     app = build_app(settings)
 
-    async def announce(app: web.Application) -> None:
+    async def show_new_key(app: web.Application) -> None:
+        # Printed as soon as it exists (not after binding), so it is not lost if binding fails.
         for result in app[BOOTSTRAP]:
             if result.new_key:
                 print(
@@ -39,11 +46,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                     f"  {result.new_key}",
                     flush=True,
                 )
+
+    def announce(_banner: str) -> None:
+        """``run_app`` calls this once the port is bound (``on_startup`` runs before), so a
+        script that waits for the "listening" line can connect at once."""
         print(f"Kura gateway listening on {settings.effective_public_url}", flush=True)
 
-    app.on_startup.append(announce)
+    app.on_startup.append(show_new_key)
     web.run_app(
-        app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=None
+        app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=announce
     )
     return 0
 
@@ -64,7 +75,8 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await store.migrate()
         if args.action == "create":
-            permissions = [p for p in args.permissions.split(",") if p] or list(ALL_PERMISSIONS)
+            names = (p.strip() for p in args.permissions.split(","))
+            permissions = [p for p in names if p] or list(ALL_PERMISSIONS)
             if bad := unknown_permissions(permissions):
                 print(f"unknown permissions: {', '.join(bad)}", file=sys.stderr)
                 print(f"known: {', '.join(ALL_PERMISSIONS)}", file=sys.stderr)
@@ -101,11 +113,46 @@ def _assistant_fields(args: argparse.Namespace) -> dict[str, Any]:
     fields = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     for name in ("tools", "turn_detection"):
         if name in fields:
-            fields[name] = json.loads(fields[name])
+            try:
+                fields[name] = json.loads(fields[name])
+            except ValueError as exc:
+                detail = {"field": name, "message": f"not valid JSON: {exc}"}
+                raise ValidationFailed("invalid JSON", details=[detail]) from None
     return fields
 
 
+def _checked_assistant(
+    model: type[AssistantFields], args: argparse.Namespace, settings: Settings
+) -> dict[str, Any]:
+    """The options as stored fields, validated exactly as the REST API validates a body."""
+    try:
+        body = model.model_validate(_assistant_fields(args))
+    except ValidationError as exc:
+        raise validation_failed(exc) from None
+    return checked_fields(body, build_registry(settings, SystemClock()).names())
+
+
+def _report_invalid(exc: ValidationFailed) -> int:
+    """Bad options: one line per field, named as its flag, and exit code 2 like argparse."""
+    print("kura: invalid assistant options:", file=sys.stderr)
+    for detail in exc.details:
+        flag, _, rest = str(detail["field"]).partition(".")
+        where = f"--{flag.replace('_', '-')}" + (f" ({rest})" if rest else "")
+        print(f"  {where}: {detail['message']}", file=sys.stderr)
+    return 2
+
+
 async def _assistants(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        fields = (
+            _checked_assistant(CreateAssistantRequest, args, settings)
+            if args.action == "create"
+            else _checked_assistant(AssistantFields, args, settings)
+            if args.action == "update"
+            else {}
+        )
+    except ValidationFailed as exc:
+        return _report_invalid(exc)
     store = Store.open(settings.database_url)
     now = SystemClock().now()
     try:
@@ -115,21 +162,19 @@ async def _assistants(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{row.id}\t{row.name}\t{row.provider}\t{row.model or '-'}")
             return 0
         if args.action == "create":
-            body = CreateAssistantRequest.model_validate(_assistant_fields(args))
-            row = await store.assistants.create(body.model_dump(exclude_unset=True), now)
+            row = await store.assistants.create(fields, now)
         elif args.action == "update":
-            patch = AssistantFields.model_validate(_assistant_fields(args))
-            updated = await store.assistants.update(
-                args.id, patch.model_dump(exclude_unset=True), now
-            )
+            updated = await store.assistants.update(args.id, fields, now)
             if updated is None:
                 print(f"no assistant {args.id}", file=sys.stderr)
                 return 1
             row = updated
         elif args.action == "delete":
-            ok = await store.assistants.delete(args.id, now)
-            print(f"deleted assistant {args.id}" if ok else f"no assistant {args.id}")
-            return 0 if ok else 1
+            if not await store.assistants.delete(args.id, now):
+                print(f"no assistant {args.id}", file=sys.stderr)
+                return 1
+            print(f"deleted assistant {args.id}")
+            return 0
         else:
             found = await store.assistants.get(args.id)
             if found is None:
@@ -155,6 +200,16 @@ def _assistant_options(parser: argparse.ArgumentParser, *, creating: bool) -> No
     parser.add_argument("--turn-detection", help="JSON object of turn-detection settings")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kura", description="Kura voice gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,7 +223,7 @@ def _parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create a key; prints it alone on the last line")
     create.add_argument("--name", required=True)
     create.add_argument("--permissions", default="", help="comma-separated; default: all")
-    create.add_argument("--rate-limit", type=int, default=60, help="requests per minute")
+    create.add_argument("--rate-limit", type=_positive_int, default=60, help="requests per minute")
     keys.add_parser("list")
     keys.add_parser("revoke").add_argument("id", type=int)
 
@@ -189,12 +244,31 @@ def _parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, Command] = {"migrate": _migrate, "keys": _keys, "assistants": _assistants}
 
 
+def _load_settings() -> Settings | None:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print("kura: invalid configuration (KURA_* environment or .env):", file=sys.stderr)
+        for error in exc.errors(include_url=False):
+            name = "KURA_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"  {name}: {error['msg']}", file=sys.stderr)
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
-    if args.command == "serve":
-        return _serve(args, settings)
-    return asyncio.run(COMMANDS[args.command](args, settings))
+    settings = _load_settings()
+    if settings is None:
+        return 2
+    try:
+        if args.command == "serve":
+            return _serve(args, settings)
+        return asyncio.run(COMMANDS[args.command](args, settings))
+    except (OSError, SQLAlchemyError) as exc:
+        # The operator's environment (port taken, database unreachable or misnamed), not a bug:
+        # say what failed without a traceback.
+        print(f"kura: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -33,12 +33,13 @@ async def _find(ctx: GatewayContext, assistant_id: int) -> Assistant:
     return row
 
 
-def _stored_fields(ctx: GatewayContext, body: AssistantFields) -> dict[str, Any]:
-    """The fields the client set, checked against what this gateway can run."""
+def checked_fields(body: AssistantFields, provider_names: list[str]) -> dict[str, Any]:
+    """The fields the client set, checked against what this gateway can run (the API and the
+    CLI both store assistants through this, so neither accepts what the other refuses)."""
     fields = body.model_dump(exclude_unset=True)
     provider = fields.get("provider")
-    if provider is not None and provider not in ctx.providers.names():
-        known = ", ".join(ctx.providers.names())
+    if provider is not None and provider not in provider_names:
+        known = ", ".join(provider_names)
         raise ValidationFailed(
             f"unknown provider {provider!r}",
             details=[{"field": "provider", "message": f"expected one of {known}"}],
@@ -72,7 +73,7 @@ async def get_assistant(request: web.Request) -> web.Response:
 async def create_assistant(request: web.Request) -> web.Response:
     ctx = context_of(request)
     body = await read_body(request, CreateAssistantRequest)
-    fields = _stored_fields(ctx, body)
+    fields = checked_fields(body, ctx.providers.names())
     row = await ctx.store.assistants.create(fields, ctx.clock.now())
     return json_response(assistant_view(row), status=201)
 
@@ -82,7 +83,7 @@ async def update_assistant(request: web.Request) -> web.Response:
     ctx = context_of(request)
     assistant_id = _assistant_id(request)
     body = await read_body(request, AssistantFields)
-    fields = _stored_fields(ctx, body)
+    fields = checked_fields(body, ctx.providers.names())
     row = await ctx.store.assistants.update(assistant_id, fields, ctx.clock.now())
     if row is None:
         raise NotFound("no assistant with this id")

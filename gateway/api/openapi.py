@@ -17,8 +17,16 @@ _ERRORS = {
     "401": "Missing, unknown or revoked API key",
     "403": "The key lacks a permission this operation needs (named in the message)",
     "404": "Unknown resource, or a session that expired",
+    "413": "Request body larger than 64 KiB",
     "422": "A field is invalid (details name each field and why)",
     "429": "Rate limit exceeded; wait Retry-After seconds",
+}
+_BODY_ONLY = {"400", "413"}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until the rate-limit window resets",
+        "schema": {"type": "integer"},
+    }
 }
 _RATE_HEADERS = {
     name: {"description": text, "schema": {"type": "integer"}}
@@ -67,9 +75,10 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         ok["headers"] = _RATE_HEADERS
         error = {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}
         for status, text in _ERRORS.items():
-            if status == "400" and route.body is None:
+            if status in _BODY_ONLY and route.body is None:
                 continue
             operation["responses"][status] = {"description": text, "content": error}
+        operation["responses"]["429"]["headers"] = _RETRY_AFTER
     else:
         operation["security"] = []
     if route.body is not None:

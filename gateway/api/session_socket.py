@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 OUTBOX_MESSAGES = 512  # ≈ 10 s of 20 ms audio chunks: a client further behind is not listening
 SEND_TIMEOUT_S = 5.0
+SHUTDOWN_CLOSE_WAIT_S = 0.5
+"""Long enough to write the close frame; not the 10 s aiohttp would wait for a reply it drops."""
 CLOSE_CODES = {
     "provider_error": WSCloseCode.INTERNAL_ERROR,
     "slow_client": WSCloseCode.POLICY_VIOLATION,
@@ -157,5 +159,12 @@ async def connect_session(request: web.Request) -> web.StreamResponse:
             reason = await ctx.runner.run(row, client, reader)
     finally:
         code = CLOSE_CODES.get(reason, WSCloseCode.OK)
-        await ws.close(code=code, message=reason.encode()[:120])
+        closing = ws.close(code=code, message=reason.encode()[:120])
+        if reason == "shutdown":
+            # aiohttp stops reading every connection once shutdown begins, so the client's close
+            # reply can never arrive: send our close frame, then drop the connection.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing, SHUTDOWN_CLOSE_WAIT_S)
+        else:
+            await closing
     return ws

@@ -2,7 +2,7 @@
 
 A fixed window is exact ("60 per minute" means 60 between :00 and :59) and costs one atomic
 increment with an expiry in Redis; its known cost is that a client may spend two windows' worth
-around a boundary (at most 2 × limit in any 60 s), which the published policy allows.
+around a boundary (at most 2 x limit in any 60 s), which the published policy allows.
 """
 
 from __future__ import annotations
