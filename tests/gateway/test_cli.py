@@ -172,7 +172,7 @@ BAD_OPTIONS = [
     (["--turn-detection", "{"], "--turn-detection: not valid JSON"),
     (["--idle-timeout-s", "1"], "--idle-timeout-s"),
     (["--language-code", "english please"], "--language-code"),
-    (["--provider", "nosuch"], "--provider: expected one of local"),
+    (["--provider", "nosuch"], "--provider: expected one of gemini, local, openai"),
     (["--transfer-number", "call me"], "--transfer-number: expected an E.164 number"),
 ]
 
