@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from config import Settings
+from gateway import cli_admin
 from gateway.api.permissions import ALL_PERMISSIONS, unknown_permissions
 from gateway.api.schemas import AssistantFields, CreateAssistantRequest
 from gateway.api.views import assistant_view
@@ -183,10 +184,12 @@ def _parser() -> argparse.ArgumentParser:
     _assistant_options(update, creating=False)
     for action in ("show", "delete"):
         assistants.add_parser(action).add_argument("id", type=int)
+    cli_admin.add_parsers(sub)
     return parser
 
 
 COMMANDS: dict[str, Command] = {"migrate": _migrate, "keys": _keys, "assistants": _assistants}
+COMMANDS.update(cli_admin.COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
