@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     # Carriers
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
+    call_media_token_ttl_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="Lifetime of the single-use token a call's media stream presents.",
+    )
 
     @field_validator("public_url")
     @classmethod
