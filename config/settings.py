@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         le=600,
         description="Lifetime of the single-use token a call's media stream presents.",
     )
+    webhook_answer_deadline_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=14,
+        description="Past this, a voice webhook apologises and hangs up (Twilio waits 15 s).",
+    )
 
     @field_validator("public_url")
     @classmethod

@@ -8,12 +8,14 @@ configured they answer 503, never trusting an unsigned request. Answers are TwiM
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
+from gateway.context import CONTEXT
 from gateway.errors import BadRequest, Forbidden, Unavailable
 from gateway.telephony import twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
@@ -92,7 +94,13 @@ async def voice(request: web.Request) -> web.Response:
         to_raw=form.get("To", ""),
         direction=form.get("Direction", "inbound")[:20],
     )
-    answer = await telephony.calls.answer(inbound)
+    try:
+        async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
+            answer = await telephony.calls.answer(inbound)
+    except TimeoutError:
+        # A stalled database must not leave the caller in silence until Twilio gives up.
+        log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
+        return _reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
     return _reply(_render(answer, _signatures(telephony)))
 
 

@@ -12,6 +12,7 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 NOT_IN_SERVICE = "Sorry, this number is not in service. Goodbye."
 GOODBYE = "Thank you for calling. Goodbye."
+UNAVAILABLE = "Sorry, we cannot take your call right now. Please try again later. Goodbye."
 TRANSFERRING = "Please hold while I transfer your call."
 CONTENT_TYPE = "text/xml"
 

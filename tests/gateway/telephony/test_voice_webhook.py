@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
+import pytest
+from pydantic import SecretStr
 
 from gateway.store.keys import hash_secret
 from gateway.store.sessions import SessionFilter
+from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY
-from tests.gateway.conftest import Gateway
+from providers.clock import SystemClock
+from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.telephony.conftest import (
+    AUTH_TOKEN,
     CALLER,
     NUMBER,
     PUBLIC_URL,
@@ -210,3 +218,33 @@ async def test_non_form_bodies_are_refused(twilio: FakeTwilio) -> None:
     get = await twilio.gateway.http.get(twilio.gateway.url + VOICE)
     assert get.status == 405
     assert isinstance(get, aiohttp.ClientResponse)
+
+
+@pytest.fixture
+async def hurried_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    async for gw in start_gateway(
+        tmp_path,
+        SystemClock(),
+        twilio_auth_token=SecretStr(AUTH_TOKEN),
+        public_url=PUBLIC_URL,
+        webhook_answer_deadline_s=0.2,
+    ):
+        yield gw
+
+
+async def test_a_stalled_answer_apologises_within_the_deadline(hurried_gateway: Gateway) -> None:
+    stalled = asyncio.Event()
+
+    async def stall(call: InboundCall) -> CallAnswer:
+        stalled.set()
+        await asyncio.sleep(30)
+        raise AssertionError("the deadline should have cancelled this")
+
+    hurried_gateway.server.app[TELEPHONY].calls.answer = stall  # type: ignore[method-assign]
+    twilio = FakeTwilio(hurried_gateway)
+    started = time.monotonic()
+    document = await twiml_of(await twilio.voice(twilio.call_fields()))
+    assert time.monotonic() - started < 2
+    assert stalled.is_set()
+    assert [child.tag for child in document] == ["Say", "Hangup"]
+    assert "cannot take your call" in (document.find("Say").text or "")  # type: ignore[union-attr]
