@@ -6,6 +6,7 @@ lives here rather than on ``sessions``, which stays the same for apps and calls.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -14,7 +15,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from gateway.store.models import Call
+from gateway.store.models import Assistant, Call, PhoneNumber
+
+
+@dataclass(frozen=True, slots=True)
+class CallLookup:
+    """What answering a call needs to know, read in one database session."""
+
+    call: Call | None
+    """The call already stored for this CallSid (a retried webhook), if any."""
+    number: PhoneNumber | None
+    assistant: Assistant | None
+    """The number's assistant; ``None`` if it was deleted."""
 
 
 class CallRepository:
@@ -30,6 +42,22 @@ class CallRepository:
             statement = insert(Call).values(**values).on_conflict_do_nothing()
             result = await db.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def lookup(self, call_sid: str, to_number: str | None) -> CallLookup:
+        """The stored call for ``call_sid`` and the route for ``to_number``. One session for
+        both reads: this is the voice webhook's hot path."""
+        route = (
+            select(PhoneNumber, Assistant)
+            .join(Assistant, Assistant.id == PhoneNumber.assistant_id)
+            .where(PhoneNumber.number == to_number)
+        )
+        async with self._db() as db:
+            call = await db.scalar(select(Call).where(Call.call_sid == call_sid))
+            found = (await db.execute(route)).first() if to_number and call is None else None
+        if found is None:
+            return CallLookup(call, None, None)
+        number, assistant = found
+        return CallLookup(call, number, assistant if assistant.deleted_at is None else None)
 
     async def get_by_sid(self, call_sid: str) -> Call | None:
         async with self._db() as db:

@@ -28,8 +28,10 @@ class ContactRepository:
                 index_elements=[Contact.phone_number],
                 set_={"last_seen_at": now, "session_count": Contact.session_count + 1},
             )
-            await db.execute(statement)
-            row = await db.scalar(select(Contact).where(Contact.phone_number == phone_number))
+            # RETURNING saves a second round trip (SQLite 3.35+, PostgreSQL); the session is
+            # on the hot path of every incoming call.
+            returning = statement.returning(Contact)
+            row = await db.scalar(returning, execution_options={"populate_existing": True})
         assert row is not None
         return row
 

@@ -32,7 +32,7 @@ class PhoneNumberRepository:
             return await db.get(PhoneNumber, number_id)
 
     async def get_by_number(self, number: str) -> PhoneNumber | None:
-        """The row for an E.164 number (one indexed lookup: the voice webhook's hot path)."""
+        """The row for an E.164 number."""
         async with self._db() as db:
             return await db.scalar(select(PhoneNumber).where(PhoneNumber.number == number))
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from gateway.errors import NotFound, ValidationFailed
+from gateway.errors import NotFound
 from gateway.sessions.service import NewSession, SessionService
 from gateway.store import Store
+from gateway.store.calls import CallLookup
 from gateway.store.keys import hash_secret
 from gateway.store.models import Call, Session
 from gateway.telephony.caller_id import caller_number, dialled_number
@@ -115,37 +116,36 @@ class CallService:
 
     async def answer(self, call: InboundCall) -> CallAnswer:
         """Route a new call to its number's assistant, once per CallSid."""
-        async with self._locks.hold(call.call_sid):
-            existing = await self._store.calls.get_by_sid(call.call_sid)
-            if existing is not None:
-                return await self._answer_again(existing)
-            return await self._answer_new(call)
-
-    async def _answer_new(self, call: InboundCall) -> CallAnswer:
         to_number = dialled_number(call.to_raw)
-        number = await self._store.numbers.get_by_number(to_number) if to_number else None
+        async with self._locks.hold(call.call_sid):
+            found = await self._store.calls.lookup(call.call_sid, to_number)
+            if found.call is not None:
+                return await self._answer_again(found.call)
+            return await self._answer_new(call, to_number, found)
+
+    async def _answer_new(
+        self, call: InboundCall, to_number: str | None, found: CallLookup
+    ) -> CallAnswer:
+        number, assistant = found.number, found.assistant
         if to_number is None or number is None or not number.enabled:
             log.info("call to an unassigned or disabled number", extra={"to_number": to_number})
             return CallAnswer("not_in_service")
-        assistant = await self._store.assistants.get(number.assistant_id)
         if assistant is None:
             log.warning("number routes to a deleted assistant", extra={"number_id": number.id})
             return CallAnswer("not_in_service")
         caller = caller_number(call.from_raw)
-        try:
-            created = await self._sessions.create(
-                NewSession(
-                    assistant_id=number.assistant_id,
-                    phone_number=caller,
-                    language_code=assistant.language_code,
-                    metadata={"carrier": call.carrier, "call_sid": call.call_sid,
-                              "to": to_number, "direction": call.direction,
-                              "caller_withheld": caller is None},
-                    channel="phone",
-                )
-            )  # fmt: skip
-        except ValidationFailed:  # the assistant was deleted a moment ago
-            return CallAnswer("not_in_service")
+        metadata = {"carrier": call.carrier, "call_sid": call.call_sid, "to": to_number,
+                    "direction": call.direction, "caller_withheld": caller is None}  # fmt: skip
+        created = await self._sessions.create(
+            NewSession(
+                assistant_id=number.assistant_id,
+                phone_number=caller,
+                language_code=assistant.language_code,
+                metadata=metadata,
+                channel="phone",
+            ),
+            assistant=assistant,
+        )
         session_id = created.session.id
         if not await self._store.calls.add(self._call_row(call, session_id, to_number)):
             # Another node stored this CallSid first: answer with its session, drop ours.
