@@ -67,18 +67,6 @@ class CallRepository:
         async with self._db() as db:
             return await db.scalar(select(Call).where(Call.session_id == session_id))
 
-    async def issue_media_token(
-        self, call_sid: str, token_hash: str, expires_at: datetime, now: datetime
-    ) -> None:
-        """Replace the call's media token (a retried webhook gets a fresh one)."""
-        async with self._db.begin() as db:
-            await db.execute(
-                update(Call)
-                .where(Call.call_sid == call_sid)
-                .values(media_token_hash=token_hash, media_token_expires_at=expires_at,
-                        updated_at=now)
-            )  # fmt: skip
-
     async def redeem_media_token(
         self, call_sid: str, session_id: str, token_hash: str, now: datetime
     ) -> bool:
