@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     # Carriers
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
+    call_media_token_ttl_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="Lifetime of the single-use token a call's media stream presents.",
+    )
+    webhook_answer_deadline_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=14,
+        description="Past this, a voice webhook apologises and hangs up (Twilio waits 15 s).",
+    )
 
     @field_validator("public_url")
     @classmethod

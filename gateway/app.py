@@ -23,6 +23,7 @@ from gateway.sessions.transcripts import TranscriptWriter
 from gateway.state.control import MemoryControlBus, MemorySessionDirectory
 from gateway.state.ratelimit import MemoryRateLimiter, RateLimiter
 from gateway.store import Store
+from gateway.telephony.routes import add_telephony_routes
 from providers.clock import Clock, SystemClock
 from providers.registry import ProviderRegistry
 
@@ -97,6 +98,7 @@ def build_app(
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_live_sessions)
     add_routes(app)
+    add_telephony_routes(app)
     return app
 
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import Settings
+from gateway import cli_admin
 from gateway.api.assistants_api import checked_fields
 from gateway.api.errors import validation_failed
 from gateway.api.permissions import ALL_PERMISSIONS, unknown_permissions
@@ -238,10 +239,12 @@ def _parser() -> argparse.ArgumentParser:
     _assistant_options(update, creating=False)
     for action in ("show", "delete"):
         assistants.add_parser(action).add_argument("id", type=int)
+    cli_admin.add_parsers(sub)
     return parser
 
 
 COMMANDS: dict[str, Command] = {"migrate": _migrate, "keys": _keys, "assistants": _assistants}
+COMMANDS.update(cli_admin.COMMANDS)
 
 
 def _load_settings() -> Settings | None:

@@ -9,6 +9,10 @@ PERMISSIONS: dict[str, str] = {
     "sessions:write": "End any session",
     "assistants:read": "List and read assistants",
     "assistants:write": "Create, update and delete assistants",
+    "numbers:read": "List and read phone numbers and the assistants they ring",
+    "numbers:write": "Assign, change and unassign phone numbers",
+    "contacts:read": "List and read contacts (callers) and their sessions",
+    "contacts:write": "Edit contacts (the name the assistant is told)",
 }
 ALL_PERMISSIONS: tuple[str, ...] = tuple(PERMISSIONS)
 

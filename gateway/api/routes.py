@@ -8,7 +8,18 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.api import assistants_api, sessions_api
+from gateway.api import admin_contacts, admin_numbers, assistants_api, sessions_api
+from gateway.api.admin_schemas import (
+    AssignNumberRequest,
+    ContactDetail,
+    ContactFields,
+    ContactPage,
+    ContactQuery,
+    NumberFields,
+    NumberPage,
+    NumberView,
+    PageQuery,
+)
 from gateway.api.auth import Handler
 from gateway.api.schemas import (
     AssistantFields,
@@ -75,6 +86,26 @@ ROUTES: tuple[Route, ...] = (
           "End session", "deleteSession", response=SessionView),
     Route("GET", "/api/v1/sessions/{session_id}/transcript", sessions_api.get_transcript,
           "Get a session's transcript", "getTranscript", response=Transcript),
+    Route("GET", "/api/v1/admin/numbers", admin_numbers.list_numbers, "List phone numbers",
+          "listNumbers", response=NumberPage, query=PageQuery, tags=("numbers",)),
+    Route("POST", "/api/v1/admin/numbers", admin_numbers.assign_number,
+          "Assign a phone number to an assistant", "assignNumber", 201, NumberView,
+          AssignNumberRequest, tags=("numbers",)),
+    Route("GET", "/api/v1/admin/numbers/{number_id}", admin_numbers.get_number,
+          "Get a phone number", "getNumber", response=NumberView, tags=("numbers",)),
+    Route("PATCH", "/api/v1/admin/numbers/{number_id}", admin_numbers.update_number,
+          "Change a phone number's assistant, label or state", "updateNumber", 200, NumberView,
+          NumberFields, tags=("numbers",)),
+    Route("DELETE", "/api/v1/admin/numbers/{number_id}", admin_numbers.unassign_number,
+          "Unassign a phone number", "unassignNumber", 204, tags=("numbers",)),
+    Route("GET", "/api/v1/admin/contacts", admin_contacts.list_contacts, "List contacts",
+          "listContacts", response=ContactPage, query=ContactQuery, tags=("contacts",)),
+    Route("GET", "/api/v1/admin/contacts/{contact_id}", admin_contacts.get_contact,
+          "Get a contact and its recent sessions", "getContact", response=ContactDetail,
+          tags=("contacts",)),
+    Route("PATCH", "/api/v1/admin/contacts/{contact_id}", admin_contacts.update_contact,
+          "Edit a contact", "updateContact", 200, ContactDetail, ContactFields,
+          tags=("contacts",)),
 )  # fmt: skip
 
 

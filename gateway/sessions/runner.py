@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import (
     Conversation,
     ConversationClient,
@@ -137,7 +138,10 @@ class SessionRunner:
             return "assistant_missing"
         mode: SessionMode = "chat" if session.mode == "chat" else "voice"
         context = SessionContext(
-            session_id=session.id, mode=mode, language_code=session.language_code
+            session_id=session.id,
+            mode=mode,
+            language_code=session.language_code,
+            caller_context=await self._caller_context(session),
         )
         try:
             provider_session = await self._providers.get(assistant.provider).connect(
@@ -172,6 +176,14 @@ class SessionRunner:
             await self._service.finish(session.id, reason)
         log.info("session ended", extra={"session_id": session.id, "reason": reason})
         return reason
+
+    async def _caller_context(self, session: Session) -> str | None:
+        """What we know of the caller; a failure here costs the assistant a hint, not the call."""
+        try:
+            return await describe_caller(self._store, session)
+        except Exception:
+            log.exception("caller context failed", extra={"session_id": session.id})
+            return None
 
     async def _converse(self, conversation: Conversation, reader: ClientReader) -> str:
         async with asyncio.TaskGroup() as group:

@@ -59,8 +59,13 @@ class SessionService:
         self._bus = bus
         self._connect_timeout = timedelta(seconds=connect_timeout_s)
 
-    async def create(self, request: NewSession) -> CreatedSession:
-        assistant = await self._store.assistants.get(request.assistant_id)
+    async def create(
+        self, request: NewSession, *, assistant: Assistant | None = None
+    ) -> CreatedSession:
+        """Store a new pending session. A caller that has just read the live assistant row
+        (the voice webhook, with the number it called) passes it to save a query."""
+        if assistant is None or assistant.id != request.assistant_id:
+            assistant = await self._store.assistants.get(request.assistant_id)
         if assistant is None:
             raise ValidationFailed(
                 "assistant_id names no assistant",

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.store.assistants import AssistantRepository
+from gateway.store.calls import CallRepository
 from gateway.store.contacts import ContactRepository
 from gateway.store.db import create_engine, migrate, sessionmaker
 from gateway.store.keys import KeyRepository
+from gateway.store.numbers import PhoneNumberRepository
 from gateway.store.sessions import SessionRepository
 
 
@@ -22,6 +24,8 @@ class Store:
     assistants: AssistantRepository
     contacts: ContactRepository
     sessions: SessionRepository
+    numbers: PhoneNumberRepository
+    calls: CallRepository
 
     @classmethod
     def open(cls, database_url: str) -> Store:
@@ -33,6 +37,8 @@ class Store:
             assistants=AssistantRepository(db),
             contacts=ContactRepository(db),
             sessions=SessionRepository(db),
+            numbers=PhoneNumberRepository(db),
+            calls=CallRepository(db),
         )
 
     async def migrate(self) -> None:

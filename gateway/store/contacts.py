@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from gateway.store.models import Contact
+from gateway.store.models import Contact, Session
 
 
 class ContactRepository:
@@ -28,8 +28,10 @@ class ContactRepository:
                 index_elements=[Contact.phone_number],
                 set_={"last_seen_at": now, "session_count": Contact.session_count + 1},
             )
-            await db.execute(statement)
-            row = await db.scalar(select(Contact).where(Contact.phone_number == phone_number))
+            # RETURNING saves a second round trip (SQLite 3.35+, PostgreSQL); the session is
+            # on the hot path of every incoming call.
+            returning = statement.returning(Contact)
+            row = await db.scalar(returning, execution_options={"populate_existing": True})
         assert row is not None
         return row
 
@@ -40,3 +42,57 @@ class ContactRepository:
     async def get_by_number(self, phone_number: str) -> Contact | None:
         async with self._db() as db:
             return await db.scalar(select(Contact).where(Contact.phone_number == phone_number))
+
+    async def search(
+        self, *, phone_number: str | None, limit: int, offset: int
+    ) -> tuple[list[Contact], int]:
+        """A page of contacts, most recently seen first."""
+        conditions = [Contact.phone_number == phone_number] if phone_number else []
+        page = (
+            select(Contact)
+            .where(*conditions)
+            .order_by(Contact.last_seen_at.desc(), Contact.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        total = select(func.count()).select_from(Contact).where(*conditions)
+        async with self._db() as db:
+            rows = list((await db.scalars(page)).all())
+            count = int(await db.scalar(total) or 0)
+        return rows, count
+
+    async def rename(self, contact_id: int, name: str | None) -> Contact | None:
+        """Set (or with ``None`` clear) the name an admin knows this caller by."""
+        async with self._db.begin() as db:
+            row = await db.get(Contact, contact_id)
+            if row is None:
+                return None
+            row.name = name
+        return row
+
+    async def sessions(self, contact_id: int, *, limit: int) -> list[Session]:
+        """The contact's sessions, newest first."""
+        query = (
+            select(Session)
+            .where(Session.contact_id == contact_id)
+            .order_by(Session.created_at.desc(), Session.id)
+            .limit(limit)
+        )
+        async with self._db() as db:
+            return list((await db.scalars(query)).all())
+
+    async def earlier_sessions(
+        self, contact_id: int, session: Session
+    ) -> tuple[int, Session | None]:
+        """How many of the contact's sessions came before ``session``, and the latest of them."""
+        earlier = (
+            Session.contact_id == contact_id,
+            Session.id != session.id,
+            Session.created_at <= session.created_at,
+        )
+        latest = (
+            select(Session).where(*earlier).order_by(Session.created_at.desc(), Session.id).limit(1)
+        )
+        count = select(func.count()).select_from(Session).where(*earlier)
+        async with self._db() as db:
+            return int(await db.scalar(count) or 0), await db.scalar(latest)

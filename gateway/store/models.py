@@ -123,3 +123,39 @@ class Turn(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PhoneNumber(Base):
+    """A carrier number the gateway answers, and the assistant that answers it."""
+
+    __tablename__ = "phone_numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    carrier: Mapped[str] = mapped_column(String(20), default="twilio")
+    assistant_id: Mapped[int] = mapped_column(ForeignKey("assistants.id"), index=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Call(Base):
+    """One carrier call and the session it runs: the carrier's latest status, the duration,
+    the single-use media-socket token (hash only) and whether a transfer was asked for."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    carrier: Mapped[str] = mapped_column(String(20))
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), unique=True)
+    to_number: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20))
+    status_order: Mapped[int] = mapped_column(Integer, default=0)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    transfer_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    media_token_hash: Mapped[str | None] = mapped_column(String(64))
+    media_token_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

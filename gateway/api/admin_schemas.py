@@ -1,0 +1,83 @@
+"""Request and response bodies of the phone-number and contact admin API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.api.schemas import AssistantRef, SessionView
+
+Carrier = Literal["twilio"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo is a 422, never a silent no-op
+
+
+class PageQuery(_Request):
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+class NumberFields(_Request):
+    """Phone-number fields an admin may change; every one optional (PATCH semantics)."""
+
+    assistant_id: Annotated[int | None, Field(gt=0, strict=True)] = None
+    carrier: Carrier | None = None
+    label: Annotated[str | None, Field(max_length=200)] = None
+    enabled: Annotated[bool | None, Field(strict=True)] = None
+
+
+class AssignNumberRequest(NumberFields):
+    number: Annotated[str, Field(min_length=1, max_length=32, description="E.164, e.g. +1555…")]
+    assistant_id: Annotated[int, Field(gt=0, strict=True)]
+
+
+class NumberView(BaseModel):
+    id: int
+    number: str
+    carrier: Carrier
+    assistant: AssistantRef
+    label: str | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class NumberPage(BaseModel):
+    data: list[NumberView]
+    total: int
+    limit: int
+    offset: int
+
+
+class ContactQuery(PageQuery):
+    phone_number: Annotated[str | None, Field(max_length=32)] = None
+
+
+class ContactFields(_Request):
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = Field(
+        description="The name the assistant is told; null clears it"
+    )
+
+
+class ContactView(BaseModel):
+    id: int
+    phone_number: str
+    name: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    session_count: int
+
+
+class ContactDetail(ContactView):
+    sessions: list[SessionView] = Field(description="The most recent sessions, newest first")
+
+
+class ContactPage(BaseModel):
+    data: list[ContactView]
+    total: int
+    limit: int
+    offset: int

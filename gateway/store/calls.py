@@ -1,0 +1,114 @@
+"""Call rows: one per carrier call, found by its CallSid (unique, so retries find one row).
+
+Call state that only a carrier has (its status sequence, the duration, the media-socket token)
+lives here rather than on ``sessions``, which stays the same for apps and calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from gateway.store.models import Assistant, Call, PhoneNumber
+
+
+@dataclass(frozen=True, slots=True)
+class CallLookup:
+    """What answering a call needs to know, read in one database session."""
+
+    call: Call | None
+    """The call already stored for this CallSid (a retried webhook), if any."""
+    number: PhoneNumber | None
+    assistant: Assistant | None
+    """The number's assistant; ``None`` if it was deleted."""
+
+
+class CallRepository:
+    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+        self._db = db
+
+    async def add(self, row: Call) -> bool:
+        """Store the call unless its CallSid is already stored; ``False`` means another request
+        (a retry on another node) got there first."""
+        async with self._db.begin() as db:
+            insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+            values = {c.key: getattr(row, c.key) for c in Call.__table__.columns if c.key != "id"}
+            statement = insert(Call).values(**values).on_conflict_do_nothing()
+            result = await db.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def lookup(self, call_sid: str, to_number: str | None) -> CallLookup:
+        """The stored call for ``call_sid`` and the route for ``to_number``. One session for
+        both reads: this is the voice webhook's hot path."""
+        route = (
+            select(PhoneNumber, Assistant)
+            .join(Assistant, Assistant.id == PhoneNumber.assistant_id)
+            .where(PhoneNumber.number == to_number)
+        )
+        async with self._db() as db:
+            call = await db.scalar(select(Call).where(Call.call_sid == call_sid))
+            found = (await db.execute(route)).first() if to_number and call is None else None
+        if found is None:
+            return CallLookup(call, None, None)
+        number, assistant = found
+        return CallLookup(call, number, assistant if assistant.deleted_at is None else None)
+
+    async def get_by_sid(self, call_sid: str) -> Call | None:
+        async with self._db() as db:
+            return await db.scalar(select(Call).where(Call.call_sid == call_sid))
+
+    async def get_by_session(self, session_id: str) -> Call | None:
+        async with self._db() as db:
+            return await db.scalar(select(Call).where(Call.session_id == session_id))
+
+    async def redeem_media_token(
+        self, call_sid: str, session_id: str, token_hash: str, now: datetime
+    ) -> bool:
+        """Use up the media token in one conditional update: exactly one caller wins, and only
+        while the token is unexpired and bound to this CallSid and session. Comparing SHA-256
+        hashes in SQL leaks nothing useful about the token itself."""
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Call)
+                .where(
+                    Call.call_sid == call_sid,
+                    Call.session_id == session_id,
+                    Call.media_token_hash == token_hash,
+                    Call.media_token_expires_at > now,
+                )
+                .values(media_token_hash=None, media_token_expires_at=None, updated_at=now)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def record_status(
+        self, call_sid: str, status: str, order: int, duration_s: int | None, now: datetime
+    ) -> bool:
+        """Move the call to ``status`` only if it is later than the stored one (``order``), so
+        duplicated and shuffled callbacks converge on the latest real status."""
+        values: dict[str, object] = {"status": status, "status_order": order, "updated_at": now}
+        if duration_s is not None:
+            values["duration_s"] = duration_s
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Call)
+                .where(Call.call_sid == call_sid, Call.status_order < order)
+                .values(**values)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def request_transfer(self, session_id: str, now: datetime) -> bool:
+        """Mark the call of ``session_id`` for transfer; the ``<Connect action>`` URL reads it.
+        ``False`` when the session is not a call."""
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Call)
+                .where(Call.session_id == session_id)
+                .values(transfer_requested=True, updated_at=now)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
