@@ -143,6 +143,11 @@ class Conversation:
     def ended(self) -> bool:
         return self._ended.done()
 
+    @property
+    def end_reason(self) -> str | None:
+        """Why the session ended (the first reason given), or None while it runs."""
+        return self._ended.result() if self._ended.done() else None
+
     def end_after_response(self, reason: str) -> None:
         """End once the current response is complete (a goodbye or transfer line is heard)."""
         self._end_after_response = reason

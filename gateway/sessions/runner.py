@@ -202,7 +202,13 @@ class SessionRunner:
         reason = "internal_error"
         try:
             await client.deliver(SessionOpen(provider=assistant.provider, mode=mode))
-            reason = await self._converse(conversation, reader)
+            try:
+                reason = await self._converse(conversation, reader)
+            except asyncio.CancelledError:
+                # The door's task was cancelled (its connection was lost, or the server stops):
+                # keep the reason the conversation already had, if any.
+                reason = conversation.end_reason or "cancelled"
+                raise
         finally:
             await self._live.remove(session.id)
             await provider_session.aclose()
