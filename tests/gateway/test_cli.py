@@ -293,8 +293,8 @@ def test_errors_from_the_console_script_are_one_message_without_a_traceback(
     tmp_path: Path, args: tuple[str, ...], database: str, code: int, message: str
 ) -> None:
     outcome = run_kura(*args, database_url=sqlite_url(tmp_path / database), cwd=tmp_path)
-    assert outcome.returncode == code
-    assert outcome.stderr.startswith("kura: ")
+    assert outcome.returncode == code, outcome.stderr
+    assert outcome.stderr.startswith("kura: "), outcome.stderr
     assert "Traceback" not in outcome.stderr
     assert message in outcome.stderr
 
