@@ -89,8 +89,8 @@ async def run_call(
             await _call(http, validator, config, plan, result)
     except TimeoutError:
         result.failure = result.failure or "timeout"
-    except (aiohttp.ClientError, ConnectionError, ValueError) as exc:
-        result.failure = result.failure or f"{type(exc).__name__}: {exc}"[:200]
+    except Exception as exc:  # one broken call is a counted failure, never the end of a load test
+        result.failure = result.failure or f"{type(exc).__name__}: {exc}"[:80]
     finally:
         result.streaming.set()  # release anyone waiting for this call to start
     return result

@@ -149,7 +149,7 @@ def test_the_loopback_guard(url: str, ok: bool) -> None:
             require_loopback(url)
 
 
-@pytest.mark.parametrize("script", ["simulate_call.py"])
+@pytest.mark.parametrize("script", ["simulate_call.py", "loadtest.py"])
 def test_the_scripts_refuse_a_gateway_that_is_not_loopback(script: str) -> None:
     arguments = ["--gateway", "http://10.0.0.1:8080", "--auth-token", "t", "--to", "+15550002222"]
     done = subprocess.run(
