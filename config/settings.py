@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="Synthesiser for the local provider; default: espeak-ng when installed.",
     )
 
+    # Observability
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for /metrics; unset serves it to loopback clients only.",
+    )
+
     # Tool webhooks
     webhook_secret: SecretStr | None = Field(
         default=None,

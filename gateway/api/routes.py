@@ -21,6 +21,7 @@ from gateway.api.admin_schemas import (
     PageQuery,
 )
 from gateway.api.auth import Handler
+from gateway.api.metrics_api import metrics_text
 from gateway.api.schemas import (
     AssistantFields,
     AssistantList,
@@ -113,4 +114,5 @@ def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/api/v1/openapi.json", openapi_document)
+    app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/v1/sessions/{session_id}/connect", connect_session)

@@ -140,6 +140,10 @@ class Conversation:
     def ended(self) -> bool:
         return self._ended.done()
 
+    def end_after_response(self, reason: str) -> None:
+        """End once the current response is complete (a goodbye or transfer line is heard)."""
+        self._end_after_response = reason
+
     def end(self, reason: str) -> None:
         """Ask the session to end; the first reason given is the one recorded."""
         if not self._ended.done():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +38,17 @@ ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
 
 
-def assistant_spec(assistant: Assistant) -> AssistantSpec:
-    """The provider-neutral view of a stored assistant."""
-    tools = tuple(
+@dataclass(frozen=True, slots=True)
+class BuiltinTool:
+    """A tool the client door answers itself, offered to the model with ``spec``."""
+
+    spec: ToolSpec
+    handler: ToolHandler
+
+
+def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ()) -> AssistantSpec:
+    """The provider-neutral view of a stored assistant (plus the door's built-in tools)."""
+    tools = extra_tools + tuple(
         ToolSpec(
             name=tool["name"],
             description=tool.get("description", ""),
@@ -130,8 +138,17 @@ class SessionRunner:
         self._live = live
         self._clock = clock
 
-    async def run(self, session: Session, client: ConversationClient, reader: ClientReader) -> str:
-        """Run the session until it ends; returns (and records) the end reason."""
+    async def run(
+        self,
+        session: Session,
+        client: ConversationClient,
+        reader: ClientReader,
+        builtins: Mapping[str, BuiltinTool] | None = None,
+    ) -> str:
+        """Run the session until it ends; returns (and records) the end reason.
+
+        ``builtins`` are tools the door itself answers (the phone's ``transfer_call``)."""
+        builtins = builtins or {}
         assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
         if assistant is None:  # the row is referenced by a foreign key, so only a broken DB
             await self._service.finish(session.id, "assistant_missing")
@@ -145,7 +162,7 @@ class SessionRunner:
         )
         try:
             provider_session = await self._providers.get(assistant.provider).connect(
-                assistant_spec(assistant), context
+                assistant_spec(assistant, tuple(tool.spec for tool in builtins.values())), context
             )
         except ProviderError as exc:
             log.warning("provider connect failed", extra={"code": exc.code})
@@ -163,7 +180,7 @@ class SessionRunner:
                 max_duration_s=assistant.max_duration_s,
             ),
             turns=SessionTurns(self._transcripts, session.id),
-            tool_handler=self._tool_handler(session, assistant),
+            tool_handler=self._tool_handler(session, assistant, builtins),
         )
         await self._live.add(session.id, conversation)
         reason = "internal_error"
@@ -192,7 +209,9 @@ class SessionRunner:
             reading.cancel()
         return reason
 
-    def _tool_handler(self, session: Session, assistant: Assistant) -> ToolHandler:
+    def _tool_handler(
+        self, session: Session, assistant: Assistant, builtins: Mapping[str, BuiltinTool]
+    ) -> ToolHandler:
         endpoints = {
             tool["name"]: ToolEndpoint(tool["name"], tool["webhook_url"])
             for tool in assistant.tools
@@ -201,6 +220,8 @@ class SessionRunner:
         context = CallContext(session.id, assistant.id, session.phone_number)
 
         async def handle(call: ToolCall) -> dict[str, Any]:
+            if call.name in builtins:
+                return await builtins[call.name].handler(call)
             endpoint = endpoints.get(call.name)
             if endpoint is None:
                 return {"error": f"tool {call.name!r} has no webhook"}

@@ -9,8 +9,9 @@ from aiohttp import web
 
 from gateway.context import CONTEXT
 from gateway.telephony import twilio_webhooks
+from gateway.telephony.media_socket import media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
-from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
+from gateway.telephony.signatures import ACTION_PATH, MEDIA_PATH, STATUS_PATH, VOICE_PATH
 
 log = logging.getLogger(__name__)
 
@@ -24,3 +25,4 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(VOICE_PATH, twilio_webhooks.voice)
     app.router.add_post(STATUS_PATH, twilio_webhooks.status)
     app.router.add_post(ACTION_PATH, twilio_webhooks.after_stream)
+    app.router.add_get(MEDIA_PATH, media_stream)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import soxr
 
+from providers.local import utterance
 from providers.local.utterance import (
     UtteranceDetector,
     UtteranceEnded,
@@ -80,13 +80,13 @@ def test_long_speech_is_capped_then_waits_for_a_pause() -> None:
 
 def test_one_resampler_serves_the_whole_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     created: list[Any] = []
-    real = soxr.ResampleStream
+    real = utterance.StreamResampler
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         created.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(soxr, "ResampleStream", counting)
+    monkeypatch.setattr(utterance, "StreamResampler", counting)
     detector = UtteranceDetector()
     feed_all(detector, silence(200) + speech_clip() + silence(1000), 960)
-    assert created == [(24_000, 16_000, 1)]
+    assert created == [(24_000, 16_000)]

@@ -1,0 +1,199 @@
+"""The CallBridge: a phone call as a client of the Kura session protocol (DESIGN §1, §3).
+
+Carrier media in → inbound chain (µ-law → PCM16 → VAD → 24 kHz) → ``Conversation``; agent audio
+→ outbound chain (24 kHz → 8 kHz µ-law → 20 ms frames, a mark per chunk) → carrier. Barge-in
+(local VAD or the provider's speech start, whichever is first) clears the carrier's buffer and
+interrupts the provider at the position the carrier's echoed marks say was played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from gateway import metrics
+from gateway.sessions.conversation import Conversation
+from gateway.sessions.protocol import ServerMessage, SessionError, TurnComplete
+from gateway.telephony.call_audio import apology_ulaw
+from gateway.telephony.twilio_codec import (
+    ClearAudio,
+    DtmfReceived,
+    MarkEchoed,
+    MediaReceived,
+    SendMark,
+    SendMedia,
+    StreamStopped,
+    decode,
+    encode,
+)
+from media.chains import InboundChain, OutboundChain
+from media.playout import PlayoutBatch
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_CHARS = 64 * 1024  # Twilio's frames are ~400 characters; bigger ones are not Twilio's
+PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
+
+
+@dataclass(slots=True)
+class _Counters:
+    frames_in: int = 0
+    bad_input: dict[str, int] = field(default_factory=dict)
+
+    def bad(self, reason: str) -> None:
+        self.bad_input[reason] = self.bad_input.get(reason, 0) + 1
+        metrics.BAD_INPUT.labels(reason).inc()
+
+
+class CallBridge:
+    """One call's media between the carrier socket and its Conversation."""
+
+    def __init__(self, ws: web.WebSocketResponse, stream_sid: str) -> None:
+        self._ws = ws
+        self._sid = stream_sid
+        self._inbound = InboundChain()
+        self._outbound = OutboundChain()
+        self._conversation: Conversation | None = None
+        self._current_item: str | None = None
+        self._cleared_items: set[str] = set()
+        self._failed = False
+        self.hung_up = False
+        self.counters = _Counters()
+
+    # --- ConversationClient ------------------------------------------------------------------
+
+    async def deliver(self, message: ServerMessage) -> None:
+        if isinstance(message, SessionError):
+            self._failed = True  # the caller will hear the apology instead of dead air
+        elif isinstance(message, TurnComplete):
+            await self._send_batches(self._outbound.flush(), None)
+
+    async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
+        if item_id in self._cleared_items:
+            return  # audio of an item the caller already talked over: never play it
+        started_s = time.perf_counter()
+        self._current_item = item_id
+        await self._send_batches(self._outbound.push(item_id, pcm16), started_s)
+
+    async def caller_speech_started(self) -> bool:
+        if not self._outbound.audible:
+            return False  # nothing playing: let the Conversation decide about the response
+        await self._barge_in("provider")
+        return True
+
+    def end_after_response(self, reason: str) -> None:
+        if self._conversation is not None:
+            self._conversation.end_after_response(reason)
+
+    # --- carrier → conversation --------------------------------------------------------------
+
+    async def read_carrier(self, conversation: Conversation) -> None:
+        """Feed carrier frames to the conversation until the stream stops or the socket drops."""
+        self._conversation = conversation
+        async for frame in self._ws:
+            if frame.type == WSMsgType.TEXT:
+                if len(frame.data) > MAX_FRAME_CHARS:
+                    self.counters.bad("oversize")
+                    continue
+                if await self._on_carrier_text(frame.data, conversation):
+                    break
+            elif frame.type == WSMsgType.BINARY:
+                self.counters.bad("binary")
+        self.hung_up = True
+        conversation.end("caller_hangup")
+
+    async def _on_carrier_text(self, text: str, conversation: Conversation) -> bool:
+        """Act on one carrier message; True once the stream has stopped."""
+        event = decode(text)
+        match event:
+            case MediaReceived(payload=payload):
+                await self._on_media(payload, conversation)
+            case MarkEchoed(name=name):
+                self._outbound.on_mark(name)
+            case DtmfReceived(digit=digit):
+                await conversation.send_text_note(f"The caller pressed {digit}")
+            case StreamStopped():
+                return True
+            case None:
+                self.counters.bad("malformed")
+        return False
+
+    async def _on_media(self, payload: bytes, conversation: Conversation) -> None:
+        started_s = time.perf_counter()
+        self.counters.frames_in += 1
+        result = self._inbound.process(payload, self._outbound.audible)
+        if result.barge_in is not None:
+            await self._barge_in("local_vad")
+        await conversation.receive_audio(result.pcm16)
+        metrics.observe_frame("inbound", time.perf_counter() - started_s)
+
+    # --- barge-in ----------------------------------------------------------------------------
+
+    async def _barge_in(self, source: str) -> None:
+        """Stop the agent at once and tell the provider what the caller really heard."""
+        item = self._current_item
+        confirmed_ms = self._outbound.tracker.played_ms(item) if item else 0
+        await self._send(ClearAudio(self._sid))
+        heard = self._outbound.clear()
+        if item is None:
+            return
+        self._cleared_items.add(item)
+        metrics.BARGE_INS.labels(source).inc()
+        played_ms = heard.get(item, confirmed_ms)
+        log.info("barge-in", extra={"source": source, "played_ms": played_ms})
+        if self._conversation is not None:
+            await self._conversation.interrupt(played_ms)
+
+    # --- conversation → carrier --------------------------------------------------------------
+
+    async def _send_batches(self, batches: list[PlayoutBatch], started_s: float | None) -> None:
+        """Frames then their mark; ``started_s`` (when the provider's audio came in) times them."""
+        for batch in batches:
+            if batch.mark.item_id in self._cleared_items:
+                return
+            for frame in batch.frames:
+                await self._send(SendMedia(self._sid, frame))
+                if started_s is not None:
+                    metrics.observe_frame("outbound", time.perf_counter() - started_s)
+            await self._send(SendMark(self._sid, batch.mark.name))
+
+    async def _send(self, command: Any) -> None:
+        if not self._ws.closed:
+            await self._ws.send_str(encode(command))
+
+    # --- the end of the call -----------------------------------------------------------------
+
+    async def finish(self) -> None:
+        """Before closing: let the caller hear the last words (or the apology) in full."""
+        if self.hung_up or self._ws.closed:
+            return
+        await self._send_batches(self._outbound.flush(), None)
+        if self._failed:
+            await self._play_apology()
+        await self._wait_for_playout()
+
+    async def _play_apology(self) -> None:
+        batches = self._outbound.push_ulaw("apology", apology_ulaw()) + self._outbound.flush()
+        await self._send_batches(batches, None)
+
+    async def _wait_for_playout(self) -> None:
+        """Read mark echoes until everything sent has played (bounded), or the caller hangs up."""
+        deadline_s = self._outbound.tracker.queued_ms / 1000 + PLAYOUT_GRACE_S
+        try:
+            async with asyncio.timeout(deadline_s):
+                while self._outbound.audible:
+                    frame = await self._ws.receive()
+                    if frame.type != WSMsgType.TEXT:
+                        return
+                    event = decode(frame.data)
+                    if isinstance(event, MarkEchoed):
+                        self._outbound.on_mark(event.name)
+                    elif isinstance(event, StreamStopped):
+                        return
+        except TimeoutError:
+            log.info("playout not confirmed before closing")
