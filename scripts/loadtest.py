@@ -130,7 +130,8 @@ def _target(args: argparse.Namespace) -> Iterator[LoadTarget]:
     cores = os.sched_getaffinity(0)
     if len(cores) > 1:  # the generator (and the fake provider it starts) off the gateway's core
         os.sched_setaffinity(0, cores - {GATEWAY_CORE})
-    with spawned_gateway(args.provider, GATEWAY_CORE) as gw:
+    keep_logs = Path(args.keep_logs) if args.keep_logs else None
+    with spawned_gateway(args.provider, GATEWAY_CORE, keep_logs) as gw:
         config = CallConfig(gw.url, gw.auth_token, "+15553000000", gw.number)
         print(
             f"gateway pid {gw.pid} on core {GATEWAY_CORE}, {gw.url}, provider {args.provider};"
@@ -144,6 +145,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--spawn", action="store_true", help="start kura serve pinned to core 0")
     p.add_argument("--provider", choices=PROVIDERS, default="local", help="with --spawn")
+    p.add_argument("--keep-logs", help="with --spawn: copy the children's logs to this directory")
     p.add_argument("--gateway", help="a running gateway's base URL (loopback only)")
     p.add_argument("--public-url", help="its KURA_PUBLIC_URL (default: --gateway)")
     p.add_argument("--auth-token", help="its KURA_TWILIO_AUTH_TOKEN")
@@ -154,7 +156,7 @@ def parser() -> argparse.ArgumentParser:
         "--duration-s", type=float, default=30.0, help=f"per call (max {MAX_DURATION_S:g})"
     )
     p.add_argument("--ramp", action="store_true", help="step N up by 50 to --calls; stop at a miss")
-    p.add_argument("--start-rate", type=float, default=100.0, help="new calls per second")
+    p.add_argument("--start-rate", type=float, default=25.0, help="new calls per second")
     p.add_argument("--clip", choices=SPEECH_CLIPS, default="speech_a_8k.wav", help="caller speech")
     p.add_argument("--gap-s", type=float, default=3.0, help="silence after each loop of speech")
     p.add_argument("--json", action="store_true", help="print one JSON object")

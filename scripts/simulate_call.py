@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.twilio_sim import metrics  # noqa: E402
-from scripts.twilio_sim.audio import RATE_HZ, load_clip, write_ulaw_wav  # noqa: E402
+from scripts.twilio_sim.audio import load_clip, write_ulaw_wav  # noqa: E402
 from scripts.twilio_sim.call import CallConfig, CallResult, run_call  # noqa: E402
 from scripts.twilio_sim.loopback import is_loopback_url  # noqa: E402
 from scripts.twilio_sim.media_session import InboundPlan  # noqa: E402
@@ -94,7 +94,8 @@ def summarise(result: CallResult, delay: dict[str, Any]) -> dict[str, Any]:
         "clears": len(s.clear_times) if s else 0,
         "send_lag_max_ms": _ms(s.send_lag_max_ms if s else None),
         "closed_by": s.closed_by if s else None,
-        "agent_audio_heard_s": round(len(result.recording) / RATE_HZ, 2),
+        "agent_audio_received_s": round(result.agent_audio_s, 2),
+        "agent_audio_cleared_s": round(result.agent_audio_cleared_s, 2),
         "frame_delay": delay,
         "action_status": a.status if a else None,
         "action_ms": _ms(a.elapsed_ms if a else None),

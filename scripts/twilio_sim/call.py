@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from twilio.request_validator import RequestValidator
 
+from .audio import RATE_HZ
 from .media_session import InboundPlan, MediaSession, SessionStats
 from .pacing import CallClock
 from .playback import Playback
@@ -67,6 +68,8 @@ class CallResult:
     action: WebhookReply | None = None
     failure: str | None = None
     recording: bytes = field(default=b"", repr=False)
+    agent_audio_s: float = 0.0  # agent audio received on the media socket
+    agent_audio_cleared_s: float = 0.0  # of which dropped unplayed by a clear
     streaming: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
@@ -167,3 +170,5 @@ async def _media(
     finally:
         await ws.close()
         result.recording = playback.recording()
+        result.agent_audio_s = playback.received_bytes / RATE_HZ
+        result.agent_audio_cleared_s = playback.cleared_bytes / RATE_HZ

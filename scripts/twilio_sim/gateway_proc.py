@@ -140,9 +140,18 @@ def _route_number(env: dict[str, str], workdir: Path, provider: str) -> None:
     _kura(env, workdir, "numbers", "assign", NUMBER, "--assistant", str(assistant_id))
 
 
+def _copy_logs(workdir: Path, destination: Path) -> None:
+    destination.mkdir(parents=True, exist_ok=True)
+    for log in workdir.glob("*.log"):
+        shutil.copy2(log, destination / log.name)
+
+
 @contextlib.contextmanager
-def spawned_gateway(provider: str = "local", core: int | None = 0) -> Iterator[Spawned]:
-    """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given."""
+def spawned_gateway(
+    provider: str = "local", core: int | None = 0, keep_logs: Path | None = None
+) -> Iterator[Spawned]:
+    """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given.
+    The children's logs are copied to ``keep_logs`` at the end (the work directory is not)."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
     port, token = free_port(), secrets.token_hex(16)
@@ -154,6 +163,8 @@ def spawned_gateway(provider: str = "local", core: int | None = 0) -> Iterator[S
     }
     with tempfile.TemporaryDirectory(prefix="kura-load-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
+        if keep_logs is not None:
+            stack.callback(_copy_logs, workdir, keep_logs)  # runs after the children stopped
         fake_pid = None
         if provider == "openai-fake":
             fake_port = free_port()
