@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from providers.capabilities import AudioFormat
+
 SessionMode = Literal["voice", "chat"]
 
 
@@ -65,3 +67,6 @@ class SessionContext:
     caller_context: str | None = None
     """Facts about the caller (returning or new, ...) to append to the instructions."""
     history: tuple[HistoryItem, ...] = ()
+    preferred_audio: AudioFormat | None = None
+    """The client's own audio format (a phone call's 8 kHz µ-law): a provider that can take it
+    both ways uses it, so the gateway converts nothing; others ignore it."""

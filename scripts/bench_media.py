@@ -92,8 +92,21 @@ def bench_cost() -> dict[str, Any]:
         frame = np.frombuffer(frames_24k[i % len(frames_24k)], np.int16)
         pcm16_to_ulaw(down.resample_chunk(frame).tobytes())
 
+    # µ-law passthrough (a provider that speaks G.711, OpenAI's audio/pcmu): the inbound chain
+    # still decodes for the VAD but does not resample; outbound only frames and marks.
+    ulaw_in, ulaw_out = InboundChain(out_rate_hz=8000), OutboundChain()
+    agent_ulaw = ulaw_frames(pcm16_to_ulaw(_pcm16(_load("speech_a_8k.wav"))))
+    pass_in = _time_calls(
+        lambda i: ulaw_in.process(speech_8k[i % len(speech_8k)], i % 2 == 0), count
+    )
+    pass_out = _time_calls(
+        lambda i: ulaw_out.push_ulaw("item", agent_ulaw[i % len(agent_ulaw)]), count
+    )
     pair_mean = cost_in["mean_us"] + cost_out["mean_us"]
     return {
+        "ulaw_passthrough_inbound_per_frame": pass_in,
+        "ulaw_passthrough_outbound_per_frame": pass_out,
+        "ulaw_passthrough_pair_mean_us": round(pass_in["mean_us"] + pass_out["mean_us"], 2),
         "inbound_per_frame": cost_in,
         "outbound_per_frame": cost_out,
         "pair_mean_us": round(pair_mean, 2),
@@ -281,6 +294,9 @@ def _print_text(report: dict[str, Any]) -> None:
         print(f"  {key:<38} {_stats(cost[key])}")
     print(f"  inbound + outbound mean               {cost['pair_mean_us']} µs")
     print(f"  calls one core could carry (media)    {cost['calls_per_core']}")
+    for key in ("ulaw_passthrough_inbound_per_frame", "ulaw_passthrough_outbound_per_frame"):
+        print(f"  {key:<38} {_stats(cost[key])}")
+    print(f"  µ-law passthrough pair mean           {cost['ulaw_passthrough_pair_mean_us']} µs")
     ref = cost["reference_soxr_hq_bare_primitives_pair"]
     print(f"  [ref] soxr HQ bare primitives, pair   {_stats(ref)}")
     print("== resampler latency: audio held back per direction after each 20 ms frame ==")

@@ -40,16 +40,21 @@ class _Direction:
         return pcm16_to_ulaw(pcm) if self._encode_ulaw else pcm
 
 
-class ProviderAudio:
-    """The two directions between the session and its provider."""
+SESSION_AUDIO = AudioFormat("pcm16", SESSION_RATE_HZ)
 
-    def __init__(self, capabilities: ProviderCapabilities) -> None:
-        session = AudioFormat("pcm16", SESSION_RATE_HZ)
+
+class ProviderAudio:
+    """The two directions between the client's audio format and the provider's."""
+
+    def __init__(
+        self, capabilities: ProviderCapabilities, client_audio: AudioFormat = SESSION_AUDIO
+    ) -> None:
+        session = client_audio
         self._inbound = _Direction(session, capabilities.input_audio)
         self._outbound = _Direction(capabilities.output_audio, session)
 
-    def to_provider(self, pcm16_24k: bytes) -> bytes:
-        return self._inbound.convert(pcm16_24k)
+    def to_provider(self, audio: bytes) -> bytes:
+        return self._inbound.convert(audio)
 
     def from_provider(self, audio: bytes) -> bytes:
         return self._outbound.convert(audio)

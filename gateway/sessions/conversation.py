@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from gateway.sessions.audio_format import ProviderAudio
+from gateway.sessions.audio_format import SESSION_AUDIO, ProviderAudio
 from gateway.sessions.protocol import (
     AudioChunk,
     InterruptMessage,
@@ -30,6 +30,7 @@ from gateway.sessions.protocol import (
 )
 from gateway.sessions.transcripts import TurnRecord
 from providers.base import ProviderSession
+from providers.capabilities import AudioFormat
 from providers.clock import Clock
 from providers.events import (
     AgentAudio,
@@ -65,7 +66,8 @@ class ConversationClient(Protocol):
         """A protocol message other than audio."""
 
     async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
-        """Agent speech, PCM16 24 kHz, tagged with the response item it belongs to."""
+        """Agent speech in the agreed client format (PCM16 24 kHz unless the client and the
+        provider share another), tagged with the response item it belongs to."""
 
     async def caller_speech_started(self) -> bool:
         """The provider heard the caller start talking (a barge-in signal).
@@ -110,6 +112,7 @@ class Conversation:
         limits: ConversationLimits,
         turns: TurnStore,
         tool_handler: ToolHandler | None = None,
+        client_audio: AudioFormat = SESSION_AUDIO,
     ) -> None:
         self._provider = provider
         self._client = client
@@ -121,7 +124,7 @@ class Conversation:
         self._assistant_seq: dict[str, int] = {}  # item id → stored utterance, for amendments
         self._responding = False
         self._tool_handler = tool_handler
-        self._audio = ProviderAudio(provider.capabilities)
+        self._audio = ProviderAudio(provider.capabilities, client_audio)
         self._audio_item: str | None = None
         self._turn = _TurnState()
         self._turns_completed = 0
@@ -139,6 +142,11 @@ class Conversation:
     @property
     def ended(self) -> bool:
         return self._ended.done()
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the session ended (the first reason given), or None while it runs."""
+        return self._ended.result() if self._ended.done() else None
 
     def end_after_response(self, reason: str) -> None:
         """End once the current response is complete (a goodbye or transfer line is heard)."""
@@ -183,9 +191,10 @@ class Conversation:
             case StopSession():
                 self.end("client_stop")
 
-    async def receive_audio(self, pcm16: bytes) -> None:
-        """Raw caller audio from an in-process client (the phone bridge): no base64 round trip."""
-        await self._provider.send_audio(self._audio.to_provider(pcm16))
+    async def receive_audio(self, audio: bytes) -> None:
+        """Raw caller audio, in the agreed client format, from an in-process client (the phone
+        bridge): no base64 round trip."""
+        await self._provider.send_audio(self._audio.to_provider(audio))
 
     async def send_text_note(self, text: str) -> None:
         """Text the client did not type but the assistant should hear (e.g. a DTMF digit)."""

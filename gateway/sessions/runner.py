@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.sessions.audio_format import SESSION_AUDIO
 from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import (
     Conversation,
@@ -26,6 +27,7 @@ from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
 from gateway.state.control import ControlBus, SessionDirectory
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
+from providers.capabilities import AudioFormat, ProviderCapabilities
 from providers.clock import Clock
 from providers.errors import ProviderError
 from providers.events import ToolCall
@@ -68,6 +70,13 @@ def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ())
         turn_detection=TurnDetection(**assistant.turn_detection),
         temperature=assistant.temperature,
     )
+
+
+def _agreed_audio(native: AudioFormat | None, caps: ProviderCapabilities) -> AudioFormat:
+    """The client's own format when the provider takes and gives it, else PCM16 24 kHz."""
+    if native is not None and caps.input_audio == native and caps.output_audio == native:
+        return native
+    return SESSION_AUDIO
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +163,13 @@ class SessionRunner:
             await self._service.finish(session.id, "assistant_missing")
             return "assistant_missing"
         mode: SessionMode = "chat" if session.mode == "chat" else "voice"
+        native: AudioFormat | None = getattr(client, "native_audio", None)
         context = SessionContext(
             session_id=session.id,
             mode=mode,
             language_code=session.language_code,
             caller_context=await self._caller_context(session),
+            preferred_audio=native,
         )
         try:
             provider_session = await self._providers.get(assistant.provider).connect(
@@ -169,8 +180,13 @@ class SessionRunner:
             await client.deliver(SessionError(error=f"AI provider unavailable: {exc}"))
             await self._service.finish(session.id, "provider_error")
             return "provider_error"
+        client_audio = _agreed_audio(native, provider_session.capabilities)
+        agree = getattr(client, "audio_agreed", None)
+        if agree is not None:
+            agree(client_audio)
         conversation = Conversation(
             provider=provider_session,
+            client_audio=client_audio,
             client=client,
             clock=self._clock,
             mode=session.mode,
@@ -186,7 +202,13 @@ class SessionRunner:
         reason = "internal_error"
         try:
             await client.deliver(SessionOpen(provider=assistant.provider, mode=mode))
-            reason = await self._converse(conversation, reader)
+            try:
+                reason = await self._converse(conversation, reader)
+            except asyncio.CancelledError:
+                # The door's task was cancelled (its connection was lost, or the server stops):
+                # keep the reason the conversation already had, if any.
+                reason = conversation.end_reason or "cancelled"
+                raise
         finally:
             await self._live.remove(session.id)
             await provider_session.aclose()

@@ -33,9 +33,11 @@ from gateway.telephony.twilio_codec import (
 )
 from media.chains import InboundChain, OutboundChain
 from media.playout import PlayoutBatch
+from providers.capabilities import AudioFormat
 
 log = logging.getLogger(__name__)
 
+ULAW_8K = AudioFormat("pcmu", 8000)
 MAX_FRAME_CHARS = 64 * 1024  # Twilio's frames are ~400 characters; bigger ones are not Twilio's
 PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
 
@@ -53,9 +55,13 @@ class _Counters:
 class CallBridge:
     """One call's media between the carrier socket and its Conversation."""
 
+    native_audio = ULAW_8K
+    """What the carrier speaks; a provider that speaks it too needs no conversion at all."""
+
     def __init__(self, ws: web.WebSocketResponse, stream_sid: str) -> None:
         self._ws = ws
         self._sid = stream_sid
+        self._passthrough = False
         self._inbound = InboundChain()
         self._outbound = OutboundChain()
         self._conversation: Conversation | None = None
@@ -66,6 +72,12 @@ class CallBridge:
         self.counters = _Counters()
 
     # --- ConversationClient ------------------------------------------------------------------
+
+    def audio_agreed(self, audio: AudioFormat) -> None:
+        """The session runs in ``audio``: µ-law passes straight through, or PCM16 24 kHz."""
+        self._passthrough = audio == ULAW_8K
+        if self._passthrough:
+            self._inbound = InboundChain(out_rate_hz=8000)  # decoded only for the VAD
 
     async def deliver(self, message: ServerMessage) -> None:
         if isinstance(message, SessionError):
@@ -78,7 +90,11 @@ class CallBridge:
             return  # audio of an item the caller already talked over: never play it
         started_s = time.perf_counter()
         self._current_item = item_id
-        await self._send_batches(self._outbound.push(item_id, pcm16), started_s)
+        if self._passthrough:
+            batches = self._outbound.push_ulaw(item_id, pcm16)
+        else:
+            batches = self._outbound.push(item_id, pcm16)
+        await self._send_batches(batches, started_s)
 
     async def caller_speech_started(self) -> bool:
         if not self._outbound.audible:
@@ -129,7 +145,7 @@ class CallBridge:
         result = self._inbound.process(payload, self._outbound.audible)
         if result.barge_in is not None:
             await self._barge_in("local_vad")
-        await conversation.receive_audio(result.pcm16)
+        await conversation.receive_audio(payload if self._passthrough else result.pcm16)
         metrics.observe_frame("inbound", time.perf_counter() - started_s)
 
     # --- barge-in ----------------------------------------------------------------------------

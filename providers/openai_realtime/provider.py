@@ -94,9 +94,15 @@ class OpenAIRealtimeProvider(Provider):
         assistant: AssistantSpec,
         context: SessionContext,
         *,
-        input_audio: AudioFormat = PCM16_24K,
-        output_audio: AudioFormat = PCM16_24K,
+        input_audio: AudioFormat | None = None,
+        output_audio: AudioFormat | None = None,
     ) -> ProviderSession:
+        """Open a session; formats default to the client's preferred one when the API takes it
+        (``audio/pcmu`` for calls), else PCM16 24 kHz."""
+        preferred = context.preferred_audio
+        default = preferred if preferred in wire.SUPPORTED_FORMATS else PCM16_24K
+        input_audio = input_audio or default
+        output_audio = output_audio or default
         if not self._api_key:
             raise ProviderAuthError("no OpenAI API key is configured", code="missing_api_key")
         config = wire.session_config(

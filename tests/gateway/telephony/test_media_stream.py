@@ -265,3 +265,32 @@ async def test_transfer_call_tool_leads_to_a_dial(scripted_line: FakeTwilio) -> 
     dial_verb = document.find("Dial")
     assert dial_verb is not None
     assert "+15550003333" in "".join(dial_verb.itertext())
+
+
+async def test_a_dropped_socket_ends_the_call_and_frees_the_provider(
+    scripted_line: FakeTwilio,
+) -> None:
+    gw = scripted_line.gateway
+    stream = await dial(scripted_line, SCRIPTED_NUMBER)
+    session = await provider_session(gw)
+    await stream.aclose()  # no stop message: the line just went away
+    await asyncio.wait_for(session.closed.wait(), 2)
+    await until(lambda: gw.ctx.live.__len__() == 0)
+    view = await gw.request("GET", f"/api/v1/sessions/{session.context.session_id}")
+    assert (await view.json())["end_reason"] == "caller_hangup"
+
+
+async def test_provider_lost_mid_call_ends_in_the_apology(scripted_line: FakeTwilio) -> None:
+    from gateway.telephony.call_audio import apology_ulaw
+    from providers.events import ProviderFailed
+
+    gw = scripted_line.gateway
+    stream = await dial(scripted_line, SCRIPTED_NUMBER)
+    session = await provider_session(gw)
+    session.emit(ProviderFailed("connection_lost", "the provider went away"))
+    apology = len(apology_ulaw())
+    await stream.wait_for_audio(apology)
+    await stream.play(apology // 8 + 20)
+    await stream.wait_closed()
+    view = await gw.request("GET", f"/api/v1/sessions/{session.context.session_id}")
+    assert (await view.json())["end_reason"] == "provider_error"

@@ -1,0 +1,76 @@
+"""A phone call on the OpenAI provider: µ-law passes straight through, no resampling."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from providers.clock import SystemClock
+from providers.openai_realtime import OpenAIRealtimeProvider
+from providers.registry import ProviderRegistry
+from tests.fakes.openai_realtime import FakeRealtimeServer
+from tests.fakes.openai_realtime_default import default_script
+from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.telephony.conftest import AUTH_TOKEN, PUBLIC_URL, FakeTwilio
+from tests.gateway.telephony.test_media_stream import dial
+
+NUMBER = "+15550004444"
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
+    server = FakeRealtimeServer(default_script)
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.invalid_messages() == []
+
+
+@pytest.fixture
+async def openai_line(tmp_path: Path, fake_openai: FakeRealtimeServer) -> AsyncIterator[FakeTwilio]:
+    def register(registry: ProviderRegistry) -> None:
+        registry.register(
+            "openai",
+            lambda: OpenAIRealtimeProvider("sk-test", fake_openai.url, clock=SystemClock()),
+        )
+
+    async for gw in start_gateway(
+        tmp_path,
+        SystemClock(),
+        register=register,
+        twilio_auth_token=SecretStr(AUTH_TOKEN),
+        public_url=PUBLIC_URL,
+    ):
+        await _route(gw)
+        yield FakeTwilio(gw)
+
+
+async def _route(gw: Gateway) -> None:
+    row = await gw.ctx.store.assistants.create(
+        {"name": "Realtime", "provider": "openai"}, gw.clock.now()
+    )
+    await gw.ctx.store.numbers.create(
+        {"number": NUMBER, "assistant_id": row.id, "carrier": "twilio"}, gw.clock.now()
+    )
+
+
+async def test_call_audio_passes_through_as_ulaw(
+    openai_line: FakeTwilio, fake_openai: FakeRealtimeServer
+) -> None:
+    stream = await dial(openai_line, NUMBER)
+    await fake_openai.wait_for_connections(1)
+    conn = fake_openai.connections[0]
+    loud = bytes([0x10, 0x90]) * 80  # a loud µ-law square wave, 20 ms
+    await stream.send_ulaw(loud * 25 + b"\xff" * 160 * 50)  # speech, then a second of silence
+    await stream.wait_for_audio(800)  # the reply arrives as 8 kHz µ-law frames
+    session = conn.session["audio"]
+    assert session["input"]["format"]["type"] == "audio/pcmu"
+    assert session["output"]["format"]["type"] == "audio/pcmu"
+    appended = [e for e in conn.received if e["type"] == "input_audio_buffer.append"]
+    assert base64.b64decode(appended[0]["audio"]) == loud  # the caller's bytes, untouched
+    await stream.stop()
+    await stream.aclose()
