@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Many concurrent simulated Twilio calls against a loopback gateway: capacity and the knee.
+
+    # start the gateway itself (pinned to core 0, temp SQLite, local provider, TTS off):
+    /work/main/.venv/bin/python scripts/loadtest.py --spawn --calls 100 --duration-s 30
+    /work/main/.venv/bin/python scripts/loadtest.py --spawn --ramp --calls 1000 --duration-s 20
+    /work/main/.venv/bin/python scripts/loadtest.py --spawn --provider openai-fake --ramp
+    # or a running gateway (CPU figures need its pid):
+    /work/main/.venv/bin/python scripts/loadtest.py --gateway http://127.0.0.1:8080 \\
+        --auth-token T --to +15550002222 --gateway-pid 1234 --calls 50
+
+Each call is what scripts/simulate_call.py places (the same library), streaming speech then
+silence in a loop. Prints calls held, gateway CPU per call, frame delay p50/p99 per direction
+(from /metrics), lost and late frames, failures, and this generator's own CPU and send lag so
+its share of the machine can be judged. ``--ramp`` steps N up by 50 and stops at the first step
+that misses the targets (p99 frame delay ≤ 20 ms, 0 lost frames, 0 failures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.twilio_sim import metrics  # noqa: E402
+from scripts.twilio_sim.audio import SPEECH_CLIPS, speech_clip  # noqa: E402
+from scripts.twilio_sim.call import CallConfig  # noqa: E402
+from scripts.twilio_sim.gateway_proc import PROVIDERS, spawned_gateway  # noqa: E402
+from scripts.twilio_sim.load import LoadTarget, StepReport, run_step  # noqa: E402
+from scripts.twilio_sim.loopback import is_loopback_url  # noqa: E402
+from scripts.twilio_sim.media_session import InboundPlan  # noqa: E402
+
+MAX_CALLS = 1000
+MAX_DURATION_S = 300.0
+RAMP_STEP = 50
+IDLE_TIMEOUT_S = 20.0  # for the previous step's calls to end before the next step starts
+GATEWAY_CORE = 0
+
+
+def ramp_steps(max_calls: int, step: int = RAMP_STEP) -> list[int]:
+    """50, 100, 150, … up to ``max_calls`` (which ends the list even off the grid)."""
+    steps = list(range(step, max_calls + 1, step))
+    return steps if steps and steps[-1] == max_calls else [*steps, max_calls]
+
+
+async def _wait_idle(http: aiohttp.ClientSession, url: str) -> None:
+    """Until ``kura_calls_active`` is 0 (or unknown), at most ``IDLE_TIMEOUT_S``."""
+    for _ in range(int(IDLE_TIMEOUT_S / 0.5)):
+        samples = await metrics.scrape(http, url)
+        active = metrics.value(samples or {}, "kura_calls_active")
+        if not active:
+            return
+        await asyncio.sleep(0.5)
+
+
+def format_step(report: StepReport) -> str:
+    """One step as a few readable lines."""
+    d = report.as_dict()
+    lines = [
+        f"N={d['calls']}: held {d['held']}/{d['calls']}, failures {d['failures'] or 0}, "
+        f"gateway CPU {d['gateway_cpu_pct_per_call']} %/call ({d['gateway_cpu_pct']} % of a core "
+        f"over {d['cpu_window_s']} s{' (whole step)' if d['cpu_window_is_whole_step'] else ''})",
+    ]
+    for direction, fig in d["frame_delay_ms"].items():
+        lines.append(
+            f"  frame delay {direction:<8} p50 {fig['p50']} ms  p99 {fig['p99']} ms  "
+            f"({int(fig['frames'])} frames)"
+        )
+    if not d["frame_delay_ms"]:
+        lines.append("  frame delay: /metrics not available")
+    lines.append(
+        f"  caller frames sent {d['frames_sent']}, counted by gateway {d['frames_counted']}, "
+        f"lost {d['lost_frames']}, late {d['late_frames']}; clears {d['clears']}"
+    )
+    lines.append(
+        f"  webhook p99 {d['webhook_p99_ms']} ms, first agent audio p50 "
+        f"{d['first_agent_audio_p50_ms']} ms"
+    )
+    lines.append(
+        f"  generator CPU {d['generator_cpu_pct']} % of a core (send lag max "
+        f"{d['generator_send_lag_max_ms']} ms, {d['generator_late_sends']} late sends)"
+        + (
+            f"; fake provider CPU {d['fake_provider_cpu_pct']} %"
+            if d["fake_provider_cpu_pct"] is not None
+            else ""
+        )
+    )
+    lines.append("  meets targets" if d["meets_targets"] else f"  misses: {'; '.join(d['misses'])}")
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace, target: LoadTarget) -> dict[str, Any]:
+    clip = speech_clip(args.clip)
+    plan = InboundPlan(clip, duration_s=args.duration_s, loop_gap_s=args.gap_s)
+    steps = ramp_steps(args.calls) if args.ramp else [args.calls]
+    connector = aiohttp.TCPConnector(limit=0)  # each media socket holds a connection
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=15)
+    reports: list[StepReport] = []
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        for calls in steps:
+            await _wait_idle(http, target.config.gateway_url)
+            report = await run_step(http, target, plan, calls, args.start_rate)
+            reports.append(report)
+            if not args.json:
+                print(format_step(report), flush=True)
+            if args.ramp and report.misses():
+                break
+    passing = [r.calls for r in reports if not r.misses()]
+    knee = max(passing) if passing and args.ramp else None
+    return {"steps": [r.as_dict() for r in reports], "largest_passing_calls": knee}
+
+
+@contextlib.contextmanager
+def _target(args: argparse.Namespace) -> Iterator[LoadTarget]:
+    if not args.spawn:
+        config = CallConfig(args.gateway, args.auth_token, "+15553000000", args.to, args.public_url)
+        yield LoadTarget(config, args.gateway_pid)
+        return
+    cores = os.sched_getaffinity(0)
+    if len(cores) > 1:  # the generator (and the fake provider it starts) off the gateway's core
+        os.sched_setaffinity(0, cores - {GATEWAY_CORE})
+    keep_logs = Path(args.keep_logs) if args.keep_logs else None
+    with spawned_gateway(args.provider, GATEWAY_CORE, keep_logs) as gw:
+        config = CallConfig(gw.url, gw.auth_token, "+15553000000", gw.number)
+        print(
+            f"gateway pid {gw.pid} on core {GATEWAY_CORE}, {gw.url}, provider {args.provider};"
+            f" log {gw.log_path}",
+            file=sys.stderr,
+        )
+        yield LoadTarget(config, gw.pid, gw.fake_pid)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--spawn", action="store_true", help="start kura serve pinned to core 0")
+    p.add_argument("--provider", choices=PROVIDERS, default="local", help="with --spawn")
+    p.add_argument("--keep-logs", help="with --spawn: copy the children's logs to this directory")
+    p.add_argument("--gateway", help="a running gateway's base URL (loopback only)")
+    p.add_argument("--public-url", help="its KURA_PUBLIC_URL (default: --gateway)")
+    p.add_argument("--auth-token", help="its KURA_TWILIO_AUTH_TOKEN")
+    p.add_argument("--to", help="a number routed to an assistant, E.164")
+    p.add_argument("--gateway-pid", type=int, help="its pid, for CPU figures")
+    p.add_argument("--calls", type=int, default=50, help=f"concurrent calls (max {MAX_CALLS})")
+    p.add_argument(
+        "--duration-s", type=float, default=30.0, help=f"per call (max {MAX_DURATION_S:g})"
+    )
+    p.add_argument("--ramp", action="store_true", help="step N up by 50 to --calls; stop at a miss")
+    p.add_argument("--start-rate", type=float, default=25.0, help="new calls per second")
+    p.add_argument("--clip", choices=SPEECH_CLIPS, default="speech_a_8k.wav", help="caller speech")
+    p.add_argument("--gap-s", type=float, default=3.0, help="silence after each loop of speech")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Bounds and the loopback-only rule; exits with a usage error (status 2) on a violation."""
+    if not args.spawn:
+        if not (args.gateway and args.auth_token and args.to):
+            p.error("give --spawn, or --gateway, --auth-token and --to")
+        if not is_loopback_url(args.gateway):
+            p.error("--gateway must be a loopback address (127.0.0.1, ::1 or localhost)")
+        if args.public_url and not args.public_url.startswith(("http://", "https://")):
+            p.error("--public-url must be an http(s) URL")
+    if not 1 <= args.calls <= MAX_CALLS:
+        p.error(f"--calls must be in [1, {MAX_CALLS}]")
+    if not 0 < args.duration_s <= MAX_DURATION_S:
+        p.error(f"--duration-s must be in (0, {MAX_DURATION_S:g}]")
+    if not 0 < args.start_rate <= 1000 or not 0 <= args.gap_s <= 60:
+        p.error("--start-rate must be in (0, 1000], --gap-s in [0, 60]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    check(p, args)
+    with _target(args) as target:
+        outcome = asyncio.run(run(args, target))
+    if args.json:
+        print(json.dumps(outcome))
+    elif args.ramp:
+        knee = outcome["largest_passing_calls"]
+        print(
+            f"ramp: largest N meeting the targets (p99 frame delay ≤ 20 ms, 0 lost frames, "
+            f"0 failures): {knee if knee is not None else 'none'}"
+        )
+    # A ramp is expected to end on a miss; it succeeds when its first step met the targets.
+    return 0 if outcome["steps"][0]["meets_targets"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""One whole simulated call: voice webhook → TwiML → media socket → ``<Connect action>``.
+
+Every step is what Twilio does: a signed form POST of the standard call fields; the media socket
+opened with ``X-Twilio-Signature`` over the ``<Stream url>`` exactly as given (``wss://`` or
+``ws://``, no parameters); the TwiML's ``<Parameter>``s sent back in ``start``; and, once the
+stream is over, a signed POST to the ``<Connect action>`` URL. A failed step ends the call and
+is named in ``CallResult.failure`` so a load test can count failures by kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+from .audio import RATE_HZ
+from .media_session import InboundPlan, MediaSession, SessionStats
+from .pacing import CallClock
+from .playback import Playback
+from .webhook import (
+    SIGNATURE_HEADER,
+    VOICE_PATH,
+    CallIdentity,
+    ConnectStream,
+    WebhookReply,
+    parse_twiml,
+    post_signed,
+    rebase,
+    sign,
+)
+
+HANDSHAKE_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 2.0  # Twilio does not wait long for a close handshake either
+MAX_AGENT_MESSAGE_BYTES = 1 << 20
+END_MARGIN_S = 30.0  # the call's hard deadline beyond its planned duration
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    """Where to call and as whom; ``public_url`` is the gateway's ``KURA_PUBLIC_URL``."""
+
+    gateway_url: str
+    auth_token: str
+    from_number: str
+    to_number: str
+    public_url: str | None = None
+    speed: float = 1.0
+    record_max_s: float | None = None  # record what the agent said (None: do not)
+    follow_action: bool = True
+
+    @property
+    def voice_url(self) -> str:
+        return (self.public_url or self.gateway_url).rstrip("/") + VOICE_PATH
+
+
+@dataclass
+class CallResult:
+    """What one call did; ``failure`` is ``None`` when every step worked."""
+
+    identity: CallIdentity
+    webhook: WebhookReply | None = None
+    stream: ConnectStream | None = None
+    handshake_ms: float | None = None
+    session: SessionStats | None = None
+    action: WebhookReply | None = None
+    failure: str | None = None
+    recording: bytes = field(default=b"", repr=False)
+    agent_audio_s: float = 0.0  # agent audio received on the media socket
+    agent_audio_cleared_s: float = 0.0  # of which dropped unplayed by a clear
+    streaming: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @property
+    def held(self) -> bool:
+        """Connected and streaming until the planned end, with the gateway never hanging up."""
+        return (
+            self.failure is None
+            and self.session is not None
+            and self.session.closed_by == "simulator"
+        )
+
+
+async def run_call(
+    http: aiohttp.ClientSession, config: CallConfig, plan: InboundPlan, result: CallResult
+) -> CallResult:
+    """Place one call, filling ``result`` as it goes (a load test reads it while it runs)."""
+    validator = RequestValidator(config.auth_token)
+    try:
+        async with asyncio.timeout(plan.duration_s / config.speed + END_MARGIN_S):
+            await _call(http, validator, config, plan, result)
+    except TimeoutError:
+        result.failure = result.failure or "timeout"
+    except Exception as exc:  # one broken call is a counted failure, never the end of a load test
+        result.failure = result.failure or f"{type(exc).__name__}: {exc}"[:80]
+    finally:
+        result.streaming.set()  # release anyone waiting for this call to start
+    return result
+
+
+async def _call(
+    http: aiohttp.ClientSession,
+    validator: RequestValidator,
+    config: CallConfig,
+    plan: InboundPlan,
+    result: CallResult,
+) -> None:
+    identity = result.identity
+    reply = await post_signed(
+        http, validator, config.voice_url, config.gateway_url, identity.fields("ringing")
+    )
+    result.webhook = reply
+    if reply.status != 200:
+        result.failure = f"webhook HTTP {reply.status}"
+        return
+    stream = parse_twiml(reply.text)
+    result.stream = stream
+    if stream is None:
+        result.failure = "webhook answered without <Connect><Stream>"
+        return
+    session = await _media(http, validator, config, plan, stream, result)
+    if session.closed_by == "gateway" and session.frames_sent < plan.frame_count:
+        result.failure = f"gateway closed the media socket early (code {session.close_code})"
+    if config.follow_action and stream.action_url:
+        status = "in-progress" if session.closed_by == "gateway" else "completed"
+        result.action = await post_signed(
+            http, validator, stream.action_url, config.gateway_url, identity.fields(status)
+        )
+
+
+async def _media(
+    http: aiohttp.ClientSession,
+    validator: RequestValidator,
+    config: CallConfig,
+    plan: InboundPlan,
+    stream: ConnectStream,
+    result: CallResult,
+) -> SessionStats:
+    """Open the signed media socket and play the call on it."""
+    headers = {SIGNATURE_HEADER: sign(validator, stream.stream_url)}
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+            ws = await http.ws_connect(
+                rebase(stream.stream_url, config.gateway_url),
+                headers=headers,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
+                max_msg_size=MAX_AGENT_MESSAGE_BYTES,
+                autoping=True,
+            )
+    except aiohttp.WSServerHandshakeError as exc:
+        result.failure = f"media socket refused: HTTP {exc.status}"
+        raise
+    result.handshake_ms = (time.perf_counter() - started) * 1000
+    playback = Playback(config.record_max_s)
+    session = MediaSession(
+        ws,
+        result.identity,
+        stream.parameters,
+        plan,
+        CallClock(config.speed),
+        playback,
+        record=config.record_max_s is not None,
+    )
+    result.session = session.stats
+    result.streaming.set()
+    try:
+        return await session.run()
+    finally:
+        await ws.close()
+        result.recording = playback.recording()
+        result.agent_audio_s = playback.received_bytes / RATE_HZ
+        result.agent_audio_cleared_s = playback.cleared_bytes / RATE_HZ

@@ -1,0 +1,187 @@
+"""Start the system under test for a load test: ``kura serve`` pinned to one core, on a fresh
+SQLite database, with a number routed to an assistant; optionally the fake OpenAI Realtime
+server in its own process. Also reads a process's CPU time from ``/proc/<pid>/stat``.
+
+The children run this worktree's code (``PYTHONPATH``) in a temporary directory with every
+inherited ``KURA_*`` variable removed, so a developer's ``.env`` or ``kura.db`` cannot leak in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NUMBER = "+15550002222"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+COMMAND_TIMEOUT_S = 60.0
+POLL_S = 0.05
+LISTENING = "Kura gateway listening on "
+FAKE_LISTENING = "fake OpenAI Realtime on "
+PROVIDERS = ("local", "openai-fake")
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """A running gateway as the load test sees it."""
+
+    url: str
+    auth_token: str
+    number: str
+    pid: int
+    log_path: Path
+    fake_pid: int | None = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (``/proc/<pid>/stat`` fields 14 and 15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """This process's user + system CPU seconds (children excluded)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(workdir: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["KURA_DATABASE_URL"] = f"sqlite+aiosqlite:///{workdir / 'kura.db'}"
+    env.update(settings)
+    return env
+
+
+def _kura(env: dict[str, str], workdir: Path, *args: str) -> str:
+    """One ``kura`` admin command; its stdout, or ``RuntimeError`` with its stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"kura {' '.join(args[:2])} failed: {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+@contextlib.contextmanager
+def _child(
+    command: list[str], env: dict[str, str], workdir: Path, name: str, ready: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process whose stdout and stderr go to files; yields once stdout shows ``ready``.
+    Stopped on the way out: SIGTERM, then SIGKILL after ``STOP_TIMEOUT_S``."""
+    out_path, err_path = workdir / f"{name}.out", workdir / f"{name}.log"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        process = subprocess.Popen(command, env=env, cwd=workdir, stdout=out, stderr=err)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while ready not in out_path.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = err_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} did not start (exit {process.poll()}):\n{tail}")
+            time.sleep(POLL_S)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        health = url + "/api/v1/health"  # loopback: built from free_port() above
+        with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=1) as reply:  # noqa: S310
+            if reply.status == 200:
+                return
+        time.sleep(POLL_S)
+    raise RuntimeError(f"gateway at {url} was not healthy within {START_TIMEOUT_S:g} s")
+
+
+def _route_number(env: dict[str, str], workdir: Path, provider: str) -> None:
+    """Route ``NUMBER`` to the demo assistant (1, made by the gateway's first start) or to a
+    new OpenAI assistant."""
+    assistant_id = 1
+    if provider == "openai-fake":
+        created = _kura(
+            env, workdir, "assistants", "create", "--name", "Load test", "--provider", "openai"
+        )
+        assistant_id = int(json.loads(created)["id"])
+    _kura(env, workdir, "numbers", "assign", NUMBER, "--assistant", str(assistant_id))
+
+
+def _copy_logs(workdir: Path, destination: Path) -> None:
+    destination.mkdir(parents=True, exist_ok=True)
+    for log in workdir.glob("*.log"):
+        shutil.copy2(log, destination / log.name)
+
+
+@contextlib.contextmanager
+def spawned_gateway(
+    provider: str = "local", core: int | None = 0, keep_logs: Path | None = None
+) -> Iterator[Spawned]:
+    """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given.
+    The children's logs are copied to ``keep_logs`` at the end (the work directory is not)."""
+    if provider not in PROVIDERS:
+        raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
+    port, token = free_port(), secrets.token_hex(16)
+    url = f"http://127.0.0.1:{port}"
+    settings = {
+        "KURA_TWILIO_AUTH_TOKEN": token,
+        "KURA_PUBLIC_URL": url,
+        "KURA_TTS_COMMAND": "off",
+    }
+    with tempfile.TemporaryDirectory(prefix="kura-load-") as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        if keep_logs is not None:
+            stack.callback(_copy_logs, workdir, keep_logs)  # runs after the children stopped
+        fake_pid = None
+        if provider == "openai-fake":
+            fake_port = free_port()
+            fake_cmd = [sys.executable, "-m", "tests.fakes.openai_realtime"]
+            fake_cmd += ["--port", str(fake_port)]
+            fake = stack.enter_context(
+                _child(fake_cmd, _env(workdir), workdir, "fake-openai", FAKE_LISTENING)
+            )
+            fake_pid = fake.pid
+            settings["KURA_OPENAI_API_KEY"] = "sk-test"
+            settings["KURA_OPENAI_REALTIME_URL"] = f"ws://127.0.0.1:{fake_port}/v1/realtime"
+        env = _env(workdir, **settings)
+        serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
+        serve += ["--port", str(port)]
+        if core is not None and shutil.which("taskset"):
+            serve = ["taskset", "-c", str(core), *serve]  # taskset execs: same pid
+        gateway = stack.enter_context(_child(serve, env, workdir, "kura-serve", LISTENING))
+        _wait_healthy(url)
+        _route_number(env, workdir, provider)
+        yield Spawned(url, token, NUMBER, gateway.pid, workdir / "kura-serve.log", fake_pid)

@@ -1,0 +1,214 @@
+"""Many simulated calls at once: one load step and its report.
+
+Calls start staggered (``start_rate_per_s``) so the gateway sees a ramp of webhooks, not one
+burst, then stream speech and silence in a loop for the duration. CPU is measured over the
+steady window, from when the last call is streaming to when the first one ends, so call setup
+and teardown do not blur the per-call cost; frame figures come from ``/metrics`` deltas over
+the whole step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from . import metrics
+from .call import CallConfig, CallResult, run_call
+from .gateway_proc import cpu_seconds, own_cpu_seconds
+from .media_session import InboundPlan
+from .webhook import CallIdentity
+
+TARGET_P99_S = 0.020
+DIRECTIONS = ("inbound", "outbound")
+SETTLE_S = 1.0  # for the gateway to count the last frames before the closing scrape
+MIN_WINDOW_S = 2.0  # a shorter steady window says little; use the whole step instead
+
+
+@dataclass(frozen=True)
+class LoadTarget:
+    """Where the load goes: the gateway, how to sign for it, and its pid (for CPU) if known."""
+
+    config: CallConfig
+    gateway_pid: int | None = None
+    helper_pid: int | None = None  # the fake provider, when we started it
+
+
+@dataclass
+class CpuWindow:
+    """CPU seconds of the gateway, this process and the helper over a wall-clock window."""
+
+    wall_s: float = 0.0
+    gateway_s: float | None = None
+    own_s: float = 0.0
+    helper_s: float | None = None
+    whole_step: bool = False
+
+
+@dataclass
+class StepReport:
+    """The outcome of one load step with ``calls`` concurrent calls."""
+
+    calls: int
+    duration_s: float
+    held: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    frames_sent: int = 0
+    frames_counted: int | None = None
+    late_frames: int | None = None
+    delay_ms: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    cpu: CpuWindow = field(default_factory=CpuWindow)
+    webhook_p99_ms: float | None = None
+    first_audio_p50_ms: float | None = None
+    send_lag_max_ms: float = 0.0
+    late_sends: int = 0
+    clears: int = 0
+
+    @property
+    def lost_frames(self) -> int | None:
+        return None if self.frames_counted is None else self.frames_sent - self.frames_counted
+
+    def misses(self) -> list[str]:
+        """Which targets this step missed (empty: it met them all)."""
+        out = [f"{n} x {kind}" for kind, n in self.failures.items()]
+        if self.frames_counted is None:
+            out.append("no frame counts from /metrics")
+        elif self.lost_frames:
+            out.append(f"{self.lost_frames} lost frames")
+        for direction in DIRECTIONS:
+            p99 = self.delay_ms.get(direction, {}).get("p99")
+            if p99 is not None and p99 > TARGET_P99_S * 1000:
+                out.append(f"{direction} p99 {p99:.1f} ms")
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.cpu
+        per_call = (
+            None if c.gateway_s is None else 100 * c.gateway_s / c.wall_s / max(1, self.calls)
+        )
+        return {
+            "calls": self.calls,
+            "held": self.held,
+            "failures": self.failures,
+            "frames_sent": self.frames_sent,
+            "frames_counted": self.frames_counted,
+            "lost_frames": self.lost_frames,
+            "late_frames": self.late_frames,
+            "frame_delay_ms": self.delay_ms,
+            "gateway_cpu_pct_per_call": _round(per_call, 3),
+            "gateway_cpu_pct": _round(_pct(c.gateway_s, c.wall_s), 1),
+            "generator_cpu_pct": _round(_pct(c.own_s, c.wall_s), 1),
+            "fake_provider_cpu_pct": _round(_pct(c.helper_s, c.wall_s), 1),
+            "cpu_window_s": round(c.wall_s, 1),
+            "cpu_window_is_whole_step": c.whole_step,
+            "webhook_p99_ms": _round(self.webhook_p99_ms, 1),
+            "first_agent_audio_p50_ms": _round(self.first_audio_p50_ms, 1),
+            "generator_send_lag_max_ms": round(self.send_lag_max_ms, 1),
+            "generator_late_sends": self.late_sends,
+            "clears": self.clears,
+            "meets_targets": not self.misses(),
+            "misses": self.misses(),
+        }
+
+
+def _pct(cpu_s: float | None, wall_s: float) -> float | None:
+    return None if cpu_s is None or wall_s <= 0 else 100 * cpu_s / wall_s
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _cpu_sample(target: LoadTarget) -> tuple[float, float | None, float, float | None]:
+    gw = cpu_seconds(target.gateway_pid) if target.gateway_pid else None
+    helper = cpu_seconds(target.helper_pid) if target.helper_pid else None
+    return time.monotonic(), gw, own_cpu_seconds(), helper
+
+
+def _window(a: tuple[float, float | None, float, float | None], b: Any, whole: bool) -> CpuWindow:
+    gw = None if a[1] is None or b[1] is None else b[1] - a[1]
+    helper = None if a[3] is None or b[3] is None else b[3] - a[3]
+    return CpuWindow(b[0] - a[0], gw, b[2] - a[2], helper, whole)
+
+
+async def run_step(
+    http: aiohttp.ClientSession,
+    target: LoadTarget,
+    plan: InboundPlan,
+    calls: int,
+    start_rate_per_s: float,
+) -> StepReport:
+    """``calls`` concurrent calls of ``plan``; the report of what the gateway did with them."""
+    base = target.config
+    before = await metrics.scrape(http, base.gateway_url)
+    results = [
+        CallResult(CallIdentity.new(f"+1555{3_000_000 + i:07d}", base.to_number))
+        for i in range(calls)
+    ]
+    first = _cpu_sample(target)
+    steady: list[Any] = []
+    async with asyncio.TaskGroup() as group:
+        started = time.monotonic()
+        for i, result in enumerate(results):
+            await asyncio.sleep(max(0.0, started + i / start_rate_per_s - time.monotonic()))
+            group.create_task(run_call(http, base, plan, result))
+        ramp_s = time.monotonic() - started
+        await asyncio.wait_for(
+            asyncio.gather(*(r.streaming.wait() for r in results)), timeout=ramp_s + 30
+        )
+        steady.append(_cpu_sample(target))
+        window_end = started + plan.duration_s / base.speed - 0.5
+        await asyncio.sleep(max(0.0, window_end - time.monotonic()))
+        steady.append(_cpu_sample(target))
+    last = _cpu_sample(target)
+    await asyncio.sleep(SETTLE_S)
+    after = await metrics.scrape(http, base.gateway_url)
+    report = _summarise(results, calls, plan.duration_s, before, after)
+    whole = steady[1][0] - steady[0][0] < MIN_WINDOW_S
+    report.cpu = _window(first, last, True) if whole else _window(steady[0], steady[1], False)
+    return report
+
+
+def _summarise(
+    results: list[CallResult],
+    calls: int,
+    duration_s: float,
+    before: metrics.Samples | None,
+    after: metrics.Samples | None,
+) -> StepReport:
+    report = StepReport(calls=calls, duration_s=duration_s)
+    report.held = sum(r.held for r in results)
+    report.failures = dict(Counter(r.failure[:80] for r in results if r.failure))
+    sessions = [r.session for r in results if r.session is not None]
+    report.frames_sent = sum(s.frames_sent for s in sessions)
+    report.send_lag_max_ms = max((s.send_lag_max_ms for s in sessions), default=0.0)
+    report.late_sends = sum(s.late_sends for s in sessions)
+    report.clears = sum(len(s.clear_times) for s in sessions)
+    webhook_ms = sorted(r.webhook.elapsed_ms for r in results if r.webhook)
+    if len(webhook_ms) > 1:
+        report.webhook_p99_ms = statistics.quantiles(webhook_ms, n=100, method="inclusive")[98]
+    first_audio = [s.first_agent_audio_ms for s in sessions if s.first_agent_audio_ms is not None]
+    report.first_audio_p50_ms = statistics.median(first_audio) if first_audio else None
+    if before is not None and after is not None:
+        _frame_figures(report, metrics.delta(after, before))
+    return report
+
+
+def _frame_figures(report: StepReport, change: metrics.Samples) -> None:
+    counted = metrics.value(change, "kura_media_frames_total", direction="inbound")
+    report.frames_counted = None if counted is None else int(counted)
+    late = metrics.value(change, "kura_media_late_frames_total")
+    report.late_frames = None if late is None else int(late)
+    for direction in DIRECTIONS:
+        hist = metrics.histogram(change, "kura_media_frame_delay_seconds", direction=direction)
+        p50, p99 = (hist.quantile(0.5), hist.quantile(0.99)) if hist else (None, None)
+        report.delay_ms[direction] = {
+            "frames": hist.count if hist else 0,
+            "p50": None if p50 is None else round(p50 * 1000, 2),
+            "p99": None if p99 is None else round(p99 * 1000, 2),
+        }

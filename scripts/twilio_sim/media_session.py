@@ -1,0 +1,301 @@
+"""One Media Streams WebSocket, played from Twilio's side (protocols.md §1.5).
+
+Sends ``connected`` and ``start``, then one ``media`` frame per 20 ms of call time (with
+``sequenceNumber``, ``chunk`` and ``timestamp`` as strings), ``dtmf`` events when due, mark
+echoes when the agent audio before them has played (or at once on ``clear``), and ``stop`` at
+the end. Two tasks share the socket: the sender (paced frames, due mark echoes) and the
+receiver (agent ``media``, ``mark``, ``clear``). aiohttp writes an uncompressed frame before
+its first ``await``, so the shared sequence counter always matches the order on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import aiohttp
+
+from .audio import FRAME_MS, Clip, silence_frame_b64
+from .pacing import CallClock
+from .playback import Playback
+from .webhook import CallIdentity
+
+FRAME_S = FRAME_MS / 1000
+MAX_CALL_S = 3600.0  # no simulated call lasts longer than an hour
+
+
+@dataclass(frozen=True)
+class InboundPlan:
+    """What the caller sends: ``clip`` then silence (or ``clip`` + ``loop_gap_s`` of silence,
+    looped), optionally a barge-in clip at ``barge_in_at_s`` and DTMF digits at given times."""
+
+    clip: Clip
+    duration_s: float
+    loop_gap_s: float | None = None
+    barge_in_at_s: float | None = None
+    barge_clip: Clip | None = None
+    dtmf: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 < self.duration_s <= MAX_CALL_S:
+            raise ValueError(f"duration must be in (0, {MAX_CALL_S:g}] s")
+        if (self.barge_in_at_s is None) != (self.barge_clip is None):
+            raise ValueError("a barge-in needs both a time and a clip")
+
+    @cached_property
+    def frame_count(self) -> int:
+        return round(self.duration_s / FRAME_S)
+
+    @cached_property
+    def silence(self) -> str:
+        return silence_frame_b64()
+
+    @cached_property
+    def loop(self) -> tuple[str, ...]:
+        """The looped sequence, built once and shared by every call with this plan."""
+        gap_frames = round((self.loop_gap_s or 0) / FRAME_S)
+        return self.clip.frames_b64 + (self.silence,) * gap_frames
+
+    @cached_property
+    def barge_frame(self) -> int | None:
+        return None if self.barge_in_at_s is None else round(self.barge_in_at_s / FRAME_S)
+
+    @cached_property
+    def barge_onset_frame(self) -> int | None:
+        """The frame holding the barge-in clip's first voiced sample (from the manifest)."""
+        if self.barge_frame is None or self.barge_clip is None:
+            return None
+        return self.barge_frame + (self.barge_clip.onset_ms or 0) // FRAME_MS
+
+    def payload(self, k: int) -> str:
+        """Base64 µ-law of frame ``k`` (0-based)."""
+        start, barge = self.barge_frame, self.barge_clip
+        if start is not None and barge is not None and 0 <= k - start < len(barge.frames_b64):
+            return barge.frames_b64[k - start]
+        if self.loop_gap_s is not None:
+            return self.loop[k % len(self.loop)]
+        frames = self.clip.frames_b64
+        return frames[k] if k < len(frames) else self.silence
+
+
+@dataclass
+class SessionStats:
+    """What happened on one media socket; wall times are ``time.monotonic()`` seconds."""
+
+    opened_at: float = 0.0
+    frames_sent: int = 0
+    dtmf_sent: int = 0
+    send_lag_max_ms: float = 0.0
+    late_sends: int = 0  # frames sent more than one frame period after their due time
+    agent_media: int = 0
+    first_agent_audio_at: float | None = None
+    marks_received: int = 0
+    marks_echoed: int = 0
+    clear_times: list[float] = field(default_factory=list)
+    barge_started_at: float | None = None
+    barge_onset_at: float | None = None
+    closed_by: str = "simulator"  # or "gateway" (it closed the socket first)
+    close_code: int | None = None
+    unexpected: int = 0  # messages that were not media, mark or clear
+
+    @property
+    def first_agent_audio_ms(self) -> float | None:
+        if self.first_agent_audio_at is None:
+            return None
+        return (self.first_agent_audio_at - self.opened_at) * 1000
+
+    @property
+    def clear_after_onset_ms(self) -> float | None:
+        """Caller speech onset → first ``clear`` after the barge-in began (negative: before)."""
+        if self.barge_onset_at is None or self.barge_started_at is None:
+            return None
+        after = [t for t in self.clear_times if t >= self.barge_started_at]
+        return (after[0] - self.barge_onset_at) * 1000 if after else None
+
+
+def _inner(message: dict[str, Any], key: str) -> dict[str, Any]:
+    """``message[key]`` when it is an object, else an empty one (a malformed frame)."""
+    inner = message.get(key)
+    return inner if isinstance(inner, dict) else {}
+
+
+def _b64_len(payload: str) -> int:
+    """Decoded length of base64 text without decoding it (the load test does not record)."""
+    return len(payload) * 3 // 4 - payload.count("=", -2)
+
+
+class MediaSession:
+    """Plays Twilio on an open media socket until the plan's duration or the gateway's close."""
+
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        identity: CallIdentity,
+        parameters: Mapping[str, str],
+        plan: InboundPlan,
+        clock: CallClock,
+        playback: Playback,
+        record: bool = False,
+    ) -> None:
+        self._ws = ws
+        self._id = identity
+        self._parameters = dict(parameters)
+        self._plan = plan
+        self._clock = clock
+        self._playback = playback
+        self._record = record
+        self._seq = 0
+        self._gateway_closed = False
+        self._stopping = False  # set once we send stop: a close after that is ours
+        self.stats = SessionStats(opened_at=time.monotonic())
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._ws.send_str(json.dumps(message, separators=(",", ":")))
+
+    async def run(self) -> SessionStats:
+        """``connected``, ``start``, the paced stream, ``stop``; returns the stats."""
+        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self._send(self._start_message())
+        self._clock.start()
+        async with asyncio.TaskGroup() as group:
+            receiver = group.create_task(self._receive())
+            try:
+                await self._stream()
+                if not self._gateway_closed:
+                    self._stopping = True
+                    await self._send_stop()
+                    await self._ws.close()  # Twilio closes the socket after its stop
+            except ConnectionError:  # the gateway went away mid-send; the receiver notes it
+                pass
+            await receiver
+        return self.stats
+
+    def _start_message(self) -> dict[str, Any]:
+        return {
+            "event": "start",
+            "sequenceNumber": str(self._next_seq()),
+            "streamSid": self._id.stream_sid,
+            "start": {
+                "streamSid": self._id.stream_sid,
+                "accountSid": self._id.account_sid,
+                "callSid": self._id.call_sid,
+                "tracks": ["inbound"],
+                "customParameters": self._parameters,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        }
+
+    async def _stream(self) -> None:
+        """One frame per 20 ms of call time on a schedule fixed at the start (no drift)."""
+        plan, stats, sid = self._plan, self.stats, self._id.stream_sid
+        dtmf = sorted(plan.dtmf, key=lambda item: item[1])
+        for k in range(plan.frame_count):
+            lag_s = await self._clock.sleep_until(k * FRAME_S)
+            if self._gateway_closed or self._ws.closed:
+                break
+            lag_ms = lag_s * 1000 / self._clock.speed
+            stats.send_lag_max_ms = max(stats.send_lag_max_ms, lag_ms)
+            stats.late_sends += lag_ms > FRAME_MS
+            while dtmf and dtmf[0][1] <= k * FRAME_S:
+                await self._send_dtmf(dtmf.pop(0)[0])
+            if k == plan.barge_frame:
+                stats.barge_started_at = time.monotonic()
+            seq = self._next_seq()
+            await self._ws.send_str(
+                f'{{"event":"media","sequenceNumber":"{seq}","streamSid":"{sid}",'
+                f'"media":{{"track":"inbound","chunk":"{k + 1}","timestamp":"{k * FRAME_MS}",'
+                f'"payload":"{plan.payload(k)}"}}}}'
+            )
+            stats.frames_sent += 1
+            if k == plan.barge_onset_frame:
+                stats.barge_onset_at = time.monotonic()
+            await self._echo(self._playback.due_marks(self._clock.now_s()))
+
+    async def _send_dtmf(self, digit: str) -> None:
+        await self._send(
+            {
+                "event": "dtmf",
+                "sequenceNumber": str(self._next_seq()),
+                "streamSid": self._id.stream_sid,
+                "dtmf": {"track": "inbound_track", "digit": digit},
+            }
+        )
+        self.stats.dtmf_sent += 1
+
+    async def _send_stop(self) -> None:
+        await self._send(
+            {
+                "event": "stop",
+                "sequenceNumber": str(self._next_seq()),
+                "streamSid": self._id.stream_sid,
+                "stop": {"accountSid": self._id.account_sid, "callSid": self._id.call_sid},
+            }
+        )
+
+    async def _echo(self, names: list[str]) -> None:
+        for name in names:
+            await self._send(
+                {
+                    "event": "mark",
+                    "sequenceNumber": str(self._next_seq()),
+                    "streamSid": self._id.stream_sid,
+                    "mark": {"name": name},
+                }
+            )
+            self.stats.marks_echoed += 1
+
+    async def _receive(self) -> None:
+        """Agent media, marks and clears until the socket closes (bounded by the call's life)."""
+        try:
+            async for message in self._ws:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    await self._on_text(message.data)
+                elif message.type == aiohttp.WSMsgType.BINARY:
+                    self.stats.unexpected += 1
+        except ConnectionError:
+            pass
+        self.stats.close_code = self._ws.close_code
+        if not self._stopping:
+            self._gateway_closed = True
+            self.stats.closed_by = "gateway"
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            self.stats.unexpected += 1
+            return
+        event, now_s = message.get("event"), self._clock.now_s()
+        if event == "media":
+            self._on_media(now_s, str(_inner(message, "media").get("payload", "")))
+        elif event == "mark":
+            self.stats.marks_received += 1
+            name = str(_inner(message, "mark").get("name", ""))
+            await self._echo(self._playback.push_mark(now_s, name))
+        elif event == "clear":
+            self.stats.clear_times.append(time.monotonic())
+            await self._echo(self._playback.clear(now_s))
+        else:
+            self.stats.unexpected += 1
+
+    def _on_media(self, now_s: float, payload: str) -> None:
+        if self.stats.first_agent_audio_at is None:
+            self.stats.first_agent_audio_at = time.monotonic()
+        self.stats.agent_media += 1
+        if self._record:
+            ulaw = base64.b64decode(payload)
+            self._playback.push_audio(now_s, len(ulaw), ulaw)
+        else:
+            self._playback.push_audio(now_s, _b64_len(payload))
