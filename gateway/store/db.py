@@ -24,6 +24,20 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     for pragma in _SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+    # Let SQLAlchemy's "begin" event open transactions itself (the driver would open a
+    # deferred one on the first write instead).
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """Take SQLite's write lock when a transaction starts, not at its first write.
+
+    A deferred transaction that reads, then writes, cannot upgrade its lock if another writer
+    committed meanwhile: SQLite answers "database is locked" at once, whatever busy_timeout
+    says. Taking the lock up front makes writers queue on busy_timeout instead. WAL readers
+    outside transactions are unaffected.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -31,6 +45,7 @@ def create_engine(database_url: str) -> AsyncEngine:
     engine = create_async_engine(database_url, pool_pre_ping=not database_url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
 
 

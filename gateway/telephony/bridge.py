@@ -179,8 +179,13 @@ class CallBridge:
             await self._send(SendMark(self._sid, batch.mark.name))
 
     async def _send(self, command: Any) -> None:
-        if not self._ws.closed:
+        if self._ws.closed or self.hung_up:
+            return
+        try:
             await self._ws.send_str(encode(command))
+        except ConnectionError:
+            # The carrier is already closing the socket: the call is over, say so once.
+            self.hung_up = True
 
     # --- the end of the call -----------------------------------------------------------------
 
