@@ -21,7 +21,8 @@ from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
 from gateway.state.control import MemoryControlBus, MemorySessionDirectory
-from gateway.state.ratelimit import MemoryRateLimiter, RateLimiter
+from gateway.state.factory import build_shared_state
+from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
 from gateway.telephony.routes import add_telephony_routes
 from providers.clock import Clock, SystemClock
@@ -45,6 +46,7 @@ def build_context(
     """Every service of one gateway node, not yet started (nothing is connected here)."""
     clock = clock or SystemClock()
     store = Store.open(settings.database_url)
+    shared = build_shared_state(settings, clock)
     bus = MemoryControlBus()
     node_id = uuid.uuid4().hex[:12]
     sessions = SessionService(
@@ -74,7 +76,8 @@ def build_context(
         node_id=node_id,
         store=store,
         providers=registry,
-        limiter=limiter or MemoryRateLimiter(clock),
+        limiter=limiter or shared.limiter,
+        shared=shared,
         sessions=sessions,
         runner=runner,
         live=live,
@@ -120,6 +123,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             await sweeper
         await ctx.transcripts.aclose()
         await ctx.tools.aclose()
+        await ctx.shared.aclose()
         await ctx.store.aclose()
 
 

@@ -11,6 +11,7 @@ from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
+from gateway.state.factory import SharedState
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
 from providers.clock import Clock
@@ -30,6 +31,7 @@ class GatewayContext:
     live: LiveSessions
     transcripts: TranscriptWriter
     tools: WebhookTools
+    shared: SharedState
 
 
 CONTEXT = web.AppKey("kura_context", GatewayContext)
