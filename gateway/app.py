@@ -20,7 +20,6 @@ from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
-from gateway.state.control import MemoryControlBus, MemorySessionDirectory
 from gateway.state.factory import build_shared_state
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
@@ -46,13 +45,12 @@ def build_context(
     """Every service of one gateway node, not yet started (nothing is connected here)."""
     clock = clock or SystemClock()
     store = Store.open(settings.database_url)
-    shared = build_shared_state(settings, clock)
-    bus = MemoryControlBus()
     node_id = uuid.uuid4().hex[:12]
+    shared = build_shared_state(settings, clock, node_id)
     sessions = SessionService(
-        store, clock, bus, connect_timeout_s=settings.session_connect_timeout_s
+        store, clock, shared.bus, connect_timeout_s=settings.session_connect_timeout_s
     )
-    live = LiveSessions(MemorySessionDirectory(), bus, node_id)
+    live = LiveSessions(shared.directory, shared.bus, node_id)
     transcripts = TranscriptWriter(store.sessions)
     registry = providers or build_registry(settings, clock)
     secret = settings.webhook_secret
@@ -114,6 +112,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )
     app[BOOTSTRAP].append(result)
     ctx.transcripts.start()
+    ctx.shared.start(ctx.store)
     sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
     try:
         yield

@@ -6,8 +6,9 @@ gateways on the same server) never see each other's state.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -48,3 +49,15 @@ def unreachable_link(clock: Clock) -> RedisLink:
     from tests.kura_process import free_port
 
     return RedisLink(open_redis(f"redis://127.0.0.1:{free_port()}/0"), "kura-down:", clock)
+
+
+POLL_S = 0.01
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+    """Poll ``check`` (for state no event announces) until true; fail after ``timeout_s``."""
+    for _ in range(int(timeout_s / POLL_S)):
+        if await check():
+            return
+        await asyncio.sleep(POLL_S)
+    pytest.fail(f"condition not met within {timeout_s} s")
