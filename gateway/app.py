@@ -15,6 +15,7 @@ from gateway.api.auth import api_middleware
 from gateway.api.routes import add_routes
 from gateway.bootstrap import BootstrapResult, bootstrap
 from gateway.context import CONTEXT, GatewayContext
+from gateway.drain import end_live_sessions
 from gateway.provider_setup import build_registry
 from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 BODY_LIMIT_BYTES = 64 * 1024  # REST bodies and webhooks are small; bigger ones get 413
 EXPIRY_SWEEP_S = 15.0
-SHUTDOWN_GRACE_S = 10.0
 BOOTSTRAP = web.AppKey("kura_bootstrap", list[BootstrapResult])
 
 
@@ -120,6 +120,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        await ctx.drain.aclose()
         await ctx.transcripts.aclose()
         await ctx.tools.aclose()
         await ctx.shared.aclose()
@@ -138,9 +139,4 @@ async def _sweep_expired(ctx: GatewayContext) -> None:
 
 async def _end_live_sessions(app: web.Application) -> None:
     """On shutdown, end every live session cleanly and wait (bounded) for them to finish."""
-    ctx = app[CONTEXT]
-    ctx.live.end_all("shutdown")
-    for _ in range(int(SHUTDOWN_GRACE_S / 0.05)):
-        if not len(ctx.live):
-            return
-        await asyncio.sleep(0.05)
+    await end_live_sessions(app[CONTEXT])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from config import Settings
+from gateway.drain import DrainState
 from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
@@ -32,6 +33,7 @@ class GatewayContext:
     transcripts: TranscriptWriter
     tools: WebhookTools
     shared: SharedState
+    drain: DrainState = field(default_factory=DrainState)
 
 
 CONTEXT = web.AppKey("kura_context", GatewayContext)
