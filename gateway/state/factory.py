@@ -81,7 +81,7 @@ class SharedState:
                 await task
         self._tasks.clear()
         if self.redis is not None:
-            await self.redis.client.aclose()
+            await self.redis.aclose()
 
 
 def build_shared_state(settings: Settings, clock: Clock, node_id: str) -> SharedState:
@@ -93,7 +93,8 @@ def build_shared_state(settings: Settings, clock: Clock, node_id: str) -> Shared
             directory=MemorySessionDirectory(),
             bus=MemoryControlBus(),
         )
-    link = RedisLink(open_redis(settings.redis_url), settings.redis_key_prefix, clock)
+    url = settings.redis_url
+    link = RedisLink(open_redis(url), settings.redis_key_prefix, clock, subscriber=open_redis(url))
     directory = RedisSessionDirectory(link, ttl_s=settings.ownership_ttl_s, clock=clock)
     return SharedState(
         limiter=RedisRateLimiter(link, clock),

@@ -80,7 +80,7 @@ class RedisControlBus:
             self._backoff_s = min(2 * self._backoff_s, BACKOFF_MAX_S)
 
     async def _listen(self) -> None:
-        pubsub = self._link.client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._link.subscriber.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(self._channel(self._node_id))
             self._link.succeeded()

@@ -28,22 +28,32 @@ REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 
 
 def open_redis(url: str) -> Redis:
-    """A client that fails fast: short timeouts and no retries (callers have a fallback)."""
+    """A client that fails fast (short timeouts, callers have a fallback), with one immediate
+    retry: after Redis restarts, each pooled connection is dead until used once, and without
+    the retry that first use would fail a request that a fresh connection serves at once."""
     client: Redis = Redis.from_url(
         url,
         socket_connect_timeout=SOCKET_TIMEOUT_S,
         socket_timeout=SOCKET_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1),
         health_check_interval=10,
     )
     return client
 
 
 class RedisLink:
-    """The client, the key prefix, and whether Redis answered lately."""
+    """The clients, the key prefix, and whether Redis answered lately.
 
-    def __init__(self, client: Redis, prefix: str, clock: Clock) -> None:
+    Pub/sub gets its own client (``subscriber``): a subscription's connection that died with
+    Redis, handed back to a shared pool, would fail the next ordinary command after Redis
+    returns, pushing requests into their fallbacks for no reason.
+    """
+
+    def __init__(
+        self, client: Redis, prefix: str, clock: Clock, *, subscriber: Redis | None = None
+    ) -> None:
         self.client = client
+        self.subscriber = subscriber or client
         self.prefix = prefix
         self._clock = clock
         self._skip_until = 0.0
@@ -68,6 +78,7 @@ class RedisLink:
         now = self._clock.monotonic()
         self._skip_until = now + RETRY_AFTER_S
         self._down = True
+        log.debug("redis call failed", extra={"operation": operation, "error": repr(exc)})
         if now >= self._next_warning:
             self._next_warning = now + WARN_EVERY_S
             log.warning(
@@ -80,6 +91,11 @@ class RedisLink:
             self._down = False
             self._skip_until = 0.0
             log.info("redis reachable again")
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        if self.subscriber is not self.client:
+            await self.subscriber.aclose()
 
     async def ping(self) -> bool:
         try:

@@ -30,9 +30,9 @@ async def redis_links(redis_url: str, redis_prefix: str) -> AsyncIterator[LinkFa
     clients: list[Redis] = []
 
     def make(clock: Clock | None = None) -> RedisLink:
-        client = open_redis(redis_url)
-        clients.append(client)
-        return RedisLink(client, redis_prefix, clock or SystemClock())
+        client, subscriber = open_redis(redis_url), open_redis(redis_url)
+        clients.extend((client, subscriber))
+        return RedisLink(client, redis_prefix, clock or SystemClock(), subscriber=subscriber)
 
     yield make
     cleaner = open_redis(redis_url)
