@@ -14,7 +14,7 @@ import pytest
 
 from providers.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
-from tests.gateway.state.conftest import eventually
+from tests.gateway.state.conftest import LinkFactory, eventually
 from tests.gateway.ws_helpers import closed, receive
 
 pytestmark = pytest.mark.redis
@@ -36,8 +36,9 @@ def _on(node: Gateway, websocket_url: str) -> str:
 
 
 async def test_delete_on_one_node_closes_the_socket_held_by_the_other(
-    tmp_path: Path, redis_url: str, redis_prefix: str
+    tmp_path: Path, redis_url: str, redis_prefix: str, redis_links: LinkFactory
 ) -> None:
+    """(``redis_links`` deletes the prefix's keys afterwards.)"""
     settings = {"redis_url": redis_url, "redis_key_prefix": redis_prefix}
     async with _gateway(tmp_path, **settings) as a, _gateway(tmp_path, **settings) as b:
         for node in (a, b):  # the bus listeners are up before the test relies on them
