@@ -6,7 +6,7 @@ and hands it down.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +27,30 @@ class Settings(BaseSettings):
     )
     bootstrap_api_key: SecretStr | None = None
     log_level: str = "INFO"
+
+    # Several nodes (shared state in Redis) and shutdown
+    redis_key_prefix: str = Field(
+        default="kura:", description="Prefix of every Redis key and channel this gateway uses."
+    )
+    ownership_ttl_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="A node's claim on a live session lapses this long after its last refresh.",
+    )
+    ownership_refresh_s: float = Field(
+        default=5.0, gt=0, description="How often a node refreshes the claims it holds."
+    )
+    control_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often a node checks the database for its sessions ended elsewhere "
+        "(the fallback when a pub/sub end request is missed).",
+    )
+    drain_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM, how long live sessions may run on before they are ended.",
+    )
 
     # Sessions
     session_connect_timeout_s: float = Field(default=300.0, gt=0)
@@ -83,6 +107,15 @@ class Settings(BaseSettings):
         le=14,
         description="Past this, a voice webhook apologises and hangs up (Twilio waits 15 s).",
     )
+
+    @field_validator("ownership_refresh_s")
+    @classmethod
+    def _refresh_within_ttl(cls, value: float, info: ValidationInfo) -> float:
+        # A claim refreshed less often than it lapses would be swept while its node is alive.
+        ttl = info.data.get("ownership_ttl_s")
+        if ttl is not None and value >= ttl:
+            raise ValueError("must be shorter than KURA_OWNERSHIP_TTL_S")
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -15,13 +15,14 @@ from gateway.api.auth import api_middleware
 from gateway.api.routes import add_routes
 from gateway.bootstrap import BootstrapResult, bootstrap
 from gateway.context import CONTEXT, GatewayContext
+from gateway.drain import end_live_sessions
 from gateway.provider_setup import build_registry
 from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
-from gateway.state.control import MemoryControlBus, MemorySessionDirectory
-from gateway.state.ratelimit import MemoryRateLimiter, RateLimiter
+from gateway.state.factory import build_shared_state
+from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
 from gateway.telephony.routes import add_telephony_routes
 from providers.clock import Clock, SystemClock
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 BODY_LIMIT_BYTES = 64 * 1024  # REST bodies and webhooks are small; bigger ones get 413
 EXPIRY_SWEEP_S = 15.0
-SHUTDOWN_GRACE_S = 10.0
 BOOTSTRAP = web.AppKey("kura_bootstrap", list[BootstrapResult])
 
 
@@ -45,12 +45,12 @@ def build_context(
     """Every service of one gateway node, not yet started (nothing is connected here)."""
     clock = clock or SystemClock()
     store = Store.open(settings.database_url)
-    bus = MemoryControlBus()
     node_id = uuid.uuid4().hex[:12]
+    shared = build_shared_state(settings, clock, node_id)
     sessions = SessionService(
-        store, clock, bus, connect_timeout_s=settings.session_connect_timeout_s
+        store, clock, shared.bus, connect_timeout_s=settings.session_connect_timeout_s
     )
-    live = LiveSessions(MemorySessionDirectory(), bus, node_id)
+    live = LiveSessions(shared.directory, shared.bus, node_id)
     transcripts = TranscriptWriter(store.sessions)
     registry = providers or build_registry(settings, clock)
     secret = settings.webhook_secret
@@ -74,7 +74,8 @@ def build_context(
         node_id=node_id,
         store=store,
         providers=registry,
-        limiter=limiter or MemoryRateLimiter(clock),
+        limiter=limiter or shared.limiter,
+        shared=shared,
         sessions=sessions,
         runner=runner,
         live=live,
@@ -111,6 +112,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )
     app[BOOTSTRAP].append(result)
     ctx.transcripts.start()
+    ctx.shared.start(ctx.store)
     sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
     try:
         yield
@@ -118,8 +120,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        await ctx.drain.aclose()
         await ctx.transcripts.aclose()
         await ctx.tools.aclose()
+        await ctx.shared.aclose()
         await ctx.store.aclose()
 
 
@@ -135,9 +139,4 @@ async def _sweep_expired(ctx: GatewayContext) -> None:
 
 async def _end_live_sessions(app: web.Application) -> None:
     """On shutdown, end every live session cleanly and wait (bounded) for them to finish."""
-    ctx = app[CONTEXT]
-    ctx.live.end_all("shutdown")
-    for _ in range(int(SHUTDOWN_GRACE_S / 0.05)):
-        if not len(ctx.live):
-            return
-        await asyncio.sleep(0.05)
+    await end_live_sessions(app[CONTEXT])

@@ -22,6 +22,8 @@ from gateway.api.schemas import AssistantFields, CreateAssistantRequest
 from gateway.api.views import assistant_view
 from gateway.app import BOOTSTRAP, build_app
 from gateway.bootstrap import generate_api_key
+from gateway.context import CONTEXT
+from gateway.drain import drain_on_sigterm
 from gateway.errors import ValidationFailed
 from gateway.logs import AccessLogger, configure_logging
 from gateway.provider_setup import build_registry
@@ -37,6 +39,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     )
     configure_logging(settings.log_level)
     app = build_app(settings)
+    drain_on_sigterm(app, app[CONTEXT])
 
     async def show_new_key(app: web.Application) -> None:
         # Printed as soon as it exists (not after binding), so it is not lost if binding fails.

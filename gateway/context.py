@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from config import Settings
+from gateway.drain import DrainState
 from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
+from gateway.state.factory import SharedState
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
 from providers.clock import Clock
@@ -30,6 +32,8 @@ class GatewayContext:
     live: LiveSessions
     transcripts: TranscriptWriter
     tools: WebhookTools
+    shared: SharedState
+    drain: DrainState = field(default_factory=DrainState)
 
 
 CONTEXT = web.AppKey("kura_context", GatewayContext)

@@ -68,6 +68,8 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         "parameters": _parameters(route),
         "responses": {str(route.ok_status): ok},
     }
+    for other in route.also:
+        operation["responses"][str(other)] = {**ok, "description": f"Status {other}"}
     if permissions:
         operation["description"] = "Needs a key with " + " or ".join(permissions) + "."
         operation["security"] = [{"apiKey": []}]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.api import admin_contacts, admin_numbers, assistants_api, sessions_api
+from gateway.api import admin_contacts, admin_numbers, assistants_api, health_api, sessions_api
 from gateway.api.admin_schemas import (
     AssignNumberRequest,
     ContactDetail,
@@ -51,6 +51,8 @@ class Route:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     tags: tuple[str, ...] = field(default=("sessions",))
+    also: tuple[int, ...] = ()
+    """Other statuses that answer with the same ``response`` model (readiness: 503)."""
 
 
 async def health(request: web.Request) -> web.Response:
@@ -66,6 +68,12 @@ async def openapi_document(request: web.Request) -> web.Response:
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/health", health, "Health check", "getHealth", response=Health,
           tags=("health",)),
+    Route("GET", "/api/v1/health/live", health_api.liveness, "Liveness: the process answers",
+          "getLiveness", response=health_api.Liveness, tags=("health",)),
+    Route("GET", "/api/v1/health/ready", health_api.readiness,
+          "Readiness: database, Redis and drain state (503 when this node should get no "
+          "traffic)", "getReadiness", response=health_api.Readiness, tags=("health",),
+          also=(503,)),
     Route("GET", "/api/v1/assistants", assistants_api.list_assistants, "List assistants",
           "listAssistants", response=AssistantList, tags=("assistants",)),
     Route("POST", "/api/v1/assistants", assistants_api.create_assistant, "Create an assistant",

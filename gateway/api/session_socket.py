@@ -148,6 +148,7 @@ def _check_origin(request: web.Request, ctx: GatewayContext) -> None:
 
 async def connect_session(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
+    ctx.drain.refuse_new("connections")
     row = await ctx.sessions.claim(await _authorize(request, ctx))
     ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
     await ws.prepare(request)

@@ -41,6 +41,7 @@ def connect_url(ctx: GatewayContext, session_id: str, token: str) -> str:
 @requires("sessions:create")
 async def create_session(request: web.Request) -> web.Response:
     ctx = context_of(request)
+    ctx.drain.refuse_new("sessions")
     body = await read_body(request, CreateSessionRequest)
     created = await ctx.sessions.create(
         NewSession(

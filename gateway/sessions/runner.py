@@ -100,17 +100,24 @@ class LiveSessions:
         self._directory = directory
         self._node_id = node_id
         self._conversations: dict[str, Conversation] = {}
+        self._reserved: set[str] = set()
         bus.on_end(self._end_local)
 
     def __len__(self) -> int:
-        return len(self._conversations)
+        return len(self._reserved)
+
+    async def reserve(self, session_id: str) -> None:
+        """Record this node as the owner as soon as the session is claimed, before its
+        provider connects, so no other node takes it for lost meanwhile."""
+        self._reserved.add(session_id)
+        await self._directory.claim(session_id, self._node_id)
 
     async def add(self, session_id: str, conversation: Conversation) -> None:
         self._conversations[session_id] = conversation
-        await self._directory.claim(session_id, self._node_id)
 
     async def remove(self, session_id: str) -> None:
         self._conversations.pop(session_id, None)
+        self._reserved.discard(session_id)
         await self._directory.release(session_id, self._node_id)
 
     def end_all(self, reason: str) -> None:
@@ -157,7 +164,19 @@ class SessionRunner:
         """Run the session until it ends; returns (and records) the end reason.
 
         ``builtins`` are tools the door itself answers (the phone's ``transfer_call``)."""
-        builtins = builtins or {}
+        await self._live.reserve(session.id)
+        try:
+            return await self._run(session, client, reader, builtins or {})
+        finally:
+            await self._live.remove(session.id)
+
+    async def _run(
+        self,
+        session: Session,
+        client: ConversationClient,
+        reader: ClientReader,
+        builtins: Mapping[str, BuiltinTool],
+    ) -> str:
         assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
         if assistant is None:  # the row is referenced by a foreign key, so only a broken DB
             await self._service.finish(session.id, "assistant_missing")
@@ -210,7 +229,6 @@ class SessionRunner:
                 reason = conversation.end_reason or "cancelled"
                 raise
         finally:
-            await self._live.remove(session.id)
             await provider_session.aclose()
             await self._service.finish(session.id, reason)
         log.info("session ended", extra={"session_id": session.id, "reason": reason})

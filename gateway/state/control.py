@@ -8,8 +8,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from gateway.errors import Unavailable
+
 EndHandler = Callable[[str, str], Awaitable[bool]]
 """Called with (session_id, reason); returns whether this node held the session."""
+
+
+class StateUnavailable(Unavailable):
+    """Shared state could not be read (Redis unreachable): callers fall back, never guess."""
 
 
 class SessionDirectory(Protocol):
@@ -19,7 +25,9 @@ class SessionDirectory(Protocol):
 
     async def release(self, session_id: str, node_id: str) -> None: ...
 
-    async def owner(self, session_id: str) -> str | None: ...
+    async def owner(self, session_id: str) -> str | None:
+        """The owning node, or None; raises ``StateUnavailable`` if that cannot be known."""
+        ...
 
 
 class ControlBus(Protocol):

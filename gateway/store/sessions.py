@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,6 +94,26 @@ class SessionRepository:
                 .values(status="expired", end_reason="not_connected", connect_token_hash=None)
             )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def active_connected_before(self, cutoff: datetime, *, limit: int = 500) -> list[str]:
+        """Ids of sessions connected before ``cutoff`` and still active (sweep candidates)."""
+        query = (
+            select(Session.id)
+            .where(Session.status == "active", Session.connected_at < cutoff)
+            .order_by(Session.connected_at)
+            .limit(limit)
+        )
+        async with self._db() as db:
+            return list((await db.scalars(query)).all())
+
+    async def ended_among(self, session_ids: Collection[str]) -> dict[str, str]:
+        """Which of these sessions are no longer live, each with why it ended."""
+        query = select(Session.id, Session.status, Session.end_reason).where(
+            Session.id.in_(list(session_ids)), Session.status.not_in(LIVE_STATUSES)
+        )
+        async with self._db() as db:
+            rows = (await db.execute(query)).all()
+        return {row.id: row.end_reason or row.status for row in rows}
 
     async def add_turns(self, session_id: str, turns: Sequence[Turn], completed: int) -> None:
         """Store finished turns and count ``completed`` more conversational turns."""

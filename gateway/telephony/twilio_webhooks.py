@@ -86,6 +86,7 @@ def _render(answer: CallAnswer, signatures: TwilioSignatures) -> str:
 
 async def voice(request: web.Request) -> web.Response:
     """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
+    request.app[CONTEXT].drain.refuse_new("calls")  # 503: Twilio tries the fallback URL
     form = await _signed_form(request)
     telephony = request.app[TELEPHONY]
     inbound = InboundCall(

@@ -24,7 +24,7 @@ from tests.gateway.ws_helpers import closed, connect, receive, receive_until
 DOCUMENT_PATH = "/api/v1/openapi.json"
 CONNECT_PATH = "/api/v1/sessions/{session_id}/connect"
 BASE_URI = "urn:kura:openapi"
-PUBLIC_PATHS = {"/api/v1/health"}
+PUBLIC_PATHS = {"/api/v1/health", "/api/v1/health/live", "/api/v1/health/ready"}
 
 
 async def fetch_document(gw: Gateway) -> dict[str, Any]:
@@ -175,6 +175,12 @@ async def test_real_success_responses_match_the_document(
 ) -> None:
     gw, check = gateway, contract.check
     await check(await gw.request("GET", "/api/v1/health", key=None), "GET", "/api/v1/health", 200)
+    for probe in ("/api/v1/health/live", "/api/v1/health/ready"):
+        await check(await gw.request("GET", probe, key=None), "GET", probe, 200)
+    gw.ctx.drain.draining = True
+    ready = "/api/v1/health/ready"
+    await check(await gw.request("GET", ready, key=None), "GET", ready, 503)
+    gw.ctx.drain.draining = False
 
     assistants, one = "/api/v1/assistants", "/api/v1/assistants/{assistant_id}"
     fields = {
