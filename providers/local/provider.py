@@ -13,11 +13,13 @@ import logging
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16
+from media.resample import StreamResampler
 from providers.base import Provider, ProviderSession
-from providers.capabilities import PCM16_24K, ProviderCapabilities
+from providers.capabilities import PCM16_24K, PCMU_8K, ProviderCapabilities
 from providers.clock import Clock, SystemClock
 from providers.events import (
     AgentAudio,
@@ -55,7 +57,8 @@ LEAD_MS = 200
 """How far ahead of real time audio may be sent: absorbs scheduling jitter downstream."""
 MAX_QUEUED_RESPONSES = 8
 """Bounds memory (each loopback holds up to 20 s of audio) if turns arrive faster than played."""
-BYTES_PER_MS = PCM16_24K.sample_rate_hz * 2 // 1000
+LOCAL_ULAW_CAPABILITIES = replace(LOCAL_CAPABILITIES, input_audio=PCMU_8K, output_audio=PCMU_8K)
+"""For a phone call: the caller's µ-law is heard and played back as is, with no resampling."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +105,16 @@ class LocalSession(ProviderSession):
         clock: Clock,
         synthesiser: Synthesiser | None,
     ) -> None:
-        self.capabilities = LOCAL_CAPABILITIES
+        self._ulaw = context.mode == "voice" and context.preferred_audio == PCMU_8K
+        self.capabilities = LOCAL_ULAW_CAPABILITIES if self._ulaw else LOCAL_CAPABILITIES
+        self._bytes_per_ms = 8 if self._ulaw else PCM16_24K.sample_rate_hz * 2 // 1000
         self._clock = clock
         self._language_code = context.language_code
         self._speaks = context.mode == "voice" and synthesiser is not None
         self._synthesiser = synthesiser
         self._voice = context.mode == "voice"
         self._detector = UtteranceDetector(
-            LOCAL_CAPABILITIES.input_audio.sample_rate_hz,
+            self.capabilities.input_audio.sample_rate_hz,
             _utterance_settings(assistant.turn_detection),
         )
         self._events = EventChannel()
@@ -121,17 +126,19 @@ class LocalSession(ProviderSession):
         self._worker = asyncio.create_task(self._run_responses(), name="local-provider-responses")
 
     async def send_audio(self, audio: bytes) -> None:
-        """Feed caller audio (PCM16 24 kHz) to the utterance detector; ignored in chat mode."""
+        """Feed caller audio (PCM16 24 kHz, or µ-law on a call) to the utterance detector;
+        ignored in chat mode."""
         if self._closed or not self._voice:
             return
-        for event in self._detector.feed(audio):
+        for event in self._detector.feed(ulaw_to_pcm16(audio) if self._ulaw else audio):
             match event:
                 case UtteranceStarted():
                     self._events.put(SpeechStarted())
                 case UtteranceEnded(audio=utterance, capped=capped):
                     if capped:
                         logger.info("local utterance capped at its maximum length")
-                    self._enqueue(_Response(_new_item_id(), audio=utterance))
+                    played = pcm16_to_ulaw(utterance) if self._ulaw else utterance
+                    self._enqueue(_Response(_new_item_id(), audio=played))
 
     async def send_text(self, text: str) -> None:
         """Queue the demo's deterministic reply (spoken too in voice mode with a synthesiser)."""
@@ -214,6 +221,9 @@ class LocalSession(ProviderSession):
         deltas = transcript_deltas(response.text) if response.text else []
         if audio is None and response.speak and response.text and self._synthesiser:
             audio = await self._synthesiser.synthesise(response.text, self._language_code)
+            if audio and self._ulaw:
+                to_8k = StreamResampler(PCM16_24K.sample_rate_hz, PCMU_8K.sample_rate_hz)
+                audio = pcm16_to_ulaw(to_8k.process(audio) + to_8k.flush())
         if audio:
             await self._play(response.item_id, audio, deltas)
         else:
@@ -226,7 +236,7 @@ class LocalSession(ProviderSession):
     async def _play(self, item_id: str, audio: bytes, deltas: list[str]) -> None:
         """Send ``audio`` in ``CHUNK_MS`` chunks at real time plus ``LEAD_MS``, with the
         transcript deltas spread over it so captions follow the voice."""
-        chunk_bytes = CHUNK_MS * BYTES_PER_MS
+        chunk_bytes = CHUNK_MS * self._bytes_per_ms
         chunk_count = -(-len(audio) // chunk_bytes)
         next_delta = 0
         started_s = self._clock.monotonic()

@@ -67,10 +67,12 @@ class UtteranceDetector:
     ) -> None:
         self._settings = settings or UtteranceSettings()
         self._bytes_per_ms = input_rate_hz * BYTES_PER_SAMPLE // 1000
-        self._resampler = StreamResampler(input_rate_hz, VAD_SAMPLE_RATE_HZ)
-        config = VadConfig(
-            sample_rate_hz=VAD_SAMPLE_RATE_HZ, min_silence_ms=self._settings.silence_ms
+        # The VAD runs at 8 or 16 kHz: telephone audio goes straight in, 24 kHz is resampled once.
+        vad_rate_hz = input_rate_hz if input_rate_hz in (8000, 16000) else VAD_SAMPLE_RATE_HZ
+        self._resampler = (
+            None if vad_rate_hz == input_rate_hz else StreamResampler(input_rate_hz, vad_rate_hz)
         )
+        config = VadConfig(sample_rate_hz=vad_rate_hz, min_silence_ms=self._settings.silence_ms)
         self._vad = VoiceActivityDetector(config)
         self._odd = b""  # a lone byte of a sample split across chunks
         self._audio = bytearray()  # input audio from stream time ``_audio_start_ms`` on
@@ -91,7 +93,8 @@ class UtteranceDetector:
             pcm16 = pcm16[: len(pcm16) - len(self._odd)]
         self._audio += pcm16
         events: list[UtteranceEvent] = []
-        for event in self._vad.process(self._resampler.process(pcm16)):
+        vad_audio = self._resampler.process(pcm16) if self._resampler else pcm16
+        for event in self._vad.process(vad_audio):
             if isinstance(event, SpeechStarted) and not self._capped:
                 self._start_ms = event.start_ms
                 events.append(UtteranceStarted())

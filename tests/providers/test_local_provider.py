@@ -355,3 +355,22 @@ async def test_provider_speaks_its_greeting_with_espeak(clock: VirtualClock) -> 
         assert len(audio_of(events)) / BYTES_PER_MS > 1000
     finally:
         await session.aclose()
+
+
+async def test_a_phone_call_session_speaks_mu_law_both_ways() -> None:
+    from providers.capabilities import PCMU_8K
+    from providers.local import LocalProvider
+    from providers.spec import AssistantSpec, SessionContext
+
+    provider = LocalProvider("off")
+    session = await provider.connect(
+        AssistantSpec(name="demo"), SessionContext("s1", preferred_audio=PCMU_8K)
+    )
+    assert session.capabilities.input_audio == PCMU_8K
+    assert session.capabilities.output_audio == PCMU_8K
+    chat = await provider.connect(
+        AssistantSpec(name="demo"), SessionContext("s2", mode="chat", preferred_audio=PCMU_8K)
+    )
+    assert chat.capabilities.input_audio.encoding == "pcm16"
+    await session.aclose()
+    await chat.aclose()

@@ -294,3 +294,14 @@ async def test_provider_lost_mid_call_ends_in_the_apology(scripted_line: FakeTwi
     await stream.wait_closed()
     view = await gw.request("GET", f"/api/v1/sessions/{session.context.session_id}")
     assert (await view.json())["end_reason"] == "provider_error"
+
+
+async def test_a_call_to_the_local_demo_plays_the_caller_back(twilio: FakeTwilio) -> None:
+    stream = await dial(twilio)  # NUMBER is routed to the local demo assistant
+    speech = speech_ulaw()
+    await stream.send_ulaw(speech + b"\xff" * 8000)  # the clip, then a second of silence
+    # The utterance (from its onset, less the clip's own leading and trailing quiet) comes back.
+    await stream.wait_for_audio(int(len(speech) * 0.8))
+    await stream.play(len(speech) // 8 + 1000)
+    assert len(stream.received_audio) <= len(speech) + 8 * 1000  # at most pre-roll and tail more
+    await stream.aclose()
