@@ -26,9 +26,16 @@ BAD_INPUT = Counter(
     "kura_media_bad_input_total", "Carrier socket messages ignored as malformed", ["reason"]
 )
 CALLS_ACTIVE = Gauge("kura_calls_active", "Phone calls bridged to a session now")
-SESSIONS_ACTIVE = Gauge("kura_sessions_active", "Sessions connected now", ["channel"])
+SESSIONS_ACTIVE = Gauge("kura_sessions_active", "Sessions connected now", ["channel", "provider"])
+SESSIONS_ENDED = Counter("kura_sessions_ended_total", "Sessions ended", ["channel", "reason"])
 BARGE_INS = Counter("kura_bargeins_total", "Times a caller talked over the assistant", ["source"])
 PROVIDER_ERRORS = Counter("kura_provider_errors_total", "Provider failures", ["provider"])
+WEBHOOK_LATENCY = Histogram(
+    "kura_webhook_latency_seconds",
+    "Carrier webhook handling time, request in to answer out",
+    ["webhook"],
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 
 LATE_FRAME_S = 0.020
 # Labelled children looked up once: ``labels()`` per frame cost ~7 % of a loaded gateway's CPU.

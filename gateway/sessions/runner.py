@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import metrics
 from gateway.sessions.audio_format import SESSION_AUDIO
 from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import (
@@ -196,6 +197,7 @@ class SessionRunner:
             )
         except ProviderError as exc:
             log.warning("provider connect failed", extra={"code": exc.code})
+            metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
             await client.deliver(SessionError(error=f"AI provider unavailable: {exc}"))
             await self._service.finish(session.id, "provider_error")
             return "provider_error"
@@ -219,6 +221,8 @@ class SessionRunner:
         )
         await self._live.add(session.id, conversation)
         reason = "internal_error"
+        active = metrics.SESSIONS_ACTIVE.labels(session.channel, assistant.provider)
+        active.inc()
         try:
             await client.deliver(SessionOpen(provider=assistant.provider, mode=mode))
             try:
@@ -229,8 +233,12 @@ class SessionRunner:
                 reason = conversation.end_reason or "cancelled"
                 raise
         finally:
+            active.dec()
+            if reason == "provider_error":
+                metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
             await provider_session.aclose()
             await self._service.finish(session.id, reason)
+        metrics.SESSIONS_ENDED.labels(session.channel, reason).inc()
         log.info("session ended", extra={"session_id": session.id, "reason": reason})
         return reason
 

@@ -3,10 +3,14 @@ carriers call them, signed with the carrier's own credentials, not with Kura API
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway import metrics
 from gateway.context import CONTEXT
 from gateway.telephony import twilio_webhooks
 from gateway.telephony.media_socket import media_stream
@@ -16,13 +20,31 @@ from gateway.telephony.signatures import ACTION_PATH, MEDIA_PATH, STATUS_PATH, V
 log = logging.getLogger(__name__)
 
 
+Webhook = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _timed(name: str, handler: Webhook) -> Webhook:
+    """Record how long the carrier waits for our answer (the webhook latency metric)."""
+    latency = metrics.WEBHOOK_LATENCY.labels(name)
+
+    @functools.wraps(handler)
+    async def timed(request: web.Request) -> web.Response:
+        started_s = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            latency.observe(time.perf_counter() - started_s)
+
+    return timed
+
+
 def add_telephony_routes(app: web.Application) -> None:
     """Build the telephony services for ``app`` and route the carrier webhooks to them."""
     telephony = build_telephony(app[CONTEXT])
     app[TELEPHONY] = telephony
     if telephony.signatures is None:
         log.warning("twilio webhooks will answer 503: KURA_TWILIO_AUTH_TOKEN is not set")
-    app.router.add_post(VOICE_PATH, twilio_webhooks.voice)
-    app.router.add_post(STATUS_PATH, twilio_webhooks.status)
-    app.router.add_post(ACTION_PATH, twilio_webhooks.after_stream)
+    app.router.add_post(VOICE_PATH, _timed("voice", twilio_webhooks.voice))
+    app.router.add_post(STATUS_PATH, _timed("status", twilio_webhooks.status))
+    app.router.add_post(ACTION_PATH, _timed("action", twilio_webhooks.after_stream))
     app.router.add_get(MEDIA_PATH, media_stream)
