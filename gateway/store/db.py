@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
@@ -40,9 +40,24 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _check_sqlite_directory(database_url: str) -> None:
+    """Fail clearly, before any driver thread starts, when SQLite could not create its file
+    (it makes the file, never the directories; aiosqlite's worker would otherwise outlive the
+    event loop and print a traceback of its own)."""
+    database = make_url(database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    parent = Path(database).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise FileNotFoundError(
+            f"unable to open database file: the directory {parent} does not exist"
+        )
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     """An async engine; SQLite gets the pragmas above on every connection."""
     if database_url.startswith("sqlite"):
+        _check_sqlite_directory(database_url)
         # One connection per process: SQLite has one writer anyway, and queueing on the async
         # pool is fair and cheap, whereas connections contending for the file lock wait in
         # busy_timeout's sleeps (up to 100 ms a try) — seconds of webhook latency under load.
