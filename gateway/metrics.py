@@ -30,6 +30,13 @@ SESSIONS_ACTIVE = Gauge("kura_sessions_active", "Sessions connected now", ["chan
 SESSIONS_ENDED = Counter("kura_sessions_ended_total", "Sessions ended", ["channel", "reason"])
 BARGE_INS = Counter("kura_bargeins_total", "Times a caller talked over the assistant", ["source"])
 PROVIDER_ERRORS = Counter("kura_provider_errors_total", "Provider failures", ["provider"])
+TURN_LATENCY = Histogram(
+    "kura_turn_latency_seconds",
+    "From the end of the caller's turn (speech end heard by the gateway's VAD, or a text or DTMF "
+    "message) to the assistant's first audio or words",
+    ["channel"],
+    buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+)
 WEBHOOK_LATENCY = Histogram(
     "kura_webhook_latency_seconds",
     "Carrier webhook handling time, request in to answer out",

@@ -111,6 +111,7 @@ class Conversation:
         mode: str,
         limits: ConversationLimits,
         turns: TurnStore,
+        on_reply_latency: Callable[[float], None] | None = None,
         tool_handler: ToolHandler | None = None,
         client_audio: AudioFormat = SESSION_AUDIO,
     ) -> None:
@@ -120,6 +121,8 @@ class Conversation:
         self._mode = mode
         self._limits = limits
         self._turns = turns
+        self._on_reply_latency = on_reply_latency
+        self._caller_done_s: float | None = None  # when the caller's turn ended, if awaiting
         self._next_seq = 0
         self._assistant_seq: dict[str, int] = {}  # item id → stored utterance, for amendments
         self._responding = False
@@ -147,6 +150,16 @@ class Conversation:
     def end_reason(self) -> str | None:
         """Why the session ended (the first reason given), or None while it runs."""
         return self._ended.result() if self._ended.done() else None
+
+    def caller_turn_ended(self) -> None:
+        """The caller finished a turn (the phone bridge's VAD heard speech stop); the time to
+        the assistant's first output is the turn latency."""
+        self._caller_done_s = self._clock.monotonic()
+
+    def _replying(self) -> None:
+        if self._caller_done_s is not None and self._on_reply_latency is not None:
+            self._on_reply_latency(self._clock.monotonic() - self._caller_done_s)
+        self._caller_done_s = None
 
     def end_after_response(self, reason: str) -> None:
         """End once the current response is complete (a goodbye or transfer line is heard)."""
@@ -181,6 +194,7 @@ class Conversation:
                     raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
                 await self._provider.send_audio(self._audio.to_provider(decode_pcm16(audio)))
             case TextMessage(text=text):
+                self.caller_turn_ended()
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
                 self._turn.input_text.append(text)
@@ -198,6 +212,7 @@ class Conversation:
 
     async def send_text_note(self, text: str) -> None:
         """Text the client did not type but the assistant should hear (e.g. a DTMF digit)."""
+        self.caller_turn_ended()
         self._mark_activity()
         self._turn.touch(self._clock.now())
         self._turn.input_text.append(text)
@@ -225,6 +240,7 @@ class Conversation:
     async def _on_event(self, event: ProviderEvent) -> None:
         match event:
             case AgentAudio(audio=audio, item_id=item_id):
+                self._replying()
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
                 self._turn.agent_spoke = True
@@ -237,8 +253,10 @@ class Conversation:
             case Transcript(source=source, text=text, item_id=item_id):
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
-                if source == "output" and item_id is not None:
-                    self._turn.item_id = item_id
+                if source == "output":
+                    self._replying()
+                    if item_id is not None:
+                        self._turn.item_id = item_id
                 parts = self._turn.input_text if source == "input" else self._turn.output_text
                 parts.append(text)
                 await self._client.deliver(TranscriptionUpdate(source=source, text=text))

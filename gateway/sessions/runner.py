@@ -217,6 +217,7 @@ class SessionRunner:
                 max_duration_s=assistant.max_duration_s,
             ),
             turns=SessionTurns(self._transcripts, session.id),
+            on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
             tool_handler=self._tool_handler(session, assistant, builtins),
         )
         await self._live.add(session.id, conversation)

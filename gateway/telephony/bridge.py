@@ -33,6 +33,7 @@ from gateway.telephony.twilio_codec import (
 )
 from media.chains import InboundChain, OutboundChain
 from media.playout import PlayoutBatch
+from media.vad import SpeechStopped
 from providers.capabilities import AudioFormat
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,8 @@ class CallBridge:
         result = self._inbound.process(payload, self._outbound.audible)
         if result.barge_in is not None:
             await self._barge_in("local_vad")
+        if isinstance(result.vad_event, SpeechStopped):
+            conversation.caller_turn_ended()
         await conversation.receive_audio(payload if self._passthrough else result.pcm16)
         metrics.observe_frame("inbound", time.perf_counter() - started_s)
 
