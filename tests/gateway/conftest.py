@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from gateway.context import CONTEXT, GatewayContext
 from providers.clock import Clock, SystemClock, VirtualClock
 from providers.local import LocalProvider
 from providers.registry import ProviderRegistry
+from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.fakes.scripted_provider import ScriptedProvider
 
 ADMIN_KEY = "kura_live_testadminkey0000000000000000000000"
@@ -97,9 +99,10 @@ async def start_gateway(
     registry.register("scripted", lambda: scripted)
     if register is not None:
         register(registry)
+    database_url, throwaway = await _test_database(tmp_path)
     config = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'kura.db'}",
+        database_url=database_url,
         bootstrap_api_key=ADMIN_KEY,
         webhook_secret=WEBHOOK_SECRET,
         webhook_timeout_s=1.0,
@@ -110,9 +113,38 @@ async def start_gateway(
     app: web.Application = build_app(config, clock=clock, providers=registry)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield Gateway(server, http, app[CONTEXT], scripted, clock)
-    await server.close()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Gateway(server, http, app[CONTEXT], scripted, clock)
+    finally:
+        await server.close()
+        if throwaway is not None:
+            await _release_database(tmp_path)
+
+
+# Gateways started for one test share its database, as nodes of one deployment do.
+_POSTGRES_BY_TEST: dict[Path, list[Any]] = {}
+
+
+async def _test_database(tmp_path: Path) -> tuple[str, str | None]:
+    """SQLite in the test's directory, or (KURA_TEST_BACKEND=postgres) a throwaway PostgreSQL
+    database, so the whole gateway suite can run on either backend."""
+    if os.environ.get("KURA_TEST_BACKEND", "sqlite") != "postgres":
+        return f"sqlite+aiosqlite:///{tmp_path / 'kura.db'}", None
+    if tmp_path not in _POSTGRES_BY_TEST:
+        url, name = await fresh_postgres_database()
+        _POSTGRES_BY_TEST[tmp_path] = [url, name, 0]
+    entry = _POSTGRES_BY_TEST[tmp_path]
+    entry[2] += 1
+    return entry[0], entry[1]
+
+
+async def _release_database(tmp_path: Path) -> None:
+    entry = _POSTGRES_BY_TEST[tmp_path]
+    entry[2] -= 1
+    if entry[2] == 0:
+        del _POSTGRES_BY_TEST[tmp_path]
+        await drop_postgres_database(entry[1])
 
 
 @pytest.fixture

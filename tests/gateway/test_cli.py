@@ -228,12 +228,12 @@ def test_invalid_configuration_names_the_variable(
 # The real console script as a subprocess, next to a running gateway.
 
 
-async def _kura(gw: Gateway, *args: str) -> tuple[int, str, str]:
+async def _kura(gw: Gateway, *args: str, cwd: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         *KURA,
         *args,
         env=kura_env(gw.ctx.settings.database_url),
-        cwd=Path(gw.ctx.settings.database_url.split("///", 1)[1]).parent,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -244,10 +244,11 @@ async def _kura(gw: Gateway, *args: str) -> tuple[int, str, str]:
 
 async def test_a_created_key_is_the_last_line_and_works_for_exactly_its_permissions(
     gateway: Gateway,
+    tmp_path: Path,
 ) -> None:
     permissions = "sessions:create,assistants:read"
     code, out, err = await _kura(
-        gateway, "keys", "create", "--name", "app", "--permissions", permissions
+        gateway, "keys", "create", "--name", "app", "--permissions", permissions, cwd=tmp_path
     )
     assert code == 0, err
     key = out.splitlines()[-1]  # what `kura keys create ... | tail -1` captures
@@ -269,7 +270,7 @@ async def test_a_created_key_is_the_last_line_and_works_for_exactly_its_permissi
     assert await status("DELETE", "/api/v1/assistants/1") == 403
     assert await status("DELETE", own) == 200  # sessions:create ends its own sessions
 
-    code, out, err = await _kura(gateway, "keys", "revoke", key_id[1])
+    code, out, err = await _kura(gateway, "keys", "revoke", key_id[1], cwd=tmp_path)
     assert (code, out) == (0, f"revoked key {key_id[1]}\n"), err
     assert await status("GET", "/api/v1/assistants") == 401  # no cache outlives a revoke
 

@@ -9,32 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.store import Store
 from gateway.store.models import Session
-from tests.conftest import POSTGRES_URL, require_server
+from tests.conftest import drop_postgres_database, fresh_postgres_database
 
 NOW = datetime(2026, 1, 26, 12, 0, tzinfo=UTC)
-
-
-async def _fresh_postgres_database() -> tuple[str, str]:
-    """A throwaway database, so tests never touch data they did not make."""
-    require_server("PostgreSQL", "127.0.0.1", 5432)
-    name = f"kura_test_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name, name
-
-
-async def _drop_postgres_database(name: str) -> None:
-    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -45,14 +25,14 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield store
         await store.aclose()
         return
-    url, name = await _fresh_postgres_database()
+    url, name = await fresh_postgres_database()
     store = Store.open(url)
     try:
         await store.migrate()
         yield store
     finally:
         await store.aclose()
-        await _drop_postgres_database(name)
+        await drop_postgres_database(name)
 
 
 async def test_migrating_twice_is_a_no_op(store: Store) -> None:
