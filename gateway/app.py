@@ -111,6 +111,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         ctx.store, ctx.clock, bootstrap_key=key.get_secret_value() if key else None
     )
     app[BOOTSTRAP].append(result)
+    await _end_orphans(ctx)
     ctx.transcripts.start()
     ctx.shared.start(ctx.store)
     sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
@@ -125,6 +126,16 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await ctx.tools.aclose()
         await ctx.shared.aclose()
         await ctx.store.aclose()
+
+
+async def _end_orphans(ctx: GatewayContext) -> None:
+    """Without Redis the gateway is one node, so at start no session can be live: those still
+    marked active were cut off by a crash, and nobody else will ever end them."""
+    if ctx.settings.redis_url:
+        return  # with Redis, live nodes sweep a lost node's sessions once its claims lapse
+    ended = await ctx.store.sessions.end_all_active("node_restarted", ctx.clock.now())
+    if ended:
+        log.warning("ended sessions a previous run left active", extra={"count": ended})
 
 
 async def _sweep_expired(ctx: GatewayContext) -> None:

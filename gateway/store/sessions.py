@@ -95,6 +95,16 @@ class SessionRepository:
             )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def end_all_active(self, reason: str, now: datetime) -> int:
+        """End every session still marked active (a lone node starting after a crash)."""
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Session)
+                .where(Session.status == "active")
+                .values(status="ended", ended_at=now, end_reason=reason)
+            )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def active_connected_before(self, cutoff: datetime, *, limit: int = 500) -> list[str]:
         """Ids of sessions connected before ``cutoff`` and still active (sweep candidates)."""
         query = (

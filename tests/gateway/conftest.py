@@ -99,7 +99,8 @@ async def start_gateway(
     registry.register("scripted", lambda: scripted)
     if register is not None:
         register(registry)
-    database_url, throwaway = await _test_database(tmp_path)
+    given_url = settings.pop("database_url", None)
+    database_url, throwaway = (given_url, None) if given_url else await _test_database(tmp_path)
     config = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
