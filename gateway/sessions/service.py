@@ -10,6 +10,7 @@ import hmac
 import logging
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from gateway.sessions.phone import region_of, to_e164
 from gateway.state.control import ControlBus
 from gateway.store import Store
 from gateway.store.keys import hash_secret
-from gateway.store.models import Assistant, Session
+from gateway.store.models import Assistant, Base, Session
 from providers.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,18 @@ class SessionService:
         self._connect_timeout = timedelta(seconds=connect_timeout_s)
 
     async def create(
-        self, request: NewSession, *, assistant: Assistant | None = None
+        self,
+        request: NewSession,
+        *,
+        assistant: Assistant | None = None,
+        companions: Callable[[str], Sequence[Base]] | None = None,
     ) -> CreatedSession:
         """Store a new pending session. A caller that has just read the live assistant row
-        (the voice webhook, with the number it called) passes it to save a query."""
+        (the voice webhook, with the number it called) passes it to save a query.
+
+        ``companions`` makes rows (given the new session's id) stored in the same transaction:
+        a call's row, whose unique CallSid then decides between racing webhooks and rolls the
+        loser's session back with it (``IntegrityError``)."""
         if assistant is None or assistant.id != request.assistant_id:
             assistant = await self._store.assistants.get(request.assistant_id)
         if assistant is None:
@@ -96,7 +105,7 @@ class SessionService:
             expires_at=now + self._connect_timeout,
             total_turns=0,
         )
-        await self._store.sessions.add(row)
+        await self._store.sessions.add(row, companions(row.id) if companions else ())
         log.info("session created", extra={"session_id": row.id, "channel": request.channel})
         return CreatedSession(row, assistant, token)
 

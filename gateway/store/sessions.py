@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from gateway.store.models import Session, Turn
+from gateway.store.models import Base, Session, Turn
 
 LIVE_STATUSES = ("pending", "active")
 
@@ -27,9 +27,12 @@ class SessionRepository:
     def __init__(self, db: async_sessionmaker[DbSession]) -> None:
         self._db = db
 
-    async def add(self, row: Session) -> Session:
+    async def add(self, row: Session, companions: Sequence[Base] = ()) -> Session:
+        """Store the session and its companion rows (a call's) in one transaction."""
         async with self._db.begin() as db:
             db.add(row)
+            await db.flush()  # the session first: companions refer to it
+            db.add_all(companions)
         return row
 
     async def get(self, session_id: str) -> Session | None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from sqlalchemy.exc import IntegrityError
+
 from gateway.errors import NotFound
 from gateway.sessions.service import NewSession, SessionService
 from gateway.store import Store
@@ -136,23 +138,26 @@ class CallService:
         caller = caller_number(call.from_raw)
         metadata = {"carrier": call.carrier, "call_sid": call.call_sid, "to": to_number,
                     "direction": call.direction, "caller_withheld": caller is None}  # fmt: skip
-        created = await self._sessions.create(
-            NewSession(
-                assistant_id=number.assistant_id,
-                phone_number=caller,
-                language_code=assistant.language_code,
-                metadata=metadata,
-                channel="phone",
-            ),
-            assistant=assistant,
-        )
-        session_id = created.session.id
-        if not await self._store.calls.add(self._call_row(call, session_id, to_number)):
-            # Another node stored this CallSid first: answer with its session, drop ours.
-            await self._sessions.finish(session_id, "duplicate_call")
+        try:
+            created = await self._sessions.create(
+                NewSession(
+                    assistant_id=number.assistant_id,
+                    phone_number=caller,
+                    language_code=assistant.language_code,
+                    metadata=metadata,
+                    channel="phone",
+                ),
+                assistant=assistant,
+                companions=lambda session_id: [self._call_row(call, session_id, to_number)],
+            )
+        except IntegrityError:
+            # Another node stored this CallSid first (its unique key rolled our session back
+            # with the call row): answer with its session.
             winner = await self._store.calls.get_by_sid(call.call_sid)
-            assert winner is not None
+            if winner is None:
+                raise
             return await self._answer_again(winner)
+        session_id = created.session.id
         log.info(
             "call answered",
             extra={"session_id": session_id, "call_sid": call.call_sid,
