@@ -6,16 +6,20 @@ event, a wrong type, bad base64), so a hostile or buggy peer can never crash the
 ``encode`` turns a ``CarrierCommand`` into the text frame Twilio expects; it raises
 ``CodecError`` only for a command the caller built wrongly. Audio is raw ``bytes`` here; base64
 exists only on the wire (protocols.md §1.5).
+
+This runs for every 20 ms frame of every call, so it uses orjson (about 4x faster than the
+standard json module both ways) and ``binascii``'s strict base64 directly (``base64.b64decode``
+with ``validate=True`` adds a regular-expression pass over the payload).
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import orjson
 
 MAX_MARK_NAME_CHARS = 256  # our marks are "item:offset"; anything longer is a bug upstream
 
@@ -199,8 +203,8 @@ def _start(data: Mapping[str, Any]) -> StreamStarted:
 def _media(data: Mapping[str, Any]) -> MediaReceived:
     media = _obj(data, "media")
     try:
-        # validate=True: the default silently skips non-alphabet bytes and yields wrong audio.
-        payload = base64.b64decode(_str(media, "payload"), validate=True)
+        # strict: the lenient default silently skips non-alphabet bytes and yields wrong audio.
+        payload = binascii.a2b_base64(_str(media, "payload"), strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise _Malformed("payload") from exc
     return MediaReceived(
@@ -255,8 +259,8 @@ _DECODERS: dict[str, Callable[[Mapping[str, Any]], CarrierEvent]] = {
 def decode(text: str | bytes) -> CarrierEvent | None:
     """One Twilio frame as an event, or ``None`` if it is malformed or of an unknown kind."""
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError, UnicodeDecodeError):
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:  # also bad UTF-8 and nesting deeper than 1024
         return None
     if not isinstance(data, dict):
         return None
@@ -278,7 +282,7 @@ def _frame(command: CarrierCommand) -> dict[str, Any]:
         case SendMedia(stream_sid=sid, payload=payload):
             if not isinstance(payload, bytes | bytearray | memoryview):
                 raise CodecError("media payload must be bytes")
-            text = base64.b64encode(payload).decode("ascii")
+            text = binascii.b2a_base64(payload, newline=False).decode("ascii")
             return {"event": "media", "streamSid": sid, "media": {"payload": text}}
         case SendMark(stream_sid=sid, name=name):
             if not name or len(name) > MAX_MARK_NAME_CHARS:
@@ -289,9 +293,15 @@ def _frame(command: CarrierCommand) -> dict[str, Any]:
     raise CodecError(f"not a carrier command: {type(command).__name__}")
 
 
-def encode(command: CarrierCommand) -> str:
-    """The text frame for ``command``; ``CodecError`` if the command is unusable."""
+def encode_bytes(command: CarrierCommand) -> bytes:
+    """The text frame for ``command`` as UTF-8, ready for ``send_frame`` with the TEXT opcode;
+    ``CodecError`` if the command is unusable."""
     frame = _frame(command)
     if not isinstance(frame["streamSid"], str) or not frame["streamSid"]:
         raise CodecError("stream_sid is required")
-    return json.dumps(frame, separators=(",", ":"))
+    return orjson.dumps(frame)
+
+
+def encode(command: CarrierCommand) -> str:
+    """The text frame for ``command``; ``CodecError`` if the command is unusable."""
+    return encode_bytes(command).decode()
