@@ -29,7 +29,7 @@ from gateway.telephony.twilio_codec import (
     SendMedia,
     StreamStopped,
     decode,
-    encode,
+    encode_bytes,
 )
 from media.chains import InboundChain, OutboundChain
 from media.playout import PlayoutBatch
@@ -41,10 +41,12 @@ log = logging.getLogger(__name__)
 ULAW_8K = AudioFormat("pcmu", 8000)
 MAX_FRAME_CHARS = 64 * 1024  # Twilio's frames are ~400 characters; bigger ones are not Twilio's
 PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
+CARRIER_SILENCE_S = 10.0  # Twilio streams a frame every 20 ms, silence included, all call long
 
 
 @dataclass(slots=True)
 class _Counters:
+    messages_in: int = 0
     frames_in: int = 0
     bad_input: dict[str, int] = field(default_factory=dict)
 
@@ -112,7 +114,17 @@ class CallBridge:
     async def read_carrier(self, conversation: Conversation) -> None:
         """Feed carrier frames to the conversation until the stream stops or the socket drops."""
         self._conversation = conversation
+        watchdog = asyncio.create_task(self._watch_carrier(conversation), name="carrier-watchdog")
+        try:
+            await self._read_frames(conversation)
+        finally:
+            watchdog.cancel()
+        self.hung_up = True
+        conversation.end("caller_hangup")
+
+    async def _read_frames(self, conversation: Conversation) -> None:
         async for frame in self._ws:
+            self.counters.messages_in += 1
             if frame.type == WSMsgType.TEXT:
                 if len(frame.data) > MAX_FRAME_CHARS:
                     self.counters.bad("oversize")
@@ -121,8 +133,16 @@ class CallBridge:
                     break
             elif frame.type == WSMsgType.BINARY:
                 self.counters.bad("binary")
-        self.hung_up = True
-        conversation.end("caller_hangup")
+
+    async def _watch_carrier(self, conversation: Conversation) -> None:
+        """End a call whose carrier stream has gone quiet (a dead peer or a half-open socket)."""
+        seen = -1
+        while seen != self.counters.messages_in:
+            seen = self.counters.messages_in
+            await asyncio.sleep(CARRIER_SILENCE_S)
+        log.warning("carrier stream silent; ending the call", extra={"stream_sid": self._sid})
+        self.hung_up = True  # nobody is listening: nothing more to send or wait for
+        conversation.end("carrier_lost")
 
     async def _on_carrier_text(self, text: str, conversation: Conversation) -> bool:
         """Act on one carrier message; True once the stream has stopped."""
@@ -185,7 +205,7 @@ class CallBridge:
         if self._ws.closed or self.hung_up:
             return
         try:
-            await self._ws.send_str(encode(command))
+            await self._ws.send_frame(encode_bytes(command), WSMsgType.TEXT)
         except ConnectionError:
             # The carrier is already closing the socket: the call is over, say so once.
             self.hung_up = True

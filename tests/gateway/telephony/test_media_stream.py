@@ -280,6 +280,28 @@ async def test_a_dropped_socket_ends_the_call_and_frees_the_provider(
     assert (await view.json())["end_reason"] == "caller_hangup"
 
 
+async def test_a_carrier_stream_gone_quiet_ends_the_call(
+    scripted_line: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.telephony import bridge
+
+    monkeypatch.setattr(bridge, "CARRIER_SILENCE_S", 0.3)
+    gw = scripted_line.gateway
+    stream = await dial(scripted_line, SCRIPTED_NUMBER)
+    session = await provider_session(gw)
+    # The socket stays open but nothing arrives: a half-open connection, not a hang-up.
+    await asyncio.wait_for(stream.wait_closed(), 5)
+    await asyncio.wait_for(session.closed.wait(), 2)
+    for _ in range(50):
+        view = await gw.request("GET", f"/api/v1/sessions/{session.context.session_id}")
+        if (body := await view.json())["status"] == "ended":
+            break
+        await asyncio.sleep(0.1)
+    for t in asyncio.all_tasks():
+        t.print_stack()
+    assert body["end_reason"] == "carrier_lost"
+
+
 async def test_provider_lost_mid_call_ends_in_the_apology(scripted_line: FakeTwilio) -> None:
     from gateway.telephony.call_audio import apology_ulaw
     from providers.events import ProviderFailed
