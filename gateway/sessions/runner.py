@@ -28,6 +28,7 @@ from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
 from gateway.state.control import ControlBus, SessionDirectory
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
+from providers.base import ProviderSession
 from providers.capabilities import AudioFormat, ProviderCapabilities
 from providers.clock import Clock
 from providers.errors import ProviderError
@@ -78,6 +79,25 @@ def _agreed_audio(native: AudioFormat | None, caps: ProviderCapabilities) -> Aud
     if native is not None and caps.input_audio == native and caps.output_audio == native:
         return native
     return SESSION_AUDIO
+
+
+async def _complete_despite_cancel(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to the end even if this task is cancelled meanwhile, then re-raise.
+
+    A session's wrap-up (release the provider, record the end) must not be cut in half: a door
+    whose connection drops while its session is finishing (aiohttp cancels the handler) would
+    otherwise leave the session ``active`` in the database.
+    """
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +181,16 @@ class SessionRunner:
         client: ConversationClient,
         reader: ClientReader,
         builtins: Mapping[str, BuiltinTool] | None = None,
+        *,
+        assistant: Assistant | None = None,
     ) -> str:
         """Run the session until it ends; returns (and records) the end reason.
 
-        ``builtins`` are tools the door itself answers (the phone's ``transfer_call``)."""
+        ``builtins`` are tools the door itself answers (the phone's ``transfer_call``). A door
+        that has just read the session's assistant passes it to save the query."""
         await self._live.reserve(session.id)
         try:
-            return await self._run(session, client, reader, builtins or {})
+            return await self._run(session, client, reader, builtins or {}, assistant)
         finally:
             await self._live.remove(session.id)
 
@@ -177,8 +200,10 @@ class SessionRunner:
         client: ConversationClient,
         reader: ClientReader,
         builtins: Mapping[str, BuiltinTool],
+        assistant: Assistant | None,
     ) -> str:
-        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
+        if assistant is None or assistant.id != session.assistant_id:
+            assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
         if assistant is None:  # the row is referenced by a foreign key, so only a broken DB
             await self._service.finish(session.id, "assistant_missing")
             return "assistant_missing"
@@ -237,11 +262,16 @@ class SessionRunner:
             active.dec()
             if reason == "provider_error":
                 metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
-            await provider_session.aclose()
-            await self._service.finish(session.id, reason)
+            await _complete_despite_cancel(self._wrap_up(provider_session, session.id, reason))
         metrics.SESSIONS_ENDED.labels(session.channel, reason).inc()
         log.info("session ended", extra={"session_id": session.id, "reason": reason})
         return reason
+
+    async def _wrap_up(
+        self, provider_session: ProviderSession, session_id: str, reason: str
+    ) -> None:
+        await provider_session.aclose()
+        await self._service.finish(session_id, reason)
 
     async def _caller_context(self, session: Session) -> str | None:
         """What we know of the caller; a failure here costs the assistant a hint, not the call."""
