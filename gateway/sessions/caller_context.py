@@ -20,10 +20,9 @@ async def describe_caller(store: Store, session: Session) -> str | None:
     """The caller context for ``session``, or ``None`` when it has no contact."""
     if session.contact_id is None:
         return None
-    contact = await store.contacts.get(session.contact_id)
+    contact, earlier, last = await store.contacts.history(session.contact_id, session)
     if contact is None:
         return None
-    earlier, last = await store.contacts.earlier_sessions(contact.id, session)
     return caller_context_text(
         name=contact.name, earlier_sessions=earlier, last=last, now=session.created_at
     )

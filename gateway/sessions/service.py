@@ -81,19 +81,17 @@ class SessionService:
                 details=[{"field": "assistant_id", "message": "no assistant with this id"}],
             )
         now = self._clock.now()
-        contact_id = None
         phone_number = None
         if request.phone_number:
             phone_number = to_e164(
                 request.phone_number, default_region=region_of(request.language_code)
             )
-            contact_id = (await self._store.contacts.record_session(phone_number, now)).id
         token = SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = Session(
             id=str(uuid.uuid4()),
             assistant_id=assistant.id,
             api_key_id=request.api_key_id,
-            contact_id=contact_id,
+            contact_id=None,  # set from the contact upserted with the session
             mode=request.mode,
             channel=request.channel,
             status="pending",
@@ -105,7 +103,9 @@ class SessionService:
             expires_at=now + self._connect_timeout,
             total_turns=0,
         )
-        await self._store.sessions.add(row, companions(row.id) if companions else ())
+        await self._store.sessions.add(
+            row, companions(row.id) if companions else (), contact_number=phone_number
+        )
         log.info("session created", extra={"session_id": row.id, "channel": request.channel})
         return CreatedSession(row, assistant, token)
 

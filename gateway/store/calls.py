@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from gateway.store.models import Assistant, Call, PhoneNumber
+from gateway.store.models import Assistant, Call, PhoneNumber, Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +69,11 @@ class CallRepository:
 
     async def redeem_media_token(
         self, call_sid: str, session_id: str, token_hash: str, now: datetime
-    ) -> bool:
+    ) -> Session | None:
         """Use up the media token in one conditional update: exactly one caller wins, and only
         while the token is unexpired and bound to this CallSid and session. Comparing SHA-256
-        hashes in SQL leaks nothing useful about the token itself."""
+        hashes in SQL leaks nothing useful about the token itself. The winner gets the session,
+        read in the same transaction."""
         async with self._db.begin() as db:
             result = await db.execute(
                 update(Call)
@@ -84,7 +85,9 @@ class CallRepository:
                 )
                 .values(media_token_hash=None, media_token_expires_at=None, updated_at=now)
             )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return None
+            return await db.get(Session, session_id)
 
     async def record_status(
         self, call_sid: str, status: str, order: int, duration_s: int | None, now: datetime

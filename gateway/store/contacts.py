@@ -13,6 +13,25 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from gateway.store.models import Contact, Session
 
 
+async def upsert_contact(db: DbSession, phone_number: str, now: datetime) -> Contact:
+    """Within ``db``'s transaction: insert the contact or bump its last-seen time and session
+    count, in one statement."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Contact).values(
+        phone_number=phone_number, first_seen_at=now, last_seen_at=now, session_count=1
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[Contact.phone_number],
+        set_={"last_seen_at": now, "session_count": Contact.session_count + 1},
+    )
+    # RETURNING saves a second round trip (SQLite 3.35+, PostgreSQL); this is on the hot path
+    # of every incoming call.
+    returning = statement.returning(Contact)
+    row = await db.scalar(returning, execution_options={"populate_existing": True})
+    assert row is not None
+    return row
+
+
 class ContactRepository:
     def __init__(self, db: async_sessionmaker[DbSession]) -> None:
         self._db = db
@@ -20,20 +39,7 @@ class ContactRepository:
     async def record_session(self, phone_number: str, now: datetime) -> Contact:
         """Insert the contact or bump its last-seen time and session count, in one statement."""
         async with self._db.begin() as db:
-            insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-            statement = insert(Contact).values(
-                phone_number=phone_number, first_seen_at=now, last_seen_at=now, session_count=1
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=[Contact.phone_number],
-                set_={"last_seen_at": now, "session_count": Contact.session_count + 1},
-            )
-            # RETURNING saves a second round trip (SQLite 3.35+, PostgreSQL); the session is
-            # on the hot path of every incoming call.
-            returning = statement.returning(Contact)
-            row = await db.scalar(returning, execution_options={"populate_existing": True})
-        assert row is not None
-        return row
+            return await upsert_contact(db, phone_number, now)
 
     async def get(self, contact_id: int) -> Contact | None:
         async with self._db() as db:
@@ -81,10 +87,11 @@ class ContactRepository:
         async with self._db() as db:
             return list((await db.scalars(query)).all())
 
-    async def earlier_sessions(
+    async def history(
         self, contact_id: int, session: Session
-    ) -> tuple[int, Session | None]:
-        """How many of the contact's sessions came before ``session``, and the latest of them."""
+    ) -> tuple[Contact | None, int, Session | None]:
+        """The contact, how many of its sessions came before ``session``, and the latest of
+        them: one read for the caller context every call needs before it starts."""
         earlier = (
             Session.contact_id == contact_id,
             Session.id != session.id,
@@ -95,4 +102,7 @@ class ContactRepository:
         )
         count = select(func.count()).select_from(Session).where(*earlier)
         async with self._db() as db:
-            return int(await db.scalar(count) or 0), await db.scalar(latest)
+            contact = await db.get(Contact, contact_id)
+            if contact is None:
+                return None, 0, None
+            return contact, int(await db.scalar(count) or 0), await db.scalar(latest)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gateway.store.contacts import upsert_contact
 from gateway.store.models import Base, Session, Turn
 
 LIVE_STATUSES = ("pending", "active")
@@ -27,9 +28,15 @@ class SessionRepository:
     def __init__(self, db: async_sessionmaker[DbSession]) -> None:
         self._db = db
 
-    async def add(self, row: Session, companions: Sequence[Base] = ()) -> Session:
-        """Store the session and its companion rows (a call's) in one transaction."""
+    async def add(
+        self, row: Session, companions: Sequence[Base] = (), *, contact_number: str | None = None
+    ) -> Session:
+        """Store the session and its companion rows (a call's) in one transaction; with
+        ``contact_number``, upsert that contact in it too and link the session to it (so a
+        session rolled back, by a racing webhook say, does not count as a contact's visit)."""
         async with self._db.begin() as db:
+            if contact_number is not None:
+                row.contact_id = (await upsert_contact(db, contact_number, row.created_at)).id
             db.add(row)
             await db.flush()  # the session first: companions refer to it
             db.add_all(companions)

@@ -253,7 +253,6 @@ class CallService:
         then claims the session with ``SessionService.claim``."""
         if not token.startswith(MEDIA_TOKEN_PREFIX) or len(token) > 128:
             return None
-        redeemed = await self._store.calls.redeem_media_token(
+        return await self._store.calls.redeem_media_token(
             call_sid, session_id, hash_secret(token), self._clock.now()
         )
-        return await self._store.sessions.get(session_id) if redeemed else None
