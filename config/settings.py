@@ -6,6 +6,8 @@ and hands it down.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -77,6 +79,12 @@ class Settings(BaseSettings):
     tts_command: str | None = Field(
         default=None,
         description="Synthesiser for the local provider; default: espeak-ng when installed.",
+    )
+
+    # Runtime
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        default="auto",
+        description="auto: uvloop where it is installed (Linux, macOS), else asyncio's own.",
     )
 
     # Observability

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -25,12 +26,15 @@ from gateway.bootstrap import generate_api_key
 from gateway.context import CONTEXT
 from gateway.drain import drain_on_sigterm
 from gateway.errors import ValidationFailed
+from gateway.event_loop import loop_name, new_event_loop
 from gateway.logs import AccessLogger, configure_logging
 from gateway.provider_setup import build_registry
 from gateway.store import Store
 from providers.clock import SystemClock
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+log = logging.getLogger(__name__)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,8 +61,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Kura gateway listening on {settings.effective_public_url}", flush=True)
 
     app.on_startup.append(show_new_key)
+    loop = new_event_loop(settings.event_loop)
+    log.info("event loop", extra={"loop": loop_name(loop)})
     web.run_app(
-        app, host=settings.host, port=settings.port, access_log_class=AccessLogger, print=announce
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log_class=AccessLogger,
+        print=announce,
+        loop=loop,
     )
     return 0
 
