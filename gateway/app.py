@@ -16,6 +16,7 @@ from gateway.api.routes import add_routes
 from gateway.bootstrap import BootstrapResult, bootstrap
 from gateway.context import CONTEXT, GatewayContext
 from gateway.drain import end_live_sessions
+from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
 from gateway.sessions.runner import LiveSessions, SessionRunner
 from gateway.sessions.service import SessionService
@@ -115,12 +116,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ctx.transcripts.start()
     ctx.shared.start(ctx.store)
     sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
+    lag = asyncio.create_task(watch_loop_lag(), name="loop-lag")
     try:
         yield
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in (sweeper, lag):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await ctx.drain.aclose()
         await ctx.transcripts.aclose()
         await ctx.tools.aclose()

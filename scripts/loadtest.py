@@ -79,6 +79,8 @@ def format_step(report: StepReport) -> str:
         )
     if not d["frame_delay_ms"]:
         lines.append("  frame delay: /metrics not available")
+    if lag := d["event_loop_lag_ms"]:
+        lines.append(f"  event-loop lag  p50 {lag['p50']} ms  p99 {lag['p99']} ms")
     lines.append(
         f"  caller frames sent {d['frames_sent']}, counted by gateway {d['frames_counted']}, "
         f"lost {d['lost_frames']}, late {d['late_frames']}; clears {d['clears']}"
