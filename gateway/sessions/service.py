@@ -130,10 +130,9 @@ class SessionService:
         """Take the session's one connection; a second or late connect is refused."""
         if row.status != "pending":
             raise Conflict(f"session is {row.status}: it accepts one connection")
-        if not await self._store.sessions.claim(row.id, self._clock.now()):
+        claimed = await self._store.sessions.claim(row.id, self._clock.now())
+        if claimed is None:
             raise Conflict("session was connected or expired meanwhile")
-        claimed = await self._store.sessions.get(row.id)
-        assert claimed is not None
         return claimed
 
     async def end(self, session_id: str, reason: str) -> Session:

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession as DbSession
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gateway.store.contacts import upsert_contact
+from gateway.store.db import Db
 from gateway.store.models import Base, Session, Turn
 
 LIVE_STATUSES = ("pending", "active")
@@ -25,7 +24,7 @@ class SessionFilter:
 
 
 class SessionRepository:
-    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     async def add(
@@ -71,8 +70,9 @@ class SessionRepository:
             count = int(await db.scalar(total) or 0)
         return rows, count
 
-    async def claim(self, session_id: str, now: datetime) -> bool:
-        """Mark a pending, unexpired session active; exactly one caller wins a race."""
+    async def claim(self, session_id: str, now: datetime) -> Session | None:
+        """Mark a pending, unexpired session active; exactly one caller wins a race and gets
+        the row as it now stands (read in the same transaction)."""
         async with self._db.begin() as db:
             result = await db.execute(
                 update(Session)
@@ -83,7 +83,9 @@ class SessionRepository:
                 )
                 .values(status="active", connected_at=now, connect_token_hash=None)
             )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return None
+            return await db.get(Session, session_id, populate_existing=True)
 
     async def finish(self, session_id: str, reason: str, now: datetime) -> bool:
         """End a live session once, recording why; a second call changes nothing."""

@@ -83,7 +83,8 @@ async def test_session_claim_has_one_winner_and_expiry_is_exact(store: Store) ->
         )
         rows.append(await store.sessions.add(row))
     wins = await asyncio.gather(*(store.sessions.claim(rows[0].id, NOW) for _ in range(5)))
-    assert sum(wins) == 1
+    (winner,) = [w for w in wins if w is not None]
+    assert (winner.id, winner.status, winner.connected_at) == (rows[0].id, "active", NOW)
     assert await store.sessions.expire_due(NOW + timedelta(minutes=5)) == 1
     expired = await store.sessions.get(rows[1].id)
     assert expired is not None
