@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession as DbSession
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gateway.store.db import Db
 from gateway.store.models import Assistant
 
 
 class AssistantRepository:
-    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     async def create(self, fields: dict[str, Any], now: datetime) -> Assistant:

@@ -12,9 +12,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession as DbSession
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gateway.store.db import Db
 from gateway.store.models import Assistant, Call, PhoneNumber, Session
 
 
@@ -30,7 +29,7 @@ class CallLookup:
 
 
 class CallRepository:
-    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     async def add(self, row: Call) -> bool:

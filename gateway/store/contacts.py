@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gateway.store.db import Db
 from gateway.store.models import Contact, Session
 
 
@@ -33,7 +33,7 @@ async def upsert_contact(db: DbSession, phone_number: str, now: datetime) -> Con
 
 
 class ContactRepository:
-    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     async def record_session(self, phone_number: str, now: datetime) -> Contact:

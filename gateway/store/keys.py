@@ -7,9 +7,8 @@ import hmac
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession as DbSession
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gateway.store.db import Db
 from gateway.store.models import ApiKey
 
 KEY_PREFIX_CHARS = 18  # "kura_live_" + 8 random characters: enough to find one row, useless alone
@@ -21,7 +20,7 @@ def hash_secret(secret: str) -> str:
 
 
 class KeyRepository:
-    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     async def create(

@@ -7,14 +7,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession as DbSession
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gateway.store.db import Db
 from gateway.store.models import PhoneNumber
 
 
 class PhoneNumberRepository:
-    def __init__(self, db: async_sessionmaker[DbSession]) -> None:
+    def __init__(self, db: Db) -> None:
         self._db = db
 
     async def create(self, fields: dict[str, Any], now: datetime) -> PhoneNumber | None:
