@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 import aiohttp
+import orjson
 
 from .audio import FRAME_MS, Clip, silence_frame_b64
 from .pacing import CallClock
@@ -271,8 +272,8 @@ class MediaSession:
 
     async def _on_text(self, text: str) -> None:
         try:
-            message = json.loads(text)
-        except ValueError:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
             message = None
         if not isinstance(message, dict):
             self.stats.unexpected += 1
