@@ -27,6 +27,7 @@ from gateway.context import CONTEXT
 from gateway.drain import drain_on_sigterm
 from gateway.errors import ValidationFailed
 from gateway.event_loop import loop_name, new_event_loop
+from gateway.gc_tuning import tune_gc_after_startup
 from gateway.logs import AccessLogger, configure_logging
 from gateway.provider_setup import build_registry
 from gateway.store import Store
@@ -61,6 +62,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Kura gateway listening on {settings.effective_public_url}", flush=True)
 
     app.on_startup.append(show_new_key)
+
+    async def tune_gc(_app: web.Application) -> None:
+        tune_gc_after_startup()  # after the app's own start-up: those objects live forever
+
+    app.on_startup.append(tune_gc)
     loop = new_event_loop(settings.event_loop)
     log.info("event loop", extra={"loop": loop_name(loop)})
     web.run_app(
