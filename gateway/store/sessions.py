@@ -35,7 +35,7 @@ class SessionRepository:
         session rolled back, by a racing webhook say, does not count as a contact's visit)."""
         async with self._db.begin() as db:
             if contact_number is not None:
-                row.contact_id = (await upsert_contact(db, contact_number, row.created_at)).id
+                row.contact_id = await upsert_contact(db, contact_number, row.created_at)
             db.add(row)
             await db.flush()  # the session first: companions refer to it
             db.add_all(companions)
