@@ -36,6 +36,20 @@ class ProviderSession(ABC):
         with ``truncation`` cut the item there. ``None`` means unknown (assume all of it).
         """
 
+    async def begin_turn(self, started_ms_ago: int) -> None:
+        """The client's VAD heard the caller start speaking ``started_ms_ago`` before the end of
+        the audio sent so far (``SessionContext.client_turns``).
+
+        Sessions without server VAD of their own (``capabilities.server_vad`` False) rely on
+        this and ``end_turn``; the others detect turns themselves and ignore both.
+        """
+        del started_ms_ago
+
+    async def end_turn(self, ended_ms_ago: int) -> None:
+        """The caller stopped speaking ``ended_ms_ago`` before the end of the audio sent so far:
+        a session without server VAD takes the turn as complete and replies."""
+        del ended_ms_ago
+
     @abstractmethod
     async def send_tool_result(self, call_id: str, result: dict[str, Any]) -> None:
         """Answer a ``ToolCall``; the model continues with the result."""

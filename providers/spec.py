@@ -70,3 +70,7 @@ class SessionContext:
     preferred_audio: AudioFormat | None = None
     """The client's own audio format (a phone call's 8 kHz µ-law): a provider that can take it
     both ways uses it, so the gateway converts nothing; others ignore it."""
+    client_turns: bool = False
+    """The client runs a VAD of its own (the phone bridge does, for barge-in) and marks the
+    caller's turns with ``begin_turn``/``end_turn``: a provider whose turn detection would run
+    on the gateway's CPU anyway (the local one) may use those marks instead."""

@@ -128,6 +128,8 @@ class Conversation:
         self._responding = False
         self._tool_handler = tool_handler
         self._audio = ProviderAudio(provider.capabilities, client_audio)
+        # A provider without server VAD of its own needs the client's turn marks.
+        self._client_turns = mode == "voice" and not provider.capabilities.server_vad
         self._audio_item: str | None = None
         self._turn = _TurnState()
         self._turns_completed = 0
@@ -155,6 +157,18 @@ class Conversation:
         """The caller finished a turn (the phone bridge's VAD heard speech stop); the time to
         the assistant's first output is the turn latency."""
         self._caller_done_s = self._clock.monotonic()
+
+    async def caller_began_speaking(self, ms_ago: int) -> None:
+        """The client's VAD heard the caller start talking ``ms_ago`` before the end of the
+        audio it has sent; passed on to a provider that relies on the client's turns."""
+        if self._client_turns:
+            await self._provider.begin_turn(ms_ago)
+
+    async def caller_stopped_speaking(self, ms_ago: int) -> None:
+        """The client's VAD heard the caller stop ``ms_ago`` before the end of its audio."""
+        self.caller_turn_ended()
+        if self._client_turns:
+            await self._provider.end_turn(ms_ago)
 
     def _replying(self) -> None:
         if self._caller_done_s is not None and self._on_reply_latency is not None:

@@ -215,6 +215,7 @@ class SessionRunner:
             language_code=session.language_code,
             caller_context=await self._caller_context(session),
             preferred_audio=native,
+            client_turns=bool(getattr(client, "detects_turns", False)),
         )
         try:
             provider_session = await self._providers.get(assistant.provider).connect(

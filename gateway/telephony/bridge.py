@@ -60,6 +60,8 @@ class CallBridge:
 
     native_audio = ULAW_8K
     """What the carrier speaks; a provider that speaks it too needs no conversion at all."""
+    detects_turns = True
+    """The inbound chain's VAD (there for barge-in) also marks the caller's turns."""
 
     def __init__(self, ws: web.WebSocketResponse, stream_sid: str) -> None:
         self._ws = ws
@@ -166,9 +168,13 @@ class CallBridge:
         result = self._inbound.process(payload, self._outbound.audible)
         if result.barge_in is not None:
             await self._barge_in("local_vad")
-        if isinstance(result.vad_event, SpeechStopped):
-            conversation.caller_turn_ended()
         await conversation.receive_audio(payload if self._passthrough else result.pcm16)
+        if (event := result.vad_event) is not None:
+            # After the frame itself: the provider has the audio the event's times refer to.
+            if isinstance(event, SpeechStopped):
+                await conversation.caller_stopped_speaking(event.detected_ms - event.end_ms)
+            else:
+                await conversation.caller_began_speaking(event.detected_ms - event.start_ms)
         metrics.observe_frame("inbound", time.perf_counter() - started_s)
 
     # --- barge-in ----------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from providers.local.speech import EspeakSynthesiser, Synthesiser, resolve_tts_c
 from providers.local.utterance import (
     UtteranceDetector,
     UtteranceEnded,
+    UtteranceEvent,
     UtteranceSettings,
     UtteranceStarted,
 )
@@ -106,7 +107,13 @@ class LocalSession(ProviderSession):
         synthesiser: Synthesiser | None,
     ) -> None:
         self._ulaw = context.mode == "voice" and context.preferred_audio == PCMU_8K
-        self.capabilities = LOCAL_ULAW_CAPABILITIES if self._ulaw else LOCAL_CAPABILITIES
+        # A client that marks turns with its own VAD spares us running a second one on the
+        # same audio, on the same CPU: the phone bridge's VAD then finds the utterances.
+        self._client_turns = context.mode == "voice" and context.client_turns
+        capabilities = LOCAL_ULAW_CAPABILITIES if self._ulaw else LOCAL_CAPABILITIES
+        if self._client_turns:
+            capabilities = replace(capabilities, server_vad=False)
+        self.capabilities = capabilities
         self._bytes_per_ms = 8 if self._ulaw else PCM16_24K.sample_rate_hz * 2 // 1000
         self._clock = clock
         self._language_code = context.language_code
@@ -116,6 +123,9 @@ class LocalSession(ProviderSession):
         self._detector = UtteranceDetector(
             self.capabilities.input_audio.sample_rate_hz,
             _utterance_settings(assistant.turn_detection),
+            own_vad=not self._client_turns,
+            # With no VAD here a call's µ-law is only kept and cut, never decoded.
+            sample_bytes=1 if self._client_turns and self._ulaw else 2,
         )
         self._events = EventChannel()
         self._responses: asyncio.Queue[_Response] = asyncio.Queue(MAX_QUEUED_RESPONSES)
@@ -130,14 +140,27 @@ class LocalSession(ProviderSession):
         ignored in chat mode."""
         if self._closed or not self._voice:
             return
-        for event in self._detector.feed(ulaw_to_pcm16(audio) if self._ulaw else audio):
+        decode = self._ulaw and not self._client_turns  # only our own VAD needs PCM16
+        self._on_utterances(self._detector.feed(ulaw_to_pcm16(audio) if decode else audio))
+
+    async def begin_turn(self, started_ms_ago: int) -> None:
+        if self._client_turns and not self._closed:
+            self._on_utterances(self._detector.started(started_ms_ago))
+
+    async def end_turn(self, ended_ms_ago: int) -> None:
+        if self._client_turns and not self._closed:
+            self._on_utterances(self._detector.stopped(ended_ms_ago))
+
+    def _on_utterances(self, events: list[UtteranceEvent]) -> None:
+        for event in events:
             match event:
                 case UtteranceStarted():
                     self._events.put(SpeechStarted())
                 case UtteranceEnded(audio=utterance, capped=capped):
                     if capped:
                         logger.info("local utterance capped at its maximum length")
-                    played = pcm16_to_ulaw(utterance) if self._ulaw else utterance
+                    encode = self._ulaw and not self._client_turns
+                    played = pcm16_to_ulaw(utterance) if encode else utterance
                     self._enqueue(_Response(_new_item_id(), audio=played))
 
     async def send_text(self, text: str) -> None:

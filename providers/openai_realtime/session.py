@@ -106,6 +106,17 @@ class OpenAIRealtimeSession(ProviderSession):
                 return
             await self._send(self._ws, wire.input_audio_append(audio))
 
+    async def end_turn(self, ended_ms_ago: int) -> None:
+        """With server VAD off nothing else ends the caller's turn: commit the audio buffer and
+        ask for the reply (the gateway's VAD decides when, as OpenAI's would have)."""
+        if self.capabilities.server_vad or not self._voice or self._closed or self._failed:
+            return
+        self._watchdog.client_active()
+        async with self._send_lock:
+            if self._ws is not None:  # else the audio waits for the reconnect, uncommitted
+                await self._send(self._ws, wire.input_audio_commit())
+                await self._request_reply(self._ws)
+
     async def send_text(self, text: str) -> None:
         if self._closed or self._failed:
             return

@@ -135,6 +135,11 @@ def input_audio_append(audio: bytes) -> Event:
     return {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode("ascii")}
 
 
+def input_audio_commit() -> Event:
+    """End the caller's turn by hand (server VAD off): the buffer becomes a user item."""
+    return {"type": "input_audio_buffer.commit"}
+
+
 def user_text_item(text: str) -> Event:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 

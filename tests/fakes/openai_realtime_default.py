@@ -68,6 +68,7 @@ class DefaultBehaviour:
         handlers = {
             "session.update": self._on_session_update,
             "input_audio_buffer.append": self._on_append,
+            "input_audio_buffer.commit": self._on_commit,
             "conversation.item.create": self._on_item_create,
             "response.create": self._on_response_create,
             "response.cancel": self._on_response_cancel,
@@ -82,6 +83,11 @@ class DefaultBehaviour:
 
     async def _on_append(self, event: dict[str, Any]) -> None:
         await self._on_audio(base64.b64decode(event["audio"]))
+
+    async def _on_commit(self, event: dict[str, Any]) -> None:
+        """Server VAD off: the client ended the turn; it asks for the reply itself."""
+        self.user_item = self.conn.new_id("item")
+        await self.conn.send({"type": "input_audio_buffer.committed", "item_id": self.user_item})
 
     async def _on_item_create(self, event: dict[str, Any]) -> None:
         item = {"id": self.conn.new_id("item"), **event["item"]}

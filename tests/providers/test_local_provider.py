@@ -374,3 +374,46 @@ async def test_a_phone_call_session_speaks_mu_law_both_ways() -> None:
     assert chat.capabilities.input_audio.encoding == "pcm16"
     await session.aclose()
     await chat.aclose()
+
+
+async def test_a_call_that_marks_turns_is_played_back_without_a_second_vad(
+    clock: VirtualClock,
+) -> None:
+    from providers.capabilities import PCMU_8K
+
+    context = SessionContext("s1", preferred_audio=PCMU_8K, client_turns=True)
+    session = await LocalProvider("off", clock=clock).connect(AssistantSpec(name="d"), context)
+    try:
+        assert session.capabilities.input_audio == PCMU_8K
+        assert not session.capabilities.server_vad  # the caller's turns come from the bridge
+        said = bytes(range(256)) * 10  # 320 ms of µ-law the provider must not analyse
+        await session.send_audio(b"\xff" * 800 + said[:160])  # 100 ms quiet, then 20 ms
+        await session.begin_turn(20)
+        await session.send_audio(said[160:] + b"\xff" * 4000)  # then 500 ms of quiet
+        await session.end_turn(500)
+        events = await EventReader(session, clock).until_done()
+        assert isinstance(events[0], SpeechStarted)
+        played = b"".join(e.audio for e in events if isinstance(e, AgentAudio))
+        # Pre-roll (the 100 ms before the onset), the speech, and the 100 ms tail.
+        assert played == b"\xff" * 800 + said + b"\xff" * 800
+    finally:
+        await session.aclose()
+
+
+async def test_turn_marks_are_ignored_by_a_session_with_its_own_vad(
+    clock: VirtualClock,
+) -> None:
+    session = await LocalProvider("off", clock=clock).connect(
+        AssistantSpec(name="d"), SessionContext("s1")
+    )
+    try:
+        assert session.capabilities.server_vad
+        await session.send_audio(silence(500))
+        await session.begin_turn(100)
+        await session.end_turn(0)
+        await session.send_text("still here")
+        events = await EventReader(session, clock).until_done()  # no loopback came first
+        assert text_of(events) == chat_reply("still here")
+        assert not any(isinstance(e, SpeechStarted | AgentAudio) for e in events)
+    finally:
+        await session.aclose()

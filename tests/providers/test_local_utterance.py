@@ -90,3 +90,24 @@ def test_one_resampler_serves_the_whole_stream(monkeypatch: pytest.MonkeyPatch) 
     detector = UtteranceDetector()
     feed_all(detector, silence(200) + speech_clip() + silence(1000), 960)
     assert created == [(24_000, 16_000)]
+
+
+def test_client_marks_cut_the_audio_without_a_vad_of_its_own() -> None:
+    # A call's µ-law, one byte per sample at 8 kHz: kept and cut as is, never analysed.
+    settings = UtteranceSettings(preroll_ms=100, tail_ms=50)
+    detector = UtteranceDetector(8000, settings, own_vad=False, sample_bytes=1)
+    audio = bytes(range(256)) * 40  # 1280 ms of distinct bytes, so offsets are checkable
+    assert detector.feed(audio[:4800]) == []  # 600 ms: speech began 80 ms before the end
+    assert detector.started(80) == [UtteranceStarted()]
+    assert detector.started(0) == []  # already speaking
+    assert detector.feed(audio[4800:]) == []
+    events = detector.stopped(480)  # speech ended 800 ms into the stream
+    assert len(events) == 1 and isinstance(events[0], UtteranceEnded)
+    # From the onset (520 ms) less the 100 ms pre-roll to the end (800 ms) plus the 50 ms tail.
+    assert events[0].audio == audio[420 * 8 : 850 * 8]
+    assert detector.stopped(0) == []  # nothing in progress
+
+
+def test_own_vad_needs_pcm16() -> None:
+    with pytest.raises(ValueError, match="PCM16"):
+        UtteranceDetector(8000, sample_bytes=1)

@@ -326,4 +326,6 @@ async def test_a_call_to_the_local_demo_plays_the_caller_back(twilio: FakeTwilio
     await stream.wait_for_audio(int(len(speech) * 0.8))
     await stream.play(len(speech) // 8 + 1000)
     assert len(stream.received_audio) <= len(speech) + 8 * 1000  # at most pre-roll and tail more
+    # The bridge's VAD marked the turn and the demo cut the caller's own bytes, untouched.
+    assert speech[8000:12000] in stream.received_audio
     await stream.aclose()

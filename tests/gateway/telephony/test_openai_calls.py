@@ -16,9 +16,10 @@ from tests.fakes.openai_realtime import FakeRealtimeServer
 from tests.fakes.openai_realtime_default import default_script
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.telephony.conftest import AUTH_TOKEN, PUBLIC_URL, FakeTwilio
-from tests.gateway.telephony.test_media_stream import dial
+from tests.gateway.telephony.test_media_stream import dial, speech_ulaw
 
 NUMBER = "+15550004444"
+NO_SERVER_VAD_NUMBER = "+15550004445"
 
 
 @pytest.fixture
@@ -56,6 +57,14 @@ async def _route(gw: Gateway) -> None:
     await gw.ctx.store.numbers.create(
         {"number": NUMBER, "assistant_id": row.id, "carrier": "twilio"}, gw.clock.now()
     )
+    manual = await gw.ctx.store.assistants.create(
+        {"name": "Manual turns", "provider": "openai", "turn_detection": {"server_vad": False}},
+        gw.clock.now(),
+    )
+    await gw.ctx.store.numbers.create(
+        {"number": NO_SERVER_VAD_NUMBER, "assistant_id": manual.id, "carrier": "twilio"},
+        gw.clock.now(),
+    )
 
 
 async def test_call_audio_passes_through_as_ulaw(
@@ -72,5 +81,22 @@ async def test_call_audio_passes_through_as_ulaw(
     assert session["output"]["format"]["type"] == "audio/pcmu"
     appended = [e for e in conn.received if e["type"] == "input_audio_buffer.append"]
     assert base64.b64decode(appended[0]["audio"]) == loud  # the caller's bytes, untouched
+    await stream.stop()
+    await stream.aclose()
+
+
+async def test_without_server_vad_the_bridge_vad_ends_the_callers_turn(
+    openai_line: FakeTwilio, fake_openai: FakeRealtimeServer
+) -> None:
+    stream = await dial(openai_line, NO_SERVER_VAD_NUMBER)
+    await fake_openai.wait_for_connections(1)
+    conn = fake_openai.connections[0]
+    speech = speech_ulaw()
+    await stream.send_ulaw(speech + b"\xff" * 160 * 50)  # the clip, then a second of silence
+    await stream.wait_for_audio(800)  # the reply to the turn the bridge ended
+    assert conn.session["audio"]["input"]["turn_detection"] is None
+    kinds = conn.received_types()
+    assert kinds.count("input_audio_buffer.commit") == 1
+    assert kinds.index("input_audio_buffer.commit") < kinds.index("response.create")
     await stream.stop()
     await stream.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -18,7 +19,7 @@ from providers.events import (
     Transcript,
 )
 from providers.openai_realtime import PCMU_8K, OpenAIRealtimeProvider
-from providers.spec import AssistantSpec, SessionContext, ToolSpec
+from providers.spec import AssistantSpec, SessionContext, ToolSpec, TurnDetection
 from tests.fakes.openai_realtime import FakeConnection, Script, audio_bytes
 from tests.providers.openai.conftest import API_KEY, Events, ServerFactory, make_provider, until
 
@@ -290,3 +291,57 @@ async def test_parallel_tool_calls_get_one_reply(
     assert outputs == [{"ok": 1}, {"ok": 2}]
     # No turn end between the calls and their results: the model had not finished.
     assert not any(isinstance(e, ResponseDone) for e in events.seen[:2])
+
+
+async def test_without_server_vad_the_gateway_ends_the_turn(
+    fake_server: ServerFactory, clock: VirtualClock
+) -> None:
+    async def script(conn: FakeConnection) -> None:
+        await conn.session_created()
+        await conn.expect("session.update")
+        await conn.expect("input_audio_buffer.append")
+        await conn.expect("input_audio_buffer.commit")
+        await conn.send({"type": "input_audio_buffer.committed", "item_id": "item_u1"})
+        await conn.expect("response.create")
+        await conn.audio_response("Noted.", audio_ms=200)
+
+    server = await fake_server(script)
+    assistant = dataclasses.replace(ASSISTANT, turn_detection=TurnDetection(server_vad=False))
+    session = await make_provider(server.url, clock).connect(
+        assistant, SessionContext("s1", client_turns=True)
+    )
+    assert not session.capabilities.server_vad
+    events = Events(session)
+    await session.send_audio(CALLER_AUDIO)
+    await session.begin_turn(20)  # nothing to send: OpenAI needs only the end
+    await session.end_turn(0)
+    got = await events.until("response_done")
+    await session.aclose()
+    assert b"".join(e.audio for e in got if isinstance(e, AgentAudio)) == audio_bytes(200)
+    assert server.connections[0].session["audio"]["input"]["turn_detection"] is None
+    assert server.invalid_messages() == []
+
+
+async def test_with_server_vad_turn_marks_send_nothing(
+    fake_server: ServerFactory, clock: VirtualClock
+) -> None:
+    async def script(conn: FakeConnection) -> None:
+        await conn.session_created()
+        await conn.expect("session.update")
+        await conn.expect("input_audio_buffer.append")
+        await conn.expect("input_audio_buffer.append")
+
+    server = await fake_server(script)
+    session = await make_provider(server.url, clock).connect(
+        ASSISTANT, SessionContext("s1", client_turns=True)
+    )
+    await session.send_audio(CALLER_AUDIO)
+    await session.end_turn(0)
+    await session.send_audio(CALLER_AUDIO)
+    await until(lambda: len(server.connections[0].received_types()) >= 3)
+    await session.aclose()
+    assert server.connections[0].received_types() == [
+        "session.update",
+        "input_audio_buffer.append",
+        "input_audio_buffer.append",
+    ]
