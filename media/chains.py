@@ -21,9 +21,13 @@ __all__ = ["CARRIER_RATE_HZ", "InboundChain", "InboundResult", "OutboundChain"]
 CARRIER_RATE_HZ = 8000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InboundResult:
-    """One carrier frame after the inbound chain: PCM16 for the provider and what was heard."""
+    """One carrier frame after the inbound chain: PCM16 for the provider and what was heard.
+
+    Made for every 20 ms frame of every call, so it is not frozen: frozen dataclasses set each
+    field through ``object.__setattr__``, four to five times the cost of a plain one.
+    """
 
     pcm16: bytes
     vad_event: VadEvent | None = None

