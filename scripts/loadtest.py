@@ -37,7 +37,7 @@ from scripts.twilio_sim import metrics  # noqa: E402
 from scripts.twilio_sim.audio import SPEECH_CLIPS, speech_clip  # noqa: E402
 from scripts.twilio_sim.call import CallConfig  # noqa: E402
 from scripts.twilio_sim.gateway_proc import PROVIDERS, spawned_gateway  # noqa: E402
-from scripts.twilio_sim.load import LoadTarget, StepReport, run_step  # noqa: E402
+from scripts.twilio_sim.load import MIN_WINDOW_S, LoadTarget, StepReport, run_step  # noqa: E402
 from scripts.twilio_sim.loopback import is_loopback_url  # noqa: E402
 from scripts.twilio_sim.media_session import InboundPlan  # noqa: E402
 
@@ -180,6 +180,13 @@ def check(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--duration-s must be in (0, {MAX_DURATION_S:g}]")
     if not 0 < args.start_rate <= 1000 or not 0 <= args.gap_s <= 60:
         p.error("--start-rate must be in (0, 1000], --gap-s in [0, 60]")
+    ramp_s = args.calls / args.start_rate
+    if args.duration_s < ramp_s + MIN_WINDOW_S:
+        # Otherwise the first calls hang up before the last ones dial: N is never concurrent.
+        p.error(
+            f"--duration-s must outlast dialling: {args.calls} calls at {args.start_rate:g}/s "
+            f"take {ramp_s:.0f} s to start; give at least {ramp_s + MIN_WINDOW_S:.0f}"
+        )
 
 
 def _fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:

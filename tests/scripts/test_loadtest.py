@@ -21,6 +21,8 @@ from tests.scripts.test_audio_and_metrics import METRICS
         ["--gateway", "http://gw.example.com", "--auth-token", "t", "--to", "+15550002222"],
         ["--spawn", "--calls", "1001"],
         ["--spawn", "--duration-s", "301"],
+        # 250 calls at 5/s take 50 s to dial: 30 s calls would never all be up together.
+        ["--spawn", "--calls", "250", "--start-rate", "5", "--duration-s", "30"],
         ["--gateway", "http://127.0.0.1:8080"],  # no token or number
     ],
 )
