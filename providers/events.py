@@ -75,6 +75,15 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallsCancelled:
+    """The model withdrew these ``ToolCall``s (Gemini's ``toolCallCancellation``, e.g. after
+    the caller talked over it): stop any work still running for them; answers are dropped."""
+
+    call_ids: tuple[str, ...]
+    kind: Literal["tool_calls_cancelled"] = "tool_calls_cancelled"
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderFailed:
     """The provider session failed and will yield nothing more; ``code`` is machine-readable."""
 
@@ -91,5 +100,6 @@ ProviderEvent = (
     | ResponseDone
     | OutputTruncated
     | ToolCall
+    | ToolCallsCancelled
     | ProviderFailed
 )

@@ -40,6 +40,7 @@ from providers.events import (
     ResponseDone,
     SpeechStarted,
     ToolCall,
+    ToolCallsCancelled,
     Transcript,
 )
 
@@ -138,7 +139,7 @@ class Conversation:
         self._last_activity_s = clock.monotonic()
         self._started_s = clock.monotonic()
         self._group: asyncio.TaskGroup | None = None
-        self._tool_tasks: set[asyncio.Task[None]] = set()
+        self._tool_tasks: dict[str, asyncio.Task[None]] = {}  # by call id, while running
 
     @property
     def turns_completed(self) -> int:
@@ -192,7 +193,7 @@ class Conversation:
             timers = group.create_task(self._watch_timers(), name="conversation-timers")
             reason = await self._ended
             # Tool calls in flight are abandoned with the session, like the pump and the timers.
-            for task in (pump, timers, *self._tool_tasks):
+            for task in (pump, timers, *self._tool_tasks.values()):
                 task.cancel()
         self._group = None
         self._flush_turn(interrupted=True, completed=False)
@@ -290,6 +291,8 @@ class Conversation:
             case ToolCall():
                 self._mark_activity()
                 self._start_tool(event)
+            case ToolCallsCancelled(call_ids=call_ids):
+                self._cancel_tools(call_ids)
             case ProviderFailed(message=message, code=code):
                 log.warning("provider failed", extra={"code": code})
                 await self._client.deliver(SessionError(error=f"AI provider error: {message}"))
@@ -343,8 +346,20 @@ class Conversation:
     def _start_tool(self, call: ToolCall) -> None:
         if self._group is not None:
             task = self._group.create_task(self._run_tool(call), name="conversation-tool")
-            self._tool_tasks.add(task)
-            task.add_done_callback(self._tool_tasks.discard)
+            self._tool_tasks[call.call_id] = task
+            task.add_done_callback(lambda _: self._forget_tool(call.call_id, task))
+
+    def _forget_tool(self, call_id: str, task: asyncio.Task[None]) -> None:
+        if self._tool_tasks.get(call_id) is task:
+            del self._tool_tasks[call_id]
+
+    def _cancel_tools(self, call_ids: tuple[str, ...]) -> None:
+        """The model withdrew these calls: abandon their webhooks (the result has no taker)."""
+        for call_id in call_ids:
+            task = self._tool_tasks.get(call_id)
+            if task is not None and not task.done():
+                log.info("tool call cancelled by the model", extra={"call_id": call_id})
+                task.cancel()
 
     async def _run_tool(self, call: ToolCall) -> None:
         try:

@@ -16,6 +16,7 @@ from providers.events import (
     ResponseDone,
     SpeechStarted,
     ToolCall,
+    ToolCallsCancelled,
     Transcript,
 )
 from providers.gemini_live.decode import (
@@ -75,7 +76,7 @@ class TurnTracker:
             case ToolCallCancellation(call_ids=call_ids):
                 for call_id in call_ids:
                     self._pending_calls.pop(call_id, None)
-                return []
+                return [ToolCallsCancelled(call_ids)] if call_ids else []
             case _:
                 return []
 

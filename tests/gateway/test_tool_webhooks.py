@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway.sessions.tools import verify
-from providers.events import ToolCall
+from providers.events import ToolCall, ToolCallsCancelled
 from tests.gateway.conftest import WEBHOOK_SECRET, Gateway, free_port
 from tests.gateway.ws_helpers import connect, receive
 
@@ -89,6 +89,28 @@ async def test_tool_call_round_trip_with_a_signed_payload(
     assert payload["phone_number"] == "+15550001111"
     assert payload["timestamp"].endswith("Z") and len(payload["timestamp"]) == 24
     assert len(delivery) == 36
+    await ws.close()
+
+
+async def test_a_withdrawn_call_abandons_its_webhook(
+    gateway: Gateway, receiver: tuple[Receiver, str]
+) -> None:
+    hook, url = receiver
+    hook.behaviour = "slow"
+    ws, _ = await _tool_session(gateway, url)
+    session = gateway.scripted.sessions[0]
+    session.emit(ToolCall("c1", "book", {}))
+    for _ in range(500):
+        if hook.deliveries:
+            break
+        await asyncio.sleep(0.01)
+    session.emit(ToolCallsCancelled(("c1", "never-called")))
+    session.emit(ToolCall("c2", "book", {}))  # the conversation goes on
+    hook.behaviour = "ok"
+    assert await _result(gateway) == ("c2", {"booked": True, "slot": "10:30"})
+    hook.release.set()
+    await asyncio.sleep(0.2)
+    assert [call_id for call_id, _ in session.tool_results] == ["c2"]
     await ws.close()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from providers.events import AgentAudio, ResponseDone, ToolCall
+from providers.events import AgentAudio, ResponseDone, ToolCall, ToolCallsCancelled
 from providers.gemini_live import GeminiLiveSession
 from providers.spec import ToolSpec
 from tests.fakes.gemini_live import FakeGeminiLive, body
@@ -53,7 +53,8 @@ async def test_cancelled_tool_call_gets_no_response(
     await conn.send({"toolCall": {"functionCalls": calls}})
     await conn.send({"toolCallCancellation": {"ids": ["fc_1"]}})
     await conn.send_content(outputTranscription={"text": "marker"})
-    await spy.seen(3)  # both calls and the marker: the cancellation has been applied
+    await spy.seen(4)  # both calls, the cancellation and the marker
+    assert ToolCallsCancelled(("fc_1",)) in spy.events
 
     await session.send_tool_result("fc_1", {"result": "late"})
     await session.send_tool_result("fc_2", {"result": "ok"})
