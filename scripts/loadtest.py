@@ -85,6 +85,11 @@ def format_step(report: StepReport) -> str:
         f"  caller frames sent {d['frames_sent']}, counted by gateway {d['frames_counted']}, "
         f"lost {d['lost_frames']}, late {d['late_frames']}; clears {d['clears']}"
     )
+    if (clear := d["speech_onset_to_clear_ms"])["count"]:
+        lines.append(
+            f"  speech onset → clear  p50 {clear['p50']} ms  max {clear['max']} ms  "
+            f"({clear['count']} barge-ins)"
+        )
     lines.append(
         f"  webhook p99 {d['webhook_p99_ms']} ms, first agent audio p50 "
         f"{d['first_agent_audio_p50_ms']} ms"

@@ -21,10 +21,11 @@ import aiohttp
 from . import metrics
 from .call import CallConfig, CallResult, run_call
 from .gateway_proc import cpu_seconds, own_cpu_seconds
-from .media_session import InboundPlan
+from .media_session import InboundPlan, onset_to_clear_ms
 from .webhook import CallIdentity
 
 TARGET_P99_S = 0.020
+TARGET_CLEAR_P50_MS, TARGET_CLEAR_MAX_MS = 100.0, 170.0  # caller speech onset → clear
 DIRECTIONS = ("inbound", "outbound")
 SETTLE_S = 1.0  # for the gateway to count the last frames before the closing scrape
 MIN_WINDOW_S = 2.0  # a shorter steady window says little; use the whole step instead
@@ -68,6 +69,7 @@ class StepReport:
     send_lag_max_ms: float = 0.0
     late_sends: int = 0
     clears: int = 0
+    onset_to_clear_ms: list[float] = field(default_factory=list)
     loop_lag_ms: dict[str, float | None] = field(default_factory=dict)
 
     @property
@@ -89,7 +91,22 @@ class StepReport:
         lag = self.loop_lag_ms.get("p99")
         if lag is not None and lag > TARGET_P99_S * 1000:
             out.append(f"event-loop lag p99 {lag:.1f} ms")
+        clear = self.clear_figures()
+        if clear["p50"] is not None and clear["p50"] > TARGET_CLEAR_P50_MS:
+            out.append(f"speech onset → clear p50 {clear['p50']} ms")
+        if clear["max"] is not None and clear["max"] > TARGET_CLEAR_MAX_MS:
+            out.append(f"speech onset → clear max {clear['max']} ms")
         return out
+
+    def clear_figures(self) -> dict[str, float | None]:
+        """Barge-ins measured: the caller's speech onset (sent) → the gateway's ``clear``
+        (received), both on the simulator's clock, so the wire both ways is included."""
+        got = self.onset_to_clear_ms
+        return {
+            "count": len(got),
+            "p50": round(statistics.median(got), 1) if got else None,
+            "max": round(max(got), 1) if got else None,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         c = self.cpu
@@ -117,6 +134,7 @@ class StepReport:
             "generator_send_lag_max_ms": round(self.send_lag_max_ms, 1),
             "generator_late_sends": self.late_sends,
             "clears": self.clears,
+            "speech_onset_to_clear_ms": self.clear_figures(),
             "meets_targets": not self.misses(),
             "misses": self.misses(),
         }
@@ -195,6 +213,9 @@ def _summarise(
     report.send_lag_max_ms = max((s.send_lag_max_ms for s in sessions), default=0.0)
     report.late_sends = sum(s.late_sends for s in sessions)
     report.clears = sum(len(s.clear_times) for s in sessions)
+    report.onset_to_clear_ms = [
+        ms for s in sessions for ms in onset_to_clear_ms(s.loop_onsets_at, s.clear_times)
+    ]
     webhook_ms = sorted(r.webhook.elapsed_ms for r in results if r.webhook)
     if len(webhook_ms) > 1:
         report.webhook_p99_ms = statistics.quantiles(webhook_ms, n=100, method="inclusive")[98]

@@ -68,6 +68,13 @@ class InboundPlan:
         return None if self.barge_in_at_s is None else round(self.barge_in_at_s / FRAME_S)
 
     @cached_property
+    def loop_onset_frame(self) -> int | None:
+        """Where in each loop the clip's speech begins, for looped plans with a known onset."""
+        if self.loop_gap_s is None or self.clip.onset_ms is None:
+            return None
+        return self.clip.onset_ms // FRAME_MS
+
+    @cached_property
     def barge_onset_frame(self) -> int | None:
         """The frame holding the barge-in clip's first voiced sample (from the manifest)."""
         if self.barge_frame is None or self.barge_clip is None:
@@ -101,6 +108,7 @@ class SessionStats:
     clear_times: list[float] = field(default_factory=list)
     barge_started_at: float | None = None
     barge_onset_at: float | None = None
+    loop_onsets_at: list[float] = field(default_factory=list)  # each loop's speech onset
     closed_by: str = "simulator"  # or "gateway" (it closed the socket first)
     close_code: int | None = None
     unexpected: int = 0  # messages that were not media, mark or clear
@@ -118,6 +126,25 @@ class SessionStats:
             return None
         after = [t for t in self.clear_times if t >= self.barge_started_at]
         return (after[0] - self.barge_onset_at) * 1000 if after else None
+
+
+ONSET_MATCH_S = 1.0
+"""A ``clear`` later than this after a loop's speech onset was caused by something else."""
+
+
+def onset_to_clear_ms(onsets: list[float], clears: list[float]) -> list[float]:
+    """Speech onset → the first ``clear`` after it, per onset that got one (times ascending)."""
+    out: list[float] = []
+    later = iter(clears)
+    clear = next(later, None)
+    for onset in onsets:
+        while clear is not None and clear < onset:
+            clear = next(later, None)
+        if clear is None:
+            break
+        if clear - onset <= ONSET_MATCH_S:
+            out.append((clear - onset) * 1000)
+    return out
 
 
 def _inner(message: dict[str, Any], key: str) -> dict[str, Any]:
@@ -220,6 +247,8 @@ class MediaSession:
             stats.frames_sent += 1
             if k == plan.barge_onset_frame:
                 stats.barge_onset_at = time.monotonic()
+            if plan.loop_onset_frame is not None and k % len(plan.loop) == plan.loop_onset_frame:
+                stats.loop_onsets_at.append(time.monotonic())
             await self._echo(self._playback.due_marks(self._clock.now_s()))
 
     async def _send_dtmf(self, digit: str) -> None:

@@ -73,3 +73,22 @@ async def test_a_load_step_counts_held_calls_frames_and_failures() -> None:
     assert figures["gateway_cpu_pct_per_call"] is None  # no pid given: no CPU figure
     assert figures["generator_cpu_pct"] is not None
     assert "meets targets" in loadtest.format_step(report)
+
+
+def test_each_onset_is_matched_to_the_first_clear_after_it() -> None:
+    from scripts.twilio_sim.media_session import onset_to_clear_ms
+
+    onsets = [10.0, 20.0, 30.0, 40.0]
+    clears = [5.0, 10.05, 10.5, 21.5, 30.02]  # one before any onset, one too late to count
+    assert [round(ms) for ms in onset_to_clear_ms(onsets, clears)] == [50, 20]
+    assert onset_to_clear_ms([], clears) == [] and onset_to_clear_ms(onsets, []) == []
+
+
+def test_slow_barge_ins_are_a_miss() -> None:
+    fast = StepReport(calls=1, duration_s=1, frames_sent=50, frames_counted=50)
+    fast.onset_to_clear_ms = [40.0, 60.0, 90.0]
+    assert fast.misses() == []
+    assert fast.as_dict()["speech_onset_to_clear_ms"] == {"count": 3, "p50": 60.0, "max": 90.0}
+    slow = StepReport(calls=1, duration_s=1, frames_sent=50, frames_counted=50)
+    slow.onset_to_clear_ms = [40.0, 60.0, 180.0]
+    assert slow.misses() == ["speech onset → clear max 180.0 ms"]
