@@ -35,11 +35,13 @@ SILENCE_BYTE = bytes([ULAW_SILENCE])
 
 @dataclass(frozen=True, slots=True)
 class Clip:
-    """Caller audio as ready-to-send frames; ``onset_ms`` = its first voiced sample, if known."""
+    """Caller audio as ready-to-send frames; ``onset_ms`` = its first voiced sample, if known,
+    and ``phrase_onsets_ms`` every phrase's (built-in clips know them from the manifest)."""
 
     name: str
     frames_b64: tuple[str, ...]
     onset_ms: int | None
+    phrase_onsets_ms: tuple[int, ...] = ()
 
     @property
     def duration_ms(self) -> int:
@@ -125,7 +127,9 @@ def speech_clip(name: str, phrases: int | None = None) -> Clip:
             raise ValueError(f"{name} has {len(segments)} phrases")
         end_ms = segments[phrases - 1]["offset_ms"] + TAIL_MS
         ulaw = ulaw[: end_ms * RATE_HZ // 1000]
-    return Clip(name, frames_b64(ulaw), int(segments[0]["onset_ms"]))
+        segments = segments[:phrases]
+    onsets = tuple(int(segment["onset_ms"]) for segment in segments)
+    return Clip(name, frames_b64(ulaw), onsets[0], onsets)
 
 
 def wav_clip(path: Path) -> Clip:

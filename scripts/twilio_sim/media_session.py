@@ -68,11 +68,12 @@ class InboundPlan:
         return None if self.barge_in_at_s is None else round(self.barge_in_at_s / FRAME_S)
 
     @cached_property
-    def loop_onset_frame(self) -> int | None:
-        """Where in each loop the clip's speech begins, for looped plans with a known onset."""
-        if self.loop_gap_s is None or self.clip.onset_ms is None:
-            return None
-        return self.clip.onset_ms // FRAME_MS
+    def loop_onsets(self) -> dict[int, int]:
+        """Where in each loop the clip's phrases begin (looped plans of a built-in clip): the
+        frame holding each onset → ms of that frame's audio from the onset to its end."""
+        if self.loop_gap_s is None:
+            return {}
+        return {o // FRAME_MS: FRAME_MS - o % FRAME_MS for o in self.clip.phrase_onsets_ms}
 
     @cached_property
     def barge_onset_frame(self) -> int | None:
@@ -108,7 +109,7 @@ class SessionStats:
     clear_times: list[float] = field(default_factory=list)
     barge_started_at: float | None = None
     barge_onset_at: float | None = None
-    loop_onsets_at: list[float] = field(default_factory=list)  # each loop's speech onset
+    loop_onsets_at: list[float] = field(default_factory=list)  # each phrase's onset, sent
     closed_by: str = "simulator"  # or "gateway" (it closed the socket first)
     close_code: int | None = None
     unexpected: int = 0  # messages that were not media, mark or clear
@@ -246,9 +247,14 @@ class MediaSession:
             )
             stats.frames_sent += 1
             if k == plan.barge_onset_frame:
-                stats.barge_onset_at = time.monotonic()
-            if plan.loop_onset_frame is not None and k % len(plan.loop) == plan.loop_onset_frame:
-                stats.loop_onsets_at.append(time.monotonic())
+                spoken_ms = (
+                    FRAME_MS - ((plan.barge_clip and plan.barge_clip.onset_ms) or 0) % FRAME_MS
+                )
+                stats.barge_onset_at = time.monotonic() - spoken_ms / 1000 / self._clock.speed
+            if plan.loop_onsets and (spoken_ms := plan.loop_onsets.get(k % len(plan.loop))):
+                # A frame goes out once its 20 ms have been spoken: the onset was earlier.
+                onset_at = time.monotonic() - spoken_ms / 1000 / self._clock.speed
+                stats.loop_onsets_at.append(onset_at)
             await self._echo(self._playback.due_marks(self._clock.now_s()))
 
     async def _send_dtmf(self, digit: str) -> None:
