@@ -27,7 +27,7 @@ from gateway.context import CONTEXT
 from gateway.drain import drain_on_sigterm
 from gateway.errors import ValidationFailed
 from gateway.event_loop import loop_name, new_event_loop
-from gateway.gc_tuning import tune_gc_after_startup
+from gateway.gc_tuning import GcPauseRecorder, tune_gc_after_startup
 from gateway.logs import AccessLogger, configure_logging
 from gateway.provider_setup import build_registry
 from gateway.store import Store
@@ -65,6 +65,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     async def tune_gc(_app: web.Application) -> None:
         tune_gc_after_startup()  # after the app's own start-up: those objects live forever
+        GcPauseRecorder().install()
 
     app.on_startup.append(tune_gc)
     loop = new_event_loop(settings.event_loop)

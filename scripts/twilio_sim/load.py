@@ -71,6 +71,7 @@ class StepReport:
     clears: int = 0
     onset_to_clear_ms: list[float] = field(default_factory=list)
     loop_lag_ms: dict[str, float | None] = field(default_factory=dict)
+    gc_pauses: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def lost_frames(self) -> int | None:
@@ -101,11 +102,12 @@ class StepReport:
     def clear_figures(self) -> dict[str, float | None]:
         """Barge-ins measured: the caller's speech onset (sent) → the gateway's ``clear``
         (received), both on the simulator's clock, so the wire both ways is included."""
-        got = self.onset_to_clear_ms
+        got = sorted(self.onset_to_clear_ms)
         return {
             "count": len(got),
             "p50": round(statistics.median(got), 1) if got else None,
-            "max": round(max(got), 1) if got else None,
+            "p99": round(got[min(len(got) - 1, int(len(got) * 0.99))], 1) if got else None,
+            "max": round(got[-1], 1) if got else None,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -123,6 +125,7 @@ class StepReport:
             "late_frames": self.late_frames,
             "frame_delay_ms": self.delay_ms,
             "event_loop_lag_ms": self.loop_lag_ms,
+            "gc_pauses": self.gc_pauses,
             "gateway_cpu_pct_per_call": _round(per_call, 3),
             "gateway_cpu_pct": _round(_pct(c.gateway_s, c.wall_s), 1),
             "generator_cpu_pct": _round(_pct(c.own_s, c.wall_s), 1),
@@ -236,6 +239,14 @@ def _frame_figures(report: StepReport, change: metrics.Samples) -> None:
         report.loop_lag_ms = {
             q: None if (v := lag.quantile(x)) is None else round(v * 1000, 2)
             for q, x in (("p50", 0.5), ("p99", 0.99))
+        }
+    pauses = metrics.histogram(change, "kura_gc_pause_seconds")
+    if pauses and pauses.count:
+        worst = metrics.worst_bound(pauses)
+        report.gc_pauses = {
+            "count": pauses.count,
+            "total_ms": round(pauses.total * 1000, 1),
+            "worst_at_most_ms": None if worst is None else round(worst * 1000, 1),
         }
     for direction in DIRECTIONS:
         hist = metrics.histogram(change, "kura_media_frame_delay_seconds", direction=direction)

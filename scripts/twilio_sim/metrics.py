@@ -96,6 +96,14 @@ class Histogram:
         return lower_bound
 
 
+def worst_bound(hist: Histogram) -> float | None:
+    """The smallest bucket bound that holds every observation: the worst one is at most this."""
+    for bound, cumulative in hist.buckets:
+        if cumulative >= hist.count:
+            return bound
+    return None
+
+
 def histogram(samples: Samples, name: str, **labels: str) -> Histogram | None:
     """The histogram ``name`` (``_bucket``/``_sum``/``_count``) over series matching ``labels``."""
     wanted = set(labels.items())

@@ -88,7 +88,12 @@ def test_slow_barge_ins_are_a_miss() -> None:
     fast = StepReport(calls=1, duration_s=1, frames_sent=50, frames_counted=50)
     fast.onset_to_clear_ms = [40.0, 60.0, 90.0]
     assert fast.misses() == []
-    assert fast.as_dict()["speech_onset_to_clear_ms"] == {"count": 3, "p50": 60.0, "max": 90.0}
+    assert fast.as_dict()["speech_onset_to_clear_ms"] == {
+        "count": 3,
+        "p50": 60.0,
+        "p99": 90.0,
+        "max": 90.0,
+    }
     slow = StepReport(calls=1, duration_s=1, frames_sent=50, frames_counted=50)
     slow.onset_to_clear_ms = [40.0, 60.0, 180.0]
     assert slow.misses() == ["speech onset → clear max 180.0 ms"]
