@@ -129,6 +129,8 @@ class SessionStats:
         return (after[0] - self.barge_onset_at) * 1000 if after else None
 
 
+BARGE_IN_MIN_S = 0.1
+"""Agent audio still to play at a caller's onset for it to be a barge-in that needs a clear."""
 ONSET_MATCH_S = 1.0
 """A ``clear`` later than this after a loop's speech onset was caused by something else."""
 
@@ -251,11 +253,17 @@ class MediaSession:
                     FRAME_MS - ((plan.barge_clip and plan.barge_clip.onset_ms) or 0) % FRAME_MS
                 )
                 stats.barge_onset_at = time.monotonic() - spoken_ms / 1000 / self._clock.speed
-            if plan.loop_onsets and (spoken_ms := plan.loop_onsets.get(k % len(plan.loop))):
-                # A frame goes out once its 20 ms have been spoken: the onset was earlier.
-                onset_at = time.monotonic() - spoken_ms / 1000 / self._clock.speed
-                stats.loop_onsets_at.append(onset_at)
+            if plan.loop_onsets:
+                self._note_barge_in(plan.loop_onsets.get(k % len(plan.loop)))
             await self._echo(self._playback.due_marks(self._clock.now_s()))
+
+    def _note_barge_in(self, spoken_ms: int | None) -> None:
+        """A phrase began in the frame just sent (``spoken_ms`` before its end): a barge-in,
+        if the agent is talking and would go on talking."""
+        if spoken_ms and self._playback.queued_s(self._clock.now_s()) > BARGE_IN_MIN_S:
+            # A frame goes out once its 20 ms have been spoken: the onset was that much earlier.
+            spoken_s = spoken_ms / 1000 / self._clock.speed
+            self.stats.loop_onsets_at.append(time.monotonic() - spoken_s)
 
     async def _send_dtmf(self, digit: str) -> None:
         await self._send(
