@@ -29,6 +29,7 @@ from gateway.sessions.protocol import (
     decode_pcm16,
 )
 from gateway.sessions.transcripts import TurnRecord
+from gateway.sessions.turn_marks import TurnMarker
 from providers.base import ProviderSession
 from providers.capabilities import AudioFormat
 from providers.clock import Clock
@@ -115,6 +116,7 @@ class Conversation:
         on_reply_latency: Callable[[float], None] | None = None,
         tool_handler: ToolHandler | None = None,
         client_audio: AudioFormat = SESSION_AUDIO,
+        turn_marker: TurnMarker | None = None,
     ) -> None:
         self._provider = provider
         self._client = client
@@ -129,8 +131,10 @@ class Conversation:
         self._responding = False
         self._tool_handler = tool_handler
         self._audio = ProviderAudio(provider.capabilities, client_audio)
-        # A provider without server VAD of its own needs the client's turn marks.
+        # A provider without server VAD of its own needs the client's turn marks; an app client
+        # has no VAD, so ``turn_marker`` makes them from its audio.
         self._client_turns = mode == "voice" and not provider.capabilities.server_vad
+        self._turn_marker = turn_marker if self._client_turns else None
         self._audio_item: str | None = None
         self._turn = _TurnState()
         self._turns_completed = 0
@@ -207,7 +211,14 @@ class Conversation:
             case AudioChunk(audio=audio):
                 if self._mode == "chat":
                     raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
-                await self._provider.send_audio(self._audio.to_provider(decode_pcm16(audio)))
+                pcm16 = decode_pcm16(audio)
+                await self._provider.send_audio(self._audio.to_provider(pcm16))
+                if self._turn_marker is not None:
+                    for mark in self._turn_marker.feed(pcm16):
+                        if mark.edge == "began":
+                            await self.caller_began_speaking(mark.ms_ago)
+                        else:
+                            await self.caller_stopped_speaking(mark.ms_ago)
             case TextMessage(text=text):
                 self.caller_turn_ended()
                 self._mark_activity()

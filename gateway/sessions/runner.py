@@ -25,6 +25,7 @@ from gateway.sessions.protocol import SessionError, SessionOpen
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
+from gateway.sessions.turn_marks import TurnMarker
 from gateway.state.control import ControlBus, SessionDirectory
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
@@ -209,18 +210,20 @@ class SessionRunner:
             return "assistant_missing"
         mode: SessionMode = "chat" if session.mode == "chat" else "voice"
         native: AudioFormat | None = getattr(client, "native_audio", None)
+        detects_turns = bool(getattr(client, "detects_turns", False))
+        spec = assistant_spec(assistant, tuple(tool.spec for tool in builtins.values()))
         context = SessionContext(
             session_id=session.id,
             mode=mode,
             language_code=session.language_code,
             caller_context=await self._caller_context(session),
             preferred_audio=native,
-            client_turns=bool(getattr(client, "detects_turns", False)),
+            # The bridge marks every call's turns; for an app the gateway marks them only when
+            # the assistant turns the provider's VAD off (see ``turn_marks``).
+            client_turns=detects_turns or not spec.turn_detection.server_vad,
         )
         try:
-            provider_session = await self._providers.get(assistant.provider).connect(
-                assistant_spec(assistant, tuple(tool.spec for tool in builtins.values())), context
-            )
+            provider_session = await self._providers.get(assistant.provider).connect(spec, context)
         except ProviderError as exc:
             log.warning("provider connect failed", extra={"code": exc.code})
             metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
@@ -245,6 +248,9 @@ class SessionRunner:
             turns=SessionTurns(self._transcripts, session.id),
             on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
             tool_handler=self._tool_handler(session, assistant, builtins),
+            turn_marker=None
+            if detects_turns or mode != "voice" or provider_session.capabilities.server_vad
+            else TurnMarker(client_audio.sample_rate_hz, spec.turn_detection.silence_ms),
         )
         await self._live.add(session.id, conversation)
         reason = "internal_error"

@@ -16,6 +16,7 @@ from tests.fakes.openai_realtime import FakeRealtimeServer
 from tests.fakes.openai_realtime_default import default_script
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.ws_helpers import connect, receive, receive_until
+from tests.providers.local_helpers import speech_clip
 
 
 @pytest.fixture
@@ -75,4 +76,29 @@ async def test_voice_turn_through_openai(openai_gateway: Gateway) -> None:
     assert audio
     assert turn["fullOutput"]
     assert turn["interrupted"] is False
+    await ws.close()
+
+
+async def test_without_server_vad_the_gateway_ends_an_apps_turn(
+    openai_gateway: Gateway, fake_openai: FakeRealtimeServer
+) -> None:
+    gw = openai_gateway
+    row = await gw.ctx.store.assistants.create(
+        {"name": "Manual", "provider": "openai", "turn_detection": {"server_vad": False}},
+        gw.clock.now(),
+    )
+    created = await gw.create_session(assistant_id=row.id, mode="voice")
+    ws = await connect(gw, created)
+    await receive(ws)
+    speech = speech_clip() + bytes(48 * 1000)  # the clip, then a second of silence
+    for start in range(0, len(speech), 960):
+        chunk = base64.b64encode(speech[start : start + 960]).decode()
+        await ws.send_str(json.dumps({"type": "audioChunk", "audio": chunk}))
+    turn, seen = await receive_until(ws, "turnComplete")
+    assert [m for m in seen if m["type"] == "agentAudioChunk"] and turn["fullOutput"]
+    conn = fake_openai.connections[0]
+    assert conn.session["audio"]["input"]["turn_detection"] is None
+    kinds = conn.received_types()
+    assert "input_audio_buffer.commit" in kinds
+    assert kinds.index("input_audio_buffer.commit") < kinds.index("response.create")
     await ws.close()
