@@ -26,7 +26,7 @@ from gateway.state.factory import build_shared_state
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
 from gateway.telephony.routes import add_telephony_routes
-from providers.clock import Clock, SystemClock
+from kinds.clock import Clock, SystemClock
 from providers.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)

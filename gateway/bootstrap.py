@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from gateway.api.permissions import ALL_PERMISSIONS
 from gateway.store import Store
-from providers.clock import Clock
+from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 

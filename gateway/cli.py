@@ -31,7 +31,7 @@ from gateway.gc_tuning import GcPauseRecorder, tune_gc_after_startup
 from gateway.logs import AccessLogger, configure_logging
 from gateway.provider_setup import build_registry
 from gateway.store import Store
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 

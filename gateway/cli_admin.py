@@ -17,7 +17,7 @@ from gateway.api.views import assistant_ref, session_view
 from gateway.errors import ValidationFailed
 from gateway.sessions.phone import to_e164
 from gateway.store import Store
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 MAX_NAME_CHARS = 200

@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-AudioEncoding = Literal["pcm16", "pcmu"]
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    """Mono audio: PCM16 little-endian or G.711 mu-law, at a sample rate."""
-
-    encoding: AudioEncoding
-    sample_rate_hz: int
-
-
-PCM16_24K = AudioFormat("pcm16", 24_000)
-PCM16_16K = AudioFormat("pcm16", 16_000)
-PCMU_8K = AudioFormat("pcmu", 8_000)
-"""G.711 µ-law at 8 kHz: what phone carriers speak."""
+from kinds.audio import AudioFormat
 
 
 @dataclass(frozen=True, slots=True)

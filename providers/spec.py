@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from providers.capabilities import AudioFormat
+from kinds.audio import AudioFormat
 
 SessionMode = Literal["voice", "chat"]
 

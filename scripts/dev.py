@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
-PACKAGES = ["config", "media", "providers", "gateway"]
+PACKAGES = ["config", "kinds", "media", "providers", "gateway"]
 
 
 def _ensure_env(extras: str) -> None:

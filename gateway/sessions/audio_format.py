@@ -6,11 +6,10 @@ One resampler per direction per session, created once: providers whose formats a
 
 from __future__ import annotations
 
+from kinds.audio import PCM16_24K, AudioFormat
 from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16
 from media.resample import StreamResampler
-from providers.capabilities import AudioFormat, ProviderCapabilities
-
-SESSION_RATE_HZ = 24_000
+from providers.capabilities import ProviderCapabilities
 
 
 class _Direction:
@@ -40,7 +39,7 @@ class _Direction:
         return pcm16_to_ulaw(pcm) if self._encode_ulaw else pcm
 
 
-SESSION_AUDIO = AudioFormat("pcm16", SESSION_RATE_HZ)
+SESSION_AUDIO = PCM16_24K
 
 
 class ProviderAudio:

@@ -30,19 +30,19 @@ from gateway.sessions.protocol import (
 )
 from gateway.sessions.transcripts import TurnRecord
 from gateway.sessions.turn_marks import TurnMarker
+from kinds.audio import AudioFormat
+from kinds.clock import Clock
 from providers.base import ProviderSession
-from providers.capabilities import AudioFormat
-from providers.clock import Clock
 from providers.events import (
     AgentAudio,
+    CallerSpeechStarted,
     OutputTruncated,
     ProviderEvent,
     ProviderFailed,
     ResponseDone,
-    SpeechStarted,
     ToolCall,
     ToolCallsCancelled,
-    Transcript,
+    TranscriptDelta,
 )
 
 log = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ class Conversation:
                 pcm = self._audio.from_provider(audio)
                 if pcm:
                     await self._client.deliver_audio(pcm, item_id)
-            case Transcript(source=source, text=text, item_id=item_id):
+            case TranscriptDelta(source=source, text=text, item_id=item_id):
                 self._mark_activity()
                 self._turn.touch(self._clock.now())
                 if source == "output":
@@ -286,7 +286,7 @@ class Conversation:
                 parts = self._turn.input_text if source == "input" else self._turn.output_text
                 parts.append(text)
                 await self._client.deliver(TranscriptionUpdate(source=source, text=text))
-            case SpeechStarted():
+            case CallerSpeechStarted():
                 self._mark_activity()
                 handled = await self._client.caller_speech_started()
                 if not handled and self._responding:

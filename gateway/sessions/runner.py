@@ -29,9 +29,10 @@ from gateway.sessions.turn_marks import TurnMarker
 from gateway.state.control import ControlBus, SessionDirectory
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
+from kinds.audio import AudioFormat
+from kinds.clock import Clock
 from providers.base import ProviderSession
-from providers.capabilities import AudioFormat, ProviderCapabilities
-from providers.clock import Clock
+from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderError
 from providers.events import ToolCall
 from providers.registry import ProviderRegistry

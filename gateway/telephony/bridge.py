@@ -31,14 +31,13 @@ from gateway.telephony.twilio_codec import (
     decode,
     encode_bytes,
 )
+from kinds.audio import PCMU_8K, AudioFormat
 from media.chains import InboundChain, OutboundChain
 from media.playout import PlayoutBatch
 from media.vad import SpeechStopped
-from providers.capabilities import AudioFormat
 
 log = logging.getLogger(__name__)
 
-ULAW_8K = AudioFormat("pcmu", 8000)
 MAX_FRAME_CHARS = 64 * 1024  # Twilio's frames are ~400 characters; bigger ones are not Twilio's
 PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
 CARRIER_SILENCE_S = 10.0  # Twilio streams a frame every 20 ms, silence included, all call long
@@ -58,7 +57,7 @@ class _Counters:
 class CallBridge:
     """One call's media between the carrier socket and its Conversation."""
 
-    native_audio = ULAW_8K
+    native_audio = PCMU_8K
     """What the carrier speaks; a provider that speaks it too needs no conversion at all."""
     detects_turns = True
     """The inbound chain's VAD (there for barge-in) also marks the caller's turns."""
@@ -80,7 +79,7 @@ class CallBridge:
 
     def audio_agreed(self, audio: AudioFormat) -> None:
         """The session runs in ``audio``: µ-law passes straight through, or PCM16 24 kHz."""
-        self._passthrough = audio == ULAW_8K
+        self._passthrough = audio == PCMU_8K
         if self._passthrough:
             self._inbound = InboundChain(out_rate_hz=8000)  # decoded only for the VAD
 

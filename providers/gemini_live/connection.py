@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from providers.clock import Clock
+from kinds.clock import Clock
 from providers.errors import (
     ProviderAuthError,
     ProviderConfigError,

@@ -11,9 +11,10 @@ import dataclasses
 
 import aiohttp
 
+from kinds.audio import PCM16_16K, PCM16_24K
+from kinds.clock import Clock
 from providers.base import Provider, ProviderSession
-from providers.capabilities import PCM16_16K, PCM16_24K, ProviderCapabilities
-from providers.clock import Clock
+from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderAuthError
 from providers.gemini_live.connection import MAX_MESSAGE_BYTES, ConnectSettings
 from providers.gemini_live.session import GeminiLiveSession, SessionOptions

@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 
+from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.capabilities import ProviderCapabilities
-from providers.clock import Clock
 from providers.errors import ProviderError, ProviderUnavailable
 from providers.events import ProviderEvent, ProviderFailed, ResponseDone
 from providers.gemini_live import wire
@@ -37,8 +37,8 @@ from providers.gemini_live.decode import (
     GoAway,
     ResumptionUpdate,
     ServerNote,
+    ServerTurnComplete,
     SetupComplete,
-    TurnComplete,
     decode_message,
 )
 from providers.gemini_live.queue import EventQueue
@@ -350,7 +350,7 @@ class GeminiLiveSession(ProviderSession):
                 self._watchdog.go_away_by(self._options.clock.monotonic() + time_left_s / 2)
             case _:
                 self._emit(self._tracker.apply(note))
-                if isinstance(note, TurnComplete):
+                if isinstance(note, ServerTurnComplete):
                     return self._go_away and not self._tracker.in_turn
         return False
 

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from providers.clock import Clock
+from kinds.clock import Clock
 
 Alarm = Literal["stalled", "go_away"]
 

@@ -16,18 +16,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kinds.audio import PCM16_24K, PCMU_8K
+from kinds.clock import Clock, SystemClock
 from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16
 from media.resample import StreamResampler
 from providers.base import Provider, ProviderSession
-from providers.capabilities import PCM16_24K, PCMU_8K, ProviderCapabilities
-from providers.clock import Clock, SystemClock
+from providers.capabilities import ProviderCapabilities
 from providers.events import (
     AgentAudio,
+    CallerSpeechStarted,
     ProviderEvent,
     ProviderFailed,
     ResponseDone,
-    SpeechStarted,
-    Transcript,
+    TranscriptDelta,
 )
 from providers.local.channel import EventChannel
 from providers.local.replies import chat_reply, transcript_deltas
@@ -155,7 +156,7 @@ class LocalSession(ProviderSession):
         for event in events:
             match event:
                 case UtteranceStarted():
-                    self._events.put(SpeechStarted())
+                    self._events.put(CallerSpeechStarted())
                 case UtteranceEnded(audio=utterance, capped=capped):
                     if capped:
                         logger.info("local utterance capped at its maximum length")
@@ -251,7 +252,7 @@ class LocalSession(ProviderSession):
             await self._play(response.item_id, audio, deltas)
         else:
             for delta in deltas:
-                self._events.put(Transcript("output", delta, response.item_id))
+                self._events.put(TranscriptDelta("output", delta, response.item_id))
         # No await after this: once ResponseDone is queued the task is done, which is what
         # ``interrupt`` relies on to never end an item twice.
         self._events.put(ResponseDone(response.item_id))
@@ -265,7 +266,7 @@ class LocalSession(ProviderSession):
         started_s = self._clock.monotonic()
         for index in range(chunk_count):
             while next_delta < len(deltas) and next_delta * chunk_count <= index * len(deltas):
-                self._events.put(Transcript("output", deltas[next_delta], item_id))
+                self._events.put(TranscriptDelta("output", deltas[next_delta], item_id))
                 next_delta += 1
             # Sleep until sending this chunk keeps us at most LEAD_MS ahead of real time.
             ahead_s = ((index + 1) * CHUNK_MS - LEAD_MS) / 1000
@@ -275,7 +276,7 @@ class LocalSession(ProviderSession):
             chunk = audio[index * chunk_bytes : (index + 1) * chunk_bytes]
             self._events.put(AgentAudio(chunk, item_id))
         for delta in deltas[next_delta:]:
-            self._events.put(Transcript("output", delta, item_id))
+            self._events.put(TranscriptDelta("output", delta, item_id))
 
 
 class LocalProvider(Provider):

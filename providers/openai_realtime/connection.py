@@ -17,7 +17,7 @@ from typing import TypeVar
 import aiohttp
 from yarl import URL
 
-from providers.clock import Clock
+from kinds.clock import Clock
 from providers.errors import ProviderError, ProviderProtocolError, ProviderUnavailable
 from providers.openai_realtime import faults, wire
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import aiohttp
 
+from kinds.audio import PCM16_24K, AudioFormat
+from kinds.clock import Clock
 from providers.base import Provider, ProviderSession
-from providers.capabilities import PCM16_24K, AudioFormat, ProviderCapabilities
-from providers.clock import Clock
+from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderAuthError
 from providers.openai_realtime import wire
 from providers.openai_realtime.connection import ConnectPolicy

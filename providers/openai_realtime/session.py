@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 import aiohttp
 
+from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.capabilities import ProviderCapabilities
-from providers.clock import Clock
 from providers.errors import ProviderError, ProviderProtocolError
 from providers.events import ProviderEvent, ProviderFailed
 from providers.openai_realtime import faults, wire

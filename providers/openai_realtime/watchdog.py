@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from providers.clock import Clock
+from kinds.clock import Clock
 from providers.errors import ProviderUnavailable
 
 IDLE_TICK_S = 0.5

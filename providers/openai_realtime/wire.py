@@ -12,14 +12,11 @@ import binascii
 import json
 from typing import Any
 
-from providers.capabilities import PCM16_24K, AudioFormat
+from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
 from providers.errors import ProviderConfigError, ProviderProtocolError
 from providers.spec import AssistantSpec, SessionContext, SessionMode, ToolSpec
 
 Event = dict[str, Any]
-
-PCMU_8K = AudioFormat("pcmu", 8_000)
-"""G.711 mu-law 8 kHz: the carrier's own codec, so phone calls may skip resampling."""
 
 SUPPORTED_FORMATS = (PCM16_24K, PCMU_8K)
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-transcribe"
@@ -73,7 +70,7 @@ def _turn_detection(assistant: AssistantSpec, mode: SessionMode) -> Event | None
     """Server VAD settings, or ``None`` (JSON null) to turn it off.
 
     ``interrupt_response`` is false on purpose: the gateway decides barge-in (local VAD with
-    hysteresis, or our ``SpeechStarted``) and calls ``interrupt(played_ms)``, which cancels and
+    hysteresis, or ``CallerSpeechStarted``) and calls ``interrupt(played_ms)``, which cancels and
     truncates at the played position; a server-side cancel would fire on every cough.
     """
     settings = assistant.turn_detection

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kinds.audio import PCM16_24K
 from providers.base import Provider, ProviderSession
-from providers.capabilities import PCM16_24K, ProviderCapabilities
+from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderError
 from providers.events import ProviderEvent
 from providers.spec import AssistantSpec, SessionContext

@@ -15,7 +15,7 @@ import pytest
 from media.g711 import pcm16_to_ulaw
 from media.resample import StreamResampler
 from providers.errors import ProviderUnavailable
-from providers.events import AgentAudio, ResponseDone, SpeechStarted, ToolCall
+from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone, ToolCall
 from tests.fakes.scripted_provider import ScriptedSession
 from tests.fakes.twilio_media import FakeMediaStream
 from tests.gateway.conftest import Gateway
@@ -156,7 +156,7 @@ async def test_provider_barge_in_clears_and_truncates_at_the_played_position(
     # The carrier socket is read in order: once this digit arrives, so have the mark echoes.
     await stream.send_dtmf("1")
     await until(lambda: bool(session.texts))
-    session.emit(SpeechStarted())  # the provider hears the caller talk over it
+    session.emit(CallerSpeechStarted())  # the provider hears the caller talk over it
     await until(lambda: bool(stream.clears))
     await until(lambda: bool(session.interrupts))
     (played_ms,) = session.interrupts

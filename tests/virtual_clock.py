@@ -1,8 +1,7 @@
-"""Time as a dependency: code that waits or measures takes a ``Clock``; tests use ``VirtualClock``.
+"""A clock for tests: time moves only when the test calls ``advance``.
 
-It lives in ``providers`` because that is the lowest async layer: both providers (retry backoff,
-stall watchdogs) and the gateway (expiry, idle time-outs, rate limits) need it, and ``media`` does
-no waiting.
+Sleepers wake in deadline order, each given a few loop turns to run (and maybe sleep again)
+before the next deadline, so a test can step through time-outs without sleeping.
 """
 
 from __future__ import annotations
@@ -10,32 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    """Monotonic time for durations, wall time for timestamps, and a sleep that honours both."""
-
-    def monotonic(self) -> float: ...
-
-    def now(self) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 class VirtualClock:
