@@ -213,15 +213,18 @@ class SessionRunner:
         native: AudioFormat | None = getattr(client, "native_audio", None)
         detects_turns = bool(getattr(client, "detects_turns", False))
         spec = assistant_spec(assistant, tuple(tool.spec for tool in builtins.values()))
+        caps = self._providers.get(assistant.provider).capabilities(mode)
         context = SessionContext(
             session_id=session.id,
             mode=mode,
             language_code=session.language_code,
             caller_context=await self._caller_context(session),
-            preferred_audio=native,
+            input_audio=native if native in caps.input_formats else None,
+            output_audio=native if native in caps.output_formats else None,
             # The bridge marks every call's turns; for an app the gateway marks them only when
             # the assistant turns the provider's VAD off (see ``turn_marks``).
-            client_turns=detects_turns or not spec.turn_detection.server_vad,
+            client_turns=(detects_turns and caps.vad_runs_locally)
+            or not spec.turn_detection.server_vad,
         )
         try:
             provider_session = await self._providers.get(assistant.provider).connect(spec, context)

@@ -82,7 +82,7 @@ class GeminiLiveProvider(Provider):
         if not self._api_key:
             raise ProviderAuthError("Gemini API key is not configured", code="missing_api_key")
         capabilities = CAPABILITIES
-        if not assistant.turn_detection.server_vad:
+        if not assistant.turn_detection.server_vad or context.client_turns:
             capabilities = dataclasses.replace(CAPABILITIES, server_vad=False)
         options = SessionOptions(
             connect=ConnectSettings(

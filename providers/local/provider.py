@@ -52,6 +52,9 @@ LOCAL_CAPABILITIES = ProviderCapabilities(
     tools=False,
     text_mode=True,
     input_transcription=False,
+    other_input_audio=(PCMU_8K,),
+    other_output_audio=(PCMU_8K,),
+    vad_runs_locally=True,
 )
 CHUNK_MS = 60
 """Agent audio per event: small enough to stop promptly, large enough to keep events few."""
@@ -59,7 +62,13 @@ LEAD_MS = 200
 """How far ahead of real time audio may be sent: absorbs scheduling jitter downstream."""
 MAX_QUEUED_RESPONSES = 8
 """Bounds memory (each loopback holds up to 20 s of audio) if turns arrive faster than played."""
-LOCAL_ULAW_CAPABILITIES = replace(LOCAL_CAPABILITIES, input_audio=PCMU_8K, output_audio=PCMU_8K)
+LOCAL_ULAW_CAPABILITIES = replace(
+    LOCAL_CAPABILITIES,
+    input_audio=PCMU_8K,
+    output_audio=PCMU_8K,
+    other_input_audio=(PCM16_24K,),
+    other_output_audio=(PCM16_24K,),
+)
 """For a phone call: the caller's µ-law is heard and played back as is, with no resampling."""
 
 
@@ -107,7 +116,8 @@ class LocalSession(ProviderSession):
         clock: Clock,
         synthesiser: Synthesiser | None,
     ) -> None:
-        self._ulaw = context.mode == "voice" and context.preferred_audio == PCMU_8K
+        # µ-law both ways or not at all: the loopback plays back what it heard.
+        self._ulaw = context.mode == "voice" and context.input_audio == PCMU_8K
         # A client that marks turns with its own VAD spares us running a second one on the
         # same audio, on the same CPU: the phone bridge's VAD then finds the utterances.
         self._client_turns = context.mode == "voice" and context.client_turns

@@ -88,6 +88,8 @@ class OpenAIRealtimeProvider(Provider):
             tools=True,
             text_mode=True,
             input_transcription=mode == "voice",
+            other_input_audio=tuple(f for f in wire.SUPPORTED_FORMATS if f != input_audio),
+            other_output_audio=tuple(f for f in wire.SUPPORTED_FORMATS if f != output_audio),
         )
 
     async def connect(
@@ -98,12 +100,10 @@ class OpenAIRealtimeProvider(Provider):
         input_audio: AudioFormat | None = None,
         output_audio: AudioFormat | None = None,
     ) -> ProviderSession:
-        """Open a session; formats default to the client's preferred one when the API takes it
-        (``audio/pcmu`` for calls), else PCM16 24 kHz."""
-        preferred = context.preferred_audio
-        default = preferred if preferred in wire.SUPPORTED_FORMATS else PCM16_24K
-        input_audio = input_audio or default
-        output_audio = output_audio or default
+        """Open a session in the formats the session plan chose (``context.input_audio`` and
+        ``output_audio``: ``audio/pcmu`` for a call), else PCM16 24 kHz."""
+        input_audio = input_audio or context.input_audio or PCM16_24K
+        output_audio = output_audio or context.output_audio or PCM16_24K
         if not self._api_key:
             raise ProviderAuthError("no OpenAI API key is configured", code="missing_api_key")
         config = wire.session_config(
@@ -124,7 +124,7 @@ class OpenAIRealtimeProvider(Provider):
                 context.mode,
                 input_audio=input_audio,
                 output_audio=output_audio,
-                server_vad=assistant.turn_detection.server_vad,
+                server_vad=wire.server_vad(assistant, context),
             ),
             config=config,
             greeting=assistant.greeting,

@@ -14,7 +14,7 @@ from typing import Any
 
 from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
 from providers.errors import ProviderConfigError, ProviderProtocolError
-from providers.spec import AssistantSpec, SessionContext, SessionMode, ToolSpec
+from providers.spec import AssistantSpec, SessionContext, ToolSpec
 
 Event = dict[str, Any]
 
@@ -66,7 +66,14 @@ def tool(spec: ToolSpec) -> Event:
     }
 
 
-def _turn_detection(assistant: AssistantSpec, mode: SessionMode) -> Event | None:
+def server_vad(assistant: AssistantSpec, context: SessionContext) -> bool:
+    """OpenAI finds the caller's turns unless the session plan gave them to the gateway."""
+    return (
+        context.mode == "voice" and assistant.turn_detection.server_vad and not context.client_turns
+    )
+
+
+def _turn_detection(assistant: AssistantSpec, context: SessionContext) -> Event | None:
     """Server VAD settings, or ``None`` (JSON null) to turn it off.
 
     ``interrupt_response`` is false on purpose: the gateway decides barge-in (local VAD with
@@ -74,7 +81,7 @@ def _turn_detection(assistant: AssistantSpec, mode: SessionMode) -> Event | None
     truncates at the played position; a server-side cancel would fire on every cough.
     """
     settings = assistant.turn_detection
-    if mode == "chat" or not settings.server_vad:
+    if not server_vad(assistant, context):
         return None
     return {
         "type": "server_vad",
@@ -98,7 +105,7 @@ def session_config(
     """The ``session`` object of ``session.update``. GA has no temperature, so it is not sent."""
     audio_input: Event = {
         "format": audio_format(input_audio),
-        "turn_detection": _turn_detection(assistant, context.mode),
+        "turn_detection": _turn_detection(assistant, context),
     }
     if context.mode == "voice":
         lang = language(assistant, context).split("-")[0].lower()

@@ -364,12 +364,13 @@ async def test_a_phone_call_session_speaks_mu_law_both_ways() -> None:
 
     provider = LocalProvider("off")
     session = await provider.connect(
-        AssistantSpec(name="demo"), SessionContext("s1", preferred_audio=PCMU_8K)
+        AssistantSpec(name="demo"), SessionContext("s1", input_audio=PCMU_8K, output_audio=PCMU_8K)
     )
     assert session.capabilities.input_audio == PCMU_8K
     assert session.capabilities.output_audio == PCMU_8K
     chat = await provider.connect(
-        AssistantSpec(name="demo"), SessionContext("s2", mode="chat", preferred_audio=PCMU_8K)
+        AssistantSpec(name="demo"),
+        SessionContext("s2", mode="chat", input_audio=PCMU_8K, output_audio=PCMU_8K),
     )
     assert chat.capabilities.input_audio.encoding == "pcm16"
     await session.aclose()
@@ -381,7 +382,7 @@ async def test_a_call_that_marks_turns_is_played_back_without_a_second_vad(
 ) -> None:
     from kinds.audio import PCMU_8K
 
-    context = SessionContext("s1", preferred_audio=PCMU_8K, client_turns=True)
+    context = SessionContext("s1", input_audio=PCMU_8K, output_audio=PCMU_8K, client_turns=True)
     session = await LocalProvider("off", clock=clock).connect(AssistantSpec(name="d"), context)
     try:
         assert session.capabilities.input_audio == PCMU_8K

@@ -332,9 +332,8 @@ async def test_with_server_vad_turn_marks_send_nothing(
         await conn.expect("input_audio_buffer.append")
 
     server = await fake_server(script)
-    session = await make_provider(server.url, clock).connect(
-        ASSISTANT, SessionContext("s1", client_turns=True)
-    )
+    # The plan left the turns to OpenAI (client_turns False): stray marks change nothing.
+    session = await make_provider(server.url, clock).connect(ASSISTANT, SessionContext("s1"))
     await session.send_audio(CALLER_AUDIO)
     await session.end_turn(0)
     await session.send_audio(CALLER_AUDIO)
