@@ -18,7 +18,8 @@ from gateway.context import CONTEXT, GatewayContext
 from gateway.drain import end_live_sessions
 from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
-from gateway.sessions.runner import LiveSessions, SessionRunner
+from gateway.sessions.live import LiveSessions
+from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter

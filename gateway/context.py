@@ -8,7 +8,8 @@ from aiohttp import web
 
 from config import Settings
 from gateway.drain_state import DrainState
-from gateway.sessions.runner import LiveSessions, SessionRunner
+from gateway.sessions.live import LiveSessions
+from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter

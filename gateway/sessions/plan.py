@@ -75,6 +75,9 @@ class Builtin:
 
     spec: ToolSpec
     answered_by: Answerer
+    offered: bool = True
+    """Offered to the model; else answered only if the assistant declares a tool of that name
+    (an app's ``end_session`` is opt-in, so apps that never asked for it keep their tools)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,10 @@ class SessionPlan:
     def provider_takes_turn_marks(self) -> bool:
         """The provider is told the caller's turns (``begin_turn``/``end_turn``)."""
         return self.turns in ("client", "gateway")
+
+    @property
+    def offered_tools(self) -> tuple[ToolSpec, ...]:
+        return tuple(b.spec for b in self.builtins if b.offered)
 
     def builtin(self, name: str) -> Builtin | None:
         return next((b for b in self.builtins if b.spec.name == name), None)
@@ -151,7 +158,7 @@ def _builtins(client: ClientTraits, *, can_transfer: bool) -> tuple[Builtin, ...
     if "end_call" in client.answers:
         found = [Builtin(END_CALL_TOOL, "client")]
     else:
-        found = [Builtin(END_SESSION_TOOL, "engine")]
+        found = [Builtin(END_SESSION_TOOL, "engine", offered=False)]
     if can_transfer and "transfer_call" in client.answers:
         found.append(Builtin(TRANSFER_TOOL, "client"))
     return tuple(found)

@@ -68,11 +68,11 @@ class Interrupt:
 
 
 @dataclass(frozen=True, slots=True)
-class StopSession:
+class EndSession:
     """The client is done (stop message, hang-up, disconnect): end now with ``reason``."""
 
     reason: str
-    kind: Literal["stop_session"] = "stop_session"
+    kind: Literal["end_session"] = "end_session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ ClientEvent = (
     | CallerTurnStarted
     | CallerTurnEnded
     | Interrupt
-    | StopSession
+    | EndSession
     | EndAfterResponse
 )
 

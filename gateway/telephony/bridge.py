@@ -1,7 +1,9 @@
 """The CallBridge: a phone call as a client of the Kura session protocol (DESIGN §1, §3).
 
-Carrier media in → inbound chain (µ-law → PCM16 → VAD → 24 kHz) → ``Conversation``; agent audio
-→ outbound chain (24 kHz → 8 kHz µ-law → 20 ms frames, a mark per chunk) → carrier. Barge-in
+Carrier media in → inbound chain (µ-law → PCM16 → VAD → the provider's rate, or µ-law as is) →
+``Conversation``; agent audio → outbound chain (the provider's rate → 8 kHz µ-law → 20 ms frames,
+a mark per chunk) → carrier. The session plan picks the formats, so each direction is converted
+once, here. Barge-in
 (local VAD or the provider's speech start, whichever is first) clears the carrier's buffer and
 interrupts the provider at the position the carrier's echoed marks say was played.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +21,16 @@ from aiohttp import WSMsgType, web
 
 from gateway import metrics
 from gateway.sessions.conversation import Conversation
+from gateway.sessions.plan import ClientTraits, SessionPlan
+from gateway.sessions.port import (
+    CallerAudio,
+    CallerDigit,
+    CallerTurnEnded,
+    CallerTurnStarted,
+    EndAfterResponse,
+    EndSession,
+    Interrupt,
+)
 from gateway.sessions.protocol import ServerMessage, SessionError, TurnComplete
 from gateway.telephony.call_audio import apology_ulaw
 from gateway.telephony.twilio_codec import (
@@ -31,10 +44,11 @@ from gateway.telephony.twilio_codec import (
     decode,
     encode_bytes,
 )
-from kinds.audio import PCMU_8K, AudioFormat
+from kinds.audio import PCMU_8K
 from media.chains import InboundChain, OutboundChain
 from media.playout import PlayoutBatch
 from media.vad import SpeechStopped
+from providers.events import ToolCall
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +68,29 @@ class _Counters:
         metrics.BAD_INPUT.labels(reason).inc()
 
 
+ToolAnswer = Callable[[ToolCall], Awaitable[dict[str, Any]]]
+
+CALL_TRAITS = ClientTraits(
+    audio=PCMU_8K,
+    # The inbound chain decodes G.711 for its VAD anyway, and the outbound chain encodes it:
+    # resampling to or from any PCM16 rate happens within those steps.
+    converts_audio=True,
+    detects_turns=True,  # the inbound chain's VAD (there for barge-in) marks the turns
+    answers=frozenset({"end_call", "transfer_call"}),
+)
+
+
 class CallBridge:
     """One call's media between the carrier socket and its Conversation."""
 
-    native_audio = PCMU_8K
-    """What the carrier speaks; a provider that speaks it too needs no conversion at all."""
-    detects_turns = True
-    """The inbound chain's VAD (there for barge-in) also marks the caller's turns."""
+    traits = CALL_TRAITS
 
     def __init__(self, ws: web.WebSocketResponse, stream_sid: str) -> None:
         self._ws = ws
         self._sid = stream_sid
-        self._passthrough = False
+        self._tools: dict[str, ToolAnswer] = {}
+        self._inbound_passthrough = False
+        self._outbound_passthrough = False
         self._inbound = InboundChain()
         self._outbound = OutboundChain()
         self._conversation: Conversation | None = None
@@ -77,11 +102,30 @@ class CallBridge:
 
     # --- ConversationClient ------------------------------------------------------------------
 
-    def audio_agreed(self, audio: AudioFormat) -> None:
-        """The session runs in ``audio``: µ-law passes straight through, or PCM16 24 kHz."""
-        self._passthrough = audio == PCMU_8K
-        if self._passthrough:
-            self._inbound = InboundChain(out_rate_hz=8000)  # decoded only for the VAD
+    def session_planned(self, plan: SessionPlan) -> None:
+        """µ-law passes straight through where the provider speaks it; otherwise the chains
+        resample straight to and from the provider's PCM16 rate."""
+        inbound, outbound = plan.inbound.port, plan.outbound.port
+        self._inbound_passthrough = inbound == PCMU_8K
+        # Passed through, the caller's audio is still decoded (at 8 kHz) for the VAD.
+        self._inbound = InboundChain(out_rate_hz=inbound.sample_rate_hz)
+        self._outbound_passthrough = outbound == PCMU_8K
+        if not self._outbound_passthrough:
+            self._outbound = OutboundChain(in_rate_hz=outbound.sample_rate_hz)
+
+    def set_tools(self, tools: Mapping[str, ToolAnswer]) -> None:
+        """How this call answers the built-ins the plan gives it (``end_call``, transfer)."""
+        self._tools = dict(tools)
+
+    async def end_after_response(self, reason: str) -> None:
+        if self._conversation is not None:
+            await self._conversation.receive(EndAfterResponse(reason))
+
+    async def answer_tool(self, call: ToolCall) -> dict[str, Any]:
+        answer = self._tools.get(call.name)
+        if answer is None:
+            return {"error": f"tool {call.name!r} is not available on this call"}
+        return await answer(call)
 
     async def deliver(self, message: ServerMessage) -> None:
         if isinstance(message, SessionError):
@@ -94,7 +138,7 @@ class CallBridge:
             return  # audio of an item the caller already talked over: never play it
         started_s = time.perf_counter()
         self._current_item = item_id
-        if self._passthrough:
+        if self._outbound_passthrough:
             batches = self._outbound.push_ulaw(item_id, pcm16)
         else:
             batches = self._outbound.push(item_id, pcm16)
@@ -105,10 +149,6 @@ class CallBridge:
             return False  # nothing playing: let the Conversation decide about the response
         await self._barge_in("provider")
         return True
-
-    def end_after_response(self, reason: str) -> None:
-        if self._conversation is not None:
-            self._conversation.end_after_response(reason)
 
     # --- carrier → conversation --------------------------------------------------------------
 
@@ -121,7 +161,7 @@ class CallBridge:
         finally:
             watchdog.cancel()
         self.hung_up = True
-        conversation.end("caller_hangup")
+        await conversation.receive(EndSession("caller_hangup"))
 
     async def _read_frames(self, conversation: Conversation) -> None:
         async for frame in self._ws:
@@ -143,7 +183,7 @@ class CallBridge:
             await asyncio.sleep(CARRIER_SILENCE_S)
         log.warning("carrier stream silent; ending the call", extra={"stream_sid": self._sid})
         self.hung_up = True  # nobody is listening: nothing more to send or wait for
-        conversation.end("carrier_lost")
+        await conversation.receive(EndSession("carrier_lost"))
 
     async def _on_carrier_text(self, text: str, conversation: Conversation) -> bool:
         """Act on one carrier message; True once the stream has stopped."""
@@ -154,7 +194,7 @@ class CallBridge:
             case MarkEchoed(name=name):
                 self._outbound.on_mark(name)
             case DtmfReceived(digit=digit):
-                await conversation.send_text_note(f"The caller pressed {digit}")
+                await conversation.receive(CallerDigit(digit))
             case StreamStopped():
                 return True
             case None:
@@ -167,13 +207,15 @@ class CallBridge:
         result = self._inbound.process(payload, self._outbound.audible)
         if result.barge_in is not None:
             await self._barge_in("local_vad")
-        await conversation.receive_audio(payload if self._passthrough else result.pcm16)
+        await conversation.receive(
+            CallerAudio(payload if self._inbound_passthrough else result.pcm16)
+        )
         if (event := result.vad_event) is not None:
             # After the frame itself: the provider has the audio the event's times refer to.
             if isinstance(event, SpeechStopped):
-                await conversation.caller_stopped_speaking(event.detected_ms - event.end_ms)
+                await conversation.receive(CallerTurnEnded(event.detected_ms - event.end_ms))
             else:
-                await conversation.caller_began_speaking(event.detected_ms - event.start_ms)
+                await conversation.receive(CallerTurnStarted(event.detected_ms - event.start_ms))
         metrics.observe_frame("inbound", time.perf_counter() - started_s)
 
     # --- barge-in ----------------------------------------------------------------------------
@@ -191,7 +233,7 @@ class CallBridge:
         played_ms = heard.get(item, confirmed_ms)
         log.info("barge-in", extra={"source": source, "played_ms": played_ms})
         if self._conversation is not None:
-            await self._conversation.interrupt(played_ms)
+            await self._conversation.receive(Interrupt(played_ms))
 
     # --- conversation → carrier --------------------------------------------------------------
 

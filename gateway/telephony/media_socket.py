@@ -11,35 +11,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import metrics
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Conflict, Forbidden, Unavailable
-from gateway.sessions.runner import BuiltinTool
 from gateway.store.models import Session
-from gateway.telephony.bridge import CallBridge
+from gateway.telephony.bridge import CallBridge, ToolAnswer
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import SIGNATURE_HEADER
 from gateway.telephony.twilio_codec import StreamStarted, decode
 from providers.events import ToolCall
-from providers.spec import ToolSpec
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0  # Twilio sends connected+start at once; a silent socket is not Twilio
 MAX_MESSAGE_BYTES = 1024 * 1024  # hard cap (close 1009); frames over 64 KiB are ignored below it
-TRANSFER_TOOL = ToolSpec(
-    name="transfer_call",
-    description="Transfer the caller to a human colleague. Say a short line first.",
-    parameters={"type": "object", "properties": {"reason": {"type": "string"}}},
-)
-END_CALL_TOOL = ToolSpec(
-    name="end_call",
-    description="Hang up once the conversation is over. Say goodbye first.",
-    parameters={"type": "object", "properties": {}},
-)
 
 
 async def media_stream(request: web.Request) -> web.StreamResponse:
@@ -109,35 +98,31 @@ async def _run_call(
     session: Session,
 ) -> None:
     bridge = CallBridge(ws, started.stream_sid)
+    bridge.set_tools(_call_tools(telephony, session, bridge))
     metrics.CALLS_ACTIVE.inc()
     try:
         assistant = await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
-        can_transfer = bool(assistant and assistant.transfer_number)
-        builtins = _builtin_tools(telephony, session, bridge, can_transfer=can_transfer)
         reader = functools.partial(CallBridge.read_carrier, bridge)
-        reason = await ctx.runner.run(session, bridge, reader, builtins, assistant=assistant)
+        reason = await ctx.runner.run(session, bridge, reader, assistant=assistant)
         await bridge.finish()
         log.info("call ended", extra={"session_id": session.id, "reason": reason})
     finally:
         metrics.CALLS_ACTIVE.dec()
 
 
-def _builtin_tools(
-    telephony: Telephony, session: Session, bridge: CallBridge, *, can_transfer: bool
-) -> dict[str, BuiltinTool]:
-    """``end_call`` always; ``transfer_call`` when the assistant has a number to transfer to."""
+def _call_tools(
+    telephony: Telephony, session: Session, bridge: CallBridge
+) -> dict[str, ToolAnswer]:
+    """The phone's answers to the built-ins the session plan gives a call."""
 
-    async def end_call(call: ToolCall) -> dict[str, object]:
-        bridge.end_after_response("assistant_ended")
+    async def end_call(call: ToolCall) -> dict[str, Any]:
+        await bridge.end_after_response("assistant_ended")
         return {"ok": True}
 
-    async def transfer(call: ToolCall) -> dict[str, object]:
+    async def transfer(call: ToolCall) -> dict[str, Any]:
         if not await telephony.calls.request_transfer(session.id):
             return {"error": "transfer is not possible on this call"}
-        bridge.end_after_response("transferred")
+        await bridge.end_after_response("transferred")
         return {"ok": True, "note": "The call is transferred when you finish speaking."}
 
-    tools = {"end_call": BuiltinTool(END_CALL_TOOL, end_call)}
-    if can_transfer:
-        tools["transfer_call"] = BuiltinTool(TRANSFER_TOOL, transfer)
-    return tools
+    return {"end_call": end_call, "transfer_call": transfer}
