@@ -120,16 +120,20 @@ class Conversation:
 
     async def run(self) -> str:
         """Drive the provider and the timers until something ends the session."""
-        async with asyncio.TaskGroup() as group:
-            self._tools.start(group)
-            pump = group.create_task(self._pump_provider(), name="conversation-pump")
-            timers = group.create_task(self._watch_timers(), name="conversation-timers")
-            reason = await self._ended
-            # Tool calls in flight are abandoned with the session, like the pump and the timers.
-            pump.cancel()
-            timers.cancel()
-            self._tools.cancel_all()
-        self._log.close()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._tools.start(group)
+                pump = group.create_task(self._pump_provider(), name="conversation-pump")
+                timers = group.create_task(self._watch_timers(), name="conversation-timers")
+                reason = await self._ended
+                # Tool calls in flight are abandoned with the session, like the pump and timers.
+                pump.cancel()
+                timers.cancel()
+                self._tools.cancel_all()
+        finally:
+            # Also when the door's task is cancelled (its socket dropped): what was said of the
+            # unfinished turn is still stored.
+            self._log.close()
         return reason
 
     # --- client → provider -------------------------------------------------------------------

@@ -23,7 +23,7 @@ class TurnStore(Protocol):
     """Where finished utterances go (the transcript writer, keyed to one session)."""
 
     def add(self, first_seq: int, records: tuple[TurnRecord, ...], completed: bool) -> None:
-        """Store utterances numbered from ``first_seq``; ``completed`` counts a whole turn."""
+        """Store utterances numbered from ``first_seq``; ``completed`` counts a turn."""
 
     def amend(self, seq: int, text: str) -> None:
         """Replace utterance ``seq``'s text with what the caller really heard (cut off)."""
@@ -100,15 +100,15 @@ class TurnLog:
         """The answer is done: store the turn, and start the next with any input held back."""
         turn = self._turn
         done = CompletedTurn("".join(turn.input_text), "".join(turn.output_text), False)
-        stored = self._flush(turn, interrupted=interrupted, completed=True)
+        stored = self._flush(turn, interrupted=interrupted)
         self._turn, self._next = self._next or _Turn(), None
         return CompletedTurn(done.full_input, done.full_output, stored)
 
     def close(self) -> None:
         """The session ended: store what was said of unfinished turns, in order."""
-        self._flush(self._turn, interrupted=True, completed=False)
+        self._flush(self._turn, interrupted=True)
         if self._next is not None:
-            self._flush(self._next, interrupted=True, completed=False)
+            self._flush(self._next, interrupted=True)
         self._turn, self._next = _Turn(), None
 
     def _input_turn(self) -> _Turn:
@@ -129,7 +129,7 @@ class TurnLog:
             turn.item_id = item_id
         return turn
 
-    def _flush(self, turn: _Turn, *, interrupted: bool, completed: bool) -> bool:
+    def _flush(self, turn: _Turn, *, interrupted: bool) -> bool:
         now = self._clock.now()
         records: list[TurnRecord] = []
         if turn.input_text and turn.input_at is not None:
@@ -141,10 +141,10 @@ class TurnLog:
             records.append(TurnRecord("assistant", text, turn.answer_at, now, interrupted))
         if not records:
             return False
-        counted = completed
-        self._store.add(self._next_seq, tuple(records), counted)
+        # A turn the session's end cut short still counts: total_turns is the turns stored.
+        self._store.add(self._next_seq, tuple(records), True)
         self._next_seq += len(records)
-        self.turns_stored += int(counted)
+        self.turns_stored += 1
         return True
 
     def _remember_item(self, item_id: str, seq: int) -> None:

@@ -368,3 +368,40 @@ async def test_stored_turn_holds_only_what_the_caller_heard(gateway: Gateway) ->
         ("user", "Tell me a story", False),
         ("assistant", "Once upon a time", True),
     ]
+
+
+async def test_text_sent_during_the_greeting_is_paired_with_its_own_answer(
+    gateway: Gateway,
+) -> None:
+    """The Kura docs' Node example sends a textMessage on sessionOpen, while the greeting is
+    still streaming: the greeting's turnComplete must not claim that input."""
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id, mode="chat")
+    ws = await connect(gateway, created)
+    await receive(ws)  # sessionOpen
+    session = gateway.scripted.sessions[0]
+    session.emit(TranscriptDelta("output", "Hello, how can I help?", "greet"))
+    await receive_until(ws, "transcriptionUpdate")
+    await ws.send_str(json.dumps({"type": "textMessage", "text": "Book a table"}))
+    for _ in range(100):  # the text reaches the provider before the greeting ends
+        if session.texts:
+            break
+        await asyncio.sleep(0.01)
+    session.emit(ResponseDone("greet"))
+    greeting, _ = await receive_until(ws, "turnComplete")
+    assert (greeting["fullInput"], greeting["fullOutput"]) == ("", "Hello, how can I help?")
+    session.emit(TranscriptDelta("output", "For how many?", "a1"), ResponseDone("a1"))
+    answer, _ = await receive_until(ws, "turnComplete")
+    assert (answer["fullInput"], answer["fullOutput"]) == ("Book a table", "For how many?")
+    await ws.send_str(json.dumps({"type": "stopSession"}))
+    assert await closed(ws) == 1000
+    await gateway.ctx.transcripts.drain()
+    path = f"/api/v1/sessions/{created['session_id']}/transcript"
+    turns = (await (await gateway.request("GET", path)).json())["turns"]
+    assert [(t["role"], t["text"]) for t in turns] == [
+        ("assistant", "Hello, how can I help?"),
+        ("user", "Book a table"),
+        ("assistant", "For how many?"),
+    ]
+    view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert view["total_turns"] == 2
