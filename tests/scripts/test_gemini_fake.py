@@ -1,11 +1,14 @@
 """The load test's fake Gemini Live (``--provider gemini-fake``): it answers scripted exchanges
-in the real BidiGenerateContent protocol and serves our own provider a whole spoken turn."""
+in the real BidiGenerateContent protocol, serves our own provider a whole spoken turn, and runs
+as ``python -m`` the way ``scripts/twilio_sim/gateway_proc.py`` starts it."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,11 +18,13 @@ from google.genai import types
 from providers.events import AgentAudio, ResponseDone, TranscriptDelta
 from providers.gemini_live import GeminiLiveProvider, wire
 from providers.spec import AssistantSpec, SessionContext, TurnDetection
+from scripts.twilio_sim.gateway_proc import FAKES, PROVIDERS, free_port
 from tests.fakes.gemini_live import PATH
-from tests.fakes.gemini_live_default import FakeGeminiServer
+from tests.fakes.gemini_live_default import BANNER, FakeGeminiServer
 from tests.fakes.openai_realtime_default import REPLY_AUDIO_MS
 from tests.virtual_clock import VirtualClock
 
+REPO = Path(__file__).resolve().parents[2]
 KEY = {"x-goog-api-key": "test-gemini-key"}
 TIMEOUT_S = 5.0  # a guard against hangs only: every wait is for a message
 LOUD_20MS = (4000).to_bytes(2, "little", signed=True) * 320  # PCM16 16 kHz
@@ -165,3 +170,28 @@ async def test_our_provider_gets_a_whole_spoken_turn(fake: FakeGeminiServer) -> 
     texts = {(e.source, e.text) for e in got if isinstance(e, TranscriptDelta)}
     assert ("input", "(caller speech)") in texts
     assert isinstance(got[-1], ResponseDone) and not got[-1].interrupted
+
+
+async def test_runs_as_a_module_the_way_the_load_test_starts_it() -> None:
+    assert "gemini-fake" in PROVIDERS
+    fake = FAKES["gemini-fake"]
+    port = free_port()
+    assert fake.settings(port)["KURA_GEMINI_LIVE_URL"] == f"ws://127.0.0.1:{port}{PATH}"
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", fake.module, "--port", str(port)],
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(20):  # the interpreter's start, not a timer under test
+            banner = (await process.stdout.readline()).decode()
+        assert banner.startswith(fake.banner) and banner.startswith(BANNER)
+        async with aiohttp.ClientSession() as http:
+            url = f"ws://127.0.0.1:{port}{PATH}"
+            async with http.ws_connect(url, headers=KEY) as ws:
+                await ws.send_json(setup_for(SessionContext("s1")))
+                assert await ws.receive_json(timeout=TIMEOUT_S) == {"setupComplete": {}}
+    finally:
+        process.terminate()
+        await process.wait()
