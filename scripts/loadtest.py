@@ -162,8 +162,8 @@ def parser() -> argparse.ArgumentParser:
         "--provider",
         choices=PROVIDERS,
         default="local",
-        help="with --spawn: the local provider, or OpenAI or Gemini (8 ↔ 16 kHz) faked in a "
-        "process of their own",
+        help="with --spawn: the local provider, or a fake in a process of its own: OpenAI "
+        "(a call passes µ-law straight through) or Gemini (16 kHz in, 24 kHz out: resampled)",
     )
     p.add_argument("--keep-logs", help="with --spawn: copy the children's logs to this directory")
     p.add_argument("--gateway", help="a running gateway's base URL (loopback only)")
