@@ -145,7 +145,7 @@ class CallBridge:
         self.hung_up = False
         self.counters = _Counters()
 
-    # --- ConversationClient ------------------------------------------------------------------
+    # --- SessionClient ---------------------------------------------------------------------------
 
     def session_planned(self, plan: SessionPlan) -> None:
         """µ-law passes straight through where the provider speaks it; otherwise the chains
