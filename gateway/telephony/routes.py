@@ -13,9 +13,9 @@ from aiohttp import web
 from gateway import metrics
 from gateway.context import CONTEXT
 from gateway.telephony import twilio_webhooks
-from gateway.telephony.media_socket import media_stream
+from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
-from gateway.telephony.signatures import ACTION_PATH, MEDIA_PATH, STATUS_PATH, VOICE_PATH
+from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
 
 log = logging.getLogger(__name__)
 
@@ -47,4 +47,5 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(VOICE_PATH, _timed("voice", twilio_webhooks.voice))
     app.router.add_post(STATUS_PATH, _timed("status", twilio_webhooks.status))
     app.router.add_post(ACTION_PATH, _timed("action", twilio_webhooks.after_stream))
-    app.router.add_get(MEDIA_PATH, media_stream)
+    # Every registered carrier's media socket; Twilio's is its MEDIA_PATH.
+    app.router.add_get(MEDIA_ROUTE, media_stream)
