@@ -8,7 +8,8 @@ import pytest
 
 from gateway.api.session_socket import APP_TRAITS
 from gateway.sessions.plan import AudioRoute, ClientTraits, SessionPlan, plan_session
-from gateway.telephony.bridge import CALL_TRAITS
+from gateway.telephony.bridge import call_traits
+from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from kinds.audio import PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat
 from kinds.clock import SystemClock
 from providers.capabilities import ProviderCapabilities
@@ -17,6 +18,7 @@ from providers.local.provider import LOCAL_CAPABILITIES as LOCAL
 from providers.openai_realtime.provider import OpenAIRealtimeProvider
 from providers.spec import AssistantSpec, SessionMode, TurnDetection
 
+CALL_TRAITS = call_traits(TWILIO)
 OPENAI = OpenAIRealtimeProvider("sk-test", clock=SystemClock()).capabilities("voice")
 ALAW_CALL = dataclasses.replace(CALL_TRAITS, audio=PCMA_8K)
 SERVER_VAD = AssistantSpec(name="a")
