@@ -78,7 +78,8 @@ class Settings(BaseSettings):
 
     # Several nodes (shared state in Redis) and shutdown
     redis_key_prefix: str = Field(
-        default="kura:", description="Prefix of every Redis key and channel this gateway uses."
+        default="kura:",
+        description="Prefix of every Redis key and channel (several gateways can share one Redis).",
     )
     ownership_ttl_s: float = Field(
         default=15.0,
@@ -86,7 +87,9 @@ class Settings(BaseSettings):
         description="A node's claim on a live session lapses this long after its last refresh.",
     )
     ownership_refresh_s: float = Field(
-        default=5.0, gt=0, description="How often a node refreshes the claims it holds."
+        default=5.0,
+        gt=0,
+        description="How often a node refreshes the claims it holds (below the TTL).",
     )
     control_poll_s: float = Field(
         default=2.0,
@@ -97,7 +100,8 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(
         default=30.0,
         ge=0,
-        description="On SIGTERM, how long live sessions may run on before they are ended.",
+        description="On SIGTERM, how long live sessions may run on before they are ended "
+        "(`0`: at once); give the orchestrator a grace period above it.",
     )
 
     # Sessions
@@ -107,7 +111,8 @@ class Settings(BaseSettings):
     session_token_ttl_s: float = Field(
         default=300.0,
         gt=0,
-        description="Lifetime of the per-session token in websocket_url (bounded by expiry).",
+        description="Lifetime of the per-session token in `websocket_url` (bounded by the "
+        "session's expiry).",
     )
     ws_max_message_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest client frame (bigger closes with 1009)."
@@ -142,25 +147,28 @@ class Settings(BaseSettings):
     )
     tts_command: str | None = Field(
         default=None,
-        description="Synthesiser for the local provider; default: espeak-ng when installed.",
+        description="Synthesiser for the local provider; default: `espeak-ng` when installed "
+        "(`off`: text only).",
     )
 
     # Runtime
     event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
         default="auto",
-        description="auto: uvloop where it is installed (Linux, macOS), else asyncio's own.",
+        description="`auto`: uvloop where it is installed (Linux, macOS), else asyncio's own; "
+        "`uvloop` or `asyncio` force one.",
     )
 
     # Observability
     metrics_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for /metrics; unset serves it to loopback clients only.",
+        description="Bearer token for `/metrics`; unset serves it to loopback clients only.",
     )
 
     # Tool webhooks
     webhook_secret: SecretStr | None = Field(
         default=None,
-        description="Signs tool webhook deliveries (X-Kura-Signature); unset disables them.",
+        description="Signs tool webhook deliveries (`X-Kura-Signature`); unset disables "
+        "webhook tools.",
     )
     webhook_timeout_s: float = Field(
         default=5.0, gt=0, le=60, description="Time-out of one tool webhook delivery."
