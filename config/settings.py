@@ -213,6 +213,14 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value.rstrip("/")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        # Compose and Kubernetes templates pass an optional variable left blank as "": for a
+        # setting that may be unset, that means unset (not an empty key or URL).
+        field = cls.model_fields[info.field_name or ""]
+        return None if value == "" and field.default is None else value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
