@@ -5,6 +5,7 @@
     python3 scripts/dev.py kura [kura arguments]        # any other kura command (kura --help)
     python3 scripts/dev.py test [pytest options]        # run the whole test suite
     python3 scripts/dev.py check                        # ruff check, ruff format --check, mypy
+    python3 scripts/dev.py check-deploy                 # lint Dockerfile, compose, Kubernetes
 
 Only the standard library is used here, so it runs on any Python 3.11+ before anything is installed.
 The virtualenv lives in .venv; dependencies are reinstalled when pyproject.toml changes.
@@ -31,7 +32,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 PACKAGES = ["config", "kinds", "media", "providers", "gateway"]
 # Extras whose install includes another's: a virtualenv set up for the tests serves too.
-SUPERSETS = {"": ["dev"]}
+SUPERSETS = {"": ["dev", "deploy-check"]}
 # Every signal a supervisor or a terminal may send that Python lets us catch.
 FORWARDED = [
     getattr(signal, name)
@@ -98,7 +99,7 @@ def _run(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"serve", "kura", "test", "check"}
+    commands = {"serve", "kura", "test", "check", "check-deploy"}
     if not argv or argv[0] not in commands:
         print(__doc__, file=sys.stderr)
         return 2
@@ -109,6 +110,9 @@ def main(argv: list[str]) -> int:
     if command == "kura":
         _ensure_env("")
         return _exec([str(BIN / "kura"), *rest])
+    if command == "check-deploy":
+        _ensure_env("deploy-check")
+        return _run([str(PY), str(ROOT / "scripts" / "check_deploy.py"), *rest])
     _ensure_env("dev")
     if command == "test":
         return _run([str(PY), "-m", "pytest", *rest])
