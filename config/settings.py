@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     )
 
     # Observability
+    tracing: Literal["off", "otlp"] = Field(
+        default="off",
+        description="`otlp`: OpenTelemetry spans to the OTLP/HTTP exporter that the standard "
+        "`OTEL_*` variables configure (needs `pip install 'kura-gateway[tracing]'`).",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for `/metrics`; unset serves it to loopback clients only.",

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import Settings
-from gateway import cli_admin, cli_config
+from gateway import cli_admin, cli_config, tracing
 from gateway.api.assistants_api import checked_fields
 from gateway.api.errors import validation_failed
 from gateway.api.permissions import ALL_PERMISSIONS, unknown_permissions
@@ -75,14 +75,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app.on_startup.append(tune_gc)
     loop = new_event_loop(settings.event_loop)
     log.info("event loop", extra={"loop": loop_name(loop)})
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log_class=AccessLogger,
-        print=announce,
-        loop=loop,
-    )
+    if settings.tracing == "otlp":
+        tracing.configure()
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            access_log_class=AccessLogger,
+            print=announce,
+            loop=loop,
+        )
+    finally:
+        tracing.shutdown()  # flushes spans still batched
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import importlib.util
 import ssl
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -77,7 +78,18 @@ def _post_checks(settings: Settings) -> list[str]:
             "KURA_BOOTSTRAP_API_KEY: not a Kura key: expected kura_live_ and 38 letters and "
             "digits ending in their checksum, as `kura keys create` prints them"
         )
+    if settings.tracing == "otlp" and not _tracing_installed():
+        problems.append(
+            "KURA_TRACING: otlp needs the tracing extra: pip install 'kura-gateway[tracing]'"
+        )
     return problems
+
+
+def _tracing_installed() -> bool:
+    try:
+        return importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is not None
+    except ModuleNotFoundError:  # a parent package is missing altogether
+        return False
 
 
 def load_settings(environ: Mapping[str, str], env_file: Path = Path(".env")) -> Settings | None:

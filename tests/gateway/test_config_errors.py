@@ -178,3 +178,16 @@ def test_start_up_lines_say_where_it_listens_and_the_public_url(tmp_path: Path) 
         assert node.terminate() == 0
     assert f"Kura gateway public URL: {public}" in lines
     assert lines[-1] == f"Kura gateway listening on http://127.0.0.1:{node.port}"
+
+
+def test_tracing_without_its_extra_is_a_configuration_error(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway import cli_config
+
+    monkeypatch.setattr(cli_config, "_tracing_installed", lambda: False)
+    monkeypatch.setenv("KURA_TRACING", "otlp")
+    assert main(["migrate"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "kura: KURA_TRACING: otlp needs the tracing extra: pip install 'kura-gateway[tracing]'"
+    ]
