@@ -11,6 +11,7 @@ FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY config ./config
+COPY kinds ./kinds
 COPY media ./media
 COPY providers ./providers
 COPY gateway ./gateway

@@ -10,7 +10,7 @@ from config import Settings
 from gateway import cli_admin, cli_config
 from gateway.api.permissions import PERMISSIONS
 from gateway.provider_setup import build_registry
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 
 EPILOG = """\
 Configuration comes from KURA_* environment variables or ./.env (see the README's

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,12 @@ def _dockerfile_consistency() -> list[str]:
         problems.append("the image should run as a numeric non-root USER")
     if 'ENTRYPOINT ["kura"]' not in text:
         problems.append("ENTRYPOINT must exec kura (PID 1 receives SIGTERM and drains)")
+    # A package added to the project but not copied into the image fails only at run time.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
+        package = pattern.rstrip("*")
+        if f"COPY {package} ./{package}" not in text:
+            problems.append(f"the Dockerfile does not copy the package {package}")
     return problems
 
 
