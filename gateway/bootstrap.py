@@ -40,6 +40,17 @@ def generate_api_key() -> str:
     return KEY_PREFIX + body + _base62(zlib.crc32(body.encode()), 6)
 
 
+def is_well_formed_key(key: str) -> bool:
+    """Whether ``key`` has the shape ``generate_api_key`` gives, checksum included."""
+    body, checksum = key[len(KEY_PREFIX) : -6], key[-6:]
+    return (
+        key.startswith(KEY_PREFIX)
+        and len(body) == 32
+        and all(char in _ALPHABET for char in body + checksum)
+        and _base62(zlib.crc32(body.encode()), 6) == checksum
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BootstrapResult:
     created_assistant: bool

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure the media hot path: cost, latency, round-trip quality, barge-in speed and accuracy.
 
-    /work/main/.venv/bin/python scripts/bench_media.py [--json]
+    .venv/bin/python scripts/bench_media.py [--json]
 
 Costs are wall-clock per 20 ms frame; each is the best of seven runs (lowest mean), because the
 machine is shared. Signals are the fixtures in tests/fixtures/audio plus 60 s noise runs made

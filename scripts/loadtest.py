@@ -2,12 +2,12 @@
 """Many concurrent simulated Twilio calls against a loopback gateway: capacity and the knee.
 
     # start the gateway itself (pinned to core 0, temp SQLite, local provider, TTS off):
-    /work/main/.venv/bin/python scripts/loadtest.py --spawn --calls 100 --duration-s 30
-    /work/main/.venv/bin/python scripts/loadtest.py --spawn --ramp --calls 1000 --duration-s 20
-    /work/main/.venv/bin/python scripts/loadtest.py --spawn --provider openai-fake --ramp
-    /work/main/.venv/bin/python scripts/loadtest.py --spawn --provider gemini-fake --ramp
+    .venv/bin/python scripts/loadtest.py --spawn --calls 100 --duration-s 30
+    .venv/bin/python scripts/loadtest.py --spawn --ramp --calls 1000 --duration-s 20
+    .venv/bin/python scripts/loadtest.py --spawn --provider openai-fake --ramp
+    .venv/bin/python scripts/loadtest.py --spawn --provider gemini-fake --ramp
     # or a running gateway (CPU figures need its pid):
-    /work/main/.venv/bin/python scripts/loadtest.py --gateway http://127.0.0.1:8080 \\
+    .venv/bin/python scripts/loadtest.py --gateway http://127.0.0.1:8080 \\
         --auth-token T --to +15550002222 --gateway-pid 1234 --calls 50
 
 Each call is what scripts/simulate_call.py places (the same library), streaming speech then

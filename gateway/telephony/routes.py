@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway import metrics
+from gateway import metrics, tracing
 from gateway.context import CONTEXT
 from gateway.telephony import twilio_webhooks
 from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
@@ -24,14 +24,17 @@ Webhook = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def _timed(name: str, handler: Webhook) -> Webhook:
-    """Record how long the carrier waits for our answer (the webhook latency metric)."""
+    """Record how long the carrier waits for our answer (the webhook latency metric), and
+    trace it (span ``twilio.<name>``; the handler adds the call SID and session id)."""
     latency = metrics.WEBHOOK_LATENCY.labels(name)
+    span_name = f"twilio.{name}"
 
     @functools.wraps(handler)
     async def timed(request: web.Request) -> web.Response:
         started_s = time.perf_counter()
         try:
-            return await handler(request)
+            with tracing.span(span_name, carrier="twilio"):
+                return await handler(request)
         finally:
             latency.observe(time.perf_counter() - started_s)
 
