@@ -177,6 +177,7 @@ class Harness:
     clock: VirtualClock
     plan: SessionPlan
     webhook_calls: list[ToolCall]
+    reply_latencies_s: list[float]
     run: asyncio.Task[str]
 
     async def send(self, event: ClientEvent) -> None:
@@ -234,6 +235,7 @@ async def engine(
     client.session_planned(plan)
     turns = MemoryTurns()
     webhook_calls: list[ToolCall] = []
+    reply_latencies_s: list[float] = []
 
     async def recorded_webhooks(call: ToolCall) -> dict[str, Any]:
         webhook_calls.append(call)
@@ -247,11 +249,14 @@ async def engine(
         clock=clock,
         limits=limits or ConversationLimits(),
         turns=turns,
+        on_reply_latency=reply_latencies_s.append,
         webhooks=recorded_webhooks if webhooks is not None else None,
         silence_ms=silence_ms,
     )
     run = asyncio.create_task(conversation.run(), name="harness-conversation")
-    harness = Harness(conversation, provider, client, turns, clock, plan, webhook_calls, run)
+    harness = Harness(
+        conversation, provider, client, turns, clock, plan, webhook_calls, reply_latencies_s, run
+    )
     try:
         # Running: the pump waits on the provider and the timers sleep on the clock.
         await waited(provider.drained())
