@@ -21,6 +21,7 @@ class VirtualClock:
         self._mono0 = self._mono
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
+        self._sleep_waiters: list[asyncio.Future[None]] = []
 
     def monotonic(self) -> float:
         return self._mono
@@ -34,6 +35,10 @@ class VirtualClock:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + seconds, next(self._seq), fut))
+        waiters, self._sleep_waiters = self._sleep_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         await fut
 
     async def advance(self, seconds: float) -> None:
@@ -54,3 +59,10 @@ class VirtualClock:
     @property
     def sleeper_count(self) -> int:
         return sum(1 for _, _, fut in self._sleepers if not fut.done())
+
+    async def sleeping(self, count: int = 1) -> None:
+        """Return once at least ``count`` tasks sleep on this clock (a timer is armed)."""
+        while self.sleeper_count < count:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._sleep_waiters.append(waiter)
+            await waiter
