@@ -14,9 +14,12 @@ from gateway.sessions.port import (
     EndSession,
 )
 from gateway.sessions.protocol import ProtocolError, SessionError, SessionTimeout
-from gateway.telephony.bridge import CALL_TRAITS
+from gateway.telephony.bridge import call_traits
+from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from providers.events import AgentAudio, ProviderFailed, ResponseDone, TranscriptDelta
 from tests.gateway.sessions.harness import engine, waited
+
+CALL_TRAITS = call_traits(TWILIO)
 
 # Binary fractions, so virtual time lands exactly on each boundary.
 JUST_BEFORE_S = 0.25
