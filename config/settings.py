@@ -65,7 +65,14 @@ class Settings(BaseSettings):
     default_rate_limit_per_minute: int = Field(default=60, ge=1)
     allowed_origins: list[str] = Field(
         default_factory=list,
-        description="Browser Origins allowed to open session WebSockets; empty allows any.",
+        description="Browser origins allowed to use secret keys (REST CORS and session "
+        "WebSockets), besides each key's own list and the gateway's public origin; empty: any "
+        "origin for keys that list none.",
+    )
+    publishable_rate_limit_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="Requests per minute one client address may make with a publishable key.",
     )
 
     # Providers

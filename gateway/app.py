@@ -12,6 +12,8 @@ from aiohttp import web
 
 from config import Settings
 from gateway.api.auth import api_middleware
+from gateway.api.cors import KEY_ORIGINS, KeyOrigins, cors_middleware
+from gateway.api.origins import ORIGINS, OriginPolicy
 from gateway.api.routes import add_routes
 from gateway.bootstrap import BootstrapResult, bootstrap
 from gateway.context import CONTEXT, GatewayContext
@@ -93,9 +95,13 @@ def build_app(
     limiter: RateLimiter | None = None,
 ) -> web.Application:
     """The gateway app; the keyword arguments replace real parts in tests."""
-    app = web.Application(middlewares=[api_middleware], client_max_size=BODY_LIMIT_BYTES)
+    # CORS outermost: it adds its headers to every answer, errors and 429s included.
+    middlewares = [cors_middleware, api_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=BODY_LIMIT_BYTES)
     ctx = build_context(settings, clock=clock, providers=providers, limiter=limiter)
     app[CONTEXT] = ctx
+    app[ORIGINS] = OriginPolicy.create(settings.effective_public_url, settings.allowed_origins)
+    app[KEY_ORIGINS] = KeyOrigins()
     app[BOOTSTRAP] = []
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_live_sessions)

@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.api.auth import has_permission, key_of, requires
+from gateway.api.auth import has_permission, is_publishable, key_of, publishable, requires
 from gateway.api.bodies import json_response, read_body, read_query
+from gateway.api.publishable import check_session_scope
 from gateway.api.schemas import (
     CreateSessionRequest,
     SessionCreated,
@@ -38,11 +39,14 @@ def connect_url(ctx: GatewayContext, session_id: str, token: str) -> str:
     return f"{ctx.settings.public_ws_url}/api/v1/sessions/{session_id}/connect?api_key={token}"
 
 
+@publishable
 @requires("sessions:create")
 async def create_session(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.drain.refuse_new("sessions")
     body = await read_body(request, CreateSessionRequest)
+    if is_publishable(key_of(request)):
+        check_session_scope(key_of(request), body)
     created = await ctx.sessions.create(
         NewSession(
             assistant_id=body.assistant_id,
