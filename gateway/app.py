@@ -28,6 +28,7 @@ from gateway.state.factory import build_shared_state
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
 from gateway.telephony.routes import add_telephony_routes
+from gateway.web.routes import add_web_routes
 from providers.clock import Clock, SystemClock
 from providers.registry import ProviderRegistry
 
@@ -107,6 +108,7 @@ def build_app(
     app.on_shutdown.append(_end_live_sessions)
     add_routes(app)
     add_telephony_routes(app)
+    add_web_routes(app)
     return app
 
 

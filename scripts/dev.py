@@ -23,6 +23,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 PACKAGES = ["config", "media", "providers", "gateway"]
+CHROMIUM = "/usr/bin/chromium"
 
 
 def _ensure_env(extras: str) -> None:
@@ -42,6 +43,18 @@ def _ensure_env(extras: str) -> None:
     stamp.write_text(digest)
 
 
+def _ensure_browser() -> None:
+    """Under CI=true the browser tests are required: install Debian's Chromium if it is absent
+    (Playwright drives it; no browser download of its own)."""
+    if os.environ.get("CI", "").lower() not in {"1", "true", "yes"} or Path(CHROMIUM).exists():
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    print("installing chromium for the browser tests (apt-get)", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+
+
 def _run(argv: list[str]) -> int:
     return subprocess.call(argv, cwd=ROOT)
 
@@ -59,6 +72,7 @@ def main(argv: list[str]) -> int:
         return _run([str(BIN / "kura"), *rest])
     _ensure_env("dev")
     if command == "test":
+        _ensure_browser()
         return _run([str(PY), "-m", "pytest", *rest])
     codes = [
         _run([str(PY), "-m", "ruff", "check", "."]),
