@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.api.auth import has_permission, is_publishable, key_of, publishable, requires
 from gateway.api.bodies import json_response, read_body, read_query
@@ -31,6 +31,9 @@ class SessionQuery(BaseModel):
     status: Literal["pending", "active", "ended", "expired"] | None = None
     phone_number: Annotated[str | None, Field(max_length=32)] = None
     assistant_id: Annotated[int | None, Field(gt=0)] = None
+    channel: Literal["api", "phone"] | None = None
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Annotated[int, Field(ge=0)] = 0
 
@@ -106,7 +109,14 @@ async def list_sessions(request: web.Request) -> web.Response:
     phone = to_e164(query.phone_number, field="query.phone_number") if query.phone_number else None
     await ctx.sessions.expire_due()
     rows, total = await ctx.store.sessions.search(
-        SessionFilter(status=query.status, phone_number=phone, assistant_id=query.assistant_id),
+        SessionFilter(
+            status=query.status,
+            phone_number=phone,
+            assistant_id=query.assistant_id,
+            channel=query.channel,
+            created_after=query.created_after,
+            created_before=query.created_before,
+        ),
         limit=query.limit,
         offset=query.offset,
     )
