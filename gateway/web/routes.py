@@ -14,7 +14,17 @@ from aiohttp import web
 from gateway.web.assets import Asset
 
 WIDGET_CACHE_S = 300  # pages embed the widget: a fix reaches them within minutes
-CONSOLE_FILES = ("index.html", "console.css", "console.js", "api.js", "pages.js", "forms.js")
+CONSOLE_FILES = (
+    "index.html",
+    "console.css",
+    "console.js",
+    "api.js",
+    "dom.js",
+    "sessions.js",
+    "assistants.js",
+    "keys.js",
+    "directory.js",
+)
 CONSOLE_HEADERS = {
     "Cache-Control": "no-cache",  # revalidated by ETag on each load: a deploy shows at once
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
