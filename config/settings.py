@@ -124,8 +124,14 @@ class Settings(BaseSettings):
     # line; pydantic-settings' own JSON decoding failed with a 41-line SettingsError.
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="JSON list of browser Origins allowed to open session WebSockets, e.g. "
-        '`["https://app.example.com"]`; empty allows any.',
+        description="Browser origins allowed to use secret keys (REST CORS and session "
+        "WebSockets), besides each key's own list and the gateway's public origin; empty: any "
+        "origin for keys that list none.",
+    )
+    publishable_rate_limit_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="Requests per minute one client address may make with a publishable key.",
     )
 
     # Providers

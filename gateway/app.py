@@ -12,6 +12,8 @@ from aiohttp import web
 
 from config import Settings
 from gateway.api.auth import api_middleware
+from gateway.api.cors import KEY_ORIGINS, KeyOrigins, cors_middleware
+from gateway.api.origins import ORIGINS, OriginPolicy
 from gateway.api.routes import add_routes
 from gateway.bootstrap import BootstrapResult, bootstrap
 from gateway.context import CONTEXT, GatewayContext
@@ -27,6 +29,7 @@ from gateway.state.factory import build_shared_state
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
 from gateway.telephony.routes import add_telephony_routes
+from gateway.web.routes import add_web_routes
 from kinds.clock import Clock, SystemClock
 from providers.registry import ProviderRegistry
 
@@ -94,14 +97,19 @@ def build_app(
     limiter: RateLimiter | None = None,
 ) -> web.Application:
     """The gateway app; the keyword arguments replace real parts in tests."""
-    app = web.Application(middlewares=[api_middleware], client_max_size=BODY_LIMIT_BYTES)
+    # CORS outermost: it adds its headers to every answer, errors and 429s included.
+    middlewares = [cors_middleware, api_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=BODY_LIMIT_BYTES)
     ctx = build_context(settings, clock=clock, providers=providers, limiter=limiter)
     app[CONTEXT] = ctx
+    app[ORIGINS] = OriginPolicy.create(settings.effective_public_url, settings.allowed_origins)
+    app[KEY_ORIGINS] = KeyOrigins()
     app[BOOTSTRAP] = []
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_end_live_sessions)
     add_routes(app)
     add_telephony_routes(app)
+    add_web_routes(app)
     return app
 
 

@@ -33,11 +33,11 @@ def _base62(value: int, width: int) -> str:
     return "".join(reversed(out))
 
 
-def generate_api_key() -> str:
-    """``kura_live_`` + 32 random base62 characters + a 6-character CRC32 checksum, so leak
-    scanners can recognise a real key without asking us."""
+def generate_api_key(prefix: str = KEY_PREFIX) -> str:
+    """``kura_live_`` (or ``kura_pk_``) + 32 random base62 characters + a 6-character CRC32
+    checksum, so leak scanners can recognise a real key without asking us."""
     body = "".join(secrets.choice(_ALPHABET) for _ in range(32))
-    return KEY_PREFIX + body + _base62(zlib.crc32(body.encode()), 6)
+    return prefix + body + _base62(zlib.crc32(body.encode()), 6)
 
 
 def is_well_formed_key(key: str) -> bool:

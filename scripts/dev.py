@@ -49,6 +49,9 @@ def _stamp_current(extras: str, digest: str) -> bool:
     return False
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
 def _ensure_env(extras: str) -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before anything checks it
         sys.exit("Kura needs Python 3.11 or newer")
@@ -77,6 +80,18 @@ def _exec(argv: list[str]) -> int:
     sys.stderr.flush()
     os.execv(argv[0], argv)  # noqa: S606 - argv is our own venv's kura, not user input
     raise AssertionError("unreachable: execv returns only by raising")  # pragma: no cover
+
+
+def _ensure_browser() -> None:
+    """Under CI=true the browser tests are required: install Debian's Chromium if it is absent
+    (Playwright drives it; no browser download of its own)."""
+    if os.environ.get("CI", "").lower() not in {"1", "true", "yes"} or Path(CHROMIUM).exists():
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    print("installing chromium for the browser tests (apt-get)", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
 
 
 def _run(argv: list[str]) -> int:
@@ -115,6 +130,7 @@ def main(argv: list[str]) -> int:
         return _run([str(PY), str(ROOT / "scripts" / "check_deploy.py"), *rest])
     _ensure_env("dev")
     if command == "test":
+        _ensure_browser()
         return _run([str(PY), "-m", "pytest", *rest])
     codes = [
         _run([str(PY), "-m", "ruff", "check", "."]),

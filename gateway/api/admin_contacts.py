@@ -50,7 +50,7 @@ async def list_contacts(request: web.Request) -> web.Response:
     query = read_query(request, ContactQuery)
     phone = to_e164(query.phone_number, field="query.phone_number") if query.phone_number else None
     rows, total = await ctx.store.contacts.search(
-        phone_number=phone, limit=query.limit, offset=query.offset
+        phone_number=phone, name=query.name, limit=query.limit, offset=query.offset
     )
     page = ContactPage(
         data=[contact_view(row) for row in rows],

@@ -55,6 +55,7 @@ class NumberPage(BaseModel):
 
 class ContactQuery(PageQuery):
     phone_number: Annotated[str | None, Field(max_length=32)] = None
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
 
 
 class ContactFields(_Request):

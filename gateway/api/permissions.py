@@ -13,6 +13,8 @@ PERMISSIONS: dict[str, str] = {
     "numbers:write": "Assign, change and unassign phone numbers",
     "contacts:read": "List and read contacts (callers) and their sessions",
     "contacts:write": "Edit contacts (the name the assistant is told)",
+    "keys:read": "List and read API keys (never their secrets)",
+    "keys:write": "Create, change and revoke API keys, granting at most its own permissions",
 }
 ALL_PERMISSIONS: tuple[str, ...] = tuple(PERMISSIONS)
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin_contacts, admin_numbers, assistants_api, health_api, sessions_api
+from gateway.api import (
+    admin_contacts,
+    admin_keys,
+    admin_numbers,
+    assistants_api,
+    health_api,
+    sessions_api,
+)
 from gateway.api.admin_schemas import (
     AssignNumberRequest,
     ContactDetail,
@@ -17,6 +24,7 @@ from gateway.api.admin_schemas import (
     NumberView,
     PageQuery,
 )
+from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.metrics_api import metrics_text
 from gateway.api.openapi import build_document
 from gateway.api.route_table import VERSION, Route
@@ -93,6 +101,18 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", "/api/v1/admin/contacts/{contact_id}", admin_contacts.update_contact,
           "Edit a contact", "updateContact", 200, ContactDetail, ContactFields,
           tags=("contacts",)),
+    Route("GET", "/api/v1/admin/keys", admin_keys.list_keys, "List API keys (never secrets)",
+          "listKeys", response=KeyList, tags=("keys",)),
+    Route("POST", "/api/v1/admin/keys", admin_keys.create_key,
+          "Create an API key; its secret is in this answer only", "createKey", 201, KeyCreated,
+          CreateKeyRequest, tags=("keys",)),
+    Route("GET", "/api/v1/admin/keys/{key_id}", admin_keys.get_key, "Get an API key",
+          "getKey", response=KeyView, tags=("keys",)),
+    Route("PATCH", "/api/v1/admin/keys/{key_id}", admin_keys.update_key,
+          "Change a key's name, permissions, origins, scope or rate limit", "updateKey", 200,
+          KeyView, KeyFields, tags=("keys",)),
+    Route("DELETE", "/api/v1/admin/keys/{key_id}", admin_keys.revoke_key, "Revoke an API key",
+          "revokeKey", 204, tags=("keys",)),
 )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway.api.auth import bearer_token, has_permission
+from gateway.api.origins import origin_policy
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.sessions.conversation import Conversation
@@ -168,11 +169,11 @@ async def read_client(
 
 async def _authorize(request: web.Request, ctx: GatewayContext) -> Session:
     """Check the credential and return the session it may open (not yet claimed)."""
-    _check_origin(request, ctx)
     credential = request.query.get("api_key") or bearer_token(request)
     if not credential:
         raise Unauthorized("missing credential: use the websocket_url returned at creation")
     row = await ctx.sessions.get(request.match_info["session_id"])
+    await _check_origin(request, ctx, row)
     if credential.startswith(SESSION_TOKEN_PREFIX):
         if row.status == "pending" and not ctx.sessions.token_matches(row, credential):
             raise Unauthorized("invalid session token")
@@ -187,10 +188,13 @@ async def _authorize(request: web.Request, ctx: GatewayContext) -> Session:
     return row
 
 
-def _check_origin(request: web.Request, ctx: GatewayContext) -> None:
-    allowed = ctx.settings.allowed_origins
+async def _check_origin(request: web.Request, ctx: GatewayContext, row: Session) -> None:
+    """The REST rule (``gateway.api.origins``), for the key that created the session."""
     origin = request.headers.get("Origin")
-    if allowed and origin is not None and origin not in allowed:
+    if origin is None:
+        return
+    key = await ctx.store.keys.get(row.api_key_id) if row.api_key_id is not None else None
+    if not origin_policy(request).allows(origin, key):
         raise Forbidden("this Origin may not open session WebSockets")
 
 

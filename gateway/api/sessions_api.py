@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from gateway.api.auth import has_permission, key_of, requires
+from gateway.api.auth import has_permission, is_publishable, key_of, publishable, requires
 from gateway.api.bodies import json_response, read_body, read_query
+from gateway.api.publishable import check_session_scope
 from gateway.api.schemas import (
     CreateSessionRequest,
     SessionCreated,
@@ -30,6 +31,9 @@ class SessionQuery(BaseModel):
     status: Literal["pending", "active", "ended", "expired"] | None = None
     phone_number: Annotated[str | None, Field(max_length=32)] = None
     assistant_id: Annotated[int | None, Field(gt=0)] = None
+    channel: Literal["api", "phone"] | None = None
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Annotated[int, Field(ge=0)] = 0
 
@@ -38,11 +42,14 @@ def connect_url(ctx: GatewayContext, session_id: str, token: str) -> str:
     return f"{ctx.settings.public_ws_url}/api/v1/sessions/{session_id}/connect?api_key={token}"
 
 
+@publishable
 @requires("sessions:create")
 async def create_session(request: web.Request) -> web.Response:
     ctx = context_of(request)
     ctx.drain.refuse_new("sessions")
     body = await read_body(request, CreateSessionRequest)
+    if is_publishable(key_of(request)):
+        check_session_scope(key_of(request), body)
     created = await ctx.sessions.create(
         NewSession(
             assistant_id=body.assistant_id,
@@ -102,7 +109,14 @@ async def list_sessions(request: web.Request) -> web.Response:
     phone = to_e164(query.phone_number, field="query.phone_number") if query.phone_number else None
     await ctx.sessions.expire_due()
     rows, total = await ctx.store.sessions.search(
-        SessionFilter(status=query.status, phone_number=phone, assistant_id=query.assistant_id),
+        SessionFilter(
+            status=query.status,
+            phone_number=phone,
+            assistant_id=query.assistant_id,
+            channel=query.channel,
+            created_after=query.created_after,
+            created_before=query.created_before,
+        ),
         limit=query.limit,
         offset=query.offset,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, func, select, text
+from sqlalchemy import ColumnElement, String, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from gateway.store.db import Db
@@ -51,10 +51,16 @@ class ContactRepository:
             return await db.scalar(select(Contact).where(Contact.phone_number == phone_number))
 
     async def search(
-        self, *, phone_number: str | None, limit: int, offset: int
+        self, *, phone_number: str | None, limit: int, offset: int, name: str | None = None
     ) -> tuple[list[Contact], int]:
-        """A page of contacts, most recently seen first."""
-        conditions = [Contact.phone_number == phone_number] if phone_number else []
+        """A page of contacts, most recently seen first; ``name`` matches any part of a name,
+        in any case."""
+        conditions: list[ColumnElement[bool]] = []
+        if phone_number:
+            conditions.append(Contact.phone_number == phone_number)
+        if name:
+            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(Contact.name.ilike(f"%{escaped}%", escape="\\"))
         page = (
             select(Contact)
             .where(*conditions)

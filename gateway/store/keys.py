@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -12,6 +13,8 @@ from gateway.store.db import Db
 from gateway.store.models import ApiKey
 
 KEY_PREFIX_CHARS = 18  # "kura_live_" + 8 random characters: enough to find one row, useless alone
+SECRET_PREFIX = "kura_live_"  # noqa: S105 - a prefix, not a secret
+PUBLISHABLE_PREFIX = "kura_pk_"  # written into public web pages; see ApiKey.kind
 
 
 def hash_secret(secret: str) -> str:
@@ -31,12 +34,20 @@ class KeyRepository:
         permissions: list[str],
         rate_limit_per_minute: int,
         now: datetime,
+        kind: str = "secret",
+        allowed_origins: list[str] | None = None,
+        assistant_ids: list[int] | None = None,
+        session_modes: list[str] | None = None,
     ) -> ApiKey:
         row = ApiKey(
             name=name,
             prefix=secret[:KEY_PREFIX_CHARS],
             key_hash=hash_secret(secret),
+            kind=kind,
             permissions=sorted(set(permissions)),
+            allowed_origins=list(allowed_origins or []),
+            assistant_ids=sorted(set(assistant_ids or [])),
+            session_modes=sorted(set(session_modes or [])),
             rate_limit_per_minute=rate_limit_per_minute,
             created_at=now,
         )
@@ -64,6 +75,24 @@ class KeyRepository:
     async def list_all(self) -> list[ApiKey]:
         async with self._db() as db:
             return list((await db.scalars(select(ApiKey).order_by(ApiKey.id))).all())
+
+    async def update(self, key_id: int, fields: dict[str, Any]) -> ApiKey | None:
+        """Change a live key's ``fields`` (name, permissions, origins, scope, rate limit)."""
+        async with self._db.begin() as db:
+            row = await db.get(ApiKey, key_id)
+            if row is None or row.revoked_at is not None:
+                return None
+            for name, value in fields.items():
+                setattr(row, name, value)
+        return row
+
+    async def live_origins(self) -> set[str]:
+        """Every origin some live key lists: a preflight carries no key, so it is answered
+        for any origin that some key could be used from."""
+        query = select(ApiKey.allowed_origins).where(ApiKey.revoked_at.is_(None))
+        async with self._db() as db:
+            lists = (await db.scalars(query)).all()
+        return {origin for origins in lists for origin in origins}
 
     async def count_live(self) -> int:
         async with self._db() as db:

@@ -33,7 +33,12 @@ class Base(DeclarativeBase):
 
 
 class ApiKey(Base):
-    """An API key: only its SHA-256 is stored, found by a short prefix."""
+    """An API key: only its SHA-256 is stored, found by a short prefix.
+
+    ``kind`` is ``secret`` (``kura_live_…``, kept on servers) or ``publishable``
+    (``kura_pk_…``, written into web pages): a publishable key may only create sessions of
+    ``session_modes`` for ``assistant_ids``, from ``allowed_origins``.
+    """
 
     __tablename__ = "api_keys"
 
@@ -41,7 +46,11 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(32), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(12), default="secret")
     permissions: Mapped[list[Any]] = mapped_column(default=list)
+    allowed_origins: Mapped[list[Any]] = mapped_column(default=list)
+    assistant_ids: Mapped[list[Any]] = mapped_column(default=list)
+    session_modes: Mapped[list[Any]] = mapped_column(default=list)
     rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=60)
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]

@@ -21,6 +21,9 @@ class SessionFilter:
     phone_number: str | None = None
     assistant_id: int | None = None
     api_key_id: int | None = None
+    channel: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
 
 
 class SessionRepository:
@@ -57,6 +60,12 @@ class SessionRepository:
             conditions.append(Session.assistant_id == where.assistant_id)
         if where.api_key_id is not None:
             conditions.append(Session.api_key_id == where.api_key_id)
+        if where.channel:
+            conditions.append(Session.channel == where.channel)
+        if where.created_after is not None:
+            conditions.append(Session.created_at >= where.created_after)
+        if where.created_before is not None:
+            conditions.append(Session.created_at < where.created_before)
         page = (
             select(Session)
             .where(*conditions)

@@ -66,16 +66,23 @@ class Gateway:
         data: dict[str, Any] = await response.json()
         return data
 
-    async def create_key(self, permissions: list[str], *, rate_limit: int = 60) -> str:
+    async def create_key(
+        self, permissions: list[str], *, rate_limit: int = 60, **fields: Any
+    ) -> str:
+        """A key straight in the store; ``fields``: kind, allowed_origins, assistant_ids,
+        session_modes (``kind="publishable"`` makes a ``kura_pk_`` key)."""
         from gateway.bootstrap import generate_api_key
+        from gateway.store.keys import PUBLISHABLE_PREFIX, SECRET_PREFIX
 
-        secret = generate_api_key()
+        publishable = fields.get("kind") == "publishable"
+        secret = generate_api_key(PUBLISHABLE_PREFIX if publishable else SECRET_PREFIX)
         await self.ctx.store.keys.create(
             secret,
             name="test",
             permissions=permissions,
             rate_limit_per_minute=rate_limit,
             now=self.clock.now(),
+            **fields,
         )
         return secret
 

@@ -1,0 +1,68 @@
+"""Request and response bodies of the keys API (``/api/v1/admin/keys``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KeyKind = Literal["secret", "publishable"]
+SessionMode = Literal["chat", "voice"]
+MAX_ORIGINS = 50  # a key for a handful of sites; a longer list belongs in KURA_ALLOWED_ORIGINS
+
+
+class KeyFields(BaseModel):
+    """Key fields an admin may change; every one optional (PATCH semantics)."""
+
+    model_config = ConfigDict(extra="forbid")  # a typo is a 422, never a silent no-op
+
+    name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    permissions: Annotated[
+        list[str] | None,
+        Field(description="Secret keys only; at most the permissions of the key that grants"),
+    ] = None
+    allowed_origins: Annotated[
+        list[str] | None,
+        Field(
+            max_length=MAX_ORIGINS,
+            description="Browser origins (scheme://host[:port]) this key may be used from",
+        ),
+    ] = None
+    assistant_ids: Annotated[
+        list[Annotated[int, Field(gt=0, strict=True)]] | None,
+        Field(description="Publishable keys only: the assistants it may create sessions for"),
+    ] = None
+    session_modes: Annotated[
+        list[SessionMode] | None,
+        Field(description="Publishable keys only: the session modes it may create"),
+    ] = None
+    rate_limit_per_minute: Annotated[int | None, Field(ge=1, le=100_000, strict=True)] = None
+
+
+class CreateKeyRequest(KeyFields):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: KeyKind = "secret"
+
+
+class KeyView(BaseModel):
+    id: int
+    name: str
+    kind: KeyKind
+    prefix: str = Field(description="The key's first characters, to recognise it")
+    permissions: list[str]
+    allowed_origins: list[str]
+    assistant_ids: list[int]
+    session_modes: list[SessionMode]
+    rate_limit_per_minute: int
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyView):
+    secret: str = Field(description="The key itself: shown in this answer only, never again")
+
+
+class KeyList(BaseModel):
+    data: list[KeyView]

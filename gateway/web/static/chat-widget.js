@@ -1,0 +1,396 @@
+/*!
+ * Kura chat widget: one <script> tag, served by the gateway at /embed/chat-widget.js.
+ *
+ *   <script src="https://GATEWAY/embed/chat-widget.js" data-api-key="kura_pk_..."
+ *     data-assistant-id="1" data-backend-url="https://GATEWAY" data-theme="light"
+ *     data-position="bottom-right" data-primary-color="#6366F1" data-title="Chat Support"
+ *     [data-mode="voice"]></script>
+ *
+ * It creates a chat session (POST /api/v1/sessions), connects its WebSocket, streams the
+ * assistant's words as they arrive and starts a new session when the connection is lost. It
+ * lives in a Shadow DOM so the page's CSS and its own never meet, and loads nothing else from
+ * the network. No build step: this file is what browsers run.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript ||
+    document.querySelector('script[src*="/embed/chat-widget.js"]');
+  if (!script || script.__kuraWidget) return;
+  script.__kuraWidget = true;
+
+  var LOG = "[Kura chat]";
+  var RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000]; // then give up and offer a retry
+  var DEFAULT_COLOR = "#6366F1";
+
+  function readConfig(el) {
+    var d = el.dataset, problems = [], warnings = [];
+    var cfg = {
+      apiKey: (d.apiKey || "").trim(),
+      assistantId: Number(d.assistantId),
+      backendUrl: (d.backendUrl || "").trim().replace(/\/+$/, ""),
+      theme: d.theme === "dark" ? "dark" : "light",
+      position: d.position === "bottom-left" ? "bottom-left" : "bottom-right",
+      color: d.primaryColor || DEFAULT_COLOR,
+      title: d.title || "Chat",
+      voice: d.mode === "voice"
+    };
+    if (!cfg.apiKey) problems.push("data-api-key is missing");
+    if (!d.assistantId) problems.push("data-assistant-id is missing");
+    else if (!(cfg.assistantId > 0 && Math.floor(cfg.assistantId) === cfg.assistantId))
+      problems.push("data-assistant-id must be a positive whole number, not \"" + d.assistantId + "\"");
+    if (!cfg.backendUrl) problems.push("data-backend-url is missing");
+    else if (!/^https?:\/\/[^/]+/i.test(cfg.backendUrl))
+      problems.push("data-backend-url must start with http:// or https://");
+    if (cfg.apiKey.indexOf("kura_live_") === 0)
+      warnings.push("data-api-key is a secret key (kura_live_...): anyone who reads this page can " +
+        "use it. Create a publishable key (kura_pk_...) for web pages.");
+    if (d.theme && d.theme !== cfg.theme) warnings.push("data-theme must be light or dark");
+    if (d.position && d.position !== cfg.position)
+      warnings.push("data-position must be bottom-right or bottom-left");
+    if (!/^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(cfg.color)) {
+      warnings.push("data-primary-color must be a hex colour such as #6366F1");
+      cfg.color = DEFAULT_COLOR;
+    }
+    cfg.problems = problems;
+    cfg.warnings = warnings;
+    return cfg;
+  }
+
+  var CSS = [
+    ".kura{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;",
+    "color:var(--kura-fg);text-align:left;letter-spacing:normal;color-scheme:light}",
+    ":host([data-theme=dark]) .kura{color-scheme:dark}",
+    "*{box-sizing:border-box}",
+    ".launcher{width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;display:grid;",
+    "place-items:center;background:var(--kura-primary);color:#fff;",
+    "box-shadow:0 6px 20px rgba(0,0,0,.25)}",
+    ".launcher svg{width:26px;height:26px;fill:currentColor}",
+    "button:focus-visible,textarea:focus-visible,.log:focus-visible{outline:3px solid ",
+    "var(--kura-primary);outline-offset:2px}",
+    ".panel{position:absolute;bottom:72px;width:min(370px,calc(100vw - 40px));",
+    "height:min(540px,calc(100vh - 120px));display:flex;flex-direction:column;",
+    "border-radius:14px;overflow:hidden;box-shadow:0 12px 40px rgba(0,0,0,.3);",
+    "background:var(--kura-bg);color:var(--kura-fg);border:1px solid var(--kura-border)}",
+    ":host([data-position=bottom-right]) .panel{right:0}",
+    ":host([data-position=bottom-left]) .panel{left:0}",
+    ".panel[hidden]{display:none}",
+    "header{display:flex;align-items:center;gap:8px;padding:12px 14px;",
+    "background:var(--kura-primary);color:#fff}",
+    "h2{flex:1;margin:0;font-size:16px;font-weight:600}",
+    "header button{background:transparent;border:0;color:#fff;cursor:pointer;font-size:20px;",
+    "line-height:1;padding:4px 8px;border-radius:6px}",
+    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px}",
+    ".msg{max-width:85%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;",
+    "overflow-wrap:anywhere}",
+    ".user{align-self:flex-end;background:var(--kura-primary);color:#fff;",
+    "border-bottom-right-radius:4px}",
+    ".assistant{align-self:flex-start;background:var(--kura-bubble);border-bottom-left-radius:4px}",
+    ".note{align-self:center;font-size:12px;color:var(--kura-muted);text-align:center}",
+    ".problem{align-self:stretch;background:var(--kura-error-bg);color:var(--kura-error-fg);",
+    "border-radius:8px;padding:10px 12px;font-size:13px}",
+    ".problem button{margin-top:6px}",
+    ".typing{padding:0 14px 6px;font-size:12px;color:var(--kura-muted);min-height:18px}",
+    ".typing[hidden]{display:block;visibility:hidden}",
+    ".dots span{display:inline-block;width:6px;height:6px;margin-right:3px;border-radius:50%;",
+    "background:var(--kura-muted);animation:kura-b 1s infinite ease-in-out}",
+    ".dots span:nth-child(2){animation-delay:.15s}.dots span:nth-child(3){animation-delay:.3s}",
+    "@keyframes kura-b{0%,80%,100%{opacity:.3}40%{opacity:1}}",
+    "@media (prefers-reduced-motion:reduce){.dots span{animation:none}}",
+    "form{display:flex;gap:8px;padding:10px;border-top:1px solid var(--kura-border)}",
+    "textarea{flex:1;resize:none;border:1px solid var(--kura-border);border-radius:10px;",
+    "padding:8px 10px;font:inherit;background:var(--kura-input);color:inherit;max-height:120px}",
+    "form button,.problem button{border:0;border-radius:10px;padding:0 14px;cursor:pointer;",
+    "background:var(--kura-primary);color:#fff;font:inherit;font-weight:600;min-height:36px}",
+    "form button:disabled{opacity:.5;cursor:default}",
+    ".mic[aria-pressed=true]{background:#dc2626}",
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);",
+    "white-space:nowrap}",
+    ":host([data-theme=light]) .kura{--kura-bg:#fff;--kura-fg:#111827;--kura-bubble:#f3f4f6;",
+    "--kura-border:#e5e7eb;--kura-muted:#6b7280;--kura-input:#fff;--kura-error-bg:#fef2f2;",
+    "--kura-error-fg:#991b1b}",
+    ":host([data-theme=dark]) .kura{--kura-bg:#111827;--kura-fg:#f9fafb;--kura-bubble:#1f2937;",
+    "--kura-border:#374151;--kura-muted:#9ca3af;--kura-input:#1f2937;--kura-error-bg:#450a0a;",
+    "--kura-error-fg:#fecaca}"
+  ].join("");
+
+  var ICON_CHAT = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 ' +
+    '2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var name in attrs) node.setAttribute(name, attrs[name]);
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  /** Page CSS still reaches the host element itself (a shadow root only guards what is inside),
+   *  so the host is a custom element whose inline !important style beats any page rule. */
+  function hostStyle(cfg) {
+    var side = cfg.position === "bottom-left" ? "left" : "right";
+    var rules = ["all:initial", "display:block", "position:fixed", "bottom:20px", side + ":20px",
+      "z-index:2147483000", "width:56px", "height:56px"];
+    return rules.join(" !important;") + " !important;--kura-primary:" + cfg.color;
+  }
+
+  /** The widget's DOM, inside one open shadow root on a host element of its own. */
+  function buildUi(cfg) {
+    var host = el("kura-chat-widget", { "data-theme": cfg.theme, "data-position": cfg.position,
+      style: hostStyle(cfg) });
+    var root = host.attachShadow({ mode: "open" });
+    root.appendChild(el("style", {}, CSS));
+    var ui = { host: host, root: root };
+    var frame = el("div", { class: "kura" });
+    root.appendChild(frame);
+    ui.launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false",
+      "aria-controls": "kura-panel", "aria-label": "Open " + cfg.title });
+    ui.launcher.innerHTML = ICON_CHAT;
+    ui.panel = el("section", { class: "panel", id: "kura-panel", role: "dialog",
+      "aria-labelledby": "kura-title", hidden: "" });
+    var header = el("header");
+    header.appendChild(el("h2", { id: "kura-title" }, cfg.title));
+    ui.close = el("button", { type: "button", "aria-label": "Close chat" }, "\u00d7");
+    header.appendChild(ui.close);
+    ui.log = el("div", { class: "log", role: "log", "aria-live": "polite", tabindex: "0",
+      "aria-label": "Conversation" });
+    ui.typing = el("div", { class: "typing", role: "status", hidden: "" });
+    ui.form = el("form", { "aria-label": "Send a message" });
+    ui.input = el("textarea", { id: "kura-input", rows: "1", placeholder: "Type a message\u2026",
+      "aria-label": "Message", maxlength: "4000" });
+    ui.send = el("button", { type: "submit" }, "Send");
+    ui.form.appendChild(ui.input);
+    if (cfg.voice) {
+      ui.mic = el("button", { type: "button", class: "mic", "aria-pressed": "false",
+        "aria-label": "Talk" }, "\ud83c\udfa4");
+      ui.form.appendChild(ui.mic);
+    }
+    ui.form.appendChild(ui.send);
+    ui.panel.appendChild(header);
+    ui.panel.appendChild(ui.log);
+    ui.panel.appendChild(ui.typing);
+    ui.panel.appendChild(ui.form);
+    frame.appendChild(ui.panel);
+    frame.appendChild(ui.launcher);
+    return ui;
+  }
+
+  function Widget(cfg) {
+    this.cfg = cfg;
+    this.ui = buildUi(cfg);
+    this.ws = null;
+    this.state = "idle"; // idle | connecting | open | ended | failed
+    this.pending = [];   // messages typed before the session is open
+    this.reply = null;   // the assistant bubble being streamed
+    this.attempt = 0;
+    this.timer = null;
+    this.bind();
+  }
+
+  Widget.prototype.bind = function () {
+    var self = this, ui = this.ui;
+    ui.launcher.addEventListener("click", function () { self.toggle(); });
+    ui.close.addEventListener("click", function () { self.toggle(false); });
+    ui.panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.stopPropagation(); self.toggle(false); }
+    });
+    ui.form.addEventListener("submit", function (e) { e.preventDefault(); self.submit(); });
+    ui.input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); self.submit(); }
+    });
+  };
+
+  Widget.prototype.toggle = function (open) {
+    var ui = this.ui;
+    open = open === undefined ? ui.panel.hidden : open;
+    ui.panel.hidden = !open;
+    ui.launcher.setAttribute("aria-expanded", String(open));
+    ui.launcher.setAttribute("aria-label", (open ? "Close " : "Open ") + this.cfg.title);
+    if (!open) { ui.launcher.focus(); return; }
+    ui.input.focus();
+    if (this.cfg.problems.length) this.showConfigProblems();
+    else if (this.state === "idle") this.connect();
+  };
+
+  Widget.prototype.showConfigProblems = function () {
+    if (this.ui.log.querySelector(".problem")) return;
+    this.problem("This chat is not set up correctly: " + this.cfg.problems.join("; ") + ".");
+    this.ui.input.disabled = this.ui.send.disabled = true;
+  };
+
+  Widget.prototype.add = function (cls, text) {
+    var node = el("div", { class: "msg " + cls }, text);
+    this.ui.log.appendChild(node);
+    this.ui.log.scrollTop = this.ui.log.scrollHeight;
+    return node;
+  };
+
+  Widget.prototype.note = function (text) { return this.add("note", text); };
+
+  /** A problem the visitor should see, also logged for whoever installed the tag. */
+  Widget.prototype.problem = function (text, retry) {
+    console.error(LOG, text);
+    var node = this.add("problem", text);
+    node.setAttribute("role", "alert");
+    if (retry) {
+      var self = this, button = el("button", { type: "button" }, "Try again");
+      button.addEventListener("click", function () {
+        node.remove(); self.attempt = 0; self.connect();
+      });
+      node.appendChild(el("br"));
+      node.appendChild(button);
+    }
+    return node;
+  };
+
+  Widget.prototype.setTyping = function (on) {
+    var t = this.ui.typing;
+    t.hidden = !on;
+    t.innerHTML = on ? '<span class="dots" aria-hidden="true"><span></span><span></span>' +
+      '<span></span></span> <span>Assistant is typing\u2026</span>' : "";
+  };
+
+  Widget.prototype.submit = function () {
+    var text = this.ui.input.value.trim();
+    if (!text || this.cfg.problems.length) return;
+    this.ui.input.value = "";
+    this.add("user", text);
+    this.setTyping(true);
+    if (this.state === "open") this.send({ type: "textMessage", text: text });
+    else {
+      this.pending.push(text);
+      if (this.state !== "connecting") { this.attempt = 0; this.connect(); }
+    }
+  };
+
+  Widget.prototype.send = function (message) {
+    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(message));
+  };
+
+  /** Create a session over REST, then open its WebSocket. */
+  Widget.prototype.connect = function () {
+    var self = this, cfg = this.cfg;
+    clearTimeout(this.timer);
+    this.state = "connecting";
+    fetch(cfg.backendUrl + "/api/v1/sessions", {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + cfg.apiKey, "Content-Type": "application/json" },
+      body: JSON.stringify({ assistant_id: cfg.assistantId, mode: "chat" })
+    }).then(function (res) {
+      return res.text().then(function (body) { return self.created(res, body); });
+    }, function () {
+      self.fail("Cannot reach the chat service at " + cfg.backendUrl + ". Check data-backend-url, " +
+        "and that this site (" + location.origin + ") is one of the key's allowed origins.", true);
+    });
+  };
+
+  Widget.prototype.created = function (res, body) {
+    var data = null;
+    try { data = JSON.parse(body); } catch (e) { /* reported below */ }
+    if (res.ok && data && data.websocket_url) return this.open(data.websocket_url);
+    var message = data && data.error && data.error.message;
+    if (!data) return this.fail("data-backend-url (" + this.cfg.backendUrl + ") does not answer " +
+      "like a Kura gateway.", false);
+    var texts = {
+      401: "The chat key was not accepted (data-api-key): " + message + ".",
+      403: "This chat key may not start this chat: " + message + ".",
+      422: "Assistant " + this.cfg.assistantId + " cannot be used (data-assistant-id): " + message + ".",
+      429: "Too many chats started from here. Please wait a minute and try again."
+    };
+    this.fail(texts[res.status] || "The chat service is unavailable (" + res.status + "). " +
+      "Please try again later.", res.status === 429 || res.status >= 500);
+  };
+
+  Widget.prototype.fail = function (text, retry) {
+    this.state = "failed";
+    this.setTyping(false);
+    this.pending = [];
+    this.problem(text, retry);
+  };
+
+  Widget.prototype.open = function (url) {
+    var self = this, ws = new WebSocket(url);
+    this.ws = ws;
+    ws.onmessage = function (e) {
+      var message;
+      try { message = JSON.parse(e.data); } catch (err) { return; }
+      var handler = self.handlers[message.type];
+      if (handler) handler.call(self, message);
+    };
+    ws.onclose = function (e) { if (self.ws === ws) self.closed(e); };
+  };
+
+  Widget.prototype.handlers = {
+    sessionOpen: function () {
+      this.state = "open";
+      this.attempt = 0;
+      var queued = this.pending;
+      this.pending = [];
+      for (var i = 0; i < queued.length; i++) this.send({ type: "textMessage", text: queued[i] });
+    },
+    transcriptionUpdate: function (m) {
+      if (m.source !== "output" || !m.text) return;
+      this.setTyping(false);
+      if (!this.reply) {
+        this.reply = this.add("assistant", "");
+        this.reply.setAttribute("aria-busy", "true"); // read out once complete, not per word
+      }
+      this.reply.textContent += m.text;
+      this.ui.log.scrollTop = this.ui.log.scrollHeight;
+    },
+    turnComplete: function (m) {
+      if (!this.reply && m.fullOutput) this.reply = this.add("assistant", m.fullOutput);
+      if (this.reply) this.reply.removeAttribute("aria-busy");
+      this.reply = null;
+      this.setTyping(false);
+    },
+    sessionTimeout: function (m) {
+      this.end("The chat was closed after " + m.timeoutSeconds + " seconds without messages. " +
+        "Send a message to start a new one.");
+    },
+    sessionError: function (m) {
+      this.setTyping(false);
+      console.warn(LOG, m.error);
+      this.note("Something went wrong: " + m.error);
+    }
+  };
+
+  /** The session is over for good (idle, or ended by the assistant): the next message makes a
+   *  new one, but nothing reconnects on its own. */
+  Widget.prototype.end = function (text) {
+    this.state = "ended";
+    this.ws = null;
+    this.reply = null;
+    this.setTyping(false);
+    this.note(text);
+  };
+
+  Widget.prototype.closed = function (e) {
+    this.ws = null;
+    if (this.reply) this.reply.removeAttribute("aria-busy");
+    this.reply = null;
+    if (this.state === "ended" || this.state === "failed") return;
+    if (e.code === 1000 && this.state === "open") {
+      return this.end("The conversation has ended. Send a message to start a new one.");
+    }
+    // Lost (network, server restart, refused): the docs' recovery is a new session.
+    if (this.attempt >= RECONNECT_DELAYS_MS.length) {
+      return this.fail("The connection to the chat service was lost.", true);
+    }
+    this.state = "connecting";
+    this.note("Connection lost. Reconnecting\u2026");
+    var self = this;
+    this.timer = setTimeout(function () { self.connect(); }, RECONNECT_DELAYS_MS[this.attempt++]);
+  };
+
+  function start() {
+    var cfg = readConfig(script);
+    cfg.warnings.forEach(function (w) { console.warn(LOG, w); });
+    if (cfg.problems.length) console.error(LOG, "misconfigured tag: " + cfg.problems.join("; "));
+    var widget = new Widget(cfg);
+    document.body.appendChild(widget.ui.host);
+    if (cfg.voice && window.KuraVoice) window.KuraVoice(widget);
+  }
+
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();
