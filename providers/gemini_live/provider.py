@@ -1,8 +1,10 @@
 """``GeminiLiveProvider``: Google Gemini Live (BidiGenerateContent) behind the provider contract.
 
 Input is PCM16 16 kHz (the gateway resamples once, in a stream), output PCM16 24 kHz. Gemini
-detects turns itself unless the assistant turns server VAD off, has no truncate message (the
-server keeps its own context on barge-in), and transcribes both directions.
+detects turns itself unless the session plan gives them to the gateway (``client_turns``: it
+marks them with ``begin_turn``/``end_turn``) or the assistant turns server VAD off; it has no
+truncate message (the server keeps its own context on barge-in), and transcribes both
+directions.
 """
 
 from __future__ import annotations

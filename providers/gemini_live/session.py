@@ -35,7 +35,7 @@ from providers.gemini_live.decode import (
     decode_message,
 )
 from providers.gemini_live.dialer import Dialer
-from providers.gemini_live.realtime_input import RealtimeInput
+from providers.gemini_live.realtime_input import RealtimeInput, TurnSource
 from providers.gemini_live.turns import TurnTracker
 from providers.spec import AssistantSpec, SessionContext
 from providers.toolkit.channel import EventChannel
@@ -97,7 +97,7 @@ class GeminiLiveSession(ProviderSession):
             self._watchdog,
             audio_format=options.capabilities.input_audio,
             max_backlog_ms=options.max_backlog_ms,
-            turns="server" if options.capabilities.server_vad else "gate",
+            turns=_turn_source(context, options.capabilities),
             silence_ms=assistant.turn_detection.silence_ms,
         )
         self._pending_text: list[str] = []
@@ -130,6 +130,16 @@ class GeminiLiveSession(ProviderSession):
     async def send_audio(self, audio: bytes) -> None:
         if not self._ended:
             await self._input.audio(audio)
+
+    async def begin_turn(self, started_ms_ago: int) -> None:
+        """With ``client_turns``: ``activityStart``, then the turn's audio so far."""
+        if not self._ended:
+            await self._input.begin_turn(started_ms_ago)
+
+    async def end_turn(self, ended_ms_ago: int) -> None:
+        """With ``client_turns``: ``activityEnd``; Gemini answers the turn."""
+        if not self._ended:
+            await self._input.end_turn(ended_ms_ago)
 
     async def send_text(self, text: str) -> None:
         if self._ended:
@@ -302,3 +312,11 @@ class GeminiLiveSession(ProviderSession):
         code = "provider_stalled" if alarm == "stalled" else "go_away"
         log.warning("gemini.alarm", extra={"alarm": alarm})
         await conn.close(ProviderUnavailable(f"Gemini connection ended: {alarm}", code=code))
+
+
+def _turn_source(context: SessionContext, capabilities: ProviderCapabilities) -> TurnSource:
+    """Who finds the caller's turns: the gateway (the session plan says so), Gemini's own VAD,
+    or, with that turned off and no one marking turns, our level gate."""
+    if context.mode == "voice" and context.client_turns:
+        return "client"
+    return "server" if capabilities.server_vad else "gate"
