@@ -30,7 +30,6 @@ from providers.events import (
     ResponseDone,
     TranscriptDelta,
 )
-from providers.local.channel import EventChannel
 from providers.local.replies import chat_reply, transcript_deltas
 from providers.local.speech import EspeakSynthesiser, Synthesiser, resolve_tts_command
 from providers.local.utterance import (
@@ -41,6 +40,7 @@ from providers.local.utterance import (
     UtteranceStarted,
 )
 from providers.spec import AssistantSpec, SessionContext, TurnDetection
+from providers.toolkit.channel import EventChannel
 
 logger = logging.getLogger(__name__)
 
@@ -210,9 +210,8 @@ class LocalSession(ProviderSession):
         await asyncio.wait({self._worker})
         self._events.close(discard_pending=True)
 
-    async def __aiter__(self) -> AsyncIterator[ProviderEvent]:
-        while (event := await self._events.get()) is not None:
-            yield event
+    def __aiter__(self) -> AsyncIterator[ProviderEvent]:
+        return aiter(self._events)
 
     def _enqueue(self, response: _Response) -> None:
         try:
@@ -230,8 +229,8 @@ class LocalSession(ProviderSession):
                 await self._produce(await self._responses.get())
         except Exception:
             logger.exception("local provider session failed")
+            # The channel ends after ProviderFailed, once what is queued before it is taken.
             self._events.put(ProviderFailed("local_internal_error", "local provider failed"))
-            self._events.close(discard_pending=False)
 
     async def _produce(self, response: _Response) -> None:
         """Run one response in its own task, so ``interrupt`` can cancel just that response."""

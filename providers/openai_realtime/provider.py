@@ -15,6 +15,7 @@ from providers.openai_realtime.connection import ConnectPolicy
 from providers.openai_realtime.history import ConversationHistory
 from providers.openai_realtime.session import OpenAIRealtimeSession, SessionTimings
 from providers.spec import AssistantSpec, SessionContext
+from providers.toolkit.retry import RetryPolicy
 
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -146,9 +147,11 @@ class OpenAIRealtimeProvider(Provider):
             url=self._url,
             api_key=self._api_key,
             model=model,
-            connect_timeout_s=timeout_s,
-            max_attempts=attempts,
-            budget_s=budget_s,
-            backoff_s=self._backoff_s,
+            retry=RetryPolicy(
+                max_attempts=attempts,
+                attempt_timeout_s=timeout_s,
+                budget_s=budget_s,
+                first_backoff_s=self._backoff_s,
+            ),
             max_message_bytes=self._max_message_bytes,
         )
