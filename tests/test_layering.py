@@ -102,3 +102,18 @@ def test_one_name_one_class() -> None:
                     twice.append(f"{node.name}: {seen[node.name]} and {name}")
                 seen[node.name] = name
     assert not twice, twice
+
+
+def test_modules_and_functions_stay_small() -> None:
+    """DESIGN §2: no production module over ~400 lines, no function over ~50."""
+    too_big = []
+    for name, path in _modules().items():
+        source = path.read_text()
+        if source.count("\n") > 400:
+            too_big.append(f"{name}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 50:
+                    too_big.append(f"{name}.{node.name}: {length} lines")
+    assert not too_big, too_big
