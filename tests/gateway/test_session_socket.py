@@ -245,11 +245,7 @@ async def test_end_call_tool_ends_after_the_goodbye(gateway: Gateway) -> None:
     session = gateway.scripted.sessions[0]
     session.emit(ToolCall("call1", "end_session", {}), TranscriptDelta("output", "Goodbye!"))
     await receive_until(ws, "transcriptionUpdate")
-    for _ in range(100):
-        if session.tool_results:
-            break
-        await asyncio.sleep(0.01)
-    assert session.tool_results == [("call1", {"ok": True})]
+    assert await asyncio.wait_for(session.next_tool_result(), 5) == ("call1", {"ok": True})
     session.emit(ResponseDone("bye"))
     await receive_until(ws, "turnComplete")
     assert await closed(ws) == 1000
@@ -383,10 +379,8 @@ async def test_text_sent_during_the_greeting_is_paired_with_its_own_answer(
     session.emit(TranscriptDelta("output", "Hello, how can I help?", "greet"))
     await receive_until(ws, "transcriptionUpdate")
     await ws.send_str(json.dumps({"type": "textMessage", "text": "Book a table"}))
-    for _ in range(100):  # the text reaches the provider before the greeting ends
-        if session.texts:
-            break
-        await asyncio.sleep(0.01)
+    # The text reaches the provider before the greeting ends.
+    assert await asyncio.wait_for(session.next_text(), 5) == "Book a table"
     session.emit(ResponseDone("greet"))
     greeting, _ = await receive_until(ws, "turnComplete")
     assert (greeting["fullInput"], greeting["fullOutput"]) == ("", "Hello, how can I help?")
