@@ -113,6 +113,9 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "generate":  # no database: a key for KURA_BOOTSTRAP_API_KEY
+        print(generate_api_key())
+        return 0
     store = Store.open(settings.database_url)
     clock = SystemClock()
     try:

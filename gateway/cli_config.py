@@ -77,7 +77,7 @@ def _post_checks(settings: Settings) -> list[str]:
     if key is not None and not is_well_formed_key(key.get_secret_value()):
         problems.append(
             "KURA_BOOTSTRAP_API_KEY: not a Kura key: expected kura_live_ and 38 letters and "
-            "digits ending in their checksum, as `kura keys create` prints them"
+            "digits ending in their checksum; make one with `kura keys generate`"
         )
     if settings.tracing == "otlp" and not _tracing_installed():
         problems.append(

@@ -223,3 +223,13 @@ def test_help_describes_commands_and_lists_permissions(
     with pytest.raises(SystemExit):
         main(["assistants", "create", "--help"])
     assert "one of gemini, local, openai" in capsys.readouterr().out
+
+
+def test_a_generated_key_is_a_valid_bootstrap_key(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "generate"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert not (clean_env / "kura.db").exists()  # nothing stored
+    monkeypatch.setenv("KURA_BOOTSTRAP_API_KEY", key)
+    assert main(["migrate"]) == 0
