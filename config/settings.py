@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     )
     bootstrap_api_key: SecretStr | None = Field(
         default=None,
-        description="Insert exactly this key (`kura_live_…`, as `kura keys create` makes "
-        "them), with every permission, at start.",
+        description="Insert exactly this key, with every permission, at start; it must have "
+        "the `kura_live_…` shape with its checksum (`kura keys generate` prints one).",
     )
     log_level: str = Field(
         default="INFO",

@@ -73,6 +73,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         GcPauseRecorder().install()
 
     app.on_startup.append(tune_gc)
+    _run_server(app, settings, announce)
+    return 0
+
+
+def _run_server(app: web.Application, settings: Settings, announce: Callable[[str], None]) -> None:
+    """Serve until stopped, on the configured event loop, with traces flushed at exit."""
     loop = new_event_loop(settings.event_loop)
     log.info("event loop", extra={"loop": loop_name(loop)})
     if settings.tracing == "otlp":
@@ -88,7 +94,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         tracing.shutdown()  # flushes spans still batched
-    return 0
 
 
 def listen_url(host: str, port: int) -> str:
@@ -108,6 +113,9 @@ async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "generate":  # no database: a key for KURA_BOOTSTRAP_API_KEY
+        print(generate_api_key())
+        return 0
     store = Store.open(settings.database_url)
     clock = SystemClock()
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import difflib
 import importlib.util
 import ssl
@@ -76,7 +77,7 @@ def _post_checks(settings: Settings) -> list[str]:
     if key is not None and not is_well_formed_key(key.get_secret_value()):
         problems.append(
             "KURA_BOOTSTRAP_API_KEY: not a Kura key: expected kura_live_ and 38 letters and "
-            "digits ending in their checksum, as `kura keys create` prints them"
+            "digits ending in their checksum; make one with `kura keys generate`"
         )
     if settings.tracing == "otlp" and not _tracing_installed():
         problems.append(
@@ -177,14 +178,18 @@ async def _check_endpoint(url: str) -> tuple[bool, str]:
     parts = urlsplit(url)
     secure = parts.scheme in {"wss", "https"}
     port = parts.port or (443 if secure else 80)
-    context = ssl.create_default_context() if secure else None
     host = parts.hostname or ""
+    tls: dict[str, Any] = (
+        {"ssl": ssl.create_default_context(), "server_hostname": host} if secure else {}
+    )
     try:
-        opened = asyncio.open_connection(host, port, ssl=context, server_hostname=host or None)
+        opened = asyncio.open_connection(host, port, **tls)
         _reader, writer = await asyncio.wait_for(opened, CHECK_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         return False, f"{host}:{port}: {exc or type(exc).__name__}"
     writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
     return True, f"{host}:{port}: {'TLS handshake' if secure else 'TCP connection'} completed"
 
 

@@ -82,6 +82,12 @@ def _keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--rate-limit", type=_positive_int, default=60, help="requests per minute (default 60)"
     )
     _add(keys, "list", "list keys: id, prefix, name, state, rate limit, permissions")
+    _add(
+        keys,
+        "generate",
+        "print a new key and store nothing: a value for KURA_BOOTSTRAP_API_KEY, which "
+        "inserts it with every permission at start",
+    )
     revoke = _add(keys, "revoke", "revoke a key at once")
     revoke.add_argument("id", type=int, help="the key's id (from `kura keys list`)")
 

@@ -59,13 +59,23 @@ async def connect(engine: AsyncEngine) -> AsyncConnection:
 # WAL lets readers run beside the transcript writer; busy_timeout makes a second writer wait for
 # the lock instead of failing with "database is locked"; NORMAL sync survives app crashes (a power
 # loss may roll back the last commit, which the turn-by-turn writes accept).
-_SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON")
+_SQLITE_PRAGMAS = ("busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON")
+_WAL = "PRAGMA journal_mode=WAL"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in _SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
+    try:
+        cursor.execute(_WAL)
+    except Exception as exc:
+        # WAL is a property of the file, set once by whoever opens it first. Switching a new
+        # file needs an exclusive lock that SQLite does not wait for (busy_timeout or not), so
+        # nodes starting together on one new file failed with "database is locked". The
+        # connection holding that lock is one of ours, switching the file to WAL itself.
+        if "locked" not in str(exc):
+            raise
     cursor.close()
     # Let SQLAlchemy's "begin" event open transactions itself (the driver would open a
     # deferred one on the first write instead).

@@ -191,3 +191,45 @@ def test_tracing_without_its_extra_is_a_configuration_error(
     assert capsys.readouterr().err.splitlines() == [
         "kura: KURA_TRACING: otlp needs the tracing extra: pip install 'kura-gateway[tracing]'"
     ]
+
+
+def test_config_check_providers_flag_tests_each_endpoint(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        monkeypatch.setenv("KURA_OPENAI_REALTIME_URL", f"ws://127.0.0.1:{port}/v1/realtime")
+        monkeypatch.setenv("KURA_GEMINI_LIVE_URL", "ws://127.0.0.1:1/ws")
+        assert main(["config", "check", "--providers"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert f"openai endpoint: ok: 127.0.0.1:{port}: TCP connection completed" in out
+    assert any(line.startswith("gemini endpoint: FAILED: 127.0.0.1:1: ") for line in out)
+
+
+def test_help_describes_commands_and_lists_permissions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gateway.api.permissions import PERMISSIONS
+
+    with pytest.raises(SystemExit):
+        main(["keys", "create", "--help"])
+    text = capsys.readouterr().out
+    for permission, meaning in PERMISSIONS.items():
+        assert f"{permission}" in text and meaning in text
+    with pytest.raises(SystemExit):
+        main(["assistants", "create", "--help"])
+    assert "one of gemini, local, openai" in capsys.readouterr().out
+
+
+def test_a_generated_key_is_a_valid_bootstrap_key(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "generate"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert not (clean_env / "kura.db").exists()  # nothing stored
+    monkeypatch.setenv("KURA_BOOTSTRAP_API_KEY", key)
+    assert main(["migrate"]) == 0

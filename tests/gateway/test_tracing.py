@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -82,3 +83,39 @@ def test_errors_mark_the_span(spans: InMemorySpanExporter) -> None:
         raise RuntimeError("refused")
     (span,) = spans.get_finished_spans()
     assert not span.status.is_ok
+
+
+async def test_otlp_export_follows_the_standard_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """KURA_TRACING=otlp's exporter: OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT, service name
+    from OTEL_SERVICE_NAME; a loopback receiver stands in for the collector."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    received: list[ExportTraceServiceRequest] = []
+
+    async def traces(request: web.Request) -> web.Response:
+        received.append(ExportTraceServiceRequest.FromString(await request.read()))
+        return web.Response(content_type="application/x-protobuf")
+
+    app = web.Application()
+    app.router.add_post("/v1/traces", traces)
+    async with TestServer(app, host="127.0.0.1") as server:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", str(server.make_url("")).rstrip("/"))
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "kura-test")
+        tracing.configure()
+        with tracing.span("session", session_id="s1"):
+            pass
+        # The exporter posts from its own thread, synchronously: keep this loop free to answer.
+        await asyncio.get_running_loop().run_in_executor(None, tracing.shutdown)
+    (request,) = received
+    (resource_spans,) = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert service["service.name"] == "kura-test"
+    (span,) = resource_spans.scope_spans[0].spans
+    assert span.name == "session"
+    assert {a.key: a.value.string_value for a in span.attributes} == {"kura.session_id": "s1"}

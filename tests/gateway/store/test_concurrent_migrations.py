@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,12 @@ async def test_postgres_migrations_at_once_all_succeed() -> None:
 
 
 async def test_sqlite_migrations_at_once_all_succeed(tmp_path: Path) -> None:
-    await _migrate_all_at_once(sqlite_url(tmp_path / "kura.db"))
+    # Several rounds: connections racing to switch a new file to WAL failed now and then.
+    for round_ in range(5):
+        database = tmp_path / f"kura-{round_}.db"
+        await _migrate_all_at_once(sqlite_url(database))
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 @pytest.mark.postgres
