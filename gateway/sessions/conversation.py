@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway import tracing
 from gateway.sessions.audio_format import SessionAudio
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
@@ -86,6 +87,8 @@ class Conversation:
         self._audio = SessionAudio(plan)
         self._on_reply_latency = on_reply_latency
         self._caller_done_s: float | None = None  # when the caller's turn ended, if awaiting
+        # From the caller's end of turn (or the session's start) to the first agent audio.
+        self._reply_span: tracing.SpanHandle | None = tracing.start_span("first_agent_audio")
         # An app has no VAD and no message that ends a turn: when the plan gives the turns to
         # the gateway, the engine finds them in the app's audio.
         self._marker = (
@@ -131,6 +134,7 @@ class Conversation:
                 timers.cancel()
                 self._tools.cancel_all()
         finally:
+            self._end_reply_span()
             # Also when the door's task is cancelled (its socket dropped): what was said of the
             # unfinished turn is still stored.
             self._log.close()
@@ -171,7 +175,7 @@ class Conversation:
                     await self._turn_ended(mark.ms_ago)
 
     async def _caller_text(self, text: str) -> None:
-        self._caller_done_s = self._clock.monotonic()
+        self._caller_done()
         self._mark_activity()
         self._log.caller_said(text, new_turn=True)
         await self._provider.send_text(text)
@@ -184,7 +188,7 @@ class Conversation:
     async def _turn_ended(self, ms_ago: int) -> None:
         """The caller finished a turn: the time to the assistant's first output is the turn
         latency."""
-        self._caller_done_s = self._clock.monotonic()
+        self._caller_done()
         if self._plan.provider_takes_turn_marks:
             await self._provider.end_turn(ms_ago)
 
@@ -249,10 +253,22 @@ class Conversation:
         if converted:
             await self._client.deliver_audio(converted, item_id)
 
+    def _caller_done(self) -> None:
+        self._caller_done_s = self._clock.monotonic()
+        self._end_reply_span()
+        self._reply_span = tracing.start_span("turn")
+
+    def _end_reply_span(self) -> None:
+        if self._reply_span is not None:
+            self._reply_span.end()
+            self._reply_span = None
+
     def _replying(self) -> None:
         if self._caller_done_s is not None and self._on_reply_latency is not None:
             self._on_reply_latency(self._clock.monotonic() - self._caller_done_s)
         self._caller_done_s = None
+        if self._reply_span is not None:
+            self._end_reply_span()
 
     async def _response_done(self, interrupted: bool) -> None:
         self._responding = False

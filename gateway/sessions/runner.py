@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway import metrics
+from gateway import metrics, tracing
 from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import Conversation, ConversationLimits
 from gateway.sessions.live import LiveSessions
@@ -148,7 +148,10 @@ class SessionRunner:
             if assistant is None:  # the row is referenced by a foreign key: only a broken DB
                 await self._service.finish(session.id, "assistant_missing")
                 return "assistant_missing"
-            return await self._run(session, client, reader, assistant)
+            with tracing.span("session", session_id=session.id, channel=session.channel):
+                reason = await self._run(session, client, reader, assistant)
+                tracing.annotate(outcome=reason)
+                return reason
         finally:
             await self._live.remove(session.id)
 
@@ -210,7 +213,8 @@ class SessionRunner:
             output_audio=plan.outbound.provider,
             client_turns=plan.provider_takes_turn_marks,
         )
-        return await self._providers.get(assistant.provider).connect(spec, context)
+        with tracing.span("provider.connect", session_id=session.id, provider=assistant.provider):
+            return await self._providers.get(assistant.provider).connect(spec, context)
 
     async def _converse(
         self,

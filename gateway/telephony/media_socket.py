@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from gateway import metrics
+from gateway import metrics, tracing
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
 from gateway.store.models import Session
@@ -118,7 +118,10 @@ async def _run_call(
     try:
         assistant = await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
         reader = functools.partial(CallBridge.read_carrier, bridge)
-        reason = await ctx.runner.run(session, bridge, reader, assistant=assistant)
+        call_sid = started.call_id
+        with tracing.span("call", session_id=session.id, call_sid=call_sid, carrier=carrier.name):
+            reason = await ctx.runner.run(session, bridge, reader, assistant=assistant)
+            tracing.annotate(outcome=reason)
         await bridge.finish()
         log.info("call ended", extra={"session_id": session.id, "reason": reason})
     finally:
