@@ -6,10 +6,36 @@ and hands it down.
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The drivers Kura installs; SQLAlchemy's defaults for these schemes (psycopg, pysqlite) are
+# synchronous and absent, and failed with a 35-line traceback ending in "No module named ...".
+DATABASE_SCHEMES = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql"}
+_DATABASE_HINTS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _url_problem(value: str, schemes: tuple[str, ...], example: str) -> str | None:
+    """Why ``value`` is not a URL with one of ``schemes`` and a host, or None if it is."""
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        return f"must start with {wanted} and name a host, e.g. {example} (got {value!r})"
+    if parts.query or parts.fragment:
+        return f"must have no query or fragment (got {value!r})"
+    return None
 
 
 class Settings(BaseSettings):
@@ -19,20 +45,41 @@ class Settings(BaseSettings):
         env_prefix="KURA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    database_url: str = "sqlite+aiosqlite:///./kura.db"
-    redis_url: str | None = None
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./kura.db",
+        description="SQLAlchemy URL: `sqlite+aiosqlite:///…` or `postgresql+asyncpg://…`.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Shared state across nodes (`redis://…`); unset keeps it in-process.",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address to listen on (`0.0.0.0` for every interface; `--host` overrides).",
+    )
+    port: int = Field(
+        default=8080, ge=0, le=65535, description="Port to listen on (`--port` overrides)."
+    )
     public_url: str | None = Field(
         default=None,
-        description="How carriers and apps reach this gateway; defaults to http://<host>:<port>.",
+        description="How carriers and apps reach this gateway (`https://…` gives `wss://` "
+        "WebSocket URLs); unset: `http://<host>:<port>`.",
     )
-    bootstrap_api_key: SecretStr | None = None
-    log_level: str = "INFO"
+    bootstrap_api_key: SecretStr | None = Field(
+        default=None,
+        description="Insert exactly this key (`kura_live_…`, as `kura keys create` makes "
+        "them), with every permission, at start.",
+    )
+    log_level: str = Field(
+        default="INFO",
+        description="`debug`, `info`, `warning`, `error` or `critical`; logs are JSON lines "
+        "on stderr, with numbers, text and credentials redacted.",
+    )
 
     # Several nodes (shared state in Redis) and shutdown
     redis_key_prefix: str = Field(
-        default="kura:", description="Prefix of every Redis key and channel this gateway uses."
+        default="kura:",
+        description="Prefix of every Redis key and channel (several gateways can share one Redis).",
     )
     ownership_ttl_s: float = Field(
         default=15.0,
@@ -40,7 +87,9 @@ class Settings(BaseSettings):
         description="A node's claim on a live session lapses this long after its last refresh.",
     )
     ownership_refresh_s: float = Field(
-        default=5.0, gt=0, description="How often a node refreshes the claims it holds."
+        default=5.0,
+        gt=0,
+        description="How often a node refreshes the claims it holds (below the TTL).",
     )
     control_poll_s: float = Field(
         default=2.0,
@@ -51,19 +100,29 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(
         default=30.0,
         ge=0,
-        description="On SIGTERM, how long live sessions may run on before they are ended.",
+        description="On SIGTERM, how long live sessions may run on before they are ended "
+        "(`0`: at once); give the orchestrator a grace period above it.",
     )
 
     # Sessions
-    session_connect_timeout_s: float = Field(default=300.0, gt=0)
+    session_connect_timeout_s: float = Field(
+        default=300.0, gt=0, description="How long a created session waits for its WebSocket."
+    )
     session_token_ttl_s: float = Field(
         default=300.0,
         gt=0,
-        description="Lifetime of the per-session token in websocket_url (bounded by expiry).",
+        description="Lifetime of the per-session token in `websocket_url` (bounded by the "
+        "session's expiry).",
     )
-    ws_max_message_bytes: int = Field(default=256 * 1024, ge=1024)
-    default_rate_limit_per_minute: int = Field(default=60, ge=1)
-    allowed_origins: list[str] = Field(
+    ws_max_message_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest client frame (bigger closes with 1009)."
+    )
+    default_rate_limit_per_minute: int = Field(
+        default=60, ge=1, description="Limit for requests without a valid key, per address."
+    )
+    # NoDecode: the raw text reaches the validator below, which explains a bad value in one
+    # line; pydantic-settings' own JSON decoding failed with a 41-line SettingsError.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Browser origins allowed to use secret keys (REST CORS and session "
         "WebSockets), besides each key's own list and the gateway's public origin; empty: any "
@@ -76,40 +135,63 @@ class Settings(BaseSettings):
     )
 
     # Providers
-    openai_api_key: SecretStr | None = None
-    openai_realtime_url: str = "wss://api.openai.com/v1/realtime"
-    gemini_api_key: SecretStr | None = None
-    gemini_live_url: str = (
-        "wss://generativelanguage.googleapis.com/ws/"
-        "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="OpenAI API key, for assistants with provider `openai`."
+    )
+    openai_realtime_url: str = Field(
+        default="wss://api.openai.com/v1/realtime", description="OpenAI Realtime endpoint."
+    )
+    gemini_api_key: SecretStr | None = Field(
+        default=None, description="Gemini API key, for assistants with provider `gemini`."
+    )
+    gemini_live_url: str = Field(
+        default=(
+            "wss://generativelanguage.googleapis.com/ws/"
+            "google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+        ),
+        description="Gemini Live endpoint.",
     )
     tts_command: str | None = Field(
         default=None,
-        description="Synthesiser for the local provider; default: espeak-ng when installed.",
+        description="Synthesiser for the local provider; default: `espeak-ng` when installed "
+        "(`off`: text only).",
     )
 
     # Runtime
     event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
         default="auto",
-        description="auto: uvloop where it is installed (Linux, macOS), else asyncio's own.",
+        description="`auto`: uvloop where it is installed (Linux, macOS), else asyncio's own; "
+        "`uvloop` or `asyncio` force one.",
     )
 
     # Observability
+    tracing: Literal["off", "otlp"] = Field(
+        default="off",
+        description="`otlp`: OpenTelemetry spans to the OTLP/HTTP exporter that the standard "
+        "`OTEL_*` variables configure (needs `pip install 'kura-gateway[tracing]'`).",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for /metrics; unset serves it to loopback clients only.",
+        description="Bearer token for `/metrics`; unset serves it to loopback clients only.",
     )
 
     # Tool webhooks
     webhook_secret: SecretStr | None = Field(
         default=None,
-        description="Signs tool webhook deliveries (X-Kura-Signature); unset disables them.",
+        description="Signs tool webhook deliveries (`X-Kura-Signature`); unset disables "
+        "webhook tools.",
     )
-    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Time-out of one tool webhook delivery."
+    )
 
     # Carriers
-    twilio_account_sid: str | None = None
-    twilio_auth_token: SecretStr | None = None
+    twilio_account_sid: str | None = Field(default=None, description="Twilio account SID.")
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Twilio auth token; checks webhook signatures (webhooks answer 503 "
+        "without it).",
+    )
     call_media_token_ttl_s: float = Field(
         default=60.0,
         gt=0,
@@ -134,8 +216,79 @@ class Settings(BaseSettings):
 
     @field_validator("public_url")
     @classmethod
-    def _strip_trailing_slash(cls, value: str | None) -> str | None:
-        return value.rstrip("/") if value else value
+    def _public_url(cls, value: str | None) -> str | None:
+        # Without a scheme, websocket_url came out as "kura.example.com/api/…".
+        if not value:
+            return None
+        if problem := _url_problem(value, ("http", "https"), "https://kura.example.com"):
+            raise ValueError(problem)
+        return value.rstrip("/")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        # Compose and Kubernetes templates pass an optional variable left blank as "": for a
+        # setting that may be unset, that means unset (not an empty key or URL).
+        field = cls.model_fields[info.field_name or ""]
+        return None if value == "" and field.default is None else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in REDIS_SCHEMES:
+            raise ValueError(
+                f"must start with redis://, rediss:// or unix://, e.g. redis://redis:6379/0 "
+                f"(got a {urlsplit(value).scheme or 'scheme-less'} URL)"
+            )
+        return value
+
+    @field_validator("openai_realtime_url", "gemini_live_url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        if problem := _url_problem(value, ("wss", "ws"), "wss://api.example.com/v1/realtime"):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Only the scheme is named in errors: the rest may carry a password.
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        if scheme in DATABASE_SCHEMES:
+            return value
+        if hint := _DATABASE_HINTS.get(scheme):
+            raise ValueError(f"use {hint}://… (the async driver Kura installs), not {scheme}://…")
+        raise ValueError(
+            "must be sqlite+aiosqlite:///path/kura.db or postgresql+asyncpg://user:pass@host/db"
+            f" (got {scheme + '://…' if scheme else 'no scheme'})"
+        )
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            known = ", ".join(name.lower() for name in LOG_LEVELS)
+            raise ValueError(f"must be one of {known} (got {value!r})")
+        return level
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _allowed_origins(cls, value: Any) -> Any:
+        example = "'[\"https://app.example.com\"]'"
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except ValueError:
+                raise ValueError(f"must be a JSON list of origins, e.g. {example}") from None
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"must be a JSON list of origins, e.g. {example}")
+        for origin in value:
+            if problem := _url_problem(origin, ("https", "http"), "https://app.example.com"):
+                raise ValueError(f"each origin {problem}")
+        return value
 
     @property
     def effective_public_url(self) -> str:

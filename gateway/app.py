@@ -20,7 +20,8 @@ from gateway.context import CONTEXT, GatewayContext
 from gateway.drain import end_live_sessions
 from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
-from gateway.sessions.runner import LiveSessions, SessionRunner
+from gateway.sessions.live import LiveSessions
+from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
@@ -29,7 +30,7 @@ from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
 from gateway.telephony.routes import add_telephony_routes
 from gateway.web.routes import add_web_routes
-from providers.clock import Clock, SystemClock
+from kinds.clock import Clock, SystemClock
 from providers.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from gateway.api.permissions import ALL_PERMISSIONS
 from gateway.store import Store
-from providers.clock import Clock
+from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,17 @@ def generate_api_key(prefix: str = KEY_PREFIX) -> str:
     checksum, so leak scanners can recognise a real key without asking us."""
     body = "".join(secrets.choice(_ALPHABET) for _ in range(32))
     return prefix + body + _base62(zlib.crc32(body.encode()), 6)
+
+
+def is_well_formed_key(key: str) -> bool:
+    """Whether ``key`` has the shape ``generate_api_key`` gives, checksum included."""
+    body, checksum = key[len(KEY_PREFIX) : -6], key[-6:]
+    return (
+        key.startswith(KEY_PREFIX)
+        and len(body) == 32
+        and all(char in _ALPHABET for char in body + checksum)
+        and _base62(zlib.crc32(body.encode()), 6) == checksum
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import Settings
-from gateway import cli_admin
+from gateway import cli_admin, cli_config, tracing
 from gateway.api.assistants_api import checked_fields
 from gateway.api.errors import validation_failed
 from gateway.api.permissions import ALL_PERMISSIONS, unknown_permissions
@@ -23,6 +24,7 @@ from gateway.api.schemas import AssistantFields, CreateAssistantRequest
 from gateway.api.views import assistant_view
 from gateway.app import BOOTSTRAP, build_app
 from gateway.bootstrap import generate_api_key
+from gateway.cli_parser import build_parser
 from gateway.context import CONTEXT
 from gateway.drain import drain_on_sigterm
 from gateway.errors import ValidationFailed
@@ -31,7 +33,7 @@ from gateway.gc_tuning import GcPauseRecorder, tune_gc_after_startup
 from gateway.logs import AccessLogger, configure_logging
 from gateway.provider_setup import build_registry
 from gateway.store import Store
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -58,8 +60,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     def announce(_banner: str) -> None:
         """``run_app`` calls this once the port is bound (``on_startup`` runs before), so a
-        script that waits for the "listening" line can connect at once."""
-        print(f"Kura gateway listening on {settings.effective_public_url}", flush=True)
+        script that waits for the "listening" line can connect at once. Where it listens and
+        where clients reach it differ behind a proxy, so each has its own line, the listening
+        one last."""
+        print(f"Kura gateway public URL: {settings.effective_public_url}", flush=True)
+        print(f"Kura gateway listening on {listen_url(settings.host, settings.port)}", flush=True)
 
     app.on_startup.append(show_new_key)
 
@@ -70,15 +75,26 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app.on_startup.append(tune_gc)
     loop = new_event_loop(settings.event_loop)
     log.info("event loop", extra={"loop": loop_name(loop)})
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log_class=AccessLogger,
-        print=announce,
-        loop=loop,
-    )
+    if settings.tracing == "otlp":
+        tracing.configure()
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            access_log_class=AccessLogger,
+            print=announce,
+            loop=loop,
+        )
+    finally:
+        tracing.shutdown()  # flushes spans still batched
     return 0
+
+
+def listen_url(host: str, port: int) -> str:
+    """The address the server binds, as a URL (IPv6 hosts in brackets)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 async def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -209,81 +225,16 @@ async def _assistants(args: argparse.Namespace, settings: Settings) -> int:
         await store.aclose()
 
 
-def _assistant_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:
-    parser.add_argument("--name", required=creating)
-    for flag in ("provider", "model", "voice", "instructions", "greeting", "language-code"):
-        parser.add_argument(f"--{flag}")
-    parser.add_argument("--transfer-number")
-    parser.add_argument("--temperature", type=float)
-    parser.add_argument("--idle-timeout-s", type=int)
-    parser.add_argument("--max-turns", type=int)
-    parser.add_argument("--max-duration-s", type=int)
-    parser.add_argument("--tools", help="JSON list of tool definitions")
-    parser.add_argument("--turn-detection", help="JSON object of turn-detection settings")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kura", description="Kura voice gateway")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the gateway")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    sub.add_parser("migrate", help="upgrade the database schema")
-
-    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="action")
-    keys.required = True
-    create = keys.add_parser("create", help="create a key; prints it alone on the last line")
-    create.add_argument("--name", required=True)
-    create.add_argument("--permissions", default="", help="comma-separated; default: all")
-    create.add_argument("--rate-limit", type=_positive_int, default=60, help="requests per minute")
-    keys.add_parser("list")
-    keys.add_parser("revoke").add_argument("id", type=int)
-
-    assistants = sub.add_parser("assistants", help="manage assistants").add_subparsers(
-        dest="action"
-    )
-    assistants.required = True
-    assistants.add_parser("list")
-    _assistant_options(assistants.add_parser("create"), creating=True)
-    update = assistants.add_parser("update")
-    update.add_argument("id", type=int)
-    _assistant_options(update, creating=False)
-    for action in ("show", "delete"):
-        assistants.add_parser(action).add_argument("id", type=int)
-    cli_admin.add_parsers(sub)
-    return parser
-
-
 COMMANDS: dict[str, Command] = {"migrate": _migrate, "keys": _keys, "assistants": _assistants}
 COMMANDS.update(cli_admin.COMMANDS)
-
-
-def _load_settings() -> Settings | None:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        print("kura: invalid configuration (KURA_* environment or .env):", file=sys.stderr)
-        for error in exc.errors(include_url=False):
-            name = "KURA_" + "_".join(str(part) for part in error["loc"]).upper()
-            print(f"  {name}: {error['msg']}", file=sys.stderr)
-        return None
+COMMANDS.update(cli_config.COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    settings = _load_settings()
+    args = build_parser().parse_args(argv)
+    settings = cli_config.load_settings(os.environ)
     if settings is None:
-        return 2
+        return cli_config.CONFIG_ERROR
     try:
         if args.command == "serve":
             return _serve(args, settings)

@@ -17,7 +17,7 @@ from gateway.api.views import assistant_ref, session_view
 from gateway.errors import ValidationFailed
 from gateway.sessions.phone import to_e164
 from gateway.store import Store
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 MAX_NAME_CHARS = 200
@@ -137,17 +137,20 @@ def add_parsers(sub: Any) -> None:
     assign = actions.add_parser("assign", help="answer NUMBER with an assistant")
     assign.add_argument("number", help="E.164, e.g. +15550002222")
     assign.add_argument("--assistant", type=_positive_int, required=True, help="assistant id")
-    assign.add_argument("--label")
+    assign.add_argument("--label", help="a note shown in lists")
     assign.add_argument("--disabled", action="store_true", help="assign but do not answer")
-    actions.add_parser("list")
-    actions.add_parser("unassign").add_argument("number")
+    actions.add_parser("list", help="list numbers: id, number, carrier, assistant, state, label")
+    unassign = actions.add_parser("unassign", help="stop answering NUMBER")
+    unassign.add_argument("number", help="E.164, e.g. +15550002222")
 
     contacts = sub.add_parser("contacts", help="callers the gateway knows")
     actions = contacts.add_subparsers(dest="action", required=True)
-    actions.add_parser("list").add_argument("--limit", type=_positive_int, default=100)
-    actions.add_parser("show").add_argument("id", type=_positive_int)
+    listing = actions.add_parser("list", help="list contacts, most recent first")
+    listing.add_argument("--limit", type=_positive_int, default=100, help="at most this many")
+    show = actions.add_parser("show", help="a contact and its recent sessions, as JSON")
+    show.add_argument("id", type=_positive_int, help="the contact's id")
     update = actions.add_parser("update", help="set the name the assistant is told")
-    update.add_argument("id", type=_positive_int)
+    update.add_argument("id", type=_positive_int, help="the contact's id")
     update.add_argument("--name", required=True, help="an empty name clears it")
 
 

@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from config import Settings
-from gateway.drain import DrainState
-from gateway.sessions.runner import LiveSessions, SessionRunner
+from gateway.drain_state import DrainState
+from gateway.sessions.live import LiveSessions
+from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
 from gateway.state.factory import SharedState
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
-from providers.clock import Clock
+from kinds.clock import Clock
 from providers.registry import ProviderRegistry
 
 

@@ -10,51 +10,17 @@ cleanup, which runs once the drain has stopped the server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from gateway.errors import Unavailable
-
-if TYPE_CHECKING:
-    from gateway.context import GatewayContext
+from gateway.context import GatewayContext
 
 log = logging.getLogger(__name__)
 
 DRAIN_POLL_S = 0.1  # how often the drain looks at the count of live sessions
 SHUTDOWN_GRACE_S = 10.0  # once told to end, sessions get this long to close their sockets
-
-
-class DrainState:
-    """Whether this node is draining, and the drain task (owned here, cancelled on stop)."""
-
-    def __init__(self) -> None:
-        self.draining = False
-        self._task: asyncio.Task[None] | None = None
-
-    def refuse_new(self, what: str) -> None:
-        """Raise 503 ``unavailable`` if this node is draining."""
-        if self.draining:
-            raise Unavailable(
-                f"this gateway node is shutting down and takes no new {what}: retry, "
-                "and another node will answer"
-            )
-
-    def on_sigterm(self, ctx: GatewayContext) -> None:
-        """The SIGTERM handler: start draining; a second SIGTERM stops at once."""
-        if self._task is not None:
-            log.warning("second SIGTERM: stopping without waiting for live sessions")
-            raise web.GracefulExit()
-        self._task = asyncio.create_task(_drain_then_stop(ctx), name="drain")
-
-    async def aclose(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 async def drain(ctx: GatewayContext) -> None:
@@ -102,6 +68,8 @@ def drain_on_sigterm(app: web.Application, ctx: GatewayContext) -> None:
     one replaces aiohttp's for SIGTERM only."""
 
     async def install(_app: web.Application) -> None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, ctx.drain.on_sigterm, ctx)
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM, ctx.drain.on_sigterm, lambda: _drain_then_stop(ctx)
+        )
 
     app.on_startup.append(install)

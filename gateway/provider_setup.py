@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config import Settings
-from providers.clock import Clock
+from kinds.clock import Clock
 from providers.gemini_live import GeminiLiveProvider
 from providers.local import LocalProvider
 from providers.openai_realtime import OpenAIRealtimeProvider

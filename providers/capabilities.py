@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-AudioEncoding = Literal["pcm16", "pcmu"]
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    """Mono audio: PCM16 little-endian or G.711 mu-law, at a sample rate."""
-
-    encoding: AudioEncoding
-    sample_rate_hz: int
-
-
-PCM16_24K = AudioFormat("pcm16", 24_000)
-PCM16_16K = AudioFormat("pcm16", 16_000)
-PCMU_8K = AudioFormat("pcmu", 8_000)
-"""G.711 µ-law at 8 kHz: what phone carriers speak."""
+from kinds.audio import AudioFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,4 +21,23 @@ class ProviderCapabilities:
     text_mode: bool
     """Chat sessions get text-only replies (no audio)."""
     input_transcription: bool
-    """The caller's speech is transcribed (``Transcript(source="input")`` events)."""
+    """The caller's speech is transcribed (``TranscriptDelta(source="input")`` events)."""
+    other_input_audio: tuple[AudioFormat, ...] = ()
+    """Formats it also takes when ``SessionContext.input_audio`` asks (G.711 for a call)."""
+    other_output_audio: tuple[AudioFormat, ...] = ()
+    """Formats it also speaks when ``SessionContext.output_audio`` asks."""
+    turn_marks: bool = True
+    """It can be told the caller's turns (``begin_turn``/``end_turn``) instead of finding them."""
+    vad_runs_locally: bool = False
+    """Its own turn detection runs on the gateway's CPU (the local provider): a client that
+    already runs a VAD on the same audio should mark the turns instead."""
+
+    @property
+    def input_formats(self) -> tuple[AudioFormat, ...]:
+        """Every input format, the preferred one first."""
+        return (self.input_audio, *self.other_input_audio)
+
+    @property
+    def output_formats(self) -> tuple[AudioFormat, ...]:
+        """Every output format, the preferred one first."""
+        return (self.output_audio, *self.other_output_audio)

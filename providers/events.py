@@ -20,7 +20,7 @@ class AgentAudio:
 
 
 @dataclass(frozen=True, slots=True)
-class Transcript:
+class TranscriptDelta:
     """A transcript delta: ``input`` is the caller's speech, ``output`` the assistant's words.
 
     ``final`` marks the last delta of the caller's utterance (input) when the provider knows it.
@@ -34,7 +34,7 @@ class Transcript:
 
 
 @dataclass(frozen=True, slots=True)
-class SpeechStarted:
+class CallerSpeechStarted:
     """The provider heard the caller start speaking (its own VAD): a barge-in signal."""
 
     kind: Literal["speech_started"] = "speech_started"
@@ -95,8 +95,8 @@ class ProviderFailed:
 
 ProviderEvent = (
     AgentAudio
-    | Transcript
-    | SpeechStarted
+    | TranscriptDelta
+    | CallerSpeechStarted
     | ResponseDone
     | OutputTruncated
     | ToolCall

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from providers.capabilities import AudioFormat
+from kinds.audio import AudioFormat
 
 SessionMode = Literal["voice", "chat"]
 
@@ -67,10 +67,12 @@ class SessionContext:
     caller_context: str | None = None
     """Facts about the caller (returning or new, ...) to append to the instructions."""
     history: tuple[HistoryItem, ...] = ()
-    preferred_audio: AudioFormat | None = None
-    """The client's own audio format (a phone call's 8 kHz µ-law): a provider that can take it
-    both ways uses it, so the gateway converts nothing; others ignore it."""
+    input_audio: AudioFormat | None = None
+    """The format the session plan chose for caller audio, one of the provider's
+    ``input_formats`` (a call's 8 kHz µ-law where the provider takes it); None: its default."""
+    output_audio: AudioFormat | None = None
+    """The format the plan chose for agent audio, one of its ``output_formats``."""
     client_turns: bool = False
-    """The client runs a VAD of its own (the phone bridge does, for barge-in) and marks the
-    caller's turns with ``begin_turn``/``end_turn``: a provider whose turn detection would run
-    on the gateway's CPU anyway (the local one) may use those marks instead."""
+    """The plan gives turn detection to the gateway (the phone bridge's VAD, or one the engine
+    runs on an app's audio): the session runs no turn detection of its own and takes the
+    caller's turns from ``begin_turn``/``end_turn``."""

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Measure the media hot path: cost, latency, round-trip quality, barge-in speed and accuracy.
 
-    /work/main/.venv/bin/python scripts/bench_media.py [--json]
+    .venv/bin/python scripts/bench_media.py [--json]
 
 Costs are wall-clock per 20 ms frame; each is the best of seven runs (lowest mean), because the
 machine is shared. Signals are the fixtures in tests/fixtures/audio plus 60 s noise runs made
-with the fixture generators (other seeds). soxr figures are printed as references.
+with the fixture generators (other seeds). soxr figures are printed as references. A Gemini
+call's lines (16 kHz in, 24 kHz out) show what resampling once per direction saves over the
+path before the session plan (8 → 24 → 16 kHz in).
 """
 
 from __future__ import annotations
@@ -21,66 +23,42 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import soxr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from make_audio_fixtures import DEFAULT_OUT, pink_noise, read_wav, white_noise  # noqa: E402
+from bench_signals import (  # noqa: E402
+    FRAME_US,
+    Samples,
+    load,
+    pcm16,
+    speech_frames,
+    time_calls,
+    ulaw_frames,
+)
+from make_audio_fixtures import DEFAULT_OUT, pink_noise, white_noise  # noqa: E402
 
 from media.bargein import BargeInDetector  # noqa: E402
 from media.chains import InboundChain, OutboundChain  # noqa: E402
 from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16  # noqa: E402
 from media.resample import StreamResampler  # noqa: E402
 
-Samples = npt.NDArray[np.float64]
-FRAME_US = 20_000
-RUNS = 7
 SPEECH = ("speech_a_8k.wav", "speech_b_8k.wav", "speech_c_8k.wav")
-
-
-def _pcm16(samples: Samples) -> bytes:
-    return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
-
-
-def _load(name: str) -> Samples:
-    return read_wav(DEFAULT_OUT / name)[0]
-
-
-def _time_calls(call: Callable[[int], object], count: int) -> dict[str, float]:
-    """Best of RUNS runs of ``count`` calls: mean, median and p99 in µs."""
-    best: list[float] = []
-    for _ in range(RUNS):
-        times = []
-        for index in range(count):
-            start = time.perf_counter_ns()
-            call(index)
-            times.append((time.perf_counter_ns() - start) / 1000)
-        if not best or statistics.fmean(times) < statistics.fmean(best):
-            best = times
-    best.sort()
-    return {
-        "mean_us": round(statistics.fmean(best), 2),
-        "median_us": round(best[len(best) // 2], 2),
-        "p99_us": round(best[int(len(best) * 0.99)], 2),
-    }
 
 
 def bench_cost() -> dict[str, Any]:
     """Per-frame cost of the inbound and outbound chains on speech (and soxr HQ primitives)."""
-    speech_8k = ulaw_frames(pcm16_to_ulaw(_pcm16(_load("speech_a_8k.wav"))))
-    pcm_24k = _pcm16(_load("speech_a_24k.wav"))
-    frames_24k = [pcm_24k[i : i + 960] for i in range(0, len(pcm_24k) - 959, 960)]
-    count = 5 * len(frames_24k)
+    speech = speech_frames()
+    speech_8k, frames_24k, count = speech.ulaw_8k, speech.pcm_24k, speech.count
     inbound, outbound = InboundChain(), OutboundChain()
-    cost_in = _time_calls(
+    cost_in = time_calls(
         lambda i: inbound.process(speech_8k[i % len(speech_8k)], i % 2 == 0), count
     )
-    cost_out = _time_calls(lambda i: outbound.push("item", frames_24k[i % len(frames_24k)]), count)
+    cost_out = time_calls(lambda i: outbound.push("item", frames_24k[i % len(frames_24k)]), count)
     detector = BargeInDetector()
     pcm_frames = [ulaw_to_pcm16(frame) for frame in speech_8k]
-    cost_barge_in = _time_calls(
+    cost_barge_in = time_calls(
         lambda i: detector.process_frame(pcm_frames[i % len(pcm_frames)], True), count
     )
     up = soxr.ResampleStream(8000, 24000, 1, dtype="int16", quality="HQ")
@@ -95,11 +73,11 @@ def bench_cost() -> dict[str, Any]:
     # µ-law passthrough (a provider that speaks G.711, OpenAI's audio/pcmu): the inbound chain
     # still decodes for the VAD but does not resample; outbound only frames and marks.
     ulaw_in, ulaw_out = InboundChain(out_rate_hz=8000), OutboundChain()
-    agent_ulaw = ulaw_frames(pcm16_to_ulaw(_pcm16(_load("speech_a_8k.wav"))))
-    pass_in = _time_calls(
+    agent_ulaw = ulaw_frames(pcm16_to_ulaw(pcm16(load("speech_a_8k.wav"))))
+    pass_in = time_calls(
         lambda i: ulaw_in.process(speech_8k[i % len(speech_8k)], i % 2 == 0), count
     )
-    pass_out = _time_calls(
+    pass_out = time_calls(
         lambda i: ulaw_out.push_ulaw("item", agent_ulaw[i % len(agent_ulaw)]), count
     )
     pair_mean = cost_in["mean_us"] + cost_out["mean_us"]
@@ -112,18 +90,49 @@ def bench_cost() -> dict[str, Any]:
         "pair_mean_us": round(pair_mean, 2),
         "calls_per_core": int(FRAME_US / pair_mean),
         "barge_in_detector_per_frame": cost_barge_in,
-        "reference_soxr_hq_bare_primitives_pair": _time_calls(soxr_pair, count),
+        "reference_soxr_hq_bare_primitives_pair": time_calls(soxr_pair, count),
     }
 
 
-def ulaw_frames(ulaw: bytes) -> list[bytes]:
-    """Whole 20 ms µ-law frames."""
-    return [ulaw[i : i + 160] for i in range(0, len(ulaw) - 159, 160)]
+def bench_gemini_paths() -> dict[str, Any]:
+    """Per-frame cost of a Gemini call (16 kHz in, 24 kHz out): the caller's audio resampled
+    8 → 16 kHz once, against the path before the session plan (8 → 24 → 16 kHz, two
+    resamplers); the agent's 24 kHz audio goes 24 → 8 kHz → µ-law once on both paths."""
+    speech = speech_frames()
+    speech_8k, frames_24k, count = speech.ulaw_8k, speech.pcm_24k, speech.count
+    once = InboundChain(out_rate_hz=16000)  # the session plan: one resampler, 8 → 16 kHz
+    old, to_16k = InboundChain(), StreamResampler(24000, 16000)  # the bridge, then the session
+    outbound = OutboundChain()
+    cost_once = time_calls(lambda i: once.process(speech_8k[i % len(speech_8k)], i % 2 == 0), count)
+    cost_old = time_calls(
+        lambda i: to_16k.process(old.process(speech_8k[i % len(speech_8k)], i % 2 == 0).pcm16),
+        count,
+    )
+    cost_out = time_calls(lambda i: outbound.push("item", frames_24k[i % len(frames_24k)]), count)
+    # The resampling alone, without µ-law decoding or the VAD, to isolate what the plan saves.
+    pcm_8k = [ulaw_to_pcm16(frame) for frame in speech_8k]
+    bare_once = StreamResampler(8000, 16000)
+    up, down = StreamResampler(8000, 24000), StreamResampler(24000, 16000)
+    bare_once_cost = time_calls(lambda i: bare_once.process(pcm_8k[i % len(pcm_8k)]), count)
+    bare_old_cost = time_calls(lambda i: down.process(up.process(pcm_8k[i % len(pcm_8k)])), count)
+    pair_once = cost_once["mean_us"] + cost_out["mean_us"]
+    pair_old = cost_old["mean_us"] + cost_out["mean_us"]
+    return {
+        "inbound_8k_to_16k_once": cost_once,
+        "inbound_8k_to_24k_to_16k_before": cost_old,
+        "outbound_24k_to_8k_ulaw": cost_out,
+        "resample_only_8k_to_16k": bare_once_cost,
+        "resample_only_8k_to_24k_to_16k": bare_old_cost,
+        "pair_mean_us": round(pair_once, 2),
+        "pair_mean_us_before": round(pair_old, 2),
+        "calls_per_core": int(FRAME_US / pair_once),
+        "calls_per_core_before": int(FRAME_US / pair_old),
+    }
 
 
 def _held_ms(step: Callable[[bytes], float], in_rate_hz: int, frames: int = 500) -> dict[str, Any]:
     """Input ms fed minus output ms produced, after each 20 ms frame, in steady state."""
-    frame = _pcm16(np.random.default_rng(0).standard_normal(in_rate_hz // 50) * 3000)
+    frame = pcm16(np.random.default_rng(0).standard_normal(in_rate_hz // 50) * 3000)
     fed = produced = 0.0
     held = []
     for _ in range(frames):
@@ -137,7 +146,13 @@ def _held_ms(step: Callable[[bytes], float], in_rate_hz: int, frames: int = 500)
 def bench_latency() -> dict[str, Any]:
     """How much audio each resampler holds back per direction (soxr HQ/VHQ for reference)."""
     result: dict[str, Any] = {}
-    for in_hz, out_hz in ((8000, 24000), (24000, 8000), (24000, 16000), (16000, 24000)):
+    for in_hz, out_hz in (
+        (8000, 24000),
+        (24000, 8000),
+        (8000, 16000),
+        (24000, 16000),
+        (16000, 24000),
+    ):
         ours = StreamResampler(in_hz, out_hz)
 
         def our_step(f: bytes, r: StreamResampler = ours, o: int = out_hz) -> float:
@@ -184,7 +199,7 @@ def _aligned_snr_db(reference: Samples, output: Samples, rate_hz: int = 24000) -
 def _round_trip(signal: Samples) -> Samples:
     """24 kHz → OutboundChain (8 kHz µ-law, 20 ms frames) → InboundChain → 24 kHz."""
     outbound, inbound = OutboundChain(), InboundChain()
-    pcm = _pcm16(signal)
+    pcm = pcm16(signal)
     batches = [b for i in range(0, len(pcm), 960) for b in outbound.push("item", pcm[i : i + 960])]
     batches += outbound.flush()
     received = [inbound.process(frame, False).pcm16 for b in batches for frame in b.frames]
@@ -197,12 +212,12 @@ def bench_quality() -> dict[str, Any]:
     rate = 24000
     t = np.arange(3 * rate) / rate
     tone = 32768 * np.sqrt(2) * 10 ** (-16 / 20) * np.sin(2 * np.pi * 1004 * t)  # -16 dBov
-    speech = _load("speech_a_24k.wav")
+    speech = load("speech_a_24k.wav")
     noise = _band(white_noise(3.0, rate, -10.0, 11), rate)
     noise *= 32768 * 10 ** (-20 / 20) / np.sqrt(np.mean(noise**2))  # -20 dBov in band
     alias_in = 8000 * (np.sin(2 * np.pi * 5000 * t) + np.sin(2 * np.pi * 7000 * t))
     resampler = StreamResampler(24000, 8000)
-    pcm = _pcm16(alias_in)
+    pcm = pcm16(alias_in)
     alias_out = np.frombuffer(
         b"".join(resampler.process(pcm[i : i + 960]) for i in range(0, len(pcm), 960)), "<i2"
     ).astype(np.float64)[400:]
@@ -222,7 +237,7 @@ def bench_turn_end() -> dict[str, Any]:
     chain = OutboundChain()
     for turn in range(20):
         samples = int(rng.integers(24000, 72000))
-        pcm = _pcm16(rng.standard_normal(samples) * 2000)
+        pcm = pcm16(rng.standard_normal(samples) * 2000)
         sent = 0
         for i in range(0, len(pcm), 1922):  # provider deltas of odd sizes
             sent += sum(
@@ -257,10 +272,10 @@ def bench_barge_in(manifest: dict[str, Any]) -> dict[str, Any]:
     for condition, noise_name in noises.items():
         latencies, missed = [], 0
         for name in SPEECH:
-            speech = _load(name)
+            speech = load(name)
             if noise_name:
-                speech = speech + np.resize(_load(noise_name), len(speech))
-            detected = _barge_ins(_pcm16(speech))
+                speech = speech + np.resize(load(noise_name), len(speech))
+            detected = _barge_ins(pcm16(speech))
             for segment in manifest[name]["segments"]:
                 onset, offset = segment["onset_ms"], segment["offset_ms"]
                 hits = [ms for ms in detected if onset <= ms <= offset]
@@ -278,11 +293,11 @@ def bench_barge_in(manifest: dict[str, Any]) -> dict[str, Any]:
         for level in (-40.0, -30.0):
             noise = make(60.0, 8000, level, 500 + int(-level))
             result[f"false_triggers_per_min_{colour}_{int(level)}dbov"] = len(
-                _barge_ins(_pcm16(noise))
+                _barge_ins(pcm16(noise))
             )
     for name in ("dtmf_8k.wav", "click_8k.wav"):
         result[f"false_triggers_{name.removesuffix('_8k.wav')}"] = len(
-            _barge_ins(_pcm16(_load(name)))
+            _barge_ins(pcm16(load(name)))
         )
     return result
 
@@ -299,6 +314,7 @@ def _print_text(report: dict[str, Any]) -> None:
     print(f"  µ-law passthrough pair mean           {cost['ulaw_passthrough_pair_mean_us']} µs")
     ref = cost["reference_soxr_hq_bare_primitives_pair"]
     print(f"  [ref] soxr HQ bare primitives, pair   {_stats(ref)}")
+    _print_gemini(report["gemini"])
     print("== resampler latency: audio held back per direction after each 20 ms frame ==")
     for key, value in latency.items():
         extra = (
@@ -331,6 +347,26 @@ def _print_text(report: dict[str, Any]) -> None:
     )
 
 
+def _print_gemini(gemini: dict[str, Any]) -> None:
+    print("== a Gemini call per 20 ms frame (µs, best of 7 runs): 16 kHz in, 24 kHz out ==")
+    for key in (
+        "inbound_8k_to_16k_once",
+        "inbound_8k_to_24k_to_16k_before",
+        "outbound_24k_to_8k_ulaw",
+        "resample_only_8k_to_16k",
+        "resample_only_8k_to_24k_to_16k",
+    ):
+        print(f"  {key:<38} {_stats(gemini[key])}")
+    print(
+        f"  inbound + outbound mean               {gemini['pair_mean_us']} µs "
+        f"(before: {gemini['pair_mean_us_before']} µs)"
+    )
+    print(
+        f"  calls one core could carry (media)    {gemini['calls_per_core']} "
+        f"(before: {gemini['calls_per_core_before']})"
+    )
+
+
 def _stats(value: dict[str, float]) -> str:
     return f"mean {value['mean_us']}  median {value['median_us']}  p99 {value['p99_us']}"
 
@@ -343,6 +379,7 @@ def main() -> None:
     manifest = json.loads((DEFAULT_OUT / "manifest.json").read_text())
     report: dict[str, Any] = {
         "cost": bench_cost(),
+        "gemini": bench_gemini_paths(),
         "latency": bench_latency(),
         "quality": bench_quality(),
         "turn_end": bench_turn_end(),

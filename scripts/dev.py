@@ -2,27 +2,53 @@
 """Set up a virtualenv for Kura and run it: the README's two commands go through here.
 
     python3 scripts/dev.py serve [kura serve options]   # start the gateway on the embedded defaults
+    python3 scripts/dev.py kura [kura arguments]        # any other kura command (kura --help)
     python3 scripts/dev.py test [pytest options]        # run the whole test suite
     python3 scripts/dev.py check                        # ruff check, ruff format --check, mypy
+    python3 scripts/dev.py check-deploy                 # lint Dockerfile, compose, Kubernetes
 
 Only the standard library is used here, so it runs on any Python 3.11+ before anything is installed.
 The virtualenv lives in .venv; dependencies are reinstalled when pyproject.toml changes.
+
+``serve`` and ``kura`` replace this process with ``kura`` (exec), so a supervisor's SIGTERM
+reaches the gateway itself and it drains; the other commands run children that receive every
+signal this process gets, and exit with the child's code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
-PACKAGES = ["config", "media", "providers", "gateway"]
+PACKAGES = ["config", "kinds", "media", "providers", "gateway"]
+# Extras whose install includes another's: a virtualenv set up for the tests serves too.
+SUPERSETS = {"": ["dev", "deploy-check"]}
+# Every signal a supervisor or a terminal may send that Python lets us catch.
+FORWARDED = [
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK")
+    if hasattr(signal, name)
+]
+
+
+def _stamp_current(extras: str, digest: str) -> bool:
+    for name in [extras or "base", *SUPERSETS.get(extras, [])]:
+        stamp = VENV / f".installed-{name}"
+        if stamp.exists() and stamp.read_text() == digest:
+            return True
+    return False
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -33,14 +59,27 @@ def _ensure_env(extras: str) -> None:
         print("creating virtualenv in .venv", file=sys.stderr)
         venv.EnvBuilder(with_pip=True).create(VENV)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    stamp = VENV / f".installed-{extras or 'base'}"
-    if stamp.exists() and stamp.read_text() == digest:
+    if _stamp_current(extras, digest):
         return
     print(f"installing kura-gateway[{extras}] into .venv", file=sys.stderr)
     target = f".[{extras}]" if extras else "."
     subprocess.run([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
     subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", target], cwd=ROOT, check=True)
-    stamp.write_text(digest)
+    (VENV / f".installed-{extras or 'base'}").write_text(digest)
+
+
+def _exec(argv: list[str]) -> int:
+    """Become ``argv`` (same pid): signals, exit code and stdio are the program's own.
+
+    Windows has no real exec (``os.execv`` starts a new process and returns the old one's
+    status at once), so there the child is run with signals forwarded instead."""
+    if os.name == "nt":
+        return _run(argv)
+    os.chdir(ROOT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)  # noqa: S606 - argv is our own venv's kura, not user input
+    raise AssertionError("unreachable: execv returns only by raising")  # pragma: no cover
 
 
 def _ensure_browser() -> None:
@@ -56,20 +95,39 @@ def _ensure_browser() -> None:
 
 
 def _run(argv: list[str]) -> int:
-    return subprocess.call(argv, cwd=ROOT)
+    """Run ``argv`` to completion, passing on every signal we get; its exit code.
+
+    A child killed by a signal gives 128 + the signal number, as a shell reports it."""
+    child = subprocess.Popen(argv, cwd=ROOT)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
+    try:
+        code = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 - code if code < 0 else code
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"serve", "test", "check", "kura"}:
+    commands = {"serve", "kura", "test", "check", "check-deploy"}
+    if not argv or argv[0] not in commands:
         print(__doc__, file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
     if command == "serve":
         _ensure_env("")
-        return _run([str(BIN / "kura"), "serve", *rest])
+        return _exec([str(BIN / "kura"), "serve", *rest])
     if command == "kura":
         _ensure_env("")
-        return _run([str(BIN / "kura"), *rest])
+        return _exec([str(BIN / "kura"), *rest])
+    if command == "check-deploy":
+        _ensure_env("deploy-check")
+        return _run([str(PY), str(ROOT / "scripts" / "check_deploy.py"), *rest])
     _ensure_env("dev")
     if command == "test":
         _ensure_browser()

@@ -2,11 +2,12 @@
 """Many concurrent simulated Twilio calls against a loopback gateway: capacity and the knee.
 
     # start the gateway itself (pinned to core 0, temp SQLite, local provider, TTS off):
-    /work/main/.venv/bin/python scripts/loadtest.py --spawn --calls 100 --duration-s 30
-    /work/main/.venv/bin/python scripts/loadtest.py --spawn --ramp --calls 1000 --duration-s 20
-    /work/main/.venv/bin/python scripts/loadtest.py --spawn --provider openai-fake --ramp
+    .venv/bin/python scripts/loadtest.py --spawn --calls 100 --duration-s 30
+    .venv/bin/python scripts/loadtest.py --spawn --ramp --calls 1000 --duration-s 20
+    .venv/bin/python scripts/loadtest.py --spawn --provider openai-fake --ramp
+    .venv/bin/python scripts/loadtest.py --spawn --provider gemini-fake --ramp
     # or a running gateway (CPU figures need its pid):
-    /work/main/.venv/bin/python scripts/loadtest.py --gateway http://127.0.0.1:8080 \\
+    .venv/bin/python scripts/loadtest.py --gateway http://127.0.0.1:8080 \\
         --auth-token T --to +15550002222 --gateway-pid 1234 --calls 50
 
 Each call is what scripts/simulate_call.py places (the same library), streaming speech then
@@ -157,7 +158,13 @@ def _target(args: argparse.Namespace) -> Iterator[LoadTarget]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--spawn", action="store_true", help="start kura serve pinned to core 0")
-    p.add_argument("--provider", choices=PROVIDERS, default="local", help="with --spawn")
+    p.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default="local",
+        help="with --spawn: the local provider, or a fake in a process of its own: OpenAI "
+        "(a call passes µ-law straight through) or Gemini (16 kHz in, 24 kHz out: resampled)",
+    )
     p.add_argument("--keep-logs", help="with --spawn: copy the children's logs to this directory")
     p.add_argument("--gateway", help="a running gateway's base URL (loopback only)")
     p.add_argument("--public-url", help="its KURA_PUBLIC_URL (default: --gateway)")

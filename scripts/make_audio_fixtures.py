@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make the audio fixtures in tests/fixtures/audio/ (see the README there): speech, noise, tones.
 
-    /work/main/.venv/bin/python scripts/make_audio_fixtures.py [--out tests/fixtures/audio]
+    .venv/bin/python scripts/make_audio_fixtures.py [--out tests/fixtures/audio]
 
 Speech comes from espeak-ng (must be on PATH); everything else is synthesised with a fixed seed,
 so the files are reproducible. Levels are in dBov: 0 dBov is the RMS of a full-scale square wave

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Act as Twilio for one phone call to a running gateway, and time what the caller would notice.
 
-    /work/main/.venv/bin/python scripts/simulate_call.py --gateway http://127.0.0.1:8080 \\
+    .venv/bin/python scripts/simulate_call.py --gateway http://127.0.0.1:8080 \\
         --auth-token T --to +15550002222 --from +15550001111 \\
         --barge-in-at 5.5 --dtmf 1@2.0 --out agent.wav [--json]
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway.api.permissions import PERMISSIONS
-from gateway.api.routes import VERSION, Route
+from gateway.api.route_table import VERSION, Route
 from gateway.api.schemas import ErrorResponse
 
 REF = "#/components/schemas/{model}"

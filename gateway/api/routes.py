@@ -3,10 +3,7 @@ document cannot drift from what the server does."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from aiohttp import web
-from pydantic import BaseModel
 
 from gateway.api import (
     admin_contacts,
@@ -27,9 +24,10 @@ from gateway.api.admin_schemas import (
     NumberView,
     PageQuery,
 )
-from gateway.api.auth import Handler
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.metrics_api import metrics_text
+from gateway.api.openapi import build_document
+from gateway.api.route_table import VERSION, Route
 from gateway.api.schemas import (
     AssistantFields,
     AssistantList,
@@ -44,32 +42,12 @@ from gateway.api.schemas import (
 )
 from gateway.api.session_socket import connect_session
 
-VERSION = "0.1.0"
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    operation_id: str
-    ok_status: int = 200
-    response: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    tags: tuple[str, ...] = field(default=("sessions",))
-    also: tuple[int, ...] = ()
-    """Other statuses that answer with the same ``response`` model (readiness: 503)."""
-
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "version": VERSION})
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    from gateway.api.openapi import build_document
-
     return web.json_response(build_document(ROUTES))
 
 

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -21,17 +22,33 @@ from gateway.api.origins import origin_policy
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.sessions.conversation import Conversation
+from gateway.sessions.plan import ClientTraits, SessionPlan
+from gateway.sessions.port import (
+    CallerAudio,
+    CallerText,
+    ClientEvent,
+    EndSession,
+    Interrupt,
+)
 from gateway.sessions.protocol import (
     AgentAudioChunk,
+    AudioChunk,
+    InterruptMessage,
     ProtocolError,
     ServerMessage,
     SessionError,
+    StopSession,
+    TextMessage,
+    decode_pcm16,
     encode,
     encode_pcm16,
     parse_client_message,
 )
 from gateway.sessions.service import SESSION_TOKEN_PREFIX
 from gateway.store.models import Session
+from kinds.audio import PCM16_24K
+from providers.events import ToolCall
+from providers.spec import SessionMode
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +63,21 @@ CLOSE_CODES = {
 }
 
 
+APP_TRAITS = ClientTraits(audio=PCM16_24K, converts_audio=False, detects_turns=False)
+"""An app speaks the Kura protocol's PCM16 24 kHz both ways, has no VAD (no message ends a
+spoken turn) and answers no built-in tool."""
+
+
 class AppSocketClient:
     """Delivers a conversation's output to one app WebSocket, in order, off the caller's path."""
+
+    traits = APP_TRAITS
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self._ws = ws
         self._outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MESSAGES)
         self.broken_reason: str | None = None
+        self.mode: SessionMode = "voice"
 
     async def deliver(self, message: ServerMessage) -> None:
         self._put(encode(message))
@@ -63,6 +88,13 @@ class AppSocketClient:
     async def caller_speech_started(self) -> bool:
         """Apps play audio themselves, so the Conversation interrupts the provider."""
         return False
+
+    def session_planned(self, plan: SessionPlan) -> None:
+        """The Kura protocol fixes the app's audio format; only the mode matters here."""
+        self.mode = plan.mode
+
+    async def answer_tool(self, call: ToolCall) -> dict[str, Any]:
+        return {"error": f"tool {call.name!r} is not available"}  # the plan gives apps none
 
     def _put(self, text: str) -> None:
         if self.broken_reason is not None:
@@ -103,6 +135,22 @@ class AppSocketClient:
                 self._outbox.task_done()
 
 
+def decode_client_event(raw: str, mode: SessionMode) -> ClientEvent:
+    """One text frame of the Kura protocol as a port event; ``ProtocolError`` names what is
+    wrong (malformed JSON, an unknown type, audio in chat mode, bad base64, odd-length audio)."""
+    match parse_client_message(raw):
+        case AudioChunk(audio=audio):
+            if mode == "chat":  # said before any base64 complaint: the audio is not wanted
+                raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
+            return CallerAudio(decode_pcm16(audio))
+        case TextMessage(text=text):
+            return CallerText(text)
+        case InterruptMessage(played_ms=played_ms):
+            return Interrupt(played_ms)
+        case StopSession():
+            return EndSession("client_stop")
+
+
 async def read_client(
     ws: web.WebSocketResponse, client: AppSocketClient, conversation: Conversation
 ) -> None:
@@ -110,13 +158,13 @@ async def read_client(
     async for frame in ws:
         if frame.type == WSMsgType.TEXT:
             try:
-                await conversation.receive(parse_client_message(frame.data))
+                await conversation.receive(decode_client_event(frame.data, client.mode))
             except ProtocolError as exc:
                 await client.deliver(SessionError(error=str(exc)))
         elif frame.type == WSMsgType.BINARY:
             error = "binary frames are not accepted: send JSON text messages"
             await client.deliver(SessionError(error=error))
-    conversation.end(client.broken_reason or "client_disconnected")
+    await conversation.receive(EndSession(client.broken_reason or "client_disconnected"))
 
 
 async def _authorize(request: web.Request, ctx: GatewayContext) -> Session:

@@ -1,82 +1,57 @@
 """The Conversation engine: runs one session between a client and a ``ProviderSession``.
 
-It does not know whether its client is an app socket or a phone call: client messages come in
-through ``receive`` and everything for the client goes out through a ``ConversationClient``.
-Audio stays raw ``bytes`` here; only the app socket adapter base64-encodes it.
+It has one client port (DESIGN §1): typed events in through ``receive``, everything for the
+client out through a ``SessionClient``. It never learns whether its client is an app socket or
+a phone call; what differs between them was decided once, in the ``SessionPlan``. Audio stays
+raw ``bytes`` here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from gateway.sessions.audio_format import SESSION_AUDIO, ProviderAudio
+from gateway.sessions.audio_format import SessionAudio
+from gateway.sessions.plan import SessionPlan
+from gateway.sessions.port import (
+    CallerAudio,
+    CallerDigit,
+    CallerText,
+    CallerTurnEnded,
+    CallerTurnStarted,
+    ClientEvent,
+    EndAfterResponse,
+    EndSession,
+    Interrupt,
+    SessionClient,
+)
 from gateway.sessions.protocol import (
-    AudioChunk,
-    InterruptMessage,
     ProtocolError,
-    ServerMessage,
     SessionError,
     SessionTimeout,
-    StopSession,
-    TextMessage,
     TranscriptionUpdate,
     TurnComplete,
-    decode_pcm16,
 )
-from gateway.sessions.transcripts import TurnRecord
+from gateway.sessions.tool_calls import ToolCalls, WebhookHandler
+from gateway.sessions.turn_log import TurnLog, TurnStore
 from gateway.sessions.turn_marks import TurnMarker
+from kinds.clock import Clock
 from providers.base import ProviderSession
-from providers.capabilities import AudioFormat
-from providers.clock import Clock
 from providers.events import (
     AgentAudio,
+    CallerSpeechStarted,
     OutputTruncated,
     ProviderEvent,
     ProviderFailed,
     ResponseDone,
-    SpeechStarted,
     ToolCall,
     ToolCallsCancelled,
-    Transcript,
+    TranscriptDelta,
 )
 
 log = logging.getLogger(__name__)
-
-ClientMessage = AudioChunk | TextMessage | InterruptMessage | StopSession
-ToolHandler = Callable[[ToolCall], Awaitable[dict[str, Any]]]
-
-
-class TurnStore(Protocol):
-    """Where finished utterances go (the transcript writer, keyed to one session)."""
-
-    def add(self, first_seq: int, records: tuple[TurnRecord, ...], completed: bool) -> None:
-        """Store utterances numbered from ``first_seq``; ``completed`` counts a whole turn."""
-
-    def amend(self, seq: int, text: str) -> None:
-        """Replace utterance ``seq``'s text with what the caller really heard (cut off)."""
-
-
-class ConversationClient(Protocol):
-    """Where a conversation's output goes (app socket adapter or phone call bridge)."""
-
-    async def deliver(self, message: ServerMessage) -> None:
-        """A protocol message other than audio."""
-
-    async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
-        """Agent speech in the agreed client format (PCM16 24 kHz unless the client and the
-        provider share another), tagged with the response item it belongs to."""
-
-    async def caller_speech_started(self) -> bool:
-        """The provider heard the caller start talking (a barge-in signal).
-
-        Returns True if the client handles barge-in itself (the phone bridge clears the carrier
-        and interrupts with the played position); False lets the Conversation interrupt.
-        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,21 +61,6 @@ class ConversationLimits:
     max_duration_s: float | None = None
 
 
-@dataclass(slots=True)
-class _TurnState:
-    """What has been said since the last ``turnComplete``."""
-
-    started_at: datetime | None = None
-    item_id: str | None = None
-    input_text: list[str] = field(default_factory=list)
-    output_text: list[str] = field(default_factory=list)
-    agent_spoke: bool = False
-
-    def touch(self, now: datetime) -> None:
-        if self.started_at is None:
-            self.started_at = now
-
-
 class Conversation:
     """One session's engine; ``run`` returns the end reason once the session is over."""
 
@@ -108,46 +68,41 @@ class Conversation:
         self,
         *,
         provider: ProviderSession,
-        client: ConversationClient,
+        client: SessionClient,
+        plan: SessionPlan,
         clock: Clock,
-        mode: str,
         limits: ConversationLimits,
         turns: TurnStore,
         on_reply_latency: Callable[[float], None] | None = None,
-        tool_handler: ToolHandler | None = None,
-        client_audio: AudioFormat = SESSION_AUDIO,
-        turn_marker: TurnMarker | None = None,
+        webhooks: WebhookHandler | None = None,
+        silence_ms: int = 500,
     ) -> None:
         self._provider = provider
         self._client = client
+        self._plan = plan
         self._clock = clock
-        self._mode = mode
         self._limits = limits
-        self._turns = turns
+        self._log = TurnLog(turns, clock)
+        self._audio = SessionAudio(plan)
         self._on_reply_latency = on_reply_latency
         self._caller_done_s: float | None = None  # when the caller's turn ended, if awaiting
-        self._next_seq = 0
-        self._assistant_seq: dict[str, int] = {}  # item id → stored utterance, for amendments
+        # An app has no VAD and no message that ends a turn: when the plan gives the turns to
+        # the gateway, the engine finds them in the app's audio.
+        self._marker = (
+            TurnMarker(plan.inbound.port.sample_rate_hz, silence_ms)
+            if plan.turns == "gateway" and plan.inbound.port.encoding == "pcm16"
+            else None
+        )
+        self._tools = ToolCalls(plan, provider, client, webhooks, self._end_after_response)
         self._responding = False
-        self._tool_handler = tool_handler
-        self._audio = ProviderAudio(provider.capabilities, client_audio)
-        # A provider without server VAD of its own needs the client's turn marks; an app client
-        # has no VAD, so ``turn_marker`` makes them from its audio.
-        self._client_turns = mode == "voice" and not provider.capabilities.server_vad
-        self._turn_marker = turn_marker if self._client_turns else None
         self._audio_item: str | None = None
-        self._turn = _TurnState()
-        self._turns_completed = 0
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._end_after_response: str | None = None
-        self._last_activity_s = clock.monotonic()
-        self._started_s = clock.monotonic()
-        self._group: asyncio.TaskGroup | None = None
-        self._tool_tasks: dict[str, asyncio.Task[None]] = {}  # by call id, while running
+        self._end_after: str | None = None
+        self._last_activity_s = self._started_s = clock.monotonic()
 
     @property
     def turns_completed(self) -> int:
-        return self._turns_completed
+        return self._log.turns_stored
 
     @property
     def ended(self) -> bool:
@@ -158,32 +113,6 @@ class Conversation:
         """Why the session ended (the first reason given), or None while it runs."""
         return self._ended.result() if self._ended.done() else None
 
-    def caller_turn_ended(self) -> None:
-        """The caller finished a turn (the phone bridge's VAD heard speech stop); the time to
-        the assistant's first output is the turn latency."""
-        self._caller_done_s = self._clock.monotonic()
-
-    async def caller_began_speaking(self, ms_ago: int) -> None:
-        """The client's VAD heard the caller start talking ``ms_ago`` before the end of the
-        audio it has sent; passed on to a provider that relies on the client's turns."""
-        if self._client_turns:
-            await self._provider.begin_turn(ms_ago)
-
-    async def caller_stopped_speaking(self, ms_ago: int) -> None:
-        """The client's VAD heard the caller stop ``ms_ago`` before the end of its audio."""
-        self.caller_turn_ended()
-        if self._client_turns:
-            await self._provider.end_turn(ms_ago)
-
-    def _replying(self) -> None:
-        if self._caller_done_s is not None and self._on_reply_latency is not None:
-            self._on_reply_latency(self._clock.monotonic() - self._caller_done_s)
-        self._caller_done_s = None
-
-    def end_after_response(self, reason: str) -> None:
-        """End once the current response is complete (a goodbye or transfer line is heard)."""
-        self._end_after_response = reason
-
     def end(self, reason: str) -> None:
         """Ask the session to end; the first reason given is the one recorded."""
         if not self._ended.done():
@@ -191,62 +120,77 @@ class Conversation:
 
     async def run(self) -> str:
         """Drive the provider and the timers until something ends the session."""
-        async with asyncio.TaskGroup() as group:
-            self._group = group
-            pump = group.create_task(self._pump_provider(), name="conversation-pump")
-            timers = group.create_task(self._watch_timers(), name="conversation-timers")
-            reason = await self._ended
-            # Tool calls in flight are abandoned with the session, like the pump and the timers.
-            for task in (pump, timers, *self._tool_tasks.values()):
-                task.cancel()
-        self._group = None
-        self._flush_turn(interrupted=True, completed=False)
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._tools.start(group)
+                pump = group.create_task(self._pump_provider(), name="conversation-pump")
+                timers = group.create_task(self._watch_timers(), name="conversation-timers")
+                reason = await self._ended
+                # Tool calls in flight are abandoned with the session, like the pump and timers.
+                pump.cancel()
+                timers.cancel()
+                self._tools.cancel_all()
+        finally:
+            # Also when the door's task is cancelled (its socket dropped): what was said of the
+            # unfinished turn is still stored.
+            self._log.close()
         return reason
 
     # --- client → provider -------------------------------------------------------------------
 
-    async def receive(self, message: ClientMessage) -> None:
-        """Act on one client message; raises ``ProtocolError`` for input it must refuse."""
-        match message:
-            case AudioChunk(audio=audio):
-                if self._mode == "chat":
-                    raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
-                pcm16 = decode_pcm16(audio)
-                await self._provider.send_audio(self._audio.to_provider(pcm16))
-                if self._turn_marker is not None:
-                    for mark in self._turn_marker.feed(pcm16):
-                        if mark.edge == "began":
-                            await self.caller_began_speaking(mark.ms_ago)
-                        else:
-                            await self.caller_stopped_speaking(mark.ms_ago)
-            case TextMessage(text=text):
-                self.caller_turn_ended()
+    async def receive(self, event: ClientEvent) -> None:
+        """Act on one client event; raises ``ProtocolError`` for input it must refuse."""
+        match event:
+            case CallerAudio(audio=audio):
+                await self._caller_audio(audio)
+            case CallerText(text=text):
+                await self._caller_text(text)
+            case CallerDigit(digit=digit):
+                await self._caller_text(f"The caller pressed {digit}")
+            case CallerTurnStarted(ms_ago=ms_ago):
+                await self._turn_started(ms_ago)
+            case CallerTurnEnded(ms_ago=ms_ago):
+                await self._turn_ended(ms_ago)
+            case Interrupt(played_ms=played_ms):
                 self._mark_activity()
-                self._turn.touch(self._clock.now())
-                self._turn.input_text.append(text)
-                await self._provider.send_text(text)
-            case InterruptMessage(played_ms=played_ms):
-                self._mark_activity()
-                await self.interrupt(played_ms)
-            case StopSession():
-                self.end("client_stop")
+                await self._provider.interrupt(played_ms)
+            case EndSession(reason=reason):
+                self.end(reason)
+            case EndAfterResponse(reason=reason):
+                self._end_after_response(reason)
 
-    async def receive_audio(self, audio: bytes) -> None:
-        """Raw caller audio, in the agreed client format, from an in-process client (the phone
-        bridge): no base64 round trip."""
+    async def _caller_audio(self, audio: bytes) -> None:
+        if self._plan.mode == "chat":
+            raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
         await self._provider.send_audio(self._audio.to_provider(audio))
+        if self._marker is not None:
+            for mark in self._marker.feed(audio):
+                if mark.edge == "began":
+                    await self._turn_started(mark.ms_ago)
+                else:
+                    await self._turn_ended(mark.ms_ago)
 
-    async def send_text_note(self, text: str) -> None:
-        """Text the client did not type but the assistant should hear (e.g. a DTMF digit)."""
-        self.caller_turn_ended()
+    async def _caller_text(self, text: str) -> None:
+        self._caller_done_s = self._clock.monotonic()
         self._mark_activity()
-        self._turn.touch(self._clock.now())
-        self._turn.input_text.append(text)
+        self._log.caller_said(text, new_turn=True)
         await self._provider.send_text(text)
 
-    async def interrupt(self, played_ms: int | None = None) -> None:
-        """Stop the agent now; ``played_ms`` is what the client really played of the item."""
-        await self._provider.interrupt(played_ms)
+    async def _turn_started(self, ms_ago: int) -> None:
+        self._log.caller_started_speaking()
+        if self._plan.provider_takes_turn_marks:
+            await self._provider.begin_turn(ms_ago)
+
+    async def _turn_ended(self, ms_ago: int) -> None:
+        """The caller finished a turn: the time to the assistant's first output is the turn
+        latency."""
+        self._caller_done_s = self._clock.monotonic()
+        if self._plan.provider_takes_turn_marks:
+            await self._provider.end_turn(ms_ago)
+
+    def _end_after_response(self, reason: str) -> None:
+        """End once the current response is complete (a goodbye or transfer line is heard)."""
+        self._end_after = reason
 
     # --- provider → client -------------------------------------------------------------------
 
@@ -266,129 +210,65 @@ class Conversation:
     async def _on_event(self, event: ProviderEvent) -> None:
         match event:
             case AgentAudio(audio=audio, item_id=item_id):
-                self._replying()
+                await self._agent_audio(audio, item_id)
+            case TranscriptDelta(source=source, text=text, item_id=item_id):
                 self._mark_activity()
-                self._turn.touch(self._clock.now())
-                self._turn.agent_spoke = True
-                self._turn.item_id = item_id
-                self._responding = True
-                self._audio_item = item_id
-                pcm = self._audio.from_provider(audio)
-                if pcm:
-                    await self._client.deliver_audio(pcm, item_id)
-            case Transcript(source=source, text=text, item_id=item_id):
-                self._mark_activity()
-                self._turn.touch(self._clock.now())
                 if source == "output":
                     self._replying()
-                    if item_id is not None:
-                        self._turn.item_id = item_id
-                parts = self._turn.input_text if source == "input" else self._turn.output_text
-                parts.append(text)
+                    self._log.agent_said(text, item_id)
+                else:
+                    self._log.caller_said(text, new_turn=False)
                 await self._client.deliver(TranscriptionUpdate(source=source, text=text))
-            case SpeechStarted():
+            case CallerSpeechStarted():
                 self._mark_activity()
+                self._log.caller_started_speaking()
                 handled = await self._client.caller_speech_started()
                 if not handled and self._responding:
                     await self._provider.interrupt(None)
             case OutputTruncated(item_id=item_id, text=text):
-                self._amend_output(item_id, text)
+                self._log.amend(item_id, text)
             case ResponseDone(interrupted=interrupted):
-                self._responding = False
-                tail = self._audio.flush_from_provider()
-                if tail and self._audio_item is not None and not interrupted:
-                    await self._client.deliver_audio(tail, self._audio_item)
-                await self._complete_turn(interrupted)
+                await self._response_done(interrupted)
             case ToolCall():
                 self._mark_activity()
-                self._start_tool(event)
+                self._tools.call(event)
             case ToolCallsCancelled(call_ids=call_ids):
-                self._cancel_tools(call_ids)
+                self._tools.cancel(call_ids)
             case ProviderFailed(message=message, code=code):
                 log.warning("provider failed", extra={"code": code})
                 await self._client.deliver(SessionError(error=f"AI provider error: {message}"))
                 self.end("provider_error")
 
-    async def _complete_turn(self, interrupted: bool) -> None:
-        full_input = "".join(self._turn.input_text)
-        full_output = "".join(self._turn.output_text)
-        self._flush_turn(interrupted=interrupted, completed=True)
-        self._turns_completed += 1
+    async def _agent_audio(self, audio: bytes, item_id: str) -> None:
+        self._replying()
+        self._mark_activity()
+        self._log.agent_audio(item_id)
+        self._responding = True
+        self._audio_item = item_id
+        converted = self._audio.from_provider(audio)
+        if converted:
+            await self._client.deliver_audio(converted, item_id)
+
+    def _replying(self) -> None:
+        if self._caller_done_s is not None and self._on_reply_latency is not None:
+            self._on_reply_latency(self._clock.monotonic() - self._caller_done_s)
+        self._caller_done_s = None
+
+    async def _response_done(self, interrupted: bool) -> None:
+        self._responding = False
+        tail = self._audio.flush_from_provider()
+        if tail and self._audio_item is not None and not interrupted:
+            await self._client.deliver_audio(tail, self._audio_item)
+        done = self._log.complete(interrupted=interrupted)
         await self._client.deliver(
-            TurnComplete(full_input=full_input, full_output=full_output, interrupted=interrupted)
+            TurnComplete(
+                full_input=done.full_input, full_output=done.full_output, interrupted=interrupted
+            )
         )
-        if self._end_after_response is not None:
-            self.end(self._end_after_response)
-        elif self._limits.max_turns and self._turns_completed >= self._limits.max_turns:
+        if self._end_after is not None:
+            self.end(self._end_after)
+        elif self._limits.max_turns and self._log.turns_stored >= self._limits.max_turns:
             self.end("max_turns")
-
-    def _flush_turn(self, *, interrupted: bool, completed: bool) -> None:
-        """Hand the turn's utterances to the transcript sink and start a new turn."""
-        turn, self._turn = self._turn, _TurnState()
-        if turn.started_at is None:
-            return
-        now = self._clock.now()
-        records: list[TurnRecord] = []
-        if turn.input_text:
-            records.append(TurnRecord("user", "".join(turn.input_text), turn.started_at, now))
-        if turn.output_text or turn.agent_spoke:
-            text = "".join(turn.output_text)
-            if turn.item_id is not None:
-                self._remember_item(turn.item_id, self._next_seq + len(records))
-            records.append(TurnRecord("assistant", text, turn.started_at, now, interrupted))
-        if records or completed:
-            self._turns.add(self._next_seq, tuple(records), completed)
-            self._next_seq += len(records)
-
-    def _remember_item(self, item_id: str, seq: int) -> None:
-        self._assistant_seq[item_id] = seq
-        if len(self._assistant_seq) > 8:  # truncation only ever concerns the latest items
-            del self._assistant_seq[next(iter(self._assistant_seq))]
-
-    def _amend_output(self, item_id: str, text: str) -> None:
-        """The caller heard only ``text`` of this item: store that, not what was generated."""
-        if self._turn.item_id == item_id:
-            self._turn.output_text = [text]
-        elif item_id in self._assistant_seq:
-            self._turns.amend(self._assistant_seq[item_id], text)
-
-    # --- tools -------------------------------------------------------------------------------
-
-    def _start_tool(self, call: ToolCall) -> None:
-        if self._group is not None:
-            task = self._group.create_task(self._run_tool(call), name="conversation-tool")
-            self._tool_tasks[call.call_id] = task
-            task.add_done_callback(lambda _: self._forget_tool(call.call_id, task))
-
-    def _forget_tool(self, call_id: str, task: asyncio.Task[None]) -> None:
-        if self._tool_tasks.get(call_id) is task:
-            del self._tool_tasks[call_id]
-
-    def _cancel_tools(self, call_ids: tuple[str, ...]) -> None:
-        """The model withdrew these calls: abandon their webhooks (the result has no taker)."""
-        for call_id in call_ids:
-            task = self._tool_tasks.get(call_id)
-            if task is not None and not task.done():
-                log.info("tool call cancelled by the model", extra={"call_id": call_id})
-                task.cancel()
-
-    async def _run_tool(self, call: ToolCall) -> None:
-        try:
-            await self._provider.send_tool_result(call.call_id, await self._tool_result(call))
-        except Exception:
-            log.exception("tool result not delivered", extra={"tool": call.name})
-
-    async def _tool_result(self, call: ToolCall) -> dict[str, Any]:
-        if call.name in {"end_session", "end_call"}:
-            self._end_after_response = "assistant_ended"
-            return {"ok": True}
-        if self._tool_handler is None:
-            return {"error": f"tool {call.name!r} is not available"}
-        try:
-            return await self._tool_handler(call)
-        except Exception as exc:
-            log.warning("tool failed", extra={"tool": call.name})
-            return {"error": f"tool {call.name!r} failed: {type(exc).__name__}"}
 
     # --- timers ------------------------------------------------------------------------------
 

@@ -8,30 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway import metrics
-from gateway.sessions.audio_format import SESSION_AUDIO
 from gateway.sessions.caller_context import describe_caller
-from gateway.sessions.conversation import (
-    Conversation,
-    ConversationClient,
-    ConversationLimits,
-    ToolHandler,
-)
+from gateway.sessions.conversation import Conversation, ConversationLimits
+from gateway.sessions.live import LiveSessions
+from gateway.sessions.plan import AudioRoute, SessionPlan, plan_session
+from gateway.sessions.port import SessionClient
 from gateway.sessions.protocol import SessionError, SessionOpen
 from gateway.sessions.service import SessionService
+from gateway.sessions.tool_calls import WebhookHandler
 from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
-from gateway.sessions.turn_marks import TurnMarker
-from gateway.state.control import ControlBus, SessionDirectory
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
+from kinds.clock import Clock
 from providers.base import ProviderSession
-from providers.capabilities import AudioFormat, ProviderCapabilities
-from providers.clock import Clock
 from providers.errors import ProviderError
 from providers.events import ToolCall
 from providers.registry import ProviderRegistry
@@ -41,14 +36,6 @@ log = logging.getLogger(__name__)
 
 ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
-
-
-@dataclass(frozen=True, slots=True)
-class BuiltinTool:
-    """A tool the client door answers itself, offered to the model with ``spec``."""
-
-    spec: ToolSpec
-    handler: ToolHandler
 
 
 def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ()) -> AssistantSpec:
@@ -75,11 +62,15 @@ def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ())
     )
 
 
-def _agreed_audio(native: AudioFormat | None, caps: ProviderCapabilities) -> AudioFormat:
-    """The client's own format when the provider takes and gives it, else PCM16 24 kHz."""
-    if native is not None and caps.input_audio == native and caps.output_audio == native:
-        return native
-    return SESSION_AUDIO
+def _as_connected(plan: SessionPlan, provider: ProviderSession) -> SessionPlan:
+    """The plan with the formats the provider really opened in: should it not honour the
+    plan's choice, the engine converts rather than feed it audio it cannot read."""
+    caps = provider.capabilities
+    if caps.input_audio != plan.inbound.provider:
+        plan = replace(plan, inbound=AudioRoute(plan.inbound.port, caps.input_audio))
+    if caps.output_audio != plan.outbound.provider:
+        plan = replace(plan, outbound=AudioRoute(plan.outbound.port, caps.output_audio))
+    return plan
 
 
 async def _complete_despite_cancel(work: Coroutine[Any, Any, None]) -> None:
@@ -115,47 +106,8 @@ class SessionTurns:
         self.writer.amend(self.session_id, seq, text)
 
 
-class LiveSessions:
-    """The conversations this node holds, so an end request can reach them."""
-
-    def __init__(self, directory: SessionDirectory, bus: ControlBus, node_id: str) -> None:
-        self._directory = directory
-        self._node_id = node_id
-        self._conversations: dict[str, Conversation] = {}
-        self._reserved: set[str] = set()
-        bus.on_end(self._end_local)
-
-    def __len__(self) -> int:
-        return len(self._reserved)
-
-    async def reserve(self, session_id: str) -> None:
-        """Record this node as the owner as soon as the session is claimed, before its
-        provider connects, so no other node takes it for lost meanwhile."""
-        self._reserved.add(session_id)
-        await self._directory.claim(session_id, self._node_id)
-
-    async def add(self, session_id: str, conversation: Conversation) -> None:
-        self._conversations[session_id] = conversation
-
-    async def remove(self, session_id: str) -> None:
-        self._conversations.pop(session_id, None)
-        self._reserved.discard(session_id)
-        await self._directory.release(session_id, self._node_id)
-
-    def end_all(self, reason: str) -> None:
-        for conversation in list(self._conversations.values()):
-            conversation.end(reason)
-
-    async def _end_local(self, session_id: str, reason: str) -> bool:
-        conversation = self._conversations.get(session_id)
-        if conversation is None:
-            return False
-        conversation.end(reason)
-        return True
-
-
 class SessionRunner:
-    """Connects a claimed session to its provider and runs it to the end."""
+    """Plans a claimed session, connects it to its provider and runs it to the end."""
 
     def __init__(
         self,
@@ -179,67 +131,58 @@ class SessionRunner:
     async def run(
         self,
         session: Session,
-        client: ConversationClient,
+        client: SessionClient,
         reader: ClientReader,
-        builtins: Mapping[str, BuiltinTool] | None = None,
         *,
         assistant: Assistant | None = None,
     ) -> str:
         """Run the session until it ends; returns (and records) the end reason.
 
-        ``builtins`` are tools the door itself answers (the phone's ``transfer_call``). A door
-        that has just read the session's assistant passes it to save the query."""
+        A door that has just read the session's assistant passes it to save the query."""
         await self._live.reserve(session.id)
         try:
-            return await self._run(session, client, reader, builtins or {}, assistant)
+            if assistant is None or assistant.id != session.assistant_id:
+                assistant = await self._store.assistants.get(
+                    session.assistant_id, include_deleted=True
+                )
+            if assistant is None:  # the row is referenced by a foreign key: only a broken DB
+                await self._service.finish(session.id, "assistant_missing")
+                return "assistant_missing"
+            return await self._run(session, client, reader, assistant)
         finally:
             await self._live.remove(session.id)
 
-    async def _run(
-        self,
-        session: Session,
-        client: ConversationClient,
-        reader: ClientReader,
-        builtins: Mapping[str, BuiltinTool],
-        assistant: Assistant | None,
-    ) -> str:
-        if assistant is None or assistant.id != session.assistant_id:
-            assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
-        if assistant is None:  # the row is referenced by a foreign key, so only a broken DB
-            await self._service.finish(session.id, "assistant_missing")
-            return "assistant_missing"
-        mode: SessionMode = "chat" if session.mode == "chat" else "voice"
-        native: AudioFormat | None = getattr(client, "native_audio", None)
-        detects_turns = bool(getattr(client, "detects_turns", False))
-        spec = assistant_spec(assistant, tuple(tool.spec for tool in builtins.values()))
-        context = SessionContext(
-            session_id=session.id,
-            mode=mode,
-            language_code=session.language_code,
-            caller_context=await self._caller_context(session),
-            preferred_audio=native,
-            # The bridge marks every call's turns; for an app the gateway marks them only when
-            # the assistant turns the provider's VAD off (see ``turn_marks``).
-            client_turns=detects_turns or not spec.turn_detection.server_vad,
+    def plan(self, session: Session, client: SessionClient, assistant: Assistant) -> SessionPlan:
+        """The session plan: formats, turns and built-ins, decided once (``plan_session``)."""
+        mode = plan_mode(session)
+        provider = self._providers.get(assistant.provider)
+        return plan_session(
+            client.traits,
+            provider.capabilities(mode),
+            assistant_spec(assistant),
+            mode,
+            can_transfer=bool(assistant.transfer_number),
         )
+
+    async def _run(
+        self, session: Session, client: SessionClient, reader: ClientReader, assistant: Assistant
+    ) -> str:
+        plan = self.plan(session, client, assistant)
         try:
-            provider_session = await self._providers.get(assistant.provider).connect(spec, context)
+            provider_session = await self._connect(session, assistant, plan)
         except ProviderError as exc:
             log.warning("provider connect failed", extra={"code": exc.code})
             metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
             await client.deliver(SessionError(error=f"AI provider unavailable: {exc}"))
             await self._service.finish(session.id, "provider_error")
             return "provider_error"
-        client_audio = _agreed_audio(native, provider_session.capabilities)
-        agree = getattr(client, "audio_agreed", None)
-        if agree is not None:
-            agree(client_audio)
+        plan = _as_connected(plan, provider_session)
+        client.session_planned(plan)
         conversation = Conversation(
             provider=provider_session,
-            client_audio=client_audio,
             client=client,
+            plan=plan,
             clock=self._clock,
-            mode=session.mode,
             limits=ConversationLimits(
                 idle_timeout_s=assistant.idle_timeout_s,
                 max_turns=assistant.max_turns,
@@ -247,19 +190,45 @@ class SessionRunner:
             ),
             turns=SessionTurns(self._transcripts, session.id),
             on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
-            tool_handler=self._tool_handler(session, assistant, builtins),
-            turn_marker=None
-            if detects_turns or mode != "voice" or provider_session.capabilities.server_vad
-            else TurnMarker(client_audio.sample_rate_hz, spec.turn_detection.silence_ms),
+            webhooks=self._webhooks(session, assistant),
+            silence_ms=assistant_spec(assistant).turn_detection.silence_ms,
         )
+        return await self._converse(
+            session, assistant, client, conversation, provider_session, reader
+        )
+
+    async def _connect(
+        self, session: Session, assistant: Assistant, plan: SessionPlan
+    ) -> ProviderSession:
+        spec = assistant_spec(assistant, plan.offered_tools)
+        context = SessionContext(
+            session_id=session.id,
+            mode=plan.mode,
+            language_code=session.language_code,
+            caller_context=await self._caller_context(session),
+            input_audio=plan.inbound.provider,
+            output_audio=plan.outbound.provider,
+            client_turns=plan.provider_takes_turn_marks,
+        )
+        return await self._providers.get(assistant.provider).connect(spec, context)
+
+    async def _converse(
+        self,
+        session: Session,
+        assistant: Assistant,
+        client: SessionClient,
+        conversation: Conversation,
+        provider_session: ProviderSession,
+        reader: ClientReader,
+    ) -> str:
         await self._live.add(session.id, conversation)
         reason = "internal_error"
         active = metrics.SESSIONS_ACTIVE.labels(session.channel, assistant.provider)
         active.inc()
         try:
-            await client.deliver(SessionOpen(provider=assistant.provider, mode=mode))
+            await client.deliver(SessionOpen(provider=assistant.provider, mode=plan_mode(session)))
             try:
-                reason = await self._converse(conversation, reader)
+                reason = await _drive(conversation, reader)
             except asyncio.CancelledError:
                 # The door's task was cancelled (its connection was lost, or the server stops):
                 # keep the reason the conversation already had, if any.
@@ -288,16 +257,7 @@ class SessionRunner:
             log.exception("caller context failed", extra={"session_id": session.id})
             return None
 
-    async def _converse(self, conversation: Conversation, reader: ClientReader) -> str:
-        async with asyncio.TaskGroup() as group:
-            reading = group.create_task(reader(conversation), name="session-reader")
-            reason = await conversation.run()
-            reading.cancel()
-        return reason
-
-    def _tool_handler(
-        self, session: Session, assistant: Assistant, builtins: Mapping[str, BuiltinTool]
-    ) -> ToolHandler:
+    def _webhooks(self, session: Session, assistant: Assistant) -> WebhookHandler:
         endpoints = {
             tool["name"]: ToolEndpoint(tool["name"], tool["webhook_url"])
             for tool in assistant.tools
@@ -306,11 +266,21 @@ class SessionRunner:
         context = CallContext(session.id, assistant.id, session.phone_number)
 
         async def handle(call: ToolCall) -> dict[str, Any]:
-            if call.name in builtins:
-                return await builtins[call.name].handler(call)
             endpoint = endpoints.get(call.name)
             if endpoint is None:
                 return {"error": f"tool {call.name!r} has no webhook"}
             return await self._tools.call(endpoint, call, context)
 
         return handle
+
+
+def plan_mode(session: Session) -> SessionMode:
+    return "chat" if session.mode == "chat" else "voice"
+
+
+async def _drive(conversation: Conversation, reader: ClientReader) -> str:
+    async with asyncio.TaskGroup() as group:
+        reading = group.create_task(reader(conversation), name="session-reader")
+        reason = await conversation.run()
+        reading.cancel()
+    return reason

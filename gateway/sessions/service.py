@@ -21,7 +21,7 @@ from gateway.state.control import ControlBus
 from gateway.store import Store
 from gateway.store.keys import hash_secret
 from gateway.store.models import Assistant, Base, Session
-from providers.clock import Clock
+from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 

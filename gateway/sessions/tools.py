@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from providers.clock import Clock
+from kinds.clock import Clock
 from providers.events import ToolCall
 
 log = logging.getLogger(__name__)

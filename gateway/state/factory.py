@@ -26,7 +26,7 @@ from gateway.state.redis_link import RedisLink, open_redis
 from gateway.state.redis_ratelimit import RedisRateLimiter
 from gateway.state.sweeper import LostSessionSweeper
 from gateway.store import Store
-from providers.clock import Clock
+from kinds.clock import Clock
 
 
 @dataclass(slots=True)

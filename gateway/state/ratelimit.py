@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from providers.clock import Clock
+from kinds.clock import Clock
 
 WINDOW_S = 60
 

@@ -19,7 +19,7 @@ from gateway.state.control import EndHandler, StateUnavailable
 from gateway.state.redis_directory import RedisSessionDirectory
 from gateway.state.redis_link import REDIS_ERRORS, RedisLink
 from gateway.store import Store
-from providers.clock import Clock
+from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 

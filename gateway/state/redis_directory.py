@@ -17,7 +17,7 @@ from collections.abc import Collection
 
 from gateway.state.control import StateUnavailable
 from gateway.state.redis_link import REDIS_ERRORS, RedisLink
-from providers.clock import Clock
+from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 

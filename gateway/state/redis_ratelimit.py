@@ -12,7 +12,7 @@ from typing import cast
 
 from gateway.state.ratelimit import WINDOW_S, MemoryRateLimiter, RateDecision, decide
 from gateway.state.redis_link import REDIS_ERRORS, RedisLink
-from providers.clock import Clock
+from kinds.clock import Clock
 
 # The counter outlives its window by one more window: a node whose clock runs a little behind
 # may still count into it, and it is gone long before its key could be reused.

@@ -15,7 +15,7 @@ from datetime import timedelta
 from gateway.state.control import StateUnavailable
 from gateway.state.redis_directory import RedisSessionDirectory
 from gateway.store import Store
-from providers.clock import Clock
+from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 

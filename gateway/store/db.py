@@ -1,4 +1,11 @@
-"""Engine set-up and schema migration (Alembic), for SQLite and PostgreSQL alike."""
+"""Engine set-up and schema migration (Alembic), for SQLite and PostgreSQL alike.
+
+Migrations are safe when many nodes start at once on an empty database: on PostgreSQL the
+upgrade runs under a transaction-scoped advisory lock, so one node migrates while the others
+wait and then find the schema at head; on SQLite the migrating transaction takes the file's
+write lock up front (``BEGIN IMMEDIATE``), with the same effect. ``kura migrate`` remains the
+recommended deploy step, so nodes never wait on one another at start.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,46 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 READ_ONLY_OPTION = "kura_read_only"
+# Any fixed 64-bit number works, as long as nothing else on the server takes the same advisory
+# lock: this one is the ASCII of "kuramigr".
+MIGRATION_LOCK_KEY = 0x6B7572616D696772
+
+
+class DatabaseUnavailable(ConnectionError):
+    """The database could not be reached, or refused us; the message names it (no password).
+
+    A ``ConnectionError``: the operator's environment, not a bug, so the CLI prints it in one
+    line (exit 1) where it printed ``[Errno 111] Connection refused`` without saying what."""
+
+
+def describe_database(database_url: str) -> str:
+    """The URL with any password masked, fit for messages and logs."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+async def connect(engine: AsyncEngine) -> AsyncConnection:
+    """A connection, or ``DatabaseUnavailable`` naming the database and the reason."""
+    try:
+        return await engine.connect()
+    except (OSError, DBAPIError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot connect to the database {where}: {reason}") from exc
+
 
 # WAL lets readers run beside the transcript writer; busy_timeout makes a second writer wait for
 # the lock instead of failing with "database is locked"; NORMAL sync survives app crashes (a power
@@ -123,10 +164,37 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` over the engine's own connection."""
+    """Upgrade the schema to ``revision`` in one transaction, one node at a time.
+
+    Without the lock, two nodes starting together on an empty PostgreSQL database both ran
+    ``CREATE TABLE alembic_version`` and one crashed with a unique violation."""
 
     def _upgrade(connection: Connection) -> None:
         command.upgrade(_alembic_config(connection), revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+    conn = await connect(engine)
+    try:
+        async with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # Released at commit; PostgreSQL's DDL is transactional, so a waiting node
+                # sees either no schema or all of it.
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                await conn.execute(lock, {"key": MIGRATION_LOCK_KEY})
+            await conn.run_sync(_upgrade)
+    finally:
+        await conn.close()
+
+
+async def schema_revisions(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """(the database's revision, or None when unmigrated; the newest this code knows)."""
+
+    def _current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    conn = await connect(engine)
+    try:
+        current = await conn.run_sync(_current)
+    finally:
+        await conn.close()
+    return current, head

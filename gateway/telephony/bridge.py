@@ -1,9 +1,12 @@
 """The CallBridge: a phone call as a client of the Kura session protocol (DESIGN §1, §3).
 
-Carrier media in → inbound chain (µ-law → PCM16 → VAD → 24 kHz) → ``Conversation``; agent audio
-→ outbound chain (24 kHz → 8 kHz µ-law → 20 ms frames, a mark per chunk) → carrier. Barge-in
-(local VAD or the provider's speech start, whichever is first) clears the carrier's buffer and
-interrupts the provider at the position the carrier's echoed marks say was played.
+Carrier media in → inbound chain (µ-law → PCM16 → VAD → the provider's rate, or µ-law as is) →
+``Conversation``; agent audio → outbound chain (the provider's rate → 8 kHz µ-law → 20 ms frames,
+a mark per chunk) → carrier. The session plan picks the formats, so each direction is converted
+once, here. Barge-in (local VAD or the provider's speech start, whichever is first) clears the
+carrier's buffer and interrupts the provider at the position the carrier's echoed marks say was
+played. The bridge knows carriers only through the seam (``gateway.telephony.carriers``): one
+stream's codec and the carrier's capability record.
 """
 
 from __future__ import annotations
@@ -11,37 +14,67 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType
 
 from gateway import metrics
-from gateway.sessions.conversation import Conversation
+from gateway.sessions.plan import ClientTraits, SessionPlan
+from gateway.sessions.port import (
+    CallerAudio,
+    CallerDigit,
+    CallerTurnEnded,
+    CallerTurnStarted,
+    ClientEvent,
+    EndAfterResponse,
+    EndSession,
+    Interrupt,
+)
 from gateway.sessions.protocol import ServerMessage, SessionError, TurnComplete
 from gateway.telephony.call_audio import apology_ulaw
-from gateway.telephony.twilio_codec import (
+from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
+from gateway.telephony.carriers.events import (
+    CarrierCommand,
     ClearAudio,
     DtmfReceived,
     MarkEchoed,
     MediaReceived,
-    SendMark,
-    SendMedia,
+    PlaceMark,
+    PlayAudio,
     StreamStopped,
-    decode,
-    encode_bytes,
 )
+from kinds.audio import PCMU_8K
+from kinds.clock import Clock, SystemClock
 from media.chains import InboundChain, OutboundChain
 from media.playout import PlayoutBatch
 from media.vad import SpeechStopped
-from providers.capabilities import AudioFormat
+from providers.events import ToolCall
 
 log = logging.getLogger(__name__)
 
-ULAW_8K = AudioFormat("pcmu", 8000)
-MAX_FRAME_CHARS = 64 * 1024  # Twilio's frames are ~400 characters; bigger ones are not Twilio's
 PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
-CARRIER_SILENCE_S = 10.0  # Twilio streams a frame every 20 ms, silence included, all call long
+CARRIER_SILENCE_S = 10.0  # carriers stream a frame every 20 ms, silence included, all call long
+CHAIN_AUDIO = PCMU_8K  # what the media chains decode and encode (G.711 µ-law at 8 kHz)
+_CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+
+
+class CarrierSocket(Protocol):
+    """The bridge's side of the carrier's WebSocket (an aiohttp ``WebSocketResponse``)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def receive(self) -> WSMessage: ...
+
+    async def send_frame(self, message: bytes, opcode: WSMsgType) -> None: ...
+
+
+class EventSink(Protocol):
+    """Where the bridge sends the caller's events: the Conversation's client port."""
+
+    async def receive(self, event: ClientEvent) -> None: ...
 
 
 @dataclass(slots=True)
@@ -55,34 +88,89 @@ class _Counters:
         metrics.BAD_INPUT.labels(reason).inc()
 
 
+ToolAnswer = Callable[[ToolCall], Awaitable[dict[str, Any]]]
+
+
+def call_traits(capabilities: CarrierCapabilities) -> ClientTraits:
+    """What a call on this carrier speaks and does itself, for the session plan."""
+    return ClientTraits(
+        audio=capabilities.audio,
+        # The inbound chain decodes G.711 for its VAD anyway, and the outbound chain encodes it:
+        # resampling to or from any PCM16 rate happens within those steps.
+        converts_audio=True,
+        detects_turns=True,  # the inbound chain's VAD (there for barge-in) marks the turns
+        answers=frozenset({"end_call", "transfer_call"}),
+    )
+
+
+def _check_supported(capabilities: CarrierCapabilities) -> None:
+    """The bridge plays and barges in at the played position: it needs these of a carrier."""
+    if capabilities.audio != CHAIN_AUDIO:
+        raise ValueError(f"the media chains cannot carry {capabilities.name}'s audio yet")
+    if not (capabilities.marks and capabilities.clear):
+        # Without echoed marks the played position could only be guessed from the wall clock.
+        raise ValueError(f"{capabilities.name} must echo marks and clear its playout")
+
+
 class CallBridge:
     """One call's media between the carrier socket and its Conversation."""
 
-    native_audio = ULAW_8K
-    """What the carrier speaks; a provider that speaks it too needs no conversion at all."""
-    detects_turns = True
-    """The inbound chain's VAD (there for barge-in) also marks the caller's turns."""
-
-    def __init__(self, ws: web.WebSocketResponse, stream_sid: str) -> None:
+    def __init__(
+        self,
+        ws: CarrierSocket,
+        codec: CarrierCodec,
+        capabilities: CarrierCapabilities,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        _check_supported(capabilities)
+        self.traits = call_traits(capabilities)
         self._ws = ws
-        self._sid = stream_sid
-        self._passthrough = False
+        self._codec = codec
+        self._decode = codec.decode  # looked up once each: called for every frame
+        self._encode = codec.encode
+        self._clock = clock or SystemClock()
+        self._binary_in = capabilities.frames == "binary"
+        self._audio_opcode = WSMsgType.BINARY if self._binary_in else WSMsgType.TEXT
+        self._max_frame_size = capabilities.max_frame_size
+        self._tools: dict[str, ToolAnswer] = {}
+        self._inbound_passthrough = False
+        self._outbound_passthrough = False
         self._inbound = InboundChain()
         self._outbound = OutboundChain()
-        self._conversation: Conversation | None = None
+        self._conversation: EventSink | None = None
         self._current_item: str | None = None
         self._cleared_items: set[str] = set()
         self._failed = False
         self.hung_up = False
         self.counters = _Counters()
 
-    # --- ConversationClient ------------------------------------------------------------------
+    # --- SessionClient ---------------------------------------------------------------------------
 
-    def audio_agreed(self, audio: AudioFormat) -> None:
-        """The session runs in ``audio``: µ-law passes straight through, or PCM16 24 kHz."""
-        self._passthrough = audio == ULAW_8K
-        if self._passthrough:
-            self._inbound = InboundChain(out_rate_hz=8000)  # decoded only for the VAD
+    def session_planned(self, plan: SessionPlan) -> None:
+        """µ-law passes straight through where the provider speaks it; otherwise the chains
+        resample straight to and from the provider's PCM16 rate."""
+        inbound, outbound = plan.inbound.port, plan.outbound.port
+        self._inbound_passthrough = inbound == CHAIN_AUDIO
+        # Passed through, the caller's audio is still decoded (at 8 kHz) for the VAD.
+        self._inbound = InboundChain(out_rate_hz=inbound.sample_rate_hz)
+        self._outbound_passthrough = outbound == CHAIN_AUDIO
+        if not self._outbound_passthrough:
+            self._outbound = OutboundChain(in_rate_hz=outbound.sample_rate_hz)
+
+    def set_tools(self, tools: Mapping[str, ToolAnswer]) -> None:
+        """How this call answers the built-ins the plan gives it (``end_call``, transfer)."""
+        self._tools = dict(tools)
+
+    async def end_after_response(self, reason: str) -> None:
+        if self._conversation is not None:
+            await self._conversation.receive(EndAfterResponse(reason))
+
+    async def answer_tool(self, call: ToolCall) -> dict[str, Any]:
+        answer = self._tools.get(call.name)
+        if answer is None:
+            return {"error": f"tool {call.name!r} is not available on this call"}
+        return await answer(call)
 
     async def deliver(self, message: ServerMessage) -> None:
         if isinstance(message, SessionError):
@@ -95,7 +183,7 @@ class CallBridge:
             return  # audio of an item the caller already talked over: never play it
         started_s = time.perf_counter()
         self._current_item = item_id
-        if self._passthrough:
+        if self._outbound_passthrough:
             batches = self._outbound.push_ulaw(item_id, pcm16)
         else:
             batches = self._outbound.push(item_id, pcm16)
@@ -107,13 +195,9 @@ class CallBridge:
         await self._barge_in("provider")
         return True
 
-    def end_after_response(self, reason: str) -> None:
-        if self._conversation is not None:
-            self._conversation.end_after_response(reason)
-
     # --- carrier → conversation --------------------------------------------------------------
 
-    async def read_carrier(self, conversation: Conversation) -> None:
+    async def read_carrier(self, conversation: EventSink) -> None:
         """Feed carrier frames to the conversation until the stream stops or the socket drops."""
         self._conversation = conversation
         watchdog = asyncio.create_task(self._watch_carrier(conversation), name="carrier-watchdog")
@@ -122,59 +206,65 @@ class CallBridge:
         finally:
             watchdog.cancel()
         self.hung_up = True
-        conversation.end("caller_hangup")
+        await conversation.receive(EndSession("caller_hangup"))
 
-    async def _read_frames(self, conversation: Conversation) -> None:
-        async for frame in self._ws:
-            self.counters.messages_in += 1
-            if frame.type == WSMsgType.TEXT:
-                if len(frame.data) > MAX_FRAME_CHARS:
-                    self.counters.bad("oversize")
+    async def _read_frames(self, conversation: EventSink) -> None:
+        ws, counters = self._ws, self.counters
+        while (frame := await ws.receive()).type not in _CLOSED:
+            counters.messages_in += 1
+            kind = frame.type
+            if kind is WSMsgType.TEXT or (kind is WSMsgType.BINARY and self._binary_in):
+                if len(frame.data) > self._max_frame_size:
+                    counters.bad("oversize")
                     continue
-                if await self._on_carrier_text(frame.data, conversation):
+                if await self._on_carrier_frame(frame.data, conversation):
                     break
-            elif frame.type == WSMsgType.BINARY:
-                self.counters.bad("binary")
+            elif kind is WSMsgType.BINARY:
+                counters.bad("binary")
 
-    async def _watch_carrier(self, conversation: Conversation) -> None:
+    async def _watch_carrier(self, conversation: EventSink) -> None:
         """End a call whose carrier stream has gone quiet (a dead peer or a half-open socket)."""
         seen = -1
         while seen != self.counters.messages_in:
             seen = self.counters.messages_in
-            await asyncio.sleep(CARRIER_SILENCE_S)
-        log.warning("carrier stream silent; ending the call", extra={"stream_sid": self._sid})
+            await self._clock.sleep(CARRIER_SILENCE_S)
+        log.warning(
+            "carrier stream silent; ending the call", extra={"stream_id": self._codec.stream_id}
+        )
         self.hung_up = True  # nobody is listening: nothing more to send or wait for
-        conversation.end("carrier_lost")
+        await conversation.receive(EndSession("carrier_lost"))
 
-    async def _on_carrier_text(self, text: str, conversation: Conversation) -> bool:
-        """Act on one carrier message; True once the stream has stopped."""
-        event = decode(text)
+    async def _on_carrier_frame(self, data: str | bytes, conversation: EventSink) -> bool:
+        """Act on one carrier frame; True once the stream has stopped."""
+        event = self._decode(data)
         match event:
             case MediaReceived(payload=payload):
                 await self._on_media(payload, conversation)
             case MarkEchoed(name=name):
                 self._outbound.on_mark(name)
             case DtmfReceived(digit=digit):
-                await conversation.send_text_note(f"The caller pressed {digit}")
+                await conversation.receive(CallerDigit(digit))
             case StreamStopped():
                 return True
             case None:
                 self.counters.bad("malformed")
         return False
 
-    async def _on_media(self, payload: bytes, conversation: Conversation) -> None:
+    async def _on_media(self, payload: bytes, conversation: EventSink) -> None:
         started_s = time.perf_counter()
         self.counters.frames_in += 1
         result = self._inbound.process(payload, self._outbound.audible)
         if result.barge_in is not None:
             await self._barge_in("local_vad")
-        await conversation.receive_audio(payload if self._passthrough else result.pcm16)
+        await conversation.receive(
+            CallerAudio(payload if self._inbound_passthrough else result.pcm16)
+        )
         if (event := result.vad_event) is not None:
             # After the frame itself: the provider has the audio the event's times refer to.
             if isinstance(event, SpeechStopped):
-                await conversation.caller_stopped_speaking(event.detected_ms - event.end_ms)
+                await conversation.receive(CallerTurnEnded(event.detected_ms - event.end_ms))
             else:
-                await conversation.caller_began_speaking(event.detected_ms - event.start_ms)
+                await conversation.receive(CallerTurnStarted(event.detected_ms - event.start_ms))
         metrics.observe_frame("inbound", time.perf_counter() - started_s)
 
     # --- barge-in ----------------------------------------------------------------------------
@@ -183,7 +273,7 @@ class CallBridge:
         """Stop the agent at once and tell the provider what the caller really heard."""
         item = self._current_item
         confirmed_ms = self._outbound.tracker.played_ms(item) if item else 0
-        await self._send(ClearAudio(self._sid))
+        await self._send(ClearAudio())
         heard = self._outbound.clear()
         if item is None:
             return
@@ -192,7 +282,7 @@ class CallBridge:
         played_ms = heard.get(item, confirmed_ms)
         log.info("barge-in", extra={"source": source, "played_ms": played_ms})
         if self._conversation is not None:
-            await self._conversation.interrupt(played_ms)
+            await self._conversation.receive(Interrupt(played_ms))
 
     # --- conversation → carrier --------------------------------------------------------------
 
@@ -202,16 +292,16 @@ class CallBridge:
             if batch.mark.item_id in self._cleared_items:
                 return
             for frame in batch.frames:
-                await self._send(SendMedia(self._sid, frame))
+                await self._send(PlayAudio(frame), self._audio_opcode)
                 if started_s is not None:
                     metrics.observe_frame("outbound", time.perf_counter() - started_s)
-            await self._send(SendMark(self._sid, batch.mark.name))
+            await self._send(PlaceMark(batch.mark.name))
 
-    async def _send(self, command: Any) -> None:
+    async def _send(self, command: CarrierCommand, opcode: WSMsgType = WSMsgType.TEXT) -> None:
         if self._ws.closed or self.hung_up:
             return
         try:
-            await self._ws.send_frame(encode_bytes(command), WSMsgType.TEXT)
+            await self._ws.send_frame(self._encode(command), opcode)
         except ConnectionError:
             # The carrier is already closing the socket: the call is over, say so once.
             self.hung_up = True
@@ -238,9 +328,12 @@ class CallBridge:
             async with asyncio.timeout(deadline_s):
                 while self._outbound.audible:
                     frame = await self._ws.receive()
-                    if frame.type != WSMsgType.TEXT:
+                    kind = frame.type
+                    if kind is not WSMsgType.TEXT and not (
+                        kind is WSMsgType.BINARY and self._binary_in
+                    ):
                         return
-                    event = decode(frame.data)
+                    event = self._decode(frame.data)
                     if isinstance(event, MarkEchoed):
                         self._outbound.on_mark(event.name)
                     elif isinstance(event, StreamStopped):

@@ -28,7 +28,7 @@ from gateway.store.calls import CallLookup
 from gateway.store.keys import hash_secret
 from gateway.store.models import Call, Session
 from gateway.telephony.caller_id import caller_number, dialled_number
-from providers.clock import Clock
+from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 

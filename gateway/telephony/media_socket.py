@@ -1,8 +1,10 @@
-"""``GET /telephony/twilio/media``: Twilio's Media Streams socket, bridged to a session.
+"""``GET /telephony/{carrier}/media``: a carrier's media socket, bridged to a session.
 
-Nothing costly happens before the caller is proven: the upgrade must carry Twilio's signature
-over the ``wss://`` Stream URL (else 403, no socket), and the ``start`` message must carry the
-single-use token the voice webhook issued for this CallSid and session (else close 1008), all
+Generic over the registered carriers (``Telephony.carriers``); Twilio's socket is
+``/telephony/twilio/media``. Nothing costly happens before the caller is proven: the upgrade
+must pass the carrier's handshake check (Twilio: its signature over the ``wss://`` Stream URL;
+else 403, no socket), and the start event must carry, in the carrier's custom parameters, the
+single-use token the voice webhook issued for this call and session (else close 1008), all
 before any provider is connected.
 """
 
@@ -11,65 +13,65 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import metrics
 from gateway.context import GatewayContext, context_of
-from gateway.errors import Conflict, Forbidden, Unavailable
-from gateway.sessions.runner import BuiltinTool
+from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
 from gateway.store.models import Session
-from gateway.telephony.bridge import CallBridge
+from gateway.telephony.bridge import CallBridge, ToolAnswer
+from gateway.telephony.carriers.events import StreamStarted
+from gateway.telephony.carriers.registry import Carrier, Decoder
 from gateway.telephony.service import TELEPHONY, Telephony
-from gateway.telephony.signatures import SIGNATURE_HEADER
-from gateway.telephony.twilio_codec import StreamStarted, decode
 from providers.events import ToolCall
-from providers.spec import ToolSpec
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 10.0  # Twilio sends connected+start at once; a silent socket is not Twilio
-MAX_MESSAGE_BYTES = 1024 * 1024  # hard cap (close 1009); frames over 64 KiB are ignored below it
-TRANSFER_TOOL = ToolSpec(
-    name="transfer_call",
-    description="Transfer the caller to a human colleague. Say a short line first.",
-    parameters={"type": "object", "properties": {"reason": {"type": "string"}}},
-)
-END_CALL_TOOL = ToolSpec(
-    name="end_call",
-    description="Hang up once the conversation is over. Say goodbye first.",
-    parameters={"type": "object", "properties": {}},
-)
+MEDIA_ROUTE = "/telephony/{carrier}/media"
+START_TIMEOUT_S = 10.0  # carriers send their start event at once; a silent socket is no carrier
+MAX_MESSAGE_BYTES = 1024 * 1024  # hard cap (close 1009); smaller oversized frames are ignored
+
+
+def _carrier_of(request: web.Request, telephony: Telephony) -> Carrier:
+    """The registered carrier this socket is for, once its handshake proves it is that carrier."""
+    carrier = telephony.carriers.get(request.match_info.get("carrier", ""))
+    if carrier is None:
+        raise NotFound("no such carrier")
+    if carrier.handshake is None:
+        raise Unavailable(f"telephony is not configured ({carrier.config_hint})")
+    if not carrier.handshake(request.headers):
+        log.warning("media socket refused: bad signature", extra={"carrier": carrier.name})
+        raise Forbidden(f"invalid {carrier.title} signature")
+    return carrier
 
 
 async def media_stream(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     telephony = request.app[TELEPHONY]
-    if telephony.signatures is None:
-        raise Unavailable("telephony is not configured (KURA_TWILIO_AUTH_TOKEN)")
-    if not telephony.signatures.media_handshake_is_valid(request.headers.get(SIGNATURE_HEADER)):
-        log.warning("media socket refused: bad signature")
-        raise Forbidden("invalid Twilio signature")
+    carrier = _carrier_of(request, telephony)
     # No ping heartbeat: aiohttp re-arms it on every message (about 4 % of a loaded gateway's
-    # CPU), and Twilio's 50 frames a second already prove the peer alive; the bridge's watchdog
-    # ends a call whose stream goes quiet.
+    # CPU), and a carrier's 50 frames a second already prove the peer alive; the bridge's
+    # watchdog ends a call whose stream goes quiet.
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     try:
-        started = await _await_start(ws)
-        session = await _admit(ctx, telephony, started) if started else None
+        started = await _await_start(ws, carrier.decode)
+        session = await _admit(ctx, telephony, carrier, started) if started else None
         if started is None or session is None:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"not admitted")
             return ws
-        await _run_call(ctx, telephony, ws, started, session)
+        await _run_call(ctx, telephony, ws, carrier, started, session)
     finally:
         if not ws.closed:
             await ws.close()
     return ws
 
 
-async def _await_start(ws: web.WebSocketResponse) -> StreamStarted | None:
-    """Skip ``connected``; the stream's ``start``, or None if it does not come in time."""
+async def _await_start(ws: web.WebSocketResponse, decode: Decoder) -> StreamStarted | None:
+    """Skip what comes before it (``connected``); the stream's start, or None if it does not
+    come in time."""
     try:
         async with asyncio.timeout(START_TIMEOUT_S):
             async for frame in ws:
@@ -84,15 +86,16 @@ async def _await_start(ws: web.WebSocketResponse) -> StreamStarted | None:
 
 
 async def _admit(
-    ctx: GatewayContext, telephony: Telephony, started: StreamStarted
+    ctx: GatewayContext, telephony: Telephony, carrier: Carrier, started: StreamStarted
 ) -> Session | None:
     """Redeem the call's single-use token and claim its session (one stream per call)."""
-    params = started.custom_parameters
-    session = await telephony.calls.redeem_media_token(
-        started.call_sid, params.get("session_id", ""), params.get("token", "")
-    )
+    if started.audio != carrier.capabilities.audio:
+        log.warning("media socket refused: audio format", extra={"call_id": started.call_id})
+        return None
+    session_id, token = carrier.start_parameters.read(started)
+    session = await telephony.calls.redeem_media_token(started.call_id, session_id, token)
     if session is None:
-        log.warning("media socket refused: bad or used token", extra={"call_sid": started.call_sid})
+        log.warning("media socket refused: bad or used token", extra={"call_id": started.call_id})
         return None
     try:
         return await ctx.sessions.claim(session)
@@ -105,39 +108,36 @@ async def _run_call(
     ctx: GatewayContext,
     telephony: Telephony,
     ws: web.WebSocketResponse,
+    carrier: Carrier,
     started: StreamStarted,
     session: Session,
 ) -> None:
-    bridge = CallBridge(ws, started.stream_sid)
+    bridge = CallBridge(ws, carrier.open_codec(started), carrier.capabilities)
+    bridge.set_tools(_call_tools(telephony, session, bridge))
     metrics.CALLS_ACTIVE.inc()
     try:
         assistant = await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
-        can_transfer = bool(assistant and assistant.transfer_number)
-        builtins = _builtin_tools(telephony, session, bridge, can_transfer=can_transfer)
         reader = functools.partial(CallBridge.read_carrier, bridge)
-        reason = await ctx.runner.run(session, bridge, reader, builtins, assistant=assistant)
+        reason = await ctx.runner.run(session, bridge, reader, assistant=assistant)
         await bridge.finish()
         log.info("call ended", extra={"session_id": session.id, "reason": reason})
     finally:
         metrics.CALLS_ACTIVE.dec()
 
 
-def _builtin_tools(
-    telephony: Telephony, session: Session, bridge: CallBridge, *, can_transfer: bool
-) -> dict[str, BuiltinTool]:
-    """``end_call`` always; ``transfer_call`` when the assistant has a number to transfer to."""
+def _call_tools(
+    telephony: Telephony, session: Session, bridge: CallBridge
+) -> dict[str, ToolAnswer]:
+    """The phone's answers to the built-ins the session plan gives a call."""
 
-    async def end_call(call: ToolCall) -> dict[str, object]:
-        bridge.end_after_response("assistant_ended")
+    async def end_call(call: ToolCall) -> dict[str, Any]:
+        await bridge.end_after_response("assistant_ended")
         return {"ok": True}
 
-    async def transfer(call: ToolCall) -> dict[str, object]:
+    async def transfer(call: ToolCall) -> dict[str, Any]:
         if not await telephony.calls.request_transfer(session.id):
             return {"error": "transfer is not possible on this call"}
-        bridge.end_after_response("transferred")
+        await bridge.end_after_response("transferred")
         return {"ok": True, "note": "The call is transferred when you finish speaking."}
 
-    tools = {"end_call": BuiltinTool(END_CALL_TOOL, end_call)}
-    if can_transfer:
-        tools["transfer_call"] = BuiltinTool(TRANSFER_TOOL, transfer)
-    return tools
+    return {"end_call": end_call, "transfer_call": transfer}

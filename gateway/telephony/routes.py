@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway import metrics
+from gateway import metrics, tracing
 from gateway.context import CONTEXT
 from gateway.telephony import twilio_webhooks
-from gateway.telephony.media_socket import media_stream
+from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
-from gateway.telephony.signatures import ACTION_PATH, MEDIA_PATH, STATUS_PATH, VOICE_PATH
+from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +24,17 @@ Webhook = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def _timed(name: str, handler: Webhook) -> Webhook:
-    """Record how long the carrier waits for our answer (the webhook latency metric)."""
+    """Record how long the carrier waits for our answer (the webhook latency metric), and
+    trace it (span ``twilio.<name>``; the handler adds the call SID and session id)."""
     latency = metrics.WEBHOOK_LATENCY.labels(name)
+    span_name = f"twilio.{name}"
 
     @functools.wraps(handler)
     async def timed(request: web.Request) -> web.Response:
         started_s = time.perf_counter()
         try:
-            return await handler(request)
+            with tracing.span(span_name, carrier="twilio"):
+                return await handler(request)
         finally:
             latency.observe(time.perf_counter() - started_s)
 
@@ -47,4 +50,5 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(VOICE_PATH, _timed("voice", twilio_webhooks.voice))
     app.router.add_post(STATUS_PATH, _timed("status", twilio_webhooks.status))
     app.router.add_post(ACTION_PATH, _timed("action", twilio_webhooks.after_stream))
-    app.router.add_get(MEDIA_PATH, media_stream)
+    # Every registered carrier's media socket; Twilio's is its MEDIA_PATH.
+    app.router.add_get(MEDIA_ROUTE, media_stream)

@@ -15,6 +15,7 @@ import re
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
+from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import BadRequest, Forbidden, Unavailable
 from gateway.telephony import twiml
@@ -95,6 +96,7 @@ async def voice(request: web.Request) -> web.Response:
         to_raw=form.get("To", ""),
         direction=form.get("Direction", "inbound")[:20],
     )
+    tracing.annotate(call_sid=inbound.call_sid)
     try:
         async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
             answer = await telephony.calls.answer(inbound)
@@ -102,14 +104,17 @@ async def voice(request: web.Request) -> web.Response:
         # A stalled database must not leave the caller in silence until Twilio gives up.
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
         return _reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+    tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
     return _reply(_render(answer, _signatures(telephony)))
 
 
 async def status(request: web.Request) -> web.Response:
     """A call status callback: record it (idempotently) and end the session when it is over."""
     form = await _signed_form(request)
+    call_sid = _call_sid(form)
+    tracing.annotate(call_sid=call_sid)
     await request.app[TELEPHONY].calls.record_status(
-        _call_sid(form),
+        call_sid,
         form.get("CallStatus", "")[:20],
         _count(form.get("SequenceNumber")),
         _count(form.get("CallDuration")),
@@ -120,7 +125,9 @@ async def status(request: web.Request) -> web.Response:
 async def after_stream(request: web.Request) -> web.Response:
     """The ``<Connect action>`` URL: what the caller hears once our stream has closed."""
     form = await _signed_form(request)
-    transfer_to = await request.app[TELEPHONY].calls.after_stream(_call_sid(form))
+    call_sid = _call_sid(form)
+    tracing.annotate(call_sid=call_sid)
+    transfer_to = await request.app[TELEPHONY].calls.after_stream(call_sid)
     if transfer_to:
         return _reply(twiml.transfer(transfer_to))
     return _reply(twiml.say_and_hang_up(twiml.GOODBYE))

@@ -1,4 +1,4 @@
-"""Small PCM16 helpers: a level gate for "the caller is speaking" and a bounded audio buffer.
+"""Small PCM16 helpers: a level gate for "the caller is speaking".
 
 The level gate is deliberately simple (peak amplitude with a hang-over in *audio* time, never
 wall time). It serves two purposes: the stall watchdog needs to know when the caller speaks,
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections import deque
 from typing import Literal
 
 SPEECH_PEAK = 1_000
@@ -60,34 +59,3 @@ class ActivityGate:
             self.active = False
             return "end"
         return None
-
-
-class AudioBacklog:
-    """Caller audio held while there is no connection, oldest dropped beyond ``max_bytes``."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self._chunks: deque[bytes] = deque()
-        self._size = 0
-        self._max_bytes = max_bytes
-        self.dropped_bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._chunks)
-
-    def append(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
-        self._size += len(chunk)
-        while self._size > self._max_bytes and self._chunks:
-            oldest = self._chunks.popleft()
-            self._size -= len(oldest)
-            self.dropped_bytes += len(oldest)
-
-    def appendleft(self, chunk: bytes) -> None:
-        """Put back a chunk that could not be sent (it stays first in line)."""
-        self._chunks.appendleft(chunk)
-        self._size += len(chunk)
-
-    def popleft(self) -> bytes:
-        chunk = self._chunks.popleft()
-        self._size -= len(chunk)
-        return chunk

@@ -10,14 +10,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
-from providers.clock import Clock
 from providers.errors import (
     ProviderAuthError,
     ProviderConfigError,
@@ -30,7 +28,6 @@ from providers.gemini_live.decode import SetupComplete, decode_message, parse_fr
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 JsonObject = dict[str, Any]
 
 MAX_MESSAGE_BYTES = 1 << 20
@@ -48,37 +45,12 @@ class ResumeRejected(ProviderProtocolError):
 
 @dataclass(frozen=True, slots=True)
 class ConnectSettings:
-    """Where and how to connect; ``api_key`` is never logged nor put in a URL."""
+    """Where to connect; ``api_key`` is never logged nor put in a URL. How long an attempt may
+    take, and how many there are, is the session's ``RetryPolicy``."""
 
     url: str
     api_key: str = field(repr=False)
-    timeout_s: float
     max_message_bytes: int = MAX_MESSAGE_BYTES
-
-
-def backoff_s(attempt: int, *, base_s: float = 0.25, cap_s: float = 2.0) -> float:
-    """Delay before retry ``attempt`` (1-based): doubling, capped, with jitter so that many
-    calls that lost Gemini at once do not reconnect in lock-step."""
-    delay_s: float = min(cap_s, base_s * (2 ** (attempt - 1)))
-    return delay_s / 2 + random.uniform(0, delay_s / 2)
-
-
-async def within(clock: Clock, awaitable: Awaitable[T], timeout_s: float) -> T:
-    """Await ``awaitable`` unless ``timeout_s`` of ``clock`` time passes first (TimeoutError).
-
-    Uses the injected clock, not the loop's, so that tests drive connect time-outs virtually.
-    """
-    work = asyncio.ensure_future(awaitable)
-    timer = asyncio.ensure_future(clock.sleep(timeout_s))
-    try:
-        await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (work, timer):
-            task.cancel()
-        await asyncio.gather(work, timer, return_exceptions=True)
-    if work.done() and not work.cancelled():
-        return work.result()
-    raise TimeoutError
 
 
 def error_for_close(code: int | None, reason: str, *, resumed: bool) -> ProviderError:
@@ -174,22 +146,10 @@ class LiveConnection:
 
 
 async def open_connection(
-    http: aiohttp.ClientSession,
-    settings: ConnectSettings,
-    setup: JsonObject,
-    clock: Clock,
+    http: aiohttp.ClientSession, settings: ConnectSettings, setup: JsonObject
 ) -> LiveConnection:
-    """Connect, send ``setup`` and wait for ``setupComplete`` within the time-out."""
+    """Connect, send ``setup`` and wait for ``setupComplete`` (the caller bounds the time)."""
     resumed = bool(setup["setup"].get("sessionResumption", {}).get("handle"))
-    try:
-        return await within(clock, _handshake(http, settings, setup, resumed), settings.timeout_s)
-    except TimeoutError as exc:
-        raise ProviderUnavailable("Gemini did not answer in time", code="connect_timeout") from exc
-
-
-async def _handshake(
-    http: aiohttp.ClientSession, settings: ConnectSettings, setup: JsonObject, resumed: bool
-) -> LiveConnection:
     try:
         ws = await http.ws_connect(
             settings.url,

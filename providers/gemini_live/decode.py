@@ -59,7 +59,7 @@ class Interrupted:
 
 
 @dataclass(frozen=True, slots=True)
-class TurnComplete:
+class ServerTurnComplete:
     """The model's turn ended (after ``generationComplete``, or after ``interrupted``)."""
 
 
@@ -101,7 +101,7 @@ ServerNote = (
     | InputTranscription
     | OutputTranscription
     | Interrupted
-    | TurnComplete
+    | ServerTurnComplete
     | FunctionCall
     | ToolCallCancellation
     | GoAway
@@ -152,7 +152,7 @@ def _server_content(content: JsonObject) -> list[ServerNote]:
     if isinstance(said, dict) and said.get("text"):
         notes.append(OutputTranscription(str(said["text"])))
     if content.get("turnComplete"):
-        notes.append(TurnComplete())
+        notes.append(ServerTurnComplete())
     return notes
 
 

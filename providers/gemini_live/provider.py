@@ -1,8 +1,10 @@
 """``GeminiLiveProvider``: Google Gemini Live (BidiGenerateContent) behind the provider contract.
 
 Input is PCM16 16 kHz (the gateway resamples once, in a stream), output PCM16 24 kHz. Gemini
-detects turns itself unless the assistant turns server VAD off, has no truncate message (the
-server keeps its own context on barge-in), and transcribes both directions.
+detects turns itself unless the session plan gives them to the gateway (``client_turns``: it
+marks them with ``begin_turn``/``end_turn``) or the assistant turns server VAD off; it has no
+truncate message (the server keeps its own context on barge-in), and transcribes both
+directions.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import dataclasses
 
 import aiohttp
 
+from kinds.audio import PCM16_16K, PCM16_24K
+from kinds.clock import Clock
 from providers.base import Provider, ProviderSession
-from providers.capabilities import PCM16_16K, PCM16_24K, ProviderCapabilities
-from providers.clock import Clock
+from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderAuthError
 from providers.gemini_live.connection import MAX_MESSAGE_BYTES, ConnectSettings
 from providers.gemini_live.session import GeminiLiveSession, SessionOptions
 from providers.spec import AssistantSpec, SessionContext
+from providers.toolkit.retry import RetryPolicy
 
 DEFAULT_URL = (
     "wss://generativelanguage.googleapis.com/ws/"
@@ -25,6 +29,8 @@ DEFAULT_URL = (
 )
 DEFAULT_MODEL = "models/gemini-2.5-flash-native-audio-preview-09-2025"
 DEFAULT_VOICE = "Kore"
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.25, 2.0
+"""Pauses between connect attempts: doubling from a quarter second, never above two."""
 
 CAPABILITIES = ProviderCapabilities(
     input_audio=PCM16_16K,
@@ -81,17 +87,21 @@ class GeminiLiveProvider(Provider):
         if not self._api_key:
             raise ProviderAuthError("Gemini API key is not configured", code="missing_api_key")
         capabilities = CAPABILITIES
-        if not assistant.turn_detection.server_vad:
+        if not assistant.turn_detection.server_vad or context.client_turns:
             capabilities = dataclasses.replace(CAPABILITIES, server_vad=False)
         options = SessionOptions(
-            connect=ConnectSettings(
-                self._url, self._api_key, self._connect_timeout_s, self._max_message_bytes
-            ),
+            connect=ConnectSettings(self._url, self._api_key, self._max_message_bytes),
             clock=self._clock,
             model=assistant.model or self._default_model,
             voice=assistant.voice or self._default_voice,
             capabilities=capabilities,
-            max_connect_attempts=self._max_connect_attempts,
+            retry=RetryPolicy(
+                max_attempts=self._max_connect_attempts,
+                attempt_timeout_s=self._connect_timeout_s,
+                first_backoff_s=BACKOFF_FIRST_S,
+                max_backoff_s=BACKOFF_MAX_S,
+                jitter=0.5,  # many calls that lost Gemini at once must not return in lock-step
+            ),
             stall_timeout_s=self._stall_timeout_s,
             max_backlog_ms=self._max_backlog_ms,
         )

@@ -1,11 +1,11 @@
 """A live Gemini conversation that survives its connections.
 
 The session owns one background task (``_run``), which owns the watchdog task and reads the
-current connection. When a connection ends it reconnects: with the latest resumable handle
-where there is one (also ahead of an announced ``goAway``), otherwise as a fresh session
-re-seeded with the conversation so far. Caller audio sent meanwhile is held in a backlog and
-sent, in order, once the new connection is set up. Fatal errors end the session with
-``ProviderFailed``.
+current connection. When a connection ends it reconnects (``providers.toolkit.retry``): with
+the latest resumable handle where there is one (also ahead of an announced ``goAway``),
+otherwise as a fresh session re-seeded with the conversation so far. Caller audio sent
+meanwhile is held (``realtime_input``) and sent, in order, once the new connection is set up.
+Fatal errors end the session with ``ProviderFailed``.
 """
 
 from __future__ import annotations
@@ -19,32 +19,28 @@ from typing import Any
 
 import aiohttp
 
+from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.capabilities import ProviderCapabilities
-from providers.clock import Clock
 from providers.errors import ProviderError, ProviderUnavailable
 from providers.events import ProviderEvent, ProviderFailed, ResponseDone
 from providers.gemini_live import wire
-from providers.gemini_live.audio import SPEECH_PEAK, ActivityGate, AudioBacklog, peak_level
-from providers.gemini_live.connection import (
-    ConnectSettings,
-    LiveConnection,
-    ResumeRejected,
-    backoff_s,
-    open_connection,
-)
+from providers.gemini_live.connection import ConnectSettings, LiveConnection, ResumeRejected
 from providers.gemini_live.decode import (
     GoAway,
     ResumptionUpdate,
     ServerNote,
+    ServerTurnComplete,
     SetupComplete,
-    TurnComplete,
     decode_message,
 )
-from providers.gemini_live.queue import EventQueue
+from providers.gemini_live.dialer import Dialer
+from providers.gemini_live.realtime_input import RealtimeInput, TurnSource
 from providers.gemini_live.turns import TurnTracker
-from providers.gemini_live.watchdog import Alarm, Watchdog
 from providers.spec import AssistantSpec, SessionContext
+from providers.toolkit.channel import EventChannel
+from providers.toolkit.retry import RetryPolicy
+from providers.toolkit.watchdog import Alarm, StallWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +56,8 @@ class SessionOptions:
     model: str
     voice: str
     capabilities: ProviderCapabilities
-    max_connect_attempts: int
+    retry: RetryPolicy
+    """Connect attempts; ``max_attempts`` also bounds connections in a row that end barren."""
     stall_timeout_s: float
     max_backlog_ms: int
 
@@ -78,27 +75,34 @@ class GeminiLiveSession(ProviderSession):
         owns_http: bool,
     ) -> None:
         self.capabilities = options.capabilities
-        self._assistant = assistant
         self._context = context
         self._options = options
         self._http = http
         self._owns_http = owns_http
+        self._dialer = Dialer(
+            http,
+            options.connect,
+            options.retry,
+            options.clock,
+            assistant=assistant,
+            context=context,
+            model=options.model,
+            voice=options.voice,
+        )
         self._tracker = TurnTracker(context.history)
-        self._events = EventQueue()
-        self._watchdog = Watchdog(options.clock, options.stall_timeout_s, self._on_alarm)
-        bytes_per_ms = options.capabilities.input_audio.sample_rate_hz * 2 // 1000
-        self._backlog = AudioBacklog(options.max_backlog_ms * bytes_per_ms)
+        self._events = EventChannel()
+        self._watchdog = StallWatchdog(options.clock, options.stall_timeout_s)
+        self._input = RealtimeInput(
+            self._try_send,
+            self._watchdog,
+            audio_format=options.capabilities.input_audio,
+            max_backlog_ms=options.max_backlog_ms,
+            turns=_turn_source(context, options.capabilities),
+            silence_ms=assistant.turn_detection.silence_ms,
+        )
         self._pending_text: list[str] = []
-        self._gate: ActivityGate | None = None
-        if not options.capabilities.server_vad:
-            self._gate = ActivityGate(
-                options.capabilities.input_audio.sample_rate_hz,
-                assistant.turn_detection.silence_ms,
-            )
         self._conn: LiveConnection | None = None
-        self._live = False
         self._ended = False
-        self._resume_handle: str | None = None
         self._go_away = False
         self._main: asyncio.Task[None] | None = None
 
@@ -110,7 +114,9 @@ class GeminiLiveSession(ProviderSession):
     async def start(self) -> None:
         """Open the first connection (bounded retries) and start serving it."""
         try:
-            conn = await self._connect(fresh_code="connect_failed", greet=True)
+            conn = await self._dialer.connect(
+                self._tracker.history, fresh_code="connect_failed", greet=True
+            )
         except BaseException:
             await self._release_http()
             raise
@@ -122,18 +128,23 @@ class GeminiLiveSession(ProviderSession):
     # -- the caller's side ------------------------------------------------------------------
 
     async def send_audio(self, audio: bytes) -> None:
-        if self._ended:
-            return
-        if not self._live:
-            self._backlog.append(audio)
-            return
-        if not await self._send_audio_now(audio):
-            self._backlog.append(audio)  # resent on the next connection
+        if not self._ended:
+            await self._input.audio(audio)
+
+    async def begin_turn(self, started_ms_ago: int) -> None:
+        """With ``client_turns``: ``activityStart``, then the turn's audio so far."""
+        if not self._ended:
+            await self._input.begin_turn(started_ms_ago)
+
+    async def end_turn(self, ended_ms_ago: int) -> None:
+        """With ``client_turns``: ``activityEnd``; Gemini answers the turn."""
+        if not self._ended:
+            await self._input.end_turn(ended_ms_ago)
 
     async def send_text(self, text: str) -> None:
         if self._ended:
             return
-        if not (self._live and await self._send_text_now(text)):
+        if not (self._input.live and await self._send_text_now(text)):
             self._pending_text.append(text)  # sent once a connection is up again
 
     async def interrupt(self, played_ms: int | None = None) -> None:
@@ -144,7 +155,7 @@ class GeminiLiveSession(ProviderSession):
 
     async def send_tool_result(self, call_id: str, result: dict[str, Any]) -> None:
         name = self._tracker.take_tool_call(call_id)
-        if name is None or not self._live:
+        if name is None or not self._input.live:
             # Cancelled by the model, or asked on a connection that is gone: no one awaits it.
             log.info("gemini.tool_result_dropped", extra={"call_id": call_id})
             return
@@ -154,8 +165,8 @@ class GeminiLiveSession(ProviderSession):
         if self._ended and self._main is None:
             return
         self._ended = True
-        self._live = False
-        self._events.close(discard=True)
+        self._input.live = False
+        self._events.close(discard_pending=True)
         main, self._main = self._main, None
         if main is not None:
             main.cancel()
@@ -164,30 +175,9 @@ class GeminiLiveSession(ProviderSession):
         await self._release_http()
 
     def __aiter__(self) -> AsyncIterator[ProviderEvent]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[ProviderEvent]:
-        while (event := await self._events.get()) is not None:
-            yield event
+        return aiter(self._events)
 
     # -- sending ------------------------------------------------------------------------------
-
-    async def _send_audio_now(self, audio: bytes) -> bool:
-        """Send caller audio (bracketed by activity signals without server VAD); False if the
-        connection is gone."""
-        voiced = peak_level(audio) >= SPEECH_PEAK
-        edge = self._gate.feed(audio, voiced=voiced) if self._gate else None
-        messages = [wire.audio_input(audio)]
-        if edge == "start":
-            messages.insert(0, wire.activity_start())
-        elif edge == "end":
-            messages.append(wire.activity_end())
-        for message in messages:
-            if not await self._try_send(message):
-                return False
-        if voiced:
-            self._watchdog.caller_spoke()
-        return True
 
     async def _send_text_now(self, text: str) -> bool:
         if not await self._try_send(wire.user_text(text)):
@@ -208,70 +198,18 @@ class GeminiLiveSession(ProviderSession):
 
     # -- connections --------------------------------------------------------------------------
 
-    async def _connect(self, *, fresh_code: str, greet: bool = False) -> LiveConnection:
-        """A set-up connection: resumed if we hold a handle, else fresh and re-seeded."""
-        opts = self._options
-        last: ProviderError | None = None
-        for attempt in range(1, opts.max_connect_attempts + 1):
-            # A refused handle says nothing about the server's health: retry fresh at once.
-            if attempt > 1 and not isinstance(last, ResumeRejected):
-                await opts.clock.sleep(backoff_s(attempt - 1))
-            handle = self._resume_handle
-            try:
-                conn = await open_connection(
-                    self._http, opts.connect, self._setup(handle), opts.clock
-                )
-                if handle is None:
-                    await self._seed(conn, greet=greet)
-                return conn
-            except ResumeRejected as exc:
-                log.warning("gemini.resume_rejected")
-                self._resume_handle, last = None, exc
-            except ProviderError as exc:
-                if not exc.retryable:
-                    raise
-                log.warning("gemini.connect_failed", extra={"attempt": attempt, "code": exc.code})
-                last = exc
-        attempts = opts.max_connect_attempts
-        raise ProviderUnavailable(
-            f"Gemini unreachable after {attempts} attempts ({last.code if last else 'unknown'})",
-            code=fresh_code,
-        )
-
-    def _setup(self, handle: str | None) -> JsonObject:
-        return wire.build_setup(
-            self._assistant,
-            self._context,
-            model=self._options.model,
-            voice=self._options.voice,
-            resume_handle=handle,
-        )
-
-    async def _seed(self, conn: LiveConnection, *, greet: bool) -> None:
-        """A fresh session learns the conversation so far; the first one may greet."""
-        seed = wire.history_seed(self._tracker.history)
-        if seed is not None:
-            await conn.send(seed)
-        if greet and self._assistant.greeting:
-            await conn.send(wire.greeting_request(self._assistant.greeting))
-
     async def _adopt(self, conn: LiveConnection) -> None:
         """Make ``conn`` current, then send what piled up while there was none."""
         self._conn = conn
         self._go_away = False
         self._watchdog.reset()
-        if self._gate is not None:
-            self._gate.reset()
+        self._input.new_connection()
         while self._pending_text:
             if not await self._send_text_now(self._pending_text[0]):
                 return
             self._pending_text.pop(0)
-        while self._backlog:
-            chunk = self._backlog.popleft()
-            if not await self._send_audio_now(chunk):
-                self._backlog.appendleft(chunk)
-                return
-        self._live = True
+        if await self._input.flush():
+            self._input.live = True
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -285,7 +223,7 @@ class GeminiLiveSession(ProviderSession):
     # -- the reader ---------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        watchdog = asyncio.create_task(self._watchdog.run(), name="gemini-live-watchdog")
+        watchdog = asyncio.create_task(self._watch(), name="gemini-live-watchdog")
         try:
             await self._serve()
         except ProviderError as exc:
@@ -293,7 +231,7 @@ class GeminiLiveSession(ProviderSession):
             self._events.put(ProviderFailed(exc.code, str(exc), exc.retryable))
         finally:
             self._ended = True
-            self._live = False
+            self._input.live = False
             watchdog.cancel()
             await asyncio.gather(watchdog, return_exceptions=True)
             await self._drop_connection()
@@ -309,14 +247,16 @@ class GeminiLiveSession(ProviderSession):
             if not error.retryable:
                 raise error
             if isinstance(error, ResumeRejected):
-                self._resume_handle = None  # re-seed a fresh session instead
+                self._dialer.resume_handle = None  # re-seed a fresh session instead
             barren = 0 if delivered else barren + 1
-            if barren >= self._options.max_connect_attempts:
+            if barren >= self._options.retry.max_attempts:
                 raise ProviderUnavailable("Gemini keeps closing the session", code=error.code)
             log.info("gemini.reconnecting", extra={"reason": error.code})
-            self._live = False
+            self._input.live = False
             self._emit(self._tracker.connection_lost())  # before re-seeding from the history
-            replacement = await self._connect(fresh_code="reconnect_failed")
+            replacement = await self._dialer.connect(
+                self._tracker.history, fresh_code="reconnect_failed"
+            )
             await conn.close()  # after the new one is up: make before break
             await self._adopt(replacement)
 
@@ -325,7 +265,7 @@ class GeminiLiveSession(ProviderSession):
         delivered = False
         async with contextlib.aclosing(conn.messages()) as messages:
             async for message in messages:
-                self._watchdog.server_spoke()
+                self._watchdog.server_active()
                 try:
                     notes = decode_message(message)
                 except ProviderError:
@@ -341,16 +281,16 @@ class GeminiLiveSession(ProviderSession):
         """Act on one note; True when the connection should be replaced right now."""
         match note:
             case ResumptionUpdate(handle=handle, resumable=True):
-                self._resume_handle = handle
+                self._dialer.resume_handle = handle
             case GoAway(time_left_s=time_left_s):
                 self._go_away = True
                 if not self._tracker.in_turn:
                     return True
                 # Let the turn finish, but leave half the time for the new connection.
-                self._watchdog.go_away_by(self._options.clock.monotonic() + time_left_s / 2)
+                self._watchdog.deadline_at(self._options.clock.monotonic() + time_left_s / 2)
             case _:
                 self._emit(self._tracker.apply(note))
-                if isinstance(note, TurnComplete):
+                if isinstance(note, ServerTurnComplete):
                     return self._go_away and not self._tracker.in_turn
         return False
 
@@ -360,6 +300,11 @@ class GeminiLiveSession(ProviderSession):
                 self._events.drop_audio(event.item_id)
             self._events.put(event)
 
+    async def _watch(self) -> None:
+        """The watchdog's task, owned by ``_run``: act on each alarm until cancelled."""
+        while True:
+            await self._on_alarm(await self._watchdog.wait())
+
     async def _on_alarm(self, alarm: Alarm) -> None:
         conn = self._conn
         if conn is None:
@@ -367,3 +312,11 @@ class GeminiLiveSession(ProviderSession):
         code = "provider_stalled" if alarm == "stalled" else "go_away"
         log.warning("gemini.alarm", extra={"alarm": alarm})
         await conn.close(ProviderUnavailable(f"Gemini connection ended: {alarm}", code=code))
+
+
+def _turn_source(context: SessionContext, capabilities: ProviderCapabilities) -> TurnSource:
+    """Who finds the caller's turns: the gateway (the session plan says so), Gemini's own VAD,
+    or, with that turned off and no one marking turns, our level gate."""
+    if context.mode == "voice" and context.client_turns:
+        return "client"
+    return "server" if capabilities.server_vad else "gate"

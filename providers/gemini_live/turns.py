@@ -2,7 +2,7 @@
 
 Gemini has no item ids: each model turn gets a generated one. After a barge-in (the server's
 ``interrupted`` or our own ``interrupt``) the rest of that turn is stale and dropped until the
-server's ``turnComplete``. Transcript deltas are accumulated per turn into ``history`` so that
+server's ``turnComplete``. TranscriptDelta deltas are accumulated per turn into ``history`` so that
 a fresh session can be re-seeded with the conversation so far.
 """
 
@@ -12,12 +12,12 @@ import uuid
 
 from providers.events import (
     AgentAudio,
+    CallerSpeechStarted,
     ProviderEvent,
     ResponseDone,
-    SpeechStarted,
     ToolCall,
     ToolCallsCancelled,
-    Transcript,
+    TranscriptDelta,
 )
 from providers.gemini_live.decode import (
     FunctionCall,
@@ -27,8 +27,8 @@ from providers.gemini_live.decode import (
     ModelText,
     OutputTranscription,
     ServerNote,
+    ServerTurnComplete,
     ToolCallCancellation,
-    TurnComplete,
 )
 from providers.spec import HistoryItem
 
@@ -63,13 +63,13 @@ class TurnTracker:
                 if self._stale:
                     return []
                 self._said.append(text)
-                return [Transcript("output", text, item_id=self._open_item())]
+                return [TranscriptDelta("output", text, item_id=self._open_item())]
             case InputTranscription(text=text, finished=finished):
                 self._heard.append(text)
-                return [Transcript("input", text, final=finished)]
+                return [TranscriptDelta("input", text, final=finished)]
             case Interrupted():
-                return [SpeechStarted(), *self.interrupt()]
-            case TurnComplete():
+                return [CallerSpeechStarted(), *self.interrupt()]
+            case ServerTurnComplete():
                 return self._complete_turn()
             case FunctionCall():
                 return [self._tool_call(note)]

@@ -7,6 +7,7 @@ wire says (protocols.md §4.2 to 4.3). Every message has exactly one top-level k
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -69,7 +70,10 @@ def build_setup(
             {"functionDeclarations": [function_declaration(t) for t in assistant.tools]}
         ]
     if voice_mode:
-        setup["realtimeInputConfig"] = realtime_input_config(assistant.turn_detection)
+        turns = assistant.turn_detection
+        if context.client_turns:  # the session plan gave the caller's turns to the gateway
+            turns = dataclasses.replace(turns, server_vad=False)
+        setup["realtimeInputConfig"] = realtime_input_config(turns)
         setup["inputAudioTranscription"] = {}
         setup["outputAudioTranscription"] = {}
     # An empty config asks for resumption handles; a handle resumes that session.

@@ -16,20 +16,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kinds.audio import PCM16_24K, PCMU_8K
+from kinds.clock import Clock, SystemClock
 from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16
 from media.resample import StreamResampler
 from providers.base import Provider, ProviderSession
-from providers.capabilities import PCM16_24K, PCMU_8K, ProviderCapabilities
-from providers.clock import Clock, SystemClock
+from providers.capabilities import ProviderCapabilities
 from providers.events import (
     AgentAudio,
+    CallerSpeechStarted,
     ProviderEvent,
     ProviderFailed,
     ResponseDone,
-    SpeechStarted,
-    Transcript,
+    TranscriptDelta,
 )
-from providers.local.channel import EventChannel
 from providers.local.replies import chat_reply, transcript_deltas
 from providers.local.speech import EspeakSynthesiser, Synthesiser, resolve_tts_command
 from providers.local.utterance import (
@@ -40,6 +40,7 @@ from providers.local.utterance import (
     UtteranceStarted,
 )
 from providers.spec import AssistantSpec, SessionContext, TurnDetection
+from providers.toolkit.channel import EventChannel
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ LOCAL_CAPABILITIES = ProviderCapabilities(
     tools=False,
     text_mode=True,
     input_transcription=False,
+    other_input_audio=(PCMU_8K,),
+    other_output_audio=(PCMU_8K,),
+    vad_runs_locally=True,
 )
 CHUNK_MS = 60
 """Agent audio per event: small enough to stop promptly, large enough to keep events few."""
@@ -58,7 +62,13 @@ LEAD_MS = 200
 """How far ahead of real time audio may be sent: absorbs scheduling jitter downstream."""
 MAX_QUEUED_RESPONSES = 8
 """Bounds memory (each loopback holds up to 20 s of audio) if turns arrive faster than played."""
-LOCAL_ULAW_CAPABILITIES = replace(LOCAL_CAPABILITIES, input_audio=PCMU_8K, output_audio=PCMU_8K)
+LOCAL_ULAW_CAPABILITIES = replace(
+    LOCAL_CAPABILITIES,
+    input_audio=PCMU_8K,
+    output_audio=PCMU_8K,
+    other_input_audio=(PCM16_24K,),
+    other_output_audio=(PCM16_24K,),
+)
 """For a phone call: the caller's µ-law is heard and played back as is, with no resampling."""
 
 
@@ -106,7 +116,8 @@ class LocalSession(ProviderSession):
         clock: Clock,
         synthesiser: Synthesiser | None,
     ) -> None:
-        self._ulaw = context.mode == "voice" and context.preferred_audio == PCMU_8K
+        # µ-law both ways or not at all: the loopback plays back what it heard.
+        self._ulaw = context.mode == "voice" and context.input_audio == PCMU_8K
         # A client that marks turns with its own VAD spares us running a second one on the
         # same audio, on the same CPU: the phone bridge's VAD then finds the utterances.
         self._client_turns = context.mode == "voice" and context.client_turns
@@ -155,7 +166,7 @@ class LocalSession(ProviderSession):
         for event in events:
             match event:
                 case UtteranceStarted():
-                    self._events.put(SpeechStarted())
+                    self._events.put(CallerSpeechStarted())
                 case UtteranceEnded(audio=utterance, capped=capped):
                     if capped:
                         logger.info("local utterance capped at its maximum length")
@@ -199,9 +210,8 @@ class LocalSession(ProviderSession):
         await asyncio.wait({self._worker})
         self._events.close(discard_pending=True)
 
-    async def __aiter__(self) -> AsyncIterator[ProviderEvent]:
-        while (event := await self._events.get()) is not None:
-            yield event
+    def __aiter__(self) -> AsyncIterator[ProviderEvent]:
+        return aiter(self._events)
 
     def _enqueue(self, response: _Response) -> None:
         try:
@@ -219,8 +229,8 @@ class LocalSession(ProviderSession):
                 await self._produce(await self._responses.get())
         except Exception:
             logger.exception("local provider session failed")
+            # The channel ends after ProviderFailed, once what is queued before it is taken.
             self._events.put(ProviderFailed("local_internal_error", "local provider failed"))
-            self._events.close(discard_pending=False)
 
     async def _produce(self, response: _Response) -> None:
         """Run one response in its own task, so ``interrupt`` can cancel just that response."""
@@ -251,7 +261,7 @@ class LocalSession(ProviderSession):
             await self._play(response.item_id, audio, deltas)
         else:
             for delta in deltas:
-                self._events.put(Transcript("output", delta, response.item_id))
+                self._events.put(TranscriptDelta("output", delta, response.item_id))
         # No await after this: once ResponseDone is queued the task is done, which is what
         # ``interrupt`` relies on to never end an item twice.
         self._events.put(ResponseDone(response.item_id))
@@ -265,7 +275,7 @@ class LocalSession(ProviderSession):
         started_s = self._clock.monotonic()
         for index in range(chunk_count):
             while next_delta < len(deltas) and next_delta * chunk_count <= index * len(deltas):
-                self._events.put(Transcript("output", deltas[next_delta], item_id))
+                self._events.put(TranscriptDelta("output", deltas[next_delta], item_id))
                 next_delta += 1
             # Sleep until sending this chunk keeps us at most LEAD_MS ahead of real time.
             ahead_s = ((index + 1) * CHUNK_MS - LEAD_MS) / 1000
@@ -275,7 +285,7 @@ class LocalSession(ProviderSession):
             chunk = audio[index * chunk_bytes : (index + 1) * chunk_bytes]
             self._events.put(AgentAudio(chunk, item_id))
         for delta in deltas[next_delta:]:
-            self._events.put(Transcript("output", delta, item_id))
+            self._events.put(TranscriptDelta("output", delta, item_id))
 
 
 class LocalProvider(Provider):

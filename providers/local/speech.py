@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 import soxr
 
-from providers.clock import Clock, SystemClock
+from kinds.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
 

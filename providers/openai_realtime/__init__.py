@@ -5,7 +5,7 @@ provider events), ``faults`` (errors and close codes), ``connection`` (connect, 
 ``history`` (re-seeding), ``watchdog`` (stalls), ``session`` (the live session), ``provider``.
 """
 
+from kinds.audio import PCMU_8K
 from providers.openai_realtime.provider import OpenAIRealtimeProvider
-from providers.openai_realtime.wire import PCMU_8K
 
 __all__ = ["PCMU_8K", "OpenAIRealtimeProvider"]

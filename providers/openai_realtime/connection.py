@@ -1,4 +1,5 @@
-"""Opening an OpenAI Realtime WebSocket: one attempt, and bounded retries with backoff.
+"""Opening an OpenAI Realtime WebSocket: one attempt, retried inside the policy's bounds by the
+provider toolkit (``providers.toolkit.retry``).
 
 An attempt is ready only once the server's first event, ``session.created``, has arrived: a
 server that accepts the upgrade and then sends an ``error`` or closes (1008) has refused us just
@@ -8,22 +9,15 @@ are translated here into ``providers.errors`` (``raise ... from``); messages nev
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import aiohttp
 from yarl import URL
 
-from providers.clock import Clock
-from providers.errors import ProviderError, ProviderProtocolError, ProviderUnavailable
+from kinds.clock import Clock
+from providers.errors import ProviderProtocolError, ProviderUnavailable
 from providers.openai_realtime import faults, wire
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
+from providers.toolkit.retry import RetryPolicy, connect_with_retry
 
 CLOSE_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=1.0)
 """Wait at most 1 s for the server's close reply: a stalled server may never send one, and
@@ -37,35 +31,13 @@ class ConnectPolicy:
     url: str
     api_key: str = field(repr=False)  # never in logs or reprs
     model: str
-    connect_timeout_s: float
-    """Per attempt, from TCP connect to ``session.created``."""
-    max_attempts: int
-    budget_s: float
-    """All attempts and backoff together (row 7: silence before the apology stays bounded)."""
-    backoff_s: float
-    """First pause between attempts; doubles each time."""
+    retry: RetryPolicy
+    """Per attempt from TCP connect to ``session.created``; the budget covers all attempts and
+    back-off together (row 7: silence before the apology stays bounded)."""
     max_message_bytes: int
 
     def endpoint(self) -> URL:
         return URL(self.url).update_query(model=self.model)
-
-
-async def with_deadline(clock: Clock, timeout_s: float, work: Awaitable[T]) -> T:
-    """``work``'s result, or ``TimeoutError`` once ``timeout_s`` pass on ``clock``.
-
-    Unlike ``asyncio.timeout`` this honours a virtual clock, so tests need not wait.
-    """
-    work_task = asyncio.ensure_future(work)
-    timer = asyncio.ensure_future(clock.sleep(timeout_s))
-    try:
-        await asyncio.wait({work_task, timer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (work_task, timer):
-            task.cancel()
-        await asyncio.gather(work_task, timer, return_exceptions=True)
-    if work_task.cancelled():
-        raise TimeoutError
-    return work_task.result()
 
 
 async def open_once(
@@ -114,29 +86,6 @@ async def open_with_retry(
     http: aiohttp.ClientSession, policy: ConnectPolicy, clock: Clock
 ) -> aiohttp.ClientWebSocketResponse:
     """Attempts until one works, a fatal error, ``max_attempts`` or the time budget runs out."""
-    started = clock.monotonic()
-    backoff_s = policy.backoff_s
-    for attempt in range(1, policy.max_attempts + 1):
-        remaining_s = policy.budget_s - (clock.monotonic() - started)
-        timeout_s = min(policy.connect_timeout_s, remaining_s)
-        try:
-            return await with_deadline(clock, timeout_s, open_once(http, policy))
-        except TimeoutError as exc:
-            failure: ProviderError = ProviderUnavailable(
-                "the provider did not answer in time", code="connect_timeout"
-            )
-            failure.__cause__ = exc
-        except ProviderError as exc:
-            if not exc.retryable:
-                raise
-            failure = exc
-        log.warning(
-            "openai realtime connect attempt failed",
-            extra={"attempt": attempt, "error_code": failure.code},
-        )
-        spent_s = clock.monotonic() - started
-        if attempt == policy.max_attempts or spent_s + backoff_s >= policy.budget_s:
-            raise failure
-        await clock.sleep(backoff_s)
-        backoff_s *= 2
-    raise AssertionError("unreachable")  # pragma: no cover
+    return await connect_with_retry(
+        lambda: open_once(http, policy), policy.retry, clock, provider="openai_realtime"
+    )

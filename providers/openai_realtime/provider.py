@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import aiohttp
 
+from kinds.audio import PCM16_24K, AudioFormat
+from kinds.clock import Clock
 from providers.base import Provider, ProviderSession
-from providers.capabilities import PCM16_24K, AudioFormat, ProviderCapabilities
-from providers.clock import Clock
+from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderAuthError
 from providers.openai_realtime import wire
 from providers.openai_realtime.connection import ConnectPolicy
 from providers.openai_realtime.history import ConversationHistory
 from providers.openai_realtime.session import OpenAIRealtimeSession, SessionTimings
 from providers.spec import AssistantSpec, SessionContext
+from providers.toolkit.retry import RetryPolicy
 
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -87,6 +89,8 @@ class OpenAIRealtimeProvider(Provider):
             tools=True,
             text_mode=True,
             input_transcription=mode == "voice",
+            other_input_audio=tuple(f for f in wire.SUPPORTED_FORMATS if f != input_audio),
+            other_output_audio=tuple(f for f in wire.SUPPORTED_FORMATS if f != output_audio),
         )
 
     async def connect(
@@ -97,12 +101,10 @@ class OpenAIRealtimeProvider(Provider):
         input_audio: AudioFormat | None = None,
         output_audio: AudioFormat | None = None,
     ) -> ProviderSession:
-        """Open a session; formats default to the client's preferred one when the API takes it
-        (``audio/pcmu`` for calls), else PCM16 24 kHz."""
-        preferred = context.preferred_audio
-        default = preferred if preferred in wire.SUPPORTED_FORMATS else PCM16_24K
-        input_audio = input_audio or default
-        output_audio = output_audio or default
+        """Open a session in the formats the session plan chose (``context.input_audio`` and
+        ``output_audio``: ``audio/pcmu`` for a call), else PCM16 24 kHz."""
+        input_audio = input_audio or context.input_audio or PCM16_24K
+        output_audio = output_audio or context.output_audio or PCM16_24K
         if not self._api_key:
             raise ProviderAuthError("no OpenAI API key is configured", code="missing_api_key")
         config = wire.session_config(
@@ -123,7 +125,7 @@ class OpenAIRealtimeProvider(Provider):
                 context.mode,
                 input_audio=input_audio,
                 output_audio=output_audio,
-                server_vad=assistant.turn_detection.server_vad,
+                server_vad=wire.server_vad(assistant, context),
             ),
             config=config,
             greeting=assistant.greeting,
@@ -145,9 +147,11 @@ class OpenAIRealtimeProvider(Provider):
             url=self._url,
             api_key=self._api_key,
             model=model,
-            connect_timeout_s=timeout_s,
-            max_attempts=attempts,
-            budget_s=budget_s,
-            backoff_s=self._backoff_s,
+            retry=RetryPolicy(
+                max_attempts=attempts,
+                attempt_timeout_s=timeout_s,
+                budget_s=budget_s,
+                first_backoff_s=self._backoff_s,
+            ),
             max_message_bytes=self._max_message_bytes,
         )

@@ -1,10 +1,11 @@
 """One OpenAI Realtime conversation: a ``ProviderSession`` that outlives its WebSocket.
 
-A supervisor task owns the connection. Per connection it runs a reader, the stall watchdog and
-the recycle timer, and whichever ends first decides what happens next: a retryable loss
-(drop, stall, ``session_expired``) or a planned recycle opens a new connection and re-seeds it
-with instructions, tools and the conversation so far; a fatal error ends the session with
-``ProviderFailed``. ``aclose`` cancels and awaits the supervisor, which cancels its children.
+A supervisor task owns the connection. Per connection it races a reader, the stall watchdog and
+the recycle timer (``providers.toolkit``), and whichever ends first decides what happens next:
+a retryable loss (drop, stall, ``session_expired``) or a planned recycle opens a new connection
+and re-seeds it with instructions, tools and the conversation so far; a fatal error ends the
+session with ``ProviderFailed``. ``aclose`` cancels and awaits the supervisor, which cancels
+its children.
 """
 
 from __future__ import annotations
@@ -12,24 +13,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
 
+from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.capabilities import ProviderCapabilities
-from providers.clock import Clock
-from providers.errors import ProviderError, ProviderProtocolError
+from providers.errors import ProviderError, ProviderProtocolError, ProviderUnavailable
 from providers.events import ProviderEvent, ProviderFailed
 from providers.openai_realtime import faults, wire
 from providers.openai_realtime.connection import ConnectPolicy, open_with_retry
 from providers.openai_realtime.history import ConversationHistory
 from providers.openai_realtime.translate import ServerEventTranslator
-from providers.openai_realtime.watchdog import StallWatchdog
 from providers.spec import SessionMode
+from providers.toolkit.backlog import AudioBacklog
+from providers.toolkit.channel import EventChannel
+from providers.toolkit.race import first_of
+from providers.toolkit.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +79,16 @@ class OpenAIRealtimeSession(ProviderSession):
         self._translator = ServerEventTranslator(
             history, wire.bytes_per_ms(capabilities.output_audio)
         )
-        self._watchdog = StallWatchdog(clock, timings.stall_timeout_s)
+        # During a long mutual silence a live server says nothing: probe it at half time.
+        self._watchdog = StallWatchdog(clock, timings.stall_timeout_s, probe=self._probe)
         buffer_bytes = timings.reconnect_buffer_ms * wire.bytes_per_ms(capabilities.input_audio)
-        self._pending_audio = _AudioBuffer(buffer_bytes)
-        self._events: asyncio.Queue[ProviderEvent | None] = asyncio.Queue()
+        self._pending_audio = AudioBacklog(buffer_bytes)
+        self._events = EventChannel()
         self._send_lock = asyncio.Lock()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._connected_at = clock.monotonic()
         self._supervisor: asyncio.Task[None] | None = None
-        self._closed = self._failed = self._ended = False
+        self._closed = self._failed = False
 
     async def start(self) -> None:
         """Open the first connection (retrying within the policy) and seed it; raises
@@ -136,7 +140,7 @@ class OpenAIRealtimeSession(ProviderSession):
                 for event in plan.client_events:
                     await self._send(self._ws, event)
         if plan.truncated is not None:
-            self._events.put_nowait(plan.truncated)
+            self._events.put(plan.truncated)
 
     async def send_tool_result(self, call_id: str, result: dict[str, Any]) -> None:
         if self._closed or self._failed:
@@ -163,18 +167,10 @@ class OpenAIRealtimeSession(ProviderSession):
             await ws.close()
         if self._owns_http:
             await self._http.close()
-        self._events.put_nowait(None)
+        self._events.close()  # after what is already queued
 
     def __aiter__(self) -> AsyncIterator[ProviderEvent]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[ProviderEvent]:
-        while not self._ended:
-            event = await self._events.get()
-            if event is None or isinstance(event, ProviderFailed):
-                self._ended = True
-            if event is not None:
-                yield event
+        return aiter(self._events)
 
     # Connection lifecycle.
 
@@ -205,9 +201,7 @@ class OpenAIRealtimeSession(ProviderSession):
 
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> Outcome:
         """Run one connection until it is lost, stalls, fails or is due for a recycle."""
-        return await _first_of(
-            self._read(ws), self._watchdog.run(self._probe), self._recycle_when_due()
-        )
+        return await first_of(self._read(ws), self._stalled(), self._recycle_when_due())
 
     async def _seed(self, ws: aiohttp.ClientWebSocketResponse, *, first: bool) -> None:
         """Configure a new connection, replay the conversation, then make it current."""
@@ -260,11 +254,16 @@ class OpenAIRealtimeSession(ProviderSession):
             log.warning("openai realtime sent a malformed event", extra={"type": event["type"]})
             return
         for provider_event in provider_events:
-            self._events.put_nowait(provider_event)
+            self._events.put(provider_event)
         if self._translator.take_reply_due():
             async with self._send_lock:
                 if self._ws is not None:
                     await self._send(self._ws, wire.response_create())
+
+    async def _stalled(self) -> ProviderError:
+        """Return (not raise) the stall error once it happens; the supervisor decides."""
+        await self._watchdog.wait()
+        return ProviderUnavailable("the provider stopped responding", code="provider_stalled")
 
     async def _recycle_when_due(self) -> Recycle:
         """Before the 60-minute cap, at a quiet moment (after the current response)."""
@@ -293,35 +292,4 @@ class OpenAIRealtimeSession(ProviderSession):
     def _fail(self, error: ProviderError) -> None:
         self._failed = True
         log.error("openai realtime session failed", extra={"error_code": error.code})
-        self._events.put_nowait(ProviderFailed(error.code, str(error), error.retryable))
-
-
-class _AudioBuffer:
-    """Caller audio kept while no connection is up, oldest dropped beyond ``max_bytes``."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self._chunks: deque[bytes] = deque()
-        self._bytes = 0
-        self._max_bytes = max_bytes
-
-    def append(self, audio: bytes) -> None:
-        self._chunks.append(audio)
-        self._bytes += len(audio)
-        while self._bytes > self._max_bytes and self._chunks:
-            self._bytes -= len(self._chunks.popleft())
-
-    def drain(self) -> list[bytes]:
-        chunks, self._chunks, self._bytes = list(self._chunks), deque(), 0
-        return chunks
-
-
-async def _first_of(*work: Coroutine[Any, Any, Outcome]) -> Outcome:
-    """The result of whichever coroutine finishes first; the others are cancelled and awaited."""
-    tasks = [asyncio.ensure_future(coro) for coro in work]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        return next(task for task in tasks if task in done).result()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._events.put(ProviderFailed(error.code, str(error), error.retryable))  # the last

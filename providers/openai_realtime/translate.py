@@ -16,12 +16,12 @@ from typing import Any
 from providers.errors import ProviderProtocolError
 from providers.events import (
     AgentAudio,
+    CallerSpeechStarted,
     OutputTruncated,
     ProviderEvent,
     ResponseDone,
-    SpeechStarted,
     ToolCall,
-    Transcript,
+    TranscriptDelta,
 )
 from providers.openai_realtime import faults, wire
 from providers.openai_realtime.history import ConversationHistory
@@ -159,7 +159,7 @@ class ServerEventTranslator:
 
     def _on_speech_started(self, event: wire.Event) -> list[ProviderEvent]:
         self.in_speech = True
-        return [SpeechStarted()]
+        return [CallerSpeechStarted()]
 
     def _on_speech_stopped(self, event: wire.Event) -> list[ProviderEvent]:
         self.in_speech = False
@@ -173,7 +173,7 @@ class ServerEventTranslator:
     def _on_input_delta(self, event: wire.Event) -> list[ProviderEvent]:
         item_id, delta = str(event["item_id"]), str(event.get("delta") or "")
         self._input_emitted[item_id] = self._input_emitted.get(item_id, "") + delta
-        return [Transcript("input", delta, item_id)] if delta else []
+        return [TranscriptDelta("input", delta, item_id)] if delta else []
 
     def _on_input_completed(self, event: wire.Event) -> list[ProviderEvent]:
         item_id, transcript = str(event["item_id"]), str(event.get("transcript") or "")
@@ -181,13 +181,13 @@ class ServerEventTranslator:
         entry.text, entry.pending = transcript, False
         emitted = self._input_emitted.pop(item_id, "")
         rest = transcript[len(emitted) :] if transcript.startswith(emitted) else ""
-        return [Transcript("input", rest, item_id, final=True)]
+        return [TranscriptDelta("input", rest, item_id, final=True)]
 
     def _on_input_failed(self, event: wire.Event) -> list[ProviderEvent]:
         item_id = str(event["item_id"])
         self.history.reserve("user", item_id).pending = False
         self._input_emitted.pop(item_id, None)
-        return [Transcript("input", "", item_id, final=True)]
+        return [TranscriptDelta("input", "", item_id, final=True)]
 
     def _on_response_created(self, event: wire.Event) -> list[ProviderEvent]:
         self.response_active = True
@@ -223,7 +223,7 @@ class ServerEventTranslator:
             return []
         item_id, delta = str(event["item_id"]), str(event.get("delta") or "")
         self.history.reserve("assistant", item_id).text += delta
-        return [Transcript("output", delta, item_id)] if delta else []
+        return [TranscriptDelta("output", delta, item_id)] if delta else []
 
     def _on_function_call_done(self, event: wire.Event) -> list[ProviderEvent]:
         return self._tool_call(

@@ -12,14 +12,11 @@ import binascii
 import json
 from typing import Any
 
-from providers.capabilities import PCM16_24K, AudioFormat
+from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
 from providers.errors import ProviderConfigError, ProviderProtocolError
-from providers.spec import AssistantSpec, SessionContext, SessionMode, ToolSpec
+from providers.spec import AssistantSpec, SessionContext, ToolSpec
 
 Event = dict[str, Any]
-
-PCMU_8K = AudioFormat("pcmu", 8_000)
-"""G.711 mu-law 8 kHz: the carrier's own codec, so phone calls may skip resampling."""
 
 SUPPORTED_FORMATS = (PCM16_24K, PCMU_8K)
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-transcribe"
@@ -69,15 +66,22 @@ def tool(spec: ToolSpec) -> Event:
     }
 
 
-def _turn_detection(assistant: AssistantSpec, mode: SessionMode) -> Event | None:
+def server_vad(assistant: AssistantSpec, context: SessionContext) -> bool:
+    """OpenAI finds the caller's turns unless the session plan gave them to the gateway."""
+    return (
+        context.mode == "voice" and assistant.turn_detection.server_vad and not context.client_turns
+    )
+
+
+def _turn_detection(assistant: AssistantSpec, context: SessionContext) -> Event | None:
     """Server VAD settings, or ``None`` (JSON null) to turn it off.
 
     ``interrupt_response`` is false on purpose: the gateway decides barge-in (local VAD with
-    hysteresis, or our ``SpeechStarted``) and calls ``interrupt(played_ms)``, which cancels and
+    hysteresis, or ``CallerSpeechStarted``) and calls ``interrupt(played_ms)``, which cancels and
     truncates at the played position; a server-side cancel would fire on every cough.
     """
     settings = assistant.turn_detection
-    if mode == "chat" or not settings.server_vad:
+    if not server_vad(assistant, context):
         return None
     return {
         "type": "server_vad",
@@ -101,7 +105,7 @@ def session_config(
     """The ``session`` object of ``session.update``. GA has no temperature, so it is not sent."""
     audio_input: Event = {
         "format": audio_format(input_audio),
-        "turn_detection": _turn_detection(assistant, context.mode),
+        "turn_detection": _turn_detection(assistant, context),
     }
     if context.mode == "voice":
         lang = language(assistant, context).split("-")[0].lower()

@@ -14,5 +14,6 @@ command lines over these modules, so what one call does is exactly what each loa
   ``dtmf``, mark echoes, ``stop``; timings of first agent audio and of ``clear`` after barge-in.
 - ``call``: one whole call: webhook → TwiML → media socket → ``<Connect action>``.
 - ``metrics``: scrape Prometheus text from ``/metrics``; histogram deltas, mean and quantiles.
-- ``gateway_proc``: start ``kura serve`` (and the fake OpenAI Realtime server) for a load test.
+- ``gateway_proc``: start ``kura serve`` (and a fake OpenAI Realtime or Gemini Live server)
+  for a load test.
 """

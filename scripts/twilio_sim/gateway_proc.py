@@ -1,6 +1,7 @@
 """Start the system under test for a load test: ``kura serve`` pinned to one core, on a fresh
-SQLite database, with a number routed to an assistant; optionally the fake OpenAI Realtime
-server in its own process. Also reads a process's CPU time from ``/proc/<pid>/stat``.
+SQLite database, with a number routed to an assistant; optionally a fake provider (OpenAI
+Realtime or Gemini Live) in its own process, so that its thinking is not charged to the gateway's
+core. Also reads a process's CPU time from ``/proc/<pid>/stat``.
 
 The children run this worktree's code (``PYTHONPATH``) in a temporary directory with every
 inherited ``KURA_*`` variable removed, so a developer's ``.env`` or ``kura.db`` cannot leak in.
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +32,42 @@ STOP_TIMEOUT_S = 15.0
 COMMAND_TIMEOUT_S = 60.0
 POLL_S = 0.05
 LISTENING = "Kura gateway listening on "
-FAKE_LISTENING = "fake OpenAI Realtime on "
-PROVIDERS = ("local", "openai-fake")
+GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+
+
+@dataclass(frozen=True)
+class FakeProvider:
+    """A fake provider server run as ``python -m <module> --port N``: the banner it prints
+    once listening, the assistant provider that talks to it, and the gateway settings that
+    point that provider at ``port``."""
+
+    module: str
+    banner: str
+    assistant_provider: str
+    settings: Callable[[int], dict[str, str]]
+
+
+FAKES = {
+    "openai-fake": FakeProvider(
+        "tests.fakes.openai_realtime",
+        "fake OpenAI Realtime on ",
+        "openai",
+        lambda port: {
+            "KURA_OPENAI_API_KEY": "sk-test",
+            "KURA_OPENAI_REALTIME_URL": f"ws://127.0.0.1:{port}/v1/realtime",
+        },
+    ),
+    "gemini-fake": FakeProvider(
+        "tests.fakes.gemini_live_default",
+        "fake Gemini Live on ",
+        "gemini",
+        lambda port: {
+            "KURA_GEMINI_API_KEY": "test-gemini-key",
+            "KURA_GEMINI_LIVE_URL": f"ws://127.0.0.1:{port}{GEMINI_PATH}",
+        },
+    ),
+}
+PROVIDERS = ("local", *FAKES)
 
 
 @dataclass(frozen=True)
@@ -130,11 +165,12 @@ def _wait_healthy(url: str) -> None:
 
 def _route_number(env: dict[str, str], workdir: Path, provider: str) -> None:
     """Route ``NUMBER`` to the demo assistant (1, made by the gateway's first start) or to a
-    new OpenAI assistant."""
+    new assistant of the fake's provider."""
     assistant_id = 1
-    if provider == "openai-fake":
+    if provider in FAKES:
+        kind = FAKES[provider].assistant_provider
         created = _kura(
-            env, workdir, "assistants", "create", "--name", "Load test", "--provider", "openai"
+            env, workdir, "assistants", "create", "--name", "Load test", "--provider", kind
         )
         assistant_id = int(json.loads(created)["id"])
     _kura(env, workdir, "numbers", "assign", NUMBER, "--assistant", str(assistant_id))
@@ -166,16 +202,12 @@ def spawned_gateway(
         if keep_logs is not None:
             stack.callback(_copy_logs, workdir, keep_logs)  # runs after the children stopped
         fake_pid = None
-        if provider == "openai-fake":
-            fake_port = free_port()
-            fake_cmd = [sys.executable, "-m", "tests.fakes.openai_realtime"]
-            fake_cmd += ["--port", str(fake_port)]
-            fake = stack.enter_context(
-                _child(fake_cmd, _env(workdir), workdir, "fake-openai", FAKE_LISTENING)
-            )
-            fake_pid = fake.pid
-            settings["KURA_OPENAI_API_KEY"] = "sk-test"
-            settings["KURA_OPENAI_REALTIME_URL"] = f"ws://127.0.0.1:{fake_port}/v1/realtime"
+        if provider in FAKES:
+            fake, fake_port = FAKES[provider], free_port()
+            fake_cmd = [sys.executable, "-m", fake.module, "--port", str(fake_port)]
+            child = _child(fake_cmd, _env(workdir), workdir, provider, fake.banner)
+            fake_pid = stack.enter_context(child).pid
+            settings.update(fake.settings(fake_port))
         env = _env(workdir, **settings)
         serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
         serve += ["--port", str(port)]

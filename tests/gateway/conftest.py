@@ -17,11 +17,12 @@ from aiohttp.test_utils import TestServer
 from config import Settings
 from gateway.app import build_app
 from gateway.context import CONTEXT, GatewayContext
-from providers.clock import Clock, SystemClock, VirtualClock
+from kinds.clock import Clock, SystemClock
 from providers.local import LocalProvider
 from providers.registry import ProviderRegistry
 from tests.conftest import drop_postgres_database, fresh_postgres_database
 from tests.fakes.scripted_provider import ScriptedProvider
+from tests.virtual_clock import VirtualClock
 
 ADMIN_KEY = "kura_live_testadminkey0000000000000000000000"
 WEBHOOK_SECRET = "whsec_test_secret"

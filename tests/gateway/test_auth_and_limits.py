@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from providers.clock import VirtualClock
 from tests.gateway.conftest import Gateway
+from tests.virtual_clock import VirtualClock
 
 
 async def test_missing_unknown_and_revoked_keys_are_401(gateway: Gateway) -> None:

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from gateway.drain import drain
-from providers.clock import SystemClock, VirtualClock
+from kinds.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.telephony.conftest import (  # noqa: F401 - fixtures used by name
     FakeTwilio,
@@ -23,6 +23,7 @@ from tests.gateway.telephony.conftest import (  # noqa: F401 - fixtures used by 
 )
 from tests.gateway.ws_helpers import closed, connect, receive, receive_until
 from tests.kura_process import free_port
+from tests.virtual_clock import VirtualClock
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 from providers.openai_realtime import OpenAIRealtimeProvider
 from providers.registry import ProviderRegistry
 from tests.fakes.openai_realtime import FakeRealtimeServer

@@ -136,8 +136,10 @@ def _registered(gw: Gateway) -> Iterator[tuple[str, str, Any]]:
         path = route.resource.canonical if route.resource is not None else ""
         if route.method == "HEAD" or path in {CONNECT_PATH, DOCUMENT_PATH}:
             continue
-        if path.startswith(("/telephony/", "/embed/", "/admin")) or path == "/metrics":
-            continue  # webhooks, the Prometheus scrape and static files are not the REST API
+        if path.startswith(("/telephony/", "/admin", "/embed/")) or path == "/metrics":
+            # carrier webhooks, the web console and widget assets and the Prometheus scrape are
+            # not the public REST API
+            continue
         yield route.method, path, route.handler
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 from tests.gateway.conftest import start_gateway
 
 

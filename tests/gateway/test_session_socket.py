@@ -11,10 +11,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from providers.clock import VirtualClock
-from providers.events import AgentAudio, ResponseDone, SpeechStarted, ToolCall, Transcript
+from providers.events import (
+    AgentAudio,
+    CallerSpeechStarted,
+    ResponseDone,
+    ToolCall,
+    TranscriptDelta,
+)
 from tests.gateway.conftest import Gateway
 from tests.gateway.ws_helpers import closed, connect, receive, receive_until
+from tests.virtual_clock import VirtualClock
 
 SPEECH = Path(__file__).parent.parent / "providers" / "data" / "speech_24k.wav"
 
@@ -190,11 +196,11 @@ async def test_provider_events_become_kura_messages_and_stored_turns(gateway: Ga
     await receive(ws)
     session = gateway.scripted.sessions[0]
     session.emit(
-        SpeechStarted(),
-        Transcript("input", "What time"),
-        Transcript("input", " is it?", final=True),
+        CallerSpeechStarted(),
+        TranscriptDelta("input", "What time"),
+        TranscriptDelta("input", " is it?", final=True),
         AgentAudio(b"\x01\x00" * 480, "item1"),
-        Transcript("output", "It is noon.", item_id="item1"),
+        TranscriptDelta("output", "It is noon.", item_id="item1"),
         ResponseDone("item1"),
     )
     turn, seen = await receive_until(ws, "turnComplete")
@@ -237,7 +243,7 @@ async def test_end_call_tool_ends_after_the_goodbye(gateway: Gateway) -> None:
     ws = await connect(gateway, created)
     await receive(ws)
     session = gateway.scripted.sessions[0]
-    session.emit(ToolCall("call1", "end_session", {}), Transcript("output", "Goodbye!"))
+    session.emit(ToolCall("call1", "end_session", {}), TranscriptDelta("output", "Goodbye!"))
     await receive_until(ws, "transcriptionUpdate")
     for _ in range(100):
         if session.tool_results:
@@ -291,7 +297,7 @@ async def test_provider_unavailable_at_connect_is_a_session_error(gateway: Gatew
 async def test_audio_is_resampled_once_for_a_16k_provider(gateway: Gateway) -> None:
     from dataclasses import replace
 
-    from providers.capabilities import PCM16_16K
+    from kinds.audio import PCM16_16K
     from tests.fakes.scripted_provider import CAPABILITIES
 
     gateway.scripted.declared = replace(CAPABILITIES, input_audio=PCM16_16K)
@@ -319,11 +325,11 @@ async def test_caller_speech_interrupts_a_running_response(gateway: Gateway) -> 
     ws = await connect(gateway, created)
     await receive(ws)
     session = gateway.scripted.sessions[0]
-    session.emit(SpeechStarted())  # nobody is talking over anyone: no interrupt
+    session.emit(CallerSpeechStarted())  # nobody is talking over anyone: no interrupt
     session.emit(AgentAudio(b"\x00\x00" * 480, "item1"))
     await receive_until(ws, "agentAudioChunk")
     assert session.interrupts == []
-    session.emit(SpeechStarted())  # the caller talks over the agent
+    session.emit(CallerSpeechStarted())  # the caller talks over the agent
     for _ in range(200):
         if session.interrupts:
             break
@@ -341,9 +347,9 @@ async def test_stored_turn_holds_only_what_the_caller_heard(gateway: Gateway) ->
     await receive(ws)
     session = gateway.scripted.sessions[0]
     session.emit(
-        Transcript("input", "Tell me a story"),
+        TranscriptDelta("input", "Tell me a story"),
         AgentAudio(b"\x00\x00" * 4800, "item1"),
-        Transcript("output", "Once upon a time there was a gateway.", item_id="item1"),
+        TranscriptDelta("output", "Once upon a time there was a gateway.", item_id="item1"),
         ResponseDone("item1"),
     )
     await receive_until(ws, "turnComplete")
@@ -362,3 +368,40 @@ async def test_stored_turn_holds_only_what_the_caller_heard(gateway: Gateway) ->
         ("user", "Tell me a story", False),
         ("assistant", "Once upon a time", True),
     ]
+
+
+async def test_text_sent_during_the_greeting_is_paired_with_its_own_answer(
+    gateway: Gateway,
+) -> None:
+    """The Kura docs' Node example sends a textMessage on sessionOpen, while the greeting is
+    still streaming: the greeting's turnComplete must not claim that input."""
+    assistant_id = await gateway.use_scripted_assistant()
+    created = await gateway.create_session(assistant_id=assistant_id, mode="chat")
+    ws = await connect(gateway, created)
+    await receive(ws)  # sessionOpen
+    session = gateway.scripted.sessions[0]
+    session.emit(TranscriptDelta("output", "Hello, how can I help?", "greet"))
+    await receive_until(ws, "transcriptionUpdate")
+    await ws.send_str(json.dumps({"type": "textMessage", "text": "Book a table"}))
+    for _ in range(100):  # the text reaches the provider before the greeting ends
+        if session.texts:
+            break
+        await asyncio.sleep(0.01)
+    session.emit(ResponseDone("greet"))
+    greeting, _ = await receive_until(ws, "turnComplete")
+    assert (greeting["fullInput"], greeting["fullOutput"]) == ("", "Hello, how can I help?")
+    session.emit(TranscriptDelta("output", "For how many?", "a1"), ResponseDone("a1"))
+    answer, _ = await receive_until(ws, "turnComplete")
+    assert (answer["fullInput"], answer["fullOutput"]) == ("Book a table", "For how many?")
+    await ws.send_str(json.dumps({"type": "stopSession"}))
+    assert await closed(ws) == 1000
+    await gateway.ctx.transcripts.drain()
+    path = f"/api/v1/sessions/{created['session_id']}/transcript"
+    turns = (await (await gateway.request("GET", path)).json())["turns"]
+    assert [(t["role"], t["text"]) for t in turns] == [
+        ("assistant", "Hello, how can I help?"),
+        ("user", "Book a table"),
+        ("assistant", "For how many?"),
+    ]
+    view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert view["total_turns"] == 2

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from providers.base import ProviderSession
-from providers.clock import VirtualClock
 from providers.events import ProviderEvent
+from tests.virtual_clock import VirtualClock
 
 DATA_DIR = Path(__file__).parent / "data"
 SPEECH_CLIP = DATA_DIR / "speech_24k.wav"

@@ -1,6 +1,6 @@
 import asyncio
 
-from providers.clock import VirtualClock
+from tests.virtual_clock import VirtualClock
 
 
 async def test_virtual_clock_wakes_sleepers_in_deadline_order() -> None:

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from providers.clock import VirtualClock
 from providers.events import (
     AgentAudio,
+    CallerSpeechStarted,
     ProviderEvent,
     ProviderFailed,
     ResponseDone,
-    SpeechStarted,
-    Transcript,
+    TranscriptDelta,
 )
 from providers.local import LOCAL_CAPABILITIES, LocalProvider, LocalSession
 from providers.local.provider import CHUNK_MS, LEAD_MS
@@ -35,6 +34,7 @@ from tests.providers.local_helpers import (
     tone,
     voiced_span_ms,
 )
+from tests.virtual_clock import VirtualClock
 
 GREETING = "Hello, you are talking to the Kura demo."
 
@@ -103,7 +103,7 @@ def open_session(
 
 
 def text_of(events: list[ProviderEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, Transcript))
+    return "".join(e.text for e in events if isinstance(e, TranscriptDelta))
 
 
 def audio_of(events: list[ProviderEvent]) -> bytes:
@@ -136,10 +136,10 @@ async def test_chat_reply_is_deterministic_text_only(
         session, reader = open_session(sessions, clock, mode="chat", synthesiser=synthesiser)
         await session.send_text("What is   the\nweather?")
         events = await reader.until_done()
-        assert all(isinstance(e, Transcript) and e.source == "output" for e in events[:-1])
+        assert all(isinstance(e, TranscriptDelta) and e.source == "output" for e in events[:-1])
         done = events[-1]
         assert isinstance(done, ResponseDone) and not done.interrupted
-        assert {e.item_id for e in events if isinstance(e, Transcript)} == {done.item_id}
+        assert {e.item_id for e in events if isinstance(e, TranscriptDelta)} == {done.item_id}
         replies.append(text_of(events))
     assert replies[0] == replies[1] == chat_reply("What is the weather?")
     assert "local demo" in replies[0] and "What is the weather?" in replies[0]
@@ -216,11 +216,11 @@ async def test_voice_utterance_is_played_back(
     clip = speech_clip()
     await feed(session, silence(500) + clip + silence(1200))
 
-    assert isinstance(await reader.next(), SpeechStarted)
+    assert isinstance(await reader.next(), CallerSpeechStarted)
     events = await reader.until_done()
     done = events[-1]
     assert isinstance(done, ResponseDone) and not done.interrupted
-    assert not any(isinstance(e, Transcript) for e in events)  # never a fake transcript
+    assert not any(isinstance(e, TranscriptDelta) for e in events)  # never a fake transcript
     assert {e.item_id for e in events if isinstance(e, AgentAudio)} == {done.item_id}
     played_ms = len(audio_of(events)) / BYTES_PER_MS
     speech_ms = voiced_span_ms(clip)
@@ -232,7 +232,7 @@ async def test_interrupt_stops_playback_at_once(
 ) -> None:
     session, reader = open_session(sessions, clock)
     await feed(session, silence(300) + speech_clip() + silence(1200))
-    assert isinstance(await reader.next(), SpeechStarted)
+    assert isinstance(await reader.next(), CallerSpeechStarted)
     first = await reader.next()
     assert isinstance(first, AgentAudio)
     # Let the session queue its lead of audio ahead of us, then cut it.
@@ -279,7 +279,7 @@ async def test_aclose_ends_iteration_and_leaves_no_tasks(clock: VirtualClock) ->
     session, reader = open_session(
         provider_sessions, clock, greeting=GREETING, synthesiser=synthesiser
     )
-    assert isinstance(await reader.next(), Transcript)  # mid-greeting
+    assert isinstance(await reader.next(), TranscriptDelta)  # mid-greeting
     await session.aclose()
     await session.aclose()  # idempotent
     assert await reader.next() is None
@@ -358,18 +358,19 @@ async def test_provider_speaks_its_greeting_with_espeak(clock: VirtualClock) -> 
 
 
 async def test_a_phone_call_session_speaks_mu_law_both_ways() -> None:
-    from providers.capabilities import PCMU_8K
+    from kinds.audio import PCMU_8K
     from providers.local import LocalProvider
     from providers.spec import AssistantSpec, SessionContext
 
     provider = LocalProvider("off")
     session = await provider.connect(
-        AssistantSpec(name="demo"), SessionContext("s1", preferred_audio=PCMU_8K)
+        AssistantSpec(name="demo"), SessionContext("s1", input_audio=PCMU_8K, output_audio=PCMU_8K)
     )
     assert session.capabilities.input_audio == PCMU_8K
     assert session.capabilities.output_audio == PCMU_8K
     chat = await provider.connect(
-        AssistantSpec(name="demo"), SessionContext("s2", mode="chat", preferred_audio=PCMU_8K)
+        AssistantSpec(name="demo"),
+        SessionContext("s2", mode="chat", input_audio=PCMU_8K, output_audio=PCMU_8K),
     )
     assert chat.capabilities.input_audio.encoding == "pcm16"
     await session.aclose()
@@ -379,9 +380,9 @@ async def test_a_phone_call_session_speaks_mu_law_both_ways() -> None:
 async def test_a_call_that_marks_turns_is_played_back_without_a_second_vad(
     clock: VirtualClock,
 ) -> None:
-    from providers.capabilities import PCMU_8K
+    from kinds.audio import PCMU_8K
 
-    context = SessionContext("s1", preferred_audio=PCMU_8K, client_turns=True)
+    context = SessionContext("s1", input_audio=PCMU_8K, output_audio=PCMU_8K, client_turns=True)
     session = await LocalProvider("off", clock=clock).connect(AssistantSpec(name="d"), context)
     try:
         assert session.capabilities.input_audio == PCMU_8K
@@ -392,7 +393,7 @@ async def test_a_call_that_marks_turns_is_played_back_without_a_second_vad(
         await session.send_audio(said[160:] + b"\xff" * 4000)  # then 500 ms of quiet
         await session.end_turn(500)
         events = await EventReader(session, clock).until_done()
-        assert isinstance(events[0], SpeechStarted)
+        assert isinstance(events[0], CallerSpeechStarted)
         played = b"".join(e.audio for e in events if isinstance(e, AgentAudio))
         # Pre-roll (the 100 ms before the onset), the speech, and the 100 ms tail.
         assert played == b"\xff" * 800 + said + b"\xff" * 800
@@ -414,6 +415,6 @@ async def test_turn_marks_are_ignored_by_a_session_with_its_own_vad(
         await session.send_text("still here")
         events = await EventReader(session, clock).until_done()  # no loopback came first
         assert text_of(events) == chat_reply("still here")
-        assert not any(isinstance(e, SpeechStarted | AgentAudio) for e in events)
+        assert not any(isinstance(e, CallerSpeechStarted | AgentAudio) for e in events)
     finally:
         await session.aclose()

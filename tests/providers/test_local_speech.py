@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from providers.clock import VirtualClock
 from providers.local.speech import EspeakSynthesiser, resolve_tts_command, voice_for_language
+from tests.virtual_clock import VirtualClock
 
 ESPEAK = shutil.which("espeak-ng")
 needs_espeak = pytest.mark.skipif(

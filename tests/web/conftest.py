@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 from tests.conftest import IN_CI
 from tests.gateway.conftest import Gateway, free_port, start_gateway
 

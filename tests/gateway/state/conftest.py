@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.state.redis_link import RedisLink, open_redis
-from providers.clock import Clock, SystemClock
+from kinds.clock import Clock, SystemClock
 
 LinkFactory = Callable[..., RedisLink]
 

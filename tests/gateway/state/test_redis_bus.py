@@ -22,9 +22,10 @@ from gateway.state.redis_directory import RedisSessionDirectory
 from gateway.state.sweeper import LostSessionSweeper
 from gateway.store import Store
 from gateway.store.models import Session
-from providers.clock import Clock, SystemClock, VirtualClock
+from kinds.clock import Clock, SystemClock
 from tests.gateway.state.conftest import LinkFactory, eventually
 from tests.redis_process import private_redis
+from tests.virtual_clock import VirtualClock
 
 pytestmark = pytest.mark.redis
 

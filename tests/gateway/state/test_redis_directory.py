@@ -10,8 +10,9 @@ import pytest
 
 from gateway.state.control import StateUnavailable
 from gateway.state.redis_directory import RedisSessionDirectory
-from providers.clock import SystemClock, VirtualClock
+from kinds.clock import SystemClock
 from tests.gateway.state.conftest import LinkFactory, unreachable_link
+from tests.virtual_clock import VirtualClock
 
 pytestmark = pytest.mark.redis
 

@@ -14,9 +14,10 @@ import pytest
 
 from gateway.state.ratelimit import MemoryRateLimiter
 from gateway.state.redis_ratelimit import KEY_TTL_MS, RedisRateLimiter
-from providers.clock import SystemClock, VirtualClock
+from kinds.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.state.conftest import LinkFactory, unreachable_link
+from tests.virtual_clock import VirtualClock
 
 pytestmark = pytest.mark.redis
 

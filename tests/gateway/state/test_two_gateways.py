@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.state.conftest import LinkFactory, eventually
 from tests.gateway.ws_helpers import closed, receive

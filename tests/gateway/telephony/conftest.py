@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
 
 AUTH_TOKEN = "test_auth_token"

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.store import Store
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from media.g711 import pcm16_to_ulaw
 from media.resample import StreamResampler
 from providers.errors import ProviderUnavailable
-from providers.events import AgentAudio, ResponseDone, SpeechStarted, ToolCall
+from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone, ToolCall
 from tests.fakes.scripted_provider import ScriptedSession
 from tests.fakes.twilio_media import FakeMediaStream
 from tests.gateway.conftest import Gateway
@@ -156,7 +156,7 @@ async def test_provider_barge_in_clears_and_truncates_at_the_played_position(
     # The carrier socket is read in order: once this digit arrives, so have the mark echoes.
     await stream.send_dtmf("1")
     await until(lambda: bool(session.texts))
-    session.emit(SpeechStarted())  # the provider hears the caller talk over it
+    session.emit(CallerSpeechStarted())  # the provider hears the caller talk over it
     await until(lambda: bool(stream.clears))
     await until(lambda: bool(session.interrupts))
     (played_ms,) = session.interrupts
@@ -329,3 +329,27 @@ async def test_a_call_to_the_local_demo_plays_the_caller_back(twilio: FakeTwilio
     # The bridge's VAD marked the turn and the demo cut the caller's own bytes, untouched.
     assert speech[8000:12000] in stream.received_audio
     await stream.aclose()
+
+
+async def test_a_call_on_the_local_demo_stores_the_assistants_turns(twilio: FakeTwilio) -> None:
+    gw = twilio.gateway
+    stream = await dial(twilio)
+    speech = speech_ulaw()
+    await stream.send_ulaw(speech + b"\xff" * 8000)
+    await stream.wait_for_audio(int(len(speech) * 0.8))
+    await stream.play(len(speech) // 8 + 1000)
+    await stream.aclose()
+    page = await (await gw.request("GET", "/api/v1/sessions?limit=1")).json()
+    session_id = page["data"][0]["session_id"]
+    view: dict[str, object] = {}
+    for _ in range(200):  # the call's wrap-up runs after the carrier's socket has closed
+        view = await (await gw.request("GET", f"/api/v1/sessions/{session_id}")).json()
+        if view["status"] == "ended":
+            break
+        await asyncio.sleep(0.01)
+    await gw.ctx.transcripts.drain()
+    path = f"/api/v1/sessions/{session_id}/transcript"
+    turns = (await (await gw.request("GET", path)).json())["turns"]
+    # The greeting, then the caller's words played back (the demo does not transcribe them).
+    assert [t["role"] for t in turns] == ["assistant", "assistant"]
+    assert view["total_turns"] == 2

@@ -15,7 +15,7 @@ from gateway.store.keys import hash_secret
 from gateway.store.sessions import SessionFilter
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.telephony.conftest import (
     AUTH_TOKEN,

@@ -12,7 +12,7 @@ import pytest
 from gateway.api.origins import OriginPolicy, normalise_origin
 from gateway.store.models import ApiKey
 from gateway.store.sessions import SessionFilter
-from providers.clock import SystemClock
+from kinds.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
 
 SHOP = "https://shop.example"

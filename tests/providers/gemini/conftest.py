@@ -9,11 +9,11 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 
-from providers.clock import VirtualClock
 from providers.events import ProviderEvent
 from providers.gemini_live import GeminiLiveProvider, GeminiLiveSession
 from providers.spec import AssistantSpec, SessionContext
 from tests.fakes.gemini_live import FakeGeminiLive
+from tests.virtual_clock import VirtualClock
 
 T = TypeVar("T")
 

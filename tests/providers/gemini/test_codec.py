@@ -12,7 +12,7 @@ from providers.gemini_live.decode import (
     Interrupted,
     ModelAudio,
     ResumptionUpdate,
-    TurnComplete,
+    ServerTurnComplete,
     decode_message,
     parse_duration_s,
     parse_frame,
@@ -71,7 +71,7 @@ def test_one_message_may_carry_several_notes_in_a_safe_order() -> None:
     assert decode_message(message) == [
         InputTranscription("stop", False),
         Interrupted(),
-        TurnComplete(),
+        ServerTurnComplete(),
         ResumptionUpdate("h", True),
         GoAway(3.0),
     ]

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from providers.clock import VirtualClock
 from providers.errors import (
     ProviderAuthError,
     ProviderConfigError,
@@ -22,6 +21,7 @@ from providers.gemini_live import GeminiLiveProvider, GeminiLiveSession
 from providers.spec import AssistantSpec, SessionContext
 from tests.fakes.gemini_live import FakeGeminiLive
 from tests.providers.gemini.conftest import API_KEY, Events, drive
+from tests.virtual_clock import VirtualClock
 
 MakeProvider = Callable[..., GeminiLiveProvider]
 OpenSession = Callable[..., Awaitable[GeminiLiveSession]]

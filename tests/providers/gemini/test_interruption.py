@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from providers.events import AgentAudio, ResponseDone, SpeechStarted
+from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone
 from providers.gemini_live import GeminiLiveSession
 from tests.fakes.gemini_live import FakeGeminiLive
 from tests.providers.gemini.conftest import Events, QueueSpy
@@ -28,14 +28,14 @@ async def test_server_interrupted_ends_the_item_and_drops_queued_and_later_audio
     assert isinstance(first, AgentAudio) and first.audio == A1
 
     await conn.send_content(interrupted=True)
-    await spy.seen(5)  # three chunks, SpeechStarted, ResponseDone: A2 and A3 are now stale
+    await spy.seen(5)  # three chunks, CallerSpeechStarted, ResponseDone: A2 and A3 are now stale
     await conn.send_audio(STALE)  # the server may still flush some of the old turn
     await conn.send_content(turnComplete=True)
     await conn.send_audio(NEXT)
     await conn.send_content(turnComplete=True)
 
     got = await events.take(4)
-    assert got[:2] == [SpeechStarted(), ResponseDone(first.item_id, interrupted=True)]
+    assert got[:2] == [CallerSpeechStarted(), ResponseDone(first.item_id, interrupted=True)]
     assert isinstance(got[2], AgentAudio) and got[2].audio == NEXT
     assert got[2].item_id != first.item_id
     assert got[3] == ResponseDone(got[2].item_id)
@@ -65,7 +65,7 @@ async def test_local_interrupt_drops_buffered_audio_at_once(
     await conn.send_content(turnComplete=True)
     await conn.send_audio(NEXT)
     got = await events.take(2)
-    assert got[0] == SpeechStarted()
+    assert got[0] == CallerSpeechStarted()
     assert isinstance(got[1], AgentAudio) and got[1].audio == NEXT
     assert got[1].item_id != first.item_id
 

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from providers.clock import VirtualClock
 from providers.events import AgentAudio
 from providers.gemini_live import CAPABILITIES, GeminiLiveProvider, GeminiLiveSession
 from providers.spec import AssistantSpec, HistoryItem, SessionContext
 from tests.fakes.gemini_live import FakeGeminiLive, body
 from tests.providers.gemini.conftest import API_KEY, Events, drive
+from tests.virtual_clock import VirtualClock
 
 OpenSession = Callable[..., Awaitable[GeminiLiveSession]]
 

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from providers.clock import VirtualClock
 from providers.events import AgentAudio, ProviderFailed, ResponseDone
 from providers.gemini_live import GeminiLiveSession
 from tests.fakes.gemini_live import FakeConnection, FakeGeminiLive, body
 from tests.providers.gemini.conftest import Events, QueueSpy, drive
+from tests.virtual_clock import VirtualClock
 
 OpenSession = Callable[..., Awaitable[GeminiLiveSession]]
 

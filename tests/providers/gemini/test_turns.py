@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 
-from providers.events import AgentAudio, ResponseDone, Transcript
+from providers.events import AgentAudio, ResponseDone, TranscriptDelta
 from providers.gemini_live import DEFAULT_MODEL, GeminiLiveSession
 from providers.spec import ToolSpec, TurnDetection
 from tests.fakes.gemini_live import FakeGeminiLive, body
@@ -92,12 +92,12 @@ async def test_voice_turn_streams_audio_and_transcripts_and_ends_the_item(
     await conn.send_content(turnComplete=True)
 
     got = await events.until("response_done")
-    heard = [e for e in got if isinstance(e, Transcript) and e.source == "input"]
+    heard = [e for e in got if isinstance(e, TranscriptDelta) and e.source == "input"]
     assert [(e.text, e.final) for e in heard] == [("I need ", False), ("sales", True)]
     audio = [e for e in got if isinstance(e, AgentAudio)]
     assert [a.audio for a in audio] == [b"\x01\x00" * 480, b"\x02\x00" * 480]
     item_id = audio[0].item_id
-    said = [e for e in got if isinstance(e, Transcript) and e.source == "output"]
+    said = [e for e in got if isinstance(e, TranscriptDelta) and e.source == "output"]
     assert "".join(e.text for e in said) == "Sure, one moment."
     assert {e.item_id for e in said} == {item_id} == {a.item_id for a in audio}
     assert got[-1] == ResponseDone(item_id)
@@ -138,7 +138,7 @@ async def test_chat_turn_is_text_only(fake: FakeGeminiLive, open_session: OpenSe
     await conn.send_content(modelTurn={"parts": [{"text": "to five."}]})
     await conn.send_content(turnComplete=True)
     got = await events.until("response_done")
-    texts = [e for e in got if isinstance(e, Transcript)]
+    texts = [e for e in got if isinstance(e, TranscriptDelta)]
     assert [(e.source, e.text) for e in texts] == [("output", "Nine "), ("output", "to five.")]
     assert got[-1] == ResponseDone(texts[0].item_id)
 
@@ -153,7 +153,7 @@ async def test_unknown_and_malformed_server_messages_are_skipped(
     await conn.send({"voiceActivity": {"type": "ACTIVITY_START"}, "usageMetadata": {}})
     await conn.send_content(outputTranscription={"text": "ok"}, futureField={"x": 1})
     event = await events.next()
-    assert isinstance(event, Transcript) and event.text == "ok"
+    assert isinstance(event, TranscriptDelta) and event.text == "ok"
 
 
 async def test_without_server_vad_we_send_activity_start_and_end(

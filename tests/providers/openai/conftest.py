@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 import pytest
 
 from providers.base import ProviderSession
-from providers.clock import VirtualClock
 from providers.events import AgentAudio, ProviderEvent, ProviderFailed
 from providers.openai_realtime import OpenAIRealtimeProvider
 from tests.fakes.openai_realtime import FakeConnection, FakeRealtimeServer, Refusal, Script
+from tests.virtual_clock import VirtualClock
 
 API_KEY = "sk-test-kura-secret-0123456789"
 WAIT_S = 5.0

@@ -7,7 +7,6 @@ import logging
 
 import pytest
 
-from providers.clock import VirtualClock
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -28,6 +27,7 @@ from tests.providers.openai.conftest import (
     make_provider,
     serve,
 )
+from tests.virtual_clock import VirtualClock
 
 ASSISTANT = AssistantSpec(name="Acme", instructions="Be brief.", provider="openai")
 CONTEXT = SessionContext("s1")

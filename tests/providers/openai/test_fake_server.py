@@ -10,12 +10,12 @@ from pathlib import Path
 import aiohttp
 from openai import AsyncOpenAI
 
-from providers.clock import VirtualClock
-from providers.events import AgentAudio, ResponseDone, SpeechStarted, Transcript
+from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone, TranscriptDelta
 from providers.spec import AssistantSpec, SessionContext
 from tests.fakes.openai_realtime import audio_bytes, free_port
 from tests.fakes.openai_realtime_default import default_script
 from tests.providers.openai.conftest import Events, ServerFactory, make_provider
+from tests.virtual_clock import VirtualClock
 
 ASSISTANT = AssistantSpec(name="Acme", provider="openai")
 REPO = Path(__file__).resolve().parents[3]
@@ -49,8 +49,8 @@ async def test_default_script_answers_a_spoken_turn(
         await session.send_audio(b"\x00\x00" * 480)
     got = await events.until("response_done")
     await session.aclose()
-    assert isinstance(got[0], SpeechStarted)
-    assert any(isinstance(e, Transcript) and e.source == "input" and e.final for e in got)
+    assert isinstance(got[0], CallerSpeechStarted)
+    assert any(isinstance(e, TranscriptDelta) and e.source == "input" and e.final for e in got)
     assert sum(len(e.audio) for e in got if isinstance(e, AgentAudio)) == 1200 * 48
     assert isinstance(got[-1], ResponseDone) and not got[-1].interrupted
 
@@ -64,7 +64,9 @@ async def test_default_script_answers_chat_and_honours_cancel(
     events = Events(session)
     await session.send_text("Hello?")
     got = await events.until("response_done")
-    assert [e.text for e in got if isinstance(e, Transcript)] == ["Thanks, I read your message."]
+    assert [e.text for e in got if isinstance(e, TranscriptDelta)] == [
+        "Thanks, I read your message."
+    ]
     await session.send_text("And again?")
     await session.interrupt(None)  # before the reply starts: a plain cancel
     late = await events.until("response_done")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from providers.clock import VirtualClock
 from providers.events import ResponseDone
 from providers.spec import AssistantSpec, HistoryItem, SessionContext
 from tests.fakes.openai_realtime import FakeConnection
@@ -20,6 +19,7 @@ from tests.providers.openai.conftest import (
     serve,
     until,
 )
+from tests.virtual_clock import VirtualClock
 
 ASSISTANT = AssistantSpec(name="Acme", instructions="Be brief.", provider="openai")
 CONTEXT = SessionContext("s1")

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from providers.errors import ProviderQuotaError, ProviderUnavailable
-from providers.events import AgentAudio, ResponseDone, Transcript
+from providers.events import AgentAudio, ResponseDone, TranscriptDelta
 from providers.openai_realtime.history import ConversationHistory
 from providers.openai_realtime.translate import ServerEventTranslator, heard_prefix
 
@@ -39,10 +39,10 @@ def test_input_transcript_completion_adds_only_what_deltas_missed() -> None:
     t = translator()
     t.handle({"type": "input_audio_buffer.committed", "item_id": "u1"})
     delta = {"type": "conversation.item.input_audio_transcription.delta", "item_id": "u1"}
-    assert t.handle({**delta, "delta": "Hello"}) == [Transcript("input", "Hello", "u1")]
+    assert t.handle({**delta, "delta": "Hello"}) == [TranscriptDelta("input", "Hello", "u1")]
     done = {"type": "conversation.item.input_audio_transcription.completed", "item_id": "u1"}
     assert t.handle({**done, "transcript": "Hello there"}) == [
-        Transcript("input", " there", "u1", final=True)
+        TranscriptDelta("input", " there", "u1", final=True)
     ]
     assert t.history.replay_items()[0]["content"][0]["text"] == "Hello there"
 

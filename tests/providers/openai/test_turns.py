@@ -7,21 +7,21 @@ import json
 
 import pytest
 
-from providers.capabilities import PCM16_24K
-from providers.clock import VirtualClock
+from kinds.audio import PCM16_24K
 from providers.errors import ProviderAuthError
 from providers.events import (
     AgentAudio,
+    CallerSpeechStarted,
     OutputTruncated,
     ResponseDone,
-    SpeechStarted,
     ToolCall,
-    Transcript,
+    TranscriptDelta,
 )
 from providers.openai_realtime import PCMU_8K, OpenAIRealtimeProvider
 from providers.spec import AssistantSpec, SessionContext, ToolSpec, TurnDetection
 from tests.fakes.openai_realtime import FakeConnection, Script, audio_bytes
 from tests.providers.openai.conftest import API_KEY, Events, ServerFactory, make_provider, until
+from tests.virtual_clock import VirtualClock
 
 ASSISTANT = AssistantSpec(name="Acme", instructions="Be brief.", provider="openai", voice="marin")
 CALLER_AUDIO = b"\x10\x00" * 480  # 20 ms of PCM16 24 kHz
@@ -52,14 +52,14 @@ async def test_voice_turn(fake_server: ServerFactory, clock: VirtualClock) -> No
     )
     assert conn.received_types()[:2] == ["session.update", "input_audio_buffer.append"]
     assert conn.session["audio"]["output"]["voice"] == "marin"
-    assert isinstance(got[0], SpeechStarted)
-    heard = [e for e in got if isinstance(e, Transcript) and e.source == "input"]
+    assert isinstance(got[0], CallerSpeechStarted)
+    heard = [e for e in got if isinstance(e, TranscriptDelta) and e.source == "input"]
     assert [(e.text, e.final) for e in heard] == [
         ("What time", False),
         (" is it?", False),
         ("", True),
     ]
-    said = [e for e in got if isinstance(e, Transcript) and e.source == "output"]
+    said = [e for e in got if isinstance(e, TranscriptDelta) and e.source == "output"]
     assert "".join(e.text for e in said) == "It is noon."
     audio = [e for e in got if isinstance(e, AgentAudio)]
     assert b"".join(e.audio for e in audio) == audio_bytes(600)
@@ -85,7 +85,7 @@ async def test_chat_turn_is_text_only(fake_server: ServerFactory, clock: Virtual
     got = await events.until("response_done")
     await session.aclose()
     assert server.connections[0].session["output_modalities"] == ["text"]
-    assert [e.text for e in got if isinstance(e, Transcript)] == ["We open at nine."]
+    assert [e.text for e in got if isinstance(e, TranscriptDelta)] == ["We open at nine."]
     assert not any(isinstance(e, AgentAudio) for e in got)
 
 
@@ -104,7 +104,7 @@ async def test_greeting_is_spoken_first(fake_server: ServerFactory, clock: Virtu
     session = await make_provider(server.url, clock).connect(assistant, SessionContext("s1"))
     got = await Events(session).until("response_done")
     await session.aclose()
-    said = "".join(e.text for e in got if isinstance(e, Transcript))
+    said = "".join(e.text for e in got if isinstance(e, TranscriptDelta))
     assert said == greeting
     assert server.connections[0].received_types() == ["session.update", "response.create"]
 
@@ -257,7 +257,7 @@ async def test_tool_call_round_trip_with_a_holding_line(
     await session.send_tool_result("call_42", {"status": "shipped"})
     got = await events.until("response_done")
     await session.aclose()
-    said = "".join(e.text for e in got if isinstance(e, Transcript))
+    said = "".join(e.text for e in got if isinstance(e, TranscriptDelta))
     assert said == "Your order has shipped."
 
 
@@ -332,9 +332,8 @@ async def test_with_server_vad_turn_marks_send_nothing(
         await conn.expect("input_audio_buffer.append")
 
     server = await fake_server(script)
-    session = await make_provider(server.url, clock).connect(
-        ASSISTANT, SessionContext("s1", client_turns=True)
-    )
+    # The plan left the turns to OpenAI (client_turns False): stray marks change nothing.
+    session = await make_provider(server.url, clock).connect(ASSISTANT, SessionContext("s1"))
     await session.send_audio(CALLER_AUDIO)
     await session.end_turn(0)
     await session.send_audio(CALLER_AUDIO)

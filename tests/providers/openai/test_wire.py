@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.capabilities import PCM16_16K, PCM16_24K
+from kinds.audio import PCM16_16K, PCM16_24K
 from providers.errors import ProviderConfigError, ProviderProtocolError
 from providers.openai_realtime import PCMU_8K, wire
 from providers.spec import AssistantSpec, SessionContext, ToolSpec, TurnDetection

@@ -68,13 +68,18 @@ async function route() {
   if (!match) return replace(main, h("h1", {}, "Not found"), h("a", { href: "#/" }, "Overview"));
   const [groups, page] = match;
   const shown = location.hash;
+  // Each navigation renders into a view of its own: a page still loading when the user moves
+  // on (a slow list, then a click on one of its rows) finishes into a detached element instead
+  // of overwriting the page that replaced it.
+  const view = h("div", {});
+  replace(main, view);
   try {
-    const cleanup = await page(main, params, ...groups.slice(1));
+    const cleanup = await page(view, params, ...groups.slice(1));
     if (location.hash === shown) stop = cleanup || null;
     else if (cleanup) cleanup();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return undefined;
-    replace(main, h("h1", {}, "Something went wrong"), h("p", { class: "error", role: "alert" },
+    replace(view, h("h1", {}, "Something went wrong"), h("p", { class: "error", role: "alert" },
       error.message));
   }
   main.focus({ preventScroll: true });

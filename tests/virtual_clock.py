@@ -1,8 +1,7 @@
-"""Time as a dependency: code that waits or measures takes a ``Clock``; tests use ``VirtualClock``.
+"""A clock for tests: time moves only when the test calls ``advance``.
 
-It lives in ``providers`` because that is the lowest async layer: both providers (retry backoff,
-stall watchdogs) and the gateway (expiry, idle time-outs, rate limits) need it, and ``media`` does
-no waiting.
+Sleepers wake in deadline order, each given a few loop turns to run (and maybe sleep again)
+before the next deadline, so a test can step through time-outs without sleeping.
 """
 
 from __future__ import annotations
@@ -10,32 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    """Monotonic time for durations, wall time for timestamps, and a sleep that honours both."""
-
-    def monotonic(self) -> float: ...
-
-    def now(self) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
 
 
 class VirtualClock:
@@ -47,6 +21,7 @@ class VirtualClock:
         self._mono0 = self._mono
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
+        self._sleep_waiters: list[asyncio.Future[None]] = []
 
     def monotonic(self) -> float:
         return self._mono
@@ -60,6 +35,10 @@ class VirtualClock:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + seconds, next(self._seq), fut))
+        waiters, self._sleep_waiters = self._sleep_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         await fut
 
     async def advance(self, seconds: float) -> None:
@@ -80,3 +59,10 @@ class VirtualClock:
     @property
     def sleeper_count(self) -> int:
         return sum(1 for _, _, fut in self._sleepers if not fut.done())
+
+    async def sleeping(self, count: int = 1) -> None:
+        """Return once at least ``count`` tasks sleep on this clock (a timer is armed)."""
+        while self.sleeper_count < count:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._sleep_waiters.append(waiter)
+            await waiter

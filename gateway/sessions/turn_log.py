@@ -1,0 +1,153 @@
+"""Turn bookkeeping: which input each answer answers, and the transcript in the order said.
+
+A turn is the caller's input and the assistant's answer to it. Input that arrives while an
+answer is already being given (a ``textMessage`` typed during the greeting, speech over the
+assistant) belongs to the *next* turn: it is held until the current answer completes, so every
+``turnComplete`` pairs an answer with the input it answers and the stored transcript keeps the
+order in which things were said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from gateway.sessions.transcripts import TurnRecord
+from kinds.clock import Clock
+
+MAX_AMENDABLE_ITEMS = 8  # truncation only ever concerns the latest few assistant items
+
+
+class TurnStore(Protocol):
+    """Where finished utterances go (the transcript writer, keyed to one session)."""
+
+    def add(self, first_seq: int, records: tuple[TurnRecord, ...], completed: bool) -> None:
+        """Store utterances numbered from ``first_seq``; ``completed`` counts a turn."""
+
+    def amend(self, seq: int, text: str) -> None:
+        """Replace utterance ``seq``'s text with what the caller really heard (cut off)."""
+
+
+@dataclass(slots=True)
+class _Turn:
+    """One turn in the making: the input, then the answer."""
+
+    input_at: datetime | None = None
+    input_text: list[str] = field(default_factory=list)
+    answer_at: datetime | None = None
+    item_id: str | None = None
+    output_text: list[str] = field(default_factory=list)
+    agent_spoke: bool = False
+
+    @property
+    def answering(self) -> bool:
+        return self.answer_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedTurn:
+    """What a ``turnComplete`` reports."""
+
+    full_input: str
+    full_output: str
+    stored: bool
+
+
+class TurnLog:
+    """Pairs inputs with answers and hands finished turns to the ``TurnStore``."""
+
+    def __init__(self, store: TurnStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._turn = _Turn()
+        self._next: _Turn | None = None  # input for the turn after the one being answered
+        self._next_seq = 0
+        self._item_seq: dict[str, int] = {}  # assistant item id → stored utterance
+        self.turns_stored = 0
+
+    @property
+    def answering(self) -> bool:
+        return self._turn.answering
+
+    def caller_said(self, text: str, *, new_turn: bool) -> None:
+        """Caller input: typed text (``new_turn``: it starts a new exchange) or a transcript of
+        their speech (it belongs to the turn its speech started)."""
+        turn = self._input_turn() if new_turn else self._speech_turn()
+        if turn.input_at is None:
+            turn.input_at = self._clock.now()
+        turn.input_text.append(text)
+
+    def caller_started_speaking(self) -> None:
+        """Speech that starts while an answer is given is the next turn's input."""
+        if self._turn.answering and self._next is None:
+            self._next = _Turn()
+
+    def agent_audio(self, item_id: str) -> None:
+        self._answer(item_id).agent_spoke = True
+
+    def agent_said(self, text: str, item_id: str | None) -> None:
+        self._answer(item_id).output_text.append(text)
+
+    def amend(self, item_id: str, text: str) -> None:
+        """The caller heard only ``text`` of this item: store that, not what was generated."""
+        if self._turn.item_id == item_id:
+            self._turn.output_text = [text]
+        elif item_id in self._item_seq:
+            self._store.amend(self._item_seq[item_id], text)
+
+    def complete(self, *, interrupted: bool) -> CompletedTurn:
+        """The answer is done: store the turn, and start the next with any input held back."""
+        turn = self._turn
+        done = CompletedTurn("".join(turn.input_text), "".join(turn.output_text), False)
+        stored = self._flush(turn, interrupted=interrupted)
+        self._turn, self._next = self._next or _Turn(), None
+        return CompletedTurn(done.full_input, done.full_output, stored)
+
+    def close(self) -> None:
+        """The session ended: store what was said of unfinished turns, in order."""
+        self._flush(self._turn, interrupted=True)
+        if self._next is not None:
+            self._flush(self._next, interrupted=True)
+        self._turn, self._next = _Turn(), None
+
+    def _input_turn(self) -> _Turn:
+        if not self._turn.answering:
+            return self._turn
+        if self._next is None:
+            self._next = _Turn()
+        return self._next
+
+    def _speech_turn(self) -> _Turn:
+        return self._next if self._next is not None else self._turn
+
+    def _answer(self, item_id: str | None) -> _Turn:
+        turn = self._turn
+        if turn.answer_at is None:
+            turn.answer_at = self._clock.now()
+        if item_id is not None:
+            turn.item_id = item_id
+        return turn
+
+    def _flush(self, turn: _Turn, *, interrupted: bool) -> bool:
+        now = self._clock.now()
+        records: list[TurnRecord] = []
+        if turn.input_text and turn.input_at is not None:
+            records.append(TurnRecord("user", "".join(turn.input_text), turn.input_at, now))
+        if (turn.output_text or turn.agent_spoke) and turn.answer_at is not None:
+            if turn.item_id is not None:
+                self._remember_item(turn.item_id, self._next_seq + len(records))
+            text = "".join(turn.output_text)
+            records.append(TurnRecord("assistant", text, turn.answer_at, now, interrupted))
+        if not records:
+            return False
+        # A turn the session's end cut short still counts: total_turns is the turns stored.
+        self._store.add(self._next_seq, tuple(records), True)
+        self._next_seq += len(records)
+        self.turns_stored += 1
+        return True
+
+    def _remember_item(self, item_id: str, seq: int) -> None:
+        self._item_seq[item_id] = seq
+        if len(self._item_seq) > MAX_AMENDABLE_ITEMS:
+            del self._item_seq[next(iter(self._item_seq))]

@@ -1,0 +1,201 @@
+"""The CallBridge driven through the carrier seam by a fake carrier and a fake conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiohttp import WSMsgType
+
+from gateway.sessions.plan import AudioRoute, SessionPlan
+from gateway.sessions.port import (
+    CallerAudio,
+    CallerDigit,
+    CallerTurnStarted,
+    EndSession,
+    Interrupt,
+)
+from gateway.sessions.protocol import SessionError, TurnComplete
+from gateway.telephony import bridge as bridge_module
+from gateway.telephony.bridge import CallBridge
+from gateway.telephony.call_audio import apology_ulaw
+from gateway.telephony.carriers.events import ClearAudio, PlaceMark, PlayAudio
+from kinds.audio import PCM16_16K, PCMA_8K, PCMU_8K
+from tests.gateway.telephony.carrier_fakes import (
+    FakeCodec,
+    FakeConversation,
+    FakeSocket,
+    capabilities,
+    speech_ulaw,
+)
+from tests.virtual_clock import VirtualClock
+
+ULAW_PLAN = SessionPlan(
+    "voice", AudioRoute(PCMU_8K, PCMU_8K), AudioRoute(PCMU_8K, PCMU_8K), "client"
+)
+AGENT_ULAW_1S = b"\x10" * 8000  # loud enough to be "audible"; a mark every 100 ms
+
+
+@dataclass
+class Call:
+    bridge: CallBridge
+    socket: FakeSocket
+    codec: FakeCodec
+    conversation: FakeConversation
+    clock: VirtualClock
+    reader: asyncio.Task[None]
+
+
+async def _open(frames: str = "text", plan: SessionPlan = ULAW_PLAN) -> AsyncIterator[Call]:
+    socket, codec, conversation, clock = (
+        FakeSocket(),
+        FakeCodec(),
+        FakeConversation(),
+        VirtualClock(),
+    )
+    bridge = CallBridge(socket, codec, capabilities(frames), clock=clock)  # type: ignore[arg-type]
+    bridge.session_planned(plan)
+    reader = asyncio.create_task(bridge.read_carrier(conversation))
+    yield Call(bridge, socket, codec, conversation, clock, reader)
+    socket.hang_up()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(reader, 2)
+
+
+@pytest.fixture
+async def call() -> AsyncIterator[Call]:
+    async for opened in _open():
+        yield opened
+
+
+@pytest.fixture
+async def binary_call() -> AsyncIterator[Call]:
+    async for opened in _open("binary"):
+        yield opened
+
+
+def test_traits_come_from_the_carrier_capabilities() -> None:
+    bridge = CallBridge(FakeSocket(), FakeCodec(), capabilities())  # type: ignore[arg-type]
+    assert bridge.traits.audio == PCMU_8K
+    assert bridge.traits.answers == {"end_call", "transfer_call"}
+    for unsupported in (capabilities(audio=PCMA_8K), capabilities(marks=False)):
+        with pytest.raises(ValueError):
+            CallBridge(FakeSocket(), FakeCodec(), unsupported)  # type: ignore[arg-type]
+
+
+async def test_caller_audio_passes_through_to_the_conversation(call: Call) -> None:
+    call.socket.feed("media:" + "ff" * 160)
+    audio = await call.conversation.wait_for(CallerAudio)
+    assert audio.audio == b"\xff" * 160
+    assert call.bridge.counters.frames_in == 1
+
+
+async def test_caller_audio_is_converted_to_the_planned_rate() -> None:
+    plan = SessionPlan("voice", AudioRoute(PCM16_16K, PCM16_16K), ULAW_PLAN.outbound, "client")
+    async for call in _open(plan=plan):
+        call.socket.feed("media:" + "ff" * 160)
+        audio = await call.conversation.wait_for(CallerAudio)
+        assert 0 < len(audio.audio) <= 640  # PCM16 at 16 kHz, less the resampler's delay
+
+
+async def test_dtmf_reaches_the_conversation(call: Call) -> None:
+    call.socket.feed("dtmf:5")
+    assert await call.conversation.wait_for(CallerDigit) == CallerDigit("5")
+
+
+async def test_bad_input_is_counted_and_the_call_goes_on(call: Call) -> None:
+    call.socket.feed("nonsense")
+    call.socket.feed("media:" + "ff" * 600)  # over the carrier's 1024-character bound
+    call.socket.feed(b"\x00\x01")  # binary, on a carrier whose frames are text
+    call.socket.feed("media:" + "ff" * 160)
+    await call.conversation.wait_for(CallerAudio)
+    assert call.bridge.counters.bad_input == {"malformed": 1, "oversize": 1, "binary": 1}
+    assert call.bridge.counters.messages_in == 4
+
+
+async def test_stop_ends_the_session_as_a_hang_up(call: Call) -> None:
+    call.socket.feed("stop")
+    assert await call.conversation.wait_for(EndSession) == EndSession("caller_hangup")
+    await asyncio.wait_for(call.reader, 2)
+    assert call.bridge.hung_up
+
+
+async def test_agent_audio_goes_out_as_frames_each_chunk_then_its_mark(call: Call) -> None:
+    await call.bridge.deliver_audio(AGENT_ULAW_1S, "item-1")
+    await call.bridge.deliver(TurnComplete(full_input="", full_output=""))
+    played = b"".join(c.audio for c in call.codec.of_kind(PlayAudio))
+    assert played == AGENT_ULAW_1S
+    assert all(len(c.audio) == 160 for c in call.codec.of_kind(PlayAudio))
+    assert len(call.codec.of_kind(PlaceMark)) == 10
+    assert isinstance(call.codec.sent[-1], PlaceMark)
+    assert {opcode for _, opcode in call.socket.frames} == {WSMsgType.TEXT}
+
+
+async def test_a_binary_carrier_gets_audio_in_binary_frames(binary_call: Call) -> None:
+    binary_call.socket.feed(b"\xff" * 160)  # its caller audio arrives binary too
+    assert (await binary_call.conversation.wait_for(CallerAudio)).audio == b"\xff" * 160
+    await binary_call.bridge.deliver_audio(AGENT_ULAW_1S[:1600], "item-1")
+    kinds = {(frame, opcode) for frame, opcode in binary_call.socket.frames}
+    assert kinds == {(b"play", WSMsgType.BINARY), (b"mark", WSMsgType.TEXT)}
+
+
+async def test_barge_in_clears_and_interrupts_at_the_echoed_position(call: Call) -> None:
+    await call.bridge.deliver_audio(AGENT_ULAW_1S, "item-1")
+    marks = call.codec.of_kind(PlaceMark)
+    for mark in marks[:3]:  # the caller has heard 300 ms
+        call.socket.feed(f"mark:{mark.name}")
+    call.socket.feed("dtmf:1")  # frames are read in order: the marks are in once this is
+    await call.conversation.wait_for(CallerDigit)
+    assert await call.bridge.caller_speech_started() is True
+    assert isinstance(call.codec.sent[-1], ClearAudio)
+    assert await call.conversation.wait_for(Interrupt) == Interrupt(300)
+    sent = len(call.codec.sent)
+    await call.bridge.deliver_audio(AGENT_ULAW_1S, "item-1")  # the rest of the cut item
+    assert len(call.codec.sent) == sent  # is never played
+
+
+async def test_speech_start_with_nothing_playing_is_left_to_the_conversation(call: Call) -> None:
+    assert await call.bridge.caller_speech_started() is False
+    assert call.codec.of_kind(ClearAudio) == []
+
+
+async def test_local_vad_barges_in_on_caller_speech(call: Call) -> None:
+    await call.bridge.deliver_audio(AGENT_ULAW_1S, "item-1")
+    speech = speech_ulaw()
+    for start in range(0, len(speech) - 159, 160):
+        call.socket.feed("media:" + speech[start : start + 160].hex())
+    interrupt = await call.conversation.wait_for(Interrupt)
+    assert interrupt == Interrupt(0)  # no mark came back: the caller heard nothing confirmed
+    assert call.codec.of_kind(ClearAudio)
+    assert call.conversation.of_kind(CallerTurnStarted)
+
+
+async def test_a_silent_carrier_ends_the_call(call: Call) -> None:
+    await call.clock.advance(bridge_module.CARRIER_SILENCE_S)
+    assert await call.conversation.wait_for(EndSession) == EndSession("carrier_lost")
+    assert call.bridge.hung_up
+
+
+async def test_a_carrier_still_streaming_keeps_the_call(call: Call) -> None:
+    for _ in range(3):
+        call.socket.feed("media:" + "ff" * 160)
+        await call.clock.advance(bridge_module.CARRIER_SILENCE_S * 0.9)
+    assert call.conversation.of_kind(EndSession) == []
+
+
+async def test_after_a_session_error_the_apology_plays_in_full(call: Call) -> None:
+    await call.bridge.deliver(SessionError(error="provider down"))
+    call.reader.cancel()  # the session is over: the runner stops the reader, then finish()
+    finishing = asyncio.create_task(call.bridge.finish())
+    apology = len(apology_ulaw())
+    await call.socket.wait_sent(lambda: len(call.codec.of_kind(PlayAudio)) * 160 >= apology)
+    assert not finishing.done()  # it waits until the caller has heard it all
+    for mark in call.codec.of_kind(PlaceMark):
+        call.socket.feed(f"mark:{mark.name}")
+    await asyncio.wait_for(finishing, 2)
+    played = b"".join(c.audio for c in call.codec.of_kind(PlayAudio))
+    assert played[:apology] == apology_ulaw()
+    assert len(played) == apology + (-apology % 160)  # the last frame padded with silence
