@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from providers.events import ProviderFailed, ResponseDone, Transcript
+from providers.events import ProviderFailed, ResponseDone, TranscriptDelta
 from tests.gateway.conftest import Gateway
 from tests.web.conftest import PageSite, widget_page
 
@@ -40,12 +40,12 @@ async def test_typing_streaming_and_a_failed_provider(
     session = gateway.scripted.sessions[0]
     log = widget.get_by_role("log")
 
-    session.emit(Transcript("output", "Hello", "r1"))
+    session.emit(TranscriptDelta("output", "Hello", "r1"))
     await log.get_by_text("Hello").wait_for()
     await typing.wait_for(state="hidden")
     bubble = log.locator(".assistant")
     assert await bubble.get_attribute("aria-busy") == "true"  # read out once complete
-    session.emit(Transcript("output", " there, world", "r1"))
+    session.emit(TranscriptDelta("output", " there, world", "r1"))
     await log.get_by_text("Hello there, world").wait_for()
     session.emit(ResponseDone("r1"))
     await page.wait_for_function(
