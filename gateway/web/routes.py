@@ -11,7 +11,7 @@ import functools
 
 from aiohttp import web
 
-from gateway.web.assets import Asset
+from gateway.web.assets import Asset, spliced_widget
 
 WIDGET_CACHE_S = 300  # pages embed the widget: a fix reaches them within minutes
 CONSOLE_FILES = (
@@ -46,8 +46,13 @@ def _asset(relative: str) -> Asset:
     return Asset.load(relative)
 
 
+@functools.cache
+def _widget() -> Asset:
+    return spliced_widget()
+
+
 async def chat_widget(request: web.Request) -> web.Response:
-    return _asset("chat-widget.js").respond(request, WIDGET_HEADERS)
+    return _widget().respond(request, WIDGET_HEADERS)
 
 
 async def console_page(request: web.Request) -> web.Response:

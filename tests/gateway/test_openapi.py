@@ -130,8 +130,8 @@ async def test_the_document_is_valid_openapi_3_1(gateway: Gateway) -> None:
 
 def _registered(gw: Gateway) -> Iterator[tuple[str, str, Any]]:
     """(method, path, handler) of every REST route, skipping implicit HEADs, the WebSocket
-    route, the document itself and the carrier webhooks (signed by the carrier, not keyed, and
-    not part of the public API)."""
+    route, the document itself, the carrier webhooks (signed by the carrier, not keyed, and
+    not part of the public API) and the browser's static files (widget and console)."""
     for route in gw.server.app.router.routes():
         path = route.resource.canonical if route.resource is not None else ""
         if route.method == "HEAD" or path in {CONNECT_PATH, DOCUMENT_PATH}:

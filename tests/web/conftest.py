@@ -22,7 +22,7 @@ CHROMIUM = os.environ.get("KURA_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("KURA_TEST_SCREENSHOTS", "/tmp/kura-web-screenshots"))
 
 
-def _require_browser() -> None:
+def require_browser() -> None:
     missing = []
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         missing.append(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
@@ -39,7 +39,7 @@ def _require_browser() -> None:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    _require_browser()
+    require_browser()
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:

@@ -84,6 +84,18 @@ async def test_assistant_key_and_number(browser: Any, gateway: Gateway) -> None:
     await page.reload()
     await page.get_by_role("cell", name="backend").wait_for()
     assert secret not in await page.content()  # never shown again
+    # A publishable key for a web page: scoped to the new assistant and one origin.
+    new_key = page.get_by_role("form", name="New key")
+    await new_key.get_by_label("Name", exact=True).fill("website")
+    await new_key.get_by_label("Kind").select_option("publishable")
+    await new_key.get_by_label("Support bot").check()
+    await new_key.get_by_label("Allowed origins").fill("https://www.example.com")
+    await new_key.get_by_role("button", name="Create key").click()
+    publishable = await page.locator("[data-new-key]").inner_text()
+    assert publishable.startswith("kura_pk_")
+    row = await gateway.ctx.store.keys.find_by_secret(publishable)
+    assert row is not None and row.assistant_ids == [assistant_id]
+    assert row.allowed_origins == ["https://www.example.com"] and row.session_modes == ["chat"]
     # A number, assigned to the new assistant, then disabled.
     await _nav(page, "Numbers")
     assign = page.get_by_role("form", name="Assign a number")

@@ -1,14 +1,25 @@
 // Injected before the page's scripts: watches the widget's WebSocket and its shadow DOM to time
 // how long the first streamed word of a reply takes to become visible.
 (() => {
-  const probe = (window.__kuraProbe = { sockets: [], sessions: 0, armed: false });
+  const probe = (window.__kuraProbe = {
+    sockets: [], sessions: 0, armed: false, sent: {}, received: {}, interrupts: [], cut: 0,
+  });
   const Native = window.WebSocket;
   window.WebSocket = function (url, protocols) {
     const ws = new Native(url, protocols);
     probe.sockets.push(ws);
     probe.sessions += 1;
+    const send = ws.send.bind(ws);
+    ws.send = (data) => {
+      const m = JSON.parse(data);
+      probe.sent[m.type] = (probe.sent[m.type] || 0) + 1;
+      if (m.type === "interrupt") probe.interrupts.push(m);
+      send(data);
+    };
     ws.addEventListener("message", (event) => {
       const m = JSON.parse(event.data);
+      probe.received[m.type] = (probe.received[m.type] || 0) + 1;
+      if (m.type === "turnComplete" && m.interrupted) probe.cut += 1;
       if (!probe.armed || probe.firstAt || m.type !== "transcriptionUpdate" || m.source !== "output") return;
       probe.firstAt = performance.now();
       probe.firstText = m.text;

@@ -6,6 +6,10 @@
  *     data-position="bottom-right" data-primary-color="#6366F1" data-title="Chat Support"
  *     [data-mode="voice"]></script>
  *
+ * data-mode="voice" adds a microphone button: PCM16 24 kHz from an AudioWorklet to the session,
+ * the agent's audio played back, and talking over the agent cuts it off (barge-in) and tells
+ * the session how much of the reply was heard (interrupt.playedMs).
+ *
  * It creates a chat session (POST /api/v1/sessions), connects its WebSocket, streams the
  * assistant's words as they arrive and starts a new session when the connection is lost. It
  * lives in a Shadow DOM so the page's CSS and its own never meet, and loads nothing else from
@@ -57,65 +61,14 @@
     return cfg;
   }
 
-  var CSS = [
-    ".kura{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;",
-    "color:var(--kura-fg);text-align:left;letter-spacing:normal;color-scheme:light}",
-    ":host([data-theme=dark]) .kura{color-scheme:dark}",
-    "*{box-sizing:border-box}",
-    ".launcher{width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;display:grid;",
-    "place-items:center;background:var(--kura-primary);color:#fff;",
-    "box-shadow:0 6px 20px rgba(0,0,0,.25)}",
-    ".launcher svg{width:26px;height:26px;fill:currentColor}",
-    "button:focus-visible,textarea:focus-visible,.log:focus-visible{outline:3px solid ",
-    "var(--kura-primary);outline-offset:2px}",
-    ".panel{position:absolute;bottom:72px;width:min(370px,calc(100vw - 40px));",
-    "height:min(540px,calc(100vh - 120px));display:flex;flex-direction:column;",
-    "border-radius:14px;overflow:hidden;box-shadow:0 12px 40px rgba(0,0,0,.3);",
-    "background:var(--kura-bg);color:var(--kura-fg);border:1px solid var(--kura-border)}",
-    ":host([data-position=bottom-right]) .panel{right:0}",
-    ":host([data-position=bottom-left]) .panel{left:0}",
-    ".panel[hidden]{display:none}",
-    "header{display:flex;align-items:center;gap:8px;padding:12px 14px;",
-    "background:var(--kura-primary);color:#fff}",
-    "h2{flex:1;margin:0;font-size:16px;font-weight:600}",
-    "header button{background:transparent;border:0;color:#fff;cursor:pointer;font-size:20px;",
-    "line-height:1;padding:4px 8px;border-radius:6px}",
-    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px}",
-    ".msg{max-width:85%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;",
-    "overflow-wrap:anywhere}",
-    ".user{align-self:flex-end;background:var(--kura-primary);color:#fff;",
-    "border-bottom-right-radius:4px}",
-    ".assistant{align-self:flex-start;background:var(--kura-bubble);border-bottom-left-radius:4px}",
-    ".note{align-self:center;font-size:12px;color:var(--kura-muted);text-align:center}",
-    ".problem{align-self:stretch;background:var(--kura-error-bg);color:var(--kura-error-fg);",
-    "border-radius:8px;padding:10px 12px;font-size:13px}",
-    ".problem button{margin-top:6px}",
-    ".typing{padding:0 14px 6px;font-size:12px;color:var(--kura-muted);min-height:18px}",
-    ".typing[hidden]{display:block;visibility:hidden}",
-    ".dots span{display:inline-block;width:6px;height:6px;margin-right:3px;border-radius:50%;",
-    "background:var(--kura-muted);animation:kura-b 1s infinite ease-in-out}",
-    ".dots span:nth-child(2){animation-delay:.15s}.dots span:nth-child(3){animation-delay:.3s}",
-    "@keyframes kura-b{0%,80%,100%{opacity:.3}40%{opacity:1}}",
-    "@media (prefers-reduced-motion:reduce){.dots span{animation:none}}",
-    "form{display:flex;gap:8px;padding:10px;border-top:1px solid var(--kura-border)}",
-    "textarea{flex:1;resize:none;border:1px solid var(--kura-border);border-radius:10px;",
-    "padding:8px 10px;font:inherit;background:var(--kura-input);color:inherit;max-height:120px}",
-    "form button,.problem button{border:0;border-radius:10px;padding:0 14px;cursor:pointer;",
-    "background:var(--kura-primary);color:#fff;font:inherit;font-weight:600;min-height:36px}",
-    "form button:disabled{opacity:.5;cursor:default}",
-    ".mic[aria-pressed=true]{background:#dc2626}",
-    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);",
-    "white-space:nowrap}",
-    ":host([data-theme=light]) .kura{--kura-bg:#fff;--kura-fg:#111827;--kura-bubble:#f3f4f6;",
-    "--kura-border:#e5e7eb;--kura-muted:#6b7280;--kura-input:#fff;--kura-error-bg:#fef2f2;",
-    "--kura-error-fg:#991b1b}",
-    ":host([data-theme=dark]) .kura{--kura-bg:#111827;--kura-fg:#f9fafb;--kura-bubble:#1f2937;",
-    "--kura-border:#374151;--kura-muted:#9ca3af;--kura-input:#1f2937;--kura-error-bg:#450a0a;",
-    "--kura-error-fg:#fecaca}"
-  ].join("");
+  var CSS = /*@css@*/"";  // chat-widget.css, spliced in when the gateway loads the files
 
   var ICON_CHAT = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 ' +
     '2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
+
+  var ICON_MIC = '<svg viewBox="0 0 24 24" aria-hidden="true" width="18" height="18" ' +
+    'fill="currentColor"><path d="M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 ' +
+    '0 0 1-10 0H5a7 7 0 0 0 6 6.92V21h2v-3.08A7 7 0 0 0 19 11h-2z"/></svg>';
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -161,7 +114,8 @@
     ui.form.appendChild(ui.input);
     if (cfg.voice) {
       ui.mic = el("button", { type: "button", class: "mic", "aria-pressed": "false",
-        "aria-label": "Talk" }, "\ud83c\udfa4");
+        "aria-label": "Talk" });
+      ui.mic.innerHTML = ICON_MIC;
       ui.form.appendChild(ui.mic);
     }
     ui.form.appendChild(ui.send);
@@ -183,6 +137,7 @@
     this.reply = null;   // the assistant bubble being streamed
     this.attempt = 0;
     this.timer = null;
+    this.voice = cfg.voice ? new Voice(this) : null;
     this.bind();
   }
 
@@ -194,6 +149,7 @@
       if (e.key === "Escape") { e.stopPropagation(); self.toggle(false); }
     });
     ui.form.addEventListener("submit", function (e) { e.preventDefault(); self.submit(); });
+    if (ui.mic) ui.mic.addEventListener("click", function () { self.voice.toggle(); });
     ui.input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); self.submit(); }
     });
@@ -274,7 +230,8 @@
     fetch(cfg.backendUrl + "/api/v1/sessions", {
       method: "POST",
       headers: { "Authorization": "Bearer " + cfg.apiKey, "Content-Type": "application/json" },
-      body: JSON.stringify({ assistant_id: cfg.assistantId, mode: "chat" })
+      // A voice session takes text too, so voice mode needs no second session for typing.
+      body: JSON.stringify({ assistant_id: cfg.assistantId, mode: cfg.voice ? "voice" : "chat" })
     }).then(function (res) {
       return res.text().then(function (body) { return self.created(res, body); });
     }, function () {
@@ -328,7 +285,12 @@
       for (var i = 0; i < queued.length; i++) this.send({ type: "textMessage", text: queued[i] });
     },
     transcriptionUpdate: function (m) {
-      if (m.source !== "output" || !m.text) return;
+      if (!m.text) return;
+      if (m.source === "input") {  // what the provider heard the visitor say (voice)
+        this.heard = this.heard || this.add("user", "");
+        this.heard.textContent += m.text;
+        return;
+      }
       this.setTyping(false);
       if (!this.reply) {
         this.reply = this.add("assistant", "");
@@ -337,10 +299,14 @@
       this.reply.textContent += m.text;
       this.ui.log.scrollTop = this.ui.log.scrollHeight;
     },
+    agentAudioChunk: function (m) {
+      if (this.voice) this.voice.play(m.audio);
+    },
     turnComplete: function (m) {
+      if (this.voice) this.voice.replyDone(m.interrupted);
       if (!this.reply && m.fullOutput) this.reply = this.add("assistant", m.fullOutput);
       if (this.reply) this.reply.removeAttribute("aria-busy");
-      this.reply = null;
+      this.reply = this.heard = null;
       this.setTyping(false);
     },
     sessionTimeout: function (m) {
@@ -357,6 +323,7 @@
   /** The session is over for good (idle, or ended by the assistant): the next message makes a
    *  new one, but nothing reconnects on its own. */
   Widget.prototype.end = function (text) {
+    if (this.voice) { this.voice.silence(); this.voice.stop(); }
     this.state = "ended";
     this.ws = null;
     this.reply = null;
@@ -382,13 +349,14 @@
     this.timer = setTimeout(function () { self.connect(); }, RECONNECT_DELAYS_MS[this.attempt++]);
   };
 
+  /*@voice@*/
+
   function start() {
     var cfg = readConfig(script);
     cfg.warnings.forEach(function (w) { console.warn(LOG, w); });
     if (cfg.problems.length) console.error(LOG, "misconfigured tag: " + cfg.problems.join("; "));
     var widget = new Widget(cfg);
     document.body.appendChild(widget.ui.host);
-    if (cfg.voice && window.KuraVoice) window.KuraVoice(widget);
   }
 
   if (document.body) start();

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.web.assets import STATIC_DIR
+from gateway.web.assets import CSS_MARKER, STATIC_DIR, VOICE_MARKER
 from gateway.web.routes import CONSOLE_FILES
 from tests.gateway.conftest import Gateway
 
@@ -33,7 +33,14 @@ async def test_console_page_and_assets(gateway: Gateway) -> None:
 
 async def test_no_file_references_the_network(gateway: Gateway) -> None:
     """Nothing is fetched from a CDN at run time: no absolute URLs in what browsers load."""
-    for path in [STATIC_DIR / "chat-widget.js", *(STATIC_DIR / "admin").iterdir()]:
+    for path in [*STATIC_DIR.glob("chat-widget*"), *(STATIC_DIR / "admin").iterdir()]:
         text = path.read_text()
         for scheme in ("https://cdn", "//unpkg", "//fonts.", "googleapis", "jsdelivr"):
             assert scheme not in text, (path.name, scheme)
+
+
+async def test_the_widget_is_one_script_with_its_parts_spliced_in(gateway: Gateway) -> None:
+    response = await gateway.request("GET", "/embed/chat-widget.js", key=None)
+    text = await response.text()
+    assert CSS_MARKER not in text and VOICE_MARKER not in text
+    assert ".launcher{" in text and "registerProcessor('kura-mic'" in text
