@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway import tracing
+from tests.gateway.conftest import Gateway
+from tests.gateway.ws_helpers import closed, connect, receive_until
 from tests.kura_process import ROOT
 
 
@@ -119,3 +122,29 @@ async def test_otlp_export_follows_the_standard_variables(
     (span,) = resource_spans.scope_spans[0].spans
     assert span.name == "session"
     assert {a.key: a.value.string_value for a in span.attributes} == {"kura.session_id": "s1"}
+
+
+async def test_a_chat_session_traces_its_connect_and_each_reply(
+    spans: InMemorySpanExporter, gateway: Gateway
+) -> None:
+    created = await gateway.create_session(mode="chat")
+    ws = await connect(gateway, created)
+    await receive_until(ws, "turnComplete")  # the greeting
+    await ws.send_str(json.dumps({"type": "textMessage", "text": "Hello"}))
+    await receive_until(ws, "turnComplete")
+    await ws.send_str(json.dumps({"type": "stopSession"}))
+    assert await closed(ws) == 1000
+    names = [span.name for span in spans.get_finished_spans()]
+    for _ in range(100):  # the session span ends with the session's wrap-up
+        if "session" in names:
+            break
+        await asyncio.sleep(0.01)
+        names = [span.name for span in spans.get_finished_spans()]
+    assert names == ["provider.connect", "first_agent_audio", "turn", "session"]
+    session = spans.get_finished_spans()[-1]
+    assert session.attributes is not None
+    assert session.attributes["kura.session_id"] == created["session_id"]
+    assert session.attributes["kura.outcome"] == "client_stop"
+    by_name = {span.name: span for span in spans.get_finished_spans()}
+    parent = by_name["turn"].parent
+    assert parent is not None and parent.span_id == session.context.span_id
