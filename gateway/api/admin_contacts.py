@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.admin_numbers import path_id
 from gateway.api.admin_schemas import (
     ContactDetail,
     ContactFields,
@@ -14,6 +13,7 @@ from gateway.api.admin_schemas import (
 )
 from gateway.api.auth import requires
 from gateway.api.bodies import json_response, read_body, read_query
+from gateway.api.ids import path_id
 from gateway.api.views import assistant_ref, session_view
 from gateway.context import GatewayContext, context_of
 from gateway.errors import NotFound

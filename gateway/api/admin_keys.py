@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.admin_numbers import path_id
 from gateway.api.auth import has_permission, key_of, requires
 from gateway.api.bodies import json_response, read_body
+from gateway.api.ids import path_id
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.origins import normalise_origin
 from gateway.api.permissions import unknown_permissions

@@ -15,19 +15,12 @@ from gateway.api.admin_schemas import (
 )
 from gateway.api.auth import requires
 from gateway.api.bodies import json_response, read_body, read_query
+from gateway.api.ids import path_id
 from gateway.api.views import assistant_ref
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.sessions.phone import to_e164
 from gateway.store.models import PhoneNumber
-
-
-def path_id(request: web.Request, name: str, what: str) -> int:
-    """A numeric path id; anything else is the same 404 as an unknown id."""
-    raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound(f"no {what} with this id")
-    return int(raw)
 
 
 async def number_view(ctx: GatewayContext, row: PhoneNumber) -> NumberView:

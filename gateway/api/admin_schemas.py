@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.ids import Offset, RowId
 from gateway.api.schemas import AssistantRef, SessionView
 
 Carrier = Literal["twilio"]
@@ -18,13 +19,13 @@ class _Request(BaseModel):
 
 class PageQuery(_Request):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
 
 
 class NumberFields(_Request):
     """Phone-number fields an admin may change; every one optional (PATCH semantics)."""
 
-    assistant_id: Annotated[int | None, Field(gt=0, strict=True)] = None
+    assistant_id: RowId | None = None
     carrier: Carrier | None = None
     label: Annotated[str | None, Field(max_length=200)] = None
     enabled: Annotated[bool | None, Field(strict=True)] = None
@@ -32,7 +33,7 @@ class NumberFields(_Request):
 
 class AssignNumberRequest(NumberFields):
     number: Annotated[str, Field(min_length=1, max_length=32, description="E.164, e.g. +1555…")]
-    assistant_id: Annotated[int, Field(gt=0, strict=True)]
+    assistant_id: RowId
 
 
 class NumberView(BaseModel):

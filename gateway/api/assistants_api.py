@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.api.auth import requires
 from gateway.api.bodies import json_response, read_body
+from gateway.api.ids import path_id
 from gateway.api.schemas import AssistantFields, AssistantList, CreateAssistantRequest
 from gateway.api.views import assistant_view
 from gateway.context import GatewayContext, context_of
@@ -20,10 +21,7 @@ _NULL_MEANS_EMPTY: dict[str, Any] = {"tools": [], "turn_detection": {}, "instruc
 
 
 def _assistant_id(request: web.Request) -> int:
-    raw = request.match_info["assistant_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("no assistant with this id")
-    return int(raw)
+    return path_id(request, "assistant_id", "assistant")
 
 
 async def _find(ctx: GatewayContext, assistant_id: int) -> Assistant:

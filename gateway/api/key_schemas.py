@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.ids import RowId
+
 KeyKind = Literal["secret", "publishable"]
 SessionMode = Literal["chat", "voice"]
 MAX_ORIGINS = 50  # a key for a handful of sites; a longer list belongs in KURA_ALLOWED_ORIGINS
@@ -30,7 +32,7 @@ class KeyFields(BaseModel):
         ),
     ] = None
     assistant_ids: Annotated[
-        list[Annotated[int, Field(gt=0, strict=True)]] | None,
+        list[RowId] | None,
         Field(description="Publishable keys only: the assistants it may create sessions for"),
     ] = None
     session_modes: Annotated[

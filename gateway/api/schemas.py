@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from gateway.api.ids import MAX_ROW_ID, RowId
+
 BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 METADATA_MAX_BYTES = 16 * 1024
 
@@ -25,7 +27,7 @@ class _Request(BaseModel):
 
 
 class CreateSessionRequest(_Request):
-    assistant_id: Annotated[int, Field(gt=0, strict=True, description="Assistant ID")]
+    assistant_id: Annotated[RowId, Field(description="Assistant ID")]
     mode: Literal["voice", "chat"] = "voice"
     phone_number: Annotated[str | None, Field(max_length=32)] = None
     language_code: Annotated[str, Field(pattern=BCP47, max_length=35)] = "en-US"
@@ -116,7 +118,7 @@ class AssistantFields(_Request):
     turn_detection: TurnDetectionSettings | None = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     idle_timeout_s: Annotated[int | None, Field(ge=5, le=3600)] = None
-    max_turns: Annotated[int | None, Field(ge=1)] = None
+    max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
     max_duration_s: Annotated[int | None, Field(ge=10, le=4 * 3600)] = None
     transfer_number: Annotated[str | None, Field(max_length=32)] = None
 

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.api.auth import has_permission, is_publishable, key_of, publishable, requires
 from gateway.api.bodies import json_response, read_body, read_query
+from gateway.api.ids import Offset, QueryRowId
 from gateway.api.publishable import check_session_scope
 from gateway.api.schemas import (
     CreateSessionRequest,
@@ -30,12 +31,12 @@ class SessionQuery(BaseModel):
 
     status: Literal["pending", "active", "ended", "expired"] | None = None
     phone_number: Annotated[str | None, Field(max_length=32)] = None
-    assistant_id: Annotated[int | None, Field(gt=0)] = None
+    assistant_id: QueryRowId | None = None
     channel: Literal["api", "phone"] | None = None
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
-    offset: Annotated[int, Field(ge=0)] = 0
+    offset: Offset = 0
 
 
 def connect_url(ctx: GatewayContext, session_id: str, token: str) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 
@@ -111,8 +111,10 @@ def encode(message: ServerMessage) -> str:
 def parse_client_message(raw: str) -> AudioChunk | TextMessage | InterruptMessage | StopSession:
     """Parse one text frame; raises ``ProtocolError`` naming what is wrong."""
     try:
-        data: Any = json.loads(raw)
-    except ValueError:
+        # orjson refuses nesting past 1024 levels; the standard parser raised RecursionError,
+        # which ended the session as internal_error.
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise ProtocolError("malformed JSON: each message must be one JSON object") from None
     if not isinstance(data, dict):
         raise ProtocolError("each message must be a JSON object with a 'type'")

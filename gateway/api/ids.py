@@ -1,0 +1,36 @@
+"""Row ids and offsets as the API accepts them: bounded to what the database can hold.
+
+PostgreSQL's INTEGER stops at 2**31 - 1; an id or offset beyond it reached the driver and came
+back as a 500 (reliability.md row 27). No row has a larger id, so a larger path id is the same
+404 as any unknown id, and a larger id or offset in a body or query is a 422.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import Field
+
+from gateway.errors import NotFound
+
+MAX_ROW_ID = 2**31 - 1
+MAX_ID_DIGITS = len(str(MAX_ROW_ID))
+
+RowId = Annotated[int, Field(gt=0, le=MAX_ROW_ID, strict=True)]
+"""A row id in a JSON body (strict: ``"1"`` is not an id)."""
+QueryRowId = Annotated[int, Field(gt=0, le=MAX_ROW_ID)]
+"""A row id in a query string, where every value arrives as text."""
+Offset = Annotated[int, Field(ge=0, le=MAX_ROW_ID)]
+
+
+def path_id(request: web.Request, name: str, what: str) -> int:
+    """A numeric path id; anything else (a Unicode digit such as ``²``, a number no row can
+    have) is the same 404 as an unknown id."""
+    raw = request.match_info[name]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_ID_DIGITS:
+        raise NotFound(f"no {what} with this id")
+    value = int(raw)
+    if not 0 < value <= MAX_ROW_ID:
+        raise NotFound(f"no {what} with this id")
+    return value
