@@ -53,7 +53,11 @@ def build_context(
     node_id = uuid.uuid4().hex[:12]
     shared = build_shared_state(settings, clock, node_id)
     sessions = SessionService(
-        store, clock, shared.bus, connect_timeout_s=settings.session_connect_timeout_s
+        store,
+        clock,
+        shared.bus,
+        connect_timeout_s=settings.session_connect_timeout_s,
+        token_ttl_s=settings.session_token_ttl_s,
     )
     live = LiveSessions(shared.directory, shared.bus, node_id)
     transcripts = TranscriptWriter(store.sessions)

@@ -175,8 +175,10 @@ async def _authorize(request: web.Request, ctx: GatewayContext) -> Session:
     row = await ctx.sessions.get(request.match_info["session_id"])
     await _check_origin(request, ctx, row)
     if credential.startswith(SESSION_TOKEN_PREFIX):
-        if row.status == "pending" and not ctx.sessions.token_matches(row, credential):
-            raise Unauthorized("invalid session token")
+        # One answer for a wrong, spent or lapsed token, whatever the session's state: a
+        # made-up token must not tell a pending session from a live or an ended one.
+        if row.status != "pending" or not ctx.sessions.token_matches(row, credential):
+            raise Unauthorized("invalid, spent or expired session token")
         return row
     key = await ctx.store.keys.find_by_secret(credential)
     if key is None:

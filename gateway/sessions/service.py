@@ -53,12 +53,19 @@ class SessionService:
     """Creates and tracks sessions in the store; ends live ones through the control bus."""
 
     def __init__(
-        self, store: Store, clock: Clock, bus: ControlBus, *, connect_timeout_s: float
+        self,
+        store: Store,
+        clock: Clock,
+        bus: ControlBus,
+        *,
+        connect_timeout_s: float,
+        token_ttl_s: float | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._bus = bus
         self._connect_timeout = timedelta(seconds=connect_timeout_s)
+        self._token_ttl = timedelta(seconds=token_ttl_s or connect_timeout_s)
 
     async def create(
         self,
@@ -122,7 +129,8 @@ class SessionService:
         return row
 
     def token_matches(self, row: Session, token: str) -> bool:
-        if row.connect_token_hash is None:
+        """The session's unspent token, within its lifetime (never past the session's expiry)."""
+        if row.connect_token_hash is None or row.created_at + self._token_ttl <= self._clock.now():
             return False
         return hmac.compare_digest(row.connect_token_hash, hash_secret(token))
 

@@ -7,6 +7,7 @@ import base64
 import json
 import wave
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -18,7 +19,7 @@ from providers.events import (
     ToolCall,
     TranscriptDelta,
 )
-from tests.gateway.conftest import Gateway
+from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.ws_helpers import closed, connect, receive, receive_until
 from tests.virtual_clock import VirtualClock
 
@@ -139,13 +140,37 @@ async def test_one_connection_per_session_and_the_token_is_single_use(gateway: G
     created = await gateway.create_session()
     ws = await connect(gateway, created)
     await receive(ws)
+    # The token was spent by the first connection: the same answer as any invalid token.
     with pytest.raises(aiohttp.WSServerHandshakeError) as second:
         await connect(gateway, created)
-    assert second.value.status == 409
+    assert second.value.status == 401
     await ws.close()
     with pytest.raises(aiohttp.WSServerHandshakeError) as reuse:
         await connect(gateway, created)
-    assert reuse.value.status == 409
+    assert reuse.value.status == 401
+
+
+async def test_a_made_up_token_gets_one_answer_whatever_the_sessions_state(
+    gateway: Gateway,
+) -> None:
+    def forged(created: dict[str, Any]) -> dict[str, Any]:
+        url = created["websocket_url"].split("?api_key=")[0] + "?api_key=kura_st_madeup"
+        return {**created, "websocket_url": url}
+
+    pending = await gateway.create_session()
+    live = await gateway.create_session()
+    ended = await gateway.create_session(mode="chat")
+    live_ws = await connect(gateway, live)
+    ended_ws = await connect(gateway, ended)
+    await ended_ws.send_str(json.dumps({"type": "stopSession"}))
+    assert await closed(ended_ws) == 1000
+    answers = []
+    for created in (pending, live, ended):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await connect(gateway, forged(created))
+        answers.append(refused.value.status)
+    assert answers == [401, 401, 401]
+    await live_ws.close()
 
 
 async def test_wrong_token_and_key_permissions(gateway: Gateway) -> None:
@@ -399,3 +424,18 @@ async def test_text_sent_during_the_greeting_is_paired_with_its_own_answer(
     ]
     view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
     assert view["total_turns"] == 2
+
+
+async def test_the_session_token_lapses_after_its_ttl(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    async for gw in start_gateway(tmp_path, clock, session_token_ttl_s=60):
+        early = await gw.create_session(mode="chat")
+        late = await gw.create_session(mode="chat")
+        await clock.advance(59)
+        ws = await connect(gw, early)
+        assert (await receive(ws))["type"] == "sessionOpen"
+        await clock.advance(2)  # 61 s: the session itself would wait 300 s
+        with pytest.raises(aiohttp.WSServerHandshakeError) as lapsed:
+            await connect(gw, late)
+        assert lapsed.value.status == 401
+        await ws.close()
