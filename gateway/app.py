@@ -40,6 +40,15 @@ EXPIRY_SWEEP_S = 15.0
 BOOTSTRAP = web.AppKey("kura_bootstrap", list[BootstrapResult])
 
 
+def _webhook_tools(settings: Settings, clock: Clock) -> WebhookTools:
+    secret = settings.webhook_secret
+    return WebhookTools(
+        secret.get_secret_value().encode() if secret else None,
+        clock,
+        timeout_s=settings.webhook_timeout_s,
+    )
+
+
 def build_context(
     settings: Settings,
     *,
@@ -62,12 +71,7 @@ def build_context(
     live = LiveSessions(shared.directory, shared.bus, node_id)
     transcripts = TranscriptWriter(store.sessions)
     registry = providers or build_registry(settings, clock)
-    secret = settings.webhook_secret
-    tools = WebhookTools(
-        secret.get_secret_value().encode() if secret else None,
-        clock,
-        timeout_s=settings.webhook_timeout_s,
-    )
+    tools = _webhook_tools(settings, clock)
     runner = SessionRunner(
         store=store,
         service=sessions,

@@ -54,6 +54,10 @@ from providers.events import (
 
 log = logging.getLogger(__name__)
 
+BUILTIN_SETTLE_S = 3.0
+"""How long a response's end waits for a built-in it called (a transfer asks the database);
+past it the session goes on and the built-in still takes effect after the next response."""
+
 
 @dataclass(frozen=True, slots=True)
 class ConversationLimits:
@@ -275,6 +279,7 @@ class Conversation:
         tail = self._audio.flush_from_provider()
         if tail and self._audio_item is not None and not interrupted:
             await self._client.deliver_audio(tail, self._audio_item)
+        await self._tools.settle_builtins(self._clock, BUILTIN_SETTLE_S)
         done = self._log.complete(interrupted=interrupted)
         await self._client.deliver(
             TurnComplete(

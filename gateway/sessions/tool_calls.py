@@ -8,14 +8,17 @@ Any failure reaches the model as ``{"error": ...}``, so a turn never hangs on a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import SessionClient
+from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.events import ToolCall
+from providers.toolkit.deadline import within
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ class ToolCalls:
         self._end_after_response = end_after_response
         self._group: asyncio.TaskGroup | None = None
         self._running: dict[str, asyncio.Task[None]] = {}  # by call id
+        self._builtins: set[str] = set()  # call ids of built-ins still being answered
 
     def start(self, group: asyncio.TaskGroup) -> None:
         self._group = group
@@ -50,6 +54,8 @@ class ToolCalls:
             return
         task = self._group.create_task(self._run(call), name="conversation-tool")
         self._running[call.call_id] = task
+        if self._plan.builtin(call.name) is not None:
+            self._builtins.add(call.call_id)
         task.add_done_callback(lambda _: self._forget(call.call_id, task))
 
     def cancel(self, call_ids: tuple[str, ...]) -> None:
@@ -64,9 +70,24 @@ class ToolCalls:
         for task in self._running.values():
             task.cancel()
 
+    async def settle_builtins(self, clock: Clock, timeout_s: float) -> None:
+        """Wait (bounded) for built-ins still being answered: ``end_call`` or a transfer called
+        in a response decides what happens when that response ends, even when its
+        ``ResponseDone`` comes straight behind the call."""
+        pending = [
+            task
+            for call_id, task in self._running.items()
+            if call_id in self._builtins and not task.done()
+        ]
+        if pending:
+            settled = asyncio.gather(*pending, return_exceptions=True)
+            with contextlib.suppress(TimeoutError):
+                await within(clock, timeout_s, asyncio.shield(settled))
+
     def _forget(self, call_id: str, task: asyncio.Task[None]) -> None:
         if self._running.get(call_id) is task:
             del self._running[call_id]
+            self._builtins.discard(call_id)
 
     async def _run(self, call: ToolCall) -> None:
         try:

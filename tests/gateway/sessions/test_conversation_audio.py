@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from gateway.sessions.conversation import ConversationLimits
 from gateway.sessions.port import CallerAudio, CallerTurnEnded, CallerTurnStarted, Interrupt
-from gateway.telephony.bridge import CALL_TRAITS
+from gateway.telephony.bridge import call_traits
+from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from kinds.audio import PCM16_16K, PCM16_24K, PCMU_8K
 from media.g711 import pcm16_to_ulaw
 from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone, TranscriptDelta
@@ -15,6 +16,8 @@ from providers.spec import AssistantSpec, TurnDetection
 from tests.fakes.scripted_provider import CAPABILITIES
 from tests.gateway.sessions.harness import engine, waited
 from tests.providers.local_helpers import silence, speech_clip, voiced_span_ms
+
+CALL_TRAITS = call_traits(TWILIO)
 
 FRAME_24K = bytes(960)  # 20 ms of PCM16 at 24 kHz
 NO_SERVER_VAD = AssistantSpec(
