@@ -185,6 +185,7 @@ class Conversation:
         await self._provider.send_text(text)
 
     async def _turn_started(self, ms_ago: int) -> None:
+        self._mark_activity()  # the caller's speech keeps a session alive, whoever hears it
         self._log.caller_started_speaking()
         if self._plan.provider_takes_turn_marks:
             await self._provider.begin_turn(ms_ago)
@@ -192,6 +193,7 @@ class Conversation:
     async def _turn_ended(self, ms_ago: int) -> None:
         """The caller finished a turn: the time to the assistant's first output is the turn
         latency."""
+        self._mark_activity()
         self._caller_done()
         if self._plan.provider_takes_turn_marks:
             await self._provider.end_turn(ms_ago)

@@ -10,6 +10,7 @@ from gateway.sessions.port import (
     CallerAudio,
     CallerText,
     CallerTurnEnded,
+    CallerTurnStarted,
     EndAfterResponse,
     EndSession,
 )
@@ -43,6 +44,21 @@ async def test_provider_output_counts_as_activity() -> None:
         await h.clock.advance(8)
         h.provider.emit(TranscriptDelta("output", "Still here.", item_id="a1"))
         await h.settled()
+        await h.clock.advance(10 - JUST_BEFORE_S)
+        assert not h.conversation.ended
+        await h.clock.advance(JUST_BEFORE_S)
+        assert await h.ended() == "idle_timeout"
+
+
+async def test_the_callers_turns_count_as_activity() -> None:
+    """A call whose turns the bridge's VAD marks (no provider speech events) stays alive while
+    the caller talks."""
+    limits = ConversationLimits(idle_timeout_s=10)
+    async with engine(traits=CALL_TRAITS, limits=limits) as h:
+        await h.clock.advance(8)
+        await h.send(CallerTurnStarted(100))
+        await h.clock.advance(8)
+        await h.send(CallerTurnEnded(0))
         await h.clock.advance(10 - JUST_BEFORE_S)
         assert not h.conversation.ended
         await h.clock.advance(JUST_BEFORE_S)
