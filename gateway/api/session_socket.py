@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -54,6 +56,14 @@ log = logging.getLogger(__name__)
 
 OUTBOX_MESSAGES = 512  # ≈ 10 s of 20 ms audio chunks: a client further behind is not listening
 SEND_TIMEOUT_S = 5.0
+STALLED_BYTES = 64 * 1024  # about a second of agent audio as JSON, waiting in our process
+STALL_S = 3.0
+"""How long unsent bytes may stay above ``STALLED_BYTES`` before the client counts as gone."""
+SEND_BUFFER_BYTES = 64 * 1024
+"""The kernel's send buffer for an app socket. Left to autotuning it grows to megabytes (about
+45 s of agent audio as JSON), which a client that stops reading fills without a single write
+blocking, so the send time-out above never fired (reliability.md row 28: 140 s and still
+live). With 64 KiB a writer blocks about a second of audio after the client stops reading."""
 SHUTDOWN_CLOSE_WAIT_S = 0.5
 """Long enough to write the close frame; not the 10 s aiohttp would wait for a reply it drops."""
 CLOSE_CODES = {
@@ -73,10 +83,12 @@ class AppSocketClient:
 
     traits = APP_TRAITS
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
         self._ws = ws
+        self._transport = transport
         self._outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MESSAGES)
         self.broken_reason: str | None = None
+        self.conversation: Conversation | None = None  # set by the reader, for ``_drop``
         self.mode: SessionMode = "voice"
 
     async def deliver(self, message: ServerMessage) -> None:
@@ -123,16 +135,44 @@ class AppSocketClient:
                 await writer
 
     async def _write(self) -> None:
-        while True:
+        stalled_since: float | None = None
+        while self.broken_reason is None:
             text = await self._outbox.get()
             try:
+                stalled_since = self._check_stall(stalled_since)
                 if self.broken_reason is None and not self._ws.closed:
                     await asyncio.wait_for(self._ws.send_str(text), SEND_TIMEOUT_S)
             except (TimeoutError, ConnectionError, RuntimeError):
                 self._break("slow_client")
-                await self._ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"slow_client")
             finally:
                 self._outbox.task_done()
+        await self._drop()
+
+    def _check_stall(self, stalled_since: float | None) -> float | None:
+        """Break a client whose unsent bytes have stayed above a second of audio for
+        ``STALL_S``: one that reads at all drains them within moments."""
+        buffered = self._transport.get_write_buffer_size() if self._transport else 0
+        if buffered <= STALLED_BYTES:
+            return None
+        now = time.monotonic()
+        if stalled_since is None:
+            return now
+        if now - stalled_since > STALL_S:
+            self._break("slow_client")
+        return stalled_since
+
+    async def _drop(self) -> None:
+        """Cut a client that stopped reading. No close frame: it would sit behind the bytes
+        the client is not reading, and aiohttp's close handshake would wait on it; the reader
+        sees the connection go and ends the session with the reason (``slow_client``)."""
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+            self._outbox.task_done()
+        if self.conversation is not None:
+            # First: losing the connection cancels the handler, and the reason must be set.
+            await self.conversation.receive(EndSession(self.broken_reason or "slow_client"))
+        if self._transport is not None:
+            self._transport.abort()
 
 
 def decode_client_event(raw: str, mode: SessionMode) -> ClientEvent:
@@ -155,6 +195,7 @@ async def read_client(
     ws: web.WebSocketResponse, client: AppSocketClient, conversation: Conversation
 ) -> None:
     """Feed client frames to the conversation; bad input gets ``sessionError``, never a crash."""
+    client.conversation = conversation
     async for frame in ws:
         if frame.type == WSMsgType.TEXT:
             try:
@@ -200,13 +241,22 @@ async def _check_origin(request: web.Request, ctx: GatewayContext, row: Session)
         raise Forbidden("this Origin may not open session WebSockets")
 
 
+def _bound_send_buffer(request: web.Request) -> None:
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):  # best effort: a platform may refuse the option
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+
+
 async def connect_session(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     ctx.drain.refuse_new("connections")
     row = await ctx.sessions.claim(await _authorize(request, ctx))
     ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
     await ws.prepare(request)
-    client = AppSocketClient(ws)
+    _bound_send_buffer(request)
+    client = AppSocketClient(ws, request.transport)
     reason = "internal_error"
     try:
         async with client.running():
