@@ -23,7 +23,7 @@ from gateway.telephony import bridge as bridge_module
 from gateway.telephony.bridge import CallBridge
 from gateway.telephony.call_audio import apology_ulaw
 from gateway.telephony.carriers.events import ClearAudio, PlaceMark, PlayAudio
-from kinds.audio import PCM16_16K, PCMA_8K, PCMU_8K
+from kinds.audio import PCM16_16K, PCMU_8K, AudioFormat
 from tests.gateway.telephony.carrier_fakes import (
     FakeCodec,
     FakeConversation,
@@ -81,7 +81,8 @@ def test_traits_come_from_the_carrier_capabilities() -> None:
     bridge = CallBridge(FakeSocket(), FakeCodec(), capabilities())  # type: ignore[arg-type]
     assert bridge.traits.audio == PCMU_8K
     assert bridge.traits.answers == {"end_call", "transfer_call"}
-    for unsupported in (capabilities(audio=PCMA_8K), capabilities(marks=False)):
+    ulaw_16k = AudioFormat("pcmu", 16_000)  # no carrier sends it; the chains do not carry it
+    for unsupported in (capabilities(audio=ulaw_16k), capabilities(marks=False)):
         with pytest.raises(ValueError):
             CallBridge(FakeSocket(), FakeCodec(), unsupported)  # type: ignore[arg-type]
 
