@@ -7,7 +7,9 @@ Costs are wall-clock per 20 ms frame; each is the best of seven runs (lowest mea
 machine is shared. Signals are the fixtures in tests/fixtures/audio plus 60 s noise runs made
 with the fixture generators (other seeds). soxr figures are printed as references. A Gemini
 call's lines (16 kHz in, 24 kHz out) show what resampling once per direction saves over the
-path before the session plan (8 → 24 → 16 kHz in).
+path before the session plan (8 → 24 → 16 kHz in). The lines per carrier format (the A-law
+PCM path's cost and round-trip SNR beside µ-law's, A-law and L16 passthrough) come from
+bench_formats.py.
 """
 
 from __future__ import annotations
