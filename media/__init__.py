@@ -1,7 +1,8 @@
 """Pure, synchronous audio code for the call hot path: codecs, resampling, VAD, playout.
 
-No I/O and nothing of ours is imported here (only numpy, webrtcvad and audioop). Audio is raw
-``bytes``: PCM16 little-endian mono, or G.711. One object of each stateful class per stream.
+No I/O, and nothing of ours is imported here but the ``kinds`` leaf (besides numpy, webrtcvad
+and audioop). Audio is raw ``bytes``: PCM16 little-endian mono, or G.711. One object of each
+stateful class per stream.
 
 - ``media.g711``: ``ulaw_to_pcm16``, ``pcm16_to_ulaw``, ``alaw_to_pcm16``, ``pcm16_to_alaw``
   (bytes -> bytes, ITU-T G.711 bit-exact); ``ULAW_SILENCE``, ``ALAW_SILENCE``.
@@ -14,12 +15,18 @@ No I/O and nothing of ours is imported here (only numpy, webrtcvad and audioop).
 - ``media.tones``: ``ToneDetector(sample_rate_hz).is_tone(frame)`` for DTMF digits.
 - ``media.bargein``: ``BargeInDetector(VadConfig | None)`` with ``process_frame(frame,
   agent_audible) -> BargeIn | None``; ``BargeIn(speech_start_ms, detected_ms)``; ``vad_event``.
-- ``media.playout``: ``PlayoutTracker(mark_interval_ms=100)`` with ``push_ulaw(item_id, ulaw)
-  -> list[PlayoutBatch]``, ``flush()``, ``on_mark(name) -> PlayoutMark | None``, ``clear() ->
-  dict[item_id, heard_ms]``, ``audible``, ``queued_ms``, ``played_ms(item_id)``;
-  ``PlayoutBatch(frames: tuple[bytes, ...], mark: PlayoutMark(name, item_id, audio_end_ms))``.
-- ``media.chains``: ``InboundChain(out_rate_hz=24000)`` with ``process(ulaw_frame,
-  agent_audible) -> InboundResult(pcm16, vad_event, barge_in)``; ``OutboundChain(in_rate_hz=24000)``
-  with ``push(item_id, pcm16) / push_ulaw(item_id, ulaw) -> list[PlayoutBatch]``, ``flush()``
-  at the end of a turn, ``on_mark(name)``, ``clear() -> dict[item_id, heard_ms]``, ``audible``.
+- ``media.formats``: the carrier formats (``CARRIER_FORMATS``: µ-law and A-law 8 kHz, L16
+  8/16/24 kHz little-endian) and per format ``decoder``, ``encoder``, ``silence_byte``;
+  ``convert(audio, source, target)`` for a whole clip.
+- ``media.playout``: ``PlayoutTracker(mark_interval_ms=100, audio=PCMU_8K)`` with ``push(item_id,
+  audio) -> list[PlayoutBatch]`` (20 ms frames of the carrier's format), ``flush()``,
+  ``on_mark(name) -> PlayoutMark | None``, ``clear() -> dict[item_id, heard_ms]``, ``audible``,
+  ``queued_ms``, ``played_ms(item_id)``; ``PlayoutBatch(frames: tuple[bytes, ...],
+  mark: PlayoutMark(name, item_id, audio_end_ms))``.
+- ``media.chains``: ``InboundChain(carrier=PCMU_8K, port=PCM16_24K)`` with ``process(frame,
+  agent_audible) -> InboundResult(audio, vad_event, barge_in)`` (``audio`` in the port's
+  format: the carrier's bytes as they came when the port is the carrier's format) and
+  ``flush()``; ``OutboundChain(port=PCM16_24K, carrier=PCMU_8K)`` with ``push(item_id, audio)
+  / push_carrier(item_id, audio) -> list[PlayoutBatch]``, ``flush()`` at the end of a turn,
+  ``on_mark(name)``, ``clear() -> dict[item_id, heard_ms]``, ``audible``.
 """

@@ -1,8 +1,14 @@
-"""The per-call media chains: carrier µ-law in → PCM16 for the AI; AI PCM16 out → carrier frames.
+"""The per-call media chains: carrier audio in → the port's format; the port's audio out → carrier.
 
-Inbound, per 20 ms frame: µ-law → PCM16 8 kHz → VAD/barge-in → PCM16 at the provider's rate.
-Outbound: PCM16 24 kHz (any length) → 8 kHz → µ-law → 20 ms frames with marks. Each chain is one
-object per call and owns its one resampler state.
+The carrier speaks G.711 µ-law or A-law at 8 kHz, or L16 at 8, 16 or 24 kHz
+(``media.formats.CARRIER_FORMATS``); the port is what the session plan chose for the provider's
+side: the carrier's own format (passed straight through) or PCM16 at the provider's rate.
+
+Inbound, per 20 ms frame: decode → PCM16 at the carrier's rate → VAD/barge-in (at the VAD's
+rate, resampled for it only when the carrier's rate differs) → resample and encode to the port,
+or the carrier's bytes as they came when the port speaks them. Outbound: the port's audio (any
+length) → resample → encode → 20 ms frames with marks, or frames and marks alone when the port
+speaks the carrier's format. Each chain is one object per call and owns its resampler states.
 """
 
 from __future__ import annotations
@@ -10,62 +16,89 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
 from media.bargein import BargeIn, BargeInDetector
-from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16
+from media.formats import Codec, check_format, decoder, encoder
 from media.playout import PlayoutBatch, PlayoutMark, PlayoutTracker
 from media.resample import StreamResampler
 from media.vad import VadConfig, VadEvent
 
-__all__ = ["CARRIER_RATE_HZ", "InboundChain", "InboundResult", "OutboundChain"]
-
-CARRIER_RATE_HZ = 8000
+__all__ = ["InboundChain", "InboundResult", "OutboundChain"]
 
 
 @dataclass(slots=True)
 class InboundResult:
-    """One carrier frame after the inbound chain: PCM16 for the provider and what was heard.
+    """One carrier frame after the inbound chain: audio in the port's format and what was heard.
 
     Made for every 20 ms frame of every call, so it is not frozen: frozen dataclasses set each
     field through ``object.__setattr__``, four to five times the cost of a plain one.
     """
 
-    pcm16: bytes
+    audio: bytes
     vad_event: VadEvent | None = None
     barge_in: BargeIn | None = None
     kind: Literal["inbound_result"] = "inbound_result"
 
 
 class InboundChain:
-    """Caller audio for one call: decode, detect speech and barge-in, resample (24 kHz default).
+    """Caller audio for one call: decode, detect speech and barge-in, convert to the port.
 
-    Frames should be the carrier's 20 ms (160 bytes of µ-law); other lengths work, and any
-    remainder under 20 ms waits inside the VAD for the next frame.
+    Frames should be the carrier's 20 ms (160 bytes of G.711); other lengths work, and any
+    remainder under a VAD frame waits inside the chain for the next frame.
     """
 
-    def __init__(self, out_rate_hz: int = 24000, vad_config: VadConfig | None = None) -> None:
+    def __init__(
+        self,
+        carrier: AudioFormat = PCMU_8K,
+        port: AudioFormat = PCM16_24K,
+        vad_config: VadConfig | None = None,
+    ) -> None:
         config = vad_config or VadConfig()
-        if config.sample_rate_hz != CARRIER_RATE_HZ:
-            raise ValueError("the inbound VAD runs on the carrier's 8 kHz audio")
+        self.carrier, self.port = check_format(carrier), check_format(port)
         self.barge_in = BargeInDetector(config)
-        self.resampler = StreamResampler(CARRIER_RATE_HZ, out_rate_hz)
-        self._frame_bytes = config.frame_bytes
+        self._decode = decoder(carrier)
+        carrier_hz = carrier.sample_rate_hz
+        # The VAD keeps its own (tuned) rate; a carrier at another rate is resampled for it.
+        self._to_vad: StreamResampler | None = None
         self._pending = b""
+        if carrier_hz != config.sample_rate_hz:
+            self._to_vad = StreamResampler(carrier_hz, config.sample_rate_hz)
+            self._pending = _filter_delay_silence(self._to_vad)
+        self.resampler = StreamResampler(carrier_hz, port.sample_rate_hz)
+        """Carrier rate → port rate (a no-op when they match)."""
+        self._passthrough = carrier == port
+        self._encode: Codec | None = None if port.encoding == "pcm16" else encoder(port)
+        self._frame_bytes = config.frame_bytes
 
-    def process(self, ulaw: bytes, agent_audible: bool) -> InboundResult:
+    def process(self, audio: bytes, agent_audible: bool) -> InboundResult:
         """Feed one carrier frame and whether agent audio is audible (``OutboundChain.audible``)."""
-        pcm8k = ulaw_to_pcm16(ulaw)
-        if len(pcm8k) == self._frame_bytes and not self._pending:
-            barge_in = self.barge_in.process_frame(pcm8k, agent_audible)
+        pcm = self._decode(audio)
+        vad_pcm = pcm if self._to_vad is None else self._to_vad.process(pcm)
+        if len(vad_pcm) == self._frame_bytes and not self._pending:
+            barge_in = self.barge_in.process_frame(vad_pcm, agent_audible)
             vad_event = self.barge_in.vad_event
         else:
-            vad_event, barge_in = self._process_odd(pcm8k, agent_audible)
-        return InboundResult(self.resampler.process(pcm8k), vad_event, barge_in)
+            vad_event, barge_in = self._process_odd(vad_pcm, agent_audible)
+        if self._passthrough:
+            return InboundResult(audio, vad_event, barge_in)
+        out = self.resampler.process(pcm)
+        return InboundResult(
+            out if self._encode is None else self._encode(out), vad_event, barge_in
+        )
+
+    def flush(self) -> bytes:
+        """The port audio still inside the resampler (the caller's last ms), as if silence
+        followed; the stream may go on."""
+        if self._passthrough:
+            return b""
+        tail = self.resampler.flush()
+        return tail if self._encode is None else self._encode(tail)
 
     def _process_odd(
-        self, pcm8k: bytes, agent_audible: bool
+        self, pcm: bytes, agent_audible: bool
     ) -> tuple[VadEvent | None, BargeIn | None]:
         """Frame odd-sized input for the VAD; keep the last VAD event and the first barge-in."""
-        data = self._pending + pcm8k
+        data = self._pending + pcm
         size = self._frame_bytes
         whole = len(data) - len(data) % size
         vad_event, barge_in = None, None
@@ -77,19 +110,44 @@ class InboundChain:
         return vad_event, barge_in
 
 
+def _filter_delay_silence(resampler: StreamResampler) -> bytes:
+    """PCM16 silence as long as the output ``resampler`` holds back from a first 20 ms frame.
+
+    Put before the VAD's stream, it lines every later resampled carrier frame up with one VAD
+    frame, so the VAD takes whole frames (no re-framing per frame); VAD times only shift by the
+    filter's delay (≈ 1.7 ms), and callers use their differences, never their origin.
+    """
+    frame_in = bytes(2 * resampler.in_rate_hz // 50)
+    held = 2 * resampler.out_rate_hz // 50 - len(resampler.process(frame_in))
+    resampler.reset()
+    return bytes(held)
+
+
 class OutboundChain:
-    """Agent audio for one call: resample to 8 kHz, µ-law, 20 ms frames, marks, played position.
+    """Agent audio for one call: port → carrier format, 20 ms frames, marks, played position.
 
     ``push`` never mixes items: when the item changes, the previous item's resampler tail and
     partial frame are flushed first. ``flush`` at the end of a turn sends everything, padding the
-    last frame with µ-law silence. ``clear`` on barge-in drops it all and reports what was heard.
+    last frame with the carrier's silence. ``clear`` on barge-in drops it all and reports what
+    was heard.
     """
 
-    def __init__(self, in_rate_hz: int = 24000, mark_interval_ms: int | None = None) -> None:
-        self.resampler = StreamResampler(in_rate_hz, CARRIER_RATE_HZ)
+    def __init__(
+        self,
+        port: AudioFormat = PCM16_24K,
+        carrier: AudioFormat = PCMU_8K,
+        mark_interval_ms: int | None = None,
+    ) -> None:
+        self.port, self.carrier = check_format(port), check_format(carrier)
+        self.resampler = StreamResampler(port.sample_rate_hz, carrier.sample_rate_hz)
         self.tracker = (
-            PlayoutTracker(mark_interval_ms) if mark_interval_ms is not None else PlayoutTracker()
+            PlayoutTracker(mark_interval_ms, carrier)
+            if mark_interval_ms is not None
+            else PlayoutTracker(audio=carrier)
         )
+        self._passthrough = port == carrier
+        self._decode: Codec | None = None if port.encoding == "pcm16" else decoder(port)
+        self._encode = encoder(carrier)
         self._item_id: str | None = None
 
     @property
@@ -97,26 +155,29 @@ class OutboundChain:
         """Whether agent audio sent to the carrier may still be playing."""
         return self.tracker.audible
 
-    def push(self, item_id: str, pcm16: bytes) -> list[PlayoutBatch]:
-        """Add agent PCM16 (``in_rate_hz``, any even length); return the frames ready to send."""
+    def push(self, item_id: str, audio: bytes) -> list[PlayoutBatch]:
+        """Add agent audio in the port's format (any length; PCM16 even); return the frames
+        ready to send."""
         batches = self.flush() if item_id != self._item_id and self._item_id is not None else []
         self._item_id = item_id
-        ulaw = pcm16_to_ulaw(self.resampler.process(pcm16))
-        ready = self.tracker.push_ulaw(item_id, ulaw)
+        if not self._passthrough:
+            pcm = audio if self._decode is None else self._decode(audio)
+            audio = self._encode(self.resampler.process(pcm))
+        ready = self.tracker.push(item_id, audio)
         return batches + ready if batches else ready
 
-    def push_ulaw(self, item_id: str, ulaw: bytes) -> list[PlayoutBatch]:
-        """Add agent audio that is already 8 kHz µ-law (a provider that speaks G.711)."""
+    def push_carrier(self, item_id: str, audio: bytes) -> list[PlayoutBatch]:
+        """Add audio already in the carrier's format (a prerecorded prompt)."""
         batches = self.flush() if item_id != self._item_id and self._item_id is not None else []
         self._item_id = item_id
-        return batches + self.tracker.push_ulaw(item_id, ulaw)
+        return batches + self.tracker.push(item_id, audio)
 
     def flush(self) -> list[PlayoutBatch]:
         """End of an agent turn: drain the resampler and pad the last frame, holding nothing."""
         if self._item_id is None:
             return []
-        tail = pcm16_to_ulaw(self.resampler.flush())
-        batches = self.tracker.push_ulaw(self._item_id, tail) if tail else []
+        tail = b"" if self._passthrough else self._encode(self.resampler.flush())
+        batches = self.tracker.push(self._item_id, tail) if tail else []
         return batches + self.tracker.flush()
 
     def on_mark(self, name: str) -> PlayoutMark | None:

@@ -1,11 +1,12 @@
-"""Playout tracking: exact 20 ms µ-law carrier frames, a mark per chunk, and what was heard.
+"""Playout tracking: exact 20 ms carrier frames, a mark per chunk, and what was heard.
 
-Agent audio is cut into 160-byte frames (20 ms at 8 kHz); after each pushed chunk (and at least
-every ``mark_interval_ms``) the tracker names a mark tied to the item and the item's audio end
-time. The carrier echoes a mark when playback reaches it, so the echoed marks are the played
-position; on ``clear`` (barge-in) they say how much of each item the caller really heard, never
-guessed from the wall clock. A frame never mixes two items: a new item pads the previous one's
-last partial frame with silence first, and the padding is not counted as heard audio.
+Agent audio, already in the carrier's format, is cut into 20 ms frames (160 bytes of G.711,
+320/640/960 of L16 at 8/16/24 kHz); after each pushed chunk (and at least every
+``mark_interval_ms``) the tracker names a mark tied to the item and the item's audio end time.
+The carrier echoes a mark when playback reaches it, so the echoed marks are the played position;
+on ``clear`` (barge-in) they say how much of each item the caller really heard, never guessed
+from the wall clock. A frame never mixes two items: a new item pads the previous one's last
+partial frame with the format's silence first, and the padding is not counted as heard audio.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from media.g711 import ULAW_SILENCE
+from kinds.audio import PCMU_8K, AudioFormat
+from media.formats import silence_byte
 
-__all__ = ["FRAME_BYTES", "FRAME_MS", "PlayoutBatch", "PlayoutMark", "PlayoutTracker"]
+__all__ = ["FRAME_MS", "PlayoutBatch", "PlayoutMark", "PlayoutTracker"]
 
 FRAME_MS = 20
-FRAME_BYTES = 160  # µ-law at 8 kHz: one byte per sample
-_BYTES_PER_MS = 8
 # A mark at least every 100 ms bounds how much heard audio a barge-in can under-count, for
 # 10 small mark messages a second each way.
 _MARK_INTERVAL_MS = 100
@@ -47,10 +47,16 @@ class PlayoutBatch:
 class PlayoutTracker:
     """Frames agent audio for one call and tracks what the caller has heard of each item."""
 
-    def __init__(self, mark_interval_ms: int = _MARK_INTERVAL_MS) -> None:
+    def __init__(
+        self, mark_interval_ms: int = _MARK_INTERVAL_MS, audio: AudioFormat = PCMU_8K
+    ) -> None:
         if mark_interval_ms < FRAME_MS:
             raise ValueError("mark_interval_ms must be at least one frame")
         self._frames_per_mark = mark_interval_ms // FRAME_MS
+        self._bytes_per_ms = audio.bytes_per_ms
+        self.frame_bytes = FRAME_MS * audio.bytes_per_ms
+        """Bytes of one 20 ms frame in the carrier's format (160 for G.711)."""
+        self._silence = bytes([silence_byte(audio)])
         self._pending = bytearray()  # the current item's partial frame
         self._item_id: str | None = None
         self._item_bytes = 0  # real (unpadded) bytes of the current item framed so far
@@ -67,7 +73,7 @@ class PlayoutTracker:
     @property
     def queued_ms(self) -> int:
         """Agent audio sent or held but not yet confirmed played, in ms (padding excluded)."""
-        total = len(self._pending) // _BYTES_PER_MS
+        total = len(self._pending) // self._bytes_per_ms
         if not self._outstanding:
             return total
         previous = dict(self._played_ms)  # each mark covers audio since the item's last mark
@@ -80,20 +86,22 @@ class PlayoutTracker:
         """How much of ``item_id`` the carrier has confirmed playing, in ms."""
         return self._played_ms.get(item_id, 0)
 
-    def push_ulaw(self, item_id: str, ulaw: bytes) -> list[PlayoutBatch]:
-        """Add µ-law agent audio of ``item_id``; return the whole frames ready, with marks."""
+    def push(self, item_id: str, audio: bytes) -> list[PlayoutBatch]:
+        """Add agent audio of ``item_id`` in the carrier's format; return the whole frames
+        ready, with marks."""
         if item_id != self._item_id:
             batches = self.flush() if self._pending else []
             self._item_id, self._item_bytes = item_id, 0
-            return batches + self.push_ulaw(item_id, ulaw)
-        if not self._pending and len(ulaw) == FRAME_BYTES:  # the common case: one carrier frame
-            return self._batches([ulaw], FRAME_BYTES)
+            return batches + self.push(item_id, audio)
+        size = self.frame_bytes
+        if not self._pending and len(audio) == size:  # the common case: one carrier frame
+            return self._batches([audio], size)
         batches = []
-        self._pending += ulaw
-        whole = len(self._pending) - len(self._pending) % FRAME_BYTES
+        self._pending += audio
+        whole = len(self._pending) - len(self._pending) % size
         if whole:
             pending = self._pending
-            frames = [bytes(pending[i : i + FRAME_BYTES]) for i in range(0, whole, FRAME_BYTES)]
+            frames = [bytes(pending[i : i + size]) for i in range(0, whole, size)]
             del pending[:whole]
             batches += self._batches(frames, whole)
         return batches
@@ -103,7 +111,7 @@ class PlayoutTracker:
         if not self._pending or self._item_id is None:
             return []
         real_bytes = len(self._pending)
-        frame = bytes(self._pending) + bytes([ULAW_SILENCE]) * (FRAME_BYTES - real_bytes)
+        frame = bytes(self._pending) + self._silence * (self.frame_bytes - real_bytes)
         self._pending.clear()
         return self._batches([frame], real_bytes)
 
@@ -139,16 +147,16 @@ class PlayoutTracker:
         assert self._item_id is not None
         batches = []
         end_of_item = self._item_bytes + real_bytes
-        step = self._frames_per_mark
+        step, size, per_ms = self._frames_per_mark, self.frame_bytes, self._bytes_per_ms
         for start in range(0, len(frames), step):
             group = tuple(frames[start : start + step])
-            end_bytes = min(self._item_bytes + FRAME_BYTES * len(group), end_of_item)
+            end_bytes = min(self._item_bytes + size * len(group), end_of_item)
             self._item_bytes = end_bytes
             self._sequence += 1
             mark = PlayoutMark(
-                f"{self._item_id}/{end_bytes // _BYTES_PER_MS}/{self._sequence}",
+                f"{self._item_id}/{end_bytes // per_ms}/{self._sequence}",
                 self._item_id,
-                end_bytes // _BYTES_PER_MS,
+                end_bytes // per_ms,
             )
             self._outstanding.append(mark)
             self._outstanding_names.add(mark.name)

@@ -7,7 +7,9 @@ Costs are wall-clock per 20 ms frame; each is the best of seven runs (lowest mea
 machine is shared. Signals are the fixtures in tests/fixtures/audio plus 60 s noise runs made
 with the fixture generators (other seeds). soxr figures are printed as references. A Gemini
 call's lines (16 kHz in, 24 kHz out) show what resampling once per direction saves over the
-path before the session plan (8 → 24 → 16 kHz in).
+path before the session plan (8 → 24 → 16 kHz in). The lines per carrier format (the A-law
+PCM path's cost and round-trip SNR beside µ-law's, A-law and L16 passthrough) come from
+bench_formats.py.
 """
 
 from __future__ import annotations
@@ -28,17 +30,21 @@ import soxr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_formats import bench_formats, print_formats  # noqa: E402
 from bench_signals import (  # noqa: E402
     FRAME_US,
-    Samples,
+    aligned_snr_db,
     load,
     pcm16,
+    quality_signals,
+    round_trip,
     speech_frames,
     time_calls,
     ulaw_frames,
 )
 from make_audio_fixtures import DEFAULT_OUT, pink_noise, white_noise  # noqa: E402
 
+from kinds.audio import PCM16_16K, PCMU_8K  # noqa: E402
 from media.bargein import BargeInDetector  # noqa: E402
 from media.chains import InboundChain, OutboundChain  # noqa: E402
 from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16  # noqa: E402
@@ -72,14 +78,12 @@ def bench_cost() -> dict[str, Any]:
 
     # µ-law passthrough (a provider that speaks G.711, OpenAI's audio/pcmu): the inbound chain
     # still decodes for the VAD but does not resample; outbound only frames and marks.
-    ulaw_in, ulaw_out = InboundChain(out_rate_hz=8000), OutboundChain()
+    ulaw_in, ulaw_out = InboundChain(PCMU_8K, PCMU_8K), OutboundChain(PCMU_8K, PCMU_8K)
     agent_ulaw = ulaw_frames(pcm16_to_ulaw(pcm16(load("speech_a_8k.wav"))))
     pass_in = time_calls(
         lambda i: ulaw_in.process(speech_8k[i % len(speech_8k)], i % 2 == 0), count
     )
-    pass_out = time_calls(
-        lambda i: ulaw_out.push_ulaw("item", agent_ulaw[i % len(agent_ulaw)]), count
-    )
+    pass_out = time_calls(lambda i: ulaw_out.push("item", agent_ulaw[i % len(agent_ulaw)]), count)
     pair_mean = cost_in["mean_us"] + cost_out["mean_us"]
     return {
         "ulaw_passthrough_inbound_per_frame": pass_in,
@@ -100,12 +104,12 @@ def bench_gemini_paths() -> dict[str, Any]:
     resamplers); the agent's 24 kHz audio goes 24 → 8 kHz → µ-law once on both paths."""
     speech = speech_frames()
     speech_8k, frames_24k, count = speech.ulaw_8k, speech.pcm_24k, speech.count
-    once = InboundChain(out_rate_hz=16000)  # the session plan: one resampler, 8 → 16 kHz
+    once = InboundChain(PCMU_8K, PCM16_16K)  # the session plan: one resampler, 8 → 16 kHz
     old, to_16k = InboundChain(), StreamResampler(24000, 16000)  # the bridge, then the session
     outbound = OutboundChain()
     cost_once = time_calls(lambda i: once.process(speech_8k[i % len(speech_8k)], i % 2 == 0), count)
     cost_old = time_calls(
-        lambda i: to_16k.process(old.process(speech_8k[i % len(speech_8k)], i % 2 == 0).pcm16),
+        lambda i: to_16k.process(old.process(speech_8k[i % len(speech_8k)], i % 2 == 0).audio),
         count,
     )
     cost_out = time_calls(lambda i: outbound.push("item", frames_24k[i % len(frames_24k)]), count)
@@ -173,48 +177,10 @@ def bench_latency() -> dict[str, Any]:
     return result
 
 
-def _band(signal: Samples, rate_hz: int, low_hz: float = 300, high_hz: float = 3400) -> Samples:
-    spectrum = np.fft.rfft(signal)
-    freqs = np.fft.rfftfreq(len(signal), 1 / rate_hz)
-    spectrum[(freqs < low_hz) | (freqs > high_hz)] = 0
-    band: Samples = np.fft.irfft(spectrum, len(signal))
-    return band
-
-
-def _aligned_snr_db(reference: Samples, output: Samples, rate_hz: int = 24000) -> dict[str, float]:
-    """SNR in 300-3400 Hz after aligning the output to the reference by cross-correlation."""
-    size = len(reference) + len(output)
-    correlation = np.fft.irfft(np.fft.rfft(output, size) * np.conj(np.fft.rfft(reference, size)))
-    lags = np.r_[0:1000, -1000:0]
-    lag = int(lags[np.argmax(correlation[lags])])
-    aligned = np.roll(output, -lag)[: len(reference)] if lag >= 0 else np.r_[np.zeros(-lag), output]
-    aligned = aligned[: len(reference)]
-    edge = rate_hz // 10  # ignore 100 ms at each end (turn start and flush padding)
-    ref_band = _band(reference, rate_hz)[edge:-edge]
-    out_band = _band(aligned, rate_hz)[edge:-edge]
-    snr = 10 * np.log10(np.sum(ref_band**2) / np.sum((out_band - ref_band) ** 2))
-    return {"snr_db": round(float(snr), 2), "delay_samples": lag}
-
-
-def _round_trip(signal: Samples) -> Samples:
-    """24 kHz → OutboundChain (8 kHz µ-law, 20 ms frames) → InboundChain → 24 kHz."""
-    outbound, inbound = OutboundChain(), InboundChain()
-    pcm = pcm16(signal)
-    batches = [b for i in range(0, len(pcm), 960) for b in outbound.push("item", pcm[i : i + 960])]
-    batches += outbound.flush()
-    received = [inbound.process(frame, False).pcm16 for b in batches for frame in b.frames]
-    received.append(inbound.resampler.flush())
-    return np.frombuffer(b"".join(received), "<i2").astype(np.float64)
-
-
 def bench_quality() -> dict[str, Any]:
     """Round-trip SNR for a tone, speech and band noise; aliasing of 5 + 7 kHz at 24 → 8 kHz."""
     rate = 24000
     t = np.arange(3 * rate) / rate
-    tone = 32768 * np.sqrt(2) * 10 ** (-16 / 20) * np.sin(2 * np.pi * 1004 * t)  # -16 dBov
-    speech = load("speech_a_24k.wav")
-    noise = _band(white_noise(3.0, rate, -10.0, 11), rate)
-    noise *= 32768 * 10 ** (-20 / 20) / np.sqrt(np.mean(noise**2))  # -20 dBov in band
     alias_in = 8000 * (np.sin(2 * np.pi * 5000 * t) + np.sin(2 * np.pi * 7000 * t))
     resampler = StreamResampler(24000, 8000)
     pcm = pcm16(alias_in)
@@ -222,12 +188,12 @@ def bench_quality() -> dict[str, Any]:
         b"".join(resampler.process(pcm[i : i + 960]) for i in range(0, len(pcm), 960)), "<i2"
     ).astype(np.float64)[400:]
     alias_db = 10 * np.log10(np.mean(alias_out**2) / np.mean(alias_in**2) + 1e-20)
-    return {
-        "round_trip_tone_1004hz_-16dbov": _aligned_snr_db(tone, _round_trip(tone)),
-        "round_trip_speech": _aligned_snr_db(speech, _round_trip(speech)),
-        "round_trip_band_noise_-20dbov": _aligned_snr_db(noise, _round_trip(noise)),
-        "aliasing_5k_7k_to_8k_db": round(float(alias_db), 1),
+    result: dict[str, Any] = {
+        f"round_trip_{name}": aligned_snr_db(signal, round_trip(signal))
+        for name, signal in quality_signals().items()
     }
+    result["aliasing_5k_7k_to_8k_db"] = round(float(alias_db), 1)
+    return result
 
 
 def bench_turn_end() -> dict[str, Any]:
@@ -315,6 +281,7 @@ def _print_text(report: dict[str, Any]) -> None:
     ref = cost["reference_soxr_hq_bare_primitives_pair"]
     print(f"  [ref] soxr HQ bare primitives, pair   {_stats(ref)}")
     _print_gemini(report["gemini"])
+    print_formats(report["formats"], report["quality"])
     print("== resampler latency: audio held back per direction after each 20 ms frame ==")
     for key, value in latency.items():
         extra = (
@@ -384,6 +351,7 @@ def main() -> None:
         "quality": bench_quality(),
         "turn_end": bench_turn_end(),
         "barge_in": bench_barge_in(manifest),
+        "formats": bench_formats(),
     }
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
     report["load_average_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared

@@ -1,12 +1,14 @@
 """The CallBridge: a phone call as a client of the Kura session protocol (DESIGN §1, §3).
 
-Carrier media in → inbound chain (µ-law → PCM16 → VAD → the provider's rate, or µ-law as is) →
-``Conversation``; agent audio → outbound chain (the provider's rate → 8 kHz µ-law → 20 ms frames,
-a mark per chunk) → carrier. The session plan picks the formats, so each direction is converted
-once, here. Barge-in (local VAD or the provider's speech start, whichever is first) clears the
-carrier's buffer and interrupts the provider at the position the carrier's echoed marks say was
-played. The bridge knows carriers only through the seam (``gateway.telephony.carriers``): one
-stream's codec and the carrier's capability record.
+Carrier media in → inbound chain (G.711 or L16 → PCM16 → VAD → the provider's rate, or the
+carrier's audio as is) → ``Conversation``; agent audio → outbound chain (the provider's rate →
+the carrier's format → 20 ms frames, a mark per chunk) → carrier. The carrier's capability
+record says its format (µ-law or A-law 8 kHz, L16 8/16/24 kHz); the session plan picks the
+port's, so each direction is converted at most once, here, and not at all where the provider
+speaks the carrier's format. Barge-in (local VAD or the provider's speech start, whichever is
+first) clears the carrier's buffer and interrupts the provider at the position the carrier's
+echoed marks say was played. The bridge knows carriers only through the seam
+(``gateway.telephony.carriers``): one stream's codec and the carrier's capability record.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from gateway.sessions.port import (
     Interrupt,
 )
 from gateway.sessions.protocol import ServerMessage, SessionError, TurnComplete
-from gateway.telephony.call_audio import apology_ulaw
+from gateway.telephony.call_audio import apology_audio
 from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
 from gateway.telephony.carriers.events import (
     CarrierCommand,
@@ -45,9 +47,9 @@ from gateway.telephony.carriers.events import (
     PlayAudio,
     StreamStopped,
 )
-from kinds.audio import PCMU_8K
 from kinds.clock import Clock, SystemClock
 from media.chains import InboundChain, OutboundChain
+from media.formats import CARRIER_FORMATS
 from media.playout import PlayoutBatch
 from media.vad import SpeechStopped
 from providers.events import ToolCall
@@ -56,7 +58,6 @@ log = logging.getLogger(__name__)
 
 PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
 CARRIER_SILENCE_S = 10.0  # carriers stream a frame every 20 ms, silence included, all call long
-CHAIN_AUDIO = PCMU_8K  # what the media chains decode and encode (G.711 µ-law at 8 kHz)
 _CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
 
 
@@ -95,8 +96,8 @@ def call_traits(capabilities: CarrierCapabilities) -> ClientTraits:
     """What a call on this carrier speaks and does itself, for the session plan."""
     return ClientTraits(
         audio=capabilities.audio,
-        # The inbound chain decodes G.711 for its VAD anyway, and the outbound chain encodes it:
-        # resampling to or from any PCM16 rate happens within those steps.
+        # The inbound chain decodes the carrier's audio for its VAD anyway, and the outbound
+        # chain encodes it: resampling to or from any PCM16 rate happens within those steps.
         converts_audio=True,
         detects_turns=True,  # the inbound chain's VAD (there for barge-in) marks the turns
         answers=frozenset({"end_call", "transfer_call"}),
@@ -105,8 +106,8 @@ def call_traits(capabilities: CarrierCapabilities) -> ClientTraits:
 
 def _check_supported(capabilities: CarrierCapabilities) -> None:
     """The bridge plays and barges in at the played position: it needs these of a carrier."""
-    if capabilities.audio != CHAIN_AUDIO:
-        raise ValueError(f"the media chains cannot carry {capabilities.name}'s audio yet")
+    if capabilities.audio not in CARRIER_FORMATS:
+        raise ValueError(f"the media chains cannot carry {capabilities.name}'s audio")
     if not (capabilities.marks and capabilities.clear):
         # Without echoed marks the played position could only be guessed from the wall clock.
         raise ValueError(f"{capabilities.name} must echo marks and clear its playout")
@@ -134,10 +135,10 @@ class CallBridge:
         self._audio_opcode = WSMsgType.BINARY if self._binary_in else WSMsgType.TEXT
         self._max_frame_size = capabilities.max_frame_size
         self._tools: dict[str, ToolAnswer] = {}
-        self._inbound_passthrough = False
-        self._outbound_passthrough = False
-        self._inbound = InboundChain()
-        self._outbound = OutboundChain()
+        self._audio = capabilities.audio
+        # Until the plan comes: the carrier's own format both ways, nothing converted.
+        self._inbound = InboundChain(self._audio, self._audio)
+        self._outbound = OutboundChain(self._audio, self._audio)
         self._conversation: EventSink | None = None
         self._current_item: str | None = None
         self._cleared_items: set[str] = set()
@@ -148,15 +149,12 @@ class CallBridge:
     # --- SessionClient ---------------------------------------------------------------------------
 
     def session_planned(self, plan: SessionPlan) -> None:
-        """µ-law passes straight through where the provider speaks it; otherwise the chains
-        resample straight to and from the provider's PCM16 rate."""
-        inbound, outbound = plan.inbound.port, plan.outbound.port
-        self._inbound_passthrough = inbound == CHAIN_AUDIO
-        # Passed through, the caller's audio is still decoded (at 8 kHz) for the VAD.
-        self._inbound = InboundChain(out_rate_hz=inbound.sample_rate_hz)
-        self._outbound_passthrough = outbound == CHAIN_AUDIO
-        if not self._outbound_passthrough:
-            self._outbound = OutboundChain(in_rate_hz=outbound.sample_rate_hz)
+        """The carrier's audio passes straight through where the provider speaks it; otherwise
+        the chains convert straight to and from the provider's PCM16 rate."""
+        # Passed through, the caller's audio is still decoded for the VAD.
+        self._inbound = InboundChain(self._audio, plan.inbound.port)
+        if plan.outbound.port != self._outbound.port:
+            self._outbound = OutboundChain(plan.outbound.port, self._audio)
 
     def set_tools(self, tools: Mapping[str, ToolAnswer]) -> None:
         """How this call answers the built-ins the plan gives it (``end_call``, transfer)."""
@@ -178,16 +176,12 @@ class CallBridge:
         elif isinstance(message, TurnComplete):
             await self._send_batches(self._outbound.flush(), None)
 
-    async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
+    async def deliver_audio(self, audio: bytes, item_id: str) -> None:
         if item_id in self._cleared_items:
             return  # audio of an item the caller already talked over: never play it
         started_s = time.perf_counter()
         self._current_item = item_id
-        if self._outbound_passthrough:
-            batches = self._outbound.push_ulaw(item_id, pcm16)
-        else:
-            batches = self._outbound.push(item_id, pcm16)
-        await self._send_batches(batches, started_s)
+        await self._send_batches(self._outbound.push(item_id, audio), started_s)
 
     async def caller_speech_started(self) -> bool:
         if not self._outbound.audible:
@@ -256,9 +250,7 @@ class CallBridge:
         result = self._inbound.process(payload, self._outbound.audible)
         if result.barge_in is not None:
             await self._barge_in("local_vad")
-        await conversation.receive(
-            CallerAudio(payload if self._inbound_passthrough else result.pcm16)
-        )
+        await conversation.receive(CallerAudio(result.audio))
         if (event := result.vad_event) is not None:
             # After the frame itself: the provider has the audio the event's times refer to.
             if isinstance(event, SpeechStopped):
@@ -318,7 +310,8 @@ class CallBridge:
         await self._wait_for_playout()
 
     async def _play_apology(self) -> None:
-        batches = self._outbound.push_ulaw("apology", apology_ulaw()) + self._outbound.flush()
+        apology = apology_audio(self._audio)
+        batches = self._outbound.push_carrier("apology", apology) + self._outbound.flush()
         await self._send_batches(batches, None)
 
     async def _wait_for_playout(self) -> None:

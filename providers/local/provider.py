@@ -16,10 +16,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kinds.audio import PCM16_24K, PCMU_8K
+from kinds.audio import PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat
 from kinds.clock import Clock, SystemClock
-from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16
-from media.resample import StreamResampler
+from media.formats import Codec, convert, decoder, encoder
 from providers.base import Provider, ProviderSession
 from providers.capabilities import ProviderCapabilities
 from providers.events import (
@@ -52,8 +51,8 @@ LOCAL_CAPABILITIES = ProviderCapabilities(
     tools=False,
     text_mode=True,
     input_transcription=False,
-    other_input_audio=(PCMU_8K,),
-    other_output_audio=(PCMU_8K,),
+    other_input_audio=(PCMU_8K, PCMA_8K),
+    other_output_audio=(PCMU_8K, PCMA_8K),
     vad_runs_locally=True,
 )
 CHUNK_MS = 60
@@ -62,14 +61,22 @@ LEAD_MS = 200
 """How far ahead of real time audio may be sent: absorbs scheduling jitter downstream."""
 MAX_QUEUED_RESPONSES = 8
 """Bounds memory (each loopback holds up to 20 s of audio) if turns arrive faster than played."""
-LOCAL_ULAW_CAPABILITIES = replace(
-    LOCAL_CAPABILITIES,
-    input_audio=PCMU_8K,
-    output_audio=PCMU_8K,
-    other_input_audio=(PCM16_24K,),
-    other_output_audio=(PCM16_24K,),
-)
-"""For a phone call: the caller's µ-law is heard and played back as is, with no resampling."""
+
+
+def _g711_capabilities(law: AudioFormat) -> ProviderCapabilities:
+    """For a phone call: the caller's G.711 is heard and played back as is, with no resampling."""
+    return replace(
+        LOCAL_CAPABILITIES,
+        input_audio=law,
+        output_audio=law,
+        other_input_audio=(PCM16_24K,),
+        other_output_audio=(PCM16_24K,),
+    )
+
+
+LOCAL_ULAW_CAPABILITIES = _g711_capabilities(PCMU_8K)
+LOCAL_ALAW_CAPABILITIES = _g711_capabilities(PCMA_8K)
+_G711 = {PCMU_8K: LOCAL_ULAW_CAPABILITIES, PCMA_8K: LOCAL_ALAW_CAPABILITIES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +123,21 @@ class LocalSession(ProviderSession):
         clock: Clock,
         synthesiser: Synthesiser | None,
     ) -> None:
-        # µ-law both ways or not at all: the loopback plays back what it heard.
-        self._ulaw = context.mode == "voice" and context.input_audio == PCMU_8K
+        # G.711 (µ-law or A-law) both ways or not at all: the loopback plays back what it heard.
+        voice = context.mode == "voice"
+        self._law = context.input_audio if voice and context.input_audio in _G711 else None
         # A client that marks turns with its own VAD spares us running a second one on the
         # same audio, on the same CPU: the phone bridge's VAD then finds the utterances.
         self._client_turns = context.mode == "voice" and context.client_turns
-        capabilities = LOCAL_ULAW_CAPABILITIES if self._ulaw else LOCAL_CAPABILITIES
+        capabilities = _G711[self._law] if self._law else LOCAL_CAPABILITIES
         if self._client_turns:
             capabilities = replace(capabilities, server_vad=False)
         self.capabilities = capabilities
-        self._bytes_per_ms = 8 if self._ulaw else PCM16_24K.sample_rate_hz * 2 // 1000
+        self._bytes_per_ms = capabilities.output_audio.bytes_per_ms
+        # Only our own VAD needs PCM16: with the client's turns a call's G.711 is kept as is.
+        own_vad_law = None if self._client_turns else self._law
+        self._decode: Codec | None = decoder(own_vad_law) if own_vad_law else None
+        self._encode: Codec | None = encoder(own_vad_law) if own_vad_law else None
         self._clock = clock
         self._language_code = context.language_code
         self._speaks = context.mode == "voice" and synthesiser is not None
@@ -135,8 +147,8 @@ class LocalSession(ProviderSession):
             self.capabilities.input_audio.sample_rate_hz,
             _utterance_settings(assistant.turn_detection),
             own_vad=not self._client_turns,
-            # With no VAD here a call's µ-law is only kept and cut, never decoded.
-            sample_bytes=1 if self._client_turns and self._ulaw else 2,
+            # With no VAD here a call's G.711 is only kept and cut, never decoded.
+            sample_bytes=1 if self._client_turns and self._law else 2,
         )
         self._events = EventChannel()
         self._responses: asyncio.Queue[_Response] = asyncio.Queue(MAX_QUEUED_RESPONSES)
@@ -147,12 +159,12 @@ class LocalSession(ProviderSession):
         self._worker = asyncio.create_task(self._run_responses(), name="local-provider-responses")
 
     async def send_audio(self, audio: bytes) -> None:
-        """Feed caller audio (PCM16 24 kHz, or µ-law on a call) to the utterance detector;
+        """Feed caller audio (PCM16 24 kHz, or G.711 on a call) to the utterance detector;
         ignored in chat mode."""
         if self._closed or not self._voice:
             return
-        decode = self._ulaw and not self._client_turns  # only our own VAD needs PCM16
-        self._on_utterances(self._detector.feed(ulaw_to_pcm16(audio) if decode else audio))
+        decode = self._decode
+        self._on_utterances(self._detector.feed(decode(audio) if decode else audio))
 
     async def begin_turn(self, started_ms_ago: int) -> None:
         if self._client_turns and not self._closed:
@@ -170,8 +182,8 @@ class LocalSession(ProviderSession):
                 case UtteranceEnded(audio=utterance, capped=capped):
                     if capped:
                         logger.info("local utterance capped at its maximum length")
-                    encode = self._ulaw and not self._client_turns
-                    played = pcm16_to_ulaw(utterance) if encode else utterance
+                    encode = self._encode
+                    played = encode(utterance) if encode else utterance
                     self._enqueue(_Response(_new_item_id(), audio=played))
 
     async def send_text(self, text: str) -> None:
@@ -254,9 +266,8 @@ class LocalSession(ProviderSession):
         deltas = transcript_deltas(response.text) if response.text else []
         if audio is None and response.speak and response.text and self._synthesiser:
             audio = await self._synthesiser.synthesise(response.text, self._language_code)
-            if audio and self._ulaw:
-                to_8k = StreamResampler(PCM16_24K.sample_rate_hz, PCMU_8K.sample_rate_hz)
-                audio = pcm16_to_ulaw(to_8k.process(audio) + to_8k.flush())
+            if audio and self._law:
+                audio = convert(audio, PCM16_24K, self._law)
         if audio:
             await self._play(response.item_id, audio, deltas)
         else:

@@ -5,7 +5,7 @@ provider events), ``faults`` (errors and close codes), ``connection`` (connect, 
 ``history`` (re-seeding), ``watchdog`` (stalls), ``session`` (the live session), ``provider``.
 """
 
-from kinds.audio import PCMU_8K
+from kinds.audio import PCMA_8K, PCMU_8K
 from providers.openai_realtime.provider import OpenAIRealtimeProvider
 
-__all__ = ["PCMU_8K", "OpenAIRealtimeProvider"]
+__all__ = ["PCMA_8K", "PCMU_8K", "OpenAIRealtimeProvider"]

@@ -28,8 +28,8 @@ RECYCLE_AFTER_S = SESSION_CAP_S - 10 * 60.0
 
 class OpenAIRealtimeProvider(Provider):
     """Sessions on OpenAI Realtime. Audio formats may be chosen per session (``connect``'s
-    ``input_audio`` / ``output_audio``): PCM16 24 kHz by default, or mu-law 8 kHz so phone calls
-    can skip resampling."""
+    ``input_audio`` / ``output_audio``): PCM16 24 kHz by default, or G.711 µ-law or A-law at
+    8 kHz so phone calls in either law pass straight through."""
 
     name = "openai"
 
@@ -102,7 +102,7 @@ class OpenAIRealtimeProvider(Provider):
         output_audio: AudioFormat | None = None,
     ) -> ProviderSession:
         """Open a session in the formats the session plan chose (``context.input_audio`` and
-        ``output_audio``: ``audio/pcmu`` for a call), else PCM16 24 kHz."""
+        ``output_audio``: ``audio/pcmu`` or ``audio/pcma`` for a call), else PCM16 24 kHz."""
         input_audio = input_audio or context.input_audio or PCM16_24K
         output_audio = output_audio or context.output_audio or PCM16_24K
         if not self._api_key:

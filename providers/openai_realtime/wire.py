@@ -12,13 +12,15 @@ import binascii
 import json
 from typing import Any
 
-from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
+from kinds.audio import PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat
 from providers.errors import ProviderConfigError, ProviderProtocolError
 from providers.spec import AssistantSpec, SessionContext, ToolSpec
 
 Event = dict[str, Any]
 
-SUPPORTED_FORMATS = (PCM16_24K, PCMU_8K)
+SUPPORTED_FORMATS = (PCM16_24K, PCMU_8K, PCMA_8K)
+"""PCM16 24 kHz (the default), and G.711 µ-law and A-law at 8 kHz (``audio/pcmu``,
+``audio/pcma``), so a call in either law passes to and from the API with no conversion."""
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-transcribe"
 
 
@@ -28,6 +30,8 @@ def audio_format(fmt: AudioFormat) -> Event:
         return {"type": "audio/pcm", "rate": 24_000}
     if fmt == PCMU_8K:
         return {"type": "audio/pcmu"}
+    if fmt == PCMA_8K:
+        return {"type": "audio/pcma"}
     raise ProviderConfigError(
         f"OpenAI Realtime does not take {fmt.encoding} at {fmt.sample_rate_hz} Hz",
         code="unsupported_audio_format",
@@ -35,7 +39,7 @@ def audio_format(fmt: AudioFormat) -> Event:
 
 
 def bytes_per_ms(fmt: AudioFormat) -> int:
-    """Bytes of mono audio per millisecond (PCM16 24 kHz: 48; mu-law 8 kHz: 8)."""
+    """Bytes of mono audio per millisecond (PCM16 24 kHz: 48; G.711 8 kHz: 8)."""
     sample_bytes = 2 if fmt.encoding == "pcm16" else 1
     return fmt.sample_rate_hz * sample_bytes // 1000
 

@@ -42,8 +42,8 @@ def test_round_trip_snr_on_speech_is_near_the_mulaw_ceiling() -> None:
     speech = load("speech_a_24k.wav")
     sent = _outbound(OutboundChain(), "item", to_pcm16(speech), 960)
     inbound = InboundChain()
-    received = b"".join(inbound.process(frame, False).pcm16 for frame in frames(sent, 160))
-    received += inbound.resampler.flush()
+    received = b"".join(inbound.process(frame, False).audio for frame in frames(sent, 160))
+    received += inbound.flush()
     out = np.frombuffer(received, "<i2")[: len(speech)].astype(np.float64)
     # Both resamplers are zero-phase: no delay to align.
     assert _band_snr_db(speech, out) >= 37.0
@@ -54,8 +54,8 @@ def test_inbound_chain_returns_24khz_and_barge_in() -> None:
     chain = InboundChain()
     results = [chain.process(frame, agent_audible=True) for frame in frames(ulaw, 160)]
     # 20 ms in, 20 ms out at 24 kHz, except the first frame which is short by the filter delay.
-    assert 960 - len(results[0].pcm16) <= 2 * 24 * chain.resampler.delay_ms + 2
-    assert all(len(result.pcm16) == 960 for result in results[1:])
+    assert 960 - len(results[0].audio) <= 2 * 24 * chain.resampler.delay_ms + 2
+    assert all(len(result.audio) == 960 for result in results[1:])
     barge_ins = [result.barge_in for result in results if result.barge_in]
     onsets = [segment["onset_ms"] for segment in manifest()["speech_b_8k.wav"]["segments"]]
     assert [

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kinds.audio import PCMA_8K, PCMU_8K, AudioFormat
 from providers.events import (
     AgentAudio,
     CallerSpeechStarted,
@@ -357,46 +358,47 @@ async def test_provider_speaks_its_greeting_with_espeak(clock: VirtualClock) -> 
         await session.aclose()
 
 
-async def test_a_phone_call_session_speaks_mu_law_both_ways() -> None:
-    from kinds.audio import PCMU_8K
+@pytest.mark.parametrize("law", [PCMU_8K, PCMA_8K], ids=["mu_law", "a_law"])
+async def test_a_phone_call_session_speaks_its_g711_law_both_ways(law: AudioFormat) -> None:
     from providers.local import LocalProvider
     from providers.spec import AssistantSpec, SessionContext
 
     provider = LocalProvider("off")
     session = await provider.connect(
-        AssistantSpec(name="demo"), SessionContext("s1", input_audio=PCMU_8K, output_audio=PCMU_8K)
+        AssistantSpec(name="demo"), SessionContext("s1", input_audio=law, output_audio=law)
     )
-    assert session.capabilities.input_audio == PCMU_8K
-    assert session.capabilities.output_audio == PCMU_8K
+    assert session.capabilities.input_audio == law
+    assert session.capabilities.output_audio == law
     chat = await provider.connect(
         AssistantSpec(name="demo"),
-        SessionContext("s2", mode="chat", input_audio=PCMU_8K, output_audio=PCMU_8K),
+        SessionContext("s2", mode="chat", input_audio=law, output_audio=law),
     )
     assert chat.capabilities.input_audio.encoding == "pcm16"
     await session.aclose()
     await chat.aclose()
 
 
+@pytest.mark.parametrize(
+    ("law", "quiet"), [(PCMU_8K, b"\xff"), (PCMA_8K, b"\xd5")], ids=["mu_law", "a_law"]
+)
 async def test_a_call_that_marks_turns_is_played_back_without_a_second_vad(
-    clock: VirtualClock,
+    clock: VirtualClock, law: AudioFormat, quiet: bytes
 ) -> None:
-    from kinds.audio import PCMU_8K
-
-    context = SessionContext("s1", input_audio=PCMU_8K, output_audio=PCMU_8K, client_turns=True)
+    context = SessionContext("s1", input_audio=law, output_audio=law, client_turns=True)
     session = await LocalProvider("off", clock=clock).connect(AssistantSpec(name="d"), context)
     try:
-        assert session.capabilities.input_audio == PCMU_8K
+        assert session.capabilities.input_audio == law
         assert not session.capabilities.server_vad  # the caller's turns come from the bridge
-        said = bytes(range(256)) * 10  # 320 ms of µ-law the provider must not analyse
-        await session.send_audio(b"\xff" * 800 + said[:160])  # 100 ms quiet, then 20 ms
+        said = bytes(range(256)) * 10  # 320 ms of G.711 the provider must not analyse
+        await session.send_audio(quiet * 800 + said[:160])  # 100 ms quiet, then 20 ms
         await session.begin_turn(20)
-        await session.send_audio(said[160:] + b"\xff" * 4000)  # then 500 ms of quiet
+        await session.send_audio(said[160:] + quiet * 4000)  # then 500 ms of quiet
         await session.end_turn(500)
         events = await EventReader(session, clock).until_done()
         assert isinstance(events[0], CallerSpeechStarted)
         played = b"".join(e.audio for e in events if isinstance(e, AgentAudio))
         # Pre-roll (the 100 ms before the onset), the speech, and the 100 ms tail.
-        assert played == b"\xff" * 800 + said + b"\xff" * 800
+        assert played == quiet * 800 + said + quiet * 800
     finally:
         await session.aclose()
 

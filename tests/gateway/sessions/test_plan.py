@@ -10,7 +10,7 @@ from gateway.api.session_socket import APP_TRAITS
 from gateway.sessions.plan import AudioRoute, ClientTraits, SessionPlan, plan_session
 from gateway.telephony.bridge import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
-from kinds.audio import PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat
+from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat
 from kinds.clock import SystemClock
 from providers.capabilities import ProviderCapabilities
 from providers.gemini_live.provider import CAPABILITIES as GEMINI
@@ -20,7 +20,10 @@ from providers.spec import AssistantSpec, SessionMode, TurnDetection
 
 CALL_TRAITS = call_traits(TWILIO)
 OPENAI = OpenAIRealtimeProvider("sk-test", clock=SystemClock()).capabilities("voice")
-ALAW_CALL = dataclasses.replace(CALL_TRAITS, audio=PCMA_8K)
+ALAW_CALL = call_traits(dataclasses.replace(TWILIO, audio=PCMA_8K))
+L16_8K_CALL = call_traits(dataclasses.replace(TWILIO, audio=PCM16_8K))
+L16_16K_CALL = call_traits(dataclasses.replace(TWILIO, audio=PCM16_16K))
+L16_24K_CALL = call_traits(dataclasses.replace(TWILIO, audio=PCM16_24K))
 SERVER_VAD = AssistantSpec(name="a")
 NO_SERVER_VAD = AssistantSpec(name="a", turn_detection=TurnDetection(server_vad=False))
 
@@ -40,9 +43,28 @@ ROWS: list[tuple[str, ClientTraits, ProviderCapabilities, AssistantSpec, Session
     # A call on Gemini: the bridge resamples 8 → 16 kHz in and 24 → 8 kHz out, once each.
     ("call-gemini", CALL_TRAITS, GEMINI, SERVER_VAD, "voice",
      _route(PCM16_16K), _route(PCM16_24K), "provider"),
-    # An A-law carrier on OpenAI (which speaks no A-law here): the bridge decodes to 24 kHz.
+    # An A-law carrier: straight through to OpenAI (audio/pcma) and the local demo; on Gemini
+    # the bridge decodes and resamples once each way, as for µ-law.
     ("alaw-call-openai", ALAW_CALL, OPENAI, SERVER_VAD, "voice",
+     _route(PCMA_8K), _route(PCMA_8K), "provider"),
+    ("alaw-call-local", ALAW_CALL, LOCAL, SERVER_VAD, "voice",
+     _route(PCMA_8K), _route(PCMA_8K), "client"),
+    ("alaw-call-gemini", ALAW_CALL, GEMINI, SERVER_VAD, "voice",
+     _route(PCM16_16K), _route(PCM16_24K), "provider"),
+    # L16 carriers: a rate the provider speaks passes straight through (24 kHz on OpenAI, 16 kHz
+    # into Gemini, 24 kHz out of it); any other rate is resampled once, by the bridge.
+    ("l16-24k-call-openai", L16_24K_CALL, OPENAI, SERVER_VAD, "voice",
      _route(PCM16_24K), _route(PCM16_24K), "provider"),
+    ("l16-24k-call-gemini", L16_24K_CALL, GEMINI, SERVER_VAD, "voice",
+     _route(PCM16_16K), _route(PCM16_24K), "provider"),
+    ("l16-16k-call-gemini", L16_16K_CALL, GEMINI, SERVER_VAD, "voice",
+     _route(PCM16_16K), _route(PCM16_24K), "provider"),
+    ("l16-16k-call-openai", L16_16K_CALL, OPENAI, SERVER_VAD, "voice",
+     _route(PCM16_24K), _route(PCM16_24K), "provider"),
+    ("l16-8k-call-openai", L16_8K_CALL, OPENAI, SERVER_VAD, "voice",
+     _route(PCM16_24K), _route(PCM16_24K), "provider"),
+    ("l16-24k-call-local", L16_24K_CALL, LOCAL, SERVER_VAD, "voice",
+     _route(PCM16_24K), _route(PCM16_24K), "client"),
     # An app speaks PCM16 24 kHz only: the engine converts for Gemini's 16 kHz input.
     ("app-openai", APP_TRAITS, OPENAI, SERVER_VAD, "voice",
      _route(PCM16_24K), _route(PCM16_24K), "provider"),

@@ -25,9 +25,8 @@ from gateway.telephony.carriers.events import (
     MediaReceived,
     StreamStopped,
 )
-from kinds.audio import PCMU_8K
-from media.g711 import pcm16_to_ulaw
-from media.resample import StreamResampler
+from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
+from media.formats import convert
 
 T = TypeVar("T")
 WAIT_S = 2.0
@@ -36,10 +35,14 @@ SPEECH_24K = Path(__file__).parents[2] / "providers" / "data" / "speech_24k.wav"
 
 def speech_ulaw() -> bytes:
     """A spoken phrase as a carrier sends it: µ-law at 8 kHz."""
+    return speech_in(PCMU_8K)
+
+
+def speech_in(fmt: AudioFormat) -> bytes:
+    """A spoken phrase as a carrier in ``fmt`` sends it (A-law, L16 at 8/16/24 kHz, µ-law)."""
     with wave.open(str(SPEECH_24K), "rb") as clip:
         pcm = clip.readframes(clip.getnframes())
-    resampler = StreamResampler(24_000, 8_000)
-    return pcm16_to_ulaw(resampler.process(pcm) + resampler.flush())
+    return convert(pcm, PCM16_24K, fmt)
 
 
 def capabilities(frames: FrameKind = "text", **overrides: object) -> CarrierCapabilities:

@@ -21,14 +21,15 @@ from gateway.sessions.port import (
 from gateway.sessions.protocol import SessionError, TurnComplete
 from gateway.telephony import bridge as bridge_module
 from gateway.telephony.bridge import CallBridge
-from gateway.telephony.call_audio import apology_ulaw
+from gateway.telephony.call_audio import apology_audio, apology_ulaw
 from gateway.telephony.carriers.events import ClearAudio, PlaceMark, PlayAudio
-from kinds.audio import PCM16_16K, PCMA_8K, PCMU_8K
+from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat
 from tests.gateway.telephony.carrier_fakes import (
     FakeCodec,
     FakeConversation,
     FakeSocket,
     capabilities,
+    speech_in,
     speech_ulaw,
 )
 from tests.virtual_clock import VirtualClock
@@ -49,14 +50,25 @@ class Call:
     reader: asyncio.Task[None]
 
 
-async def _open(frames: str = "text", plan: SessionPlan = ULAW_PLAN) -> AsyncIterator[Call]:
+def _plan(inbound: AudioFormat, outbound: AudioFormat | None = None) -> SessionPlan:
+    """A plan whose ports are these formats (the provider's side is the same: no engine step)."""
+    outbound = outbound or inbound
+    return SessionPlan(
+        "voice", AudioRoute(inbound, inbound), AudioRoute(outbound, outbound), "client"
+    )
+
+
+async def _open(
+    frames: str = "text", plan: SessionPlan = ULAW_PLAN, audio: AudioFormat = PCMU_8K
+) -> AsyncIterator[Call]:
     socket, codec, conversation, clock = (
         FakeSocket(),
         FakeCodec(),
         FakeConversation(),
         VirtualClock(),
     )
-    bridge = CallBridge(socket, codec, capabilities(frames), clock=clock)  # type: ignore[arg-type]
+    caps = capabilities(frames, audio=audio)
+    bridge = CallBridge(socket, codec, caps, clock=clock)  # type: ignore[arg-type]
     bridge.session_planned(plan)
     reader = asyncio.create_task(bridge.read_carrier(conversation))
     yield Call(bridge, socket, codec, conversation, clock, reader)
@@ -81,7 +93,8 @@ def test_traits_come_from_the_carrier_capabilities() -> None:
     bridge = CallBridge(FakeSocket(), FakeCodec(), capabilities())  # type: ignore[arg-type]
     assert bridge.traits.audio == PCMU_8K
     assert bridge.traits.answers == {"end_call", "transfer_call"}
-    for unsupported in (capabilities(audio=PCMA_8K), capabilities(marks=False)):
+    ulaw_16k = AudioFormat("pcmu", 16_000)  # no carrier sends it; the chains do not carry it
+    for unsupported in (capabilities(audio=ulaw_16k), capabilities(marks=False)):
         with pytest.raises(ValueError):
             CallBridge(FakeSocket(), FakeCodec(), unsupported)  # type: ignore[arg-type]
 
@@ -199,3 +212,73 @@ async def test_after_a_session_error_the_apology_plays_in_full(call: Call) -> No
     played = b"".join(c.audio for c in call.codec.of_kind(PlayAudio))
     assert played[:apology] == apology_ulaw()
     assert len(played) == apology + (-apology % 160)  # the last frame padded with silence
+
+
+# --- other carrier formats: A-law, L16 (fake carriers with those capability records) ---------
+
+
+def _feed_frames(call: Call, audio: bytes, fmt: AudioFormat, binary: bool) -> None:
+    size = 20 * fmt.bytes_per_ms
+    for start in range(0, len(audio) - size + 1, size):
+        frame = audio[start : start + size]
+        call.socket.feed(frame if binary else "media:" + frame.hex())
+
+
+@pytest.mark.parametrize(
+    ("fmt", "frames"),
+    [(PCMA_8K, "text"), (PCM16_8K, "text"), (PCM16_16K, "binary"), (PCM16_24K, "binary")],
+    ids=["alaw", "l16_8k", "l16_16k", "l16_24k"],
+)
+async def test_a_shared_format_passes_through_and_barges_in(fmt: AudioFormat, frames: str) -> None:
+    """The provider speaks the carrier's format: caller audio as it came, agent audio only
+    framed and marked, and the VAD (run on the decoded audio) still barges in."""
+    async for call in _open(frames, _plan(fmt), fmt):
+        frame_bytes = 20 * fmt.bytes_per_ms
+        agent = speech_in(fmt)[: 50 * frame_bytes]  # one second
+        await call.bridge.deliver_audio(agent, "item-1")
+        played = b"".join(c.audio for c in call.codec.of_kind(PlayAudio))
+        assert played == agent
+        assert all(len(c.audio) == frame_bytes for c in call.codec.of_kind(PlayAudio))
+        marks = call.codec.of_kind(PlaceMark)
+        assert len(marks) == 10
+        for mark in marks[:2]:  # the caller has heard 200 ms
+            call.socket.feed(f"mark:{mark.name}")
+        speech = speech_in(fmt)
+        _feed_frames(call, speech, fmt, frames == "binary")
+        assert await call.conversation.wait_for(Interrupt) == Interrupt(200)
+        assert call.codec.of_kind(ClearAudio)
+        first = call.conversation.of_kind(CallerAudio)[0].audio
+        assert first == speech[:frame_bytes]  # not decoded, not copied into another format
+
+
+async def test_an_alaw_call_on_a_pcm_provider_converts_once_each_way() -> None:
+    async for call in _open(plan=_plan(PCM16_16K, PCM16_24K), audio=PCMA_8K):
+        _feed_frames(call, speech_in(PCMA_8K)[:1600], PCMA_8K, False)
+        audio = await call.conversation.wait_for(CallerAudio)
+        assert 0 < len(audio.audio) <= 640  # PCM16 at 16 kHz, less the resampler's delay
+        await call.bridge.deliver_audio(bytes(2 * 24000), "item-1")  # 1 s of 24 kHz silence
+        await call.bridge.deliver(TurnComplete(full_input="", full_output=""))
+        played = b"".join(c.audio for c in call.codec.of_kind(PlayAudio))
+        assert len(played) == 8000 and set(played) == {0xD5}  # A-law, 8 kHz, silence
+
+
+@pytest.mark.parametrize(("fmt", "silence"), [(PCMA_8K, 0xD5), (PCM16_24K, 0x00)])
+async def test_the_apology_plays_in_the_carriers_format(fmt: AudioFormat, silence: int) -> None:
+    async for call in _open(plan=_plan(fmt), audio=fmt):
+        await call.bridge.deliver(SessionError(error="provider down"))
+        call.reader.cancel()
+        finishing = asyncio.create_task(call.bridge.finish())
+        apology = apology_audio(fmt)
+        assert apology is apology_audio(fmt)  # converted once per format
+        assert len(apology) == len(apology_ulaw()) * fmt.bytes_per_ms // 8
+        frame_bytes = 20 * fmt.bytes_per_ms
+        sent = call.codec.of_kind
+        await call.socket.wait_sent(
+            lambda: len(sent(PlayAudio)) * frame_bytes >= len(apology)  # noqa: B023 - one call
+        )
+        for mark in call.codec.of_kind(PlaceMark):
+            call.socket.feed(f"mark:{mark.name}")
+        await asyncio.wait_for(finishing, 2)
+        played = b"".join(c.audio for c in call.codec.of_kind(PlayAudio))
+        assert played[: len(apology)] == apology
+        assert set(played[len(apology) :]) <= {silence} and len(played) % frame_bytes == 0

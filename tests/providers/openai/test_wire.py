@@ -6,7 +6,7 @@ import pytest
 
 from kinds.audio import PCM16_16K, PCM16_24K
 from providers.errors import ProviderConfigError, ProviderProtocolError
-from providers.openai_realtime import PCMU_8K, wire
+from providers.openai_realtime import PCMA_8K, PCMU_8K, wire
 from providers.spec import AssistantSpec, SessionContext, ToolSpec, TurnDetection
 from tests.fakes.openai_realtime import validate_client_event
 
@@ -85,6 +85,17 @@ def test_mulaw_formats_can_be_chosen_per_session() -> None:
     assert wire.bytes_per_ms(PCM16_24K) == 48
     with pytest.raises(ProviderConfigError):
         wire.audio_format(PCM16_16K)
+
+
+def test_alaw_formats_can_be_chosen_per_session() -> None:
+    """The GA API takes ``audio/pcma``: an A-law call passes through with no conversion."""
+    config = wire.session_config(
+        ASSISTANT, SessionContext("s1"), voice="alloy", input_audio=PCMA_8K, output_audio=PCMA_8K
+    )
+    assert_valid(wire.session_update(config))
+    assert config["audio"]["input"]["format"] == {"type": "audio/pcma"}
+    assert config["audio"]["output"]["format"] == {"type": "audio/pcma"}
+    assert wire.bytes_per_ms(PCMA_8K) == 8
 
 
 @pytest.mark.parametrize(

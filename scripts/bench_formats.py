@@ -1,0 +1,92 @@
+"""The media benches per carrier format (run by bench_media.py, which prints these lines).
+
+- The A-law PCM path (a European call on a PCM16 24 kHz provider): round-trip SNR in
+  300-3400 Hz, 24 kHz → A-law 8 kHz → 24 kHz through both chains, beside µ-law's; and its
+  per-frame cost.
+- Passthrough per format (the provider speaks the carrier's format): A-law, L16 at 16 and
+  24 kHz. Inbound still decodes for the VAD (L16 is resampled to the VAD's 8 kHz);
+  outbound only frames and marks.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_signals import (  # noqa: E402
+    aligned_snr_db,
+    load,
+    pcm16,
+    quality_signals,
+    round_trip,
+    speech_frames,
+    time_calls,
+)
+
+from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat  # noqa: E402
+from media.chains import InboundChain, OutboundChain  # noqa: E402
+from media.formats import convert  # noqa: E402
+
+
+def _frames(audio: bytes, fmt: AudioFormat) -> list[bytes]:
+    size = 20 * fmt.bytes_per_ms
+    return [audio[i : i + size] for i in range(0, len(audio) - size + 1, size)]
+
+
+def _passthrough_costs(fmt: AudioFormat, count: int) -> dict[str, Any]:
+    """Per-frame cost of a call whose provider speaks the carrier's ``fmt``, both ways."""
+    caller = _frames(convert(pcm16(load("speech_a_8k.wav")), PCM16_8K, fmt), fmt)
+    agent = _frames(convert(pcm16(load("speech_a_24k.wav")), PCM16_24K, fmt), fmt)
+    inbound, outbound = InboundChain(fmt, fmt), OutboundChain(fmt, fmt)
+    cost_in = time_calls(lambda i: inbound.process(caller[i % len(caller)], i % 2 == 0), count)
+    cost_out = time_calls(lambda i: outbound.push("item", agent[i % len(agent)]), count)
+    return {"inbound": cost_in, "outbound": cost_out}
+
+
+def bench_formats() -> dict[str, Any]:
+    """A-law round-trip SNR and per-frame costs of the A-law PCM path and the passthroughs."""
+    speech = speech_frames()
+    count = speech.count
+    alaw_8k = [convert(frame, PCMU_8K, PCMA_8K) for frame in speech.ulaw_8k]
+    inbound, outbound = InboundChain(PCMA_8K, PCM16_24K), OutboundChain(PCM16_24K, PCMA_8K)
+    frames_24k = speech.pcm_24k
+    pcm_path = {
+        "inbound": time_calls(
+            lambda i: inbound.process(alaw_8k[i % len(alaw_8k)], i % 2 == 0), count
+        ),
+        "outbound": time_calls(
+            lambda i: outbound.push("item", frames_24k[i % len(frames_24k)]), count
+        ),
+    }
+    quality = {
+        f"alaw_round_trip_{name}": aligned_snr_db(signal, round_trip(signal, PCMA_8K))
+        for name, signal in quality_signals().items()
+    }
+    return {
+        "alaw_pcm_path": pcm_path,
+        "alaw_passthrough": _passthrough_costs(PCMA_8K, count),
+        "l16_16k_passthrough": _passthrough_costs(PCM16_16K, count),
+        "l16_24k_passthrough": _passthrough_costs(PCM16_24K, count),
+        "quality": quality,
+    }
+
+
+def print_formats(formats: dict[str, Any], ulaw_quality: dict[str, Any]) -> None:
+    """The lines of ``bench_formats`` (µ-law's round trip from ``bench_quality`` beside A-law's)."""
+    print("== per carrier format, per 20 ms frame (µs, best of 7 runs) ==")
+    for key in ("alaw_pcm_path", "alaw_passthrough", "l16_16k_passthrough", "l16_24k_passthrough"):
+        for direction in ("inbound", "outbound"):
+            print(f"  {key + '_' + direction:<38} {_stats(formats[key][direction])}")
+    print("== A-law round trip: 24 k -> 8 k A-law -> 24 k, SNR in 300-3400 Hz (µ-law beside) ==")
+    for key, value in formats["quality"].items():
+        name = key.removeprefix("alaw_round_trip_")
+        ulaw = ulaw_quality[f"round_trip_{name}"]["snr_db"]
+        print(f"  {key:<40} {value['snr_db']} dB (µ-law {ulaw} dB)")
+
+
+def _stats(value: dict[str, float]) -> str:
+    return f"mean {value['mean_us']}  median {value['median_us']}  p99 {value['p99_us']}"
