@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.schemas import AssistantRef, SessionView
 
-Carrier = Literal["twilio"]
+Carrier = Literal["twilio", "telnyx"]
 
 
 class _Request(BaseModel):

@@ -171,3 +171,16 @@ async def test_call_events_need_a_signature(telnyx: FakeTelnyx) -> None:
     body = urlencode(telnyx.call_fields(CallStatus="completed")).encode()
     response = await telnyx.post("/telephony/telnyx/status", body, {})
     assert response.status == 403
+
+
+async def test_a_number_assigned_to_telnyx_through_the_api_answers_telnyx_only(
+    telnyx_gateway: Gateway,
+) -> None:
+    body = {"number": "+445550007777", "assistant_id": 1, "carrier": "telnyx"}
+    response = await telnyx_gateway.request("POST", "/api/v1/admin/numbers", json=body)
+    assert response.status == 201, await response.text()
+    assert (await response.json())["carrier"] == "telnyx"
+    fake = FakeTelnyx(telnyx_gateway)
+    assert (await fake.voice(fake.call_fields(To="+445550007777"))).status == 200
+    twilio = FakeTwilio(telnyx_gateway)
+    assert (await twilio.voice(twilio.call_fields(To="+445550007777"))).status == 403
