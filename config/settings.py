@@ -192,6 +192,16 @@ class Settings(BaseSettings):
         description="Twilio auth token; checks webhook signatures (webhooks answer 503 "
         "without it).",
     )
+    telnyx_public_key: str | None = Field(
+        default=None,
+        description="Telnyx account public key (base64 Ed25519, from Keys & Credentials); "
+        "checks webhook signatures (Telnyx webhooks answer 503 without it).",
+    )
+    telnyx_api_key: SecretStr | None = Field(
+        default=None,
+        description="Telnyx API key; also keys the Telnyx calls' media tokens so that every "
+        "node issues the same ones.",
+    )
     call_media_token_ttl_s: float = Field(
         default=60.0,
         gt=0,

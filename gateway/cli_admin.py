@@ -39,9 +39,11 @@ async def _assign(store: Store, args: argparse.Namespace) -> int:
     fields: dict[str, Any] = {"assistant_id": args.assistant, "enabled": not args.disabled}
     if args.label is not None:
         fields["label"] = args.label
+    if args.carrier is not None:
+        fields["carrier"] = args.carrier
     existing = await store.numbers.get_by_number(number)
     if existing is None:
-        row = await store.numbers.create({"number": number, "carrier": "twilio", **fields}, now)
+        row = await store.numbers.create({"number": number, "carrier": "twilio"} | fields, now)
         if row is None:
             return _fail(f"{number} was assigned meanwhile; run the command again")
     else:
@@ -138,6 +140,9 @@ def add_parsers(sub: Any) -> None:
     assign.add_argument("number", help="E.164, e.g. +15550002222")
     assign.add_argument("--assistant", type=_positive_int, required=True, help="assistant id")
     assign.add_argument("--label", help="a note shown in lists")
+    assign.add_argument(
+        "--carrier", choices=("twilio", "telnyx"), help="whose webhooks answer it (twilio)"
+    )
     assign.add_argument("--disabled", action="store_true", help="assign but do not answer")
     actions.add_parser("list", help="list numbers: id, number, carrier, assistant, state, label")
     unassign = actions.add_parser("unassign", help="stop answering NUMBER")

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Act as Twilio for one phone call to a running gateway, and time what the caller would notice.
+"""Act as Twilio (or Telnyx) for one phone call to a running gateway, and time what the caller
+would notice.
 
     .venv/bin/python scripts/simulate_call.py --gateway http://127.0.0.1:8080 \\
         --auth-token T --to +15550002222 --from +15550001111 \\
@@ -12,6 +13,10 @@ barges in with a second clip and presses DTMF keys, sends ``stop`` and follows t
 ``<Connect action>`` URL. Prints webhook → TwiML ms, socket open → first agent audio ms, caller
 speech onset → ``clear`` ms, and the gateway's per-frame delay from ``/metrics`` (before/after).
 Loopback only: the gateway URL must be 127.0.0.1, ::1 or localhost.
+
+``--carrier telnyx --telnyx-signing-key SEED`` acts as Telnyx instead: the TeXML webhook signed
+with Ed25519 (give the gateway the key's public half, ``--show-public-key``), Telnyx's media
+framing on an unsigned socket, and the call's end posted to ``/telephony/telnyx/status``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.twilio_sim import metrics  # noqa: E402
+from scripts.twilio_sim import metrics, telnyx  # noqa: E402
 from scripts.twilio_sim.audio import load_clip, write_ulaw_wav  # noqa: E402
 from scripts.twilio_sim.call import CallConfig, CallResult, run_call  # noqa: E402
 from scripts.twilio_sim.loopback import is_loopback_url  # noqa: E402
@@ -122,7 +127,7 @@ def print_text(summary: dict[str, Any]) -> None:
             )
         print(f"gateway late frames: {delay['late_frames']}")
     if summary["action_twiml"]:
-        print("<Connect action> answered:")
+        print("after the stream (<Connect action>, or Telnyx's status URL) the gateway answered:")
         print(summary["action_twiml"])
         for line in spoken_text(summary["action_twiml"]):
             print(f"  {line}")
@@ -145,11 +150,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         to_number=args.to,
         speed=args.speed,
         record_max_s=args.duration_s + 5 if args.out else None,
+        carrier=args.carrier,
     )
+    new_identity = telnyx.new_identity if args.carrier == "telnyx" else CallIdentity.new
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=HTTP_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         before = await metrics.scrape(http, args.gateway)
-        result = CallResult(CallIdentity.new(config.from_number, config.to_number))
+        result = CallResult(new_identity(config.from_number, config.to_number))
         await run_call(http, config, plan, result)
         await asyncio.sleep(0.2)  # let the gateway record the call's last frames
         after = await metrics.scrape(http, args.gateway)
@@ -160,10 +167,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--gateway", required=True, help="gateway base URL (loopback only)")
+    p.add_argument("--gateway", help="gateway base URL (loopback only)")
     p.add_argument("--public-url", help="the gateway's KURA_PUBLIC_URL (default: --gateway)")
-    p.add_argument("--auth-token", required=True, help="the gateway's Twilio auth token")
-    p.add_argument("--to", required=True, help="the called number, E.164 (routed to an assistant)")
+    p.add_argument("--carrier", choices=("twilio", "telnyx"), default="twilio",
+                   help="which carrier to act as")  # fmt: skip
+    p.add_argument("--auth-token", help="the gateway's Twilio auth token (--carrier twilio)")
+    p.add_argument(
+        "--telnyx-signing-key",
+        help="base64 Ed25519 seed to sign Telnyx webhooks with (--carrier telnyx); the gateway "
+        "needs its public half as KURA_TELNYX_PUBLIC_KEY (see --show-public-key)",
+    )
+    p.add_argument("--show-public-key", action="store_true",
+                   help="print the public half of --telnyx-signing-key and exit")  # fmt: skip
+    p.add_argument("--to", help="the called number, E.164 (routed to an assistant)")
     p.add_argument("--from", dest="from_number", default="+15550001111", help="the caller")
     p.add_argument(
         "--audio",
@@ -181,9 +197,25 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The options each carrier needs; ``auth_token`` carries the carrier's signing secret."""
+    if not args.gateway or not args.to:
+        p.error("--gateway and --to are required")
+    if args.carrier == "telnyx":
+        if not args.telnyx_signing_key:
+            p.error("--carrier telnyx needs --telnyx-signing-key")
+        args.auth_token = args.telnyx_signing_key
+    elif not args.auth_token:
+        p.error("--carrier twilio needs --auth-token")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    if args.show_public_key:
+        print(telnyx.public_key(telnyx.signing_key(args.telnyx_signing_key or "")))
+        return 0
+    _check_args(p, args)
     if not is_loopback_url(args.gateway):
         p.error("--gateway must be a loopback address (127.0.0.1, ::1 or localhost)")
     if not 0 < args.duration_s <= MAX_DURATION_S:

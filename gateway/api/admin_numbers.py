@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
 from gateway.api.admin_schemas import (
     AssignNumberRequest,
+    Carrier,
     NumberFields,
     NumberPage,
     NumberView,
@@ -29,7 +30,7 @@ async def number_view(ctx: GatewayContext, row: PhoneNumber) -> NumberView:
     return NumberView(
         id=row.id,
         number=row.number,
-        carrier="twilio",
+        carrier=cast(Carrier, row.carrier),
         assistant=assistant_ref(assistant),
         label=row.label,
         enabled=row.enabled,

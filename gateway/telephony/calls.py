@@ -21,7 +21,7 @@ from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 
-from gateway.errors import NotFound
+from gateway.errors import Forbidden, NotFound
 from gateway.sessions.service import NewSession, SessionService
 from gateway.store import Store
 from gateway.store.calls import CallLookup
@@ -68,6 +68,16 @@ def status_order(status: str, sequence_number: int | None) -> int | None:
     if rank is None:
         return None
     return rank * _SEQUENCE_SPAN + min(max(sequence_number or 0, 0), _SEQUENCE_SPAN - 1)
+
+
+def _same_carrier(expected: str, carrier: str) -> None:
+    """Refuse a webhook from a carrier that does not serve this number (or call)."""
+    if expected != carrier:
+        log.warning(
+            "webhook refused: the number is another carrier's",
+            extra={"carrier": carrier, "number_carrier": expected},
+        )
+        raise Forbidden("this number is served by another carrier")
 
 
 class _KeyedLocks:
@@ -122,6 +132,7 @@ class CallService:
         async with self._locks.hold(call.call_sid):
             found = await self._store.calls.lookup(call.call_sid, to_number)
             if found.call is not None:
+                _same_carrier(found.call.carrier, call.carrier)
                 return await self._answer_again(found.call)
             return await self._answer_new(call, to_number, found)
 
@@ -135,6 +146,7 @@ class CallService:
         if assistant is None:
             log.warning("number routes to a deleted assistant", extra={"number_id": number.id})
             return CallAnswer("not_in_service")
+        _same_carrier(number.carrier, call.carrier)
         caller = caller_number(call.from_raw)
         metadata = {"carrier": call.carrier, "call_sid": call.call_sid, "to": to_number,
                     "direction": call.direction, "caller_withheld": caller is None}  # fmt: skip
@@ -192,14 +204,23 @@ class CallService:
         return CallAnswer("stream", session.id, self.media_token(call.call_sid, session.id))
 
     async def record_status(
-        self, call_sid: str, status: str, sequence_number: int | None, duration_s: int | None
+        self,
+        call_sid: str,
+        status: str,
+        sequence_number: int | None,
+        duration_s: int | None,
+        *,
+        carrier: str = "twilio",
     ) -> None:
         """Apply a status callback: keep the latest real status, and end the session once
-        the call is over."""
+        the call is over. A callback from another carrier than the call's is refused."""
         order = status_order(status, sequence_number)
         if order is None:
             log.info("unknown call status ignored", extra={"call_status": status[:40]})
             return
+        stored = await self._store.calls.get_by_sid(call_sid)
+        if stored is not None:
+            _same_carrier(stored.carrier, carrier)
         now = self._clock.now()
         await self._store.calls.record_status(call_sid, status, order, duration_s, now)
         call = await self._store.calls.get_by_sid(call_sid)

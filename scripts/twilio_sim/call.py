@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from twilio.request_validator import RequestValidator
 
+from . import telnyx
 from .audio import RATE_HZ
 from .media_session import InboundPlan, MediaSession, SessionStats
 from .pacing import CallClock
@@ -50,10 +51,16 @@ class CallConfig:
     speed: float = 1.0
     record_max_s: float | None = None  # record what the agent said (None: do not)
     follow_action: bool = True
+    carrier: str = "twilio"  # or "telnyx": then auth_token is the base64 Ed25519 signing seed
 
     @property
     def voice_url(self) -> str:
-        return (self.public_url or self.gateway_url).rstrip("/") + VOICE_PATH
+        path = telnyx.VOICE_PATH if self.carrier == "telnyx" else VOICE_PATH
+        return (self.public_url or self.gateway_url).rstrip("/") + path
+
+    @property
+    def status_url(self) -> str:
+        return (self.public_url or self.gateway_url).rstrip("/") + telnyx.STATUS_PATH
 
 
 @dataclass
@@ -86,10 +93,12 @@ async def run_call(
     http: aiohttp.ClientSession, config: CallConfig, plan: InboundPlan, result: CallResult
 ) -> CallResult:
     """Place one call, filling ``result`` as it goes (a load test reads it while it runs)."""
-    validator = RequestValidator(config.auth_token)
     try:
         async with asyncio.timeout(plan.duration_s / config.speed + END_MARGIN_S):
-            await _call(http, validator, config, plan, result)
+            if config.carrier == "telnyx":
+                await _telnyx_call(http, config, plan, result)
+            else:
+                await _call(http, RequestValidator(config.auth_token), config, plan, result)
     except TimeoutError:
         result.failure = result.failure or "timeout"
     except Exception as exc:  # one broken call is a counted failure, never the end of a load test
@@ -129,16 +138,41 @@ async def _call(
         )
 
 
+async def _telnyx_call(
+    http: aiohttp.ClientSession, config: CallConfig, plan: InboundPlan, result: CallResult
+) -> None:
+    """The same call as Telnyx places it: signed TeXML webhook, unsigned media socket with its
+    framing, and the call's end reported to the status URL (TeXML has no ``action`` here)."""
+    key, identity = telnyx.signing_key(config.auth_token), result.identity
+    reply = await telnyx.post_signed(
+        http, key, config.voice_url, config.gateway_url, telnyx.fields(identity, "ringing")
+    )
+    result.webhook = reply
+    stream = parse_twiml(reply.text) if reply.status == 200 else None
+    result.stream = stream
+    if stream is None:
+        result.failure = f"webhook HTTP {reply.status}" if reply.status != 200 else "no <Stream>"
+        return
+    session = await _media(http, None, config, plan, stream, result)
+    if session.closed_by == "gateway" and session.frames_sent < plan.frame_count:
+        result.failure = f"gateway closed the media socket early (code {session.close_code})"
+    if config.follow_action:
+        done = telnyx.fields(identity, "completed", sequence=3)
+        result.action = await telnyx.post_signed(
+            http, key, config.status_url, config.gateway_url, done
+        )
+
+
 async def _media(
     http: aiohttp.ClientSession,
-    validator: RequestValidator,
+    validator: RequestValidator | None,
     config: CallConfig,
     plan: InboundPlan,
     stream: ConnectStream,
     result: CallResult,
 ) -> SessionStats:
-    """Open the signed media socket and play the call on it."""
-    headers = {SIGNATURE_HEADER: sign(validator, stream.stream_url)}
+    """Open the media socket (signed, for Twilio) and play the call on it."""
+    headers = {SIGNATURE_HEADER: sign(validator, stream.stream_url)} if validator else {}
     started = time.perf_counter()
     try:
         async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
@@ -154,7 +188,8 @@ async def _media(
         raise
     result.handshake_ms = (time.perf_counter() - started) * 1000
     playback = Playback(config.record_max_s)
-    session = MediaSession(
+    session_type = telnyx.TelnyxMediaSession if config.carrier == "telnyx" else MediaSession
+    session = session_type(
         ws,
         result.identity,
         stream.parameters,

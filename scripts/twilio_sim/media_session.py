@@ -195,7 +195,7 @@ class MediaSession:
 
     async def run(self) -> SessionStats:
         """``connected``, ``start``, the paced stream, ``stop``; returns the stats."""
-        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self._send(self._connected_message())
         await self._send(self._start_message())
         self._clock.start()
         async with asyncio.TaskGroup() as group:
@@ -210,6 +210,9 @@ class MediaSession:
                 pass
             await receiver
         return self.stats
+
+    def _connected_message(self) -> dict[str, Any]:
+        return {"event": "connected", "protocol": "Call", "version": "1.0.0"}
 
     def _start_message(self) -> dict[str, Any]:
         return {
@@ -228,7 +231,7 @@ class MediaSession:
 
     async def _stream(self) -> None:
         """One frame per 20 ms of call time on a schedule fixed at the start (no drift)."""
-        plan, stats, sid = self._plan, self.stats, self._id.stream_sid
+        plan, stats = self._plan, self.stats
         dtmf = sorted(plan.dtmf, key=lambda item: item[1])
         for k in range(plan.frame_count):
             lag_s = await self._clock.sleep_until(k * FRAME_S)
@@ -241,12 +244,7 @@ class MediaSession:
                 await self._send_dtmf(dtmf.pop(0)[0])
             if k == plan.barge_frame:
                 stats.barge_started_at = time.monotonic()
-            seq = self._next_seq()
-            await self._ws.send_str(
-                f'{{"event":"media","sequenceNumber":"{seq}","streamSid":"{sid}",'
-                f'"media":{{"track":"inbound","chunk":"{k + 1}","timestamp":"{k * FRAME_MS}",'
-                f'"payload":"{plan.payload(k)}"}}}}'
-            )
+            await self._ws.send_str(self._media_text(self._next_seq(), k))
             stats.frames_sent += 1
             if k == plan.barge_onset_frame:
                 spoken_ms = (
@@ -257,6 +255,14 @@ class MediaSession:
                 self._note_barge_in(plan.loop_onsets.get(k % len(plan.loop)))
             await self._echo(self._playback.due_marks(self._clock.now_s()))
 
+    def _media_text(self, seq: int, k: int) -> str:
+        """The ``k``-th caller frame (built as text: fifty a second on every simulated call)."""
+        return (
+            f'{{"event":"media","sequenceNumber":"{seq}","streamSid":"{self._id.stream_sid}",'
+            f'"media":{{"track":"inbound","chunk":"{k + 1}","timestamp":"{k * FRAME_MS}",'
+            f'"payload":"{self._plan.payload(k)}"}}}}'
+        )
+
     def _note_barge_in(self, spoken_ms: int | None) -> None:
         """A phrase began in the frame just sent (``spoken_ms`` before its end): a barge-in,
         if the agent is talking and would go on talking."""
@@ -266,36 +272,21 @@ class MediaSession:
             self.stats.loop_onsets_at.append(time.monotonic() - spoken_s)
 
     async def _send_dtmf(self, digit: str) -> None:
-        await self._send(
-            {
-                "event": "dtmf",
-                "sequenceNumber": str(self._next_seq()),
-                "streamSid": self._id.stream_sid,
-                "dtmf": {"track": "inbound_track", "digit": digit},
-            }
-        )
+        await self._send(self._event("dtmf", dtmf={"track": "inbound_track", "digit": digit}))
         self.stats.dtmf_sent += 1
 
+    def _event(self, event: str, **body: Any) -> dict[str, Any]:
+        """A control message from the carrier, numbered and stamped with the stream's id."""
+        head = {"sequenceNumber": str(self._next_seq()), "streamSid": self._id.stream_sid}
+        return {"event": event} | head | body
+
     async def _send_stop(self) -> None:
-        await self._send(
-            {
-                "event": "stop",
-                "sequenceNumber": str(self._next_seq()),
-                "streamSid": self._id.stream_sid,
-                "stop": {"accountSid": self._id.account_sid, "callSid": self._id.call_sid},
-            }
-        )
+        stop = {"accountSid": self._id.account_sid, "callSid": self._id.call_sid}
+        await self._send(self._event("stop", stop=stop))
 
     async def _echo(self, names: list[str]) -> None:
         for name in names:
-            await self._send(
-                {
-                    "event": "mark",
-                    "sequenceNumber": str(self._next_seq()),
-                    "streamSid": self._id.stream_sid,
-                    "mark": {"name": name},
-                }
-            )
+            await self._send(self._event("mark", mark={"name": name}))
             self.stats.marks_echoed += 1
 
     async def _receive(self) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from xml.etree import ElementTree
 
 import aiohttp
 import pytest
+from nacl.signing import SigningKey
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
@@ -109,3 +113,80 @@ async def twilio(phone_gateway: Gateway) -> FakeTwilio:
         {"number": NUMBER, "assistant_id": 1, "carrier": "twilio"}, phone_gateway.clock.now()
     )
     return FakeTwilio(phone_gateway)
+
+
+# --- Telnyx ------------------------------------------------------------------------------------
+
+TELNYX_KEY = SigningKey.generate()  # the fake account's signing key; the gateway gets its half
+TELNYX_PUBLIC_KEY = base64.b64encode(bytes(TELNYX_KEY.verify_key)).decode()
+TELNYX_NUMBER = "+445550002222"
+
+
+def new_telnyx_call_sid() -> str:
+    return f"v3:{next(_sids):040x}"
+
+
+@dataclass
+class FakeTelnyx:
+    """Sends TeXML webhooks the way Telnyx does: form-encoded, Ed25519-signed over
+    ``timestamp|raw body`` with PyNaCl (never the gateway's own code)."""
+
+    gateway: Gateway
+    key: SigningKey = TELNYX_KEY
+
+    def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self.key.sign(stamp.encode() + b"|" + body).signature
+        return {
+            "telnyx-timestamp": stamp,
+            "telnyx-signature-ed25519": base64.b64encode(signature).decode(),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+
+    def call_fields(self, call_sid: str | None = None, **fields: str) -> dict[str, str]:
+        base = {
+            "AccountSid": "f5586561-8ff0-4291-a51b-c7dfe4139ff9",
+            "CallSid": call_sid or new_telnyx_call_sid(),
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+            "From": CALLER,
+            "To": TELNYX_NUMBER,
+        }
+        base.update(fields)
+        return base
+
+    async def post(
+        self, path: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
+        sent = dict(self.sign(body) if headers is None else headers)
+        return await self.gateway.http.post(self.gateway.url + path, data=body, headers=sent)
+
+    async def voice(self, fields: Mapping[str, str]) -> aiohttp.ClientResponse:
+        return await self.post("/telephony/telnyx/voice", urlencode(fields).encode())
+
+    async def status(self, fields: Mapping[str, str]) -> aiohttp.ClientResponse:
+        return await self.post("/telephony/telnyx/status", urlencode(fields).encode())
+
+
+@pytest.fixture
+async def telnyx_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    """A gateway on the real clock with Twilio and Telnyx configured."""
+    async for gw in start_gateway(
+        tmp_path,
+        SystemClock(),
+        twilio_auth_token=SecretStr(AUTH_TOKEN),
+        telnyx_public_key=TELNYX_PUBLIC_KEY,
+        telnyx_api_key=SecretStr("KEY_test_telnyx"),
+        public_url=PUBLIC_URL,
+    ):
+        yield gw
+
+
+@pytest.fixture
+async def telnyx(telnyx_gateway: Gateway) -> FakeTelnyx:
+    """The fake Telnyx, with TELNYX_NUMBER routed to the demo assistant."""
+    await telnyx_gateway.ctx.store.numbers.create(
+        {"number": TELNYX_NUMBER, "assistant_id": 1, "carrier": "telnyx"},
+        telnyx_gateway.clock.now(),
+    )
+    return FakeTelnyx(telnyx_gateway)

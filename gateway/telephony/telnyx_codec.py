@@ -1,0 +1,304 @@
+"""Telnyx media streaming wire codec: JSON text frames ↔ the carrier seam's neutral events and
+commands (``gateway.telephony.carriers``), Telnyx's capability record, and a re-ordering window.
+
+Pure and synchronous: no I/O, no clock, no logging. Telnyx's frames are snake_case JSON
+(``connected``, ``start`` with ``stream_id``, ``start.call_control_id`` and
+``start.media_format{encoding, sample_rate, channels}``, ``media`` with ``media.chunk`` and a
+base64 RTP payload without its header, ``dtmf``, ``mark``, ``error``, ``stop``); we send
+``media``, ``mark`` and ``clear`` in RTP bidirectional mode. ``decode`` answers ``None`` for
+anything it does not understand (bad JSON, an unknown event, a wrong type, bad base64), so a
+hostile peer never crashes the bridge.
+
+Telnyx says media frame order is not guaranteed. ``TelnyxCodec`` (one stream) therefore
+re-orders media by ``media.chunk`` within a window of ``REORDER_WINDOW`` frames: a frame that
+arrives early is held (``decode`` answers ``None``) until the ones before it come, and then all
+of them leave as one in-order payload; duplicates and frames later than the window are dropped.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from gateway.telephony.carriers.codec import CarrierCapabilities, CodecError
+from gateway.telephony.carriers.events import (
+    CarrierCommand,
+    CarrierEvent,
+    ClearAudio,
+    DtmfReceived,
+    MarkEchoed,
+    MediaReceived,
+    PlaceMark,
+    PlayAudio,
+    StreamConnected,
+    StreamStarted,
+    StreamStopped,
+)
+from kinds.audio import PCMU_8K, AudioEncoding, AudioFormat
+
+MAX_MARK_NAME_CHARS = 256  # our marks are "item:offset"; anything longer is a bug upstream
+MAX_PARAMETERS = 32  # we send three custom parameters; a start with hundreds is not ours
+REORDER_WINDOW = 3  # frames held waiting for a late one: 60 ms, past which it counts as lost
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+CALL_PARAMETER = "call_sid"  # the custom parameter that carries the TeXML CallSid
+
+CAPABILITIES = CarrierCapabilities(
+    name="telnyx",
+    # µ-law both ways for now: the TeXML asks Telnyx for PCMU (``codec`` and
+    # ``bidirectionalCodec``), and Telnyx transcodes A-law legs to it. The start event still
+    # announces the real format, and the media door refuses any other.
+    audio=PCMU_8K,
+    frame_ms=20,
+    marks=True,  # echoed once played; a clear echoes the pending ones (as Twilio)
+    clear=True,
+    dtmf=True,
+    frames="text",
+)
+
+_ENCODINGS: dict[str, AudioEncoding] = {"PCMU": "pcmu", "PCMA": "pcma", "L16": "pcm16"}
+
+
+class _Malformed(Exception):
+    """Internal: this frame is not one we understand; ``decode`` answers ``None``."""
+
+
+def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise _Malformed(key)
+    return value
+
+
+def _str(data: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise _Malformed(key)
+    return value
+
+
+def _int(data: Mapping[str, Any], key: str) -> int:
+    """Counters arrive as strings ("3"), format numbers as JSON numbers; accept both."""
+    value = data.get(key)
+    if type(value) is str:
+        if value.isdigit() and value.isascii() and len(value) <= 18:
+            return int(value)
+    elif type(value) is int and value >= 0:
+        return value
+    raise _Malformed(key)
+
+
+def _check_seq(data: Mapping[str, Any]) -> None:
+    if "sequence_number" in data:
+        _int(data, "sequence_number")
+
+
+def _parameters(start: Mapping[str, Any]) -> dict[str, str]:
+    """``custom_parameters`` as a mapping; Call Control's list form (``[{name, value}]``) too."""
+    raw = start.get("custom_parameters", {})
+    if isinstance(raw, list):
+        pairs = [(_str(p, "name"), _str(p, "value")) for p in raw if isinstance(p, dict)]
+        if len(pairs) != len(raw):
+            raise _Malformed("custom_parameters")
+        raw = dict(pairs)
+    if not isinstance(raw, dict) or len(raw) > MAX_PARAMETERS:
+        raise _Malformed("custom_parameters")
+    if not all(isinstance(v, str) for v in raw.values()):
+        raise _Malformed("custom_parameters")
+    return dict(raw)
+
+
+def _audio_format(media_format: Mapping[str, Any]) -> AudioFormat | None:
+    encoding = _ENCODINGS.get(_str(media_format, "encoding"))
+    sample_rate_hz = _int(media_format, "sample_rate")
+    channels = _int(media_format, "channels") if "channels" in media_format else 1
+    if encoding is None or channels != 1:
+        return None
+    return AudioFormat(encoding, sample_rate_hz)
+
+
+def _start(data: Mapping[str, Any]) -> StreamStarted:
+    start = _obj(data, "start")
+    _check_seq(data)
+    params = _parameters(start)
+    call_control_id = _str(start, "call_control_id")
+    return StreamStarted(
+        stream_id=_str(data, "stream_id"),
+        # The TeXML CallSid we answered, passed back as a parameter of our own: Telnyx does not
+        # document it as equal to the stream's call_control_id. The single-use media token is
+        # bound to that CallSid and session, so naming the call here proves nothing by itself.
+        call_id=params.get(CALL_PARAMETER) or call_control_id,
+        custom_parameters=params,
+        audio=_audio_format(_obj(start, "media_format")),
+    )
+
+
+def _media(data: Mapping[str, Any]) -> tuple[MediaReceived, int | None]:
+    media = data.get("media")
+    if type(media) is not dict:
+        raise _Malformed("media")
+    text, track = media.get("payload"), media.get("track", "inbound")
+    if type(text) is not str or track != "inbound":  # we ask for the caller's track only
+        raise _Malformed("media")
+    chunk = _int(media, "chunk") if "chunk" in media else None
+    if "timestamp" in media:
+        _int(media, "timestamp")
+    _check_seq(data)
+    try:
+        # strict: the lenient default silently skips non-alphabet bytes and yields wrong audio.
+        return MediaReceived(binascii.a2b_base64(text, strict_mode=True)), chunk
+    except (binascii.Error, ValueError) as exc:
+        raise _Malformed("payload") from exc
+
+
+def _dtmf(data: Mapping[str, Any]) -> DtmfReceived:
+    digit = _str(_obj(data, "dtmf"), "digit")
+    if digit not in DTMF_DIGITS:
+        raise _Malformed("digit")
+    _check_seq(data)
+    return DtmfReceived(digit)
+
+
+def _mark(data: Mapping[str, Any]) -> MarkEchoed:
+    _check_seq(data)
+    return MarkEchoed(_str(_obj(data, "mark"), "name"))
+
+
+def _stop(data: Mapping[str, Any]) -> StreamStopped:
+    if not isinstance(data.get("stop", {}), dict):
+        raise _Malformed("stop")
+    _check_seq(data)
+    return StreamStopped()
+
+
+def _connected(data: Mapping[str, Any]) -> StreamConnected:
+    return StreamConnected(protocol="telnyx", version=_str(data, "version", ""))
+
+
+_DECODERS: dict[str, Callable[[Mapping[str, Any]], CarrierEvent]] = {
+    "connected": _connected,
+    "start": _start,
+    "dtmf": _dtmf,
+    "mark": _mark,
+    "stop": _stop,
+}
+
+
+def _parse(frame: str | bytes) -> tuple[CarrierEvent | None, int | None]:
+    """One frame as an event (``None``: not understood) and its media chunk number, if any."""
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError:  # also bad UTF-8 and nesting deeper than 1024
+        return None, None
+    event = data.get("event") if isinstance(data, dict) else None
+    try:
+        if event == "media":
+            return _media(data)
+        decoder = _DECODERS.get(event) if isinstance(event, str) else None
+        return (decoder(data) if decoder else None), None
+    except _Malformed:
+        return None, None
+
+
+def decode(frame: str | bytes) -> CarrierEvent | None:
+    """One Telnyx frame as an event, or ``None`` if malformed or of a kind we do not use
+    (``error`` included). Stateless: no re-ordering (``TelnyxCodec.decode`` re-orders)."""
+    return _parse(frame)[0]
+
+
+class ChunkOrder:
+    """Puts media payloads back in ``chunk`` order, holding at most ``window`` early frames.
+
+    ``push`` answers the payload bytes that are now in order (one frame, or several joined)
+    or ``None`` when nothing is: the frame was held, or it was a duplicate or too late."""
+
+    __slots__ = ("_held", "_next", "_window", "duplicates", "held", "lost")
+
+    def __init__(self, window: int = REORDER_WINDOW) -> None:
+        self._window = window
+        self._next: int | None = None  # the chunk we expect; the first one seen starts it
+        self._held: dict[int, bytes] = {}
+        self.held = 0
+        self.duplicates = 0  # and frames that came after the window gave up on them
+        self.lost = 0
+
+    def push(self, chunk: int, payload: bytes) -> bytes | None:
+        expected = chunk if self._next is None else self._next
+        if chunk == expected and not self._held:  # the hot path: in order, nothing waiting
+            self._next = chunk + 1
+            return payload
+        if chunk < expected or chunk in self._held:
+            self.duplicates += 1
+            return None
+        self._held[chunk] = payload
+        self._next = expected
+        if chunk > expected:
+            if len(self._held) <= self._window:
+                self.held += 1
+                return None
+            first = min(self._held)  # the gap outlived the window: those frames are lost
+            self.lost += first - expected
+            self._next = first
+        return self._release()
+
+    def _release(self) -> bytes:
+        ready: list[bytes] = []
+        while self._next in self._held:
+            ready.append(self._held.pop(self._next))
+            self._next += 1
+        return b"".join(ready)
+
+
+class TelnyxCodec:
+    """Telnyx media streaming for one stream: re-ordering decode, and command frames."""
+
+    __slots__ = ("_order", "_stream_id")
+
+    _AUDIO_HEAD = b'{"event":"media","media":{"payload":"'
+    _CLEAR = orjson.dumps({"event": "clear"})
+
+    def __init__(self, stream_id: str, window: int = REORDER_WINDOW) -> None:
+        if not isinstance(stream_id, str) or not stream_id:
+            raise CodecError("stream_id is required")
+        self._stream_id = stream_id
+        self._order = ChunkOrder(window)
+
+    @classmethod
+    def for_stream(cls, started: StreamStarted) -> TelnyxCodec:
+        return cls(started.stream_id)
+
+    @property
+    def stream_id(self) -> str:
+        return self._stream_id
+
+    @property
+    def order(self) -> ChunkOrder:
+        """The re-ordering window and what it counted (held, duplicates, lost)."""
+        return self._order
+
+    def decode(self, frame: str | bytes) -> CarrierEvent | None:
+        event, chunk = _parse(frame)
+        if chunk is None or type(event) is not MediaReceived:
+            return event
+        payload = self._order.push(chunk, event.payload)
+        if payload is None:
+            return None
+        return event if payload is event.payload else MediaReceived(payload)
+
+    def encode(self, command: CarrierCommand) -> bytes:
+        """The text frame for ``command`` as UTF-8 (Telnyx needs no stream id on commands)."""
+        if type(command) is PlayAudio:  # the hot path: fifty a second while the agent talks
+            audio = command.audio
+            if not isinstance(audio, bytes | bytearray | memoryview):
+                raise CodecError("media payload must be bytes")
+            return self._AUDIO_HEAD + binascii.b2a_base64(audio, newline=False) + b'"}}'
+        match command:
+            case PlaceMark(name=name):
+                if not name or len(name) > MAX_MARK_NAME_CHARS:
+                    raise CodecError("mark name must be 1 to 256 characters")
+                return orjson.dumps({"event": "mark", "mark": {"name": name}})
+            case ClearAudio():
+                return self._CLEAR
+        raise CodecError(f"not a carrier command: {type(command).__name__}")

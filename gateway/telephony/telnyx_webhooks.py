@@ -1,0 +1,174 @@
+"""Telnyx's TeXML voice and call-progress webhooks.
+
+Each one first proves the request came from Telnyx (Ed25519 over ``timestamp|raw body``, see
+``telnyx_signatures``) and answers 403 before any work if not; with no public key configured
+they answer 503, never trusting an unsigned request. The body is read raw, verified, and only
+then parsed (TeXML webhooks are form-encoded like Twilio's, with ``CallSid``, ``From``, ``To``,
+``CallStatus`` and ``SequenceNumber``). Answers are TeXML made from the store alone: the call's
+session is created by the same ``CallService`` as a Twilio call, so contacts, transcripts and the
+session API see no difference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+from xml.etree import ElementTree
+
+import orjson
+from aiohttp import web
+
+from gateway import tracing
+from gateway.context import CONTEXT
+from gateway.errors import BadRequest, Forbidden, Unavailable
+from gateway.telephony import twiml
+from gateway.telephony.calls import CallAnswer, InboundCall
+from gateway.telephony.service import TELEPHONY
+from gateway.telephony.telnyx_codec import CALL_PARAMETER
+from gateway.telephony.telnyx_signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from gateway.telephony.telnyx_signatures import TelnyxSignatures as Signatures
+
+log = logging.getLogger(__name__)
+
+# TeXML CallSids look like "v3:9X2vxPDF…" (Call Control ids); older ones are UUIDs.
+CALL_SID = re.compile(r"^[A-Za-z0-9:_-]{8,64}$")
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FIELDS = 100  # a TeXML webhook has about twenty fields
+# PCMU both ways: Telnyx transcodes an A-law leg to it (the only transcoding it offers), and it
+# is what the bridge's media chains carry today (telnyx_codec.CAPABILITIES).
+STREAM_CODEC = "PCMU"
+
+
+def _signatures(request: web.Request) -> Signatures:
+    signatures = request.app[TELEPHONY].telnyx
+    if signatures is None:
+        log.error("telnyx webhook refused: KURA_TELNYX_PUBLIC_KEY is not set")
+        raise Unavailable("Telnyx is not configured on this gateway")
+    return signatures
+
+
+def _fields(body: bytes, content_type: str) -> dict[str, str]:
+    """The webhook's fields: a form, or a flat JSON object (strings and numbers)."""
+    try:
+        if content_type == "application/json":
+            data = orjson.loads(body)
+            if not isinstance(data, dict):
+                raise BadRequest("a JSON webhook must be an object")
+            return {k: str(v) for k, v in data.items() if isinstance(v, str | int)}
+        pairs = parse_qsl(
+            body.decode(), keep_blank_values=True, strict_parsing=bool(body),
+            max_num_fields=MAX_FIELDS,
+        )  # fmt: skip
+    except (ValueError, UnicodeDecodeError) as exc:  # orjson's error is a ValueError too
+        raise BadRequest("unreadable webhook body") from exc
+    return dict(pairs)
+
+
+async def _signed_fields(request: web.Request) -> dict[str, str]:
+    """The webhook's fields, once the signature over its raw body checks out."""
+    signatures = _signatures(request)
+    body = await request.read()  # bounded by client_max_size: bigger bodies are a 413
+    timestamp = request.headers.get(TIMESTAMP_HEADER)
+    if not signatures.is_valid(timestamp, request.headers.get(SIGNATURE_HEADER), body):
+        log.warning("telnyx webhook refused: bad signature", extra={"path": request.path})
+        raise Forbidden("invalid Telnyx signature")
+    if request.content_type not in (FORM_TYPE, "application/json"):
+        raise BadRequest("unexpected content type")
+    return _fields(body, request.content_type)
+
+
+def _call_sid(fields: Mapping[str, str]) -> str:
+    call_sid = fields.get("CallSid", "")
+    if not CALL_SID.match(call_sid):
+        raise BadRequest("CallSid is missing or malformed")
+    return call_sid
+
+
+def _count(text: str | None) -> int | None:
+    """A non-negative integer field (SequenceNumber, CallDuration), or ``None``."""
+    if text and text.isascii() and text.isdigit() and len(text) <= 9:
+        return int(text)
+    return None
+
+
+def _xml(response: ElementTree.Element) -> web.Response:
+    document = '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
+        response, encoding="unicode"
+    )
+    return web.Response(text=document, content_type=twiml.CONTENT_TYPE)
+
+
+def connect_stream(stream_url: str, parameters: Mapping[str, str]) -> ElementTree.Element:
+    """TeXML bridging the call to our media socket, both ways, in RTP mode (without
+    ``bidirectionalMode="rtp"`` the caller would hear nothing we send)."""
+    response = ElementTree.Element("Response")
+    stream = ElementTree.SubElement(
+        ElementTree.SubElement(response, "Connect"),
+        "Stream",
+        url=stream_url, track="inbound_track", codec=STREAM_CODEC,
+        bidirectionalMode="rtp", bidirectionalCodec=STREAM_CODEC,
+    )  # fmt: skip
+    for name, value in parameters.items():
+        ElementTree.SubElement(stream, "Parameter", name=name, value=value)
+    return response
+
+
+def say_and_hang_up(message: str) -> ElementTree.Element:
+    response = ElementTree.Element("Response")
+    ElementTree.SubElement(response, "Say").text = message
+    ElementTree.SubElement(response, "Hangup")
+    return response
+
+
+def _render(answer: CallAnswer, call_sid: str, signatures: Signatures) -> ElementTree.Element:
+    if answer.kind == "stream" and answer.session_id and answer.media_token:
+        return connect_stream(
+            signatures.media_url(),
+            {"session_id": answer.session_id, "token": answer.media_token,
+             CALL_PARAMETER: call_sid},
+        )  # fmt: skip
+    if answer.kind == "not_in_service":
+        return say_and_hang_up(twiml.NOT_IN_SERVICE)
+    return say_and_hang_up(twiml.GOODBYE)
+
+
+async def voice(request: web.Request) -> web.Response:
+    """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
+    request.app[CONTEXT].drain.refuse_new("calls")  # 503: Telnyx tries the failover URL
+    fields = await _signed_fields(request)
+    telephony = request.app[TELEPHONY]
+    inbound = InboundCall(
+        call_sid=_call_sid(fields),
+        from_raw=fields.get("From", ""),
+        to_raw=fields.get("To", ""),
+        direction=fields.get("Direction", "inbound")[:20],
+        carrier="telnyx",
+    )
+    tracing.annotate(call_sid=inbound.call_sid)
+    try:
+        async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
+            answer = await telephony.calls.answer(inbound)
+    except TimeoutError:
+        log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
+        return _xml(say_and_hang_up(twiml.UNAVAILABLE))
+    tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
+    return _xml(_render(answer, inbound.call_sid, _signatures(request)))
+
+
+async def status(request: web.Request) -> web.Response:
+    """A call-progress event: record it (idempotently: duplicated, delayed and shuffled events
+    converge on the latest real status) and end the session once the call is over."""
+    fields = await _signed_fields(request)
+    call_sid = _call_sid(fields)
+    tracing.annotate(call_sid=call_sid)
+    await request.app[TELEPHONY].calls.record_status(
+        call_sid,
+        fields.get("CallStatus", "")[:20],
+        _count(fields.get("SequenceNumber")),
+        _count(fields.get("CallDuration")),
+        carrier="telnyx",
+    )
+    return _xml(ElementTree.Element("Response"))
