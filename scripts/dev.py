@@ -49,7 +49,7 @@ def _stamp_current(extras: str, digest: str) -> bool:
     return False
 
 
-CHROMIUM = "/usr/bin/chromium"
+TEST_PACKAGES = {"chromium": "/usr/bin/chromium", "espeak-ng": "/usr/bin/espeak-ng"}
 
 
 def _ensure_env(extras: str) -> None:
@@ -82,16 +82,20 @@ def _exec(argv: list[str]) -> int:
     raise AssertionError("unreachable: execv returns only by raising")  # pragma: no cover
 
 
-def _ensure_browser() -> None:
-    """Under CI=true the browser tests are required: install Debian's Chromium if it is absent
-    (Playwright drives it; no browser download of its own)."""
-    if os.environ.get("CI", "").lower() not in {"1", "true", "yes"} or Path(CHROMIUM).exists():
+def _ensure_test_packages() -> None:
+    """Under CI=true every test is required: install the Debian packages they need if absent.
+    Chromium for the browser tests (Playwright drives it; no browser download of its own),
+    espeak-ng for the local provider's speech."""
+    if os.environ.get("CI", "").lower() not in {"1", "true", "yes"}:
+        return
+    missing = [pkg for pkg, path in TEST_PACKAGES.items() if not Path(path).exists()]
+    if not missing:
         return
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    print("installing chromium for the browser tests (apt-get)", file=sys.stderr)
+    print(f"installing {', '.join(missing)} for the tests (apt-get)", file=sys.stderr)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
 
 
 def _run(argv: list[str]) -> int:
@@ -130,7 +134,7 @@ def main(argv: list[str]) -> int:
         return _run([str(PY), str(ROOT / "scripts" / "check_deploy.py"), *rest])
     _ensure_env("dev")
     if command == "test":
-        _ensure_browser()
+        _ensure_test_packages()
         return _run([str(PY), "-m", "pytest", *rest])
     codes = [
         _run([str(PY), "-m", "ruff", "check", "."]),
