@@ -37,6 +37,7 @@ from gateway.telephony.carriers.events import (
     StreamStarted,
     StreamStopped,
 )
+from gateway.telephony.carriers.fields import Malformed, count, obj, text
 from kinds.audio import PCMU_8K, AudioEncoding, AudioFormat
 
 MAX_MARK_NAME_CHARS = 256  # our marks are "item:offset"; anything longer is a bug upstream
@@ -61,120 +62,91 @@ CAPABILITIES = CarrierCapabilities(
 _ENCODINGS: dict[str, AudioEncoding] = {"PCMU": "pcmu", "PCMA": "pcma", "L16": "pcm16"}
 
 
-class _Malformed(Exception):
-    """Internal: this frame is not one we understand; ``decode`` answers ``None``."""
-
-
-def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise _Malformed(key)
-    return value
-
-
-def _str(data: Mapping[str, Any], key: str, default: str | None = None) -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise _Malformed(key)
-    return value
-
-
-def _int(data: Mapping[str, Any], key: str) -> int:
-    """Counters arrive as strings ("3"), format numbers as JSON numbers; accept both."""
-    value = data.get(key)
-    if type(value) is str:
-        if value.isdigit() and value.isascii() and len(value) <= 18:
-            return int(value)
-    elif type(value) is int and value >= 0:
-        return value
-    raise _Malformed(key)
-
-
 def _check_seq(data: Mapping[str, Any]) -> None:
     if "sequence_number" in data:
-        _int(data, "sequence_number")
+        count(data, "sequence_number")
 
 
 def _parameters(start: Mapping[str, Any]) -> dict[str, str]:
     """``custom_parameters`` as a mapping; Call Control's list form (``[{name, value}]``) too."""
     raw = start.get("custom_parameters", {})
     if isinstance(raw, list):
-        pairs = [(_str(p, "name"), _str(p, "value")) for p in raw if isinstance(p, dict)]
+        pairs = [(text(p, "name"), text(p, "value")) for p in raw if isinstance(p, dict)]
         if len(pairs) != len(raw):
-            raise _Malformed("custom_parameters")
+            raise Malformed("custom_parameters")
         raw = dict(pairs)
     if not isinstance(raw, dict) or len(raw) > MAX_PARAMETERS:
-        raise _Malformed("custom_parameters")
+        raise Malformed("custom_parameters")
     if not all(isinstance(v, str) for v in raw.values()):
-        raise _Malformed("custom_parameters")
+        raise Malformed("custom_parameters")
     return dict(raw)
 
 
 def _audio_format(media_format: Mapping[str, Any]) -> AudioFormat | None:
-    encoding = _ENCODINGS.get(_str(media_format, "encoding"))
-    sample_rate_hz = _int(media_format, "sample_rate")
-    channels = _int(media_format, "channels") if "channels" in media_format else 1
+    encoding = _ENCODINGS.get(text(media_format, "encoding"))
+    sample_rate_hz = count(media_format, "sample_rate")
+    channels = count(media_format, "channels") if "channels" in media_format else 1
     if encoding is None or channels != 1:
         return None
     return AudioFormat(encoding, sample_rate_hz)
 
 
 def _start(data: Mapping[str, Any]) -> StreamStarted:
-    start = _obj(data, "start")
+    start = obj(data, "start")
     _check_seq(data)
     params = _parameters(start)
-    call_control_id = _str(start, "call_control_id")
+    call_control_id = text(start, "call_control_id")
     return StreamStarted(
-        stream_id=_str(data, "stream_id"),
+        stream_id=text(data, "stream_id"),
         # The TeXML CallSid we answered, passed back as a parameter of our own: Telnyx does not
         # document it as equal to the stream's call_control_id. The single-use media token is
         # bound to that CallSid and session, so naming the call here proves nothing by itself.
         call_id=params.get(CALL_PARAMETER) or call_control_id,
         custom_parameters=params,
-        audio=_audio_format(_obj(start, "media_format")),
+        audio=_audio_format(obj(start, "media_format")),
     )
 
 
 def _media(data: Mapping[str, Any]) -> tuple[MediaReceived, int | None]:
     media = data.get("media")
     if type(media) is not dict:
-        raise _Malformed("media")
-    text, track = media.get("payload"), media.get("track", "inbound")
-    if type(text) is not str or track != "inbound":  # we ask for the caller's track only
-        raise _Malformed("media")
-    chunk = _int(media, "chunk") if "chunk" in media else None
+        raise Malformed("media")
+    encoded, track = media.get("payload"), media.get("track", "inbound")
+    if type(encoded) is not str or track != "inbound":  # we ask for the caller's track only
+        raise Malformed("media")
+    chunk = count(media, "chunk") if "chunk" in media else None
     if "timestamp" in media:
-        _int(media, "timestamp")
+        count(media, "timestamp")
     _check_seq(data)
     try:
         # strict: the lenient default silently skips non-alphabet bytes and yields wrong audio.
-        return MediaReceived(binascii.a2b_base64(text, strict_mode=True)), chunk
+        return MediaReceived(binascii.a2b_base64(encoded, strict_mode=True)), chunk
     except (binascii.Error, ValueError) as exc:
-        raise _Malformed("payload") from exc
+        raise Malformed("payload") from exc
 
 
 def _dtmf(data: Mapping[str, Any]) -> DtmfReceived:
-    digit = _str(_obj(data, "dtmf"), "digit")
+    digit = text(obj(data, "dtmf"), "digit")
     if digit not in DTMF_DIGITS:
-        raise _Malformed("digit")
+        raise Malformed("digit")
     _check_seq(data)
     return DtmfReceived(digit)
 
 
 def _mark(data: Mapping[str, Any]) -> MarkEchoed:
     _check_seq(data)
-    return MarkEchoed(_str(_obj(data, "mark"), "name"))
+    return MarkEchoed(text(obj(data, "mark"), "name"))
 
 
 def _stop(data: Mapping[str, Any]) -> StreamStopped:
     if not isinstance(data.get("stop", {}), dict):
-        raise _Malformed("stop")
+        raise Malformed("stop")
     _check_seq(data)
     return StreamStopped()
 
 
 def _connected(data: Mapping[str, Any]) -> StreamConnected:
-    return StreamConnected(protocol="telnyx", version=_str(data, "version", ""))
+    return StreamConnected(protocol="telnyx", version=text(data, "version", ""))
 
 
 _DECODERS: dict[str, Callable[[Mapping[str, Any]], CarrierEvent]] = {
@@ -198,7 +170,7 @@ def _parse(frame: str | bytes) -> tuple[CarrierEvent | None, int | None]:
             return _media(data)
         decoder = _DECODERS.get(event) if isinstance(event, str) else None
         return (decoder(data) if decoder else None), None
-    except _Malformed:
+    except Malformed:
         return None, None
 
 

@@ -37,6 +37,7 @@ from gateway.telephony.carriers.events import (
     StreamStarted,
     StreamStopped,
 )
+from gateway.telephony.carriers.fields import Malformed, count, obj, text
 from kinds.audio import PCMU_8K, AudioEncoding, AudioFormat
 
 MAX_MARK_NAME_CHARS = 256  # our marks are "item:offset"; anything longer is a bug upstream
@@ -58,71 +59,42 @@ _ENCODINGS: dict[str, AudioEncoding] = {
 }
 
 
-class _Malformed(Exception):
-    """Internal: this frame is not one we understand; ``decode`` answers ``None``."""
-
-
 # --- decoding ----------------------------------------------------------------------------------
-
-
-def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise _Malformed(key)
-    return value
-
-
-def _str(data: Mapping[str, Any], key: str, default: str | None = None) -> str:
-    value = data.get(key, default)
-    if not isinstance(value, str):
-        raise _Malformed(key)
-    return value
-
-
-def _int(data: Mapping[str, Any], key: str) -> int:
-    """Counters arrive as strings ("3"), format numbers as JSON numbers; accept both."""
-    value = data.get(key)
-    if type(value) is str:  # exact types: cheaper per frame, and a bool is not an int here
-        if value.isdigit() and value.isascii() and len(value) <= 18:
-            return int(value)
-    elif type(value) is int:
-        return value
-    raise _Malformed(key)
 
 
 def _check_seq(data: Mapping[str, Any]) -> None:
     """Every frame but ``connected`` carries a counter; a bad one marks a frame not Twilio's."""
     if "sequenceNumber" in data:
-        _int(data, "sequenceNumber")
+        count(data, "sequenceNumber")
 
 
 def _connected(data: Mapping[str, Any]) -> StreamConnected:
-    return StreamConnected(protocol=_str(data, "protocol", ""), version=_str(data, "version", ""))
+    return StreamConnected(protocol=text(data, "protocol", ""), version=text(data, "version", ""))
 
 
 def _audio_format(media_format: Mapping[str, Any]) -> AudioFormat | None:
-    encoding = _ENCODINGS.get(_str(media_format, "encoding"))
-    sample_rate_hz = _int(media_format, "sampleRate")
-    if encoding is None or _int(media_format, "channels") != 1:
+    encoding = _ENCODINGS.get(text(media_format, "encoding"))
+    sample_rate_hz = count(media_format, "sampleRate")
+    if encoding is None or count(media_format, "channels") != 1:
         return None
     return AudioFormat(encoding, sample_rate_hz)
 
 
 def _start(data: Mapping[str, Any]) -> StreamStarted:
-    start = _obj(data, "start")
+    start = obj(data, "start")
     tracks = start.get("tracks", [])
     params = start.get("customParameters", {})
     if not isinstance(tracks, list) or not all(isinstance(t, str) for t in tracks):
-        raise _Malformed("tracks")
+        raise Malformed("tracks")
     if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
-        raise _Malformed("customParameters")
-    _str(start, "accountSid", "")
+        raise Malformed("customParameters")
+    text(start, "accountSid", "")
     _check_seq(data)
     return StreamStarted(
-        stream_id=_str(start, "streamSid", data.get("streamSid")),
-        call_id=_str(start, "callSid"),
+        stream_id=text(start, "streamSid", data.get("streamSid")),
+        call_id=text(start, "callSid"),
         custom_parameters=dict(params),
-        audio=_audio_format(_obj(start, "mediaFormat")),
+        audio=_audio_format(obj(start, "mediaFormat")),
     )
 
 
@@ -130,43 +102,43 @@ def _media(data: Mapping[str, Any]) -> MediaReceived:
     # The hot path: every check of the other decoders, written out inline.
     media = data.get("media")
     if type(media) is not dict:
-        raise _Malformed("media")
-    text, sid, track = media.get("payload"), data.get("streamSid"), media.get("track", "inbound")
-    if type(text) is not str or type(sid) is not str or type(track) is not str:
-        raise _Malformed("media")
+        raise Malformed("media")
+    encoded, sid, track = media.get("payload"), data.get("streamSid"), media.get("track", "inbound")
+    if type(encoded) is not str or type(sid) is not str or type(track) is not str:
+        raise Malformed("media")
     if "chunk" in media:
-        _int(media, "chunk")
+        count(media, "chunk")
     if "timestamp" in media:
-        _int(media, "timestamp")
+        count(media, "timestamp")
     if "sequenceNumber" in data:
-        _int(data, "sequenceNumber")
+        count(data, "sequenceNumber")
     try:
         # strict: the lenient default silently skips non-alphabet bytes and yields wrong audio.
-        return MediaReceived(binascii.a2b_base64(text, strict_mode=True))
+        return MediaReceived(binascii.a2b_base64(encoded, strict_mode=True))
     except (binascii.Error, ValueError) as exc:
-        raise _Malformed("payload") from exc
+        raise Malformed("payload") from exc
 
 
 def _dtmf(data: Mapping[str, Any]) -> DtmfReceived:
-    dtmf = _obj(data, "dtmf")
-    _str(data, "streamSid")
-    _str(dtmf, "track", "inbound_track")
+    dtmf = obj(data, "dtmf")
+    text(data, "streamSid")
+    text(dtmf, "track", "inbound_track")
     _check_seq(data)
-    return DtmfReceived(_str(dtmf, "digit"))
+    return DtmfReceived(text(dtmf, "digit"))
 
 
 def _mark(data: Mapping[str, Any]) -> MarkEchoed:
-    _str(data, "streamSid")
+    text(data, "streamSid")
     _check_seq(data)
-    return MarkEchoed(_str(_obj(data, "mark"), "name"))
+    return MarkEchoed(text(obj(data, "mark"), "name"))
 
 
 def _stop(data: Mapping[str, Any]) -> StreamStopped:
     stop = data.get("stop", {})
     if not isinstance(stop, dict):
-        raise _Malformed("stop")
-    _str(data, "streamSid")
-    _str(stop, "callSid", "")
+        raise Malformed("stop")
+    text(data, "streamSid")
+    text(stop, "callSid", "")
     _check_seq(data)
     return StreamStopped()
 
@@ -195,7 +167,7 @@ def decode(frame: str | bytes) -> CarrierEvent | None:
         return None
     try:
         return decoder(data)
-    except _Malformed:
+    except Malformed:
         return None
 
 
