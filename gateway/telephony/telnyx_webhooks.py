@@ -24,7 +24,7 @@ from aiohttp import web
 from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import BadRequest, Forbidden, Unavailable
-from gateway.telephony import twiml
+from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY
 from gateway.telephony.telnyx_codec import CALL_PARAMETER
@@ -80,20 +80,6 @@ async def _signed_fields(request: web.Request) -> dict[str, str]:
     return _fields(body, request.content_type)
 
 
-def _call_sid(fields: Mapping[str, str]) -> str:
-    call_sid = fields.get("CallSid", "")
-    if not CALL_SID.match(call_sid):
-        raise BadRequest("CallSid is missing or malformed")
-    return call_sid
-
-
-def _count(text: str | None) -> int | None:
-    """A non-negative integer field (SequenceNumber, CallDuration), or ``None``."""
-    if text and text.isascii() and text.isdigit() and len(text) <= 9:
-        return int(text)
-    return None
-
-
 def _xml(response: ElementTree.Element) -> web.Response:
     document = '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
         response, encoding="unicode"
@@ -141,7 +127,7 @@ async def voice(request: web.Request) -> web.Response:
     fields = await _signed_fields(request)
     telephony = request.app[TELEPHONY]
     inbound = InboundCall(
-        call_sid=_call_sid(fields),
+        call_sid=form_fields.call_sid(fields, CALL_SID),
         from_raw=fields.get("From", ""),
         to_raw=fields.get("To", ""),
         direction=fields.get("Direction", "inbound")[:20],
@@ -162,13 +148,13 @@ async def status(request: web.Request) -> web.Response:
     """A call-progress event: record it (idempotently: duplicated, delayed and shuffled events
     converge on the latest real status) and end the session once the call is over."""
     fields = await _signed_fields(request)
-    call_sid = _call_sid(fields)
+    call_sid = form_fields.call_sid(fields, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     await request.app[TELEPHONY].calls.record_status(
         call_sid,
         fields.get("CallStatus", "")[:20],
-        _count(fields.get("SequenceNumber")),
-        _count(fields.get("CallDuration")),
+        form_fields.count(fields.get("SequenceNumber")),
+        form_fields.count(fields.get("CallDuration")),
         carrier="telnyx",
     )
     return _xml(ElementTree.Element("Response"))

@@ -17,8 +17,8 @@ from multidict import MultiDict, MultiDictProxy
 
 from gateway import tracing
 from gateway.context import CONTEXT
-from gateway.errors import BadRequest, Forbidden, Unavailable
-from gateway.telephony import twiml
+from gateway.errors import Forbidden, Unavailable
+from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import ACTION_PATH, SIGNATURE_HEADER, TwilioSignatures
@@ -55,20 +55,6 @@ async def _signed_form(request: web.Request) -> MultiDictProxy[str]:
     return MultiDictProxy(form)
 
 
-def _call_sid(form: MultiDictProxy[str]) -> str:
-    call_sid = form.get("CallSid", "")
-    if not CALL_SID.match(call_sid):
-        raise BadRequest("CallSid is missing or malformed")
-    return call_sid
-
-
-def _count(text: str | None) -> int | None:
-    """A non-negative integer field (SequenceNumber, CallDuration), or ``None``."""
-    if text and text.isascii() and text.isdigit() and len(text) <= 9:
-        return int(text)
-    return None
-
-
 def _reply(document: str) -> web.Response:
     return web.Response(text=document, content_type=twiml.CONTENT_TYPE)
 
@@ -91,7 +77,7 @@ async def voice(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     telephony = request.app[TELEPHONY]
     inbound = InboundCall(
-        call_sid=_call_sid(form),
+        call_sid=form_fields.call_sid(form, CALL_SID),
         from_raw=form.get("From", ""),
         to_raw=form.get("To", ""),
         direction=form.get("Direction", "inbound")[:20],
@@ -111,13 +97,13 @@ async def voice(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     """A call status callback: record it (idempotently) and end the session when it is over."""
     form = await _signed_form(request)
-    call_sid = _call_sid(form)
+    call_sid = form_fields.call_sid(form, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     await request.app[TELEPHONY].calls.record_status(
         call_sid,
         form.get("CallStatus", "")[:20],
-        _count(form.get("SequenceNumber")),
-        _count(form.get("CallDuration")),
+        form_fields.count(form.get("SequenceNumber")),
+        form_fields.count(form.get("CallDuration")),
     )
     return _reply(twiml.empty())
 
@@ -125,7 +111,7 @@ async def status(request: web.Request) -> web.Response:
 async def after_stream(request: web.Request) -> web.Response:
     """The ``<Connect action>`` URL: what the caller hears once our stream has closed."""
     form = await _signed_form(request)
-    call_sid = _call_sid(form)
+    call_sid = form_fields.call_sid(form, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     transfer_to = await request.app[TELEPHONY].calls.after_stream(call_sid)
     if transfer_to:
