@@ -215,6 +215,44 @@ class Settings(BaseSettings):
         description="Past this, a voice webhook apologises and hangs up (Twilio waits 15 s).",
     )
 
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com",
+        description="Base URL of Twilio's REST API, used to place and hang up calls (a "
+        "loopback fake in tests); needs `KURA_TWILIO_ACCOUNT_SID` and the auth token.",
+    )
+
+    # Calls (outbound and limits)
+    max_concurrent_calls: int | None = Field(
+        default=None,
+        ge=1,
+        description="Calls (inbound and outbound) this deployment carries at once, across "
+        "every node; unset: no global cap (per assistant and per number caps still apply).",
+    )
+    call_max_duration_s: int = Field(
+        default=3600,
+        ge=10,
+        le=4 * 3600,
+        description="Hard limit of a call that sets none itself (outbound `max_duration_s`, "
+        "or its assistant's); the call is hung up on time.",
+    )
+    call_limit_retry_after_s: int = Field(
+        default=30,
+        ge=1,
+        description="`Retry-After` of a `POST /api/v1/calls` refused because a call limit is "
+        "reached.",
+    )
+    outbound_ring_timeout_s: int = Field(
+        default=30,
+        ge=5,
+        le=600,
+        description="How long an outbound call rings before it is `no-answer`.",
+    )
+    outbound_allow_premium: bool = Field(
+        default=False,
+        description="Allow outbound calls to premium-rate, shared-cost and short-code "
+        "numbers (refused by default).",
+    )
+
     @field_validator("ownership_refresh_s")
     @classmethod
     def _refresh_within_ttl(cls, value: float, info: ValidationInfo) -> float:
@@ -253,6 +291,13 @@ class Settings(BaseSettings):
                 f"(got a {urlsplit(value).scheme or 'scheme-less'} URL)"
             )
         return value
+
+    @field_validator("twilio_api_base_url")
+    @classmethod
+    def _api_base_url(cls, value: str) -> str:
+        if problem := _url_problem(value, ("https", "http"), "https://api.twilio.com"):
+            raise ValueError(problem)
+        return value.rstrip("/")
 
     @field_validator("openai_realtime_url", "gemini_live_url")
     @classmethod

@@ -9,6 +9,7 @@
     ├── PayloadTooLarge           413 payload_too_large
     ├── ValidationFailed          422 validation_error   (details: which field and why)
     ├── RateLimited               429 rate_limited       (retry_after_s)
+    ├── CarrierFailed             502 carrier_error      (the carrier refused or failed)
     └── Unavailable               503 unavailable        (retryable)
 
 The API turns each into the one JSON error shape (``gateway.api.errors``).
@@ -65,6 +66,10 @@ class RateLimited(GatewayError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class CarrierFailed(GatewayError):
+    status, code = 502, "carrier_error"
 
 
 class Unavailable(GatewayError):

@@ -34,6 +34,7 @@ async def number_view(ctx: GatewayContext, row: PhoneNumber) -> NumberView:
         assistant=assistant_ref(assistant),
         label=row.label,
         enabled=row.enabled,
+        max_concurrent_calls=row.max_concurrent_calls,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -29,6 +29,7 @@ class NumberFields(_Request):
     carrier: Carrier | None = None
     label: Annotated[str | None, Field(max_length=200)] = None
     enabled: Annotated[bool | None, Field(strict=True)] = None
+    max_concurrent_calls: Annotated[int | None, Field(ge=1, le=100_000)] = None
 
 
 class AssignNumberRequest(NumberFields):
@@ -43,6 +44,7 @@ class NumberView(BaseModel):
     assistant: AssistantRef
     label: str | None
     enabled: bool
+    max_concurrent_calls: int | None = None
     created_at: datetime
     updated_at: datetime
 

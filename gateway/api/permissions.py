@@ -13,6 +13,9 @@ PERMISSIONS: dict[str, str] = {
     "numbers:write": "Assign, change and unassign phone numbers",
     "contacts:read": "List and read contacts (callers) and their sessions",
     "contacts:write": "Edit contacts (the name the assistant is told)",
+    "calls:create": "Place outbound calls, and read or hang up the calls this key placed",
+    "calls:read": "List and read every call, inbound and outbound",
+    "calls:write": "Hang up any call",
     "keys:read": "List and read API keys (never their secrets)",
     "keys:write": "Create, change and revoke API keys, granting at most its own permissions",
 }

@@ -10,6 +10,7 @@ from gateway.api import (
     admin_keys,
     admin_numbers,
     assistants_api,
+    calls_api,
     health_api,
     sessions_api,
 )
@@ -24,6 +25,7 @@ from gateway.api.admin_schemas import (
     NumberView,
     PageQuery,
 )
+from gateway.api.call_schemas import CallPage, CallQuery, CallView, CreateCallRequest
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.metrics_api import metrics_text
 from gateway.api.openapi import build_document
@@ -81,6 +83,15 @@ ROUTES: tuple[Route, ...] = (
           "End session", "deleteSession", response=SessionView),
     Route("GET", "/api/v1/sessions/{session_id}/transcript", sessions_api.get_transcript,
           "Get a session's transcript", "getTranscript", response=Transcript),
+    Route("POST", "/api/v1/calls", calls_api.create_call,
+          "Place an outbound call (send an Idempotency-Key header to retry safely)",
+          "createCall", 201, CallView, CreateCallRequest, tags=("calls",)),
+    Route("GET", "/api/v1/calls", calls_api.list_calls, "List calls, inbound and outbound",
+          "listCalls", response=CallPage, query=CallQuery, tags=("calls",)),
+    Route("GET", "/api/v1/calls/{call_id}", calls_api.get_call, "Get a call", "getCall",
+          response=CallView, tags=("calls",)),
+    Route("DELETE", "/api/v1/calls/{call_id}", calls_api.hang_up_call, "Hang up a call",
+          "hangUpCall", response=CallView, tags=("calls",)),
     Route("GET", "/api/v1/admin/numbers", admin_numbers.list_numbers, "List phone numbers",
           "listNumbers", response=NumberPage, query=PageQuery, tags=("numbers",)),
     Route("POST", "/api/v1/admin/numbers", admin_numbers.assign_number,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gateway.api.ids import MAX_ROW_ID, RowId
 
@@ -104,6 +105,29 @@ class TurnDetectionSettings(BaseModel):
     prefix_padding_ms: Annotated[int, Field(ge=0, le=2000)] = 300
 
 
+class CallingHours(BaseModel):
+    """When an assistant may place calls: a daily window in a time zone, on some days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
+    end: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "18:00"
+    time_zone: Annotated[str, Field(max_length=64, description="IANA, e.g. Europe/Paris")] = "UTC"
+    days: Annotated[
+        list[Annotated[int, Field(ge=0, le=6)]] | None,
+        Field(description="0 is Monday; null: every day"),
+    ] = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone (use an IANA name such as Europe/Paris)") from None
+        return value
+
+
 class AssistantFields(_Request):
     """Assistant fields an admin may set; every one optional (PATCH semantics)."""
 
@@ -121,6 +145,8 @@ class AssistantFields(_Request):
     max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
     max_duration_s: Annotated[int | None, Field(ge=10, le=4 * 3600)] = None
     transfer_number: Annotated[str | None, Field(max_length=32)] = None
+    max_concurrent_calls: Annotated[int | None, Field(ge=1, le=100_000)] = None
+    calling_hours: CallingHours | None = None
 
 
 class CreateAssistantRequest(AssistantFields):
@@ -143,6 +169,8 @@ class AssistantView(BaseModel):
     max_turns: int | None
     max_duration_s: int | None
     transfer_number: str | None
+    max_concurrent_calls: int | None = None
+    calling_hours: CallingHours | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.api.schemas import (
     AssistantRef,
     AssistantView,
+    CallingHours,
     SessionView,
     ToolDefinition,
     TurnDetectionSettings,
@@ -34,6 +35,8 @@ def assistant_view(row: Assistant) -> AssistantView:
         max_turns=row.max_turns,
         max_duration_s=row.max_duration_s,
         transfer_number=row.transfer_number,
+        max_concurrent_calls=row.max_concurrent_calls,
+        calling_hours=CallingHours.model_validate(row.calling_hours) if row.calling_hours else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -39,6 +39,9 @@ class NewSession:
     metadata: dict[str, Any] = field(default_factory=dict)
     channel: Literal["api", "phone"] = "api"
     api_key_id: int | None = None
+    session_id: str | None = None
+    """Chosen by the caller when rows made before the session must name it (a call's
+    concurrent-call slots); a fresh UUID otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,7 @@ class SessionService:
             )
         token = SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = Session(
-            id=str(uuid.uuid4()),
+            id=request.session_id or str(uuid.uuid4()),
             assistant_id=assistant.id,
             api_key_id=request.api_key_id,
             contact_id=None,  # set from the contact upserted with the session

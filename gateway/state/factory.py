@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import Settings
+from gateway.state.call_slots import CallSlots, MemoryCallSlots, RedisCallSlots
 from gateway.state.control import (
     ControlBus,
     MemoryControlBus,
@@ -38,6 +39,7 @@ class SharedState:
     limiter: RateLimiter
     directory: SessionDirectory
     bus: ControlBus
+    slots: CallSlots
     redis: RedisLink | None = None
     settings: Settings | None = None
     clock: Clock | None = None
@@ -63,6 +65,7 @@ class SharedState:
             self.clock,
             ttl_s=s.ownership_ttl_s,
             confirm_s=2 * s.ownership_refresh_s,
+            slots=self.slots,
         )
         self._spawn("ownership-refresher", directory.refresh_forever(s.ownership_refresh_s))
         self._spawn("control-bus-listener", bus.listen_forever())
@@ -92,6 +95,7 @@ def build_shared_state(settings: Settings, clock: Clock, node_id: str) -> Shared
             limiter=MemoryRateLimiter(clock),
             directory=MemorySessionDirectory(),
             bus=MemoryControlBus(),
+            slots=MemoryCallSlots(clock),
         )
     url = settings.redis_url
     link = RedisLink(open_redis(url), settings.redis_key_prefix, clock, subscriber=open_redis(url))
@@ -100,6 +104,7 @@ def build_shared_state(settings: Settings, clock: Clock, node_id: str) -> Shared
         limiter=RedisRateLimiter(link, clock),
         directory=directory,
         bus=RedisControlBus(link, node_id, directory, clock),
+        slots=RedisCallSlots(link, clock),
         redis=link,
         settings=settings,
         clock=clock,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from gateway.state.call_slots import CallSlots
 from gateway.state.control import StateUnavailable
 from gateway.state.redis_directory import RedisSessionDirectory
 from gateway.store import Store
@@ -33,7 +34,9 @@ class LostSessionSweeper:
         *,
         ttl_s: float,
         confirm_s: float,
+        slots: CallSlots | None = None,
     ) -> None:
+        self._slots = slots  # a lost call's concurrent-call slots are given back with it
         self._store = store
         self._directory = directory
         self._clock = clock
@@ -64,6 +67,8 @@ class LostSessionSweeper:
             if await self._store.sessions.finish(session_id, LOST_REASON, self._clock.now()):
                 log.warning("session swept: its node was lost", extra={"session_id": session_id})
                 swept.append(session_id)
+            if self._slots is not None:
+                await self._slots.release(session_id)
             del self._unowned_since[session_id]
         return swept
 

@@ -8,13 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.store.db import Db
 from gateway.store.models import Assistant, Call, PhoneNumber, Session
+
+TERMINAL = ("completed", "busy", "no-answer", "failed", "canceled")
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """``GET /api/v1/calls`` filters; ``None`` leaves a field unfiltered."""
+
+    status: str | None = None
+    direction: str | None = None
+    number: str | None = None
+    """Either party: the number called or the number calling."""
+    assistant_id: int | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,5 +128,67 @@ class CallRepository:
                 update(Call)
                 .where(Call.session_id == session_id)
                 .values(transfer_requested=True, updated_at=now)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def get(self, call_id: int) -> Call | None:
+        async with self._db() as db:
+            return await db.get(Call, call_id)
+
+    async def get_by_idempotency_key(self, key: str) -> Call | None:
+        async with self._db() as db:
+            return await db.scalar(select(Call).where(Call.idempotency_key == key))
+
+    async def update_fields(self, call_id: int, fields: dict[str, Any], now: datetime) -> None:
+        async with self._db.begin() as db:
+            await db.execute(
+                update(Call).where(Call.id == call_id).values(**fields, updated_at=now)
+            )
+
+    async def set_once(self, call_id: int, column: str, value: Any, now: datetime) -> bool:
+        """Set ``column`` only while it is NULL; ``True`` for the one caller that set it (an
+        end reason is the first one given; a voicemail is played once)."""
+        target = getattr(Call, column)
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Call)
+                .where(Call.id == call_id, target.is_(None))
+                .values({column: value, "updated_at": now})
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def search(self, where: CallFilter, *, limit: int, offset: int) -> tuple[list[Call], int]:
+        """Newest first, with the total that match."""
+        conditions: list[ColumnElement[bool]] = []
+        if where.status is not None:
+            statuses = {"queued": ("queued", "initiated"), "in-progress": ("in-progress",
+                        "answered")}.get(where.status, (where.status,))  # fmt: skip
+            conditions.append(Call.status.in_(statuses))
+        if where.direction is not None:
+            conditions.append(Call.direction == where.direction)
+        if where.number is not None:
+            conditions.append((Call.to_number == where.number) | (Call.from_number == where.number))
+        if where.assistant_id is not None:
+            conditions.append(Call.assistant_id == where.assistant_id)
+        if where.created_after is not None:
+            conditions.append(Call.created_at >= where.created_after)
+        if where.created_before is not None:
+            conditions.append(Call.created_at < where.created_before)
+        page = (
+            select(Call).where(*conditions).order_by(Call.created_at.desc(), Call.id.desc())
+            .limit(limit).offset(offset)
+        )  # fmt: skip
+        async with self._db() as db:
+            rows = list((await db.scalars(page)).all())
+            total = await db.scalar(select(func.count()).select_from(Call).where(*conditions))
+        return rows, int(total or 0)
+
+    async def bind_sid(self, call_id: int, provisional: str, call_sid: str, now: datetime) -> bool:
+        """Replace a provisional CallSid with the carrier's, once."""
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(Call)
+                .where(Call.id == call_id, Call.call_sid == provisional)
+                .values(call_sid=call_sid, updated_at=now)
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -77,6 +77,10 @@ class Assistant(Base):
     max_turns: Mapped[int | None] = mapped_column(Integer)
     max_duration_s: Mapped[int | None] = mapped_column(Integer)
     transfer_number: Mapped[str | None] = mapped_column(String(32))
+    max_concurrent_calls: Mapped[int | None] = mapped_column(Integer)
+    calling_hours: Mapped[dict[str, Any] | None] = mapped_column()
+    """When outbound calls may be placed: ``{"start": "09:00", "end": "18:00", "time_zone":
+    "Europe/Paris", "days": [0, 1, 2, 3, 4]}`` (Monday is 0); ``None``: any time."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
@@ -145,13 +149,17 @@ class PhoneNumber(Base):
     assistant_id: Mapped[int] = mapped_column(ForeignKey("assistants.id"), index=True)
     label: Mapped[str | None] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_concurrent_calls: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 
 class Call(Base):
     """One carrier call and the session it runs: the carrier's latest status, the duration,
-    the single-use media-socket token (hash only) and whether a transfer was asked for."""
+    the single-use media-socket token (hash only) and whether a transfer was asked for.
+
+    Outbound calls (``direction="outbound"``) are stored before the carrier knows them, under
+    a provisional ``call_sid`` (``kura:<uuid>``) replaced by the carrier's SID once placed."""
 
     __tablename__ = "calls"
 
@@ -166,5 +174,21 @@ class Call(Base):
     transfer_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     media_token_hash: Mapped[str | None] = mapped_column(String(64))
     media_token_expires_at: Mapped[datetime | None]
-    created_at: Mapped[datetime]
+    direction: Mapped[str] = mapped_column(String(10), default="inbound")
+    from_number: Mapped[str | None] = mapped_column(String(32))
+    assistant_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    number_id: Mapped[int | None] = mapped_column(Integer)
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
+    answered_by: Mapped[str | None] = mapped_column(String(12))
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+    max_duration_s: Mapped[int | None] = mapped_column(Integer)
+    machine_detection: Mapped[str] = mapped_column(String(16), default="off")
+    voicemail_message: Mapped[str | None] = mapped_column(Text)
+    voicemail_played: Mapped[bool | None] = mapped_column(Boolean)
+    greeting: Mapped[str | None] = mapped_column(Text)
+    instructions: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,10 +24,12 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import Forbidden, NotFound
 from gateway.sessions.service import NewSession, SessionService
+from gateway.state.call_slots import CallSlots, slot_keys
 from gateway.store import Store
 from gateway.store.calls import CallLookup
 from gateway.store.keys import hash_secret
-from gateway.store.models import Call, Session
+from gateway.store.models import Assistant, Call, PhoneNumber, Session
+from gateway.telephony.call_deadlines import CallDeadlines
 from gateway.telephony.caller_id import caller_number, dialled_number
 from kinds.clock import Clock
 
@@ -37,6 +40,28 @@ _RANK = {"queued": 1, "initiated": 1, "ringing": 2, "in-progress": 3, "answered"
 TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 _RANK.update(dict.fromkeys(TERMINAL_STATUSES, 4))
 _SEQUENCE_SPAN = 1_000_000  # status_order = rank * span + SequenceNumber; ranks dominate
+SLOT_MARGIN_S = 120.0  # a slot's lease outlives the call's ring time and hard limit by this
+END_REASONS = {"completed": "completed", "busy": "busy", "no-answer": "no_answer",
+               "failed": "failed", "canceled": "canceled"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CallLimits:
+    """Deployment-wide call limits (settings)."""
+
+    max_concurrent_calls: int | None = None
+    max_duration_s: int = 3600
+    ring_timeout_s: int = 30
+
+
+def call_limits(number: PhoneNumber, assistant: Assistant, limits: CallLimits) -> dict[str, int]:
+    """The slot keys a call on ``number`` with ``assistant`` holds, and their limits."""
+    return slot_keys(
+        assistant.id,
+        number.id,
+        {"global": limits.max_concurrent_calls, "assistant": assistant.max_concurrent_calls,
+         "number": number.max_concurrent_calls},
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +79,7 @@ class InboundCall:
 class CallAnswer:
     """What to tell the carrier: stream to our media socket, or a message and hang up."""
 
-    kind: Literal["stream", "not_in_service", "over"]
+    kind: Literal["stream", "not_in_service", "over", "busy"]
     session_id: str | None = None
     media_token: str | None = None
 
@@ -110,7 +135,13 @@ class CallService:
         *,
         token_key: bytes,
         media_token_ttl_s: float,
+        slots: CallSlots | None = None,
+        limits: CallLimits | None = None,
+        deadlines: CallDeadlines | None = None,
     ) -> None:
+        self.slots = slots
+        self.limits = limits or CallLimits()
+        self.deadlines = deadlines
         self._store = store
         self._sessions = sessions
         self._clock = clock
@@ -150,6 +181,10 @@ class CallService:
         caller = caller_number(call.from_raw)
         metadata = {"carrier": call.carrier, "call_sid": call.call_sid, "to": to_number,
                     "direction": call.direction, "caller_withheld": caller is None}  # fmt: skip
+        session_id = str(uuid.uuid4())
+        if await self.take_slots(session_id, number, assistant, None) is not None:
+            log.info("call refused: concurrent-call limit", extra={"number_id": number.id})
+            return CallAnswer("busy")
         try:
             created = await self._sessions.create(
                 NewSession(
@@ -158,11 +193,15 @@ class CallService:
                     language_code=assistant.language_code,
                     metadata=metadata,
                     channel="phone",
+                    session_id=session_id,
                 ),
                 assistant=assistant,
-                companions=lambda session_id: [self._call_row(call, session_id, to_number)],
+                companions=lambda session_id: [
+                    self._call_row(call, session_id, to_number, caller, number)
+                ],
             )
         except IntegrityError:
+            await self.release_slots(session_id)
             # Another node stored this CallSid first (its unique key rolled our session back
             # with the call row): answer with its session.
             winner = await self._store.calls.get_by_sid(call.call_sid)
@@ -170,6 +209,7 @@ class CallService:
                 raise
             return await self._answer_again(winner)
         session_id = created.session.id
+        self.arm_deadline(session_id, assistant.max_duration_s)
         log.info(
             "call answered",
             extra={"session_id": session_id, "call_sid": call.call_sid,
@@ -177,7 +217,46 @@ class CallService:
         )  # fmt: skip
         return CallAnswer("stream", session_id, self.media_token(call.call_sid, session_id))
 
-    def _call_row(self, call: InboundCall, session_id: str, to_number: str) -> Call:
+    async def take_slots(
+        self, session_id: str, number: PhoneNumber, assistant: Assistant, max_s: int | None
+    ) -> str | None:
+        """Take the call's concurrent-call slots (holder: its session id): ``None`` when taken
+        (or when nothing counts slots here), else the key that is at its limit."""
+        if self.slots is None:
+            return None
+        lease = self.limits.ring_timeout_s + (max_s or self.limits.max_duration_s) + SLOT_MARGIN_S
+        limits = call_limits(number, assistant, self.limits)
+        return await self.slots.acquire(session_id, limits, lease)
+
+    async def release_slots(self, session_id: str) -> None:
+        if self.slots is not None:
+            await self.slots.release(session_id)
+
+    def arm_deadline(self, session_id: str, max_s: int | None) -> None:
+        """Hang the call up after ``max_s`` (or the deployment's limit) from now."""
+        if self.deadlines is not None:
+            self.deadlines.schedule(session_id, max_s or self.limits.max_duration_s)
+
+    async def call_over(self, call: Call) -> None:
+        """A call reached its end (a final status, or its stream closed): its end time and
+        reason (the first one given stays), its slots and its deadline are settled."""
+        now = self._clock.now()
+        if call.status in TERMINAL_STATUSES:
+            reason = END_REASONS.get(call.status, call.status)
+            await self._store.calls.set_once(call.id, "end_reason", reason, now)
+        await self._store.calls.set_once(call.id, "ended_at", now, now)
+        await self.release_slots(call.session_id)
+        if self.deadlines is not None:
+            self.deadlines.cancel(call.session_id)
+
+    def _call_row(
+        self,
+        call: InboundCall,
+        session_id: str,
+        to_number: str,
+        caller: str | None,
+        number: PhoneNumber,
+    ) -> Call:
         now = self._clock.now()
         order = status_order("ringing", 0)
         return Call(
@@ -190,6 +269,11 @@ class CallService:
             transfer_requested=False,
             media_token_hash=hash_secret(self.media_token(call.call_sid, session_id)),
             media_token_expires_at=now + self._token_ttl,
+            direction="inbound",
+            from_number=caller,
+            assistant_id=number.assistant_id,
+            number_id=number.id,
+            machine_detection="off",
             created_at=now,
             updated_at=now,
         )
@@ -225,6 +309,7 @@ class CallService:
         await self._store.calls.record_status(call_sid, status, order, duration_s, now)
         call = await self._store.calls.get_by_sid(call_sid)
         if call is not None and call.status in TERMINAL_STATUSES:
+            await self.call_over(call)
             await self._end_session(call.session_id, "call_" + call.status.replace("-", "_"))
 
     async def after_stream(self, call_sid: str) -> str | None:
@@ -234,6 +319,7 @@ class CallService:
         if call is None:
             return None
         transfer_to = await self._transfer_number(call) if call.transfer_requested else None
+        await self.call_over(call)
         await self._end_session(call.session_id, "transferred" if transfer_to else "stream_ended")
         return transfer_to
 

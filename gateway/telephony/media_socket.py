@@ -20,7 +20,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from gateway import metrics, tracing
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
-from gateway.store.models import Session
+from gateway.store.models import Assistant, Session
 from gateway.telephony.bridge import CallBridge, ToolAnswer
 from gateway.telephony.carriers.events import StreamStarted
 from gateway.telephony.carriers.registry import Carrier, Decoder
@@ -117,6 +117,7 @@ async def _run_call(
     metrics.CALLS_ACTIVE.inc()
     try:
         assistant = await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
+        assistant = await _with_call_overrides(ctx, started.call_id, assistant)
         reader = functools.partial(CallBridge.read_carrier, bridge)
         call_sid = started.call_id
         with tracing.span("call", session_id=session.id, call_sid=call_sid, carrier=carrier.name):
@@ -126,6 +127,20 @@ async def _run_call(
         log.info("call ended", extra={"session_id": session.id, "reason": reason})
     finally:
         metrics.CALLS_ACTIVE.dec()
+
+
+async def _with_call_overrides(
+    ctx: GatewayContext, call_sid: str, assistant: Assistant | None
+) -> Assistant | None:
+    """The assistant as this call asked for it: an outbound call may replace its greeting and
+    instructions (a detached copy; the stored assistant is unchanged)."""
+    call = await ctx.store.calls.get_by_sid(call_sid)
+    if assistant is None or call is None or not (call.greeting or call.instructions):
+        return assistant
+    fields = {c.key: getattr(assistant, c.key) for c in Assistant.__table__.columns}
+    fields["greeting"] = call.greeting or assistant.greeting
+    fields["instructions"] = call.instructions or assistant.instructions
+    return Assistant(**fields)
 
 
 def _call_tools(

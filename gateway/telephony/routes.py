@@ -12,7 +12,13 @@ from aiohttp import web
 
 from gateway import metrics, tracing
 from gateway.context import CONTEXT
-from gateway.telephony import telnyx_signatures, telnyx_webhooks, twilio_webhooks
+from gateway.telephony import (
+    outbound,
+    outbound_webhooks,
+    telnyx_signatures,
+    telnyx_webhooks,
+    twilio_webhooks,
+)
 from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
@@ -51,6 +57,14 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(VOICE_PATH, _timed("voice", twilio_webhooks.voice))
     app.router.add_post(STATUS_PATH, _timed("status", twilio_webhooks.status))
     app.router.add_post(ACTION_PATH, _timed("action", twilio_webhooks.after_stream))
+    app.router.add_post(outbound.ANSWER_PATH, _timed("outbound_answer", outbound_webhooks.answered))
+    app.router.add_post(
+        outbound.PROGRESS_PATH, _timed("outbound_status", outbound_webhooks.progress)
+    )
+    app.router.add_post(
+        outbound.AMD_PATH, _timed("outbound_amd", outbound_webhooks.machine_verdict)
+    )
+    app.on_cleanup.append(_close_telephony)
     if telephony.telnyx is None:
         log.warning("telnyx webhooks will answer 503: KURA_TELNYX_PUBLIC_KEY is not set")
     app.router.add_post(
@@ -61,3 +75,8 @@ def add_telephony_routes(app: web.Application) -> None:
     )
     # Every registered carrier's media socket; Twilio's is its MEDIA_PATH.
     app.router.add_get(MEDIA_ROUTE, media_stream)
+
+
+async def _close_telephony(app: web.Application) -> None:
+    """Stop the call deadlines and close the carrier's REST client."""
+    await app[TELEPHONY].aclose()

@@ -12,10 +12,14 @@ from aiohttp import web
 from config import Settings
 from gateway.context import GatewayContext
 from gateway.telephony import telnyx_codec, twilio_codec
-from gateway.telephony.calls import CallService
+from gateway.telephony.call_deadlines import CallDeadlines
+from gateway.telephony.calls import CallLimits, CallService
 from gateway.telephony.carriers.registry import Carrier, HandshakeCheck, carrier_registry
+from gateway.telephony.outbound import OutboundCalls
+from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
+from gateway.telephony.twilio_rest import TwilioRest
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,14 @@ class Telephony:
     """``None`` when no Telnyx public key is configured: its webhooks then answer 503."""
     carriers: Mapping[str, Carrier]
     """The carriers whose media sockets we accept, by name (``/telephony/{carrier}/media``)."""
+    outbound: OutboundCalls
+    progress: OutboundProgress
+    deadlines: CallDeadlines
+
+    async def aclose(self) -> None:
+        await self.deadlines.aclose()
+        if self.outbound.rest is not None:
+            await self.outbound.rest.aclose()
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
@@ -88,14 +100,30 @@ def _token_key(settings: Settings) -> bytes:
 
 def build_telephony(ctx: GatewayContext) -> Telephony:
     settings = ctx.settings
+    deadlines = CallDeadlines(ctx.clock)
     calls = CallService(
         ctx.store,
         ctx.sessions,
         ctx.clock,
         token_key=_token_key(settings),
         media_token_ttl_s=settings.call_media_token_ttl_s,
+        slots=ctx.shared.slots,
+        limits=CallLimits(
+            max_concurrent_calls=settings.max_concurrent_calls,
+            max_duration_s=settings.call_max_duration_s,
+            ring_timeout_s=settings.outbound_ring_timeout_s,
+        ),
+        deadlines=deadlines,
     )
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)
     carriers = carrier_registry(twilio_carrier(signatures), telnyx_carrier(telnyx))
-    return Telephony(signatures, calls, telnyx, carriers)
+    outbound = OutboundCalls(
+        ctx.store, ctx.sessions, calls, ctx.clock,
+        rest=TwilioRest.from_settings(settings), signatures=signatures,
+        retry_after_s=settings.call_limit_retry_after_s,
+    )  # fmt: skip
+    progress = OutboundProgress(
+        ctx.store, calls, outbound, ctx.clock, media_token_ttl_s=settings.call_media_token_ttl_s
+    )
+    return Telephony(signatures, calls, telnyx, carriers, outbound, progress, deadlines)

@@ -118,6 +118,8 @@ def _render(answer: CallAnswer, call_sid: str, signatures: Signatures) -> Elemen
         )  # fmt: skip
     if answer.kind == "not_in_service":
         return say_and_hang_up(twiml.NOT_IN_SERVICE)
+    if answer.kind == "busy":
+        return say_and_hang_up(twiml.BUSY)
     return say_and_hang_up(twiml.GOODBYE)
 
 

@@ -36,7 +36,7 @@ def _signatures(telephony: Telephony) -> TwilioSignatures:
     return telephony.signatures
 
 
-async def _signed_form(request: web.Request) -> MultiDictProxy[str]:
+async def signed_form(request: web.Request) -> MultiDictProxy[str]:
     """The webhook's form fields, once the signature over all of them checks out."""
     signatures = _signatures(request.app[TELEPHONY])
     signature = request.headers.get(SIGNATURE_HEADER)
@@ -55,7 +55,7 @@ async def _signed_form(request: web.Request) -> MultiDictProxy[str]:
     return MultiDictProxy(form)
 
 
-def _reply(document: str) -> web.Response:
+def reply(document: str) -> web.Response:
     return web.Response(text=document, content_type=twiml.CONTENT_TYPE)
 
 
@@ -68,13 +68,15 @@ def _render(answer: CallAnswer, signatures: TwilioSignatures) -> str:
         )
     if answer.kind == "not_in_service":
         return twiml.say_and_hang_up(twiml.NOT_IN_SERVICE)
+    if answer.kind == "busy":
+        return twiml.say_and_hang_up(twiml.BUSY)
     return twiml.say_and_hang_up(twiml.GOODBYE)
 
 
 async def voice(request: web.Request) -> web.Response:
     """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
     request.app[CONTEXT].drain.refuse_new("calls")  # 503: Twilio tries the fallback URL
-    form = await _signed_form(request)
+    form = await signed_form(request)
     telephony = request.app[TELEPHONY]
     inbound = InboundCall(
         call_sid=form_fields.call_sid(form, CALL_SID),
@@ -89,14 +91,14 @@ async def voice(request: web.Request) -> web.Response:
     except TimeoutError:
         # A stalled database must not leave the caller in silence until Twilio gives up.
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
-        return _reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+        return reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
-    return _reply(_render(answer, _signatures(telephony)))
+    return reply(_render(answer, _signatures(telephony)))
 
 
 async def status(request: web.Request) -> web.Response:
     """A call status callback: record it (idempotently) and end the session when it is over."""
-    form = await _signed_form(request)
+    form = await signed_form(request)
     call_sid = form_fields.call_sid(form, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     await request.app[TELEPHONY].calls.record_status(
@@ -105,15 +107,15 @@ async def status(request: web.Request) -> web.Response:
         form_fields.count(form.get("SequenceNumber")),
         form_fields.count(form.get("CallDuration")),
     )
-    return _reply(twiml.empty())
+    return reply(twiml.empty())
 
 
 async def after_stream(request: web.Request) -> web.Response:
     """The ``<Connect action>`` URL: what the caller hears once our stream has closed."""
-    form = await _signed_form(request)
+    form = await signed_form(request)
     call_sid = form_fields.call_sid(form, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     transfer_to = await request.app[TELEPHONY].calls.after_stream(call_sid)
     if transfer_to:
-        return _reply(twiml.transfer(transfer_to))
-    return _reply(twiml.say_and_hang_up(twiml.GOODBYE))
+        return reply(twiml.transfer(transfer_to))
+    return reply(twiml.say_and_hang_up(twiml.GOODBYE))

@@ -13,6 +13,7 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 NOT_IN_SERVICE = "Sorry, this number is not in service. Goodbye."
 GOODBYE = "Thank you for calling. Goodbye."
 UNAVAILABLE = "Sorry, we cannot take your call right now. Please try again later. Goodbye."
+BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye."
 TRANSFERRING = "Please hold while I transfer your call."
 CONTENT_TYPE = "text/xml"
 
@@ -48,6 +49,11 @@ def transfer(number: str, message: str = TRANSFERRING) -> str:
     response.say(message)
     response.dial(number)
     return _xml(response)
+
+
+def say_once(message: str) -> str:
+    """Say ``message`` (the carrier's voice), then hang up: a voicemail left after the beep."""
+    return say_and_hang_up(message)
 
 
 def empty() -> str:
