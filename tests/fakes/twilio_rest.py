@@ -1,0 +1,139 @@
+"""A fake Twilio REST API on loopback, which the ``twilio`` SDK is pointed at
+(``KURA_TWILIO_API_BASE_URL``), and which then drives each call as Twilio would: signed status
+callbacks, the answer webhook (whose TwiML opens the media stream), AMD verdicts.
+
+It records every create and update request (form fields as sent, and when it got them), and
+answers as Twilio does (201 with a call resource; ``fail_next`` makes it refuse like Twilio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+_sids = itertools.count(0x5000)
+
+
+@dataclass
+class PlacedCall:
+    """One create request, and what the fake learned of it."""
+
+    sid: str
+    form: dict[str, str]
+    received_s: float
+    sequence: int = 0
+    updates: list[dict[str, str]] = field(default_factory=list)
+    updated: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class FakeTwilioRest:
+    def __init__(self, auth_token: str, gateway_url: str, http: aiohttp.ClientSession) -> None:
+        self.auth_token = auth_token
+        self.gateway_url = gateway_url.rstrip("/")
+        self.http = http
+        self.calls: list[PlacedCall] = []
+        self.by_sid: dict[str, PlacedCall] = {}
+        self.created = asyncio.Event()
+        self.fail_next: int | None = None  # an HTTP status to answer the next create with
+        self.stall_create_s = 0.0
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self._create)
+        app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def aclose(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _create(self, request: web.Request) -> web.Response:
+        received = time.perf_counter()
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        if not request.headers.get("Authorization", "").startswith("Basic "):
+            return web.json_response({"code": 20003, "message": "Authenticate"}, status=401)
+        if self.fail_next is not None:
+            status, self.fail_next = self.fail_next, None
+            return web.json_response(
+                {"code": 21211, "message": "Invalid 'To' Phone Number", "status": status},
+                status=status,
+            )
+        sid = f"CA{next(_sids):032x}"
+        placed = PlacedCall(sid, form, received)
+        self.calls.append(placed)
+        self.by_sid[sid] = placed
+        self.created.set()
+        return web.json_response(
+            {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From")},
+            status=201,
+        )
+
+    async def _update(self, request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        placed = self.by_sid.get(request.match_info["sid"])
+        if placed is None:
+            return web.json_response({"code": 20404, "message": "not found"}, status=404)
+        form["_received_s"] = str(time.perf_counter())
+        placed.updates.append(form)
+        placed.updated.set()
+        return web.json_response({"sid": placed.sid, "status": form.get("Status", "in-progress")})
+
+    async def next_call(self, timeout_s: float = 5.0) -> PlacedCall:
+        count = len(self.calls)
+        while len(self.calls) <= count:
+            self.created.clear()
+            await asyncio.wait_for(self.created.wait(), timeout_s)
+        return self.calls[count]
+
+    # --- driving a call ----------------------------------------------------------------------
+
+    async def _post(self, url: str, params: Mapping[str, str]) -> aiohttp.ClientResponse:
+        """A signed webhook to ``url`` (a public URL: signed as given, sent to the gateway)."""
+        signature = RequestValidator(self.auth_token).compute_signature(url, dict(params))
+        parts = urlsplit(url)
+        target = self.gateway_url + parts.path + (f"?{parts.query}" if parts.query else "")
+        return await self.http.post(target, data=dict(params),
+                                    headers={"X-Twilio-Signature": signature})  # fmt: skip
+
+    def _fields(self, call: PlacedCall, **extra: str) -> dict[str, str]:
+        return {"AccountSid": "AC" + "0" * 31 + "1", "CallSid": call.sid, "ApiVersion":
+                "2010-04-01", "Direction": "outbound-api", "From": call.form["From"],
+                "To": call.form["To"], **extra}  # fmt: skip
+
+    async def status(self, call: PlacedCall, status: str, **extra: str) -> int:
+        call.sequence += 1
+        fields = self._fields(call, CallStatus=status, SequenceNumber=str(call.sequence), **extra)
+        response = await self._post(call.form["StatusCallback"], fields)
+        return response.status
+
+    async def answer(self, call: PlacedCall) -> ElementTree.Element:
+        """The callee picks up: fetch the call's TwiML, as Twilio does on answer."""
+        response = await self._post(call.form["Url"], self._fields(call, CallStatus="in-progress"))
+        assert response.status == 200, await response.text()
+        return ElementTree.fromstring(await response.text())  # noqa: S314 - the gateway's
+
+    async def machine_verdict(self, call: PlacedCall, answered_by: str) -> int:
+        fields = self._fields(call, AnsweredBy=answered_by, MachineDetectionDuration="2100")
+        response = await self._post(call.form["AsyncAmdStatusCallback"], fields)
+        return response.status
+
+    @staticmethod
+    def form_of(call: PlacedCall) -> dict[str, Any]:
+        return call.form
