@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from config import Settings
-from gateway import cli_admin, cli_config, tracing
+from gateway import cli_admin, cli_calls, cli_config, tracing
 from gateway.api.assistants_api import checked_fields
 from gateway.api.errors import validation_failed
 from gateway.api.permissions import ALL_PERMISSIONS, unknown_permissions
@@ -235,6 +235,7 @@ async def _assistants(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS: dict[str, Command] = {"migrate": _migrate, "keys": _keys, "assistants": _assistants}
 COMMANDS.update(cli_admin.COMMANDS)
+COMMANDS.update(cli_calls.COMMANDS)
 COMMANDS.update(cli_config.COMMANDS)
 
 

@@ -34,7 +34,7 @@ Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 CONFIG_ERROR = 2
 PREFIX = "KURA_"
 # The test suite's own variables share the prefix; they are not settings of the gateway.
-IGNORED_PREFIXES = ("KURA_TEST_",)
+IGNORED_PREFIXES = ("KURA_TEST_", "KURA_API_KEY")  # KURA_API_KEY: `kura calls`, a client
 CHECK_TIMEOUT_S = 5.0
 
 

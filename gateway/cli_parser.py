@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from config import Settings
-from gateway import cli_admin, cli_config
+from gateway import cli_admin, cli_calls, cli_config
 from gateway.api.permissions import PERMISSIONS
 from gateway.provider_setup import build_registry
 from kinds.clock import SystemClock
@@ -141,4 +141,5 @@ def build_parser() -> argparse.ArgumentParser:
     _keys(sub)
     _assistants(sub)
     cli_admin.add_parsers(sub)
+    cli_calls.add_parsers(sub)
     return parser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -215,3 +216,25 @@ async def test_calls_need_their_permissions(outbound: Outbound) -> None:
     created, _ = await outbound.place()
     assert (await gw.request("GET", f"/api/v1/calls/{created['id']}", key=caller)).status == 404
     assert TELEPHONY in gw.server.app
+
+
+async def test_the_cli_places_lists_shows_and_hangs_up(
+    outbound: Outbound, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from config import Settings
+    from gateway.cli_calls import _calls
+    from gateway.cli_parser import build_parser
+    from tests.gateway.conftest import ADMIN_KEY
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    base = ["calls", "--gateway", outbound.gateway.url, "--api-key", ADMIN_KEY]
+
+    async def kura(*argv: str) -> str:
+        assert await _calls(build_parser().parse_args([*base, *argv]), settings) == 0
+        return capsys.readouterr().out
+
+    created = json.loads(await kura("create", "--assistant", "1", "--to", CALLEE, "--from", NUMBER))
+    assert created["direction"] == "outbound" and len(outbound.carrier.calls) == 1
+    assert str(created["id"]) in await kura("list", "--direction", "outbound")
+    assert json.loads(await kura("show", str(created["id"])))["to"] == CALLEE
+    assert json.loads(await kura("hangup", str(created["id"])))["end_reason"] == "api_hangup"
