@@ -207,3 +207,6 @@ async def _media(
         result.recording = playback.recording()
         result.agent_audio_s = playback.received_bytes / RATE_HZ
         result.agent_audio_cleared_s = playback.cleared_bytes / RATE_HZ
+
+
+play_media = _media  # the outbound simulator plays its callees on the same media leg

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,10 +184,14 @@ def _copy_logs(workdir: Path, destination: Path) -> None:
 
 @contextlib.contextmanager
 def spawned_gateway(
-    provider: str = "local", core: int | None = 0, keep_logs: Path | None = None
+    provider: str = "local",
+    core: int | None = 0,
+    keep_logs: Path | None = None,
+    extra_settings: Mapping[str, str] | None = None,
 ) -> Iterator[Spawned]:
     """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given.
-    The children's logs are copied to ``keep_logs`` at the end (the work directory is not)."""
+    The children's logs are copied to ``keep_logs`` at the end (the work directory is not).
+    ``extra_settings`` (``KURA_*``) are added last (the outbound simulator's carrier)."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
     port, token = free_port(), secrets.token_hex(16)
@@ -208,6 +212,7 @@ def spawned_gateway(
             child = _child(fake_cmd, _env(workdir), workdir, provider, fake.banner)
             fake_pid = stack.enter_context(child).pid
             settings.update(fake.settings(fake_port))
+        settings.update(extra_settings or {})
         env = _env(workdir, **settings)
         serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
         serve += ["--port", str(port)]
