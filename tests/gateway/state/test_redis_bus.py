@@ -221,3 +221,22 @@ async def test_a_claim_restored_before_confirmation_is_not_swept(
     assert await sweeper.sweep_once() == []
     row = await store.sessions.get(session_id)
     assert row is not None and row.status == "active"
+
+
+async def test_the_sweep_gives_back_a_lost_calls_slots(
+    redis_links: LinkFactory, store: Store
+) -> None:
+    from gateway.state.call_slots import RedisCallSlots
+
+    clock = VirtualClock()
+    a = _node(redis_links, "node-a", clock)
+    slots = RedisCallSlots(redis_links(clock), clock)
+    lost = await _active_session(store, clock)
+    assert await slots.acquire(lost, {"global": 1, "assistant:1": 1}, 3600) is None
+    sweeper = LostSessionSweeper(store, a.directory, clock, ttl_s=15.0, confirm_s=10.0, slots=slots)
+    assert await sweeper.sweep_once() == []
+    assert await slots.count("global") == 1
+    await clock.advance(10)
+    assert await sweeper.sweep_once() == [lost]
+    assert await slots.count("global") == 0
+    assert await slots.count("assistant:1") == 0
