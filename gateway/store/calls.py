@@ -53,7 +53,12 @@ class CallRepository:
         (a retry on another node) got there first."""
         async with self._db.begin() as db:
             insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-            values = {c.key: getattr(row, c.key) for c in Call.__table__.columns if c.key != "id"}
+            # Unset attributes are left out, so the columns' defaults (direction, ...) apply.
+            values = {
+                c.key: getattr(row, c.key)
+                for c in Call.__table__.columns
+                if c.key != "id" and getattr(row, c.key) is not None
+            }
             statement = insert(Call).values(**values).on_conflict_do_nothing()
             result = await db.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]

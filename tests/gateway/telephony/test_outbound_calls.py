@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -238,3 +239,31 @@ async def test_the_cli_places_lists_shows_and_hangs_up(
     assert str(created["id"]) in await kura("list", "--direction", "outbound")
     assert json.loads(await kura("show", str(created["id"])))["to"] == CALLEE
     assert json.loads(await kura("hangup", str(created["id"])))["end_reason"] == "api_hangup"
+
+
+async def test_a_call_may_replace_the_greeting_and_instructions(outbound: Outbound) -> None:
+    gw = outbound.gateway
+    assistant_id = await gw.use_scripted_assistant(greeting="Hello.", instructions="Be brief.")
+    _, placed = await outbound.place(
+        assistant_id=assistant_id, greeting="Hi, this is the clinic.", instructions="Confirm."
+    )
+    await outbound.open_stream(placed)
+    await asyncio.wait_for(gw.scripted.connected.wait(), 5)
+    spec = gw.scripted.sessions[-1].assistant
+    assert (spec.greeting, spec.instructions) == ("Hi, this is the clinic.", "Confirm.")
+    stored = await gw.ctx.store.assistants.get(assistant_id)
+    assert stored is not None and stored.greeting == "Hello."  # the assistant is unchanged
+
+
+async def test_callbacks_are_bound_to_their_call(outbound: Outbound) -> None:
+    _, placed = await outbound.place()
+    _, other = await outbound.place(to="+14155550101")
+    # This call's (signed) callback URL with another call's SID: refused.
+    placed.sid, real = other.sid, placed.sid
+    assert await outbound.carrier.status(placed, "completed") == 403
+    placed.sid = real
+    unsigned = await outbound.gateway.http.post(
+        outbound.gateway.url + "/telephony/twilio/outbound/status?session=x",
+        data={"CallSid": real, "CallStatus": "completed"},
+    )
+    assert unsigned.status == 403
