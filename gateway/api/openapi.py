@@ -22,6 +22,11 @@ _ERRORS = {
     "429": "Rate limit exceeded; wait Retry-After seconds",
 }
 _BODY_ONLY = {"400", "413"}
+EXTRA_ERRORS = {
+    409: "Conflict with the resource's state",
+    502: "The carrier refused the request or could not be reached",
+    503: "Not configured on this gateway, or the gateway is draining",
+}
 _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds until the rate-limit window resets",
@@ -81,6 +86,11 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
                 continue
             operation["responses"][status] = {"description": text, "content": error}
         operation["responses"]["429"]["headers"] = _RETRY_AFTER
+        for extra in route.errors:
+            operation["responses"][str(extra)] = {
+                "description": EXTRA_ERRORS[extra],
+                "content": error,
+            }
     else:
         operation["security"] = []
     if route.body is not None:

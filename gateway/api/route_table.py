@@ -29,3 +29,5 @@ class Route:
     tags: tuple[str, ...] = field(default=("sessions",))
     also: tuple[int, ...] = ()
     """Other statuses that answer with the same ``response`` model (readiness: 503)."""
+    errors: tuple[int, ...] = ()
+    """Error statuses beyond the usual ones (the error shape; see ``openapi.EXTRA_ERRORS``)."""
