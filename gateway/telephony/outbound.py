@@ -238,9 +238,8 @@ class OutboundCalls:
     async def hang_up(self, call: Call, reason: str) -> Call:
         """End a call through the carrier (``DELETE /api/v1/calls/{id}``, a deadline, a
         voicemail verdict): the first reason given is the one kept."""
-        now = self._clock.now()
-        await self._store.calls.set_once(call.id, "end_reason", reason, now)
         if call.status not in TERMINAL_STATUSES:
+            await self._store.calls.set_once(call.id, "end_reason", reason, self._clock.now())
             await asyncio.gather(self._carrier_hang_up(call), self.end_session(call, reason))
         fresh = await self._store.calls.get(call.id)
         return fresh or call

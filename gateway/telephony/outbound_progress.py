@@ -115,7 +115,7 @@ class OutboundProgress:
         log.info("answering-machine verdict", extra={"session_id": session_id, "verdict": verdict})
         if verdict != "machine" or call.status in TERMINAL_STATUSES:
             return
-        if call.machine_detection == "detect":
+        if call.machine_detection == "detect" or answered_by == "fax":
             await self._outbound.hang_up(call, "voicemail")
         elif call.machine_detection == "leave_message" and answered_by in MESSAGE_END:
             await self._leave_message(call)
