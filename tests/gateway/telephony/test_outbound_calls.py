@@ -267,3 +267,30 @@ async def test_callbacks_are_bound_to_their_call(outbound: Outbound) -> None:
         data={"CallSid": real, "CallStatus": "completed"},
     )
     assert unsigned.status == 403
+
+
+async def test_calls_outside_calling_hours_are_refused(outbound: Outbound) -> None:
+    gw = outbound.gateway
+    hour = gw.clock.now().hour  # a one-hour window two hours from now (it may cross midnight)
+    start, end = (hour + 2) % 24, (hour + 3) % 24
+    hours = {"start": f"{start:02d}:00", "end": f"{end:02d}:00", "time_zone": "UTC"}
+    patched = await gw.request("PATCH", "/api/v1/assistants/1", json={"calling_hours": hours})
+    assert patched.status == 200, await patched.text()
+    assert (await patched.json())["calling_hours"]["time_zone"] == "UTC"
+    refused = await outbound.post_call()
+    assert refused.status == 422
+    assert "outside the assistant's calling hours" in await refused.text()
+    assert outbound.carrier.calls == []
+    bad_zone = {"calling_hours": {"time_zone": "Mars/Olympus"}}
+    assert (await gw.request("PATCH", "/api/v1/assistants/1", json=bad_zone)).status == 422
+
+
+async def test_the_global_cap_holds(tmp_path: Path) -> None:
+    async for line in outbound_gateway(tmp_path, SystemClock(), max_concurrent_calls=1):
+        await line.place()
+        refused = await line.post_call(to="+14155550101")
+        assert refused.status == 429
+        assert "global concurrent-call limit" in await refused.text()
+        twilio = FakeTwilio(line.gateway)  # inbound calls count against it too
+        document = await twiml_of(await twilio.voice(twilio.call_fields(new_call_sid())))
+        assert document.find("./Connect") is None
