@@ -85,7 +85,7 @@ ROUTES: tuple[Route, ...] = (
           "Get a session's transcript", "getTranscript", response=Transcript),
     Route("POST", "/api/v1/calls", calls_api.create_call,
           "Place an outbound call (send an Idempotency-Key header to retry safely)",
-          "createCall", 201, CallView, CreateCallRequest, tags=("calls",), errors=(502, 503)),
+          "createCall", 201, CallView, CreateCallRequest, tags=("calls",), errors=(409, 502, 503)),
     Route("GET", "/api/v1/calls", calls_api.list_calls, "List calls, inbound and outbound",
           "listCalls", response=CallPage, query=CallQuery, tags=("calls",)),
     Route("GET", "/api/v1/calls/{call_id}", calls_api.get_call, "Get a call", "getCall",

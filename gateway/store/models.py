@@ -188,6 +188,8 @@ class Call(Base):
     greeting: Mapped[str | None] = mapped_column(Text)
     instructions: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """What the first request with this key asked for: a reuse for another call is refused."""
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)

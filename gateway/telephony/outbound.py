@@ -14,18 +14,29 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 
-from gateway.errors import CarrierFailed, NotFound, RateLimited, Unavailable, ValidationFailed
+from gateway.errors import (
+    CarrierFailed,
+    Conflict,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    ValidationFailed,
+)
 from gateway.sessions.service import NewSession, SessionService
 from gateway.store import Store
 from gateway.store.models import Assistant, Call, PhoneNumber
 from gateway.telephony.calls import TERMINAL_STATUSES, CallService, status_order
-from gateway.telephony.outbound_rules import check_calling_hours, idempotency_digest
+from gateway.telephony.outbound_rules import (
+    check_calling_hours,
+    idempotency_digest,
+    request_fingerprint,
+)
 from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.twilio_rest import TwilioRest
 from kinds.clock import Clock
@@ -67,6 +78,12 @@ class PlacedCall:
     """A retried request (same ``Idempotency-Key``): the first call, nothing dialled."""
 
 
+def _fingerprint(request: OutboundRequest) -> str:
+    fields = asdict(request)
+    del fields["api_key_id"], fields["idempotency_key"]
+    return request_fingerprint(fields)
+
+
 def is_provisional(call: Call) -> bool:
     return call.call_sid.startswith(PROVISIONAL_PREFIX)
 
@@ -106,7 +123,7 @@ class OutboundCalls:
         if request.idempotency_key is not None:
             digest = idempotency_digest(request.api_key_id, request.idempotency_key)
             if (first := await self._store.calls.get_by_idempotency_key(digest)) is not None:
-                return PlacedCall(first, True)
+                return self._replay(first, request)
         number, assistant = await self._route(request)
         check_calling_hours(assistant.calling_hours, self._clock.now())
         rest, signatures = self._carrier()
@@ -125,12 +142,19 @@ class OutboundCalls:
             first = await self._store.calls.get_by_idempotency_key(digest) if digest else None
             if first is None:
                 raise
-            return PlacedCall(first, True)
+            return self._replay(first, request)
         except BaseException:
             await self._calls.release_slots(session_id)
             raise
         await self._dial(rest, signatures, call, request.to, number.number)
         return PlacedCall(call, False)
+
+    @staticmethod
+    def _replay(first: Call, request: OutboundRequest) -> PlacedCall:
+        """The first call made with this ``Idempotency-Key``, if this request is its retry."""
+        if first.idempotency_fingerprint != _fingerprint(request):
+            raise Conflict("this Idempotency-Key was used for another call request; use a new key")
+        return PlacedCall(first, True)
 
     def _max_duration(self, request: OutboundRequest, assistant: Assistant) -> int:
         return (
@@ -175,7 +199,9 @@ class OutboundCalls:
             api_key_id=request.api_key_id, machine_detection=request.machine_detection,
             voicemail_message=request.voicemail_message, max_duration_s=max_s,
             greeting=request.greeting, instructions=request.instructions,
-            idempotency_key=digest, created_at=now, updated_at=now,
+            idempotency_key=digest,
+            idempotency_fingerprint=_fingerprint(request) if digest else None,
+            created_at=now, updated_at=now,
         )  # fmt: skip
         metadata = {**request.metadata, "carrier": "twilio", "direction": "outbound"}
         await self._sessions.create(

@@ -7,6 +7,7 @@ the field and says why, so a campaign tool can show it as it is.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -78,6 +79,11 @@ def check_calling_hours(hours: dict[str, Any] | None, now: datetime) -> None:
             f"outside the assistant's calling hours ({window}); it is {local:%A %H:%M} there",
             details=[{"field": "assistant_id", "message": f"calls allowed {window}"}],
         )
+
+
+def request_fingerprint(fields: dict[str, Any]) -> str:
+    """A digest of what a call request asks for, to tell a true retry from a reused key."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def idempotency_digest(api_key_id: int | None, key: str) -> str:

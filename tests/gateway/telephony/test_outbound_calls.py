@@ -118,6 +118,10 @@ async def test_a_retried_post_never_dials_twice(outbound: Outbound) -> None:
     assert len(outbound.carrier.calls) == 1
     other = await outbound.post_call(headers={"Idempotency-Key": "retry-me-2"})
     assert other.status == 201 and len(outbound.carrier.calls) == 2
+    reused = await outbound.post_call(to="+14155550199", headers=dict(headers))
+    assert reused.status == 409
+    assert "used for another call request" in await reused.text()
+    assert len(outbound.carrier.calls) == 2
 
 
 async def test_outbound_over_the_limit_gets_429_and_a_slot_comes_back(outbound: Outbound) -> None:
@@ -294,3 +298,13 @@ async def test_the_global_cap_holds(tmp_path: Path) -> None:
         twilio = FakeTwilio(line.gateway)  # inbound calls count against it too
         document = await twiml_of(await twilio.voice(twilio.call_fields(new_call_sid())))
         assert document.find("./Connect") is None
+
+
+async def test_racing_retries_dial_once(outbound: Outbound) -> None:
+    responses = await asyncio.gather(
+        *(outbound.post_call(headers={"Idempotency-Key": "race-1"}) for _ in range(5))
+    )
+    assert [r.status for r in responses] == [201] * 5
+    assert len({(await r.json())["id"] for r in responses}) == 1
+    assert len(outbound.carrier.calls) == 1
+    assert await _slots(outbound) == 1  # the losers' slots were given back

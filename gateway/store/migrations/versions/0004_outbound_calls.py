@@ -56,6 +56,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("greeting", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("instructions", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("idempotency_key", sa.String(length=64), nullable=True))
+        batch_op.add_column(
+            sa.Column("idempotency_fingerprint", sa.String(length=64), nullable=True)
+        )
         batch_op.add_column(sa.Column("answered_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("ended_at", sa.DateTime(), nullable=True))
         batch_op.create_index("ix_calls_created_at", ["created_at"], unique=False)
@@ -80,9 +83,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_calls_assistant_id")
         batch_op.drop_index("ix_calls_created_at")
         for name in (
-            "ended_at", "answered_at", "idempotency_key", "instructions", "greeting",
-            "voicemail_played",
-            "voicemail_message", "machine_detection", "max_duration_s", "end_reason",
-            "answered_by", "api_key_id", "number_id", "assistant_id", "from_number", "direction",
+            "ended_at", "answered_at", "idempotency_fingerprint", "idempotency_key",
+            "instructions", "greeting", "voicemail_played", "voicemail_message",
+            "machine_detection", "max_duration_s", "end_reason", "answered_by", "api_key_id", "number_id", "assistant_id", "from_number", "direction",
         ):  # fmt: skip
             batch_op.drop_column(name)
