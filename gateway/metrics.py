@@ -22,6 +22,15 @@ BAD_INPUT = Counter(
 CALLS_ACTIVE = Gauge("kura_calls_active", "Phone calls bridged to a session now")
 SESSIONS_ACTIVE = Gauge("kura_sessions_active", "Sessions connected now", ["channel", "provider"])
 SESSIONS_ENDED = Counter("kura_sessions_ended_total", "Sessions ended", ["channel", "reason"])
+CALLS_PLACED = Counter(
+    "kura_outbound_calls_total",
+    "Outbound call requests by outcome: placed, replayed (a retry), limited (429), carrier_error",
+    ["outcome"],
+)
+CALLS_REFUSED_BUSY = Counter(
+    "kura_calls_refused_total", "Inbound calls refused over a concurrent-call limit"
+)
+CALL_DEADLINES = Counter("kura_call_deadlines_total", "Calls hung up at their hard max_duration_s")
 BARGE_INS = Counter("kura_bargeins_total", "Times a caller talked over the assistant", ["source"])
 PROVIDER_ERRORS = Counter("kura_provider_errors_total", "Provider failures", ["provider"])
 TURN_LATENCY = Histogram(

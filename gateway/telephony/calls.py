@@ -22,6 +22,7 @@ from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 
+from gateway import metrics
 from gateway.errors import Forbidden, NotFound
 from gateway.sessions.service import NewSession, SessionService
 from gateway.state.call_slots import CallSlots, slot_keys
@@ -184,6 +185,7 @@ class CallService:
         session_id = str(uuid.uuid4())
         if await self.take_slots(session_id, number, assistant, None) is not None:
             log.info("call refused: concurrent-call limit", extra={"number_id": number.id})
+            metrics.CALLS_REFUSED_BUSY.inc()
             return CallAnswer("busy")
         try:
             created = await self._sessions.create(

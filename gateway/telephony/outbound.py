@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 
+from gateway import metrics
 from gateway.errors import (
     CarrierFailed,
     Conflict,
@@ -131,6 +132,7 @@ class OutboundCalls:
         max_s = self._max_duration(request, assistant)
         full = await self._calls.take_slots(session_id, number, assistant, max_s)
         if full is not None:
+            metrics.CALLS_PLACED.labels("limited").inc()
             raise RateLimited(
                 f"the {full.split(':')[0]} concurrent-call limit is reached; retry later",
                 retry_after_s=self._retry_after_s,
@@ -147,6 +149,7 @@ class OutboundCalls:
             await self._calls.release_slots(session_id)
             raise
         await self._dial(rest, signatures, call, request.to, number.number)
+        metrics.CALLS_PLACED.labels("placed").inc()
         return PlacedCall(call, False)
 
     @staticmethod
@@ -241,6 +244,7 @@ class OutboundCalls:
         try:
             call_sid = await rest.create_call(self._params(signatures, call, to, from_))
         except (CarrierFailed, asyncio.CancelledError):
+            metrics.CALLS_PLACED.labels("carrier_error").inc()
             await self._failed(call)
             raise
         now = self._clock.now()
@@ -284,5 +288,6 @@ class OutboundCalls:
 
     async def _deadline(self, session_id: str) -> None:
         call = await self._store.calls.get_by_session(session_id)
-        if call is not None:
+        if call is not None and call.status not in TERMINAL_STATUSES:
+            metrics.CALL_DEADLINES.inc()
             await self.hang_up(call, "max_duration")

@@ -85,6 +85,7 @@ def downgrade() -> None:
         for name in (
             "ended_at", "answered_at", "idempotency_fingerprint", "idempotency_key",
             "instructions", "greeting", "voicemail_played", "voicemail_message",
-            "machine_detection", "max_duration_s", "end_reason", "answered_by", "api_key_id", "number_id", "assistant_id", "from_number", "direction",
+            "machine_detection", "max_duration_s", "end_reason", "answered_by", "api_key_id",
+            "number_id", "assistant_id", "from_number", "direction",
         ):  # fmt: skip
             batch_op.drop_column(name)
