@@ -30,8 +30,6 @@ class CallDeadlines:
         self._clock = clock
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._on_deadline: OnDeadline | None = None
-        self.fired: dict[str, float] = {}
-        """When each deadline fired (monotonic seconds), for the overshoot measurements."""
 
     def on_deadline(self, handler: OnDeadline) -> None:
         self._on_deadline = handler
@@ -55,7 +53,6 @@ class CallDeadlines:
     async def _wait(self, session_id: str, due: float) -> None:
         while (left := due - self._clock.monotonic()) > 0:
             await self._clock.sleep(left)
-        self.fired[session_id] = self._clock.monotonic()
         self._timers.pop(session_id, None)
         log.info("call deadline reached", extra={"session_id": session_id})
         if self._on_deadline is not None:
