@@ -58,6 +58,7 @@ class MemoryCallSlots:
         slots = self._slots.setdefault(key, {})
         for holder in [h for h, until in slots.items() if until <= now]:
             del slots[holder]
+            self._held.pop(holder, None)  # a lapsed lease is gone under every key
         return slots
 
     async def acquire(self, holder: str, limits: Mapping[str, int], lease_s: float) -> str | None:
