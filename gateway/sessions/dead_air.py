@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Coroutine
+from typing import Any, TypeVar
 
 from gateway.sessions.port import Cue, SessionClient
 from kinds.clock import Clock
+from providers.base import ProviderSession
 from providers.events import ProviderRecovering
 from providers.toolkit.deadline import within
 
@@ -28,6 +29,32 @@ T = TypeVar("T")
 
 TOOL_HOLD_AFTER_S = 0.8
 """A tool that has not answered in this long gets a holding line (issue #20)."""
+CONNECT_HOLD_AFTER_S = 1.5
+"""A provider not connected this long after the client is: the caller hears a holding line
+while the connect goes on (its attempts end within the provider's own budget)."""
+
+
+async def hold_connect(
+    clock: Clock,
+    client: SessionClient,
+    connecting: Coroutine[Any, Any, ProviderSession],
+    *,
+    hold_after_s: float = CONNECT_HOLD_AFTER_S,
+) -> ProviderSession:
+    """``connecting``'s session; the caller hears a holding line if it is slow."""
+    task = asyncio.ensure_future(connecting)
+    try:
+        await within(clock, hold_after_s, asyncio.shield(task))
+    except TimeoutError:
+        await client.play_cue("holding")
+    except BaseException:
+        task.cancel()
+        raise
+    try:
+        return await task
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
 
 
 class DeadAir:

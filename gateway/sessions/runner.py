@@ -15,6 +15,7 @@ from typing import Any
 from gateway import metrics, tracing
 from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import Conversation, ConversationLimits
+from gateway.sessions.dead_air import hold_connect
 from gateway.sessions.failover import Failover
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.plan import AudioRoute, SessionPlan, plan_session
@@ -39,16 +40,11 @@ from providers.spec import (
     ToolSpec,
     TurnDetection,
 )
-from providers.toolkit.deadline import within
 
 log = logging.getLogger(__name__)
 
 ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
-
-CONNECT_HOLD_AFTER_S = 1.5
-"""A provider not connected this long after the client is: the caller hears a holding line
-while the connect goes on (its attempts end within the provider's own budget)."""
 
 
 def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ()) -> AssistantSpec:
@@ -186,8 +182,8 @@ class SessionRunner:
         plan = self.plan(session, client, assistant)
         failover = self._failover(session, assistant, client, plan)
         try:
-            provider_session = await self._holding(
-                client, self._connect(session, assistant, plan, assistant.provider)
+            provider_session = await hold_connect(
+                self._clock, client, self._connect(session, assistant, plan, assistant.provider)
             )
             plan = _as_connected(plan, provider_session)
         except ProviderError as exc:
@@ -218,24 +214,6 @@ class SessionRunner:
             failover=failover,
         )
         return await self._converse(session, assistant, client, conversation, reader)
-
-    async def _holding(
-        self, client: SessionClient, connecting: Coroutine[Any, Any, ProviderSession]
-    ) -> ProviderSession:
-        """``connecting``'s session; the caller hears a holding line if it is slow."""
-        task = asyncio.ensure_future(connecting)
-        try:
-            await within(self._clock, CONNECT_HOLD_AFTER_S, asyncio.shield(task))
-        except TimeoutError:
-            await client.play_cue("holding")
-        except BaseException:
-            task.cancel()
-            raise
-        try:
-            return await task
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
 
     async def _fail_over_at_connect(
         self, failover: Failover | None, error: ProviderError

@@ -277,17 +277,29 @@ class GeminiLiveSession(ProviderSession):
                 barren = 1
             if barren > self._options.max_reconnects:
                 raise ProviderUnavailable("Gemini keeps closing the session", code=error.code)
-            log.info("gemini.reconnecting", extra={"reason": error.code})
-            self._input.live = False
-            self._emit(self._tracker.connection_lost())  # before re-seeding from the history
-            self._events.put(ProviderRecovering(error.code, fault=error.code != "go_away"))
-            replacement = await self._dialer.connect(
-                self._tracker.history,
-                fresh_code="reconnect_failed",
-                retry=self._options.reconnect_retry,
-            )
-            await conn.close()  # after the new one is up: make before break
-            await self._adopt(replacement)
+            await self._reconnect(conn, error)
+
+    async def _reconnect(self, conn: LiveConnection, error: ProviderError) -> None:
+        """Replace ``conn`` (lost by ``error``); the new connection is asked for what the old
+        one owed the caller: the greeting never heard, or the reply to a turn."""
+        log.info("gemini.reconnecting", extra={"reason": error.code})
+        fault = error.code != "go_away"
+        owed = self._watchdog.audio_owed or self._tracker.in_turn
+        reply = fault and (error.code == "provider_stalled" or owed)
+        self._input.live = False
+        self._emit(self._tracker.connection_lost())  # before re-seeding from the history
+        self._events.put(ProviderRecovering(error.code, fault=fault))
+        greet = self._dialer.greets and not self._tracker.history  # it was never heard
+        replacement = await self._dialer.connect(
+            self._tracker.history,
+            fresh_code="reconnect_failed",
+            greet=greet,
+            retry=self._options.reconnect_retry,
+        )
+        await conn.close()  # after the new one is up: make before break
+        await self._adopt(replacement)
+        if greet or (reply and await self._try_send(wire.reply_request())):
+            self._watchdog.expect_audio()
 
     async def _pump(self, conn: LiveConnection) -> tuple[ProviderError, bool]:
         """Apply server messages until the connection ends or should be replaced now."""

@@ -220,22 +220,28 @@ class OpenAIRealtimeSession(ProviderSession):
                     self._events.put(ProviderRecovering(outcome.code, fault=not planned))
                 else:
                     log.info("openai realtime recycling the connection")
-                ws = await self._replace(ws)
+                ws = await self._replace(ws, reply=self._reply_was_due(outcome))
         except ProviderError as exc:
             self._fail(exc)
         except Exception:  # a bug must still end the session visibly, never hang it
             log.exception("openai realtime supervisor crashed")
             self._fail(ProviderProtocolError("internal error", code="internal_error"))
 
+    def _reply_was_due(self, outcome: Outcome) -> bool:
+        """The lost connection owed the caller speech: the new one is asked for it."""
+        if isinstance(outcome, ProviderError) and outcome.code == "provider_stalled":
+            return self._watchdog.owed_at_alarm
+        return self._watchdog.audio_owed or self._translator.response_active
+
     async def _replace(
-        self, old: aiohttp.ClientWebSocketResponse
+        self, old: aiohttp.ClientWebSocketResponse, *, reply: bool
     ) -> aiohttp.ClientWebSocketResponse:
         """A new, seeded connection; the old one closes meanwhile (a stalled server may never
         answer the close, and the caller must not wait on it)."""
         closing = asyncio.ensure_future(old.close())
         try:
             ws = await open_with_retry(self._http, self._reconnect_policy, self._clock)
-            await self._seed(ws, first=False)
+            await self._seed(ws, first=False, reply=reply)
         finally:
             await closing
         return ws
@@ -244,7 +250,9 @@ class OpenAIRealtimeSession(ProviderSession):
         """Run one connection until it is lost, stalls, fails or is due for a recycle."""
         return await first_of(self._read(ws), self._stalled(), self._recycle_when_due())
 
-    async def _seed(self, ws: aiohttp.ClientWebSocketResponse, *, first: bool) -> None:
+    async def _seed(
+        self, ws: aiohttp.ClientWebSocketResponse, *, first: bool, reply: bool = False
+    ) -> None:
         """Configure a new connection, replay the conversation, then make it current."""
         try:
             async with self._send_lock:
@@ -254,11 +262,11 @@ class OpenAIRealtimeSession(ProviderSession):
                 await self._send(ws, wire.session_update(self._config))
                 for item in self._history.replay_items():
                     await self._send(ws, wire.item_create(item))
-                if first and self._greeting and not len(self._history):
+                if self._greeting and not len(self._history):  # never heard: (re)greet
                     self._translator.want_reply()
                     self._expect_audio()
                     await self._send(ws, wire.greeting_response(self._greeting))
-                elif not first and self._history.awaiting_reply():
+                elif not first and (reply or self._history.awaiting_reply()):
                     await self._request_reply(ws)
                 for audio in self._pending_audio.drain():
                     await self._send(ws, wire.input_audio_append(audio))

@@ -99,6 +99,7 @@ class StallWatchdog:
             now_s = self._clock.monotonic() + EPSILON_S
             alarm = self._due(now_s)
             if alarm is not None:
+                self.owed_at_alarm = self._audio_due_since is not None
                 self.reset()
                 return alarm
             if self._probe is not None and self._probe_due(now_s):

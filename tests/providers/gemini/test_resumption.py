@@ -54,7 +54,8 @@ async def test_drop_mid_call_resumes_with_the_latest_resumable_handle_and_buffer
     await second.send({"setupComplete": {}})
     assert body(await second.receive("realtimeInput"))["audio"]
     assert second.audio_received() == CALLER_AUDIO
-    assert second.of_kind("clientContent") == []  # resumed: no re-seed, no second greeting
+    # Resumed: no re-seed and no second greeting; the cut-off turn is asked to go on.
+    assert second.of_kind("clientContent") == [{"clientContent": {"turnComplete": True}}]
 
     await second.send_audio(b"\x02\x00" * 480)
     await second.send_content(turnComplete=True)
