@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from gateway import tracing
 from gateway.sessions.audio_format import SessionAudio
 from gateway.sessions.dead_air import TOOL_HOLD_AFTER_S, DeadAir
-from gateway.sessions.failover import Failover, TranscriptSoFar, split_unanswered
+from gateway.sessions.failover import Failover, TranscriptSoFar, switch
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
     CallerAudio,
@@ -97,14 +96,12 @@ class Conversation:
         self._limits = limits
         self._transcript = TranscriptSoFar(turns)
         self._log = TurnLog(self._transcript, clock)
+        voice = plan.mode == "voice"  # chats get no cues: there is no silence to fill
+        hold_s = limits.tool_hold_after_s if voice else None
         self._dead_air = DeadAir(
-            client,
-            clock,
-            owed_at_start=greeting and plan.mode == "voice",
-            tool_hold_after_s=limits.tool_hold_after_s if plan.mode == "voice" else None,
+            client, clock, owed_at_start=greeting and voice, tool_hold_after_s=hold_s
         )
-        self._failover = failover
-        self._failed_over = False
+        self._failover, self._failed_over = failover, False
         self._audio = SessionAudio(plan)
         self._on_reply_latency = on_reply_latency
         self._caller_done_s: float | None = None  # when the caller's turn ended, if awaiting
@@ -117,8 +114,9 @@ class Conversation:
             if plan.turns == "gateway" and plan.inbound.port.encoding == "pcm16"
             else None
         )
+        end_after = self._end_after_response
         self._tools = ToolCalls(
-            plan, provider, client, webhooks, self._end_after_response, hold=self._tool_held
+            plan, provider, client, webhooks, end_after, hold=self._dead_air.hold_tool
         )
         self._responding = False
         self._audio_item: str | None = None
@@ -229,12 +227,8 @@ class Conversation:
         self._dead_air.caller_waits()
         if self._plan.provider_takes_turn_marks:
             await self._provider.end_turn(ms_ago)
-
-    async def _tool_held(self, work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-        """A tool's answer, with holding lines while it takes long; then a reply is owed."""
-        result = await self._dead_air.hold_while(work)
-        self._dead_air.caller_waits()
-        return result
+        else:
+            await self._provider.caller_turn_ended(ms_ago)
 
     def _end_after_response(self, reason: str) -> None:
         """End once the current response is complete (a goodbye or transfer line is heard)."""
@@ -280,14 +274,12 @@ class Conversation:
         await self._dead_air.play("failover")
         owed = self._dead_air.owed
         self._log.close()  # the unfinished turn is stored as it stands, and seeds the fallback
-        seed, unanswered = split_unanswered(self._transcript.history(), owed)
-        try:
-            provider, plan = await failover.connect(seed)
-        except Exception:
-            log.warning("failover failed", extra={"fallback": failover.fallback})
+        switched = await switch(failover, self._transcript.history(), owed)
+        if switched is None:
             return False
+        provider, unanswered = switched.provider, switched.unanswered
+        self._plan, self._audio = switched.plan, SessionAudio(switched.plan)
         old, self._provider = self._provider, provider
-        self._plan, self._audio = plan, SessionAudio(plan)
         self._tools.use(provider)
         self._responding, self._audio_item = False, None
         await old.aclose()

@@ -108,6 +108,12 @@ class DeadAir:
             start_s = max(self._heard_until_s, self._clock.monotonic())
             self._heard_until_s = start_s + played_s
 
+    async def hold_tool(self, work: Awaitable[T]) -> T:
+        """A tool's answer, with holding lines while it is slow; then a reply is owed."""
+        result = await self.hold_while(work)
+        self.caller_waits()
+        return result
+
     async def hold_while(self, work: Awaitable[T]) -> T:
         """``work``'s result; while it runs, a holding line whenever the caller has heard
         ``tool_hold_after_s`` of silence (the first the tool line, then the short one)."""

@@ -8,6 +8,7 @@ for an answer, their last words go to it as text, so it answers them rather than
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from gateway.sessions.transcripts import TurnRecord
 from gateway.sessions.turn_log import TurnStore
 from providers.base import ProviderSession
 from providers.spec import HistoryItem
+
+log = logging.getLogger(__name__)
 
 Connect = Callable[[tuple[HistoryItem, ...]], Awaitable[tuple[ProviderSession, SessionPlan]]]
 """Open the fallback seeded with this history; the session and its plan (the client's formats
@@ -70,3 +73,25 @@ def split_unanswered(
     if owed and history and history[-1].role == "user":
         return history[:-1], history[-1].text
     return history, None
+
+
+@dataclass(frozen=True, slots=True)
+class Switched:
+    """The fallback's session and plan, and the caller's words it still has to answer."""
+
+    provider: ProviderSession
+    plan: SessionPlan
+    unanswered: str | None
+
+
+async def switch(
+    failover: Failover, history: tuple[HistoryItem, ...], owed: bool
+) -> Switched | None:
+    """Open the fallback seeded with ``history``; None when it cannot be reached either."""
+    seed, unanswered = split_unanswered(history, owed)
+    try:
+        provider, plan = await failover.connect(seed)
+    except Exception:
+        log.warning("failover failed", extra={"fallback": failover.fallback})
+        return None
+    return Switched(provider, plan, unanswered)

@@ -120,6 +120,7 @@ class GeminiLiveSession(ProviderSession):
         self._conn: LiveConnection | None = None
         self._ended = False
         self._go_away = False
+        self._model_spoke = False
         self._main: asyncio.Task[None] | None = None
 
     @property
@@ -158,6 +159,11 @@ class GeminiLiveSession(ProviderSession):
         """With ``client_turns``: ``activityEnd``; Gemini answers the turn."""
         if not self._ended:
             await self._input.end_turn(ended_ms_ago)
+
+    async def caller_turn_ended(self, ended_ms_ago: int) -> None:
+        """Gemini's own VAD ends the turn and says nothing of it: watch for the reply."""
+        if not self._ended and self._context.mode == "voice":
+            self._watchdog.expect_audio()
 
     async def send_text(self, text: str) -> None:
         if self._ended:
@@ -287,9 +293,10 @@ class GeminiLiveSession(ProviderSession):
         owed = self._watchdog.audio_owed or self._tracker.in_turn
         reply = fault and (error.code == "provider_stalled" or owed)
         self._input.live = False
+        self._events.put(ProviderRecovering(error.code, fault=fault))  # while still speaking
         self._emit(self._tracker.connection_lost())  # before re-seeding from the history
-        self._events.put(ProviderRecovering(error.code, fault=fault))
-        greet = self._dialer.greets and not self._tracker.history  # it was never heard
+        # A greeting never heard is asked for again (a resumed session has it in its context).
+        greet = self._dialer.greets and not self._model_spoke and not self._dialer.resume_handle
         replacement = await self._dialer.connect(
             self._tracker.history,
             fresh_code="reconnect_failed",
@@ -322,6 +329,7 @@ class GeminiLiveSession(ProviderSession):
         """Act on one note; True when the connection should be replaced right now."""
         if isinstance(note, _ANSWERS):
             self._watchdog.audio_arrived()
+            self._model_spoke = True
         match note:
             case ResumptionUpdate(handle=handle, resumable=True):
                 self._dialer.resume_handle = handle
