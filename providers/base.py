@@ -50,6 +50,13 @@ class ProviderSession(ABC):
         a session without server VAD takes the turn as complete and replies."""
         del ended_ms_ago
 
+    async def caller_turn_ended(self, ended_ms_ago: int) -> None:
+        """The client's VAD heard the caller's turn end, while this session finds turns itself
+        (``begin_turn``/``end_turn`` are not used): nothing to send, but a reply is now owed,
+        and a session may watch for it (a provider that never says when it heard a turn end,
+        such as Gemini, has no other way to notice that none is coming)."""
+        del ended_ms_ago
+
     @abstractmethod
     async def send_tool_result(self, call_id: str, result: dict[str, Any]) -> None:
         """Answer a ``ToolCall``; the model continues with the result."""

@@ -84,6 +84,17 @@ class ToolCallsCancelled:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderRecovering:
+    """The connection was lost or stalled and the session is reconnecting (once, quickly):
+    the caller may hear a holding line meanwhile. ``fault`` is False for planned switches
+    (a recycle before the session cap, Gemini's ``goAway``) that the caller should not notice."""
+
+    reason: str
+    fault: bool = True
+    kind: Literal["provider_recovering"] = "provider_recovering"
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderFailed:
     """The provider session failed and will yield nothing more; ``code`` is machine-readable."""
 
@@ -101,5 +112,6 @@ ProviderEvent = (
     | OutputTruncated
     | ToolCall
     | ToolCallsCancelled
+    | ProviderRecovering
     | ProviderFailed
 )

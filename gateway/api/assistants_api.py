@@ -35,13 +35,14 @@ def checked_fields(body: AssistantFields, provider_names: list[str]) -> dict[str
     """The fields the client set, checked against what this gateway can run (the API and the
     CLI both store assistants through this, so neither accepts what the other refuses)."""
     fields = body.model_dump(exclude_unset=True)
-    provider = fields.get("provider")
-    if provider is not None and provider not in provider_names:
-        known = ", ".join(provider_names)
-        raise ValidationFailed(
-            f"unknown provider {provider!r}",
-            details=[{"field": "provider", "message": f"expected one of {known}"}],
-        )
+    for field in ("provider", "fallback_provider"):
+        provider = fields.get(field)
+        if provider is not None and provider not in provider_names:
+            known = ", ".join(provider_names)
+            raise ValidationFailed(
+                f"unknown {field.replace('_', ' ')} {provider!r}",
+                details=[{"field": field, "message": f"expected one of {known}"}],
+            )
     if fields.get("transfer_number"):
         fields["transfer_number"] = to_e164(fields["transfer_number"], field="transfer_number")
     for name in _REQUIRED:

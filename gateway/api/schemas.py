@@ -133,6 +133,14 @@ class AssistantFields(_Request):
 
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     provider: Annotated[str | None, Field(pattern=r"^[a-z0-9_-]{1,40}$")] = None
+    fallback_provider: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[a-z0-9_-]{1,40}$",
+            description="When the provider fails (at connect or mid-call), the session goes "
+            "on with this one, seeded with the transcript so far; null: none.",
+        ),
+    ] = None
     model: Annotated[str | None, Field(max_length=200)] = None
     voice: Annotated[str | None, Field(max_length=100)] = None
     instructions: Annotated[str | None, Field(max_length=32_000)] = None
@@ -157,6 +165,7 @@ class AssistantView(BaseModel):
     id: int
     name: str
     provider: str
+    fallback_provider: str | None = None
     model: str | None
     voice: str | None
     instructions: str

@@ -29,6 +29,7 @@ from gateway.sessions.port import (
     CallerAudio,
     CallerText,
     ClientEvent,
+    Cue,
     EndSession,
     Interrupt,
 )
@@ -107,6 +108,11 @@ class AppSocketClient:
 
     async def answer_tool(self, call: ToolCall) -> dict[str, Any]:
         return {"error": f"tool {call.name!r} is not available"}  # the plan gives apps none
+
+    async def play_cue(self, cue: Cue) -> float:
+        """Apps draw their own waiting state (the Kura protocol has no message for a cue)."""
+        del cue
+        return 0.0
 
     def _put(self, text: str) -> None:
         if self.broken_reason is not None:

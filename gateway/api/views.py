@@ -23,6 +23,7 @@ def assistant_view(row: Assistant) -> AssistantView:
         id=row.id,
         name=row.name,
         provider=row.provider,
+        fallback_provider=row.fallback_provider,
         model=row.model,
         voice=row.voice,
         instructions=row.instructions,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from gateway import tracing
 from gateway.sessions.audio_format import SessionAudio
+from gateway.sessions.dead_air import TOOL_HOLD_AFTER_S, DeadAir
+from gateway.sessions.failover import Failover, TranscriptSoFar, switch
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
     CallerAudio,
@@ -46,6 +48,7 @@ from providers.events import (
     OutputTruncated,
     ProviderEvent,
     ProviderFailed,
+    ProviderRecovering,
     ResponseDone,
     ToolCall,
     ToolCallsCancelled,
@@ -64,6 +67,8 @@ class ConversationLimits:
     idle_timeout_s: float = 120.0
     max_turns: int | None = None
     max_duration_s: float | None = None
+    tool_hold_after_s: float | None = TOOL_HOLD_AFTER_S
+    """A tool that has not answered in this long gets a holding line; None: never."""
 
 
 class Conversation:
@@ -81,13 +86,22 @@ class Conversation:
         on_reply_latency: Callable[[float], None] | None = None,
         webhooks: WebhookHandler | None = None,
         silence_ms: int = 500,
+        greeting: bool = False,
+        failover: Failover | None = None,
     ) -> None:
         self._provider = provider
         self._client = client
         self._plan = plan
         self._clock = clock
         self._limits = limits
-        self._log = TurnLog(turns, clock)
+        self._transcript = TranscriptSoFar(turns)
+        self._log = TurnLog(self._transcript, clock)
+        voice = plan.mode == "voice"  # chats get no cues: there is no silence to fill
+        hold_s = limits.tool_hold_after_s if voice else None
+        self._dead_air = DeadAir(
+            client, clock, owed_at_start=greeting and voice, tool_hold_after_s=hold_s
+        )
+        self._failover, self._failed_over = failover, False
         self._audio = SessionAudio(plan)
         self._on_reply_latency = on_reply_latency
         self._caller_done_s: float | None = None  # when the caller's turn ended, if awaiting
@@ -100,12 +114,25 @@ class Conversation:
             if plan.turns == "gateway" and plan.inbound.port.encoding == "pcm16"
             else None
         )
-        self._tools = ToolCalls(plan, provider, client, webhooks, self._end_after_response)
+        end_after = self._end_after_response
+        self._tools = ToolCalls(
+            plan, provider, client, webhooks, end_after, hold=self._dead_air.hold_tool
+        )
         self._responding = False
         self._audio_item: str | None = None
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._end_after: str | None = None
         self._last_activity_s = self._started_s = clock.monotonic()
+
+    @property
+    def provider(self) -> ProviderSession:
+        """The provider session in use (after a failover, the fallback's)."""
+        return self._provider
+
+    @property
+    def failed_over(self) -> bool:
+        """The session moved to its fallback provider."""
+        return self._failed_over
 
     @property
     def turns_completed(self) -> int:
@@ -180,12 +207,14 @@ class Conversation:
 
     async def _caller_text(self, text: str) -> None:
         self._caller_done()
+        self._dead_air.caller_waits()
         self._mark_activity()
         self._log.caller_said(text, new_turn=True)
         await self._provider.send_text(text)
 
     async def _turn_started(self, ms_ago: int) -> None:
         self._mark_activity()  # the caller's speech keeps a session alive, whoever hears it
+        self._dead_air.caller_speaks()
         self._log.caller_started_speaking()
         if self._plan.provider_takes_turn_marks:
             await self._provider.begin_turn(ms_ago)
@@ -195,8 +224,11 @@ class Conversation:
         latency."""
         self._mark_activity()
         self._caller_done()
+        self._dead_air.caller_waits()
         if self._plan.provider_takes_turn_marks:
             await self._provider.end_turn(ms_ago)
+        else:
+            await self._provider.caller_turn_ended(ms_ago)
 
     def _end_after_response(self, reason: str) -> None:
         """End once the current response is complete (a goodbye or transfer line is heard)."""
@@ -205,17 +237,59 @@ class Conversation:
     # --- provider → client -------------------------------------------------------------------
 
     async def _pump_provider(self) -> None:
+        while True:
+            failure = await self._pump_once()
+            if self._ended.done():
+                return
+            if failure is None:
+                self.end("provider_closed")
+                return
+            log.warning("provider failed", extra={"code": failure.code})
+            if not await self._fail_over(failure.code):
+                await self._client.deliver(SessionError(error=failure.message))
+                self.end("provider_error")
+                return
+
+    async def _pump_once(self) -> ProviderFailed | None:
+        """Act on the current provider's events until it fails (returned) or closes."""
         try:
             async for event in self._provider:
+                if isinstance(event, ProviderFailed):
+                    return ProviderFailed(event.code, f"AI provider error: {event.message}")
                 await self._on_event(event)
                 if self._ended.done():
-                    return
+                    return None
         except Exception:
             log.exception("provider session failed")
-            await self._client.deliver(SessionError(error="the AI provider failed"))
-            self.end("provider_error")
-            return
-        self.end("provider_closed")
+            return ProviderFailed("internal_error", "the AI provider failed")
+        return None
+
+    async def _fail_over(self, code: str) -> bool:
+        """Go on with the fallback provider (once), re-seeded with the transcript so far; the
+        caller hears a short bridge line instead of the apology. False: no fallback."""
+        failover = self._failover
+        if failover is None or self._failed_over:
+            return False
+        self._failed_over = True
+        await self._dead_air.play("failover")
+        owed = self._dead_air.owed
+        self._log.close()  # the unfinished turn is stored as it stands, and seeds the fallback
+        switched = await switch(failover, self._transcript.history(), owed)
+        if switched is None:
+            return False
+        provider, unanswered = switched.provider, switched.unanswered
+        self._plan, self._audio = switched.plan, SessionAudio(switched.plan)
+        old, self._provider = self._provider, provider
+        self._tools.use(provider)
+        self._responding, self._audio_item = False, None
+        await old.aclose()
+        log.warning("provider failed over", extra={"code": code, "fallback": failover.fallback})
+        await failover.record(failover.primary, failover.fallback, code)
+        if unanswered is not None:
+            self._dead_air.caller_waits()
+            self._log.caller_said(unanswered, new_turn=True)
+            await provider.send_text(unanswered)
+        return True
 
     async def _on_event(self, event: ProviderEvent) -> None:
         match event:
@@ -231,6 +305,7 @@ class Conversation:
                 await self._client.deliver(TranscriptionUpdate(source=source, text=text))
             case CallerSpeechStarted():
                 self._mark_activity()
+                self._dead_air.caller_speaks()
                 self._log.caller_started_speaking()
                 handled = await self._client.caller_speech_started()
                 if not handled and self._responding:
@@ -244,10 +319,8 @@ class Conversation:
                 self._tools.call(event)
             case ToolCallsCancelled(call_ids=call_ids):
                 self._tools.cancel(call_ids)
-            case ProviderFailed(message=message, code=code):
-                log.warning("provider failed", extra={"code": code})
-                await self._client.deliver(SessionError(error=f"AI provider error: {message}"))
-                self.end("provider_error")
+            case ProviderRecovering():
+                await self._dead_air.recovering(event, responding=self._responding)
 
     async def _agent_audio(self, audio: bytes, item_id: str) -> None:
         self._replying()
@@ -257,6 +330,8 @@ class Conversation:
         self._audio_item = item_id
         converted = self._audio.from_provider(audio)
         if converted:
+            port = self._plan.outbound.port
+            self._dead_air.agent_spoke(len(converted) / port.bytes_per_ms / 1000)
             await self._client.deliver_audio(converted, item_id)
 
     def _caller_done(self) -> None:
@@ -278,6 +353,7 @@ class Conversation:
 
     async def _response_done(self, interrupted: bool) -> None:
         self._responding = False
+        self._dead_air.response_done()
         tail = self._audio.flush_from_provider()
         if tail and self._audio_item is not None and not interrupted:
             await self._client.deliver_audio(tail, self._audio_item)

@@ -97,6 +97,12 @@ ClientEvent = (
 
 # --- conversation → client ---------------------------------------------------------------------
 
+Cue = Literal["holding", "failover", "tool"]
+"""A short prerecorded line the engine asks a client to play so the caller never hears dead
+air: ``holding`` ("one moment, please") while a provider reconnects or is slow to connect,
+``failover`` ("sorry about that, just a moment") when the session moves to its fallback
+provider, ``tool`` ("let me check that for you") while a tool runs."""
+
 
 class SessionClient(Protocol):
     """Where a conversation's output goes; implemented by each door."""
@@ -121,3 +127,8 @@ class SessionClient(Protocol):
 
     async def answer_tool(self, call: ToolCall) -> dict[str, Any]:
         """Answer a built-in tool the plan gives to the client (``end_call`` on a call)."""
+
+    async def play_cue(self, cue: Cue) -> float:
+        """Play a prerecorded line now, after what is already queued, and say how long it
+        lasts in seconds (a phone call plays it; a client with no caller to keep on the line
+        may ignore it and return 0). May come before ``session_planned`` (a slow connect)."""

@@ -15,6 +15,8 @@ from typing import Any
 from gateway import metrics, tracing
 from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import Conversation, ConversationLimits
+from gateway.sessions.dead_air import hold_connect
+from gateway.sessions.failover import Failover
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.plan import AudioRoute, SessionPlan, plan_session
 from gateway.sessions.port import SessionClient
@@ -30,7 +32,14 @@ from providers.base import ProviderSession
 from providers.errors import ProviderError
 from providers.events import ToolCall
 from providers.registry import ProviderRegistry
-from providers.spec import AssistantSpec, SessionContext, SessionMode, ToolSpec, TurnDetection
+from providers.spec import (
+    AssistantSpec,
+    HistoryItem,
+    SessionContext,
+    SessionMode,
+    ToolSpec,
+    TurnDetection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +180,21 @@ class SessionRunner:
         self, session: Session, client: SessionClient, reader: ClientReader, assistant: Assistant
     ) -> str:
         plan = self.plan(session, client, assistant)
+        failover = self._failover(session, assistant, client, plan)
         try:
-            provider_session = await self._connect(session, assistant, plan)
+            provider_session = await hold_connect(
+                self._clock, client, self._connect(session, assistant, plan, assistant.provider)
+            )
+            plan = _as_connected(plan, provider_session)
         except ProviderError as exc:
             log.warning("provider connect failed", extra={"code": exc.code})
             metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
-            await client.deliver(SessionError(error=f"AI provider unavailable: {exc}"))
-            await self._service.finish(session.id, "provider_error")
-            return "provider_error"
-        plan = _as_connected(plan, provider_session)
+            switched = await self._fail_over_at_connect(failover, exc)
+            if switched is None:
+                await client.deliver(SessionError(error=f"AI provider unavailable: {exc}"))
+                await self._service.finish(session.id, "provider_error")
+                return "provider_error"
+            (provider_session, plan), failover = switched, None
         client.session_planned(plan)
         conversation = Conversation(
             provider=provider_session,
@@ -195,26 +210,90 @@ class SessionRunner:
             on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
             webhooks=self._webhooks(session, assistant),
             silence_ms=assistant_spec(assistant).turn_detection.silence_ms,
+            greeting=bool(assistant.greeting),
+            failover=failover,
         )
-        return await self._converse(
-            session, assistant, client, conversation, provider_session, reader
-        )
+        return await self._converse(session, assistant, client, conversation, reader)
+
+    async def _fail_over_at_connect(
+        self, failover: Failover | None, error: ProviderError
+    ) -> tuple[ProviderSession, SessionPlan] | None:
+        if failover is None:
+            return None
+        try:
+            switched = await failover.connect(())
+        except ProviderError as exc:
+            log.warning("fallback connect failed", extra={"code": exc.code})
+            return None
+        await failover.record(failover.primary, failover.fallback, error.code)
+        return switched
+
+    def _failover(
+        self, session: Session, assistant: Assistant, client: SessionClient, plan: SessionPlan
+    ) -> Failover | None:
+        """How this session moves to the assistant's fallback provider, if it names one."""
+        fallback = assistant.fallback_provider
+        if (
+            not fallback
+            or fallback == assistant.provider
+            or fallback not in self._providers.names()
+        ):
+            return None
+
+        async def connect(
+            history: tuple[HistoryItem, ...],
+        ) -> tuple[ProviderSession, SessionPlan]:
+            provider = self._providers.get(fallback)
+            spec = replace(assistant_spec(assistant), provider=fallback, model=None, voice=None)
+            own = plan_session(
+                client.traits,
+                provider.capabilities(plan.mode),
+                spec,
+                plan.mode,
+                can_transfer=bool(assistant.transfer_number),
+            )
+            # The client keeps the formats it was planned with; the engine converts.
+            own = replace(
+                own,
+                inbound=AudioRoute(plan.inbound.port, own.inbound.provider),
+                outbound=AudioRoute(plan.outbound.port, own.outbound.provider),
+            )
+            opened = await self._connect(session, assistant, own, fallback, history=history)
+            return opened, _as_connected(own, opened)
+
+        async def record(primary: str, to: str, code: str) -> None:
+            note = {"from": primary, "to": to, "reason": code, "at": self._clock.now().isoformat()}
+            try:
+                await self._store.sessions.note(session.id, "failover", note)
+            except Exception:  # the call goes on; only the record is lost
+                log.exception("failover not recorded", extra={"session_id": session.id})
+
+        return Failover(assistant.provider, fallback, connect, record)
 
     async def _connect(
-        self, session: Session, assistant: Assistant, plan: SessionPlan
+        self,
+        session: Session,
+        assistant: Assistant,
+        plan: SessionPlan,
+        provider_name: str,
+        *,
+        history: tuple[HistoryItem, ...] = (),
     ) -> ProviderSession:
         spec = assistant_spec(assistant, plan.offered_tools)
+        if provider_name != assistant.provider:  # a fallback: its own default model and voice
+            spec = replace(spec, provider=provider_name, model=None, voice=None)
         context = SessionContext(
             session_id=session.id,
             mode=plan.mode,
             language_code=session.language_code,
             caller_context=await self._caller_context(session),
+            history=history,
             input_audio=plan.inbound.provider,
             output_audio=plan.outbound.provider,
             client_turns=plan.provider_takes_turn_marks,
         )
-        with tracing.span("provider.connect", session_id=session.id, provider=assistant.provider):
-            return await self._providers.get(assistant.provider).connect(spec, context)
+        with tracing.span("provider.connect", session_id=session.id, provider=provider_name):
+            return await self._providers.get(provider_name).connect(spec, context)
 
     async def _converse(
         self,
@@ -222,7 +301,6 @@ class SessionRunner:
         assistant: Assistant,
         client: SessionClient,
         conversation: Conversation,
-        provider_session: ProviderSession,
         reader: ClientReader,
     ) -> str:
         await self._live.add(session.id, conversation)
@@ -242,7 +320,7 @@ class SessionRunner:
             active.dec()
             if reason == "provider_error":
                 metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
-            await _complete_despite_cancel(self._wrap_up(provider_session, session.id, reason))
+            await _complete_despite_cancel(self._wrap_up(conversation.provider, session.id, reason))
         metrics.SESSIONS_ENDED.labels(session.channel, reason).inc()
         log.info("session ended", extra={"session_id": session.id, "reason": reason})
         return reason

@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 WebhookHandler = Callable[[ToolCall], Awaitable[dict[str, Any]]]
 """Answers a call through the assistant's webhook for that tool."""
+Hold = Callable[[Awaitable[dict[str, Any]]], Awaitable[dict[str, Any]]]
+"""Awaits a tool's answer, keeping the caller company meanwhile (``DeadAir.hold_while``)."""
+
+
+async def _no_hold(work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    return await work
 
 
 class ToolCalls:
@@ -36,7 +42,10 @@ class ToolCalls:
         client: SessionClient,
         webhooks: WebhookHandler | None,
         end_after_response: Callable[[str], None],
+        *,
+        hold: Hold = _no_hold,
     ) -> None:
+        self._hold = hold
         self._plan = plan
         self._provider = provider
         self._client = client
@@ -48,6 +57,11 @@ class ToolCalls:
 
     def start(self, group: asyncio.TaskGroup) -> None:
         self._group = group
+
+    def use(self, provider: ProviderSession) -> None:
+        """After a failover: calls still running answer the new provider (which will not
+        know them, and drops the answer)."""
+        self._provider = provider
 
     def call(self, call: ToolCall) -> None:
         if self._group is None:
@@ -91,7 +105,8 @@ class ToolCalls:
 
     async def _run(self, call: ToolCall) -> None:
         try:
-            await self._provider.send_tool_result(call.call_id, await self._answer(call))
+            result = await self._hold(self._answer(call))
+            await self._provider.send_tool_result(call.call_id, result)
         except Exception:
             log.exception("tool result not delivered", extra={"tool": call.name})
 

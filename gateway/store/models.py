@@ -65,6 +65,7 @@ class Assistant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(40), default="local")
+    fallback_provider: Mapped[str | None] = mapped_column(String(40))
     model: Mapped[str | None] = mapped_column(String(200))
     voice: Mapped[str | None] = mapped_column(String(100))
     instructions: Mapped[str] = mapped_column(Text, default="")

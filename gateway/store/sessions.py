@@ -106,6 +106,13 @@ class SessionRepository:
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def note(self, session_id: str, key: str, value: object) -> None:
+        """Set ``key`` in the session's metadata (a failover, say), keeping the rest."""
+        async with self._db.begin() as db:
+            row = await db.get(Session, session_id)
+            if row is not None:
+                row.meta = {**(row.meta or {}), key: value}
+
     async def expire_due(self, now: datetime) -> int:
         """Pending sessions whose connect window has passed become ``expired``."""
         async with self._db.begin() as db:

@@ -30,12 +30,13 @@ from gateway.sessions.port import (
     CallerTurnEnded,
     CallerTurnStarted,
     ClientEvent,
+    Cue,
     EndAfterResponse,
     EndSession,
     Interrupt,
 )
 from gateway.sessions.protocol import ServerMessage, SessionError, TurnComplete
-from gateway.telephony.call_audio import apology_audio
+from gateway.telephony.call_audio import apology_audio, cue_audio
 from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
 from gateway.telephony.carriers.events import (
     CarrierCommand,
@@ -143,6 +144,8 @@ class CallBridge:
         self._current_item: str | None = None
         self._cleared_items: set[str] = set()
         self._failed = False
+        self._apologised = False
+        self._cues = 0
         self.hung_up = False
         self.counters = _Counters()
 
@@ -172,7 +175,8 @@ class CallBridge:
 
     async def deliver(self, message: ServerMessage) -> None:
         if isinstance(message, SessionError):
-            self._failed = True  # the caller will hear the apology instead of dead air
+            self._failed = True
+            await self._play_apology()  # at once: the caller must not wait on the wrap-up
         elif isinstance(message, TurnComplete):
             await self._send_batches(self._outbound.flush(), None)
 
@@ -182,6 +186,16 @@ class CallBridge:
         started_s = time.perf_counter()
         self._current_item = item_id
         await self._send_batches(self._outbound.push(item_id, audio), started_s)
+
+    async def play_cue(self, cue: Cue) -> float:
+        """A prerecorded line, queued after what the carrier already has."""
+        if self._apologised or self.hung_up or self._ws.closed:
+            return 0.0
+        self._cues += 1
+        audio = cue_audio(cue, self._audio)
+        batches = self._outbound.push_carrier(f"cue-{cue}-{self._cues}", audio)
+        await self._send_batches(batches + self._outbound.flush(), None)
+        return len(audio) / self._audio.bytes_per_ms / 1000
 
     async def caller_speech_started(self) -> bool:
         if not self._outbound.audible:
@@ -263,6 +277,8 @@ class CallBridge:
 
     async def _barge_in(self, source: str) -> None:
         """Stop the agent at once and tell the provider what the caller really heard."""
+        if self._apologised:
+            return  # the session is over: the caller hears the apology to its end
         item = self._current_item
         confirmed_ms = self._outbound.tracker.played_ms(item) if item else 0
         await self._send(ClearAudio())
@@ -310,6 +326,10 @@ class CallBridge:
         await self._wait_for_playout()
 
     async def _play_apology(self) -> None:
+        """Once per call, after whatever the carrier already has queued."""
+        if self._apologised or self.hung_up or self._ws.closed:
+            return
+        self._apologised = True
         apology = apology_audio(self._audio)
         batches = self._outbound.push_carrier("apology", apology) + self._outbound.flush()
         await self._send_batches(batches, None)

@@ -15,6 +15,22 @@ def apology_ulaw() -> bytes:
     return resources.files("gateway.telephony").joinpath("audio/apology.ulaw").read_bytes()
 
 
+CUE_FILES = {"holding": "holding.ulaw", "failover": "bridge.ulaw", "tool": "tool.ulaw"}
+"""The engine's cues (``gateway.sessions.port.Cue``), each a short raw µ-law file."""
+
+
+@cache
+def cue_ulaw(cue: str) -> bytes:
+    """A cue as shipped: 8 kHz µ-law."""
+    return resources.files("gateway.telephony").joinpath(f"audio/{CUE_FILES[cue]}").read_bytes()
+
+
+@cache
+def cue_audio(cue: str, fmt: AudioFormat) -> bytes:
+    """A cue in a carrier's format, converted once per cue and format."""
+    return convert(cue_ulaw(cue), PCMU_8K, fmt)
+
+
 @cache
 def apology_audio(fmt: AudioFormat) -> bytes:
     """The apology in a carrier's format, converted once per format (µ-law is the file itself)."""

@@ -48,15 +48,27 @@ class Dialer:
         self._assistant, self._context = assistant, context
         self._model, self._voice = model, voice
 
+    @property
+    def greets(self) -> bool:
+        """The first connection asks the model to greet the caller."""
+        return bool(self._assistant.greeting)
+
     async def connect(
-        self, history: Sequence[HistoryItem], *, fresh_code: str, greet: bool = False
+        self,
+        history: Sequence[HistoryItem],
+        *,
+        fresh_code: str,
+        greet: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> LiveConnection:
-        """A set-up connection within the retry policy; running out raises a retryable
-        ``ProviderUnavailable`` with ``fresh_code``, a fatal error propagates as it is."""
+        """A set-up connection within the retry policy (``retry``, else the session's);
+        running out raises a retryable ``ProviderUnavailable`` with ``fresh_code``, a fatal
+        error propagates as it is."""
+        policy = retry or self._retry
         try:
             return await connect_with_retry(
                 lambda: self._open(history, greet=greet),
-                self._retry,
+                policy,
                 self._clock,
                 provider="gemini_live",
                 # A refused handle says nothing about the server's health: retry fresh at once.
@@ -66,7 +78,7 @@ class Dialer:
             if not exc.retryable:
                 raise
             raise ProviderUnavailable(
-                f"Gemini unreachable after {self._retry.max_attempts} attempts ({exc.code})",
+                f"Gemini unreachable after {policy.max_attempts} attempts ({exc.code})",
                 code=fresh_code,
             ) from exc
 

@@ -56,15 +56,21 @@ class GeminiLiveProvider(Provider):
         clock: Clock,
         default_model: str = DEFAULT_MODEL,
         default_voice: str = DEFAULT_VOICE,
-        connect_timeout_s: float = 3.0,
-        max_connect_attempts: int = 3,
-        stall_timeout_s: float = 10.0,
+        connect_timeout_s: float = 2.0,
+        max_connect_attempts: int = 2,
+        connect_budget_s: float = 4.0,
+        stall_timeout_s: float = 3.0,
+        audio_stall_s: float | None = 2.0,
+        max_reconnects: int = 1,
+        reconnect_budget_s: float = 2.0,
         max_backlog_ms: int = 5_000,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        # Three attempts of 3 s with 0.25/0.5 s back-off keep a dead provider under ~10 s of
-        # silence before the gateway apologises (reliability.md row 7).
+        # The defaults bound the caller's silence on any fault to about 3 s (reliability.md
+        # rows 7-10): two attempts of 2 s at the start (4 s in all, a holding line from the
+        # gateway meanwhile); a stall found 3 s after unanswered speech, or 2 s after a turn
+        # that calls for a reply with no output; then one reconnect of at most 2 s.
         self._api_key = api_key
         self._url = url
         self._clock = clock
@@ -72,7 +78,11 @@ class GeminiLiveProvider(Provider):
         self._default_voice = default_voice
         self._connect_timeout_s = connect_timeout_s
         self._max_connect_attempts = max(1, max_connect_attempts)
+        self._connect_budget_s = connect_budget_s
         self._stall_timeout_s = stall_timeout_s
+        self._audio_stall_s = audio_stall_s
+        self._max_reconnects = max_reconnects
+        self._reconnect_budget_s = reconnect_budget_s
         self._max_backlog_ms = max_backlog_ms
         self._max_message_bytes = max_message_bytes
         self._http = session
@@ -95,17 +105,24 @@ class GeminiLiveProvider(Provider):
             model=assistant.model or self._default_model,
             voice=assistant.voice or self._default_voice,
             capabilities=capabilities,
-            retry=RetryPolicy(
-                max_attempts=self._max_connect_attempts,
-                attempt_timeout_s=self._connect_timeout_s,
-                first_backoff_s=BACKOFF_FIRST_S,
-                max_backoff_s=BACKOFF_MAX_S,
-                jitter=0.5,  # many calls that lost Gemini at once must not return in lock-step
-            ),
+            retry=self._retry(self._connect_budget_s),
             stall_timeout_s=self._stall_timeout_s,
             max_backlog_ms=self._max_backlog_ms,
+            audio_stall_s=self._audio_stall_s,
+            reconnect_retry=self._retry(self._reconnect_budget_s),
+            max_reconnects=self._max_reconnects,
         )
         http = self._http or aiohttp.ClientSession()
         session = GeminiLiveSession(assistant, context, options, http, owns_http=self._http is None)
         await session.start()
         return session
+
+    def _retry(self, budget_s: float) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self._max_connect_attempts,
+            attempt_timeout_s=min(self._connect_timeout_s, budget_s),
+            budget_s=budget_s,
+            first_backoff_s=BACKOFF_FIRST_S,
+            max_backoff_s=BACKOFF_MAX_S,
+            jitter=0.5,  # many calls that lost Gemini at once must not return in lock-step
+        )

@@ -154,3 +154,4 @@ class RealtimeInput:
         self._announced = False
         if await self._send(wire.activity_end()):
             self._watchdog.client_active()  # a finished turn calls for a reply
+            self._watchdog.expect_audio()

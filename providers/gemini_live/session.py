@@ -23,11 +23,15 @@ from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderError, ProviderUnavailable
-from providers.events import ProviderEvent, ProviderFailed, ResponseDone
+from providers.events import ProviderEvent, ProviderFailed, ProviderRecovering, ResponseDone
 from providers.gemini_live import wire
 from providers.gemini_live.connection import ConnectSettings, LiveConnection, ResumeRejected
 from providers.gemini_live.decode import (
+    FunctionCall,
     GoAway,
+    Interrupted,
+    ModelAudio,
+    ModelText,
     ResumptionUpdate,
     ServerNote,
     ServerTurnComplete,
@@ -57,9 +61,17 @@ class SessionOptions:
     voice: str
     capabilities: ProviderCapabilities
     retry: RetryPolicy
-    """Connect attempts; ``max_attempts`` also bounds connections in a row that end barren."""
+    """Connect attempts at the start."""
     stall_timeout_s: float
     max_backlog_ms: int
+    audio_stall_s: float | None = None
+    """A turn calls for a reply (the caller's turn ended, text, a tool result) and no model
+    output came this long: a stall. None: not watched."""
+    reconnect_retry: RetryPolicy | None = None
+    """One reconnect's attempts (while the caller hears a holding line); None: ``retry``."""
+    max_reconnects: int = 2
+    """Connection losses in a row, the first after output and the rest barren, that are
+    reconnected; the next one fails the session."""
 
 
 class GeminiLiveSession(ProviderSession):
@@ -91,7 +103,11 @@ class GeminiLiveSession(ProviderSession):
         )
         self._tracker = TurnTracker(context.history)
         self._events = EventChannel()
-        self._watchdog = StallWatchdog(options.clock, options.stall_timeout_s)
+        self._watchdog = StallWatchdog(
+            options.clock,
+            options.stall_timeout_s,
+            audio_stall_s=options.audio_stall_s if context.mode == "voice" else None,
+        )
         self._input = RealtimeInput(
             self._try_send,
             self._watchdog,
@@ -104,6 +120,7 @@ class GeminiLiveSession(ProviderSession):
         self._conn: LiveConnection | None = None
         self._ended = False
         self._go_away = False
+        self._model_spoke = False
         self._main: asyncio.Task[None] | None = None
 
     @property
@@ -113,6 +130,8 @@ class GeminiLiveSession(ProviderSession):
 
     async def start(self) -> None:
         """Open the first connection (bounded retries) and start serving it."""
+        if self._dialer.greets:
+            self._watchdog.expect_audio()
         try:
             conn = await self._dialer.connect(
                 self._tracker.history, fresh_code="connect_failed", greet=True
@@ -141,9 +160,15 @@ class GeminiLiveSession(ProviderSession):
         if not self._ended:
             await self._input.end_turn(ended_ms_ago)
 
+    async def caller_turn_ended(self, ended_ms_ago: int) -> None:
+        """Gemini's own VAD ends the turn and says nothing of it: watch for the reply."""
+        if not self._ended and self._context.mode == "voice":
+            self._watchdog.expect_audio()
+
     async def send_text(self, text: str) -> None:
         if self._ended:
             return
+        self._watchdog.expect_audio()
         if not (self._input.live and await self._send_text_now(text)):
             self._pending_text.append(text)  # sent once a connection is up again
 
@@ -159,6 +184,7 @@ class GeminiLiveSession(ProviderSession):
             # Cancelled by the model, or asked on a connection that is gone: no one awaits it.
             log.info("gemini.tool_result_dropped", extra={"call_id": call_id})
             return
+        self._watchdog.expect_audio()
         await self._try_send(wire.tool_response(call_id, name, result))
 
     async def aclose(self) -> None:
@@ -202,7 +228,10 @@ class GeminiLiveSession(ProviderSession):
         """Make ``conn`` current, then send what piled up while there was none."""
         self._conn = conn
         self._go_away = False
+        owed = self._watchdog.audio_owed
         self._watchdog.reset()
+        if owed:  # still owed: the new connection gets the whole time to answer
+            self._watchdog.expect_audio()
         self._input.new_connection()
         while self._pending_text:
             if not await self._send_text_now(self._pending_text[0]):
@@ -248,17 +277,36 @@ class GeminiLiveSession(ProviderSession):
                 raise error
             if isinstance(error, ResumeRejected):
                 self._dialer.resume_handle = None  # re-seed a fresh session instead
-            barren = 0 if delivered else barren + 1
-            if barren >= self._options.retry.max_attempts:
+            elif not delivered:
+                barren += 1  # a refused handle says nothing of the server's health
+            else:
+                barren = 1
+            if barren > self._options.max_reconnects:
                 raise ProviderUnavailable("Gemini keeps closing the session", code=error.code)
-            log.info("gemini.reconnecting", extra={"reason": error.code})
-            self._input.live = False
-            self._emit(self._tracker.connection_lost())  # before re-seeding from the history
-            replacement = await self._dialer.connect(
-                self._tracker.history, fresh_code="reconnect_failed"
-            )
-            await conn.close()  # after the new one is up: make before break
-            await self._adopt(replacement)
+            await self._reconnect(conn, error)
+
+    async def _reconnect(self, conn: LiveConnection, error: ProviderError) -> None:
+        """Replace ``conn`` (lost by ``error``); the new connection is asked for what the old
+        one owed the caller: the greeting never heard, or the reply to a turn."""
+        log.info("gemini.reconnecting", extra={"reason": error.code})
+        fault = error.code != "go_away"
+        owed = self._watchdog.audio_owed or self._tracker.in_turn
+        reply = fault and (error.code == "provider_stalled" or owed)
+        self._input.live = False
+        self._events.put(ProviderRecovering(error.code, fault=fault))  # while still speaking
+        self._emit(self._tracker.connection_lost())  # before re-seeding from the history
+        # A greeting never heard is asked for again (a resumed session has it in its context).
+        greet = self._dialer.greets and not self._model_spoke and not self._dialer.resume_handle
+        replacement = await self._dialer.connect(
+            self._tracker.history,
+            fresh_code="reconnect_failed",
+            greet=greet,
+            retry=self._options.reconnect_retry,
+        )
+        await conn.close()  # after the new one is up: make before break
+        await self._adopt(replacement)
+        if greet or (reply and await self._try_send(wire.reply_request())):
+            self._watchdog.expect_audio()
 
     async def _pump(self, conn: LiveConnection) -> tuple[ProviderError, bool]:
         """Apply server messages until the connection ends or should be replaced now."""
@@ -279,6 +327,9 @@ class GeminiLiveSession(ProviderSession):
 
     def _apply(self, note: ServerNote) -> bool:
         """Act on one note; True when the connection should be replaced right now."""
+        if isinstance(note, _ANSWERS):
+            self._watchdog.audio_arrived()
+            self._model_spoke = True
         match note:
             case ResumptionUpdate(handle=handle, resumable=True):
                 self._dialer.resume_handle = handle
@@ -312,6 +363,10 @@ class GeminiLiveSession(ProviderSession):
         code = "provider_stalled" if alarm == "stalled" else "go_away"
         log.warning("gemini.alarm", extra={"alarm": alarm})
         await conn.close(ProviderUnavailable(f"Gemini connection ended: {alarm}", code=code))
+
+
+_ANSWERS = (ModelAudio, ModelText, FunctionCall, Interrupted, ServerTurnComplete)
+"""Model output that settles a reply owed to the caller."""
 
 
 def _turn_source(context: SessionContext, capabilities: ProviderCapabilities) -> TurnSource:

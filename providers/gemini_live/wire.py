@@ -171,6 +171,11 @@ def greeting_request(greeting: str) -> JsonObject:
     return user_text(prompt)
 
 
+def reply_request() -> JsonObject:
+    """Ask for the model's turn now, adding nothing (after a reconnect that lost the reply)."""
+    return {"clientContent": {"turnComplete": True}}
+
+
 def history_seed(history: Iterable[HistoryItem]) -> JsonObject | None:
     """The conversation so far, for a fresh session; ``turnComplete`` false, so no reply."""
     turns = [

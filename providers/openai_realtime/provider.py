@@ -27,9 +27,17 @@ RECYCLE_AFTER_S = SESSION_CAP_S - 10 * 60.0
 
 
 class OpenAIRealtimeProvider(Provider):
-    """Sessions on OpenAI Realtime. Audio formats may be chosen per session (``connect``'s
-    ``input_audio`` / ``output_audio``): PCM16 24 kHz by default, or G.711 µ-law or A-law at
-    8 kHz so phone calls in either law pass straight through."""
+    """Sessions on OpenAI Realtime.
+
+    The defaults bound the caller's silence on any fault to about 3 s (reliability.md rows
+    7-10): a connect gives up after two attempts of 2 s; a dead socket is found within 2.5 s
+    (probed at half time), a live one that owes speech and sends none within 2 s; then one
+    reconnect of at most 2 s is tried (the caller hears a holding line), and the next loss
+    without a completed response in between fails the session (the apology, or a failover).
+
+    Audio formats may be chosen per session (``connect``'s ``input_audio`` /
+    ``output_audio``): PCM16 24 kHz by default, or G.711 µ-law or A-law at 8 kHz so phone calls
+    in either law pass straight through."""
 
     name = "openai"
 
@@ -42,13 +50,15 @@ class OpenAIRealtimeProvider(Provider):
         default_model: str = "gpt-realtime",
         default_voice: str = "alloy",
         transcription_model: str = wire.DEFAULT_TRANSCRIPTION_MODEL,
-        connect_timeout_s: float = 5.0,
-        max_connect_attempts: int = 3,
-        connect_budget_s: float = 8.0,
-        connect_backoff_s: float = 0.5,
+        connect_timeout_s: float = 2.0,
+        max_connect_attempts: int = 2,
+        connect_budget_s: float = 4.0,
+        connect_backoff_s: float = 0.25,
         recycle_after_s: float = RECYCLE_AFTER_S,
-        stall_timeout_s: float = 10.0,
-        max_reconnects: int = 3,
+        stall_timeout_s: float = 2.5,
+        audio_stall_s: float | None = 2.0,
+        max_reconnects: int = 1,
+        reconnect_budget_s: float | None = 2.0,
         reconnect_buffer_ms: int = 3_000,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         session: aiohttp.ClientSession | None = None,
@@ -67,6 +77,8 @@ class OpenAIRealtimeProvider(Provider):
             recycle_after_s=recycle_after_s,
             max_reconnects=max_reconnects,
             reconnect_buffer_ms=reconnect_buffer_ms,
+            audio_stall_s=audio_stall_s,
+            reconnect_budget_s=reconnect_budget_s,
         )
         self._http = session
 

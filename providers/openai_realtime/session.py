@@ -11,6 +11,7 @@ its children.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderError, ProviderProtocolError, ProviderUnavailable
-from providers.events import ProviderEvent, ProviderFailed
+from providers.events import ProviderEvent, ProviderFailed, ProviderRecovering
 from providers.openai_realtime import faults, wire
 from providers.openai_realtime.connection import ConnectPolicy, open_with_retry
 from providers.openai_realtime.history import ConversationHistory
@@ -32,6 +33,7 @@ from providers.spec import SessionMode
 from providers.toolkit.backlog import AudioBacklog
 from providers.toolkit.channel import EventChannel
 from providers.toolkit.race import first_of
+from providers.toolkit.retry import RetryPolicy
 from providers.toolkit.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,18 @@ Outcome = ProviderError | Recycle
 
 RECYCLE_POLL_S = 0.25
 """Once a recycle is due, how often to look for a quiet moment between responses."""
+
+# Server events that mean speech is owed to the caller (the server heard the end of a turn, or
+# began a response), and those that settle the debt (speech came, or something in its place).
+_AUDIO_OWED = frozenset({"input_audio_buffer.speech_stopped", "response.created"})
+_AUDIO_SETTLED = frozenset(
+    {
+        "response.output_audio.delta",
+        "response.function_call_arguments.done",
+        "response.done",
+        "input_audio_buffer.speech_started",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,12 @@ class SessionTimings:
     max_reconnects: int
     """Consecutive connection losses without a completed response in between."""
     reconnect_buffer_ms: int
+    audio_stall_s: float | None = None
+    """The server said it is responding (or heard the turn end) and no audio came this long:
+    a stall, even if the socket is otherwise alive. None: not watched."""
+    reconnect_budget_s: float | None = None
+    """One reconnect's time in all (attempts and pause), while the caller hears a holding
+    line; None: the connect policy's own."""
 
 
 class OpenAIRealtimeSession(ProviderSession):
@@ -80,7 +100,13 @@ class OpenAIRealtimeSession(ProviderSession):
             history, wire.bytes_per_ms(capabilities.output_audio)
         )
         # During a long mutual silence a live server says nothing: probe it at half time.
-        self._watchdog = StallWatchdog(clock, timings.stall_timeout_s, probe=self._probe)
+        self._watchdog = StallWatchdog(
+            clock,
+            timings.stall_timeout_s,
+            probe=self._probe,
+            audio_stall_s=timings.audio_stall_s if mode == "voice" else None,
+        )
+        self._reconnect_policy = _reconnect_policy(policy, timings.reconnect_budget_s)
         buffer_bytes = timings.reconnect_buffer_ms * wire.bytes_per_ms(capabilities.input_audio)
         self._pending_audio = AudioBacklog(buffer_bytes)
         self._events = EventChannel()
@@ -180,42 +206,67 @@ class OpenAIRealtimeSession(ProviderSession):
             while True:
                 completed_before = self._translator.completed_responses
                 outcome = await self._serve(ws)
-                await self._retire(ws)
+                async with self._send_lock:
+                    self._ws = None
                 if isinstance(outcome, ProviderError):
-                    if not outcome.retryable:
-                        raise outcome
                     made_progress = self._translator.completed_responses > completed_before
                     losses = 1 if made_progress else losses + 1
-                    if losses > self._timings.max_reconnects:
-                        raise outcome
+                    if not outcome.retryable or losses > self._timings.max_reconnects:
+                        self._fail(outcome)  # first: the caller's apology must not wait
+                        await ws.close()
+                        return
                     log.warning("openai realtime reconnecting", extra={"reason": outcome.code})
+                    planned = outcome.code == faults.SESSION_EXPIRED
+                    self._events.put(ProviderRecovering(outcome.code, fault=not planned))
                 else:
                     log.info("openai realtime recycling the connection")
-                ws = await open_with_retry(self._http, self._policy, self._clock)
-                await self._seed(ws, first=False)
+                ws = await self._replace(ws, reply=self._reply_was_due(outcome))
         except ProviderError as exc:
             self._fail(exc)
         except Exception:  # a bug must still end the session visibly, never hang it
             log.exception("openai realtime supervisor crashed")
             self._fail(ProviderProtocolError("internal error", code="internal_error"))
 
+    def _reply_was_due(self, outcome: Outcome) -> bool:
+        """The lost connection owed the caller speech: the new one is asked for it."""
+        if isinstance(outcome, ProviderError) and outcome.code == "provider_stalled":
+            return self._watchdog.owed_at_alarm
+        return self._watchdog.audio_owed or self._translator.response_active
+
+    async def _replace(
+        self, old: aiohttp.ClientWebSocketResponse, *, reply: bool
+    ) -> aiohttp.ClientWebSocketResponse:
+        """A new, seeded connection; the old one closes meanwhile (a stalled server may never
+        answer the close, and the caller must not wait on it)."""
+        closing = asyncio.ensure_future(old.close())
+        try:
+            ws = await open_with_retry(self._http, self._reconnect_policy, self._clock)
+            await self._seed(ws, first=False, reply=reply)
+        finally:
+            await closing
+        return ws
+
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> Outcome:
         """Run one connection until it is lost, stalls, fails or is due for a recycle."""
         return await first_of(self._read(ws), self._stalled(), self._recycle_when_due())
 
-    async def _seed(self, ws: aiohttp.ClientWebSocketResponse, *, first: bool) -> None:
+    async def _seed(
+        self, ws: aiohttp.ClientWebSocketResponse, *, first: bool, reply: bool = False
+    ) -> None:
         """Configure a new connection, replay the conversation, then make it current."""
         try:
             async with self._send_lock:
                 self._translator.new_connection()
                 self._watchdog.server_active()
+                self._watchdog.audio_arrived()  # owed again below if a reply is due
                 await self._send(ws, wire.session_update(self._config))
                 for item in self._history.replay_items():
                     await self._send(ws, wire.item_create(item))
-                if first and self._greeting and not len(self._history):
+                if self._greeting and not len(self._history):  # never heard: (re)greet
                     self._translator.want_reply()
+                    self._expect_audio()
                     await self._send(ws, wire.greeting_response(self._greeting))
-                elif not first and self._history.awaiting_reply():
+                elif not first and (reply or self._history.awaiting_reply()):
                     await self._request_reply(ws)
                 for audio in self._pending_audio.drain():
                     await self._send(ws, wire.input_audio_append(audio))
@@ -223,11 +274,6 @@ class OpenAIRealtimeSession(ProviderSession):
         except BaseException:
             await ws.close()
             raise
-
-    async def _retire(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async with self._send_lock:
-            self._ws = None
-        await ws.close()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> ProviderError:
         """Translate server events until the connection ends; return why it ended."""
@@ -246,6 +292,7 @@ class OpenAIRealtimeSession(ProviderSession):
     async def _dispatch(self, raw: str) -> None:
         try:
             event = wire.decode(raw)
+            self._watch_audio(event)
             provider_events = self._translator.handle(event)
         except ProviderProtocolError:
             log.warning("openai realtime sent an undecodable message")
@@ -259,6 +306,17 @@ class OpenAIRealtimeSession(ProviderSession):
             async with self._send_lock:
                 if self._ws is not None:
                     await self._send(self._ws, wire.response_create())
+
+    def _watch_audio(self, event: wire.Event) -> None:
+        kind = event.get("type")
+        if kind in _AUDIO_SETTLED:
+            self._watchdog.audio_arrived()
+        elif kind in _AUDIO_OWED:
+            self._expect_audio()
+
+    def _expect_audio(self) -> None:
+        if self._voice:
+            self._watchdog.expect_audio()
 
     async def _stalled(self) -> ProviderError:
         """Return (not raise) the stall error once it happens; the supervisor decides."""
@@ -280,6 +338,7 @@ class OpenAIRealtimeSession(ProviderSession):
 
     async def _request_reply(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         if self._translator.want_reply():
+            self._expect_audio()
             await self._send(ws, wire.response_create())
 
     async def _send(self, ws: aiohttp.ClientWebSocketResponse, event: wire.Event) -> None:
@@ -293,3 +352,19 @@ class OpenAIRealtimeSession(ProviderSession):
         self._failed = True
         log.error("openai realtime session failed", extra={"error_code": error.code})
         self._events.put(ProviderFailed(error.code, str(error), error.retryable))  # the last
+
+
+def _reconnect_policy(policy: ConnectPolicy, budget_s: float | None) -> ConnectPolicy:
+    """The policy of one reconnect: the connect policy's attempts, inside ``budget_s``."""
+    if budget_s is None:
+        return policy
+    retry = policy.retry
+    quick = RetryPolicy(
+        max_attempts=retry.max_attempts,
+        attempt_timeout_s=min(retry.attempt_timeout_s, budget_s),
+        budget_s=budget_s,
+        first_backoff_s=min(retry.first_backoff_s, budget_s / 4),
+        max_backoff_s=retry.max_backoff_s,
+        jitter=retry.jitter,
+    )
+    return dataclasses.replace(policy, retry=quick)

@@ -75,6 +75,8 @@ class FakeConnection:
     def __init__(self, index: int, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.index = index
         self.ws = ws
+        self.transport = request.transport
+        """The TCP transport, for resetting the connection (``abort``) without a close frame."""
         self.query = dict(request.query)
         self.model = request.query.get("model")
         self.authorization = request.headers.get("Authorization")

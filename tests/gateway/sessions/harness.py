@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from gateway.api.session_socket import APP_TRAITS
 from gateway.sessions.conversation import Conversation, ConversationLimits
 from gateway.sessions.plan import ClientTraits, SessionPlan, plan_session
-from gateway.sessions.port import ClientEvent
+from gateway.sessions.port import ClientEvent, Cue
 from gateway.sessions.protocol import ServerMessage, TurnComplete
 from gateway.sessions.tool_calls import WebhookHandler
 from gateway.sessions.transcripts import TurnRecord
@@ -79,6 +79,10 @@ class RecordingClient:
         self.audio: list[tuple[bytes, str]] = []
         self.speech_started = 0
         self.tool_calls: list[ToolCall] = []
+        self.cues: list[tuple[float, Cue]] = []
+        """(clock time, cue) of every cue played; ``clock`` must be set to record times."""
+        self.clock: VirtualClock | None = None
+        self.cue_seconds = 1.0
         self._answer = answer
         self._seen = 0  # messages already handed out by ``until``
         self._signal = _Signal()
@@ -100,6 +104,11 @@ class RecordingClient:
         self.speech_started += 1
         self._signal.notify()
         return self.handles_barge_in
+
+    async def play_cue(self, cue: Cue) -> float:
+        self.cues.append((self.clock.monotonic() if self.clock else 0.0, cue))
+        self._signal.notify()
+        return self.cue_seconds
 
     async def answer_tool(self, call: ToolCall) -> dict[str, Any]:
         self.tool_calls.append(call)
@@ -232,6 +241,7 @@ async def engine(
     )
     provider = ScriptedSession(assistant, context, capabilities)
     client = RecordingClient(traits, handles_barge_in=handles_barge_in, answer=answer_tool)
+    client.clock = clock
     client.session_planned(plan)
     turns = MemoryTurns()
     webhook_calls: list[ToolCall] = []

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest
 
-from providers.events import ProviderEvent
+from providers.events import ProviderEvent, ProviderRecovering
 from providers.gemini_live import GeminiLiveProvider, GeminiLiveSession
 from providers.spec import AssistantSpec, SessionContext
 from tests.fakes.gemini_live import FakeGeminiLive
@@ -51,6 +51,8 @@ def make_provider(
         # Virtual time races ahead while ``drive`` waits for real loopback I/O; a huge
         # connect time-out keeps that from firing unless a test asks for it.
         kwargs.setdefault("connect_timeout_s", 1_000.0)
+        kwargs.setdefault("connect_budget_s", 100_000.0)
+        kwargs.setdefault("reconnect_budget_s", 100_000.0)
         return GeminiLiveProvider(kwargs.pop("api_key", API_KEY), clock=clock, **kwargs)
 
     return make
@@ -86,10 +88,14 @@ class Events:
 
     def __init__(self, session: GeminiLiveSession) -> None:
         self._it = aiter(session)
+        self.recovering: list[ProviderRecovering] = []
 
     async def next(self) -> ProviderEvent:
+        """The next event; ``ProviderRecovering`` notices are kept aside in ``recovering``."""
         async with asyncio.timeout(SAFETY_TIMEOUT_S):
-            return await anext(self._it)
+            while isinstance(event := await anext(self._it), ProviderRecovering):
+                self.recovering.append(event)
+            return event
 
     async def take(self, count: int) -> list[ProviderEvent]:
         return [await self.next() for _ in range(count)]

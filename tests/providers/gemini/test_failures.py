@@ -130,12 +130,12 @@ async def test_a_server_that_never_completes_setup_times_out_on_the_clock(
     fake: FakeGeminiLive, clock: VirtualClock, make_provider: MakeProvider
 ) -> None:
     fake.auto_setup_complete = False
-    task = _connect(make_provider(connect_timeout_s=3.0, max_connect_attempts=2))
+    task = _connect(make_provider(connect_timeout_s=2.0, connect_budget_s=4.0))  # the defaults
     start = clock.monotonic()
     error = await _failure(clock, task)
     assert isinstance(error, ProviderUnavailable) and error.code == "connect_failed"
     assert fake.handshakes == 2
-    assert 6.0 <= clock.monotonic() - start < 7.0
+    assert 2.0 < clock.monotonic() - start <= 4.0 + 0.05
 
 
 async def test_fatal_close_mid_session_ends_with_provider_failed(

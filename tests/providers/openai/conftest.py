@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pytest
 
 from providers.base import ProviderSession
-from providers.events import AgentAudio, ProviderEvent, ProviderFailed
+from providers.events import AgentAudio, ProviderEvent, ProviderFailed, ProviderRecovering
 from providers.openai_realtime import OpenAIRealtimeProvider
 from tests.fakes.openai_realtime import FakeConnection, FakeRealtimeServer, Refusal, Script
 from tests.virtual_clock import VirtualClock
@@ -99,8 +99,10 @@ class Events:
 
 
 def failures(events: list[ProviderEvent]) -> list[tuple[str, bool]]:
-    """``(code, retryable)`` of every event, which must all be ``ProviderFailed``."""
-    assert all(isinstance(event, ProviderFailed) for event in events), events
+    """``(code, retryable)`` of every event, which must all be ``ProviderFailed`` (or
+    ``ProviderRecovering`` before a reconnect)."""
+    allowed = (ProviderFailed, ProviderRecovering)
+    assert all(isinstance(event, allowed) for event in events), events
     return [(event.code, event.retryable) for event in events if isinstance(event, ProviderFailed)]
 
 

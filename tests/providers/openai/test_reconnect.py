@@ -140,7 +140,7 @@ async def test_reconnect_that_cannot_connect_fails_the_session(
     events = await drive(clock, reader)
     await session.aclose()
     assert failures(events) == [("http_503", True)]
-    assert server.attempts == 4  # one good connection, then three refused attempts
+    assert server.attempts == 3  # one good connection, then one reconnect of two attempts
 
 
 async def test_session_expired_reconnects_and_replays(
