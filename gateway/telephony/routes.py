@@ -12,9 +12,10 @@ from aiohttp import web
 
 from gateway import metrics, tracing
 from gateway.context import CONTEXT
-from gateway.telephony import telnyx_signatures, telnyx_webhooks, twilio_webhooks
+from gateway.telephony import signalwire, telnyx_signatures, telnyx_webhooks, twilio_webhooks
 from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
+from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,13 @@ def add_telephony_routes(app: web.Application) -> None:
     )
     app.router.add_post(
         telnyx_signatures.STATUS_PATH, _timed("status", telnyx_webhooks.status, "telnyx")
+    )
+    if telephony.signalwire is None:
+        log.warning("signalwire webhooks will answer 503: KURA_SIGNALWIRE_TOKEN is not set")
+    app.router.add_post(signalwire.VOICE_PATH, _timed("voice", SIGNALWIRE.voice, "signalwire"))
+    app.router.add_post(signalwire.STATUS_PATH, _timed("status", SIGNALWIRE.status, "signalwire"))
+    app.router.add_post(
+        signalwire.ACTION_PATH, _timed("action", SIGNALWIRE.after_stream, "signalwire")
     )
     # Every registered carrier's media socket; Twilio's is its MEDIA_PATH.
     app.router.add_get(MEDIA_ROUTE, media_stream)

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from config import Settings
 from gateway.context import GatewayContext
-from gateway.telephony import telnyx_codec, twilio_codec
+from gateway.telephony import signalwire, telnyx_codec, twilio_codec
 from gateway.telephony.calls import CallService
 from gateway.telephony.carriers.registry import Carrier, HandshakeCheck, carrier_registry
 from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
@@ -27,6 +27,8 @@ class Telephony:
     """``None`` when no Telnyx public key is configured: its webhooks then answer 503."""
     carriers: Mapping[str, Carrier]
     """The carriers whose media sockets we accept, by name (``/telephony/{carrier}/media``)."""
+    signalwire: TwilioSignatures | None = None
+    """``None`` when no SignalWire signing key is configured: its webhooks then answer 503."""
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
@@ -72,13 +74,44 @@ def telnyx_carrier(signatures: TelnyxSignatures | None) -> Carrier:
     )
 
 
+def _open_door(configured: bool) -> HandshakeCheck | None:
+    """A media door whose upgrade carries no signature we can check: open once the carrier is
+    configured, the single-use media token in the start event being the proof (checked before
+    any provider is contacted); ``None`` (503) while it is not."""
+    if not configured:
+        return None
+
+    def check(headers: Mapping[str, str]) -> bool:
+        return True
+
+    return check
+
+
+def signalwire_carrier(signatures: TwilioSignatures | None) -> Carrier:
+    """SignalWire's media streams: Twilio's codec. SignalWire documents no signature on the
+    socket's upgrade, so the media token proves the stream (as for Telnyx)."""
+    return Carrier(
+        capabilities=signalwire.CAPABILITIES,
+        decode=signalwire.decode,
+        open_codec=signalwire.open_codec,
+        handshake=_open_door(signatures is not None),
+        title="SignalWire",
+        config_hint="KURA_SIGNALWIRE_TOKEN",
+    )
+
+
 def _token_key(settings: Settings) -> bytes:
     """The key media tokens are derived from: from secrets every node shares, so any node can
     answer a retried webhook with the same token. With no carrier secret, any key will do.
     (Twilio-only deployments keep the key they had.)"""
     secrets_in_use = [
         secret.get_secret_value()
-        for secret in (settings.twilio_auth_token, settings.telnyx_api_key)
+        for secret in (
+            settings.twilio_auth_token,
+            settings.telnyx_api_key,
+            settings.signalwire_token,
+            settings.plivo_auth_token,
+        )
         if secret is not None and secret.get_secret_value()
     ]
     if not secrets_in_use:
@@ -97,5 +130,16 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     )
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)
-    carriers = carrier_registry(twilio_carrier(signatures), telnyx_carrier(telnyx))
-    return Telephony(signatures, calls, telnyx, carriers)
+    key = signalwire.signing_key(settings)
+    signalwire_signatures = None
+    if key is not None:
+        signalwire_signatures = TwilioSignatures(
+            key, settings.effective_public_url,
+            prefix=signalwire.SIGNALWIRE_PREFIX, headers=signalwire.SIGNATURE_HEADERS,
+        )  # fmt: skip
+    carriers = carrier_registry(
+        twilio_carrier(signatures),
+        telnyx_carrier(telnyx),
+        signalwire_carrier(signalwire_signatures),
+    )
+    return Telephony(signatures, calls, telnyx, carriers, signalwire=signalwire_signatures)
