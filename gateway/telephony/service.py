@@ -11,9 +11,10 @@ from aiohttp import web
 
 from config import Settings
 from gateway.context import GatewayContext
-from gateway.telephony import signalwire, telnyx_codec, twilio_codec
+from gateway.telephony import plivo_codec, signalwire, telnyx_codec, twilio_codec
 from gateway.telephony.calls import CallService
 from gateway.telephony.carriers.registry import Carrier, HandshakeCheck, carrier_registry
+from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 
@@ -29,6 +30,8 @@ class Telephony:
     """The carriers whose media sockets we accept, by name (``/telephony/{carrier}/media``)."""
     signalwire: TwilioSignatures | None = None
     """``None`` when no SignalWire signing key is configured: its webhooks then answer 503."""
+    plivo: PlivoSignatures | None = None
+    """``None`` when no Plivo auth token is configured: its webhooks then answer 503."""
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
@@ -100,6 +103,19 @@ def signalwire_carrier(signatures: TwilioSignatures | None) -> Carrier:
     )
 
 
+def plivo_carrier(signatures: PlivoSignatures | None) -> Carrier:
+    """Plivo Audio Streams. Plivo documents no signature on the socket's upgrade: the media
+    token in the start event's ``extra_headers`` proves the stream."""
+    return Carrier(
+        capabilities=plivo_codec.CAPABILITIES,
+        decode=plivo_codec.decode,
+        open_codec=plivo_codec.PlivoCodec.for_stream,
+        handshake=_open_door(signatures is not None),
+        title="Plivo",
+        config_hint="KURA_PLIVO_AUTH_TOKEN",
+    )
+
+
 def _token_key(settings: Settings) -> bytes:
     """The key media tokens are derived from: from secrets every node shares, so any node can
     answer a retried webhook with the same token. With no carrier secret, any key will do.
@@ -130,6 +146,7 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     )
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)
+    plivo = PlivoSignatures.from_settings(settings)
     key = signalwire.signing_key(settings)
     signalwire_signatures = None
     if key is not None:
@@ -141,5 +158,8 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
         twilio_carrier(signatures),
         telnyx_carrier(telnyx),
         signalwire_carrier(signalwire_signatures),
+        plivo_carrier(plivo),
     )
-    return Telephony(signatures, calls, telnyx, carriers, signalwire=signalwire_signatures)
+    return Telephony(
+        signatures, calls, telnyx, carriers, signalwire=signalwire_signatures, plivo=plivo
+    )
