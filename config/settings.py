@@ -202,6 +202,11 @@ class Settings(BaseSettings):
         description="Telnyx API key; also keys the Telnyx calls' media tokens so that every "
         "node issues the same ones.",
     )
+    telnyx_stream_codec: Literal["PCMU", "PCMA"] = Field(
+        default="PCMU",
+        description="The codec a Telnyx TeXML call streams in, both ways: `PCMA` for numbers "
+        "whose legs are A-law (Europe, India) passes them to an A-law provider unconverted.",
+    )
     plivo_auth_id: str | None = Field(
         default=None, description="Plivo auth ID (the account the gateway's numbers are on)."
     )
