@@ -19,6 +19,7 @@ from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 from pydantic import SecretStr
 
 from gateway.telephony.call_audio import apology_ulaw
+from gateway.telephony.service import TELEPHONY
 from kinds.clock import SystemClock
 from providers.errors import ProviderUnavailable
 from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone
@@ -307,3 +308,19 @@ async def test_provider_down_plays_the_apology(plivo: FakePlivo) -> None:
     await stream.wait_closed()
     assert len(stream.received_audio) == apology + (-apology % 160)
     await stream.aclose()
+
+
+async def test_the_redirect_transfers_when_the_conversation_asked(plivo: FakePlivo) -> None:
+    gw = plivo.gateway
+    store = gw.ctx.store
+    await store.assistants.update(1, {"transfer_number": "+15550003333"}, gw.clock.now())
+    await store.numbers.create(
+        {"number": "+445550004444", "assistant_id": 1, "carrier": "plivo"}, gw.clock.now()
+    )
+    fields = plivo.call_fields(To="445550004444")
+    await answer(plivo, fields)
+    (session,) = await _sessions(gw)
+    assert await gw.server.app[TELEPHONY].calls.request_transfer(str(session["session_id"]))
+    document = await twiml_of(await plivo.post(ACTION, {**fields, "CallStatus": "in-progress"}))
+    assert [child.tag for child in document] == ["Speak", "Dial"]
+    assert document.findtext("./Dial/Number") == "15550003333"
