@@ -270,3 +270,32 @@ async def test_provider_down_plays_the_apology_in_l16(signalwire: FakeSignalWire
     await stream.wait_closed()
     assert bytes(stream.received_audio[: len(apology)]) == apology
     await stream.aclose()
+
+
+async def test_a_bad_or_replayed_token_closes_1008_and_costs_no_provider(
+    signalwire: FakeSignalWire,
+) -> None:
+    gw = signalwire.gateway
+    fields = signalwire.call_fields()
+    document = await twiml_of(await signalwire.voice(fields))
+    url = document.find("./Connect/Stream").attrib["url"]  # type: ignore[union-attr]
+    params = stream_parameters(document)
+
+    async def open_with(parameters: dict[str, str]) -> FakeMediaStream:
+        return await FakeMediaStream.open(
+            gw.http, gw.url, url, auth_token=SIGNING_KEY, call_sid=fields["CallSid"],
+            parameters=parameters, signature=None, media_format=L16_24K,
+        )  # fmt: skip
+
+    for bad in ({**params, "token": params["token"][:-2] + "xx"}, {**params, "session_id": "x"}):
+        stream = await open_with(bad)
+        await stream.wait_closed()
+        assert stream.ws.close_code == 1008
+    assert gw.scripted.sessions == []
+    good = await open_with(params)
+    await provider_session(gw)
+    replay = await open_with(params)
+    await replay.wait_closed()
+    assert replay.ws.close_code == 1008
+    assert len(gw.scripted.sessions) == 1
+    await good.aclose()
