@@ -202,6 +202,30 @@ class Settings(BaseSettings):
         description="Telnyx API key; also keys the Telnyx calls' media tokens so that every "
         "node issues the same ones.",
     )
+    telnyx_stream_codec: Literal["PCMU", "PCMA"] = Field(
+        default="PCMU",
+        description="The codec a Telnyx TeXML call streams in, both ways: `PCMA` for numbers "
+        "whose legs are A-law (Europe, India) passes them to an A-law provider unconverted.",
+    )
+    plivo_auth_id: str | None = Field(
+        default=None, description="Plivo auth ID (the account the gateway's numbers are on)."
+    )
+    plivo_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Plivo auth token; checks its V3 webhook signatures (Plivo webhooks answer "
+        "503 without it).",
+    )
+    signalwire_project_id: str | None = Field(
+        default=None, description="SignalWire project ID (from the space's API page)."
+    )
+    signalwire_token: SecretStr | None = Field(
+        default=None,
+        description="SignalWire signing key (API page: Signing Key, not the API token); checks "
+        "webhook signatures (SignalWire webhooks answer 503 without it).",
+    )
+    signalwire_space_url: str | None = Field(
+        default=None, description="SignalWire space URL, such as `example.signalwire.com`."
+    )
     call_media_token_ttl_s: float = Field(
         default=60.0,
         gt=0,

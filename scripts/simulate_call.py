@@ -14,6 +14,9 @@ barges in with a second clip and presses DTMF keys, sends ``stop`` and follows t
 speech onset → ``clear`` ms, and the gateway's per-frame delay from ``/metrics`` (before/after).
 Loopback only: the gateway URL must be 127.0.0.1, ::1 or localhost.
 
+``--carrier plivo --auth-token T`` acts as Plivo (V3-signed webhooks, its answer XML, its Audio
+Streams framing with checkpoints; a clear drops them unechoed), ``--carrier signalwire
+--auth-token SIGNING_KEY`` as SignalWire (its signature header, L16 at 24 kHz on the stream).
 ``--carrier telnyx --telnyx-signing-key SEED`` acts as Telnyx instead: the TeXML webhook signed
 with Ed25519 (give the gateway the key's public half, ``--show-public-key``), Telnyx's media
 framing on an unsigned socket, and the call's end posted to ``/telephony/telnyx/status``.
@@ -35,10 +38,10 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.twilio_sim import metrics, outbound_run, telnyx  # noqa: E402
 from scripts.twilio_sim.audio import load_clip, write_ulaw_wav  # noqa: E402
-from scripts.twilio_sim.call import CallConfig, CallResult, run_call  # noqa: E402
+from scripts.twilio_sim.call import NEW_IDENTITY, CallConfig, CallResult, run_call  # noqa: E402
 from scripts.twilio_sim.loopback import is_loopback_url  # noqa: E402
 from scripts.twilio_sim.media_session import InboundPlan  # noqa: E402
-from scripts.twilio_sim.webhook import CallIdentity, spoken_text  # noqa: E402
+from scripts.twilio_sim.webhook import spoken_text  # noqa: E402
 
 DTMF_DIGITS = set("0123456789*#ABCD")
 MAX_DURATION_S = 300.0
@@ -152,7 +155,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         record_max_s=args.duration_s + 5 if args.out else None,
         carrier=args.carrier,
     )
-    new_identity = telnyx.new_identity if args.carrier == "telnyx" else CallIdentity.new
+    new_identity = NEW_IDENTITY[args.carrier]
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=HTTP_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         before = await metrics.scrape(http, args.gateway)
@@ -169,9 +172,13 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gateway", help="gateway base URL (loopback only)")
     p.add_argument("--public-url", help="the gateway's KURA_PUBLIC_URL (default: --gateway)")
-    p.add_argument("--carrier", choices=("twilio", "telnyx"), default="twilio",
-                   help="which carrier to act as")  # fmt: skip
-    p.add_argument("--auth-token", help="the gateway's Twilio auth token (--carrier twilio)")
+    p.add_argument("--carrier", choices=("twilio", "telnyx", "plivo", "signalwire"),
+                   default="twilio", help="which carrier to act as")  # fmt: skip
+    p.add_argument(
+        "--auth-token",
+        help="the gateway's Twilio or Plivo auth token, or its "
+        "SignalWire signing key (--carrier twilio, plivo, signalwire)",
+    )
     p.add_argument(
         "--telnyx-signing-key",
         help="base64 Ed25519 seed to sign Telnyx webhooks with (--carrier telnyx); the gateway "
@@ -211,7 +218,7 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error("--carrier telnyx needs --telnyx-signing-key")
         args.auth_token = args.telnyx_signing_key
     elif not args.auth_token:
-        p.error("--carrier twilio needs --auth-token")
+        p.error(f"--carrier {args.carrier} needs --auth-token")
 
 
 def _outbound(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -15,12 +15,16 @@ from gateway.context import CONTEXT
 from gateway.telephony import (
     outbound,
     outbound_webhooks,
+    plivo_signatures,
+    plivo_webhooks,
+    signalwire,
     telnyx_signatures,
     telnyx_webhooks,
     twilio_webhooks,
 )
 from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
+from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,21 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(
         telnyx_signatures.STATUS_PATH, _timed("status", telnyx_webhooks.status, "telnyx")
     )
+    if telephony.signalwire is None:
+        log.warning("signalwire webhooks will answer 503: KURA_SIGNALWIRE_TOKEN is not set")
+    app.router.add_post(signalwire.VOICE_PATH, _timed("voice", SIGNALWIRE.voice, "signalwire"))
+    app.router.add_post(signalwire.STATUS_PATH, _timed("status", SIGNALWIRE.status, "signalwire"))
+    app.router.add_post(
+        signalwire.ACTION_PATH, _timed("action", SIGNALWIRE.after_stream, "signalwire")
+    )
+    if telephony.plivo is None:
+        log.warning("plivo webhooks will answer 503: KURA_PLIVO_AUTH_TOKEN is not set")
+    for name, path, handler in (
+        ("voice", plivo_signatures.VOICE_PATH, plivo_webhooks.voice),
+        ("status", plivo_signatures.STATUS_PATH, plivo_webhooks.status),
+        ("action", plivo_signatures.ACTION_PATH, plivo_webhooks.after_stream),
+    ):
+        app.router.add_post(path, _timed(name, handler, "plivo"))
     # Every registered carrier's media socket; Twilio's is its MEDIA_PATH.
     app.router.add_get(MEDIA_ROUTE, media_stream)
 

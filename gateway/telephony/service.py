@@ -11,12 +11,13 @@ from aiohttp import web
 
 from config import Settings
 from gateway.context import GatewayContext
-from gateway.telephony import telnyx_codec, twilio_codec
+from gateway.telephony import plivo_codec, signalwire, telnyx_codec, twilio_codec
 from gateway.telephony.call_deadlines import CallDeadlines
 from gateway.telephony.calls import CallLimits, CallService
 from gateway.telephony.carriers.registry import Carrier, HandshakeCheck, carrier_registry
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
+from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.twilio_rest import TwilioRest
@@ -34,6 +35,10 @@ class Telephony:
     outbound: OutboundCalls
     progress: OutboundProgress
     deadlines: CallDeadlines
+    signalwire: TwilioSignatures | None = None
+    """``None`` when no SignalWire signing key is configured: its webhooks then answer 503."""
+    plivo: PlivoSignatures | None = None
+    """``None`` when no Plivo auth token is configured: its webhooks then answer 503."""
 
     async def aclose(self) -> None:
         await self.deadlines.aclose()
@@ -84,13 +89,57 @@ def telnyx_carrier(signatures: TelnyxSignatures | None) -> Carrier:
     )
 
 
+def _open_door(configured: bool) -> HandshakeCheck | None:
+    """A media door whose upgrade carries no signature we can check: open once the carrier is
+    configured, the single-use media token in the start event being the proof (checked before
+    any provider is contacted); ``None`` (503) while it is not."""
+    if not configured:
+        return None
+
+    def check(headers: Mapping[str, str]) -> bool:
+        return True
+
+    return check
+
+
+def signalwire_carrier(signatures: TwilioSignatures | None) -> Carrier:
+    """SignalWire's media streams: Twilio's codec. SignalWire documents no signature on the
+    socket's upgrade, so the media token proves the stream (as for Telnyx)."""
+    return Carrier(
+        capabilities=signalwire.CAPABILITIES,
+        decode=signalwire.decode,
+        open_codec=signalwire.open_codec,
+        handshake=_open_door(signatures is not None),
+        title="SignalWire",
+        config_hint="KURA_SIGNALWIRE_TOKEN",
+    )
+
+
+def plivo_carrier(signatures: PlivoSignatures | None) -> Carrier:
+    """Plivo Audio Streams. Plivo documents no signature on the socket's upgrade: the media
+    token in the start event's ``extra_headers`` proves the stream."""
+    return Carrier(
+        capabilities=plivo_codec.CAPABILITIES,
+        decode=plivo_codec.decode,
+        open_codec=plivo_codec.PlivoCodec.for_stream,
+        handshake=_open_door(signatures is not None),
+        title="Plivo",
+        config_hint="KURA_PLIVO_AUTH_TOKEN",
+    )
+
+
 def _token_key(settings: Settings) -> bytes:
     """The key media tokens are derived from: from secrets every node shares, so any node can
     answer a retried webhook with the same token. With no carrier secret, any key will do.
     (Twilio-only deployments keep the key they had.)"""
     secrets_in_use = [
         secret.get_secret_value()
-        for secret in (settings.twilio_auth_token, settings.telnyx_api_key)
+        for secret in (
+            settings.twilio_auth_token,
+            settings.telnyx_api_key,
+            settings.signalwire_token,
+            settings.plivo_auth_token,
+        )
         if secret is not None and secret.get_secret_value()
     ]
     if not secrets_in_use:
@@ -117,7 +166,20 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     )
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)
-    carriers = carrier_registry(twilio_carrier(signatures), telnyx_carrier(telnyx))
+    plivo = PlivoSignatures.from_settings(settings)
+    key = signalwire.signing_key(settings)
+    signalwire_signatures = None
+    if key is not None:
+        signalwire_signatures = TwilioSignatures(
+            key, settings.effective_public_url,
+            prefix=signalwire.SIGNALWIRE_PREFIX, headers=signalwire.SIGNATURE_HEADERS,
+        )  # fmt: skip
+    carriers = carrier_registry(
+        twilio_carrier(signatures),
+        telnyx_carrier(telnyx),
+        signalwire_carrier(signalwire_signatures),
+        plivo_carrier(plivo),
+    )
     outbound = OutboundCalls(
         ctx.store, ctx.sessions, calls, ctx.clock,
         rest=TwilioRest.from_settings(settings), signatures=signatures,
@@ -126,4 +188,7 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     progress = OutboundProgress(
         ctx.store, calls, outbound, ctx.clock, media_token_ttl_s=settings.call_media_token_ttl_s
     )
-    return Telephony(signatures, calls, telnyx, carriers, outbound, progress, deadlines)
+    return Telephony(
+        signatures, calls, telnyx, carriers, outbound, progress, deadlines,
+        signalwire=signalwire_signatures, plivo=plivo,
+    )  # fmt: skip

@@ -1,5 +1,9 @@
 """Twilio request signatures (``X-Twilio-Signature``) and the public URLs they are made over.
 
+SignalWire's compatibility API signs the same way, keyed by the project's Signing Key, with its
+own ``X-SignalWire-Signature`` header (and ``X-Twilio-Signature`` beside it): one class serves
+both, told its carrier's path prefix and header names.
+
 Twilio signs the exact URL it requested. Behind a TLS-terminating proxy the request we see has
 another scheme, host or port, and ``X-Forwarded-*`` headers can be forged by anyone, so the URL
 is always rebuilt from the configured public base URL (``KURA_PUBLIC_URL``) plus the raw path
@@ -35,11 +39,28 @@ def _as_ws(url: str) -> str:
 
 
 class TwilioSignatures:
-    """Checks Twilio's signatures for one auth token and one public base URL."""
+    """Checks Twilio's signatures for one auth token and one public base URL (or, with another
+    ``prefix`` and ``headers``, a Twilio-compatible carrier's, such as SignalWire's)."""
 
-    def __init__(self, auth_token: str, public_url: str) -> None:
+    def __init__(
+        self,
+        auth_token: str,
+        public_url: str,
+        *,
+        prefix: str = TWILIO_PREFIX,
+        headers: tuple[str, ...] = (SIGNATURE_HEADER,),
+    ) -> None:
         self._validator = RequestValidator(auth_token)
         self._public_url = public_url.rstrip("/")
+        self._media_path = prefix + "/media"
+        self._headers = headers
+
+    def signature_of(self, headers: Mapping[str, str]) -> str | None:
+        """The request's signature: the first of this carrier's signature headers present."""
+        for name in self._headers:
+            if value := headers.get(name):
+                return value
+        return None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TwilioSignatures | None:
@@ -53,9 +74,9 @@ class TwilioSignatures:
         """The public ``https://`` URL of a path (with its raw, still-encoded query)."""
         return self._public_url + raw_path_qs
 
-    def media_url(self, path: str = MEDIA_PATH) -> str:
+    def media_url(self, path: str | None = None) -> str:
         """The ``wss://`` URL of the media socket, as put in ``<Stream url>`` (no query)."""
-        return _as_ws(self._public_url) + path
+        return _as_ws(self._public_url) + (path or self._media_path)
 
     def webhook_is_valid(
         self, raw_path_qs: str, params: Mapping[str, Any], signature: str | None
@@ -67,7 +88,7 @@ class TwilioSignatures:
             return False
         return bool(self._validator.validate(self.http_url(raw_path_qs), params, signature))
 
-    def media_handshake_is_valid(self, signature: str | None, path: str = MEDIA_PATH) -> bool:
+    def media_handshake_is_valid(self, signature: str | None, path: str | None = None) -> bool:
         """Whether the media WebSocket upgrade was signed by Twilio: over the ``wss://`` URL
         from ``<Stream url>``, with no parameters (an ``https://`` URL never matches)."""
         if not _plausible(signature):

@@ -9,6 +9,11 @@ base64 RTP payload without its header, ``dtmf``, ``mark``, ``error``, ``stop``);
 anything it does not understand (bad JSON, an unknown event, a wrong type, bad base64), so a
 hostile peer never crashes the bridge.
 
+The encoding is read from each call's ``start.media_format`` (PCMU in the US, PCMA in Europe and
+India, L16 where asked) and the bridge builds that call's chains from it. L16 travels as the RTP
+payload, in network byte order (RFC 3551); the media chains take little-endian PCM16, so the
+codec swaps the bytes of an L16 stream both ways, here at the edge.
+
 Telnyx says media frame order is not guaranteed. ``TelnyxCodec`` (one stream) therefore
 re-orders media by ``media.chunk`` within a window of ``REORDER_WINDOW`` frames: a frame that
 arrives early is held (``decode`` answers ``None``) until the ones before it come, and then all
@@ -17,6 +22,7 @@ of them leave as one in-order payload; duplicates and frames later than the wind
 
 from __future__ import annotations
 
+import audioop
 import binascii
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -38,7 +44,15 @@ from gateway.telephony.carriers.events import (
     StreamStopped,
 )
 from gateway.telephony.carriers.fields import Malformed, count, obj, text
-from kinds.audio import PCMU_8K, AudioEncoding, AudioFormat
+from kinds.audio import (
+    PCM16_8K,
+    PCM16_16K,
+    PCM16_24K,
+    PCMA_8K,
+    PCMU_8K,
+    AudioEncoding,
+    AudioFormat,
+)
 
 MAX_MARK_NAME_CHARS = 256  # our marks are "item:offset"; anything longer is a bug upstream
 MAX_PARAMETERS = 32  # we send three custom parameters; a start with hundreds is not ours
@@ -48,15 +62,15 @@ CALL_PARAMETER = "call_sid"  # the custom parameter that carries the TeXML CallS
 
 CAPABILITIES = CarrierCapabilities(
     name="telnyx",
-    # µ-law both ways for now: the TeXML asks Telnyx for PCMU (``codec`` and
-    # ``bidirectionalCodec``), and Telnyx transcodes A-law legs to it. The start event still
-    # announces the real format, and the media door refuses any other.
+    # What the TeXML asks for by default (``KURA_TELNYX_STREAM_CODEC``); each call's start
+    # announces its own format, any of ``formats`` is carried as it is.
     audio=PCMU_8K,
     frame_ms=20,
     marks=True,  # echoed once played; a clear echoes the pending ones (as Twilio)
     clear=True,
     dtmf=True,
     frames="text",
+    formats=(PCMA_8K, PCM16_8K, PCM16_16K, PCM16_24K),
 )
 
 _ENCODINGS: dict[str, AudioEncoding] = {"PCMU": "pcmu", "PCMA": "pcma", "L16": "pcm16"}
@@ -226,20 +240,24 @@ class ChunkOrder:
 class TelnyxCodec:
     """Telnyx media streaming for one stream: re-ordering decode, and command frames."""
 
-    __slots__ = ("_order", "_stream_id")
+    __slots__ = ("_order", "_stream_id", "_swap")
 
     _AUDIO_HEAD = b'{"event":"media","media":{"payload":"'
     _CLEAR = orjson.dumps({"event": "clear"})
 
-    def __init__(self, stream_id: str, window: int = REORDER_WINDOW) -> None:
+    def __init__(
+        self, stream_id: str, window: int = REORDER_WINDOW, *, network_order: bool = False
+    ) -> None:
         if not isinstance(stream_id, str) or not stream_id:
             raise CodecError("stream_id is required")
         self._stream_id = stream_id
         self._order = ChunkOrder(window)
+        self._swap = network_order  # L16: big-endian on the wire, little-endian in the chains
 
     @classmethod
     def for_stream(cls, started: StreamStarted) -> TelnyxCodec:
-        return cls(started.stream_id)
+        l16 = started.audio is not None and started.audio.encoding == "pcm16"
+        return cls(started.stream_id, network_order=l16)
 
     @property
     def stream_id(self) -> str:
@@ -252,11 +270,13 @@ class TelnyxCodec:
 
     def decode(self, frame: str | bytes) -> CarrierEvent | None:
         event, chunk = _parse(frame)
-        if chunk is None or type(event) is not MediaReceived:
+        if type(event) is not MediaReceived:
             return event
-        payload = self._order.push(chunk, event.payload)
+        payload = event.payload if chunk is None else self._order.push(chunk, event.payload)
         if payload is None:
             return None
+        if self._swap:
+            return MediaReceived(audioop.byteswap(payload, 2))
         return event if payload is event.payload else MediaReceived(payload)
 
     def encode(self, command: CarrierCommand) -> bytes:
@@ -265,6 +285,8 @@ class TelnyxCodec:
             audio = command.audio
             if not isinstance(audio, bytes | bytearray | memoryview):
                 raise CodecError("media payload must be bytes")
+            if self._swap:
+                audio = audioop.byteswap(audio, 2)
             return self._AUDIO_HEAD + binascii.b2a_base64(audio, newline=False) + b'"}}'
         match command:
             case PlaceMark(name=name):

@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 CALL_SID = re.compile(r"^[A-Za-z0-9:_-]{8,64}$")
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 100  # a TeXML webhook has about twenty fields
-# PCMU both ways: Telnyx transcodes an A-law leg to it (the only transcoding it offers), and it
-# is what the bridge's media chains carry today (telnyx_codec.CAPABILITIES).
+# The codec asked for both ways (KURA_TELNYX_STREAM_CODEC): Telnyx transcodes between PCMU and
+# PCMA, the only transcoding it offers. The stream's start says what it really carries, and the
+# bridge takes that format per call (telnyx_codec.CAPABILITIES.formats).
 STREAM_CODEC = "PCMU"
 
 
@@ -87,15 +88,17 @@ def _xml(response: ElementTree.Element) -> web.Response:
     return web.Response(text=document, content_type=twiml.CONTENT_TYPE)
 
 
-def connect_stream(stream_url: str, parameters: Mapping[str, str]) -> ElementTree.Element:
+def connect_stream(
+    stream_url: str, parameters: Mapping[str, str], codec: str = STREAM_CODEC
+) -> ElementTree.Element:
     """TeXML bridging the call to our media socket, both ways, in RTP mode (without
     ``bidirectionalMode="rtp"`` the caller would hear nothing we send)."""
     response = ElementTree.Element("Response")
     stream = ElementTree.SubElement(
         ElementTree.SubElement(response, "Connect"),
         "Stream",
-        url=stream_url, track="inbound_track", codec=STREAM_CODEC,
-        bidirectionalMode="rtp", bidirectionalCodec=STREAM_CODEC,
+        url=stream_url, track="inbound_track", codec=codec,
+        bidirectionalMode="rtp", bidirectionalCodec=codec,
     )  # fmt: skip
     for name, value in parameters.items():
         ElementTree.SubElement(stream, "Parameter", name=name, value=value)
@@ -109,12 +112,15 @@ def say_and_hang_up(message: str) -> ElementTree.Element:
     return response
 
 
-def _render(answer: CallAnswer, call_sid: str, signatures: Signatures) -> ElementTree.Element:
+def _render(
+    answer: CallAnswer, call_sid: str, signatures: Signatures, codec: str
+) -> ElementTree.Element:
     if answer.kind == "stream" and answer.session_id and answer.media_token:
         return connect_stream(
             signatures.media_url(),
             {"session_id": answer.session_id, "token": answer.media_token,
              CALL_PARAMETER: call_sid},
+            codec,
         )  # fmt: skip
     if answer.kind == "not_in_service":
         return say_and_hang_up(twiml.NOT_IN_SERVICE)
@@ -143,7 +149,8 @@ async def voice(request: web.Request) -> web.Response:
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
         return _xml(say_and_hang_up(twiml.UNAVAILABLE))
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
-    return _xml(_render(answer, inbound.call_sid, _signatures(request)))
+    codec = request.app[CONTEXT].settings.telnyx_stream_codec
+    return _xml(_render(answer, inbound.call_sid, _signatures(request), codec))
 
 
 async def status(request: web.Request) -> web.Response:

@@ -1,9 +1,11 @@
-"""Twilio's voice, status-callback and ``<Connect action>`` webhooks.
+"""Twilio's voice, status-callback and ``<Connect action>`` webhooks, and SignalWire's.
 
-Each one first proves the request came from Twilio (``X-Twilio-Signature`` over the URL rebuilt
-from ``KURA_PUBLIC_URL``) and answers 403 before doing any work if not; with no auth token
-configured they answer 503, never trusting an unsigned request. Answers are TwiML
-(``text/xml``), made from the store alone: no provider is contacted on this path.
+Each one first proves the request came from the carrier (``X-Twilio-Signature``, or SignalWire's
+``X-SignalWire-Signature``, over the URL rebuilt from ``KURA_PUBLIC_URL``) and answers 403 before
+doing any work if not; with no signing secret configured they answer 503, never trusting an
+unsigned request. Answers are TwiML (cXML on SignalWire: the same document), made from the store
+alone: no provider is contacted on this path. One ``CompatDoor`` per carrier says what differs:
+its name, its signatures, the shape of its call ids and the ``codec`` its ``<Stream>`` asks for.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
@@ -21,7 +25,7 @@ from gateway.errors import Forbidden, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY, Telephony
-from gateway.telephony.signatures import ACTION_PATH, SIGNATURE_HEADER, TwilioSignatures
+from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
 
 log = logging.getLogger(__name__)
 
@@ -29,93 +33,124 @@ CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-def _signatures(telephony: Telephony) -> TwilioSignatures:
-    if telephony.signatures is None:
-        log.error("twilio webhook refused: KURA_TWILIO_AUTH_TOKEN is not set")
-        raise Unavailable("telephony is not configured on this gateway")
-    return telephony.signatures
+@dataclass(frozen=True, slots=True)
+class CompatDoor:
+    """One carrier that speaks Twilio's webhooks and TwiML."""
 
+    carrier: str
+    title: str
+    config_hint: str
+    signatures: Callable[[Telephony], TwilioSignatures | None]
+    call_sid: re.Pattern[str]
+    prefix: str
+    stream_codec: str | None = None
+    """The ``<Stream codec>`` to ask for (SignalWire's ``L16@24000h``); ``None``: the default."""
 
-async def signed_form(request: web.Request) -> MultiDictProxy[str]:
-    """The webhook's form fields, once the signature over all of them checks out."""
-    signatures = _signatures(request.app[TELEPHONY])
-    signature = request.headers.get(SIGNATURE_HEADER)
-    if not signature or request.content_type != FORM_TYPE:
-        log.warning("twilio webhook refused: unsigned", extra={"path": request.path})
-        raise Forbidden("missing Twilio signature")
-    posted = await request.post()  # bounded by client_max_size: bigger bodies are a 413
-    form: MultiDict[str] = MultiDict()
-    for name, value in posted.items():
-        if not isinstance(value, str):
-            raise Forbidden("unexpected file upload")
-        form.add(name, value)
-    if not signatures.webhook_is_valid(request.raw_path, form, signature):
-        log.warning("twilio webhook refused: bad signature", extra={"path": request.path})
-        raise Forbidden("invalid Twilio signature")
-    return MultiDictProxy(form)
+    def _signatures(self, telephony: Telephony) -> TwilioSignatures:
+        signatures = self.signatures(telephony)
+        if signatures is None:
+            log.error(
+                "%s webhook refused: %s is not set", self.carrier, self.config_hint,
+                extra={"carrier": self.carrier},
+            )  # fmt: skip
+            raise Unavailable(f"{self.title} is not configured on this gateway")
+        return signatures
+
+    async def signed_form(self, request: web.Request) -> MultiDictProxy[str]:
+        """The webhook's form fields, once the signature over all of them checks out."""
+        signatures = self._signatures(request.app[TELEPHONY])
+        signature = signatures.signature_of(request.headers)
+        if not signature or request.content_type != FORM_TYPE:
+            log.warning("%s webhook refused: unsigned", self.carrier, extra={"path": request.path})
+            raise Forbidden(f"missing {self.title} signature")
+        posted = await request.post()  # bounded by client_max_size: bigger bodies are a 413
+        form: MultiDict[str] = MultiDict()
+        for name, value in posted.items():
+            if not isinstance(value, str):
+                raise Forbidden("unexpected file upload")
+            form.add(name, value)
+        if not signatures.webhook_is_valid(request.raw_path, form, signature):
+            log.warning(
+                "%s webhook refused: bad signature", self.carrier, extra={"path": request.path}
+            )
+            raise Forbidden(f"invalid {self.title} signature")
+        return MultiDictProxy(form)
+
+    def _render(self, answer: CallAnswer, signatures: TwilioSignatures) -> str:
+        if answer.kind == "stream" and answer.session_id and answer.media_token:
+            return twiml.connect_stream(
+                signatures.media_url(),
+                signatures.http_url(self.prefix + "/action"),
+                {"session_id": answer.session_id, "token": answer.media_token},
+                codec=self.stream_codec,
+            )
+        if answer.kind == "not_in_service":
+            return twiml.say_and_hang_up(twiml.NOT_IN_SERVICE)
+        if answer.kind == "busy":
+            return twiml.say_and_hang_up(twiml.BUSY)
+        return twiml.say_and_hang_up(twiml.GOODBYE)
+
+    async def voice(self, request: web.Request) -> web.Response:
+        """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
+        request.app[CONTEXT].drain.refuse_new("calls")  # 503: the carrier tries its fallback
+        form = await self.signed_form(request)
+        telephony = request.app[TELEPHONY]
+        inbound = InboundCall(
+            call_sid=form_fields.call_sid(form, self.call_sid),
+            from_raw=form.get("From", ""),
+            to_raw=form.get("To", ""),
+            direction=form.get("Direction", "inbound")[:20],
+            carrier=self.carrier,
+        )
+        tracing.annotate(call_sid=inbound.call_sid)
+        try:
+            async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
+                answer = await telephony.calls.answer(inbound)
+        except TimeoutError:
+            # A stalled database must not leave the caller in silence until the carrier gives up.
+            log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
+            return reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+        tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
+        return reply(self._render(answer, self._signatures(telephony)))
+
+    async def status(self, request: web.Request) -> web.Response:
+        """A call status callback: record it (idempotently); end the session once it is over."""
+        form = await self.signed_form(request)
+        call_sid = form_fields.call_sid(form, self.call_sid)
+        tracing.annotate(call_sid=call_sid)
+        await request.app[TELEPHONY].calls.record_status(
+            call_sid,
+            form.get("CallStatus", "")[:20],
+            form_fields.count(form.get("SequenceNumber")),
+            form_fields.count(form.get("CallDuration")),
+            carrier=self.carrier,
+        )
+        return reply(twiml.empty())
+
+    async def after_stream(self, request: web.Request) -> web.Response:
+        """The ``<Connect action>`` URL: what the caller hears once our stream has closed."""
+        form = await self.signed_form(request)
+        call_sid = form_fields.call_sid(form, self.call_sid)
+        tracing.annotate(call_sid=call_sid)
+        transfer_to = await request.app[TELEPHONY].calls.after_stream(call_sid)
+        if transfer_to:
+            return reply(twiml.transfer(transfer_to))
+        return reply(twiml.say_and_hang_up(twiml.GOODBYE))
 
 
 def reply(document: str) -> web.Response:
     return web.Response(text=document, content_type=twiml.CONTENT_TYPE)
 
 
-def _render(answer: CallAnswer, signatures: TwilioSignatures) -> str:
-    if answer.kind == "stream" and answer.session_id and answer.media_token:
-        return twiml.connect_stream(
-            signatures.media_url(),
-            signatures.http_url(ACTION_PATH),
-            {"session_id": answer.session_id, "token": answer.media_token},
-        )
-    if answer.kind == "not_in_service":
-        return twiml.say_and_hang_up(twiml.NOT_IN_SERVICE)
-    if answer.kind == "busy":
-        return twiml.say_and_hang_up(twiml.BUSY)
-    return twiml.say_and_hang_up(twiml.GOODBYE)
-
-
-async def voice(request: web.Request) -> web.Response:
-    """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
-    request.app[CONTEXT].drain.refuse_new("calls")  # 503: Twilio tries the fallback URL
-    form = await signed_form(request)
-    telephony = request.app[TELEPHONY]
-    inbound = InboundCall(
-        call_sid=form_fields.call_sid(form, CALL_SID),
-        from_raw=form.get("From", ""),
-        to_raw=form.get("To", ""),
-        direction=form.get("Direction", "inbound")[:20],
-    )
-    tracing.annotate(call_sid=inbound.call_sid)
-    try:
-        async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
-            answer = await telephony.calls.answer(inbound)
-    except TimeoutError:
-        # A stalled database must not leave the caller in silence until Twilio gives up.
-        log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
-        return reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
-    tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
-    return reply(_render(answer, _signatures(telephony)))
-
-
-async def status(request: web.Request) -> web.Response:
-    """A call status callback: record it (idempotently) and end the session when it is over."""
-    form = await signed_form(request)
-    call_sid = form_fields.call_sid(form, CALL_SID)
-    tracing.annotate(call_sid=call_sid)
-    await request.app[TELEPHONY].calls.record_status(
-        call_sid,
-        form.get("CallStatus", "")[:20],
-        form_fields.count(form.get("SequenceNumber")),
-        form_fields.count(form.get("CallDuration")),
-    )
-    return reply(twiml.empty())
-
-
-async def after_stream(request: web.Request) -> web.Response:
-    """The ``<Connect action>`` URL: what the caller hears once our stream has closed."""
-    form = await signed_form(request)
-    call_sid = form_fields.call_sid(form, CALL_SID)
-    tracing.annotate(call_sid=call_sid)
-    transfer_to = await request.app[TELEPHONY].calls.after_stream(call_sid)
-    if transfer_to:
-        return reply(twiml.transfer(transfer_to))
-    return reply(twiml.say_and_hang_up(twiml.GOODBYE))
+TWILIO = CompatDoor(
+    carrier="twilio",
+    title="Twilio",
+    config_hint="KURA_TWILIO_AUTH_TOKEN",
+    signatures=lambda telephony: telephony.signatures,
+    call_sid=CALL_SID,
+    prefix=TWILIO_PREFIX,
+)
+voice = TWILIO.voice
+status = TWILIO.status
+after_stream = TWILIO.after_stream
+signed_form = TWILIO.signed_form

@@ -22,13 +22,16 @@ def _xml(response: VoiceResponse) -> str:
     return str(response.to_xml())
 
 
-def connect_stream(stream_url: str, action_url: str, parameters: Mapping[str, str]) -> str:
-    """Bridge the call to our media socket; Twilio requests ``action_url`` when it closes."""
+def connect_stream(
+    stream_url: str, action_url: str, parameters: Mapping[str, str], codec: str | None = None
+) -> str:
+    """Bridge the call to our media socket; Twilio requests ``action_url`` when it closes.
+    ``codec`` is SignalWire's ``<Stream codec>`` (``L16@24000h``); Twilio has none."""
     if "?" in stream_url:
         raise ValueError("a <Stream> URL cannot carry a query string")
     response = VoiceResponse()
     connect = Connect(action=action_url, method="POST")
-    stream = connect.stream(url=stream_url)
+    stream = connect.stream(url=stream_url, **({"codec": codec} if codec else {}))
     for name, value in parameters.items():
         stream.parameter(name=name, value=value)
     response.append(connect)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from . import telnyx
+from . import plivo, signalwire, telnyx
 from .audio import RATE_HZ
 from .media_session import InboundPlan, MediaSession, SessionStats
 from .pacing import CallClock
@@ -51,16 +51,29 @@ class CallConfig:
     speed: float = 1.0
     record_max_s: float | None = None  # record what the agent said (None: do not)
     follow_action: bool = True
-    carrier: str = "twilio"  # or "telnyx": then auth_token is the base64 Ed25519 signing seed
+    carrier: str = "twilio"
+    """Or ``telnyx`` (``auth_token`` is then the base64 Ed25519 signing seed), ``plivo`` (its
+    auth token) or ``signalwire`` (the project's Signing Key)."""
 
     @property
     def voice_url(self) -> str:
-        path = telnyx.VOICE_PATH if self.carrier == "telnyx" else VOICE_PATH
-        return (self.public_url or self.gateway_url).rstrip("/") + path
+        return (self.public_url or self.gateway_url).rstrip("/") + _VOICE_PATHS[self.carrier]
 
     @property
     def status_url(self) -> str:
-        return (self.public_url or self.gateway_url).rstrip("/") + telnyx.STATUS_PATH
+        return (self.public_url or self.gateway_url).rstrip("/") + _STATUS_PATHS[self.carrier]
+
+
+_VOICE_PATHS = {"twilio": VOICE_PATH, "telnyx": telnyx.VOICE_PATH, "plivo": plivo.VOICE_PATH,
+                "signalwire": signalwire.VOICE_PATH}  # fmt: skip
+_STATUS_PATHS = {"twilio": "/telephony/twilio/status", "telnyx": telnyx.STATUS_PATH,
+                 "plivo": plivo.STATUS_PATH, "signalwire": signalwire.STATUS_PATH}  # fmt: skip
+_SESSIONS: dict[str, type[MediaSession]] = {
+    "twilio": MediaSession, "telnyx": telnyx.TelnyxMediaSession,
+    "plivo": plivo.PlivoMediaSession, "signalwire": signalwire.SignalWireMediaSession,
+}  # fmt: skip
+NEW_IDENTITY = {"twilio": CallIdentity.new, "telnyx": telnyx.new_identity,
+                "plivo": plivo.new_identity, "signalwire": signalwire.new_identity}  # fmt: skip
 
 
 @dataclass
@@ -97,6 +110,10 @@ async def run_call(
         async with asyncio.timeout(plan.duration_s / config.speed + END_MARGIN_S):
             if config.carrier == "telnyx":
                 await _telnyx_call(http, config, plan, result)
+            elif config.carrier == "plivo":
+                await _plivo_call(http, config, plan, result)
+            elif config.carrier == "signalwire":
+                await _signalwire_call(http, config, plan, result)
             else:
                 await _call(http, RequestValidator(config.auth_token), config, plan, result)
     except TimeoutError:
@@ -163,6 +180,60 @@ async def _telnyx_call(
         )
 
 
+async def _plivo_call(
+    http: aiohttp.ClientSession, config: CallConfig, plan: InboundPlan, result: CallResult
+) -> None:
+    """The call as Plivo places it: V3-signed answer webhook, the ``<Stream>`` it names, the
+    hangup callback, then the ``<Redirect>`` it follows once the stream is over."""
+    token, identity = config.auth_token, result.identity
+    url = config.voice_url
+    reply = await plivo.post_signed(
+        http, token, url, config.gateway_url, plivo.fields(identity, "ringing")
+    )
+    result.webhook = reply
+    stream = plivo.parse_answer(reply.text) if reply.status == 200 else None
+    result.stream = stream
+    if stream is None:
+        result.failure = f"webhook HTTP {reply.status}" if reply.status != 200 else "no <Stream>"
+        return
+    session = await _media(http, None, config, plan, stream, result)
+    if session.closed_by == "gateway" and session.frames_sent < plan.frame_count:
+        result.failure = f"gateway closed the media socket early (code {session.close_code})"
+    if config.follow_action and stream.action_url:
+        done = plivo.fields(
+            identity, "completed" if session.closed_by == "simulator" else "in-progress"
+        )
+        result.action = await plivo.post_signed(
+            http, token, stream.action_url, config.gateway_url, done
+        )
+        if session.closed_by == "simulator":
+            await plivo.post_signed(http, token, config.status_url, config.gateway_url, done)
+
+
+async def _signalwire_call(
+    http: aiohttp.ClientSession, config: CallConfig, plan: InboundPlan, result: CallResult
+) -> None:
+    """Twilio's call with SignalWire's signature header and its L16 stream (unsigned socket)."""
+    key, identity = config.auth_token, result.identity
+    reply = await signalwire.post_signed(
+        http, key, config.voice_url, config.gateway_url, identity.fields("ringing")
+    )
+    result.webhook = reply
+    stream = parse_twiml(reply.text) if reply.status == 200 else None
+    result.stream = stream
+    if stream is None:
+        result.failure = f"webhook HTTP {reply.status}" if reply.status != 200 else "no <Stream>"
+        return
+    session = await _media(http, None, config, plan, stream, result)
+    if session.closed_by == "gateway" and session.frames_sent < plan.frame_count:
+        result.failure = f"gateway closed the media socket early (code {session.close_code})"
+    if config.follow_action and stream.action_url:
+        status = "in-progress" if session.closed_by == "gateway" else "completed"
+        result.action = await signalwire.post_signed(
+            http, key, stream.action_url, config.gateway_url, identity.fields(status)
+        )
+
+
 async def _media(
     http: aiohttp.ClientSession,
     validator: RequestValidator | None,
@@ -188,8 +259,7 @@ async def _media(
         raise
     result.handshake_ms = (time.perf_counter() - started) * 1000
     playback = Playback(config.record_max_s)
-    session_type = telnyx.TelnyxMediaSession if config.carrier == "telnyx" else MediaSession
-    session = session_type(
+    session = _SESSIONS[config.carrier](
         ws,
         result.identity,
         stream.parameters,

@@ -35,11 +35,13 @@ class FakeTelnyxStream(FakeMediaStream):
         call_sid: str,
         parameters: dict[str, str],
         encoding: str = "PCMU",
+        sample_rate: int = 8000,
     ) -> FakeTelnyxStream:
         path = "/" + stream_url.split("/", 3)[3]
         ws = await http.ws_connect(gateway_url.rstrip("/") + path)
         stream = cls(ws, call_sid)
         stream.stream_sid = "32DE0DEA-" + call_sid[-12:]
+        stream.bytes_per_ms = sample_rate // 500 if encoding == "L16" else 8
         await stream._send({"event": "connected", "version": "1.0.0"})
         await stream._send_event(
             "start",
@@ -50,7 +52,7 @@ class FakeTelnyxStream(FakeMediaStream):
                 "from": "+15550001111",
                 "to": "+445550002222",
                 "custom_parameters": parameters,
-                "media_format": {"encoding": encoding, "sample_rate": 8000, "channels": 1},
+                "media_format": {"encoding": encoding, "sample_rate": sample_rate, "channels": 1},
             },
         )
         stream._reader = asyncio.create_task(stream._read())
@@ -69,6 +71,13 @@ class FakeTelnyxStream(FakeMediaStream):
         for start in range(0, len(ulaw) - FRAME_BYTES + 1, FRAME_BYTES):
             self._chunk += 1
             await self.ws.send_str(self.media_frame(self._chunk, ulaw[start : start + FRAME_BYTES]))
+
+    async def send_audio(self, audio: bytes) -> None:
+        """Caller audio in the stream's format (L16: network byte order) as 20 ms frames."""
+        size = 20 * self.bytes_per_ms
+        for start in range(0, len(audio) - size + 1, size):
+            self._chunk += 1
+            await self.ws.send_str(self.media_frame(self._chunk, audio[start : start + size]))
 
     async def send_dtmf(self, digit: str) -> None:
         await self._send_event("dtmf", occurred_at="2026-01-01T00:00:00Z", dtmf={"digit": digit})

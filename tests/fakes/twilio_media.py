@@ -36,6 +36,7 @@ class FakeMediaStream:
         self._reader: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.audio_arrived = asyncio.Condition()
+        self.bytes_per_ms = 8  # µ-law 8 kHz; SignalWire's L16 at 24 kHz is 48
 
     @classmethod
     async def open(
@@ -48,7 +49,9 @@ class FakeMediaStream:
         call_sid: str,
         parameters: dict[str, str],
         signature: str | None = "auto",
+        media_format: dict[str, Any] | None = None,
     ) -> FakeMediaStream:
+        """Twilio's stream; SignalWire's with ``media_format`` (its L16 ``<Stream codec>``)."""
         headers = {}
         if signature == "auto":
             signature = RequestValidator(auth_token).compute_signature(stream_url, {})
@@ -57,6 +60,11 @@ class FakeMediaStream:
         path = "/" + stream_url.split("/", 3)[3]
         ws = await http.ws_connect(gateway_url.rstrip("/") + path, headers=headers)
         stream = cls(ws, call_sid)
+        media_format = media_format or {
+            "encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1
+        }  # fmt: skip
+        if media_format["encoding"] == "audio/x-l16":
+            stream.bytes_per_ms = media_format["sampleRate"] // 500
         await stream._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await stream._send_event(
             "start",
@@ -66,7 +74,7 @@ class FakeMediaStream:
                 "callSid": call_sid,
                 "tracks": ["inbound"],
                 "customParameters": parameters,
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                "mediaFormat": media_format,
             },
         )
         stream._reader = asyncio.create_task(stream._read())
@@ -76,9 +84,14 @@ class FakeMediaStream:
 
     async def send_ulaw(self, ulaw: bytes) -> None:
         """Caller audio as 20 ms ``media`` frames (as fast as the socket takes them)."""
-        for start in range(0, len(ulaw) - FRAME_BYTES + 1, FRAME_BYTES):
+        await self.send_audio(ulaw)
+
+    async def send_audio(self, audio: bytes) -> None:
+        """Caller audio in the stream's format, as 20 ms ``media`` frames."""
+        size = 20 * self.bytes_per_ms
+        for start in range(0, len(audio) - size + 1, size):
             self._chunk += 1
-            payload = base64.b64encode(ulaw[start : start + FRAME_BYTES]).decode()
+            payload = base64.b64encode(audio[start : start + size]).decode()
             media = {
                 "track": "inbound",
                 "chunk": str(self._chunk),
@@ -102,11 +115,11 @@ class FakeMediaStream:
 
     @property
     def queued_ms(self) -> int:
-        return sum(n for kind, n in self._queue if kind == "audio") // 8
+        return sum(n for kind, n in self._queue if kind == "audio") // self.bytes_per_ms
 
     async def play(self, ms: int) -> None:
         """Let ``ms`` of queued audio play, echoing the marks it passes."""
-        budget = ms * 8
+        budget = ms * self.bytes_per_ms
         while self._queue:
             kind, value = self._queue[0]
             if kind == "mark":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from gateway.telephony.carriers.events import CarrierCommand, CarrierEvent
@@ -36,6 +36,20 @@ class CarrierCapabilities:
     max_frame_size: int = 64 * 1024
     """Larger frames are ignored: characters of a text frame, bytes of a binary one. Every
     carrier's frames are a few hundred bytes; 64 KiB leaves room and bounds the work per frame."""
+    formats: tuple[AudioFormat, ...] = ()
+    """Every format a call's start event may announce, read per call (Telnyx: PCMU, PCMA or L16
+    as the leg negotiated); empty: ``audio`` only."""
+
+    def accepts(self, fmt: AudioFormat | None) -> bool:
+        """Whether a call whose start announces ``fmt`` can be carried."""
+        return fmt is not None and (fmt == self.audio or fmt in self.formats)
+
+    def for_call(self, fmt: AudioFormat) -> CarrierCapabilities:
+        """This record with the call's own format both ways (the bridge builds its chains
+        from it); ``ValueError`` for a format the carrier does not announce."""
+        if not self.accepts(fmt):
+            raise ValueError(f"{self.name} does not carry {fmt}")
+        return self if fmt == self.audio else replace(self, audio=fmt)
 
 
 class CarrierCodec(Protocol):

@@ -73,6 +73,15 @@ class MarkEchoed:
 
 
 @dataclass(frozen=True, slots=True)
+class PlayoutCleared:
+    """The carrier confirms a clear (Plivo's ``clearedAudio``). Informational: the bridge
+    forgets its markers when it clears, so nothing waits for this, nor for the markers a
+    carrier drops on a clear without echoing them (Plivo's checkpoints)."""
+
+    kind: Literal["cleared"] = "cleared"
+
+
+@dataclass(frozen=True, slots=True)
 class StreamStopped:
     """Last event: the stream ended (caller hung up, call redirected, ...)."""
 
@@ -80,7 +89,13 @@ class StreamStopped:
 
 
 CarrierEvent = (
-    StreamConnected | StreamStarted | MediaReceived | DtmfReceived | MarkEchoed | StreamStopped
+    StreamConnected
+    | StreamStarted
+    | MediaReceived
+    | DtmfReceived
+    | MarkEchoed
+    | PlayoutCleared
+    | StreamStopped
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ from tests.gateway.telephony.test_media_stream import (
 SCRIPTED = "+445550009999"
 
 
-async def dial(telnyx: FakeTelnyx, number: str = SCRIPTED, **kwargs: str) -> FakeTelnyxStream:
+async def dial(telnyx: FakeTelnyx, number: str = SCRIPTED, **kwargs: Any) -> FakeTelnyxStream:
     call_sid = new_telnyx_call_sid()
     document = await twiml_of(await telnyx.voice(telnyx.call_fields(call_sid, To=number)))
     stream = document.find("./Connect/Stream")
@@ -75,8 +76,8 @@ async def test_a_bad_or_replayed_token_closes_1008_and_costs_no_provider(line: F
     await good.aclose()
 
 
-async def test_an_alaw_stream_is_refused_until_the_chains_carry_it(line: FakeTelnyx) -> None:
-    stream = await dial(line, encoding="PCMA")
+async def test_an_unknown_encoding_is_refused_and_costs_no_provider(line: FakeTelnyx) -> None:
+    stream = await dial(line, encoding="OPUS")
     await stream.wait_closed()
     assert stream.ws.close_code == 1008
     assert line.gateway.scripted.sessions == []

@@ -16,7 +16,8 @@ export async function numbers(main, params) {
   const number = h("input", { name: "number", required: true, placeholder: "+15550002222" });
   const label = h("input", { name: "label", maxlength: 200 });
   const assistant = assistantSelect(assistants.data);
-  const carrier = h("select", { name: "carrier" }, h("option", { value: "twilio" }, "twilio"));
+  const carrier = h("select", { name: "carrier" },
+    ...["twilio", "telnyx", "plivo", "signalwire"].map((c) => h("option", { value: c }, c)));
   const enabled = h("input", { type: "checkbox", name: "enabled", checked: true });
   const form = h("form", { class: "grid card", "aria-label": "Assign a number" },
     field("Number", number, "E.164"), field("Assistant", assistant), field("Carrier", carrier),

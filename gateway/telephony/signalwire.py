@@ -1,0 +1,52 @@
+"""SignalWire: Twilio's webhooks, TwiML (cXML) and media streams, with its own signing key.
+
+SignalWire's compatibility API is Twilio's wire protocol, so its calls reuse the Twilio codec
+and webhook code with a few values changed: webhooks are signed with Twilio's algorithm keyed by
+the project's Signing Key (``KURA_SIGNALWIRE_TOKEN``), in ``X-SignalWire-Signature`` (with
+``X-Twilio-Signature`` beside it, which we also accept); the ``<Stream>`` asks for
+``codec="L16@24000h"``, so a provider that speaks PCM16 at 24 kHz gets the caller's audio as it
+came and the call needs no resampling either way. The start event's ``mediaFormat`` says what
+the stream really carries (µ-law where the codec attribute is not honoured), and the bridge
+builds its chains from that, per call.
+"""
+
+from __future__ import annotations
+
+import re
+
+from config import Settings
+from gateway.telephony import twilio_codec
+from gateway.telephony.carriers.codec import CarrierCapabilities
+from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMU_8K
+
+SIGNALWIRE_PREFIX = "/telephony/signalwire"
+VOICE_PATH = f"{SIGNALWIRE_PREFIX}/voice"
+STATUS_PATH = f"{SIGNALWIRE_PREFIX}/status"
+ACTION_PATH = f"{SIGNALWIRE_PREFIX}/action"
+MEDIA_PATH = f"{SIGNALWIRE_PREFIX}/media"
+SIGNATURE_HEADERS = ("X-SignalWire-Signature", "X-Twilio-Signature")
+STREAM_CODEC = "L16@24000h"
+# SignalWire's CallSids are UUIDs; allow any id of that alphabet and a sane length.
+CALL_SID = re.compile(r"^[A-Za-z0-9-]{16,64}$")
+
+CAPABILITIES = CarrierCapabilities(
+    name="signalwire",
+    audio=PCM16_24K,  # what the <Stream codec> asks for
+    frame_ms=20,
+    marks=True,  # Twilio's semantics: echoed once played; a clear echoes the pending ones
+    clear=True,
+    dtmf=True,
+    frames="text",
+    formats=(PCMU_8K, PCM16_8K, PCM16_16K),  # the default codec, and L16's other rates
+)
+
+decode = twilio_codec.decode
+open_codec = twilio_codec.TwilioCodec.for_stream
+
+
+def signing_key(settings: Settings) -> str | None:
+    """The configured Signing Key, or ``None`` (the doors then answer 503)."""
+    token = settings.signalwire_token
+    if token is None or not token.get_secret_value():
+        return None
+    return token.get_secret_value()
