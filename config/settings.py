@@ -7,6 +7,7 @@ and hands it down.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -202,6 +203,31 @@ class Settings(BaseSettings):
         description="Telnyx API key; also keys the Telnyx calls' media tokens so that every "
         "node issues the same ones.",
     )
+    vonage_signature_secret: SecretStr | None = Field(
+        default=None,
+        description="Vonage account signature secret (Dashboard, API settings); checks the "
+        "HS256 JWT on every Vonage webhook (Vonage webhooks answer 503 without it).",
+    )
+    vonage_application_id: str | None = Field(
+        default=None,
+        description="Vonage Voice application id: signed webhooks must name it, and the "
+        "Voice REST API (hang-up, transfer) is called as it.",
+    )
+    vonage_private_key_path: Path | None = Field(
+        default=None,
+        description="The Vonage application's private key (PEM); signs the RS256 JWTs of "
+        "Voice REST API calls (hang-up, transfer). Without it, Vonage calls cannot be "
+        "transferred.",
+    )
+    vonage_api_url: str = Field(
+        default="https://api.nexmo.com",
+        description="Base URL of Vonage's Voice REST API.",
+    )
+    vonage_sample_rate_hz: int = Field(
+        default=24000,
+        description="L16 rate asked of Vonage for call audio: 24000 passes straight to a "
+        "24 kHz provider (OpenAI, the local demo) with no resampling; 16000 is Vonage's default.",
+    )
     call_media_token_ttl_s: float = Field(
         default=60.0,
         gt=0,
@@ -222,6 +248,13 @@ class Settings(BaseSettings):
         ttl = info.data.get("ownership_ttl_s")
         if ttl is not None and value >= ttl:
             raise ValueError("must be shorter than KURA_OWNERSHIP_TTL_S")
+        return value
+
+    @field_validator("vonage_sample_rate_hz")
+    @classmethod
+    def _vonage_rate(cls, value: int) -> int:
+        if value not in (16000, 24000):
+            raise ValueError("must be 16000 or 24000")
         return value
 
     @field_validator("public_url")

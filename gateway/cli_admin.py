@@ -141,7 +141,9 @@ def add_parsers(sub: Any) -> None:
     assign.add_argument("--assistant", type=_positive_int, required=True, help="assistant id")
     assign.add_argument("--label", help="a note shown in lists")
     assign.add_argument(
-        "--carrier", choices=("twilio", "telnyx"), help="whose webhooks answer it (twilio)"
+        "--carrier",
+        choices=("twilio", "telnyx", "vonage"),
+        help="whose webhooks answer it (twilio)",
     )
     assign.add_argument("--disabled", action="store_true", help="assign but do not answer")
     actions.add_parser("list", help="list numbers: id, number, carrier, assistant, state, label")

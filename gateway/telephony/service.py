@@ -11,11 +11,19 @@ from aiohttp import web
 
 from config import Settings
 from gateway.context import GatewayContext
-from gateway.telephony import telnyx_codec, twilio_codec
+from gateway.telephony import telnyx_codec, twilio_codec, vonage_codec
 from gateway.telephony.calls import CallService
-from gateway.telephony.carriers.registry import Carrier, HandshakeCheck, carrier_registry
+from gateway.telephony.carriers.registry import (
+    AfterCall,
+    Carrier,
+    HandshakeCheck,
+    carrier_registry,
+)
 from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
+from gateway.telephony.vonage_calls import vonage_after_call
+from gateway.telephony.vonage_rest import VonageVoiceApi
+from gateway.telephony.vonage_signatures import VonageSignatures
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,10 @@ class Telephony:
     """``None`` when no Telnyx public key is configured: its webhooks then answer 503."""
     carriers: Mapping[str, Carrier]
     """The carriers whose media sockets we accept, by name (``/telephony/{carrier}/media``)."""
+    vonage: VonageSignatures | None = None
+    """``None`` when no Vonage signature secret is configured: its webhooks then answer 503."""
+    vonage_api: VonageVoiceApi | None = None
+    """Vonage's Voice REST API (hang-up, transfer); ``None`` without the application's key."""
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
@@ -72,13 +84,41 @@ def telnyx_carrier(signatures: TelnyxSignatures | None) -> Carrier:
     )
 
 
+def vonage_carrier(
+    signatures: VonageSignatures | None, rate_hz: int, after_call: AfterCall
+) -> Carrier:
+    """Vonage's websocket. Its upgrade carries no signature of ours (the NCCO could ask for a
+    Vonage JWT, signed by Vonage's own key), so, as for Telnyx, the proof is the single-use media
+    token that comes back in the first message's headers, checked before any provider is
+    contacted; the door is open only once Vonage is configured."""
+    check: HandshakeCheck | None = None
+    if signatures is not None:
+
+        def check(headers: Mapping[str, str]) -> bool:
+            return True
+
+    return Carrier(
+        capabilities=vonage_codec.capabilities(rate_hz),
+        decode=vonage_codec.decode,
+        open_codec=vonage_codec.VonageCodec.for_stream,
+        handshake=check,
+        title="Vonage",
+        config_hint="KURA_VONAGE_SIGNATURE_SECRET",
+        after_call=after_call,
+    )
+
+
 def _token_key(settings: Settings) -> bytes:
     """The key media tokens are derived from: from secrets every node shares, so any node can
     answer a retried webhook with the same token. With no carrier secret, any key will do.
     (Twilio-only deployments keep the key they had.)"""
     secrets_in_use = [
         secret.get_secret_value()
-        for secret in (settings.twilio_auth_token, settings.telnyx_api_key)
+        for secret in (
+            settings.twilio_auth_token,
+            settings.telnyx_api_key,
+            settings.vonage_signature_secret,
+        )
         if secret is not None and secret.get_secret_value()
     ]
     if not secrets_in_use:
@@ -97,5 +137,15 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     )
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)
-    carriers = carrier_registry(twilio_carrier(signatures), telnyx_carrier(telnyx))
-    return Telephony(signatures, calls, telnyx, carriers)
+    vonage = VonageSignatures.from_settings(settings, ctx.clock)
+    vonage_api = VonageVoiceApi.from_settings(settings, ctx.clock)
+    carriers = carrier_registry(
+        twilio_carrier(signatures),
+        telnyx_carrier(telnyx),
+        vonage_carrier(
+            vonage,
+            settings.vonage_sample_rate_hz,
+            vonage_after_call(calls, ctx.store, vonage_api),
+        ),
+    )
+    return Telephony(signatures, calls, telnyx, carriers, vonage, vonage_api)

@@ -73,6 +73,14 @@ class MarkEchoed:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioCleared:
+    """The carrier confirms a ``ClearAudio`` (Vonage's ``websocket:cleared``); nothing to do,
+    but it is no bad input either."""
+
+    kind: Literal["cleared"] = "cleared"
+
+
+@dataclass(frozen=True, slots=True)
 class StreamStopped:
     """Last event: the stream ended (caller hung up, call redirected, ...)."""
 
@@ -80,7 +88,13 @@ class StreamStopped:
 
 
 CarrierEvent = (
-    StreamConnected | StreamStarted | MediaReceived | DtmfReceived | MarkEchoed | StreamStopped
+    StreamConnected
+    | StreamStarted
+    | MediaReceived
+    | DtmfReceived
+    | MarkEchoed
+    | AudioCleared
+    | StreamStopped
 )
 
 
