@@ -10,13 +10,15 @@ is named in ``CallResult.failure`` so a load test can count failures by kind.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from . import telnyx
+from . import telnyx, vonage
 from .audio import RATE_HZ
 from .media_session import InboundPlan, MediaSession, SessionStats
 from .pacing import CallClock
@@ -51,16 +53,21 @@ class CallConfig:
     speed: float = 1.0
     record_max_s: float | None = None  # record what the agent said (None: do not)
     follow_action: bool = True
-    carrier: str = "twilio"  # or "telnyx": then auth_token is the base64 Ed25519 signing seed
+    carrier: str = "twilio"
+    """Or "telnyx" (auth_token is then the base64 Ed25519 signing seed) or "vonage" (the
+    signature secret)."""
 
     @property
     def voice_url(self) -> str:
-        path = telnyx.VOICE_PATH if self.carrier == "telnyx" else VOICE_PATH
+        path = {"telnyx": telnyx.VOICE_PATH, "vonage": vonage.VOICE_PATH}.get(
+            self.carrier, VOICE_PATH
+        )
         return (self.public_url or self.gateway_url).rstrip("/") + path
 
     @property
     def status_url(self) -> str:
-        return (self.public_url or self.gateway_url).rstrip("/") + telnyx.STATUS_PATH
+        path = vonage.STATUS_PATH if self.carrier == "vonage" else telnyx.STATUS_PATH
+        return (self.public_url or self.gateway_url).rstrip("/") + path
 
 
 @dataclass
@@ -97,6 +104,8 @@ async def run_call(
         async with asyncio.timeout(plan.duration_s / config.speed + END_MARGIN_S):
             if config.carrier == "telnyx":
                 await _telnyx_call(http, config, plan, result)
+            elif config.carrier == "vonage":
+                await _vonage_call(http, config, plan, result)
             else:
                 await _call(http, RequestValidator(config.auth_token), config, plan, result)
     except TimeoutError:
@@ -163,6 +172,29 @@ async def _telnyx_call(
         )
 
 
+async def _vonage_call(
+    http: aiohttp.ClientSession, config: CallConfig, plan: InboundPlan, result: CallResult
+) -> None:
+    """The same call as Vonage places it: a signed GET answer webhook read as an NCCO, the
+    websocket with binary L16, and the call's end reported to the event URL."""
+    secret, identity = config.auth_token, result.identity
+    reply = await vonage.answer(http, secret, config.voice_url, config.gateway_url, identity)
+    result.webhook = reply
+    connect = vonage.parse_ncco(reply.text) if reply.status == 200 else None
+    if connect is None:
+        result.failure = f"webhook HTTP {reply.status}" if reply.status != 200 else "no connect"
+        return
+    result.stream, rate_hz = connect
+    session_type = functools.partial(vonage.VonageMediaSession, rate_hz=rate_hz)
+    session = await _media(http, None, config, plan, connect[0], result, session_type)
+    if session.closed_by == "gateway" and session.frames_sent < plan.frame_count:
+        result.failure = f"gateway closed the media socket early (code {session.close_code})"
+    if config.follow_action:
+        result.action = await vonage.event(
+            http, secret, config.status_url, config.gateway_url, identity, "completed"
+        )
+
+
 async def _media(
     http: aiohttp.ClientSession,
     validator: RequestValidator | None,
@@ -170,6 +202,7 @@ async def _media(
     plan: InboundPlan,
     stream: ConnectStream,
     result: CallResult,
+    session_type: Callable[..., MediaSession] | None = None,
 ) -> SessionStats:
     """Open the media socket (signed, for Twilio) and play the call on it."""
     headers = {SIGNATURE_HEADER: sign(validator, stream.stream_url)} if validator else {}
@@ -188,7 +221,8 @@ async def _media(
         raise
     result.handshake_ms = (time.perf_counter() - started) * 1000
     playback = Playback(config.record_max_s)
-    session_type = telnyx.TelnyxMediaSession if config.carrier == "telnyx" else MediaSession
+    if session_type is None:
+        session_type = telnyx.TelnyxMediaSession if config.carrier == "telnyx" else MediaSession
     session = session_type(
         ws,
         result.identity,
