@@ -144,6 +144,9 @@ def l16_frames(plan: InboundPlan, rate_hz: int) -> dict[str, bytes]:
         ulaw = b"".join(base64.b64decode(frame) for frame in clip.frames_b64)
         resampler = StreamResampler(RATE_HZ, rate_hz)
         pcm = resampler.process(ulaw_to_pcm16(ulaw)) + resampler.flush()
+        # Line the L16 clip up with the µ-law one (whose onsets the stats use): drop the
+        # filter's delay, so a phrase starts in the same frame on every carrier.
+        pcm = pcm[2 * round(resampler.delay_ms * rate_hz / 1000) :]
         pcm = pcm.ljust(len(clip.frames_b64) * size, b"\0")
         for i, frame in enumerate(clip.frames_b64):
             frames.setdefault(frame, pcm[i * size : (i + 1) * size])

@@ -125,6 +125,8 @@ class FakeVoiceApi:
     url: str = ""
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     refused: int = 0
+    failing_actions: set[str] = field(default_factory=set)
+    """Actions answered 400 (as Vonage does for a transfer it cannot make)."""
 
     async def modify(self, request: web.Request) -> web.Response:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -134,7 +136,10 @@ class FakeVoiceApi:
             self.refused += 1
             return web.json_response({"title": "Unauthorized"}, status=401)
         assert claims["application_id"] == APPLICATION_ID and claims["jti"]
-        self.updates.append((request.match_info["uuid"], await request.json()))
+        body = await request.json()
+        self.updates.append((request.match_info["uuid"], body))
+        if body.get("action") in self.failing_actions:
+            return web.json_response({"title": "Bad Request"}, status=400)
         return web.Response(status=204)
 
 

@@ -204,3 +204,17 @@ async def test_the_local_demo_plays_the_caller_back(vonage: FakeVonage) -> None:
     await stream.play(len(speech) // 48 + 1000)
     assert speech[48_000:56_000] in stream.received_audio  # 24 kHz both ways: bit-exact
     await stream.aclose()
+
+
+async def test_a_refused_transfer_still_hangs_up(
+    line: FakeVonage, voice_api: tuple[FakeVoiceApi, bytes]
+) -> None:
+    gw, api = line.gateway, voice_api[0]
+    api.failing_actions.add("transfer")
+    stream = await line.dial(SCRIPTED)
+    session = await provider_session(gw)
+    session.emit(ToolCall("c1", "transfer_call", {"reason": "sales"}))
+    await until(lambda: bool(session.tool_results))
+    session.emit(ResponseDone("handover"))
+    await stream.wait_closed()
+    assert [body["action"] for _, body in api.updates] == ["transfer", "hangup"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jwt
 import orjson
+import pytest
 
 from gateway.store.keys import hash_secret
 from gateway.store.sessions import SessionFilter
@@ -146,10 +147,13 @@ async def test_events_end_the_session_once_the_call_completes(vonage: FakeVonage
     assert (await vonage.event({"uuid": fields["uuid"]}, token=forged)).status == 403
 
 
-async def test_without_a_signature_secret_vonage_answers_503(tmp_path: Path) -> None:
+async def test_without_a_signature_secret_vonage_answers_503(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async for gw in start_gateway(tmp_path, SystemClock()):
         fake = FakeVonage(gw)
         assert (await fake.answer_get(fake.call_fields())).status == 503
+        assert "KURA_VONAGE_SIGNATURE_SECRET is not set" in caplog.text
         assert (await fake.event({"uuid": new_call_uuid(), "status": "ringing"})).status == 503
         ws_status = await gw.http.get(gw.url + "/telephony/vonage/media")
         assert ws_status.status == 503
