@@ -26,7 +26,7 @@ from aiohttp import web
 from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import BadRequest, Forbidden, Unavailable
-from gateway.telephony import twiml
+from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY
 from gateway.telephony.vonage_codec import CALL_HEADER, content_type
@@ -159,19 +159,19 @@ async def voice(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     """A call event: record it (idempotently) and end the session once the call is over.
-    Events of the websocket leg (its own UUID) and non-status events are acknowledged only."""
+    Events of the websocket leg (its own UUID) and events that name no call leg or status
+    (transfers, recordings) are acknowledged only: they are signed, and a non-2xx answer would
+    only make Vonage send them again."""
     fields = await _signed_fields(request)
-    call_uuid = _call_uuid(fields)
-    tracing.annotate(call_sid=call_uuid)
+    call_uuid = fields.get("uuid", "")
     call_status = STATUSES.get(fields.get("status", ""))
-    if call_status is not None:
-        duration = fields.get("duration", "")
+    if call_status is not None and CALL_UUID.match(call_uuid):
+        tracing.annotate(call_sid=call_uuid)
         await request.app[TELEPHONY].calls.record_status(
             call_uuid,
             call_status,
-            None,
-            int(duration) if duration.isascii() and duration.isdigit() and len(duration) < 9
-            else None,
+            None,  # Vonage numbers no events: the status ranks order them
+            form_fields.count(fields.get("duration")),
             carrier="vonage",
-        )  # fmt: skip
+        )
     return web.Response(status=204)

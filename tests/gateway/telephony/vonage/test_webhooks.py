@@ -139,6 +139,8 @@ async def test_events_end_the_session_once_the_call_completes(vonage: FakeVonage
                  "timestamp": "2026-12-03T12:00:00.000Z", "duration": "12"}  # fmt: skip
         assert (await vonage.event(event)).status == 204
     assert (await vonage.event({"uuid": new_call_uuid(), "status": "completed"})).status == 204
+    transfer = {"conversation_uuid_from": "CON-1", "conversation_uuid_to": "CON-2"}
+    assert (await vonage.event(transfer)).status == 204  # names no leg: acknowledged only
     call = await vonage.gateway.ctx.store.calls.get_by_sid(fields["uuid"])
     assert call is not None and call.status == "completed"
     view = await (await vonage.gateway.request("GET", f"/api/v1/sessions/{session_id}")).json()
