@@ -223,10 +223,11 @@ class Settings(BaseSettings):
         default="https://api.nexmo.com",
         description="Base URL of Vonage's Voice REST API.",
     )
-    vonage_sample_rate_hz: int = Field(
-        default=24000,
-        description="L16 rate asked of Vonage for call audio: 24000 passes straight to a "
-        "24 kHz provider (OpenAI, the local demo) with no resampling; 16000 is Vonage's default.",
+    vonage_audio_rate: Literal["auto", "16000", "24000"] = Field(
+        default="auto",
+        description="L16 rate asked of Vonage for a call's audio. `auto`: per call, the one "
+        "its assistant's provider takes with the least resampling (24000 for OpenAI and the "
+        "local demo, which then need none; 16000 for Gemini's input).",
     )
     call_media_token_ttl_s: float = Field(
         default=60.0,
@@ -248,13 +249,6 @@ class Settings(BaseSettings):
         ttl = info.data.get("ownership_ttl_s")
         if ttl is not None and value >= ttl:
             raise ValueError("must be shorter than KURA_OWNERSHIP_TTL_S")
-        return value
-
-    @field_validator("vonage_sample_rate_hz")
-    @classmethod
-    def _vonage_rate(cls, value: int) -> int:
-        if value not in (16000, 24000):
-            raise ValueError("must be 16000 or 24000")
         return value
 
     @field_validator("public_url")

@@ -89,7 +89,7 @@ async def _admit(
     ctx: GatewayContext, telephony: Telephony, carrier: Carrier, started: StreamStarted
 ) -> Session | None:
     """Redeem the call's single-use token and claim its session (one stream per call)."""
-    if started.audio != carrier.capabilities.audio:
+    if carrier.capabilities_for(started.audio) is None:
         log.warning("media socket refused: audio format", extra={"call_id": started.call_id})
         return None
     session_id, token = carrier.start_parameters.read(started)
@@ -112,7 +112,8 @@ async def _run_call(
     started: StreamStarted,
     session: Session,
 ) -> None:
-    bridge = CallBridge(ws, carrier.open_codec(started), carrier.capabilities)
+    capabilities = carrier.capabilities_for(started.audio) or carrier.capabilities
+    bridge = CallBridge(ws, carrier.open_codec(started), capabilities)
     bridge.set_tools(_call_tools(telephony, session, bridge))
     metrics.CALLS_ACTIVE.inc()
     try:

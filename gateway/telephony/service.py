@@ -84,9 +84,7 @@ def telnyx_carrier(signatures: TelnyxSignatures | None) -> Carrier:
     )
 
 
-def vonage_carrier(
-    signatures: VonageSignatures | None, rate_hz: int, after_call: AfterCall
-) -> Carrier:
+def vonage_carrier(signatures: VonageSignatures | None, after_call: AfterCall) -> Carrier:
     """Vonage's websocket. Its upgrade carries no signature of ours (the NCCO could ask for a
     Vonage JWT, signed by Vonage's own key), so, as for Telnyx, the proof is the single-use media
     token that comes back in the first message's headers, checked before any provider is
@@ -98,7 +96,8 @@ def vonage_carrier(
             return True
 
     return Carrier(
-        capabilities=vonage_codec.capabilities(rate_hz),
+        capabilities=vonage_codec.capabilities(vonage_codec.SAMPLE_RATES_HZ[-1]),
+        variants=tuple(vonage_codec.capabilities(r) for r in vonage_codec.SAMPLE_RATES_HZ[:-1]),
         decode=vonage_codec.decode,
         open_codec=vonage_codec.VonageCodec.for_stream,
         handshake=check,
@@ -142,10 +141,6 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     carriers = carrier_registry(
         twilio_carrier(signatures),
         telnyx_carrier(telnyx),
-        vonage_carrier(
-            vonage,
-            settings.vonage_sample_rate_hz,
-            vonage_after_call(calls, ctx.store, vonage_api),
-        ),
+        vonage_carrier(vonage, vonage_after_call(calls, ctx.store, vonage_api)),
     )
     return Telephony(signatures, calls, telnyx, carriers, vonage, vonage_api)

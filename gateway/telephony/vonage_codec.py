@@ -16,7 +16,7 @@ are the payload (``decode`` checks only that it holds whole samples).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -65,6 +65,20 @@ def capabilities(rate_hz: int) -> CarrierCapabilities:
         dtmf=True,
         frames="binary",
     )
+
+
+def preferred_rate(
+    inputs: Sequence[AudioFormat], outputs: Sequence[AudioFormat], default: int = 24_000
+) -> int:
+    """The L16 rate a provider taking ``inputs`` and speaking ``outputs`` needs the least
+    resampling for: one it takes as is counts most (the caller's frames come fifty a second all
+    call long), one it speaks next (only while the agent talks); ties go to ``default``."""
+
+    def score(rate_hz: int) -> tuple[bool, bool, bool]:
+        fmt = AudioFormat("pcm16", rate_hz)
+        return fmt in inputs, fmt in outputs, rate_hz == default
+
+    return max(SAMPLE_RATES_HZ, key=score)
 
 
 def _audio_format(value: Any) -> AudioFormat | None:

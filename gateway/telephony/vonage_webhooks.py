@@ -6,7 +6,7 @@ if not; with no signature secret configured they answer 503, never trusting an u
 request. The answer webhook comes as GET with query parameters (Vonage's default) or as POST
 with a JSON body; both carry ``to``, ``from``, ``uuid`` (the call leg, which the REST API
 controls) and ``conversation_uuid``. The answer is an NCCO made from the store alone: a
-``connect`` to our media socket with L16 at the configured rate, the admission data riding in
+``connect`` to our media socket with L16 at the call's rate, the admission data riding in
 the endpoint's ``headers`` (they come back in the socket's first message); or a ``talk`` when
 the number is not in service. Numbers arrive as E.164 without the ``+``.
 """
@@ -24,13 +24,19 @@ import orjson
 from aiohttp import web
 
 from gateway import tracing
-from gateway.context import CONTEXT
+from gateway.context import CONTEXT, GatewayContext
 from gateway.errors import BadRequest, Forbidden, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY
-from gateway.telephony.vonage_codec import CALL_HEADER, content_type
+from gateway.telephony.vonage_codec import (
+    CALL_HEADER,
+    SAMPLE_RATES_HZ,
+    content_type,
+    preferred_rate,
+)
 from gateway.telephony.vonage_signatures import VonageSignatures
+from providers.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +159,30 @@ async def voice(request: web.Request) -> web.Response:
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
         return _ncco(talk(twiml.UNAVAILABLE))
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
-    rate_hz = ctx.settings.vonage_sample_rate_hz
+    rate_hz = await _rate_for(ctx, answer.session_id) if answer.kind == "stream" else 0
     return _ncco(_render(answer, inbound.call_sid, _signatures(request), rate_hz))
+
+
+async def _rate_for(ctx: GatewayContext, session_id: str | None) -> int:
+    """The call's L16 rate: the configured one, or (``auto``) the one its assistant's provider
+    needs the least resampling for. Derived from the store alone, so a retried webhook gets the
+    same NCCO."""
+    setting = ctx.settings.vonage_audio_rate
+    if setting != "auto":
+        return int(setting)
+    session = await ctx.store.sessions.get(session_id) if session_id else None
+    assistant = (
+        await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
+        if session
+        else None
+    )
+    if assistant is None:
+        return SAMPLE_RATES_HZ[-1]
+    try:
+        capabilities = ctx.providers.get(assistant.provider).capabilities("voice")
+    except ProviderError:  # an unknown provider: the session will fail and apologise anyway
+        return SAMPLE_RATES_HZ[-1]
+    return preferred_rate(capabilities.input_formats, capabilities.output_formats)
 
 
 async def status(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
 from gateway.telephony.carriers.events import CarrierEvent, StreamStarted
+from kinds.audio import AudioFormat
 
 Decoder = Callable[[str | bytes], CarrierEvent | None]
 HandshakeCheck = Callable[[Mapping[str, str]], bool]
@@ -48,6 +49,16 @@ class Carrier:
     start_parameters: StartParameters = StartParameters()
     after_call: AfterCall | None = None
     """``None``: closing the socket is all (Twilio and Telnyx go on with their TwiML/TeXML)."""
+    variants: tuple[CarrierCapabilities, ...] = ()
+    """Other records its calls may take, one per audio format the answer can ask for (Vonage:
+    L16 at 16 or 24 kHz, chosen per call); the start event's format picks one."""
+
+    def capabilities_for(self, audio: AudioFormat | None) -> CarrierCapabilities | None:
+        """The record of a stream in ``audio``; ``None`` for a format its calls never take."""
+        for record in (self.capabilities, *self.variants):
+            if record.audio == audio:
+                return record
+        return None
 
     @property
     def name(self) -> str:

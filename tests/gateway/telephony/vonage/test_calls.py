@@ -8,14 +8,16 @@ import asyncio
 import json
 import wave
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from prometheus_client import REGISTRY
 
 from gateway.telephony.call_audio import apology_audio
-from kinds.audio import PCM16_24K
+from kinds.audio import PCM16_16K, PCM16_24K
 from providers.errors import ProviderUnavailable
 from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone, ToolCall
+from tests.fakes.scripted_provider import CAPABILITIES as SCRIPTED_CAPABILITIES
 from tests.fakes.vonage_media import FakeVonageStream
 from tests.gateway.telephony.test_media_stream import (
     AGENT_PCM_100MS,
@@ -218,3 +220,19 @@ async def test_a_refused_transfer_still_hangs_up(
     session.emit(ResponseDone("handover"))
     await stream.wait_closed()
     assert [body["action"] for _, body in api.updates] == ["transfer", "hangup"]
+
+
+async def test_a_16k_provider_gets_a_16k_call_with_no_resampling_inbound(line: FakeVonage) -> None:
+    gw = line.gateway
+    gw.scripted.declared = replace(SCRIPTED_CAPABILITIES, input_audio=PCM16_16K)
+    stream = await line.dial(SCRIPTED)
+    assert stream.rate_hz == 16_000  # the NCCO asked Vonage for L16 at 16 kHz
+    session = await provider_session(gw)
+    caller = AGENT_PCM_100MS[:3200] * 2  # 200 ms at 16 kHz: ten frames of 640 bytes
+    await stream.send_pcm(caller)
+    await until(lambda: len(session.audio_in) >= len(caller))
+    assert bytes(session.audio_in[: len(caller)]) == caller
+    session.emit(AgentAudio(AGENT_PCM_100MS * 3, "item1"), ResponseDone("item1"))
+    await stream.wait_for_audio(3 * 3200 - 640)  # 24 → 16 kHz, less the filter's delay
+    assert stream.binary_frame_sizes == {640}
+    await stream.aclose()

@@ -18,8 +18,8 @@ from gateway.telephony.carriers.events import (
     PlayAudio,
     StreamStarted,
 )
-from gateway.telephony.vonage_codec import VonageCodec, capabilities, decode
-from kinds.audio import PCM16_16K, PCM16_24K
+from gateway.telephony.vonage_codec import VonageCodec, capabilities, decode, preferred_rate
+from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K
 
 
 def test_the_connected_message_names_the_call_format_and_headers() -> None:
@@ -84,3 +84,12 @@ def test_capabilities() -> None:
         PCM16_24K, "binary", True, True, True)  # fmt: skip
     with pytest.raises(ValueError, match="not supported"):
         capabilities(8_000)
+
+
+def test_the_rate_asked_for_is_the_one_the_provider_needs_least_resampling_for() -> None:
+    openai = ((PCM16_24K, PCMU_8K, PCMA_8K), (PCM16_24K, PCMU_8K, PCMA_8K))
+    gemini = ((PCM16_16K,), (PCM16_24K,))
+    assert preferred_rate(*openai) == 24_000  # nothing resampled either way
+    assert preferred_rate(*gemini) == 16_000  # the caller's side, all call long, is as is
+    assert preferred_rate((PCM16_8K,), (PCMU_8K,)) == 24_000  # neither: the default
+    assert preferred_rate((PCM16_8K,), (PCMU_8K,), default=16_000) == 16_000

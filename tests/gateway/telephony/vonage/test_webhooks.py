@@ -9,6 +9,7 @@ from pathlib import Path
 import jwt
 import orjson
 import pytest
+from pydantic import SecretStr
 
 from gateway.store.keys import hash_secret
 from gateway.store.sessions import SessionFilter
@@ -16,7 +17,9 @@ from kinds.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.telephony.conftest import NUMBER
 from tests.gateway.telephony.vonage.conftest import (
+    SIGNATURE_SECRET,
     VONAGE_CALLER,
+    VONAGE_NUMBER,
     FakeVonage,
     new_call_uuid,
     signed_jwt,
@@ -39,7 +42,7 @@ async def test_a_get_answer_gets_a_session_and_a_websocket_connect(vonage: FakeV
     (endpoint,) = connect["endpoint"]
     assert endpoint["type"] == "websocket"
     assert endpoint["uri"] == "wss://gw.example.com/telephony/vonage/media"
-    assert endpoint["content-type"] == "audio/l16;rate=24000"  # no resampling for 24 kHz
+    assert endpoint["content-type"] == "audio/l16;rate=24000"  # the local demo's own rate
     headers = endpoint["headers"]
     assert set(headers) == {"session_id", "token", "call_uuid"}
     assert headers["call_uuid"] == fields["uuid"]
@@ -159,3 +162,19 @@ async def test_without_a_signature_secret_vonage_answers_503(
         assert (await fake.event({"uuid": new_call_uuid(), "status": "ringing"})).status == 503
         ws_status = await gw.http.get(gw.url + "/telephony/vonage/media")
         assert ws_status.status == 503
+
+
+async def test_a_configured_rate_overrides_the_choice(tmp_path: Path) -> None:
+    async for gw in start_gateway(
+        tmp_path,
+        SystemClock(),
+        vonage_signature_secret=SecretStr(SIGNATURE_SECRET),
+        vonage_audio_rate="16000",
+        public_url="https://gw.example.com",
+    ):
+        await gw.ctx.store.numbers.create(
+            {"number": VONAGE_NUMBER, "assistant_id": 1, "carrier": "vonage"}, gw.clock.now()
+        )
+        fake = FakeVonage(gw)
+        ncco = await fake.ncco(await fake.answer_get(fake.call_fields()))
+        assert ncco[0]["endpoint"][0]["content-type"] == "audio/l16;rate=16000"
