@@ -7,6 +7,7 @@ and hands it down.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -225,6 +226,32 @@ class Settings(BaseSettings):
     )
     signalwire_space_url: str | None = Field(
         default=None, description="SignalWire space URL, such as `example.signalwire.com`."
+    )
+    vonage_signature_secret: SecretStr | None = Field(
+        default=None,
+        description="Vonage account signature secret (Dashboard, API settings); checks the "
+        "HS256 JWT on every Vonage webhook (Vonage webhooks answer 503 without it).",
+    )
+    vonage_application_id: str | None = Field(
+        default=None,
+        description="Vonage Voice application id: signed webhooks must name it, and the "
+        "Voice REST API (hang-up, transfer) is called as it.",
+    )
+    vonage_private_key_path: Path | None = Field(
+        default=None,
+        description="The Vonage application's private key (PEM); signs the RS256 JWTs of "
+        "Voice REST API calls (hang-up, transfer). Without it, Vonage calls cannot be "
+        "transferred.",
+    )
+    vonage_api_url: str = Field(
+        default="https://api.nexmo.com",
+        description="Base URL of Vonage's Voice REST API.",
+    )
+    vonage_audio_rate: Literal["auto", "16000", "24000"] = Field(
+        default="auto",
+        description="L16 rate asked of Vonage for a call's audio. `auto`: per call, the one "
+        "its assistant's provider takes with the least resampling (24000 for OpenAI and the "
+        "local demo, which then need none; 16000 for Gemini's input).",
     )
     call_media_token_ttl_s: float = Field(
         default=60.0,

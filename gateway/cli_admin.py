@@ -142,7 +142,7 @@ def add_parsers(sub: Any) -> None:
     assign.add_argument("--label", help="a note shown in lists")
     assign.add_argument(
         "--carrier",
-        choices=("twilio", "telnyx", "plivo", "signalwire"),
+        choices=("twilio", "telnyx", "plivo", "signalwire", "vonage"),
         help="whose webhooks answer it (twilio)",
     )
     assign.add_argument("--disabled", action="store_true", help="assign but do not answer")

@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
-"""Many concurrent simulated Twilio calls against a loopback gateway: capacity and the knee.
+"""Many concurrent simulated calls against a loopback gateway: capacity and the knee.
 
     # start the gateway itself (pinned to core 0, temp SQLite, local provider, TTS off):
     .venv/bin/python scripts/loadtest.py --spawn --calls 100 --duration-s 30
     .venv/bin/python scripts/loadtest.py --spawn --ramp --calls 1000 --duration-s 20
     .venv/bin/python scripts/loadtest.py --spawn --provider openai-fake --ramp
     .venv/bin/python scripts/loadtest.py --spawn --provider gemini-fake --ramp
+    # as another carrier (its webhooks signed its way, its media framing):
+    .venv/bin/python scripts/loadtest.py --spawn --ramp --carrier vonage --duration-s 40
     # or a running gateway (CPU figures need its pid):
     .venv/bin/python scripts/loadtest.py --gateway http://127.0.0.1:8080 \\
         --auth-token T --to +15550002222 --gateway-pid 1234 --calls 50
 
 Each call is what scripts/simulate_call.py places (the same library), streaming speech then
-silence in a loop. Prints calls held, gateway CPU per call, frame delay p50/p99 per direction
-(from /metrics), lost and late frames, failures, and this generator's own CPU and send lag so
-its share of the machine can be judged. ``--ramp`` steps N up by 50 and stops at the first step
-that misses the targets (p99 frame delay ≤ 20 ms, 0 lost frames, 0 failures).
+silence in a loop, as the carrier ``--carrier`` names (Twilio by default; Telnyx's JSON frames,
+Vonage's binary L16 frames, all pre-encoded once per run). Prints calls held, gateway CPU per
+call, frame delay p50/p99 per direction (from /metrics), lost and late frames, failures, and
+this generator's own CPU and send lag so its share of the machine can be judged. ``--ramp``
+steps N up by 50 and stops at the first step that misses the targets (p99 frame delay ≤ 20 ms,
+0 lost frames, 0 failures).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from scripts.twilio_sim import metrics  # noqa: E402
 from scripts.twilio_sim.audio import SPEECH_CLIPS, speech_clip  # noqa: E402
 from scripts.twilio_sim.call import CallConfig  # noqa: E402
+from scripts.twilio_sim.carriers import CARRIERS  # noqa: E402
 from scripts.twilio_sim.gateway_proc import PROVIDERS, spawned_gateway  # noqa: E402
 from scripts.twilio_sim.load import MIN_WINDOW_S, LoadTarget, StepReport, run_step  # noqa: E402
 from scripts.twilio_sim.loopback import is_loopback_url  # noqa: E402
@@ -138,18 +143,21 @@ async def run(args: argparse.Namespace, target: LoadTarget) -> dict[str, Any]:
 @contextlib.contextmanager
 def _target(args: argparse.Namespace) -> Iterator[LoadTarget]:
     if not args.spawn:
-        config = CallConfig(args.gateway, args.auth_token, "+15553000000", args.to, args.public_url)
+        config = CallConfig(
+            args.gateway, args.auth_token, "+15553000000", args.to, args.public_url,
+            carrier=args.carrier,
+        )  # fmt: skip
         yield LoadTarget(config, args.gateway_pid)
         return
     cores = os.sched_getaffinity(0)
     if len(cores) > 1:  # the generator (and the fake provider it starts) off the gateway's core
         os.sched_setaffinity(0, cores - {GATEWAY_CORE})
     keep_logs = Path(args.keep_logs) if args.keep_logs else None
-    with spawned_gateway(args.provider, GATEWAY_CORE, keep_logs) as gw:
-        config = CallConfig(gw.url, gw.auth_token, "+15553000000", gw.number)
+    with spawned_gateway(args.provider, GATEWAY_CORE, keep_logs, args.carrier) as gw:
+        config = CallConfig(gw.url, gw.auth_token, "+15553000000", gw.number, carrier=args.carrier)
         print(
-            f"gateway pid {gw.pid} on core {GATEWAY_CORE}, {gw.url}, provider {args.provider};"
-            f" log {gw.log_path}",
+            f"gateway pid {gw.pid} on core {GATEWAY_CORE}, {gw.url}, provider {args.provider},"
+            f" carrier {args.carrier}; log {gw.log_path}",
             file=sys.stderr,
         )
         yield LoadTarget(config, gw.pid, gw.fake_pid)
@@ -165,10 +173,20 @@ def parser() -> argparse.ArgumentParser:
         help="with --spawn: the local provider, or a fake in a process of its own: OpenAI "
         "(a call passes µ-law straight through) or Gemini (16 kHz in, 24 kHz out: resampled)",
     )
+    p.add_argument(
+        "--carrier",
+        choices=tuple(CARRIERS),
+        default="twilio",
+        help="act as this carrier: its signed webhooks and its media framing",
+    )
     p.add_argument("--keep-logs", help="with --spawn: copy the children's logs to this directory")
     p.add_argument("--gateway", help="a running gateway's base URL (loopback only)")
     p.add_argument("--public-url", help="its KURA_PUBLIC_URL (default: --gateway)")
-    p.add_argument("--auth-token", help="its KURA_TWILIO_AUTH_TOKEN")
+    p.add_argument(
+        "--auth-token",
+        help="what to sign with: its KURA_TWILIO_AUTH_TOKEN, the Telnyx signing seed (base64) "
+        "or its KURA_VONAGE_SIGNATURE_SECRET, by --carrier",
+    )
     p.add_argument("--to", help="a number routed to an assistant, E.164")
     p.add_argument("--gateway-pid", type=int, help="its pid, for CPU figures")
     p.add_argument("--calls", type=int, default=50, help=f"concurrent calls (max {MAX_CALLS})")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Act as Twilio (or Telnyx) for one phone call to a running gateway, and time what the caller
-would notice.
+"""Act as Twilio (or Telnyx, or Vonage) for one phone call to a running gateway, and time what
+the caller would notice.
 
     .venv/bin/python scripts/simulate_call.py --gateway http://127.0.0.1:8080 \\
         --auth-token T --to +15550002222 --from +15550001111 \\
@@ -20,6 +20,11 @@ Streams framing with checkpoints; a clear drops them unechoed), ``--carrier sign
 ``--carrier telnyx --telnyx-signing-key SEED`` acts as Telnyx instead: the TeXML webhook signed
 with Ed25519 (give the gateway the key's public half, ``--show-public-key``), Telnyx's media
 framing on an unsigned socket, and the call's end posted to ``/telephony/telnyx/status``.
+
+``--carrier vonage --vonage-signature-secret S`` acts as Vonage: the GET answer webhook signed
+with an HS256 JWT (the gateway's ``KURA_VONAGE_SIGNATURE_SECRET``), the NCCO's websocket with
+``websocket:connected`` then binary L16 frames at the NCCO's rate, ``notify`` echoed once
+played, and the call's end posted to ``/telephony/vonage/status``.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.twilio_sim import metrics, outbound_run, telnyx  # noqa: E402
 from scripts.twilio_sim.audio import load_clip, write_ulaw_wav  # noqa: E402
-from scripts.twilio_sim.call import NEW_IDENTITY, CallConfig, CallResult, run_call  # noqa: E402
+from scripts.twilio_sim.call import CallConfig, CallResult, run_call  # noqa: E402
+from scripts.twilio_sim.carriers import CARRIERS  # noqa: E402
 from scripts.twilio_sim.loopback import is_loopback_url  # noqa: E402
 from scripts.twilio_sim.media_session import InboundPlan  # noqa: E402
 from scripts.twilio_sim.webhook import spoken_text  # noqa: E402
@@ -130,7 +136,9 @@ def print_text(summary: dict[str, Any]) -> None:
             )
         print(f"gateway late frames: {delay['late_frames']}")
     if summary["action_twiml"]:
-        print("after the stream (<Connect action>, or Telnyx's status URL) the gateway answered:")
+        print(
+            "after the stream (<Connect action>, or the carrier's status URL) the gateway answered:"
+        )
         print(summary["action_twiml"])
         for line in spoken_text(summary["action_twiml"]):
             print(f"  {line}")
@@ -155,7 +163,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         record_max_s=args.duration_s + 5 if args.out else None,
         carrier=args.carrier,
     )
-    new_identity = NEW_IDENTITY[args.carrier]
+    new_identity = CARRIERS[args.carrier].new_identity
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=HTTP_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         before = await metrics.scrape(http, args.gateway)
@@ -172,8 +180,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gateway", help="gateway base URL (loopback only)")
     p.add_argument("--public-url", help="the gateway's KURA_PUBLIC_URL (default: --gateway)")
-    p.add_argument("--carrier", choices=("twilio", "telnyx", "plivo", "signalwire"),
-                   default="twilio", help="which carrier to act as")  # fmt: skip
+    p.add_argument("--carrier", choices=tuple(CARRIERS), default="twilio",
+                   help="which carrier to act as")  # fmt: skip
     p.add_argument(
         "--auth-token",
         help="the gateway's Twilio or Plivo auth token, or its "
@@ -183,6 +191,11 @@ def parser() -> argparse.ArgumentParser:
         "--telnyx-signing-key",
         help="base64 Ed25519 seed to sign Telnyx webhooks with (--carrier telnyx); the gateway "
         "needs its public half as KURA_TELNYX_PUBLIC_KEY (see --show-public-key)",
+    )
+    p.add_argument(
+        "--vonage-signature-secret",
+        help="the signature secret to sign Vonage webhooks with (--carrier vonage): the "
+        "gateway's KURA_VONAGE_SIGNATURE_SECRET",
     )
     p.add_argument("--show-public-key", action="store_true",
                    help="print the public half of --telnyx-signing-key and exit")  # fmt: skip
@@ -217,6 +230,10 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         if not args.telnyx_signing_key:
             p.error("--carrier telnyx needs --telnyx-signing-key")
         args.auth_token = args.telnyx_signing_key
+    elif args.carrier == "vonage":
+        if not args.vonage_signature_secret:
+            p.error("--carrier vonage needs --vonage-signature-secret")
+        args.auth_token = args.vonage_signature_secret
     elif not args.auth_token:
         p.error(f"--carrier {args.carrier} needs --auth-token")
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.api.ids import Offset, RowId
 from gateway.api.schemas import AssistantRef, SessionView
 
-Carrier = Literal["twilio", "telnyx", "plivo", "signalwire"]
+Carrier = Literal["twilio", "telnyx", "plivo", "signalwire", "vonage"]
 
 
 class _Request(BaseModel):

@@ -126,6 +126,8 @@ async def _run_call(
             reason = await ctx.runner.run(session, bridge, reader, assistant=assistant)
             tracing.annotate(outcome=reason)
         await bridge.finish()
+        if carrier.after_call is not None:
+            await carrier.after_call(started, bridge.hung_up)
         log.info("call ended", extra={"session_id": session.id, "reason": reason})
     finally:
         metrics.CALLS_ACTIVE.dec()

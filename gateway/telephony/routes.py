@@ -21,6 +21,8 @@ from gateway.telephony import (
     telnyx_signatures,
     telnyx_webhooks,
     twilio_webhooks,
+    vonage_signatures,
+    vonage_webhooks,
 )
 from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
@@ -77,6 +79,15 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(
         telnyx_signatures.STATUS_PATH, _timed("status", telnyx_webhooks.status, "telnyx")
     )
+    _add_compat_routes(app)
+    _add_vonage_routes(app)
+    # Every registered carrier's media socket; Twilio's is its MEDIA_PATH.
+    app.router.add_get(MEDIA_ROUTE, media_stream)
+
+
+def _add_compat_routes(app: web.Application) -> None:
+    """SignalWire's Twilio-compatible doors and Plivo's."""
+    telephony = app[TELEPHONY]
     if telephony.signalwire is None:
         log.warning("signalwire webhooks will answer 503: KURA_SIGNALWIRE_TOKEN is not set")
     app.router.add_post(signalwire.VOICE_PATH, _timed("voice", SIGNALWIRE.voice, "signalwire"))
@@ -92,10 +103,34 @@ def add_telephony_routes(app: web.Application) -> None:
         ("action", plivo_signatures.ACTION_PATH, plivo_webhooks.after_stream),
     ):
         app.router.add_post(path, _timed(name, handler, "plivo"))
-    # Every registered carrier's media socket; Twilio's is its MEDIA_PATH.
-    app.router.add_get(MEDIA_ROUTE, media_stream)
 
 
 async def _close_telephony(app: web.Application) -> None:
     """Stop the call deadlines and close the carrier's REST client."""
     await app[TELEPHONY].aclose()
+
+
+def _add_vonage_routes(app: web.Application) -> None:
+    """Vonage's answer webhook (GET by default, POST if so set), its event webhook, and the
+    Voice REST client's cleanup."""
+    telephony = app[TELEPHONY]
+    if telephony.vonage is None:
+        log.warning("vonage webhooks will answer 503: KURA_VONAGE_SIGNATURE_SECRET is not set")
+    elif telephony.vonage_api is None:
+        log.warning(
+            "vonage calls cannot be transferred: KURA_VONAGE_APPLICATION_ID and "
+            "KURA_VONAGE_PRIVATE_KEY_PATH are not both set"
+        )
+    voice = _timed("voice", vonage_webhooks.voice, "vonage")
+    app.router.add_get(vonage_signatures.VOICE_PATH, voice)
+    app.router.add_post(vonage_signatures.VOICE_PATH, voice)
+    app.router.add_post(
+        vonage_signatures.STATUS_PATH, _timed("status", vonage_webhooks.status, "vonage")
+    )
+    api = telephony.vonage_api
+    if api is not None:
+
+        async def close_api(_app: web.Application) -> None:
+            await api.close()
+
+        app.on_cleanup.append(close_api)

@@ -11,16 +11,24 @@ from aiohttp import web
 
 from config import Settings
 from gateway.context import GatewayContext
-from gateway.telephony import plivo_codec, signalwire, telnyx_codec, twilio_codec
+from gateway.telephony import plivo_codec, signalwire, telnyx_codec, twilio_codec, vonage_codec
 from gateway.telephony.call_deadlines import CallDeadlines
 from gateway.telephony.calls import CallLimits, CallService
-from gateway.telephony.carriers.registry import Carrier, HandshakeCheck, carrier_registry
+from gateway.telephony.carriers.registry import (
+    AfterCall,
+    Carrier,
+    HandshakeCheck,
+    carrier_registry,
+)
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.twilio_rest import TwilioRest
+from gateway.telephony.vonage_calls import vonage_after_call
+from gateway.telephony.vonage_rest import VonageVoiceApi
+from gateway.telephony.vonage_signatures import VonageSignatures
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,11 @@ class Telephony:
     """``None`` when no SignalWire signing key is configured: its webhooks then answer 503."""
     plivo: PlivoSignatures | None = None
     """``None`` when no Plivo auth token is configured: its webhooks then answer 503."""
+
+    vonage: VonageSignatures | None = None
+    """``None`` when no Vonage signature secret is configured: its webhooks then answer 503."""
+    vonage_api: VonageVoiceApi | None = None
+    """Vonage's Voice REST API (hang-up, transfer); ``None`` without the application's key."""
 
     async def aclose(self) -> None:
         await self.deadlines.aclose()
@@ -128,6 +141,22 @@ def plivo_carrier(signatures: PlivoSignatures | None) -> Carrier:
     )
 
 
+def vonage_carrier(signatures: VonageSignatures | None, after_call: AfterCall) -> Carrier:
+    """Vonage's websocket. Its upgrade carries no signature of ours (the NCCO could ask for a
+    Vonage JWT, signed by Vonage's own key), so, as for Telnyx, the proof is the single-use media
+    token that comes back in the first message's headers, checked before any provider is
+    contacted; the door is open only once Vonage is configured."""
+    return Carrier(
+        capabilities=vonage_codec.CAPABILITIES,
+        decode=vonage_codec.decode,
+        open_codec=vonage_codec.VonageCodec.for_stream,
+        handshake=_open_door(signatures is not None),
+        title="Vonage",
+        config_hint="KURA_VONAGE_SIGNATURE_SECRET",
+        after_call=after_call,
+    )
+
+
 def _token_key(settings: Settings) -> bytes:
     """The key media tokens are derived from: from secrets every node shares, so any node can
     answer a retried webhook with the same token. With no carrier secret, any key will do.
@@ -139,6 +168,7 @@ def _token_key(settings: Settings) -> bytes:
             settings.telnyx_api_key,
             settings.signalwire_token,
             settings.plivo_auth_token,
+            settings.vonage_signature_secret,
         )
         if secret is not None and secret.get_secret_value()
     ]
@@ -166,6 +196,8 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     )
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)
+    vonage = VonageSignatures.from_settings(settings, ctx.clock)
+    vonage_api = VonageVoiceApi.from_settings(settings, ctx.clock)
     plivo = PlivoSignatures.from_settings(settings)
     key = signalwire.signing_key(settings)
     signalwire_signatures = None
@@ -179,6 +211,7 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
         telnyx_carrier(telnyx),
         signalwire_carrier(signalwire_signatures),
         plivo_carrier(plivo),
+        vonage_carrier(vonage, vonage_after_call(calls, ctx.store, vonage_api)),
     )
     outbound = OutboundCalls(
         ctx.store, ctx.sessions, calls, ctx.clock,
@@ -190,5 +223,5 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     )
     return Telephony(
         signatures, calls, telnyx, carriers, outbound, progress, deadlines,
-        signalwire=signalwire_signatures, plivo=plivo,
+        signalwire=signalwire_signatures, plivo=plivo, vonage=vonage, vonage_api=vonage_api,
     )  # fmt: skip

@@ -10,13 +10,15 @@ is named in ``CallResult.failure`` so a load test can count failures by kind.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from . import plivo, signalwire, telnyx
+from . import plivo, signalwire, telnyx, vonage
 from .audio import RATE_HZ
 from .media_session import InboundPlan, MediaSession, SessionStats
 from .pacing import CallClock
@@ -53,7 +55,8 @@ class CallConfig:
     follow_action: bool = True
     carrier: str = "twilio"
     """Or ``telnyx`` (``auth_token`` is then the base64 Ed25519 signing seed), ``plivo`` (its
-    auth token) or ``signalwire`` (the project's Signing Key)."""
+    auth token), ``signalwire`` (the project's Signing Key) or ``vonage`` (the signature
+    secret)."""
 
     @property
     def voice_url(self) -> str:
@@ -65,15 +68,14 @@ class CallConfig:
 
 
 _VOICE_PATHS = {"twilio": VOICE_PATH, "telnyx": telnyx.VOICE_PATH, "plivo": plivo.VOICE_PATH,
-                "signalwire": signalwire.VOICE_PATH}  # fmt: skip
+                "signalwire": signalwire.VOICE_PATH, "vonage": vonage.VOICE_PATH}  # fmt: skip
 _STATUS_PATHS = {"twilio": "/telephony/twilio/status", "telnyx": telnyx.STATUS_PATH,
-                 "plivo": plivo.STATUS_PATH, "signalwire": signalwire.STATUS_PATH}  # fmt: skip
+                 "plivo": plivo.STATUS_PATH, "signalwire": signalwire.STATUS_PATH,
+                 "vonage": vonage.STATUS_PATH}  # fmt: skip
 _SESSIONS: dict[str, type[MediaSession]] = {
     "twilio": MediaSession, "telnyx": telnyx.TelnyxMediaSession,
     "plivo": plivo.PlivoMediaSession, "signalwire": signalwire.SignalWireMediaSession,
 }  # fmt: skip
-NEW_IDENTITY = {"twilio": CallIdentity.new, "telnyx": telnyx.new_identity,
-                "plivo": plivo.new_identity, "signalwire": signalwire.new_identity}  # fmt: skip
 
 
 @dataclass
@@ -114,6 +116,8 @@ async def run_call(
                 await _plivo_call(http, config, plan, result)
             elif config.carrier == "signalwire":
                 await _signalwire_call(http, config, plan, result)
+            elif config.carrier == "vonage":
+                await _vonage_call(http, config, plan, result)
             else:
                 await _call(http, RequestValidator(config.auth_token), config, plan, result)
     except TimeoutError:
@@ -234,6 +238,29 @@ async def _signalwire_call(
         )
 
 
+async def _vonage_call(
+    http: aiohttp.ClientSession, config: CallConfig, plan: InboundPlan, result: CallResult
+) -> None:
+    """The same call as Vonage places it: a signed GET answer webhook read as an NCCO, the
+    websocket with binary L16, and the call's end reported to the event URL."""
+    secret, identity = config.auth_token, result.identity
+    reply = await vonage.answer(http, secret, config.voice_url, config.gateway_url, identity)
+    result.webhook = reply
+    connect = vonage.parse_ncco(reply.text) if reply.status == 200 else None
+    if connect is None:
+        result.failure = f"webhook HTTP {reply.status}" if reply.status != 200 else "no connect"
+        return
+    result.stream, rate_hz = connect
+    session_type = functools.partial(vonage.VonageMediaSession, rate_hz=rate_hz)
+    session = await _media(http, None, config, plan, connect[0], result, session_type)
+    if session.closed_by == "gateway" and session.frames_sent < plan.frame_count:
+        result.failure = f"gateway closed the media socket early (code {session.close_code})"
+    if config.follow_action:
+        result.action = await vonage.event(
+            http, secret, config.status_url, config.gateway_url, identity, "completed"
+        )
+
+
 async def _media(
     http: aiohttp.ClientSession,
     validator: RequestValidator | None,
@@ -241,6 +268,7 @@ async def _media(
     plan: InboundPlan,
     stream: ConnectStream,
     result: CallResult,
+    session_type: Callable[..., MediaSession] | None = None,
 ) -> SessionStats:
     """Open the media socket (signed, for Twilio) and play the call on it."""
     headers = {SIGNATURE_HEADER: sign(validator, stream.stream_url)} if validator else {}
@@ -259,7 +287,9 @@ async def _media(
         raise
     result.handshake_ms = (time.perf_counter() - started) * 1000
     playback = Playback(config.record_max_s)
-    session = _SESSIONS[config.carrier](
+    if session_type is None:
+        session_type = _SESSIONS[config.carrier]
+    session = session_type(
         ws,
         result.identity,
         stream.parameters,

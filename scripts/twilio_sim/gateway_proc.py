@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .carriers import CARRIERS
+
 ROOT = Path(__file__).resolve().parents[2]
 NUMBER = "+15550002222"
 START_TIMEOUT_S = 30.0
@@ -163,7 +165,7 @@ def _wait_healthy(url: str) -> None:
     raise RuntimeError(f"gateway at {url} was not healthy within {START_TIMEOUT_S:g} s")
 
 
-def _route_number(env: dict[str, str], workdir: Path, provider: str) -> None:
+def _route_number(env: dict[str, str], workdir: Path, provider: str, carrier: str) -> None:
     """Route ``NUMBER`` to the demo assistant (1, made by the gateway's first start) or to a
     new assistant of the fake's provider."""
     assistant_id = 1
@@ -173,7 +175,10 @@ def _route_number(env: dict[str, str], workdir: Path, provider: str) -> None:
             env, workdir, "assistants", "create", "--name", "Load test", "--provider", kind
         )
         assistant_id = int(json.loads(created)["id"])
-    _kura(env, workdir, "numbers", "assign", NUMBER, "--assistant", str(assistant_id))
+    _kura(
+        env, workdir, "numbers", "assign", NUMBER, "--assistant", str(assistant_id),
+        "--carrier", carrier,
+    )  # fmt: skip
 
 
 def _copy_logs(workdir: Path, destination: Path) -> None:
@@ -188,19 +193,24 @@ def spawned_gateway(
     core: int | None = 0,
     keep_logs: Path | None = None,
     extra_settings: Mapping[str, str] | None = None,
+    carrier: str = "twilio",
 ) -> Iterator[Spawned]:
-    """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given.
-    The children's logs are copied to ``keep_logs`` at the end (the work directory is not).
-    ``extra_settings`` (``KURA_*``) are added last (the outbound simulator's carrier)."""
+    """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given,
+    trusting a fresh credential of ``carrier`` (``Spawned.auth_token``), its number on that
+    carrier. The children's logs are copied to ``keep_logs`` at the end (the work directory
+    is not). ``extra_settings`` (``KURA_*``) are added last (the outbound simulator's carrier)."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
-    port, token = free_port(), secrets.token_hex(16)
+    if carrier not in CARRIERS:
+        raise ValueError(f"carrier must be one of {', '.join(CARRIERS)}")
+    port = free_port()
+    token, carrier_settings = CARRIERS[carrier].credentials()
     url = f"http://127.0.0.1:{port}"
     settings = {
-        "KURA_TWILIO_AUTH_TOKEN": token,
+        "KURA_TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         "KURA_PUBLIC_URL": url,
         "KURA_TTS_COMMAND": "off",
-    }
+    } | carrier_settings
     with tempfile.TemporaryDirectory(prefix="kura-load-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         if keep_logs is not None:
@@ -220,5 +230,5 @@ def spawned_gateway(
             serve = ["taskset", "-c", str(core), *serve]  # taskset execs: same pid
         gateway = stack.enter_context(_child(serve, env, workdir, "kura-serve", LISTENING))
         _wait_healthy(url)
-        _route_number(env, workdir, provider)
+        _route_number(env, workdir, provider, carrier)
         yield Spawned(url, token, NUMBER, gateway.pid, workdir / "kura-serve.log", fake_pid)

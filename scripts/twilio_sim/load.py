@@ -20,9 +20,9 @@ import aiohttp
 
 from . import metrics
 from .call import CallConfig, CallResult, run_call
+from .carriers import CARRIERS
 from .gateway_proc import cpu_seconds, own_cpu_seconds
 from .media_session import InboundPlan, onset_to_clear_ms
-from .webhook import CallIdentity
 
 TARGET_P99_S = 0.020
 TARGET_CLEAR_P50_MS, TARGET_CLEAR_MAX_MS = 100.0, 170.0  # caller speech onset → clear
@@ -173,9 +173,9 @@ async def run_step(
     """``calls`` concurrent calls of ``plan``; the report of what the gateway did with them."""
     base = target.config
     before = await metrics.scrape(http, base.gateway_url)
+    new_identity = CARRIERS[base.carrier].new_identity
     results = [
-        CallResult(CallIdentity.new(f"+1555{3_000_000 + i:07d}", base.to_number))
-        for i in range(calls)
+        CallResult(new_identity(f"+1555{3_000_000 + i:07d}", base.to_number)) for i in range(calls)
     ]
     first = _cpu_sample(target)
     steady: list[Any] = []

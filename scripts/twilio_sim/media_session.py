@@ -195,8 +195,8 @@ class MediaSession:
 
     async def run(self) -> SessionStats:
         """``connected``, ``start``, the paced stream, ``stop``; returns the stats."""
-        await self._send(self._connected_message())
-        await self._send(self._start_message())
+        for message in self._opening_messages():
+            await self._send(message)
         self._clock.start()
         async with asyncio.TaskGroup() as group:
             receiver = group.create_task(self._receive())
@@ -210,6 +210,10 @@ class MediaSession:
                 pass
             await receiver
         return self.stats
+
+    def _opening_messages(self) -> list[dict[str, Any]]:
+        """What the carrier sends before the first audio frame."""
+        return [self._connected_message(), self._start_message()]
 
     def _connected_message(self) -> dict[str, Any]:
         return {"event": "connected", "protocol": "Call", "version": "1.0.0"}
@@ -244,7 +248,7 @@ class MediaSession:
                 await self._send_dtmf(dtmf.pop(0)[0])
             if k == plan.barge_frame:
                 stats.barge_started_at = time.monotonic()
-            await self._ws.send_str(self._media_text(self._next_seq(), k))
+            await self._send_media(k)
             stats.frames_sent += 1
             if k == plan.barge_onset_frame:
                 spoken_ms = (
@@ -254,6 +258,10 @@ class MediaSession:
             if plan.loop_onsets:
                 self._note_barge_in(plan.loop_onsets.get(k % len(plan.loop)))
             await self._echo(self._playback.due_marks(self._clock.now_s()))
+
+    async def _send_media(self, k: int) -> None:
+        """Send the ``k``-th caller frame (a JSON text frame on Twilio and Telnyx)."""
+        await self._ws.send_str(self._media_text(self._next_seq(), k))
 
     def _media_text(self, seq: int, k: int) -> str:
         """The ``k``-th caller frame (built as text: fifty a second on every simulated call)."""

@@ -74,9 +74,9 @@ class MarkEchoed:
 
 @dataclass(frozen=True, slots=True)
 class PlayoutCleared:
-    """The carrier confirms a clear (Plivo's ``clearedAudio``). Informational: the bridge
-    forgets its markers when it clears, so nothing waits for this, nor for the markers a
-    carrier drops on a clear without echoing them (Plivo's checkpoints)."""
+    """The carrier confirms a clear (Plivo's ``clearedAudio``, Vonage's ``websocket:cleared``).
+    Informational: the bridge forgets its markers when it clears, so nothing waits for this, nor
+    for the markers a carrier drops on a clear without echoing them (Plivo's checkpoints)."""
 
     kind: Literal["cleared"] = "cleared"
 

@@ -3,7 +3,7 @@ is checked and where its start event carries our session id and single-use media
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
@@ -12,6 +12,9 @@ from gateway.telephony.carriers.events import CarrierEvent, StreamStarted
 Decoder = Callable[[str | bytes], CarrierEvent | None]
 HandshakeCheck = Callable[[Mapping[str, str]], bool]
 """Whether the media socket's upgrade request (its headers) really comes from the carrier."""
+AfterCall = Callable[[StreamStarted, bool], Awaitable[None]]
+"""What the carrier needs once a call's conversation is over and its last audio has played,
+before the socket closes: ``(started, caller_gone)``; e.g. a REST hang-up or transfer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class Carrier:
     config_hint: str = ""
     """The setting that configures it, for the 503 message."""
     start_parameters: StartParameters = StartParameters()
+    after_call: AfterCall | None = None
+    """``None``: closing the socket is all (Twilio and Telnyx go on with their TwiML/TeXML)."""
 
     @property
     def name(self) -> str:

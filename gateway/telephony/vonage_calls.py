@@ -1,0 +1,42 @@
+"""What follows a Vonage call's stream: a REST hang-up, or a transfer when one was asked for.
+
+Twilio and Telnyx go on with their markup once our socket closes; a Vonage call is steered
+through its Voice REST API instead (``vonage_rest``), before the socket closes: a transfer
+replaces the call's NCCO (ending our websocket leg), a hang-up ends the call. When the caller
+has already gone there is nothing to steer; the session is ended either way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.store import Store
+from gateway.telephony.calls import CallService
+from gateway.telephony.carriers.events import StreamStarted
+from gateway.telephony.carriers.registry import AfterCall
+from gateway.telephony.vonage_rest import VonageVoiceApi
+
+log = logging.getLogger(__name__)
+
+
+def vonage_after_call(calls: CallService, store: Store, api: VonageVoiceApi | None) -> AfterCall:
+    """The ``Carrier.after_call`` of Vonage calls."""
+
+    async def after_call(started: StreamStarted, caller_gone: bool) -> None:
+        call_uuid = started.call_id
+        transfer_to = await calls.after_stream(call_uuid)
+        if caller_gone:
+            return
+        if api is None:
+            if transfer_to:
+                log.warning(
+                    "vonage transfer impossible: no application key", extra={"call_sid": call_uuid}
+                )
+            return  # closing the socket ends the NCCO, and with it the call
+        if transfer_to:
+            call = await store.calls.get_by_sid(call_uuid)
+            if await api.transfer(call_uuid, transfer_to, call.to_number if call else None):
+                return
+        await api.hang_up(call_uuid)
+
+    return after_call
