@@ -26,6 +26,7 @@ class FakeVonageStream(FakeMediaStream):
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, call_uuid: str, rate_hz: int) -> None:
         super().__init__(ws, call_uuid)
         self.rate_hz = rate_hz
+        self.bytes_per_ms = rate_hz // 500
         self.frame_bytes = rate_hz // 50 * 2  # 20 ms of 16-bit samples
         self.notify_payloads: list[Any] = []
         self.binary_frame_sizes: set[int] = set()
@@ -67,10 +68,6 @@ class FakeVonageStream(FakeMediaStream):
         await self.ws.close()
 
     # --- playout -----------------------------------------------------------------------------
-
-    @property
-    def bytes_per_ms(self) -> int:
-        return self.rate_hz // 500
 
     @property
     def queued_ms(self) -> int:
