@@ -104,6 +104,20 @@ class Settings(BaseSettings):
         "(`0`: at once); give the orchestrator a grace period above it.",
     )
 
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a connection has to send a request's headers, from its opening "
+        "or from the previous answer (also the idle keep-alive: behind a load balancer, set "
+        "its idle timeout below this).",
+    )
+    http_body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request body (at most 64 KiB); slower "
+        "bodies get 408 and the connection is closed.",
+    )
+
     # Sessions
     session_connect_timeout_s: float = Field(
         default=300.0, gt=0, description="How long a created session waits for its WebSocket."
