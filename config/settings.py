@@ -129,7 +129,10 @@ class Settings(BaseSettings):
         "session's expiry).",
     )
     ws_max_message_bytes: int = Field(
-        default=256 * 1024, ge=1024, description="Largest client frame (bigger closes with 1009)."
+        default=64 * 1024,
+        ge=1024,
+        description="Largest client frame (bigger closes with 1009); a second of 24 kHz "
+        "audio as base64 JSON fits.",
     )
     default_rate_limit_per_minute: int = Field(
         default=60, ge=1, description="Limit for requests without a valid key, per address."

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from tests.gateway.conftest import gateway, virtual_gateway
+from tests.gateway.telephony.conftest import phone_gateway, telnyx, telnyx_gateway, twilio
 
-__all__ = ["gateway", "virtual_gateway"]
+__all__ = ["gateway", "phone_gateway", "telnyx", "telnyx_gateway", "twilio", "virtual_gateway"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
