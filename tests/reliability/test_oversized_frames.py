@@ -10,9 +10,13 @@ import json
 import pytest
 
 from tests.gateway.conftest import Gateway
-from tests.gateway.telephony.conftest import FakeTwilio
+from tests.gateway.telephony.conftest import FakeTelnyx, FakeTwilio
 from tests.gateway.telephony.test_media_stream import dial
+from tests.gateway.telephony.test_telnyx_calls import dial as telnyx_dial
+from tests.gateway.telephony.test_telnyx_calls import line
 from tests.gateway.ws_helpers import closed, connect, receive
+
+__all__ = ["line"]  # the Telnyx fixture, routed to a scripted assistant
 
 LIMIT_BYTES = 64 * 1024  # row 26's bound
 SIZES = [LIMIT_BYTES + 1, 100 * 1024, 512 * 1024, 1024 * 1024 - 1]
@@ -47,6 +51,15 @@ async def test_a_second_of_audio_fits_under_the_bound(gateway: Gateway) -> None:
 @pytest.mark.parametrize("size", SIZES)
 async def test_carrier_frames_over_64_kib_close_with_1009(twilio: FakeTwilio, size: int) -> None:
     stream = await dial(twilio)
+    await stream.send_raw("x" * size)
+    await stream.wait_closed()
+    assert stream.ws.close_code == 1009
+    await stream.aclose()
+
+
+@pytest.mark.parametrize("size", [LIMIT_BYTES + 1, 512 * 1024])
+async def test_telnyx_frames_over_64_kib_close_with_1009(line: FakeTelnyx, size: int) -> None:
+    stream = await telnyx_dial(line)
     await stream.send_raw("x" * size)
     await stream.wait_closed()
     assert stream.ws.close_code == 1009
