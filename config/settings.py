@@ -189,7 +189,8 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for `/metrics`; unset serves it to loopback clients only.",
+        description="Bearer token for `/metrics`, required from every address when set; unset "
+        "serves it only to loopback clients that no proxy forwarded.",
     )
 
     # Tool webhooks
