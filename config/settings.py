@@ -227,10 +227,12 @@ class Settings(BaseSettings):
         description="Lifetime of the single-use token a call's media stream presents.",
     )
     webhook_answer_deadline_s: float = Field(
-        default=5.0,
+        default=4.0,
         gt=0,
         le=14,
-        description="Past this, a voice webhook apologises and hangs up (Twilio waits 15 s).",
+        description="Past this, a carrier webhook answers a degraded document (voice: an "
+        "apology; status: empty; action: an apology) and finishes its work in the background "
+        "(Twilio waits 15 s; the answer must reach it within 5 s).",
     )
 
     @field_validator("ownership_refresh_s")

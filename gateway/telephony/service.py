@@ -14,6 +14,7 @@ from gateway.context import GatewayContext
 from gateway.telephony import telnyx_codec, twilio_codec
 from gateway.telephony.calls import CallService
 from gateway.telephony.carriers.registry import Carrier, HandshakeCheck, carrier_registry
+from gateway.telephony.late_work import LateWork
 from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 
@@ -27,6 +28,8 @@ class Telephony:
     """``None`` when no Telnyx public key is configured: its webhooks then answer 503."""
     carriers: Mapping[str, Carrier]
     """The carriers whose media sockets we accept, by name (``/telephony/{carrier}/media``)."""
+    late: LateWork
+    """Webhook work that overran its answer deadline, finishing in the background."""
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
@@ -98,4 +101,4 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)
     carriers = carrier_registry(twilio_carrier(signatures), telnyx_carrier(telnyx))
-    return Telephony(signatures, calls, telnyx, carriers)
+    return Telephony(signatures, calls, telnyx, carriers, LateWork())

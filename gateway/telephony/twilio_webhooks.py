@@ -3,7 +3,9 @@
 Each one first proves the request came from Twilio (``X-Twilio-Signature`` over the URL rebuilt
 from ``KURA_PUBLIC_URL``) and answers 403 before doing any work if not; with no auth token
 configured they answer 503, never trusting an unsigned request. Answers are TwiML
-(``text/xml``), made from the store alone: no provider is contacted on this path.
+(``text/xml``), made from the store alone: no provider is contacted on this path. Each answers
+within ``KURA_WEBHOOK_ANSWER_DEADLINE_S``, a degraded document if the store stalls or fails
+(``late_work``): never a 500, never JSON, once the request is proven Twilio's.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from multidict import MultiDict, MultiDictProxy
 
 from gateway import tracing
 from gateway.context import CONTEXT
-from gateway.errors import Forbidden, Unavailable
+from gateway.errors import Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
+from gateway.telephony.late_work import Overdue
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import ACTION_PATH, SIGNATURE_HEADER, TwilioSignatures
 
@@ -71,6 +74,15 @@ def _render(answer: CallAnswer, signatures: TwilioSignatures) -> str:
     return twiml.say_and_hang_up(twiml.GOODBYE)
 
 
+def _deadline_s(request: web.Request) -> float:
+    return request.app[CONTEXT].settings.webhook_answer_deadline_s
+
+
+def _unavailable(call_sid: str) -> web.Response:
+    log.exception("voice webhook failed; apologising", extra={"call_sid": call_sid})
+    return _reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+
+
 async def voice(request: web.Request) -> web.Response:
     """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
     request.app[CONTEXT].drain.refuse_new("calls")  # 503: Twilio tries the fallback URL
@@ -84,12 +96,18 @@ async def voice(request: web.Request) -> web.Response:
     )
     tracing.annotate(call_sid=inbound.call_sid)
     try:
-        async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
+        async with asyncio.timeout(_deadline_s(request)):
             answer = await telephony.calls.answer(inbound)
     except TimeoutError:
         # A stalled database must not leave the caller in silence until Twilio gives up.
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
         return _reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+    except GatewayError as exc:
+        if exc.status < 500:
+            raise
+        return _unavailable(inbound.call_sid)
+    except Exception:  # a database error: the caller hears an apology, Twilio no 500
+        return _unavailable(inbound.call_sid)
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
     return _reply(_render(answer, _signatures(telephony)))
 
@@ -99,11 +117,16 @@ async def status(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     call_sid = form_fields.call_sid(form, CALL_SID)
     tracing.annotate(call_sid=call_sid)
-    await request.app[TELEPHONY].calls.record_status(
+    telephony = request.app[TELEPHONY]
+    work = telephony.calls.record_status(
         call_sid,
         form.get("CallStatus", "")[:20],
         form_fields.count(form.get("SequenceNumber")),
         form_fields.count(form.get("CallDuration")),
+    )
+    # Degraded or not, the answer is the same empty document: Twilio only needs a 200.
+    await telephony.late.run(
+        work, deadline_s=_deadline_s(request), what="twilio_status", call_sid=call_sid
     )
     return _reply(twiml.empty())
 
@@ -113,7 +136,15 @@ async def after_stream(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     call_sid = form_fields.call_sid(form, CALL_SID)
     tracing.annotate(call_sid=call_sid)
-    transfer_to = await request.app[TELEPHONY].calls.after_stream(call_sid)
+    telephony = request.app[TELEPHONY]
+    transfer_to = await telephony.late.run(
+        telephony.calls.after_stream(call_sid),
+        deadline_s=_deadline_s(request),
+        what="twilio_action",
+        call_sid=call_sid,
+    )
+    if isinstance(transfer_to, Overdue):
+        return _reply(twiml.say_and_hang_up(twiml.TROUBLE))
     if transfer_to:
         return _reply(twiml.transfer(transfer_to))
     return _reply(twiml.say_and_hang_up(twiml.GOODBYE))
