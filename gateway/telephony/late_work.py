@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SHUTDOWN_GRACE_S = 5.0  # late work gets this long to land when the node stops
+SHUTDOWN_GRACE_S = 2.0  # late work gets this long to land when the node stops (drain + 5 s)
 
 
 @dataclass(frozen=True, slots=True)

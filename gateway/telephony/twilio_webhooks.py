@@ -137,14 +137,14 @@ async def after_stream(request: web.Request) -> web.Response:
     call_sid = form_fields.call_sid(form, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     telephony = request.app[TELEPHONY]
-    transfer_to = await telephony.late.run(
+    outcome = await telephony.late.run(
         telephony.calls.after_stream(call_sid),
         deadline_s=_deadline_s(request),
         what="twilio_action",
         call_sid=call_sid,
     )
-    if isinstance(transfer_to, Overdue):
+    if isinstance(outcome, Overdue) or outcome.kind == "apology":
         return _reply(twiml.say_and_hang_up(twiml.TROUBLE))
-    if transfer_to:
-        return _reply(twiml.transfer(transfer_to))
+    if outcome.transfer_to:
+        return _reply(twiml.transfer(outcome.transfer_to))
     return _reply(twiml.say_and_hang_up(twiml.GOODBYE))
