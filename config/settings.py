@@ -142,8 +142,8 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Browser origins allowed to use secret keys (REST CORS and session "
-        "WebSockets), besides each key's own list and the gateway's public origin; empty: any "
-        "origin for keys that list none.",
+        "WebSockets), besides each key's own list and the gateway's public origin; any other "
+        'origin gets 403. `["*"]`: any origin for secret keys.',
     )
     publishable_rate_limit_per_address: int = Field(
         default=30,
@@ -316,6 +316,8 @@ class Settings(BaseSettings):
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ValueError(f"must be a JSON list of origins, e.g. {example}")
         for origin in value:
+            if origin == "*":
+                continue  # any origin for secret keys: an explicit opt-out of the check
             if problem := _url_problem(origin, ("https", "http"), "https://app.example.com"):
                 raise ValueError(f"each origin {problem}")
         return value
