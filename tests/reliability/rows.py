@@ -30,6 +30,7 @@ AUTH = "tests/gateway/test_auth_and_limits.py"
 SOCKET = "tests/gateway/test_session_socket.py"
 REDIS_BUS = "tests/gateway/state/test_redis_bus.py"
 REL = "tests/reliability"
+PROPS = f"{REL}/test_parser_properties.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +46,12 @@ class Row:
 
 
 ROWS: tuple[Row, ...] = (
-    Row(1, "Twilio signature", "0 false accepts or rejects", "partial",
-        (f"{SIG}::test_webhook_vector", f"{SIG}::test_webhook_rejections",
+    Row(1, "Twilio signature", "0 false accepts or rejects", "covered",
+        (f"{PROPS}::test_twilio_signatures_have_no_false_accepts_or_rejects",
+         f"{SIG}::test_webhook_vector", f"{SIG}::test_webhook_rejections",
          f"{VOICE}::test_forged_requests_are_403_before_any_work"),
-        "fixed vectors and forgeries; the 1,000 hypothesis parameter sets are open (issue 12)"),
+        "1,000 hypothesis parameter sets signed by twilio's RequestValidator, each also with "
+        "one character changed"),
     Row(2, "Behind a proxy", "Spoofed headers never change the URL; every legitimate variant "
         "passes", "covered",
         (f"{VOICE}::test_default_port_in_the_signed_url_is_accepted",
@@ -66,10 +69,12 @@ ROWS: tuple[Row, ...] = (
          f"{TELNYX_HOOKS}::test_replays_get_the_same_answer_and_one_session",
          f"{TELNYX_HOOKS}::test_shuffled_and_duplicated_call_events_converge")),
     Row(5, "Telnyx and Vonage signatures", "All forgeries get 4xx, never 500", "partial",
-        (f"{TELNYX_HOOKS}::test_forgeries_are_403_before_any_work",
+        (f"{PROPS}::test_telnyx_signatures_have_no_false_accepts_or_rejects",
+         f"{TELNYX_HOOKS}::test_forgeries_are_403_before_any_work",
          f"{TELNYX_HOOKS}::test_a_signature_inside_the_window_is_accepted",
          f"{TELNYX_HOOKS}::test_malformed_bodies_are_4xx_never_500"),
-        "Telnyx covered; Vonage is not a carrier yet (its row lands with it)"),
+        "Telnyx covered (the property test found non-canonical base64 spellings of one "
+        "signature accepted; now refused); Vonage is not a carrier yet (its row lands with it)"),
     Row(6, "Webhook deadline", "p99 < 300 ms; degraded answer ≤ 5 s as `text/xml`", "partial",
         (f"{REL}/test_webhook_deadline.py::test_twilio_webhooks_answer_in_time_during_a_stall",
          f"{REL}/test_webhook_deadline.py::test_telnyx_status_answers_in_time_during_a_stall",
@@ -181,12 +186,14 @@ ROWS: tuple[Row, ...] = (
          f"{SOCKET}::test_every_bad_input_gets_a_session_error_and_the_session_goes_on",
          "tests/gateway/test_hostile_input.py::test_deeply_nested_socket_message_is_a_session_"
          "error",
+         f"{PROPS}::test_app_socket_messages_never_raise_anything_but_a_protocol_error",
          "tests/gateway/telephony/test_twilio_codec.py::test_arbitrary_text_never_raises",
          "tests/gateway/telephony/test_telnyx_codec.py::test_decode_never_raises"),
-        "size rule, bad input and hypothesis on the carrier codecs; atheris and the live fuzz "
-        "beside healthy calls are open"),
+        "size rule, bad input, hypothesis on the carrier codecs and app socket messages; "
+        "atheris and the live fuzz beside healthy calls are open"),
     Row(27, "Bodies and schema", "Always 413; 0 5xx; 0 schema violations", "partial",
-        ("tests/gateway/test_rest_sessions.py::test_malformed_json_is_400_and_oversized_body_is_413",
+        (f"{PROPS}::test_rest_bodies_are_a_model_or_a_4xx",
+         "tests/gateway/test_rest_sessions.py::test_malformed_json_is_400_and_oversized_body_is_413",
          f"{VOICE}::test_oversized_webhook_bodies_are_413",
          "tests/gateway/test_hostile_input.py::test_path_ids_no_row_can_have_are_404",
          "tests/gateway/test_openapi.py::test_real_error_responses_match_the_document"),
