@@ -105,6 +105,20 @@ class Settings(BaseSettings):
         "(`0`: at once); give the orchestrator a grace period above it.",
     )
 
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a connection has to send a request's headers, from its opening "
+        "or from the previous answer (also the idle keep-alive: behind a load balancer, set "
+        "its idle timeout below this).",
+    )
+    http_body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send a request body (at most 64 KiB); slower "
+        "bodies get 408 and the connection is closed.",
+    )
+
     # Sessions
     session_connect_timeout_s: float = Field(
         default=300.0, gt=0, description="How long a created session waits for its WebSocket."
@@ -116,7 +130,10 @@ class Settings(BaseSettings):
         "session's expiry).",
     )
     ws_max_message_bytes: int = Field(
-        default=256 * 1024, ge=1024, description="Largest client frame (bigger closes with 1009)."
+        default=64 * 1024,
+        ge=1024,
+        description="Largest client frame (bigger closes with 1009); a second of 24 kHz "
+        "audio as base64 JSON fits.",
     )
     default_rate_limit_per_minute: int = Field(
         default=60, ge=1, description="Limit for requests without a valid key, per address."
@@ -126,8 +143,8 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Browser origins allowed to use secret keys (REST CORS and session "
-        "WebSockets), besides each key's own list and the gateway's public origin; empty: any "
-        "origin for keys that list none.",
+        "WebSockets), besides each key's own list and the gateway's public origin; any other "
+        'origin gets 403. `["*"]`: any origin for secret keys.',
     )
     publishable_rate_limit_per_address: int = Field(
         default=30,
@@ -173,7 +190,8 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for `/metrics`; unset serves it to loopback clients only.",
+        description="Bearer token for `/metrics`, required from every address when set; unset "
+        "serves it only to loopback clients that no proxy forwarded.",
     )
 
     # Tool webhooks
@@ -260,10 +278,12 @@ class Settings(BaseSettings):
         description="Lifetime of the single-use token a call's media stream presents.",
     )
     webhook_answer_deadline_s: float = Field(
-        default=5.0,
+        default=4.0,
         gt=0,
         le=14,
-        description="Past this, a voice webhook apologises and hangs up (Twilio waits 15 s).",
+        description="Past this, a carrier webhook answers a degraded document (voice: an "
+        "apology; status: empty; action: an apology) and finishes its work in the background "
+        "(Twilio waits 15 s; the answer must reach it within 5 s).",
     )
 
     twilio_api_base_url: str = Field(
@@ -392,6 +412,8 @@ class Settings(BaseSettings):
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ValueError(f"must be a JSON list of origins, e.g. {example}")
         for origin in value:
+            if origin == "*":
+                continue  # any origin for secret keys: an explicit opt-out of the check
             if problem := _url_problem(origin, ("https", "http"), "https://app.example.com"):
                 raise ValueError(f"each origin {problem}")
         return value

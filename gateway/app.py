@@ -13,6 +13,7 @@ from aiohttp import web
 from config import Settings
 from gateway.api.auth import api_middleware
 from gateway.api.cors import KEY_ORIGINS, KeyOrigins, cors_middleware
+from gateway.api.deadlines import body_deadline_middleware, handler_args
 from gateway.api.origins import ORIGINS, OriginPolicy
 from gateway.api.routes import add_routes
 from gateway.bootstrap import BootstrapResult, bootstrap
@@ -106,8 +107,13 @@ def build_app(
 ) -> web.Application:
     """The gateway app; the keyword arguments replace real parts in tests."""
     # CORS outermost: it adds its headers to every answer, errors and 429s included.
-    middlewares = [cors_middleware, api_middleware]
-    app = web.Application(middlewares=middlewares, client_max_size=BODY_LIMIT_BYTES)
+    # The body deadline innermost: its 408/413 answers take the API's error shape.
+    middlewares = [cors_middleware, api_middleware, body_deadline_middleware]
+    app = web.Application(
+        middlewares=middlewares,
+        client_max_size=BODY_LIMIT_BYTES,
+        handler_args=handler_args(settings),
+    )
     ctx = build_context(settings, clock=clock, providers=providers, limiter=limiter)
     app[CONTEXT] = ctx
     app[ORIGINS] = OriginPolicy.create(settings.effective_public_url, settings.allowed_origins)

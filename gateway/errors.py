@@ -5,6 +5,7 @@
     ├── Unauthorized              401 unauthorized
     ├── Forbidden                 403 forbidden
     ├── NotFound                  404 not_found
+    ├── RequestTimeout            408 request_timeout    (the body came too slowly)
     ├── Conflict                  409 conflict
     ├── PayloadTooLarge           413 payload_too_large
     ├── ValidationFailed          422 validation_error   (details: which field and why)
@@ -45,6 +46,11 @@ class Forbidden(GatewayError):
 
 class NotFound(GatewayError):
     status, code = 404, "not_found"
+
+
+class RequestTimeout(GatewayError):
+    status, code = 408, "request_timeout"
+    retryable = True
 
 
 class Conflict(GatewayError):

@@ -67,3 +67,15 @@ async def drop_postgres_database(name: str) -> None:
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``reliability`` every test that docs/reliability.md names, and all of
+    tests/reliability/, so ``pytest -m reliability`` runs the whole matrix."""
+    from tests.reliability.rows import node_ids
+
+    named = node_ids()
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if path.startswith("tests/reliability/") or item.nodeid.split("[", 1)[0] in named:
+            item.add_marker(pytest.mark.reliability)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.doc_fields import E164, NOT_NULL
 from gateway.api.ids import Offset, RowId
 from gateway.api.schemas import AssistantRef, SessionView
 
@@ -25,15 +26,15 @@ class PageQuery(_Request):
 class NumberFields(_Request):
     """Phone-number fields an admin may change; every one optional (PATCH semantics)."""
 
-    assistant_id: RowId | None = None
-    carrier: Carrier | None = None
+    assistant_id: Annotated[RowId | None, Field(**NOT_NULL)] = None
+    carrier: Annotated[Carrier | None, Field(**NOT_NULL)] = None
     label: Annotated[str | None, Field(max_length=200)] = None
-    enabled: Annotated[bool | None, Field(strict=True)] = None
+    enabled: Annotated[bool | None, Field(strict=True, **NOT_NULL)] = None
     max_concurrent_calls: Annotated[int | None, Field(ge=1, le=100_000)] = None
 
 
 class AssignNumberRequest(NumberFields):
-    number: Annotated[str, Field(min_length=1, max_length=32, description="E.164, e.g. +1555…")]
+    number: Annotated[E164, Field(min_length=1, description="E.164, e.g. +1555…")]
     assistant_id: RowId
 
 
@@ -57,7 +58,7 @@ class NumberPage(BaseModel):
 
 
 class ContactQuery(PageQuery):
-    phone_number: Annotated[str | None, Field(max_length=32)] = None
+    phone_number: E164 | None = None
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
 
 

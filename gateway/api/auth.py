@@ -79,7 +79,10 @@ def _check_origin(request: web.Request, key: ApiKey) -> None:
             raise Forbidden("a publishable key works only from a page on its allowed_origins")
         return
     if not origin_policy(request).allows(origin, key):
-        raise Forbidden("this API key may not be used from this Origin")
+        raise Forbidden(
+            "this API key may not be used from this Origin: list it in the key's "
+            "allowed_origins or in KURA_ALLOWED_ORIGINS"
+        )
 
 
 def bearer_token(request: web.Request) -> str | None:

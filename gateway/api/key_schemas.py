@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.doc_fields import NOT_NULL
 from gateway.api.ids import RowId
 
 KeyKind = Literal["secret", "publishable"]
@@ -15,31 +16,41 @@ MAX_ORIGINS = 50  # a key for a handful of sites; a longer list belongs in KURA_
 
 
 class KeyFields(BaseModel):
-    """Key fields an admin may change; every one optional (PATCH semantics)."""
+    """Key fields an admin may change; every one optional (PATCH semantics) and never null
+    (the API answers 422), so the document offers no null for them."""
 
     model_config = ConfigDict(extra="forbid")  # a typo is a 422, never a silent no-op
 
-    name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    name: Annotated[str | None, Field(min_length=1, max_length=100, **NOT_NULL)] = None
     permissions: Annotated[
         list[str] | None,
-        Field(description="Secret keys only; at most the permissions of the key that grants"),
+        Field(
+            description="Secret keys only; at most the permissions of the key that grants",
+            **NOT_NULL,
+        ),
     ] = None
     allowed_origins: Annotated[
         list[str] | None,
         Field(
             max_length=MAX_ORIGINS,
             description="Browser origins (scheme://host[:port]) this key may be used from",
+            **NOT_NULL,
         ),
     ] = None
     assistant_ids: Annotated[
         list[RowId] | None,
-        Field(description="Publishable keys only: the assistants it may create sessions for"),
+        Field(
+            description="Publishable keys only: the assistants it may create sessions for",
+            **NOT_NULL,
+        ),
     ] = None
     session_modes: Annotated[
         list[SessionMode] | None,
-        Field(description="Publishable keys only: the session modes it may create"),
+        Field(description="Publishable keys only: the session modes it may create", **NOT_NULL),
     ] = None
-    rate_limit_per_minute: Annotated[int | None, Field(ge=1, le=100_000, strict=True)] = None
+    rate_limit_per_minute: Annotated[
+        int | None, Field(ge=1, le=100_000, strict=True, **NOT_NULL)
+    ] = None
 
 
 class CreateKeyRequest(KeyFields):

@@ -17,11 +17,12 @@ _ERRORS = {
     "401": "Missing, unknown or revoked API key",
     "403": "The key lacks a permission this operation needs (named in the message)",
     "404": "Unknown resource, or a session that expired",
+    "409": "Conflicts with the current state (a number already assigned)",
     "413": "Request body larger than 64 KiB",
     "422": "A field is invalid (details name each field and why)",
     "429": "Rate limit exceeded; wait Retry-After seconds",
 }
-_BODY_ONLY = {"400", "413"}
+_BODY_ONLY = {"400", "409", "413"}
 EXTRA_ERRORS = {
     409: "Conflict with the resource's state",
     502: "The carrier refused the request or could not be reached",
@@ -99,6 +100,17 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _schema(route.body, components)}},
         }
     return operation
+
+
+def with_providers(document: dict[str, Any], providers: list[str]) -> dict[str, Any]:
+    """``document`` with the ``provider`` of request bodies limited to the providers this
+    gateway runs (the server refuses any other with 422; the list is known only at serve
+    time)."""
+    for name, schema in document["components"]["schemas"].items():
+        provider = schema.get("properties", {}).get("provider")
+        if provider is not None and name.endswith(("Fields", "Request")):
+            provider["enum"] = providers
+    return document
 
 
 def build_document(routes: tuple[Route, ...]) -> dict[str, Any]:

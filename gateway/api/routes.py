@@ -28,7 +28,7 @@ from gateway.api.admin_schemas import (
 from gateway.api.call_schemas import CallPage, CallQuery, CallView, CreateCallRequest
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.metrics_api import metrics_text
-from gateway.api.openapi import build_document
+from gateway.api.openapi import build_document, with_providers
 from gateway.api.route_table import VERSION, Route
 from gateway.api.schemas import (
     AssistantFields,
@@ -43,6 +43,7 @@ from gateway.api.schemas import (
     Transcript,
 )
 from gateway.api.session_socket import connect_session
+from gateway.context import context_of
 
 
 async def health(request: web.Request) -> web.Response:
@@ -50,7 +51,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.json_response(build_document(ROUTES))
+    providers = context_of(request).providers.names()
+    return web.json_response(with_providers(build_document(ROUTES), providers))
 
 
 ROUTES: tuple[Route, ...] = (

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from gateway.api.doc_fields import E164, NOT_NULL, PhoneNumber
 from gateway.api.ids import MAX_ROW_ID, RowId
 
 BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
@@ -30,7 +31,7 @@ class _Request(BaseModel):
 class CreateSessionRequest(_Request):
     assistant_id: Annotated[RowId, Field(description="Assistant ID")]
     mode: Literal["voice", "chat"] = "voice"
-    phone_number: Annotated[str | None, Field(max_length=32)] = None
+    phone_number: PhoneNumber | None = None
     language_code: Annotated[str, Field(pattern=BCP47, max_length=35)] = "en-US"
     metadata: Annotated[dict[str, Any] | None, AfterValidator(_bounded_metadata)] = None
 
@@ -131,8 +132,8 @@ class CallingHours(BaseModel):
 class AssistantFields(_Request):
     """Assistant fields an admin may set; every one optional (PATCH semantics)."""
 
-    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    provider: Annotated[str | None, Field(pattern=r"^[a-z0-9_-]{1,40}$")] = None
+    name: Annotated[str | None, Field(min_length=1, max_length=200, **NOT_NULL)] = None
+    provider: Annotated[str | None, Field(pattern=r"^[a-z0-9_-]{1,40}$", **NOT_NULL)] = None
     fallback_provider: Annotated[
         str | None,
         Field(
@@ -145,14 +146,14 @@ class AssistantFields(_Request):
     voice: Annotated[str | None, Field(max_length=100)] = None
     instructions: Annotated[str | None, Field(max_length=32_000)] = None
     greeting: Annotated[str | None, Field(max_length=2000)] = None
-    language_code: Annotated[str | None, Field(pattern=BCP47, max_length=35)] = None
+    language_code: Annotated[str | None, Field(pattern=BCP47, max_length=35, **NOT_NULL)] = None
     tools: list[ToolDefinition] | None = None
     turn_detection: TurnDetectionSettings | None = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
-    idle_timeout_s: Annotated[int | None, Field(ge=5, le=3600)] = None
+    idle_timeout_s: Annotated[int | None, Field(ge=5, le=3600, **NOT_NULL)] = None
     max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
     max_duration_s: Annotated[int | None, Field(ge=10, le=4 * 3600)] = None
-    transfer_number: Annotated[str | None, Field(max_length=32)] = None
+    transfer_number: E164 | None = None
     max_concurrent_calls: Annotated[int | None, Field(ge=1, le=100_000)] = None
     calling_hours: CallingHours | None = None
 

@@ -244,7 +244,10 @@ async def _check_origin(request: web.Request, ctx: GatewayContext, row: Session)
         return
     key = await ctx.store.keys.get(row.api_key_id) if row.api_key_id is not None else None
     if not origin_policy(request).allows(origin, key):
-        raise Forbidden("this Origin may not open session WebSockets")
+        raise Forbidden(
+            "this Origin may not open session WebSockets: list it in the creating key's "
+            "allowed_origins or in KURA_ALLOWED_ORIGINS"
+        )
 
 
 def _bound_send_buffer(request: web.Request) -> None:

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.api.auth import has_permission, is_publishable, key_of, publishable, requires
 from gateway.api.bodies import json_response, read_body, read_query
+from gateway.api.doc_fields import E164
 from gateway.api.ids import Offset, QueryRowId
 from gateway.api.publishable import check_session_scope
 from gateway.api.schemas import (
@@ -30,7 +31,7 @@ class SessionQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["pending", "active", "ended", "expired"] | None = None
-    phone_number: Annotated[str | None, Field(max_length=32)] = None
+    phone_number: E164 | None = None
     assistant_id: QueryRowId | None = None
     channel: Literal["api", "phone"] | None = None
     created_after: AwareDatetime | None = None

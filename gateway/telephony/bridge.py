@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 
 PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
 CARRIER_SILENCE_S = 10.0  # carriers stream a frame every 20 ms, silence included, all call long
-_CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+# ERROR: aiohttp already closed the socket (a frame over max_msg_size: 1009).
+_CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
 class CarrierSocket(Protocol):
@@ -134,7 +135,6 @@ class CallBridge:
         self._clock = clock or SystemClock()
         self._binary_in = capabilities.frames == "binary"
         self._audio_opcode = WSMsgType.BINARY if self._binary_in else WSMsgType.TEXT
-        self._max_frame_size = capabilities.max_frame_size
         self._tools: dict[str, ToolAnswer] = {}
         self._audio = capabilities.audio
         # Until the plan comes: the carrier's own format both ways, nothing converted.
@@ -222,9 +222,6 @@ class CallBridge:
             counters.messages_in += 1
             kind = frame.type
             if kind is WSMsgType.TEXT or (kind is WSMsgType.BINARY and self._binary_in):
-                if len(frame.data) > self._max_frame_size:
-                    counters.bad("oversize")
-                    continue
                 if await self._on_carrier_frame(frame.data, conversation):
                     break
             elif kind is WSMsgType.BINARY:

@@ -65,6 +65,19 @@ def call_limits(number: PhoneNumber, assistant: Assistant, limits: CallLimits) -
     )  # fmt: skip
 
 
+# Sessions cut off on our side: the node stopped at its drain deadline, a node was lost, a node
+# restarted. Their callers get the apology (or the assistant's transfer), never "thank you".
+CUT_OFF_REASONS = frozenset({"shutdown", "node_lost", "node_restarted"})
+
+
+@dataclass(frozen=True, slots=True)
+class AfterStream:
+    """What the caller hears once the stream has closed."""
+
+    kind: Literal["goodbye", "apology", "transfer"]
+    transfer_to: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class InboundCall:
     """The parts of an incoming-call webhook the gateway uses."""
@@ -314,28 +327,45 @@ class CallService:
             await self.call_over(call)
             await self._end_session(call.session_id, "call_" + call.status.replace("-", "_"))
 
-    async def after_stream(self, call_sid: str) -> str | None:
-        """The stream has closed: end its session, and return the number to transfer the
-        caller to when the conversation asked for a transfer (``None``: say goodbye)."""
+    async def after_stream(self, call_sid: str) -> AfterStream:
+        """The stream has closed: end its session, and say what follows. A transfer when the
+        conversation asked for one; when the session was cut off on our side (still live here,
+        so its node was lost; or ended by a drain or a lost node) the assistant's transfer
+        number if it has one, else an apology; otherwise goodbye."""
         call = await self._store.calls.get_by_sid(call_sid)
         if call is None:
-            return None
-        transfer_to = await self._transfer_number(call) if call.transfer_requested else None
-        await self.call_over(call)
-        await self._end_session(call.session_id, "transferred" if transfer_to else "stream_ended")
-        return transfer_to
-
-    async def _transfer_number(self, call: Call) -> str | None:
+            return AfterStream("goodbye")
         session = await self._store.sessions.get(call.session_id)
+        cut_off = session is not None and (
+            session.status in ("pending", "active") or session.end_reason in CUT_OFF_REASONS
+        )
+        transfer_to = None
+        if call.transfer_requested or cut_off:
+            transfer_to = await self._transfer_number(call, session, warn=call.transfer_requested)
+        await self.call_over(call)
+        if transfer_to:
+            await self._end_session(call.session_id, "transferred")
+            return AfterStream("transfer", transfer_to)
+        if cut_off:
+            log.warning("stream cut off on our side; apologising", extra={"call_sid": call_sid})
+            await self._end_session(call.session_id, "stream_lost")
+            return AfterStream("apology")
+        await self._end_session(call.session_id, "stream_ended")
+        return AfterStream("goodbye")
+
+    async def _transfer_number(
+        self, call: Call, session: Session | None, *, warn: bool
+    ) -> str | None:
         assistant = (
             await self._store.assistants.get(session.assistant_id, include_deleted=True)
             if session
             else None
         )
         if assistant is None or not assistant.transfer_number:
-            log.warning(
-                "transfer asked for, but no transfer number", extra={"call_sid": call.call_sid}
-            )
+            if warn:
+                log.warning(
+                    "transfer asked for, but no transfer number", extra={"call_sid": call.call_sid}
+                )
             return None
         return assistant.transfer_number
 

@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 MEDIA_ROUTE = "/telephony/{carrier}/media"
 START_TIMEOUT_S = 10.0  # carriers send their start event at once; a silent socket is no carrier
-MAX_MESSAGE_BYTES = 1024 * 1024  # hard cap (close 1009); smaller oversized frames are ignored
+# How long our close frame waits for the carrier's reply: aiohttp's 10 s, per socket, made a
+# drain whose carrier never answered take 20 s to exit. Twilio answers at once when it does.
+CLOSE_HANDSHAKE_S = 1.0
 
 
 def _carrier_of(request: web.Request, telephony: Telephony) -> Carrier:
@@ -54,18 +56,27 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     # No ping heartbeat: aiohttp re-arms it on every message (about 4 % of a loaded gateway's
     # CPU), and a carrier's 50 frames a second already prove the peer alive; the bridge's
     # watchdog ends a call whose stream goes quiet.
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
+    # A frame over the carrier's bound (64 KiB; real frames are a few hundred bytes) closes the
+    # socket with 1009, as row 26 of the reliability table asks, rather than being ignored.
+    ws = web.WebSocketResponse(
+        max_msg_size=carrier.capabilities.max_frame_size, timeout=CLOSE_HANDSHAKE_S
+    )
     await ws.prepare(request)
+    reason = ""
     try:
         started = await _await_start(ws, carrier.decode)
         session = await _admit(ctx, telephony, carrier, started) if started else None
         if started is None or session is None:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"not admitted")
             return ws
-        await _run_call(ctx, telephony, ws, carrier, started, session)
+        reason = await _run_call(ctx, telephony, ws, carrier, started, session)
     finally:
         if not ws.closed:
-            await ws.close()
+            # 1001 at a drain: the carrier then runs the <Connect action> URL, whose answer is
+            # the apology or the assistant's transfer (CallService.after_stream).
+            going_away = reason == "shutdown"
+            code = WSCloseCode.GOING_AWAY if going_away else WSCloseCode.OK
+            await ws.close(code=code, message=reason.encode()[:120] if going_away else b"")
     return ws
 
 
@@ -111,7 +122,7 @@ async def _run_call(
     carrier: Carrier,
     started: StreamStarted,
     session: Session,
-) -> None:
+) -> str:
     # The call's own format, as its start announced it (checked on admission).
     capabilities = carrier.capabilities.for_call(started.audio or carrier.capabilities.audio)
     bridge = CallBridge(ws, carrier.open_codec(started), capabilities)
@@ -129,6 +140,7 @@ async def _run_call(
         if carrier.after_call is not None:
             await carrier.after_call(started, bridge.hung_up)
         log.info("call ended", extra={"session_id": session.id, "reason": reason})
+        return reason
     finally:
         metrics.CALLS_ACTIVE.dec()
 

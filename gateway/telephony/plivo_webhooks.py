@@ -25,6 +25,7 @@ from gateway.context import CONTEXT
 from gateway.errors import BadRequest, Forbidden, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
+from gateway.telephony.late_work import Overdue
 from gateway.telephony.plivo_codec import CALL_PARAMETER, CONTENT_TYPE, extra_headers
 from gateway.telephony.plivo_signatures import (
     ACTION_PATH,
@@ -151,13 +152,16 @@ async def status(request: web.Request) -> web.Response:
     call_uuid = _call_uuid(form)
     tracing.annotate(call_sid=call_uuid)
     raw = form.get("CallStatus", "")[:20]
-    await request.app[TELEPHONY].calls.record_status(
+    telephony = request.app[TELEPHONY]
+    work = telephony.calls.record_status(
         call_uuid,
         _STATUSES.get(raw, raw),
         None,  # Plivo numbers no callbacks; the status ranks order them
         form_fields.count(form.get("Duration")),
         carrier="plivo",
     )
+    deadline_s = request.app[CONTEXT].settings.webhook_answer_deadline_s
+    await telephony.late.run(work, deadline_s=deadline_s, what="plivo_status", call_sid=call_uuid)
     return _xml(ElementTree.Element("Response"))
 
 
@@ -166,7 +170,16 @@ async def after_stream(request: web.Request) -> web.Response:
     form = await _signed_form(request)
     call_uuid = _call_uuid(form)
     tracing.annotate(call_sid=call_uuid)
-    transfer_to = await request.app[TELEPHONY].calls.after_stream(call_uuid)
+    telephony = request.app[TELEPHONY]
+    outcome = await telephony.late.run(
+        telephony.calls.after_stream(call_uuid),
+        deadline_s=request.app[CONTEXT].settings.webhook_answer_deadline_s,
+        what="plivo_action",
+        call_sid=call_uuid,
+    )
+    if isinstance(outcome, Overdue) or outcome.kind == "apology":
+        return _xml(speak_and_hang_up(twiml.TROUBLE))
+    transfer_to = outcome.transfer_to
     if not transfer_to:
         return _xml(speak_and_hang_up(twiml.GOODBYE))
     response = ElementTree.Element("Response")

@@ -58,6 +58,11 @@ def add_telephony_routes(app: web.Application) -> None:
     """Build the telephony services for ``app`` and route the carrier webhooks to them."""
     telephony = build_telephony(app[CONTEXT])
     app[TELEPHONY] = telephony
+
+    async def land_late_work(_app: web.Application) -> None:
+        await telephony.late.aclose()  # on shutdown: before the cleanup closes the store
+
+    app.on_shutdown.append(land_late_work)
     if telephony.signatures is None:
         log.warning("twilio webhooks will answer 503: KURA_TWILIO_AUTH_TOKEN is not set")
     app.router.add_post(VOICE_PATH, _timed("voice", twilio_webhooks.voice))

@@ -20,6 +20,7 @@ from gateway.telephony.carriers.registry import (
     HandshakeCheck,
     carrier_registry,
 )
+from gateway.telephony.late_work import LateWork
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_signatures import PlivoSignatures
@@ -43,11 +44,12 @@ class Telephony:
     outbound: OutboundCalls
     progress: OutboundProgress
     deadlines: CallDeadlines
+    late: LateWork
+    """Webhook work that overran its answer deadline, finishing in the background."""
     signalwire: TwilioSignatures | None = None
     """``None`` when no SignalWire signing key is configured: its webhooks then answer 503."""
     plivo: PlivoSignatures | None = None
     """``None`` when no Plivo auth token is configured: its webhooks then answer 503."""
-
     vonage: VonageSignatures | None = None
     """``None`` when no Vonage signature secret is configured: its webhooks then answer 503."""
     vonage_api: VonageVoiceApi | None = None
@@ -222,6 +224,6 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
         ctx.store, calls, outbound, ctx.clock, media_token_ttl_s=settings.call_media_token_ttl_s
     )
     return Telephony(
-        signatures, calls, telnyx, carriers, outbound, progress, deadlines,
+        signatures, calls, telnyx, carriers, outbound, progress, deadlines, LateWork(),
         signalwire=signalwire_signatures, plivo=plivo, vonage=vonage, vonage_api=vonage_api,
     )  # fmt: skip

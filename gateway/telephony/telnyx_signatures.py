@@ -35,7 +35,14 @@ class TelnyxKeyError(ValueError):
 
 
 def _strict_b64(text: str) -> bytes:
-    return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+    """Canonical base64 only: strict mode still ignores the unused low bits of the last
+    character, so several spellings decoded to one signature (found by a property test);
+    re-encoding must give back exactly ``text``."""
+    encoded = text.encode("ascii")
+    raw = binascii.a2b_base64(encoded, strict_mode=True)
+    if binascii.b2a_base64(raw, newline=False) != encoded:
+        raise ValueError("not canonical base64")
+    return raw
 
 
 def _as_ws(url: str) -> str:

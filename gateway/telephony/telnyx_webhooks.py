@@ -23,7 +23,7 @@ from aiohttp import web
 
 from gateway import tracing
 from gateway.context import CONTEXT
-from gateway.errors import BadRequest, Forbidden, Unavailable
+from gateway.errors import BadRequest, Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY
@@ -129,6 +129,11 @@ def _render(
     return say_and_hang_up(twiml.GOODBYE)
 
 
+def _unavailable(call_sid: str) -> web.Response:
+    log.exception("voice webhook failed; apologising", extra={"call_sid": call_sid})
+    return _xml(say_and_hang_up(twiml.UNAVAILABLE))
+
+
 async def voice(request: web.Request) -> web.Response:
     """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
     request.app[CONTEXT].drain.refuse_new("calls")  # 503: Telnyx tries the failover URL
@@ -148,6 +153,12 @@ async def voice(request: web.Request) -> web.Response:
     except TimeoutError:
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
         return _xml(say_and_hang_up(twiml.UNAVAILABLE))
+    except GatewayError as exc:
+        if exc.status < 500:
+            raise
+        return _unavailable(inbound.call_sid)
+    except Exception:  # a database error: the caller hears an apology, Telnyx no 500
+        return _unavailable(inbound.call_sid)
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
     codec = request.app[CONTEXT].settings.telnyx_stream_codec
     return _xml(_render(answer, inbound.call_sid, _signatures(request), codec))
@@ -159,11 +170,15 @@ async def status(request: web.Request) -> web.Response:
     fields = await _signed_fields(request)
     call_sid = form_fields.call_sid(fields, CALL_SID)
     tracing.annotate(call_sid=call_sid)
-    await request.app[TELEPHONY].calls.record_status(
+    telephony = request.app[TELEPHONY]
+    work = telephony.calls.record_status(
         call_sid,
         fields.get("CallStatus", "")[:20],
         form_fields.count(fields.get("SequenceNumber")),
         form_fields.count(fields.get("CallDuration")),
         carrier="telnyx",
     )
+    # Within the deadline, or degraded (the work goes on in the background): the same answer.
+    deadline_s = request.app[CONTEXT].settings.webhook_answer_deadline_s
+    await telephony.late.run(work, deadline_s=deadline_s, what="telnyx_status", call_sid=call_sid)
     return _xml(ElementTree.Element("Response"))

@@ -4,8 +4,11 @@ Each one first proves the request came from the carrier (``X-Twilio-Signature``,
 ``X-SignalWire-Signature``, over the URL rebuilt from ``KURA_PUBLIC_URL``) and answers 403 before
 doing any work if not; with no signing secret configured they answer 503, never trusting an
 unsigned request. Answers are TwiML (cXML on SignalWire: the same document), made from the store
-alone: no provider is contacted on this path. One ``CompatDoor`` per carrier says what differs:
-its name, its signatures, the shape of its call ids and the ``codec`` its ``<Stream>`` asks for.
+alone: no provider is contacted on this path. Each answers within
+``KURA_WEBHOOK_ANSWER_DEADLINE_S``, a degraded document if the store stalls or fails
+(``late_work``): never a 500, never JSON, once the request is proven the carrier's. One
+``CompatDoor`` per carrier says what differs: its name, its signatures, the shape of its call
+ids and the ``codec`` its ``<Stream>`` asks for.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from multidict import MultiDict, MultiDictProxy
 
 from gateway import tracing
 from gateway.context import CONTEXT
-from gateway.errors import Forbidden, Unavailable
+from gateway.errors import Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer, InboundCall
+from gateway.telephony.late_work import Overdue
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
 
@@ -104,12 +108,18 @@ class CompatDoor:
         )
         tracing.annotate(call_sid=inbound.call_sid)
         try:
-            async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
+            async with asyncio.timeout(_deadline_s(request)):
                 answer = await telephony.calls.answer(inbound)
         except TimeoutError:
             # A stalled database must not leave the caller in silence until the carrier gives up.
             log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
             return reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
+        except GatewayError as exc:
+            if exc.status < 500:
+                raise
+            return _unavailable(inbound.call_sid)
+        except Exception:  # a database error: the caller hears an apology, the carrier no 500
+            return _unavailable(inbound.call_sid)
         tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
         return reply(self._render(answer, self._signatures(telephony)))
 
@@ -118,12 +128,17 @@ class CompatDoor:
         form = await self.signed_form(request)
         call_sid = form_fields.call_sid(form, self.call_sid)
         tracing.annotate(call_sid=call_sid)
-        await request.app[TELEPHONY].calls.record_status(
+        telephony = request.app[TELEPHONY]
+        work = telephony.calls.record_status(
             call_sid,
             form.get("CallStatus", "")[:20],
             form_fields.count(form.get("SequenceNumber")),
             form_fields.count(form.get("CallDuration")),
             carrier=self.carrier,
+        )
+        # Degraded or not, the answer is the same empty document: the carrier only needs a 200.
+        await telephony.late.run(
+            work, deadline_s=_deadline_s(request), what=f"{self.carrier}_status", call_sid=call_sid
         )
         return reply(twiml.empty())
 
@@ -132,9 +147,17 @@ class CompatDoor:
         form = await self.signed_form(request)
         call_sid = form_fields.call_sid(form, self.call_sid)
         tracing.annotate(call_sid=call_sid)
-        transfer_to = await request.app[TELEPHONY].calls.after_stream(call_sid)
-        if transfer_to:
-            return reply(twiml.transfer(transfer_to))
+        telephony = request.app[TELEPHONY]
+        outcome = await telephony.late.run(
+            telephony.calls.after_stream(call_sid),
+            deadline_s=_deadline_s(request),
+            what=f"{self.carrier}_action",
+            call_sid=call_sid,
+        )
+        if isinstance(outcome, Overdue) or outcome.kind == "apology":
+            return reply(twiml.say_and_hang_up(twiml.TROUBLE))
+        if outcome.transfer_to:
+            return reply(twiml.transfer(outcome.transfer_to))
         return reply(twiml.say_and_hang_up(twiml.GOODBYE))
 
 
@@ -154,3 +177,12 @@ voice = TWILIO.voice
 status = TWILIO.status
 after_stream = TWILIO.after_stream
 signed_form = TWILIO.signed_form
+
+
+def _deadline_s(request: web.Request) -> float:
+    return request.app[CONTEXT].settings.webhook_answer_deadline_s
+
+
+def _unavailable(call_sid: str) -> web.Response:
+    log.exception("voice webhook failed; apologising", extra={"call_sid": call_sid})
+    return reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))

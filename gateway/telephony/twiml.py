@@ -15,6 +15,11 @@ GOODBYE = "Thank you for calling. Goodbye."
 UNAVAILABLE = "Sorry, we cannot take your call right now. Please try again later. Goodbye."
 BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye."
 TRANSFERRING = "Please hold while I transfer your call."
+# A call cut off on our side (a node lost or stopping, the database stalled): never "thank you".
+TROUBLE = (
+    "Sorry, we are having technical trouble and have to end this call. "
+    "Please call again later. Goodbye."
+)
 CONTENT_TYPE = "text/xml"
 
 

@@ -24,7 +24,7 @@ def vonage_after_call(calls: CallService, store: Store, api: VonageVoiceApi | No
 
     async def after_call(started: StreamStarted, caller_gone: bool) -> None:
         call_uuid = started.call_id
-        transfer_to = await calls.after_stream(call_uuid)
+        transfer_to = (await calls.after_stream(call_uuid)).transfer_to
         if caller_gone:
             return
         if api is None:

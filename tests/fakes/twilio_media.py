@@ -20,6 +20,9 @@ from twilio.request_validator import RequestValidator
 FRAME_BYTES = 160  # 20 ms of 8 kHz µ-law
 
 
+_ENDED = (aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+
+
 class FakeMediaStream:
     """One call's media socket, as Twilio would drive it."""
 
@@ -35,6 +38,7 @@ class FakeMediaStream:
         self._chunk = 0
         self._reader: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
+        self.close_code: int | None = None
         self.audio_arrived = asyncio.Condition()
         self.bytes_per_ms = 8  # µ-law 8 kHz; SignalWire's L16 at 24 kHz is 48
 
@@ -50,15 +54,19 @@ class FakeMediaStream:
         parameters: dict[str, str],
         signature: str | None = "auto",
         media_format: dict[str, Any] | None = None,
+        autoclose: bool = True,
     ) -> FakeMediaStream:
-        """Twilio's stream; SignalWire's with ``media_format`` (its L16 ``<Stream codec>``)."""
+        """Twilio's stream; SignalWire's with ``media_format`` (its L16 ``<Stream codec>``).
+        ``autoclose=False``: never answer the gateway's close frame (a carrier gone deaf)."""
         headers = {}
         if signature == "auto":
             signature = RequestValidator(auth_token).compute_signature(stream_url, {})
         if signature is not None:
             headers["X-Twilio-Signature"] = signature
         path = "/" + stream_url.split("/", 3)[3]
-        ws = await http.ws_connect(gateway_url.rstrip("/") + path, headers=headers)
+        ws = await http.ws_connect(
+            gateway_url.rstrip("/") + path, headers=headers, autoclose=autoclose
+        )
         stream = cls(ws, call_sid)
         media_format = media_format or {
             "encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1
@@ -154,9 +162,15 @@ class FakeMediaStream:
 
     async def _read(self) -> None:
         try:
-            async for frame in self.ws:
+            while True:
+                frame = await self.ws.receive()
                 if frame.type == aiohttp.WSMsgType.TEXT:
                     await self._on_message(json.loads(frame.data))
+                elif frame.type == aiohttp.WSMsgType.CLOSE:
+                    self.close_code = frame.data  # seen even when we never answer it
+                    return
+                elif frame.type in _ENDED:
+                    return
         finally:
             self.closed.set()
 

@@ -34,8 +34,8 @@ class CarrierCapabilities:
     """It reports the caller's key presses."""
     frames: FrameKind
     max_frame_size: int = 64 * 1024
-    """Larger frames are ignored: characters of a text frame, bytes of a binary one. Every
-    carrier's frames are a few hundred bytes; 64 KiB leaves room and bounds the work per frame."""
+    """Bytes of the largest frame accepted; a larger one closes the media socket with 1009.
+    Every carrier's frames are a few hundred bytes; 64 KiB leaves room and bounds the work."""
     formats: tuple[AudioFormat, ...] = ()
     """Every format a call's start event may announce, read per call (Telnyx: PCMU, PCMA or L16
     as the leg negotiated); empty: ``audio`` only."""

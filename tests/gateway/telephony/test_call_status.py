@@ -80,8 +80,10 @@ async def test_status_callbacks_need_a_signature_and_tolerate_the_unknown(
     ).status == 200
 
 
-async def test_action_says_goodbye_and_ends_the_session(twilio: FakeTwilio) -> None:
+async def test_action_says_goodbye_after_a_conversation_that_ended(twilio: FakeTwilio) -> None:
     fields, session_id = await _call(twilio)
+    store, now = twilio.gateway.ctx.store, twilio.gateway.clock.now()
+    await store.sessions.finish(session_id, "assistant_ended", now)
     body = dict(fields, CallStatus="in-progress")
     for _ in range(2):  # idempotent
         document = await twiml_of(await twilio.action(body))
@@ -89,10 +91,20 @@ async def test_action_says_goodbye_and_ends_the_session(twilio: FakeTwilio) -> N
         assert "Goodbye" in (document.find("Say").text or "")  # type: ignore[union-attr]
     session = await twilio.gateway.ctx.store.sessions.get(session_id)
     assert session is not None
-    assert (session.status, session.end_reason) == ("ended", "stream_ended")
+    assert (session.status, session.end_reason) == ("ended", "assistant_ended")
     assert (await twilio.action(body, signature=None)).status == 403
     unknown = await twiml_of(await twilio.action(twilio.call_fields()))
     assert [child.tag for child in unknown] == ["Say", "Hangup"]
+
+
+async def test_action_apologises_for_a_stream_that_never_ran(twilio: FakeTwilio) -> None:
+    fields, session_id = await _call(twilio)  # pending: no stream ever connected
+    document = await twiml_of(await twilio.action(dict(fields, CallStatus="in-progress")))
+    assert [child.tag for child in document] == ["Say", "Hangup"]
+    assert "trouble" in (document.find("Say").text or "")  # type: ignore[union-attr]
+    session = await twilio.gateway.ctx.store.sessions.get(session_id)
+    assert session is not None
+    assert (session.status, session.end_reason) == ("ended", "stream_lost")
 
 
 async def test_action_transfers_when_the_conversation_asked(twilio: FakeTwilio) -> None:

@@ -1,5 +1,5 @@
 """Draining a node with a live call: no new calls, the caller hears the last words, then the
-action URL says goodbye and hangs up."""
+action URL hands the call to the assistant's transfer number (or, with none, apologises)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ async def test_drain_ends_a_live_call_cleanly(scripted_line: FakeTwilio) -> None
     assert len(stream.received_audio) >= 4000  # flushed: nothing held back
     fields = scripted_line.call_fields(stream.call_sid, To=SCRIPTED_NUMBER)
     document = await twiml_of(await scripted_line.action(fields))
-    assert document.find("Hangup") is not None
+    assert [child.tag for child in document] == ["Say", "Dial"]  # the scripted line transfers
+    assert document.find("Dial").text == "+15550003333"  # type: ignore[union-attr]
     view = await gw.request("GET", f"/api/v1/sessions/{session.context.session_id}")
     assert (await view.json())["end_reason"] == "shutdown"
 

@@ -55,8 +55,11 @@ def test_the_origin_rule() -> None:
     # The gateway's own origin, always; "null" and junk, never.
     assert policy.allows(own, None) and policy.allows(own, _key("publishable", [SHOP]))
     assert not open_policy.allows("null", None)
-    # No list anywhere: any origin for a secret key (or no key).
-    assert open_policy.allows(EVIL, None) and open_policy.allows(EVIL, _key())
+    # No list anywhere: no other origin, for a secret key or no key (the default is deny).
+    assert not open_policy.allows(EVIL, None) and not open_policy.allows(EVIL, _key())
+    # ["*"] opts secret keys out of the check, never publishable ones.
+    star = OriginPolicy.create("http://127.0.0.1:8080", ["*"])
+    assert star.allows(EVIL, _key()) and not star.allows(EVIL, _key("publishable", [SHOP]))
     # The global list, or the key's own.
     assert policy.allows(SHOP, _key()) and not policy.allows(EVIL, _key())
     assert policy.allows(EVIL, _key(origins=[EVIL])) and policy.allows(SHOP, _key(origins=[EVIL]))
@@ -147,15 +150,16 @@ async def test_a_key_own_origins_are_allowed_for_that_key_only(listed: Gateway) 
     assert response.status == 403 and _no_cors(response)
 
 
-async def test_without_any_list_every_origin_may_use_a_secret_key(gateway: Gateway) -> None:
+async def test_without_any_list_no_other_origin_may_use_a_secret_key(gateway: Gateway) -> None:
     response = await _preflight(gateway, "/api/v1/sessions", EVIL)
-    assert response.status == 204
+    assert response.status == 403
     response = await gateway.request(
         "POST", "/api/v1/sessions", json={"assistant_id": 1, "mode": "chat"},
         headers={"Origin": EVIL},
     )  # fmt: skip
-    assert response.status == 201
-    assert response.headers["Access-Control-Allow-Origin"] == EVIL
+    assert response.status == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "KURA_ALLOWED_ORIGINS" in (await response.json())["error"]["message"]
 
 
 async def test_the_websocket_uses_the_same_rule(listed: Gateway) -> None:
