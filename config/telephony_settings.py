@@ -1,0 +1,151 @@
+"""The carriers' and calls' settings, a part of ``Settings`` kept in its own module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
+
+
+def url_problem(value: str, schemes: tuple[str, ...], example: str) -> str | None:
+    """Why ``value`` is not a URL with one of ``schemes`` and a host, or None if it is."""
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        return f"must start with {wanted} and name a host, e.g. {example} (got {value!r})"
+    if parts.query or parts.fragment:
+        return f"must have no query or fragment (got {value!r})"
+    return None
+
+
+class TelephonySettings(BaseSettings):
+    """Carrier credentials, call media and call limits; every field maps to ``KURA_<FIELD>``."""
+
+    twilio_account_sid: str | None = Field(default=None, description="Twilio account SID.")
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Twilio auth token; checks webhook signatures (webhooks answer 503 "
+        "without it).",
+    )
+    telnyx_public_key: str | None = Field(
+        default=None,
+        description="Telnyx account public key (base64 Ed25519, from Keys & Credentials); "
+        "checks webhook signatures (Telnyx webhooks answer 503 without it).",
+    )
+    telnyx_api_key: SecretStr | None = Field(
+        default=None,
+        description="Telnyx API key; also keys the Telnyx calls' media tokens so that every "
+        "node issues the same ones.",
+    )
+    telnyx_stream_codec: Literal["PCMU", "PCMA"] = Field(
+        default="PCMU",
+        description="The codec a Telnyx TeXML call streams in, both ways: `PCMA` for numbers "
+        "whose legs are A-law (Europe, India) passes them to an A-law provider unconverted.",
+    )
+    plivo_auth_id: str | None = Field(
+        default=None, description="Plivo auth ID (the account the gateway's numbers are on)."
+    )
+    plivo_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Plivo auth token; checks its V3 webhook signatures (Plivo webhooks answer "
+        "503 without it).",
+    )
+    signalwire_project_id: str | None = Field(
+        default=None, description="SignalWire project ID (from the space's API page)."
+    )
+    signalwire_token: SecretStr | None = Field(
+        default=None,
+        description="SignalWire signing key (API page: Signing Key, not the API token); checks "
+        "webhook signatures (SignalWire webhooks answer 503 without it).",
+    )
+    signalwire_space_url: str | None = Field(
+        default=None, description="SignalWire space URL, such as `example.signalwire.com`."
+    )
+    vonage_signature_secret: SecretStr | None = Field(
+        default=None,
+        description="Vonage account signature secret (Dashboard, API settings); checks the "
+        "HS256 JWT on every Vonage webhook (Vonage webhooks answer 503 without it).",
+    )
+    vonage_application_id: str | None = Field(
+        default=None,
+        description="Vonage Voice application id: signed webhooks must name it, and the "
+        "Voice REST API (hang-up, transfer) is called as it.",
+    )
+    vonage_private_key_path: Path | None = Field(
+        default=None,
+        description="The Vonage application's private key (PEM); signs the RS256 JWTs of "
+        "Voice REST API calls (hang-up, transfer). Without it, Vonage calls cannot be "
+        "transferred.",
+    )
+    vonage_api_url: str = Field(
+        default="https://api.nexmo.com",
+        description="Base URL of Vonage's Voice REST API.",
+    )
+    vonage_audio_rate: Literal["auto", "16000", "24000"] = Field(
+        default="auto",
+        description="L16 rate asked of Vonage for a call's audio. `auto`: per call, the one "
+        "its assistant's provider takes with the least resampling (24000 for OpenAI and the "
+        "local demo, which then need none; 16000 for Gemini's input).",
+    )
+    call_media_token_ttl_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="Lifetime of the single-use token a call's media stream presents.",
+    )
+    webhook_answer_deadline_s: float = Field(
+        default=4.0,
+        gt=0,
+        le=14,
+        description="Past this, a carrier webhook answers a degraded document (voice: an "
+        "apology; status: empty; action: an apology) and finishes its work in the background "
+        "(Twilio waits 15 s; the answer must reach it within 5 s).",
+    )
+
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com",
+        description="Base URL of Twilio's REST API, used to place and hang up calls (a "
+        "loopback fake in tests); needs `KURA_TWILIO_ACCOUNT_SID` and the auth token.",
+    )
+
+    # Calls (outbound and limits)
+    max_concurrent_calls: int | None = Field(
+        default=None,
+        ge=1,
+        description="Calls (inbound and outbound) this deployment carries at once, across "
+        "every node; unset: no global cap (per assistant and per number caps still apply).",
+    )
+    call_max_duration_s: int = Field(
+        default=3600,
+        ge=10,
+        le=4 * 3600,
+        description="Hard limit of a call that sets none itself (outbound `max_duration_s`, "
+        "or its assistant's); the call is hung up on time.",
+    )
+    call_limit_retry_after_s: int = Field(
+        default=30,
+        ge=1,
+        description="`Retry-After` of a `POST /api/v1/calls` refused because a call limit is "
+        "reached.",
+    )
+    outbound_ring_timeout_s: int = Field(
+        default=30,
+        ge=5,
+        le=600,
+        description="How long an outbound call rings before it is `no-answer`.",
+    )
+    outbound_allow_premium: bool = Field(
+        default=False,
+        description="Allow outbound calls to premium-rate, shared-cost and short-code "
+        "numbers (refused by default).",
+    )
+
+    @field_validator("twilio_api_base_url")
+    @classmethod
+    def _api_base_url(cls, value: str) -> str:
+        if problem := url_problem(value, ("https", "http"), "https://api.twilio.com"):
+            raise ValueError(problem)
+        return value.rstrip("/")
