@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -64,7 +64,7 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(
         outbound.AMD_PATH, _timed("outbound_amd", outbound_webhooks.machine_verdict)
     )
-    app.on_cleanup.append(_close_telephony)
+    app.cleanup_ctx.append(_telephony_lifecycle)
     if telephony.telnyx is None:
         log.warning("telnyx webhooks will answer 503: KURA_TELNYX_PUBLIC_KEY is not set")
     app.router.add_post(
@@ -77,6 +77,8 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_get(MEDIA_ROUTE, media_stream)
 
 
-async def _close_telephony(app: web.Application) -> None:
-    """Stop the call deadlines and close the carrier's REST client."""
+async def _telephony_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """On the way out, stop the call deadlines and close the carrier's REST client: before the
+    store closes (cleanup contexts unwind in reverse), so no deadline is cut mid-write."""
+    yield
     await app[TELEPHONY].aclose()
