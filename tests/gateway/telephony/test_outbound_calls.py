@@ -308,3 +308,14 @@ async def test_racing_retries_dial_once(outbound: Outbound) -> None:
     assert len({(await r.json())["id"] for r in responses}) == 1
     assert len(outbound.carrier.calls) == 1
     assert await _slots(outbound) == 1  # the losers' slots were given back
+
+
+async def test_the_assistant_knows_it_placed_the_call(outbound: Outbound) -> None:
+    gw = outbound.gateway
+    assistant_id = await gw.use_scripted_assistant()
+    _, placed = await outbound.place(assistant_id=assistant_id)
+    await outbound.open_stream(placed)
+    await asyncio.wait_for(gw.scripted.connected.wait(), 5)
+    context = gw.scripted.sessions[-1].context.caller_context or ""
+    assert context.startswith("You placed this call")
+    assert "new caller" in context and CALLEE not in context
