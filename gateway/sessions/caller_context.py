@@ -13,6 +13,10 @@ from datetime import datetime, timedelta
 from gateway.store import Store
 from gateway.store.models import Session
 
+OUTBOUND_NOTE = (
+    "You placed this call: the person did not call you, so introduce yourself and say why "
+    "you are calling. "
+)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]+")  # a name is one line, never new instructions
 
 
@@ -23,9 +27,12 @@ async def describe_caller(store: Store, session: Session) -> str | None:
     contact, earlier, last = await store.contacts.history(session.contact_id, session)
     if contact is None:
         return None
-    return caller_context_text(
+    text = caller_context_text(
         name=contact.name, earlier_sessions=earlier, last=last, now=session.created_at
     )
+    if session.channel == "phone" and session.meta.get("direction") == "outbound":
+        return OUTBOUND_NOTE + text.replace("About the caller:", "About them:", 1)
+    return text
 
 
 def caller_context_text(

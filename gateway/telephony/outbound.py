@@ -157,6 +157,7 @@ class OutboundCalls:
         """The first call made with this ``Idempotency-Key``, if this request is its retry."""
         if first.idempotency_fingerprint != _fingerprint(request):
             raise Conflict("this Idempotency-Key was used for another call request; use a new key")
+        metrics.CALLS_PLACED.labels("replayed").inc()
         return PlacedCall(first, True)
 
     def _max_duration(self, request: OutboundRequest, assistant: Assistant) -> int:

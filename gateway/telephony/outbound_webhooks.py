@@ -7,11 +7,14 @@ CallSid in the form must match the call as well. Answers are TwiML.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 
 from aiohttp import web
 
 from gateway import tracing
+from gateway.context import CONTEXT
 from gateway.errors import Forbidden
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.calls import CallAnswer
@@ -19,6 +22,8 @@ from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import ACTION_PATH
 from gateway.telephony.twilio_webhooks import CALL_SID, reply, signed_form
+
+log = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -52,7 +57,13 @@ async def answered(request: web.Request) -> web.Response:
     call_sid = form_fields.call_sid(form, CALL_SID)
     tracing.annotate(call_sid=call_sid, session_id=session_id)
     telephony = request.app[TELEPHONY]
-    answer = await _progress(telephony).answered(session_id, call_sid)
+    try:
+        async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
+            answer = await _progress(telephony).answered(session_id, call_sid)
+    except TimeoutError:
+        # A stalled database must not leave the callee in silence until Twilio gives up.
+        log.error("outbound answer webhook over its deadline", extra={"session_id": session_id})
+        return reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
     return reply(_render(answer, telephony))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -75,7 +75,7 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(
         outbound.AMD_PATH, _timed("outbound_amd", outbound_webhooks.machine_verdict)
     )
-    app.on_cleanup.append(_close_telephony)
+    app.cleanup_ctx.append(_telephony_lifecycle)
     if telephony.telnyx is None:
         log.warning("telnyx webhooks will answer 503: KURA_TELNYX_PUBLIC_KEY is not set")
     app.router.add_post(
@@ -110,14 +110,15 @@ def _add_compat_routes(app: web.Application) -> None:
         app.router.add_post(path, _timed(name, handler, "plivo"))
 
 
-async def _close_telephony(app: web.Application) -> None:
-    """Stop the call deadlines and close the carrier's REST client."""
+async def _telephony_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """On the way out, stop the call deadlines and close the carrier's REST client: before the
+    store closes (cleanup contexts unwind in reverse), so no deadline is cut mid-write."""
+    yield
     await app[TELEPHONY].aclose()
 
 
 def _add_vonage_routes(app: web.Application) -> None:
-    """Vonage's answer webhook (GET by default, POST if so set), its event webhook, and the
-    Voice REST client's cleanup."""
+    """Vonage's answer webhook (GET by default, POST if so set) and its event webhook."""
     telephony = app[TELEPHONY]
     if telephony.vonage is None:
         log.warning("vonage webhooks will answer 503: KURA_VONAGE_SIGNATURE_SECRET is not set")
@@ -132,10 +133,3 @@ def _add_vonage_routes(app: web.Application) -> None:
     app.router.add_post(
         vonage_signatures.STATUS_PATH, _timed("status", vonage_webhooks.status, "vonage")
     )
-    api = telephony.vonage_api
-    if api is not None:
-
-        async def close_api(_app: web.Application) -> None:
-            await api.close()
-
-        app.on_cleanup.append(close_api)

@@ -59,6 +59,8 @@ class Telephony:
         await self.deadlines.aclose()
         if self.outbound.rest is not None:
             await self.outbound.rest.aclose()
+        if self.vonage_api is not None:
+            await self.vonage_api.close()
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.telephony.service import TELEPHONY
 from kinds.clock import SystemClock
+from providers.events import AgentAudio, ResponseDone
 from tests.gateway.telephony.conftest import NUMBER, FakeTwilio, new_call_sid, twiml_of
 from tests.gateway.telephony.outbound_fixtures import (
     CALLEE,
@@ -31,7 +32,11 @@ async def _slots(outbound: Outbound) -> int:
 
 
 async def test_a_call_answered_by_a_person_runs_as_a_session(outbound: Outbound) -> None:
-    created, placed = await outbound.place(machine_detection="detect", metadata={"crm": "42"})
+    gw = outbound.gateway
+    assistant_id = await gw.use_scripted_assistant()
+    created, placed = await outbound.place(
+        assistant_id=assistant_id, machine_detection="detect", metadata={"crm": "42"}
+    )
     form = placed.form
     assert (form["To"], form["From"]) == (CALLEE, NUMBER)
     session_id = created["session_id"]
@@ -45,7 +50,13 @@ async def test_a_call_answered_by_a_person_runs_as_a_session(outbound: Outbound)
     assert (await outbound.get(created["id"]))["status"] == "ringing"
     stream = await outbound.open_stream(placed)
     store = outbound.gateway.ctx.store
-    await until(lambda: outbound.gateway.ctx.live.__len__() == 1)
+    # The assistant starts on answer, before any machine verdict: a conversation both ways.
+    await asyncio.wait_for(gw.scripted.connected.wait(), 5)
+    provider = gw.scripted.sessions[-1]
+    await stream.send_ulaw(b"\xff" * 1600)  # 200 ms of µ-law silence
+    assert len(await provider.audio_at_least(1600)) >= 1600
+    provider.emit(AgentAudio(b"\x10\x27" * 7200, "hello"), ResponseDone("hello"))
+    await stream.wait_for_audio(2400)  # 300 ms at 8 kHz µ-law
     assert await outbound.carrier.machine_verdict(placed, "human") == 200
     view = await outbound.get(created["id"])
     assert (view["status"], view["answered_by"]) == ("in-progress", "human")
@@ -308,3 +319,14 @@ async def test_racing_retries_dial_once(outbound: Outbound) -> None:
     assert len({(await r.json())["id"] for r in responses}) == 1
     assert len(outbound.carrier.calls) == 1
     assert await _slots(outbound) == 1  # the losers' slots were given back
+
+
+async def test_the_assistant_knows_it_placed_the_call(outbound: Outbound) -> None:
+    gw = outbound.gateway
+    assistant_id = await gw.use_scripted_assistant()
+    _, placed = await outbound.place(assistant_id=assistant_id)
+    await outbound.open_stream(placed)
+    await asyncio.wait_for(gw.scripted.connected.wait(), 5)
+    context = gw.scripted.sessions[-1].context.caller_context or ""
+    assert context.startswith("You placed this call")
+    assert "new caller" in context and CALLEE not in context
