@@ -282,6 +282,8 @@ class SessionRunner:
         spec = assistant_spec(assistant, plan.offered_tools)
         if provider_name != assistant.provider:  # a fallback: its own default model and voice
             spec = replace(spec, provider=provider_name, model=None, voice=None)
+        if history:  # taking over mid-call: the caller has been greeted already
+            spec = replace(spec, greeting=None)
         context = SessionContext(
             session_id=session.id,
             mode=plan.mode,
