@@ -205,6 +205,7 @@ class SessionRunner:
                 idle_timeout_s=assistant.idle_timeout_s,
                 max_turns=assistant.max_turns,
                 max_duration_s=assistant.max_duration_s,
+                tool_hold_after_s_by_tool=tool_holds(assistant),
             ),
             turns=SessionTurns(self._transcripts, session.id),
             on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
@@ -356,6 +357,16 @@ class SessionRunner:
             return await self._tools.call(endpoint, call, context)
 
         return handle
+
+
+def tool_holds(assistant: Assistant) -> dict[str, float | None]:
+    """Each tool's own ``holding_line_after_ms``, where it sets one (0: never)."""
+    holds: dict[str, float | None] = {}
+    for tool in assistant.tools:
+        after_ms = tool.get("holding_line_after_ms")
+        if after_ms is not None:
+            holds[tool["name"]] = after_ms / 1000 if after_ms else None
+    return holds
 
 
 def plan_mode(session: Session) -> SessionMode:
