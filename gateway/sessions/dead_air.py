@@ -73,6 +73,16 @@ class ToolHolds:
         return self.by_tool.get(tool, self.default_s)
 
 
+def tool_holds(tools: list[Any]) -> dict[str, float | None]:
+    """Each stored tool's own ``holding_line_after_ms``, where it sets one (0: never)."""
+    holds: dict[str, float | None] = {}
+    for tool in tools:
+        after_ms = tool.get("holding_line_after_ms")
+        if after_ms is not None:
+            holds[tool["name"]] = after_ms / 1000 if after_ms else None
+    return holds
+
+
 class DeadAir:
     """One session's bookkeeping of silence the caller hears; owned by its Conversation."""
 

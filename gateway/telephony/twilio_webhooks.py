@@ -19,9 +19,11 @@ from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import Forbidden, Unavailable
 from gateway.telephony import form_fields, twiml
+from gateway.telephony.bridge import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import ACTION_PATH, SIGNATURE_HEADER, TwilioSignatures
+from gateway.telephony.twilio_codec import CAPABILITIES
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,9 @@ async def voice(request: web.Request) -> web.Response:
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
         return _reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
+    ctx = request.app[CONTEXT]
+    if answer.kind == "stream" and answer.session_id and ctx.settings.early_provider_connect:
+        ctx.runner.connect_early(answer.session_id, call_traits(CAPABILITIES))  # greeting ready
     return _reply(_render(answer, _signatures(telephony)))
 
 
