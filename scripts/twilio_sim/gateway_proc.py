@@ -163,14 +163,17 @@ def _wait_healthy(url: str) -> None:
     raise RuntimeError(f"gateway at {url} was not healthy within {START_TIMEOUT_S:g} s")
 
 
-def _route_number(env: dict[str, str], workdir: Path, provider: str) -> None:
+def _route_number(
+    env: dict[str, str], workdir: Path, provider: str, greeting: str | None = None
+) -> None:
     """Route ``NUMBER`` to the demo assistant (1, made by the gateway's first start) or to a
-    new assistant of the fake's provider."""
+    new assistant of the fake's provider (greeting the caller first if ``greeting``)."""
     assistant_id = 1
     if provider in FAKES:
         kind = FAKES[provider].assistant_provider
+        extra = ("--greeting", greeting) if greeting else ()
         created = _kura(
-            env, workdir, "assistants", "create", "--name", "Load test", "--provider", kind
+            env, workdir, "assistants", "create", "--name", "Load test", "--provider", kind, *extra
         )
         assistant_id = int(json.loads(created)["id"])
     _kura(env, workdir, "numbers", "assign", NUMBER, "--assistant", str(assistant_id))
@@ -184,10 +187,18 @@ def _copy_logs(workdir: Path, destination: Path) -> None:
 
 @contextlib.contextmanager
 def spawned_gateway(
-    provider: str = "local", core: int | None = 0, keep_logs: Path | None = None
+    provider: str = "local",
+    core: int | None = 0,
+    keep_logs: Path | None = None,
+    *,
+    fake_args: tuple[str, ...] = (),
+    greeting: str | None = None,
+    extra_settings: dict[str, str] | None = None,
 ) -> Iterator[Spawned]:
     """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given.
-    The children's logs are copied to ``keep_logs`` at the end (the work directory is not)."""
+    The children's logs are copied to ``keep_logs`` at the end (the work directory is not).
+    ``fake_args`` go to the fake provider's command line, ``extra_settings`` to the gateway's
+    environment."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
     port, token = free_port(), secrets.token_hex(16)
@@ -204,16 +215,16 @@ def spawned_gateway(
         fake_pid = None
         if provider in FAKES:
             fake, fake_port = FAKES[provider], free_port()
-            fake_cmd = [sys.executable, "-m", fake.module, "--port", str(fake_port)]
+            fake_cmd = [sys.executable, "-m", fake.module, "--port", str(fake_port), *fake_args]
             child = _child(fake_cmd, _env(workdir), workdir, provider, fake.banner)
             fake_pid = stack.enter_context(child).pid
             settings.update(fake.settings(fake_port))
-        env = _env(workdir, **settings)
+        env = _env(workdir, **settings, **(extra_settings or {}))
         serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
         serve += ["--port", str(port)]
         if core is not None and shutil.which("taskset"):
             serve = ["taskset", "-c", str(core), *serve]  # taskset execs: same pid
         gateway = stack.enter_context(_child(serve, env, workdir, "kura-serve", LISTENING))
         _wait_healthy(url)
-        _route_number(env, workdir, provider)
+        _route_number(env, workdir, provider, greeting)
         yield Spawned(url, token, NUMBER, gateway.pid, workdir / "kura-serve.log", fake_pid)
