@@ -160,6 +160,12 @@ class Settings(TelephonySettings):
         ),
         description="Gemini Live endpoint.",
     )
+    early_provider_connect: bool = Field(
+        default=True,
+        description="Open a call's AI provider session when the voice webhook arrives, not "
+        "when the media stream does, so the greeting is ready when the call connects (an "
+        "unused one is closed after 30 s).",
+    )
     tts_command: str | None = Field(
         default=None,
         description="Synthesiser for the local provider; default: `espeak-ng` when installed "

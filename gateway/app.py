@@ -176,4 +176,5 @@ async def _sweep_expired(ctx: GatewayContext) -> None:
 
 async def _end_live_sessions(app: web.Application) -> None:
     """On shutdown, end every live session cleanly and wait (bounded) for them to finish."""
+    await app[CONTEXT].runner.early.aclose()
     await end_live_sessions(app[CONTEXT])

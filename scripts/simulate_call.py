@@ -10,8 +10,10 @@ Posts the signed voice webhook, opens the media socket named by the TwiML (signe
 ``<Stream url>`` as given), streams caller audio as 20 ms µ-law frames in real time, plays the
 agent's audio into a buffer (echoing marks when played, all at once on ``clear``), optionally
 barges in with a second clip and presses DTMF keys, sends ``stop`` and follows the
-``<Connect action>`` URL. Prints webhook → TwiML ms, socket open → first agent audio ms, caller
-speech onset → ``clear`` ms, and the gateway's per-frame delay from ``/metrics`` (before/after).
+``<Connect action>`` URL. Prints webhook → TwiML ms, socket open → first agent audio ms,
+answer (the TwiML) → first agent audio ms (``--stream-delay-ms``: the carrier's TwiML → socket
+time), caller speech onset → ``clear`` ms, and the gateway's per-frame delay from ``/metrics``
+(before/after).
 Loopback only: the gateway URL must be 127.0.0.1, ::1 or localhost.
 
 ``--carrier plivo --auth-token T`` acts as Plivo (V3-signed webhooks, its answer XML, its Audio
@@ -99,6 +101,7 @@ def summarise(result: CallResult, delay: dict[str, Any]) -> dict[str, Any]:
         "stream_url": result.stream.stream_url if result.stream else None,
         "media_handshake_ms": _ms(result.handshake_ms),
         "socket_open_to_first_agent_audio_ms": _ms(s.first_agent_audio_ms if s else None),
+        "answer_to_first_agent_audio_ms": _ms(result.answer_to_first_agent_audio_ms),
         "speech_onset_to_clear_ms": _ms(s.clear_after_onset_ms if s else None),
         "frames_sent": s.frames_sent if s else 0,
         "dtmf_sent": s.dtmf_sent if s else 0,
@@ -162,6 +165,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         speed=args.speed,
         record_max_s=args.duration_s + 5 if args.out else None,
         carrier=args.carrier,
+        stream_delay_s=args.stream_delay_ms / 1000,
     )
     new_identity = CARRIERS[args.carrier].new_identity
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=HTTP_TIMEOUT_S)
@@ -213,6 +217,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dtmf", help="keys to press, DIGIT@SECONDS, comma-separated: 1@2.0,5@4.0")
     p.add_argument("--out", help="write the agent's audio, as heard, to this WAV")
     p.add_argument("--speed", type=float, default=1.0, help="call-clock speed (tests only)")
+    p.add_argument("--stream-delay-ms", type=float, default=0.0,
+                   help="wait this long after the TwiML before opening the media socket, as a "
+                   "carrier does (default 0)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--outbound", action="store_true",
                    help="place calls through POST /api/v1/calls on a gateway this script starts, "

@@ -95,6 +95,16 @@ class ToolDefinition(BaseModel):
     description: Annotated[str, Field(max_length=1024)] = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     webhook_url: Annotated[str | None, Field(max_length=2048)] = None
+    holding_line_after_ms: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            le=10_000,
+            description="On a call, a tool that has not answered in this long makes the "
+            "assistant say a short holding line (repeated after as long again of silence); "
+            "0: never; unset: 800.",
+        ),
+    ] = None
 
 
 class TurnDetectionSettings(BaseModel):

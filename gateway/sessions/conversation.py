@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from gateway import tracing
 from gateway.sessions.audio_format import SessionAudio
-from gateway.sessions.dead_air import TOOL_HOLD_AFTER_S, DeadAir
+from gateway.sessions.dead_air import TOOL_HOLD_AFTER_S, DeadAir, ToolHolds
 from gateway.sessions.failover import Failover, TranscriptSoFar, switch
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
@@ -69,6 +69,8 @@ class ConversationLimits:
     max_duration_s: float | None = None
     tool_hold_after_s: float | None = TOOL_HOLD_AFTER_S
     """A tool that has not answered in this long gets a holding line; None: never."""
+    tool_hold_after_s_by_tool: Mapping[str, float | None] = field(default_factory=dict)
+    """Per tool name, overriding ``tool_hold_after_s`` (None: never)."""
 
 
 class Conversation:
@@ -97,10 +99,8 @@ class Conversation:
         self._transcript = TranscriptSoFar(turns)
         self._log = TurnLog(self._transcript, clock)
         voice = plan.mode == "voice"  # chats get no cues: there is no silence to fill
-        hold_s = limits.tool_hold_after_s if voice else None
-        self._dead_air = DeadAir(
-            client, clock, owed_at_start=greeting and voice, tool_hold_after_s=hold_s
-        )
+        holds = ToolHolds(limits.tool_hold_after_s, limits.tool_hold_after_s_by_tool, on=voice)
+        self._dead_air = DeadAir(client, clock, owed_at_start=greeting and voice, holds=holds)
         self._failover, self._failed_over = failover, False
         self._audio = SessionAudio(plan)
         self._on_reply_latency = on_reply_latency

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from gateway.sessions.port import Cue, SessionClient
@@ -57,6 +58,31 @@ async def hold_connect(
         raise
 
 
+@dataclass(frozen=True, slots=True)
+class ToolHolds:
+    """After how long a tool gets a holding line: ``default_s``, or per tool name (None:
+    never); ``on`` False (a chat) turns them all off."""
+
+    default_s: float | None = TOOL_HOLD_AFTER_S
+    by_tool: Mapping[str, float | None] = field(default_factory=dict)
+    on: bool = True
+
+    def after_s(self, tool: str) -> float | None:
+        if not self.on:
+            return None
+        return self.by_tool.get(tool, self.default_s)
+
+
+def tool_holds(tools: list[Any]) -> dict[str, float | None]:
+    """Each stored tool's own ``holding_line_after_ms``, where it sets one (0: never)."""
+    holds: dict[str, float | None] = {}
+    for tool in tools:
+        after_ms = tool.get("holding_line_after_ms")
+        if after_ms is not None:
+            holds[tool["name"]] = after_ms / 1000 if after_ms else None
+    return holds
+
+
 class DeadAir:
     """One session's bookkeeping of silence the caller hears; owned by its Conversation."""
 
@@ -66,12 +92,12 @@ class DeadAir:
         clock: Clock,
         *,
         owed_at_start: bool = False,
-        tool_hold_after_s: float | None = TOOL_HOLD_AFTER_S,
+        holds: ToolHolds | None = None,
     ) -> None:
         self._client = client
         self._clock = clock
         self._owed = owed_at_start
-        self._tool_hold_after_s = tool_hold_after_s
+        self._holds = holds or ToolHolds()
         self._heard_until_s = clock.monotonic()  # the end of the last audio known to be queued
         self.cues: list[Cue] = []
 
@@ -108,23 +134,23 @@ class DeadAir:
             start_s = max(self._heard_until_s, self._clock.monotonic())
             self._heard_until_s = start_s + played_s
 
-    async def hold_tool(self, work: Awaitable[T]) -> T:
+    async def hold_tool(self, work: Awaitable[T], tool: str) -> T:
         """A tool's answer, with holding lines while it is slow; then a reply is owed."""
-        result = await self.hold_while(work)
+        result = await self.hold_while(work, self._holds.after_s(tool))
         self.caller_waits()
         return result
 
-    async def hold_while(self, work: Awaitable[T]) -> T:
+    async def hold_while(self, work: Awaitable[T], after_s: float | None) -> T:
         """``work``'s result; while it runs, a holding line whenever the caller has heard
-        ``tool_hold_after_s`` of silence (the first the tool line, then the short one)."""
+        ``after_s`` of silence (the first the tool line, then the short one)."""
         task = asyncio.ensure_future(work)
-        if self._tool_hold_after_s is None:
+        if not after_s:
             return await task
         cue: Cue = "tool"
         try:
             while not task.done():
                 silent_from_s = max(self._heard_until_s, self._clock.monotonic())
-                wait_s = silent_from_s + self._tool_hold_after_s - self._clock.monotonic()
+                wait_s = silent_from_s + after_s - self._clock.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await within(self._clock, wait_s, asyncio.shield(task))
                     break

@@ -95,3 +95,18 @@ async def switch(
         log.warning("failover failed", extra={"fallback": failover.fallback})
         return None
     return Switched(provider, plan, unanswered)
+
+
+async def at_connect(
+    failover: Failover | None, code: str
+) -> tuple[ProviderSession, SessionPlan] | None:
+    """The primary could not be reached: the fallback's session (recorded), or None."""
+    if failover is None:
+        return None
+    try:
+        switched = await failover.connect(())
+    except Exception:
+        log.warning("fallback connect failed", extra={"fallback": failover.fallback})
+        return None
+    await failover.record(failover.primary, failover.fallback, code)
+    return switched

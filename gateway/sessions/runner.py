@@ -15,10 +15,11 @@ from typing import Any
 from gateway import metrics, tracing
 from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import Conversation, ConversationLimits
-from gateway.sessions.dead_air import hold_connect
-from gateway.sessions.failover import Failover
+from gateway.sessions.dead_air import hold_connect, tool_holds
+from gateway.sessions.early_connect import EarlyConnects
+from gateway.sessions.failover import Failover, at_connect
 from gateway.sessions.live import LiveSessions
-from gateway.sessions.plan import AudioRoute, SessionPlan, plan_session
+from gateway.sessions.plan import AudioRoute, ClientTraits, SessionPlan, plan_session
 from gateway.sessions.port import SessionClient
 from gateway.sessions.protocol import SessionError, SessionOpen
 from gateway.sessions.service import SessionService
@@ -136,6 +137,7 @@ class SessionRunner:
         self._transcripts = transcripts
         self._live = live
         self._clock = clock
+        self.early = EarlyConnects(clock)
 
     async def run(
         self,
@@ -164,12 +166,30 @@ class SessionRunner:
         finally:
             await self._live.remove(session.id)
 
+    def connect_early(self, session_id: str, traits: ClientTraits) -> None:
+        """Open the session's provider now (a call's voice webhook), for the media socket's
+        ``run`` to take: the greeting is ready when the call connects."""
+        self.early.start(session_id, self._open_early(session_id, traits))
+
+    async def _open_early(self, session_id: str, traits: ClientTraits) -> ProviderSession:
+        session = await self._store.sessions.get(session_id)
+        if session is None:
+            raise LookupError("no such session")
+        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
+        if assistant is None:
+            raise LookupError("no such assistant")
+        plan = self.plan_for(session, traits, assistant)
+        return await self._connect(session, assistant, plan, assistant.provider)
+
     def plan(self, session: Session, client: SessionClient, assistant: Assistant) -> SessionPlan:
         """The session plan: formats, turns and built-ins, decided once (``plan_session``)."""
+        return self.plan_for(session, client.traits, assistant)
+
+    def plan_for(self, session: Session, traits: ClientTraits, assistant: Assistant) -> SessionPlan:
         mode = plan_mode(session)
         provider = self._providers.get(assistant.provider)
         return plan_session(
-            client.traits,
+            traits,
             provider.capabilities(mode),
             assistant_spec(assistant),
             mode,
@@ -183,13 +203,13 @@ class SessionRunner:
         failover = self._failover(session, assistant, client, plan)
         try:
             provider_session = await hold_connect(
-                self._clock, client, self._connect(session, assistant, plan, assistant.provider)
+                self._clock, client, self._connecting(session, assistant, plan)
             )
             plan = _as_connected(plan, provider_session)
         except ProviderError as exc:
             log.warning("provider connect failed", extra={"code": exc.code})
             metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
-            switched = await self._fail_over_at_connect(failover, exc)
+            switched = await at_connect(failover, exc.code)
             if switched is None:
                 await client.deliver(SessionError(error=f"AI provider unavailable: {exc}"))
                 await self._service.finish(session.id, "provider_error")
@@ -205,6 +225,7 @@ class SessionRunner:
                 idle_timeout_s=assistant.idle_timeout_s,
                 max_turns=assistant.max_turns,
                 max_duration_s=assistant.max_duration_s,
+                tool_hold_after_s_by_tool=tool_holds(assistant.tools),
             ),
             turns=SessionTurns(self._transcripts, session.id),
             on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
@@ -215,18 +236,19 @@ class SessionRunner:
         )
         return await self._converse(session, assistant, client, conversation, reader)
 
-    async def _fail_over_at_connect(
-        self, failover: Failover | None, error: ProviderError
-    ) -> tuple[ProviderSession, SessionPlan] | None:
-        if failover is None:
-            return None
-        try:
-            switched = await failover.connect(())
-        except ProviderError as exc:
-            log.warning("fallback connect failed", extra={"code": exc.code})
-            return None
-        await failover.record(failover.primary, failover.fallback, error.code)
-        return switched
+    async def _connecting(
+        self, session: Session, assistant: Assistant, plan: SessionPlan
+    ) -> ProviderSession:
+        """The connect begun at the call's webhook if there is one, else a new one."""
+        early = self.early.take(session.id)
+        if early is not None:
+            try:
+                return await early
+            except ProviderError:
+                raise
+            except Exception:  # the early attempt failed for our own reasons: try afresh
+                log.warning("early provider connect failed", extra={"session_id": session.id})
+        return await self._connect(session, assistant, plan, assistant.provider)
 
     def _failover(
         self, session: Session, assistant: Assistant, client: SessionClient, plan: SessionPlan
@@ -282,6 +304,8 @@ class SessionRunner:
         spec = assistant_spec(assistant, plan.offered_tools)
         if provider_name != assistant.provider:  # a fallback: its own default model and voice
             spec = replace(spec, provider=provider_name, model=None, voice=None)
+        if history:  # taking over mid-call: the caller has been greeted already
+            spec = replace(spec, greeting=None)
         context = SessionContext(
             session_id=session.id,
             mode=plan.mode,

@@ -24,11 +24,12 @@ log = logging.getLogger(__name__)
 
 WebhookHandler = Callable[[ToolCall], Awaitable[dict[str, Any]]]
 """Answers a call through the assistant's webhook for that tool."""
-Hold = Callable[[Awaitable[dict[str, Any]]], Awaitable[dict[str, Any]]]
-"""Awaits a tool's answer, keeping the caller company meanwhile (``DeadAir.hold_while``)."""
+Hold = Callable[[Awaitable[dict[str, Any]], str], Awaitable[dict[str, Any]]]
+"""Awaits a tool's answer (the tool named), keeping the caller company meanwhile
+(``DeadAir.hold_tool``)."""
 
 
-async def _no_hold(work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+async def _no_hold(work: Awaitable[dict[str, Any]], tool: str) -> dict[str, Any]:
     return await work
 
 
@@ -105,7 +106,7 @@ class ToolCalls:
 
     async def _run(self, call: ToolCall) -> None:
         try:
-            result = await self._hold(self._answer(call))
+            result = await self._hold(self._answer(call), call.name)
             await self._provider.send_tool_result(call.call_id, result)
         except Exception:
             log.exception("tool result not delivered", extra={"tool": call.name})

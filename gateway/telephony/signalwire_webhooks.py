@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.telephony.signalwire import CALL_SID, SIGNALWIRE_PREFIX, STREAM_CODEC
+from gateway.telephony.signalwire import CALL_SID, CAPABILITIES, SIGNALWIRE_PREFIX, STREAM_CODEC
 from gateway.telephony.twilio_webhooks import CompatDoor
 
 SIGNALWIRE = CompatDoor(
@@ -12,5 +12,6 @@ SIGNALWIRE = CompatDoor(
     signatures=lambda telephony: telephony.signalwire,
     call_sid=CALL_SID,
     prefix=SIGNALWIRE_PREFIX,
+    capabilities=CAPABILITIES,
     stream_codec=STREAM_CODEC,
 )

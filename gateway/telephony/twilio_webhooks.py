@@ -26,10 +26,13 @@ from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
+from gateway.telephony.bridge import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
+from gateway.telephony.carriers.codec import CarrierCapabilities
 from gateway.telephony.late_work import Overdue
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
+from gateway.telephony.twilio_codec import CAPABILITIES
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ class CompatDoor:
     signatures: Callable[[Telephony], TwilioSignatures | None]
     call_sid: re.Pattern[str]
     prefix: str
+    capabilities: CarrierCapabilities
+    """What its media stream carries (the early provider connection is planned for it)."""
     stream_codec: str | None = None
     """The ``<Stream codec>`` to ask for (SignalWire's ``L16@24000h``); ``None``: the default."""
 
@@ -121,6 +126,10 @@ class CompatDoor:
         except Exception:  # a database error: the caller hears an apology, the carrier no 500
             return _unavailable(inbound.call_sid)
         tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
+        ctx = request.app[CONTEXT]
+        if answer.kind == "stream" and answer.session_id and ctx.settings.early_provider_connect:
+            # The greeting is ready when the call connects.
+            ctx.runner.connect_early(answer.session_id, call_traits(self.capabilities))
         return reply(self._render(answer, self._signatures(telephony)))
 
     async def status(self, request: web.Request) -> web.Response:
@@ -172,6 +181,7 @@ TWILIO = CompatDoor(
     signatures=lambda telephony: telephony.signatures,
     call_sid=CALL_SID,
     prefix=TWILIO_PREFIX,
+    capabilities=CAPABILITIES,
 )
 voice = TWILIO.voice
 status = TWILIO.status

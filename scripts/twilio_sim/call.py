@@ -57,6 +57,7 @@ class CallConfig:
     """Or ``telnyx`` (``auth_token`` is then the base64 Ed25519 signing seed), ``plivo`` (its
     auth token), ``signalwire`` (the project's Signing Key) or ``vonage`` (the signature
     secret)."""
+    stream_delay_s: float = 0.0  # the carrier's time from the TwiML to opening the media socket
 
     @property
     def voice_url(self) -> str:
@@ -90,9 +91,18 @@ class CallResult:
     action: WebhookReply | None = None
     failure: str | None = None
     recording: bytes = field(default=b"", repr=False)
+    answered_at: float | None = None  # time.monotonic() when the TwiML came back
     agent_audio_s: float = 0.0  # agent audio received on the media socket
     agent_audio_cleared_s: float = 0.0  # of which dropped unplayed by a clear
     streaming: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @property
+    def answer_to_first_agent_audio_ms(self) -> float | None:
+        """From the TwiML answering the call to the first agent audio on the media socket."""
+        first = self.session.first_agent_audio_at if self.session else None
+        if first is None or self.answered_at is None:
+            return None
+        return (first - self.answered_at) * 1000
 
     @property
     def held(self) -> bool:
@@ -141,6 +151,7 @@ async def _call(
         http, validator, config.voice_url, config.gateway_url, identity.fields("ringing")
     )
     result.webhook = reply
+    result.answered_at = time.monotonic()
     if reply.status != 200:
         result.failure = f"webhook HTTP {reply.status}"
         return
@@ -149,6 +160,7 @@ async def _call(
     if stream is None:
         result.failure = "webhook answered without <Connect><Stream>"
         return
+    await asyncio.sleep(config.stream_delay_s)
     session = await _media(http, validator, config, plan, stream, result)
     if session.closed_by == "gateway" and session.frames_sent < plan.frame_count:
         result.failure = f"gateway closed the media socket early (code {session.close_code})"

@@ -165,14 +165,17 @@ def _wait_healthy(url: str) -> None:
     raise RuntimeError(f"gateway at {url} was not healthy within {START_TIMEOUT_S:g} s")
 
 
-def _route_number(env: dict[str, str], workdir: Path, provider: str, carrier: str) -> None:
+def _route_number(
+    env: dict[str, str], workdir: Path, provider: str, carrier: str, greeting: str | None = None
+) -> None:
     """Route ``NUMBER`` to the demo assistant (1, made by the gateway's first start) or to a
-    new assistant of the fake's provider."""
+    new assistant of the fake's provider (greeting the caller first if ``greeting``)."""
     assistant_id = 1
     if provider in FAKES:
         kind = FAKES[provider].assistant_provider
+        extra = ("--greeting", greeting) if greeting else ()
         created = _kura(
-            env, workdir, "assistants", "create", "--name", "Load test", "--provider", kind
+            env, workdir, "assistants", "create", "--name", "Load test", "--provider", kind, *extra
         )
         assistant_id = int(json.loads(created)["id"])
     _kura(
@@ -192,13 +195,17 @@ def spawned_gateway(
     provider: str = "local",
     core: int | None = 0,
     keep_logs: Path | None = None,
-    extra_settings: Mapping[str, str] | None = None,
     carrier: str = "twilio",
+    *,
+    fake_args: tuple[str, ...] = (),
+    greeting: str | None = None,
+    extra_settings: Mapping[str, str] | None = None,
 ) -> Iterator[Spawned]:
     """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given,
     trusting a fresh credential of ``carrier`` (``Spawned.auth_token``), its number on that
     carrier. The children's logs are copied to ``keep_logs`` at the end (the work directory
-    is not). ``extra_settings`` (``KURA_*``) are added last (the outbound simulator's carrier)."""
+    is not). ``fake_args`` go to the fake provider's command line, ``extra_settings``
+    (``KURA_*``) to the gateway's environment, last."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
     if carrier not in CARRIERS:
@@ -218,7 +225,7 @@ def spawned_gateway(
         fake_pid = None
         if provider in FAKES:
             fake, fake_port = FAKES[provider], free_port()
-            fake_cmd = [sys.executable, "-m", fake.module, "--port", str(fake_port)]
+            fake_cmd = [sys.executable, "-m", fake.module, "--port", str(fake_port), *fake_args]
             child = _child(fake_cmd, _env(workdir), workdir, provider, fake.banner)
             fake_pid = stack.enter_context(child).pid
             settings.update(fake.settings(fake_port))
@@ -230,5 +237,5 @@ def spawned_gateway(
             serve = ["taskset", "-c", str(core), *serve]  # taskset execs: same pid
         gateway = stack.enter_context(_child(serve, env, workdir, "kura-serve", LISTENING))
         _wait_healthy(url)
-        _route_number(env, workdir, provider, carrier)
+        _route_number(env, workdir, provider, carrier, greeting)
         yield Spawned(url, token, NUMBER, gateway.pid, workdir / "kura-serve.log", fake_pid)

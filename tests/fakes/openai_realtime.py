@@ -310,9 +310,17 @@ def audio_bytes(duration_ms: int, encoding: str = "audio/pcm") -> bytes:
 class FakeRealtimeServer:
     """The fake on ``127.0.0.1``; ``scripts`` run per accepted connection (the last repeats)."""
 
-    def __init__(self, scripts: Script | Sequence[Script], *, refuse: Refusal | None = None):
+    def __init__(
+        self,
+        scripts: Script | Sequence[Script],
+        *,
+        refuse: Refusal | None = None,
+        connect_delay_s: float = 0.0,
+    ):
         self._scripts = [scripts] if callable(scripts) else list(scripts)
         self._refuse = refuse
+        self.connect_delay_s = connect_delay_s
+        """Simulated set-up time (TLS, the upgrade, the session) before the socket opens."""
         self.attempts = 0
         self.connections: list[FakeConnection] = []
         self.script_errors: list[BaseException] = []
@@ -348,6 +356,8 @@ class FakeRealtimeServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.attempts += 1
+        if self.connect_delay_s:
+            await asyncio.sleep(self.connect_delay_s)
         status = self._refuse(self.attempts) if self._refuse else None
         if status is not None:
             return web.json_response({"error": {"code": f"http_{status}"}}, status=status)
@@ -382,10 +392,10 @@ class FakeRealtimeServer:
             raise
 
 
-async def serve_forever(host: str, port: int) -> None:
+async def serve_forever(host: str, port: int, connect_delay_s: float = 0.0) -> None:
     from tests.fakes.openai_realtime_default import default_script
 
-    server = FakeRealtimeServer(default_script)
+    server = FakeRealtimeServer(default_script, connect_delay_s=connect_delay_s)
     await server.start(host, port)
     print(f"fake OpenAI Realtime on ws://{host}:{server.port}/v1/realtime", flush=True)
     try:
@@ -398,8 +408,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument(
+        "--connect-delay-ms", type=float, default=0.0, help="simulated connect time per socket"
+    )
     args = parser.parse_args()
-    asyncio.run(serve_forever(args.host, args.port))
+    asyncio.run(serve_forever(args.host, args.port, args.connect_delay_ms / 1000))
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ async def test_bad_or_replayed_token_closes_1008_and_costs_no_provider(
         )
         await stream.wait_closed()
         assert stream.ws.close_code == 1008
-    assert gw.scripted.sessions == []
+    # At most the one the signed voice webhook opened early; a bad stream never opens one.
+    assert len(gw.scripted.sessions) <= 1
     good = await FakeMediaStream.open(
         gw.http, gw.url, url, auth_token=AUTH_TOKEN, call_sid=call_sid, parameters=params
     )
@@ -121,7 +122,7 @@ async def test_bad_or_replayed_token_closes_1008_and_costs_no_provider(
     )
     await replay.wait_closed()
     assert replay.ws.close_code == 1008
-    assert len(gw.scripted.sessions) == 1
+    assert len(gw.scripted.sessions) == 1  # the good stream took the early one
     await good.aclose()
 
 

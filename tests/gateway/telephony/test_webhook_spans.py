@@ -31,7 +31,8 @@ async def test_voice_webhook_span_has_call_sid_and_session_not_numbers(
     document = await twiml_of(await twilio.voice(fields))
     session_id = stream_parameters(document)["session_id"]
     await twilio.status(twilio.call_fields(fields["CallSid"], CallStatus="completed"))
-    voice, status = spans.get_finished_spans()
+    # (The provider connect the voice webhook starts early has its own span.)
+    voice, status = [s for s in spans.get_finished_spans() if s.name.startswith("twilio.")]
     assert voice.name == "twilio.voice"
     assert dict(voice.attributes or {}) == {
         "kura.carrier": "twilio",

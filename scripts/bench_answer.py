@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Answer → first agent audio on a phone call (issue #20: "the greeting is ready when the call
+connects"), with the provider connected early (at the voice webhook) and, for comparison, late
+(when the media socket opens).
+
+    .venv/bin/python scripts/bench_answer.py [--calls 10] [--connect-delay-ms 400] \\
+        [--stream-delay-ms 0,300]
+
+Starts ``kura serve`` and the fake OpenAI Realtime server (``--connect-delay-ms``: its simulated
+time to set a session up, before the socket opens) in their own processes, routes a number to
+an assistant that greets first, and places ``--calls`` calls one after another with the Twilio
+simulator, which opens the media socket ``--stream-delay-ms`` after the TwiML (a carrier's own
+set-up time). The fake "thinks" 300 ms before its first audio. Prints, per setting, the median
+and maximum of answer (the TwiML) → first agent audio. Target: ≤ 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.twilio_sim.audio import Clip  # noqa: E402
+from scripts.twilio_sim.call import CallConfig, CallResult, run_call  # noqa: E402
+from scripts.twilio_sim.gateway_proc import spawned_gateway  # noqa: E402
+from scripts.twilio_sim.media_session import InboundPlan  # noqa: E402
+from scripts.twilio_sim.webhook import CallIdentity  # noqa: E402
+
+CALL_S = 2.0
+GREETING = "Hello, Acme here."
+
+
+async def place_calls(url: str, token: str, number: str, calls: int, delay_s: float) -> list[float]:
+    plan = InboundPlan(clip=Clip("silence", (), None), duration_s=CALL_S)
+    config = CallConfig(url, token, "+15550001111", number, stream_delay_s=delay_s)
+    figures: list[float] = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(calls):
+            result = CallResult(CallIdentity.new(config.from_number, config.to_number))
+            await run_call(http, config, plan, result)
+            if result.failure is not None:
+                raise RuntimeError(f"call failed: {result.failure}")
+            ms = result.answer_to_first_agent_audio_ms
+            if ms is None:
+                raise RuntimeError("no agent audio: the greeting never came")
+            figures.append(ms)
+    return figures
+
+
+def measure(args: argparse.Namespace, early: bool, delay_ms: float) -> str:
+    settings = {"KURA_EARLY_PROVIDER_CONNECT": "true" if early else "false"}
+    fake_args = ("--connect-delay-ms", str(args.connect_delay_ms))
+    with spawned_gateway(
+        "openai-fake", core=None, fake_args=fake_args, greeting=GREETING, extra_settings=settings
+    ) as gw:
+        figures = asyncio.run(
+            place_calls(gw.url, gw.auth_token, gw.number, args.calls, delay_ms / 1000)
+        )
+    return (
+        f"early_connect={'on ' if early else 'off'} connect_delay={args.connect_delay_ms:.0f}ms "
+        f"stream_delay={delay_ms:.0f}ms calls={len(figures)} "
+        f"answer_to_first_agent_audio_ms median={statistics.median(figures):.0f} "
+        f"max={max(figures):.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--connect-delay-ms", type=float, default=400.0)
+    parser.add_argument("--stream-delay-ms", default="0,300", help="comma-separated list")
+    args = parser.parse_args()
+    delays = [float(d) for d in args.stream_delay_ms.split(",") if d.strip()]
+    for delay_ms in delays:
+        for early in (True, False):
+            print(measure(args, early, delay_ms), flush=True)
+
+
+if __name__ == "__main__":
+    main()
