@@ -57,6 +57,8 @@ class CallAnswer:
     kind: Literal["stream", "not_in_service", "over"]
     session_id: str | None = None
     media_token: str | None = None
+    provider: str | None = None
+    """The provider of the session's assistant (a carrier may pick its audio format for it)."""
 
 
 def status_order(status: str, sequence_number: int | None) -> int | None:
@@ -175,7 +177,8 @@ class CallService:
             extra={"session_id": session_id, "call_sid": call.call_sid,
                    "to_number": to_number, "from_number": caller},
         )  # fmt: skip
-        return CallAnswer("stream", session_id, self.media_token(call.call_sid, session_id))
+        token = self.media_token(call.call_sid, session_id)
+        return CallAnswer("stream", session_id, token, assistant.provider)
 
     def _call_row(self, call: InboundCall, session_id: str, to_number: str) -> Call:
         now = self._clock.now()
@@ -201,7 +204,9 @@ class CallService:
         if session is None or session.status != "pending" or call.media_token_hash is None:
             return CallAnswer("over")
         log.info("voice webhook retried", extra={"session_id": session.id})
-        return CallAnswer("stream", session.id, self.media_token(call.call_sid, session.id))
+        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
+        token = self.media_token(call.call_sid, session.id)
+        return CallAnswer("stream", session.id, token, assistant.provider if assistant else None)
 
     async def record_status(
         self,
