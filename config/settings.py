@@ -211,6 +211,14 @@ class Settings(TelephonySettings):
             raise ValueError("must be shorter than KURA_OWNERSHIP_TTL_S")
         return value
 
+    @field_validator("vonage_private_key_path")
+    @classmethod
+    def _vonage_key_exists(cls, value: Path | None) -> Path | None:
+        # Said at start-up, not at the first transfer of the first Vonage call.
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:

@@ -96,6 +96,8 @@ class CallAnswer:
     kind: Literal["stream", "not_in_service", "over", "busy"]
     session_id: str | None = None
     media_token: str | None = None
+    provider: str | None = None
+    """The provider of the session's assistant (a carrier may pick its audio format for it)."""
 
 
 def status_order(status: str, sequence_number: int | None) -> int | None:
@@ -230,7 +232,8 @@ class CallService:
             extra={"session_id": session_id, "call_sid": call.call_sid,
                    "to_number": to_number, "from_number": caller},
         )  # fmt: skip
-        return CallAnswer("stream", session_id, self.media_token(call.call_sid, session_id))
+        token = self.media_token(call.call_sid, session_id)
+        return CallAnswer("stream", session_id, token, assistant.provider)
 
     async def take_slots(
         self, session_id: str, number: PhoneNumber, assistant: Assistant, max_s: int | None
@@ -300,7 +303,9 @@ class CallService:
         if session is None or session.status != "pending" or call.media_token_hash is None:
             return CallAnswer("over")
         log.info("voice webhook retried", extra={"session_id": session.id})
-        return CallAnswer("stream", session.id, self.media_token(call.call_sid, session.id))
+        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
+        token = self.media_token(call.call_sid, session.id)
+        return CallAnswer("stream", session.id, token, assistant.provider if assistant else None)
 
     async def record_status(
         self,

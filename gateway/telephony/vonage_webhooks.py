@@ -159,27 +159,21 @@ async def voice(request: web.Request) -> web.Response:
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
         return _ncco(talk(twiml.UNAVAILABLE))
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
-    rate_hz = await _rate_for(ctx, answer.session_id) if answer.kind == "stream" else 0
+    rate_hz = _rate_for(ctx, answer.provider)
     return _ncco(_render(answer, inbound.call_sid, _signatures(request), rate_hz))
 
 
-async def _rate_for(ctx: GatewayContext, session_id: str | None) -> int:
+def _rate_for(ctx: GatewayContext, provider: str | None) -> int:
     """The call's L16 rate: the configured one, or (``auto``) the one its assistant's provider
-    needs the least resampling for. Derived from the store alone, so a retried webhook gets the
-    same NCCO."""
+    needs the least resampling for. No I/O: the call service named the provider, so a retried
+    webhook gets the same NCCO."""
     setting = ctx.settings.vonage_audio_rate
     if setting != "auto":
         return int(setting)
-    session = await ctx.store.sessions.get(session_id) if session_id else None
-    assistant = (
-        await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
-        if session
-        else None
-    )
-    if assistant is None:
+    if provider is None:
         return SAMPLE_RATES_HZ[-1]
     try:
-        capabilities = ctx.providers.get(assistant.provider).capabilities("voice")
+        capabilities = ctx.providers.get(provider).capabilities("voice")
     except ProviderError:  # an unknown provider: the session will fail and apologise anyway
         return SAMPLE_RATES_HZ[-1]
     return preferred_rate(capabilities.input_formats, capabilities.output_formats)

@@ -9,8 +9,9 @@ from pathlib import Path
 import jwt
 import orjson
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
+from config import Settings
 from gateway.store.keys import hash_secret
 from gateway.store.sessions import SessionFilter
 from kinds.clock import SystemClock
@@ -178,3 +179,8 @@ async def test_a_configured_rate_overrides_the_choice(tmp_path: Path) -> None:
         fake = FakeVonage(gw)
         ncco = await fake.ncco(await fake.answer_get(fake.call_fields()))
         assert ncco[0]["endpoint"][0]["content-type"] == "audio/l16;rate=16000"
+
+
+def test_a_missing_private_key_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="no such file"):
+        Settings(_env_file=None, vonage_private_key_path=tmp_path / "absent.key")  # type: ignore[call-arg]
