@@ -57,6 +57,8 @@ async def timed(request: Awaitable[aiohttp.ClientResponse]) -> tuple[float, aioh
 
 
 def assert_degraded_xml(elapsed_s: float, response: aiohttp.ClientResponse) -> None:
+    print(f"{response.url.path} answered {response.status} {response.content_type} "
+          f"in {elapsed_s:.2f} s (degraded)")  # fmt: skip
     assert elapsed_s <= ANSWERED_WITHIN_S, elapsed_s
     assert response.status == 200
     assert response.content_type == "text/xml"
