@@ -11,6 +11,7 @@ from gateway.api import (
     admin_numbers,
     assistants_api,
     health_api,
+    monitor_socket,
     sessions_api,
 )
 from gateway.api.admin_schemas import (
@@ -26,6 +27,7 @@ from gateway.api.admin_schemas import (
 )
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.metrics_api import metrics_text
+from gateway.api.monitor_schemas import MonitorStarted
 from gateway.api.openapi import build_document
 from gateway.api.route_table import VERSION, Route
 from gateway.api.schemas import (
@@ -81,6 +83,10 @@ ROUTES: tuple[Route, ...] = (
           "End session", "deleteSession", response=SessionView),
     Route("GET", "/api/v1/sessions/{session_id}/transcript", sessions_api.get_transcript,
           "Get a session's transcript", "getTranscript", response=Transcript),
+    Route("POST", "/api/v1/sessions/{session_id}/monitor", monitor_socket.start_monitor,
+          "Monitor a live session: a supervisor WebSocket URL with a single-use token (409 if "
+          "the session is not live on this node)", "monitorSession", 201, MonitorStarted,
+          also=(409,)),
     Route("GET", "/api/v1/admin/numbers", admin_numbers.list_numbers, "List phone numbers",
           "listNumbers", response=NumberPage, query=PageQuery, tags=("numbers",)),
     Route("POST", "/api/v1/admin/numbers", admin_numbers.assign_number,
@@ -122,3 +128,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/openapi.json", openapi_document)
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/v1/sessions/{session_id}/connect", connect_session)
+    app.router.add_get("/api/v1/sessions/{session_id}/monitor", monitor_socket.monitor_session)

@@ -74,7 +74,7 @@ class SessionPage(BaseModel):
 
 class TurnView(BaseModel):
     seq: int
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "human"]
     text: str
     started_at: datetime
     ended_at: datetime

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from gateway import tracing
 from gateway.sessions.audio_format import SessionAudio
+from gateway.sessions.monitor import SessionTap
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
     CallerAudio,
@@ -30,11 +31,13 @@ from gateway.sessions.port import (
 )
 from gateway.sessions.protocol import (
     ProtocolError,
+    ServerMessage,
     SessionError,
     SessionTimeout,
     TranscriptionUpdate,
     TurnComplete,
 )
+from gateway.sessions.supervision import Supervision
 from gateway.sessions.tool_calls import ToolCalls, WebhookHandler
 from gateway.sessions.turn_log import TurnLog, TurnStore
 from gateway.sessions.turn_marks import TurnMarker
@@ -106,6 +109,15 @@ class Conversation:
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._end_after: str | None = None
         self._last_activity_s = self._started_s = clock.monotonic()
+        self.tap = SessionTap(plan)  # live monitoring; costs nothing while nobody listens
+        self.supervision = Supervision(
+            provider=provider,
+            client=client,
+            plan=plan,
+            log=self._log,
+            tap=self.tap,
+            responding=lambda: self._responding,
+        )
 
     @property
     def turns_completed(self) -> int:
@@ -142,6 +154,7 @@ class Conversation:
             # Also when the door's task is cancelled (its socket dropped): what was said of the
             # unfinished turn is still stored.
             self._log.close()
+            await self.tap.aclose()
         return reason
 
     # --- client → provider -------------------------------------------------------------------
@@ -170,6 +183,9 @@ class Conversation:
     async def _caller_audio(self, audio: bytes) -> None:
         if self._plan.mode == "chat":
             raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
+        self.tap.caller_audio(audio)
+        if self.supervision.human:
+            return  # a supervisor holds the call: the assistant hears none of it
         await self._provider.send_audio(self._audio.to_provider(audio))
         if self._marker is not None:
             for mark in self._marker.feed(audio):
@@ -187,7 +203,7 @@ class Conversation:
     async def _turn_started(self, ms_ago: int) -> None:
         self._mark_activity()  # the caller's speech keeps a session alive, whoever hears it
         self._log.caller_started_speaking()
-        if self._plan.provider_takes_turn_marks:
+        if self._plan.provider_takes_turn_marks and not self.supervision.human:
             await self._provider.begin_turn(ms_ago)
 
     async def _turn_ended(self, ms_ago: int) -> None:
@@ -195,7 +211,7 @@ class Conversation:
         latency."""
         self._mark_activity()
         self._caller_done()
-        if self._plan.provider_takes_turn_marks:
+        if self._plan.provider_takes_turn_marks and not self.supervision.human:
             await self._provider.end_turn(ms_ago)
 
     def _end_after_response(self, reason: str) -> None:
@@ -228,7 +244,7 @@ class Conversation:
                     self._log.agent_said(text, item_id)
                 else:
                     self._log.caller_said(text, new_turn=False)
-                await self._client.deliver(TranscriptionUpdate(source=source, text=text))
+                await self._deliver(TranscriptionUpdate(source=source, text=text))
             case CallerSpeechStarted():
                 self._mark_activity()
                 self._log.caller_started_speaking()
@@ -249,7 +265,13 @@ class Conversation:
                 await self._client.deliver(SessionError(error=f"AI provider error: {message}"))
                 self.end("provider_error")
 
+    async def _deliver(self, message: ServerMessage) -> None:
+        self.tap.message(message)
+        await self._client.deliver(message)
+
     async def _agent_audio(self, audio: bytes, item_id: str) -> None:
+        if self.supervision.human:
+            return  # said after the take-over stopped it: the caller hears the supervisor
         self._replying()
         self._mark_activity()
         self._log.agent_audio(item_id)
@@ -257,6 +279,7 @@ class Conversation:
         self._audio_item = item_id
         converted = self._audio.from_provider(audio)
         if converted:
+            self.tap.assistant_audio(converted)
             await self._client.deliver_audio(converted, item_id)
 
     def _caller_done(self) -> None:
@@ -280,10 +303,11 @@ class Conversation:
         self._responding = False
         tail = self._audio.flush_from_provider()
         if tail and self._audio_item is not None and not interrupted:
+            self.tap.assistant_audio(tail)
             await self._client.deliver_audio(tail, self._audio_item)
         await self._tools.settle_builtins(self._clock, BUILTIN_SETTLE_S)
         done = self._log.complete(interrupted=interrupted)
-        await self._client.deliver(
+        await self._deliver(
             TurnComplete(
                 full_input=done.full_input, full_output=done.full_output, interrupted=interrupted
             )
