@@ -15,8 +15,10 @@ import contextlib
 import logging
 from typing import Literal
 
+import orjson
+
 from gateway.sessions.audio_format import AudioConverter
-from gateway.sessions.monitor_protocol import MonitorAudio, encode_monitor
+from gateway.sessions.monitor_protocol import MONITOR_AUDIO
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.protocol import ServerMessage, encode, encode_pcm16
 from kinds.audio import PCM16_24K, AudioFormat
@@ -141,6 +143,9 @@ class SessionTap:
             if text:
                 for listener in self._listeners:
                     listener.offer(text)
+            # Give the loop back after each frame: the tap never holds a call's frame behind a
+            # burst of its own work.
+            await asyncio.sleep(0)
 
     def _render(self, item: _Item) -> str:
         if isinstance(item, str):
@@ -151,7 +156,10 @@ class SessionTap:
         pcm = self._converters[source].convert(audio)
         if not pcm:
             return ""
-        return encode_monitor(MonitorAudio(source=source, audio=encode_pcm16(pcm)))
+        # orjson straight, not the model: a third of the cost, 50 times a second per side.
+        return orjson.dumps(
+            {"type": MONITOR_AUDIO, "source": source, "audio": encode_pcm16(pcm)}
+        ).decode()
 
     async def _stop_worker(self) -> None:
         worker, self._worker = self._worker, None

@@ -57,7 +57,12 @@ class MonitorOpen(_Message):
     controller: Literal["assistant", "supervisor"]
 
 
+MONITOR_AUDIO = "monitorAudio"
+
+
 class MonitorAudio(_Message):
+    """Documents the tap's audio message (which encodes it with orjson directly)."""
+
     type: Literal["monitorAudio"] = "monitorAudio"
     source: Literal["caller", "assistant"]
     audio: str
