@@ -185,6 +185,18 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=60, description="Time-out of one tool webhook delivery."
     )
 
+    # Recordings
+    recordings_dir: str = Field(
+        default="./recordings",
+        description="Directory of session recordings (WAV) for assistants with `recording` on.",
+    )
+    recording_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days a recording is kept unless its assistant says otherwise; a periodic "
+        "sweep deletes older ones.",
+    )
+
     # Carriers
     twilio_account_sid: str | None = Field(default=None, description="Twilio account SID.")
     twilio_auth_token: SecretStr | None = Field(

@@ -21,6 +21,7 @@ from gateway.drain import end_live_sessions
 from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
 from gateway.sessions.live import LiveSessions
+from gateway.sessions.recordings_store import LocalRecordings
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
@@ -73,6 +74,7 @@ def build_context(
     registry = providers or build_registry(settings, clock)
     tools = _webhook_tools(settings, clock)
     runner = SessionRunner(
+        recordings=LocalRecordings(settings.recordings_dir),
         store=store,
         service=sessions,
         providers=registry,

@@ -12,6 +12,7 @@ from gateway.api import (
     assistants_api,
     health_api,
     monitor_socket,
+    recordings_api,
     sessions_api,
 )
 from gateway.api.admin_schemas import (
@@ -87,6 +88,9 @@ ROUTES: tuple[Route, ...] = (
           "Monitor a live session: a supervisor WebSocket URL with a single-use token (409 if "
           "the session is not live on this node)", "monitorSession", 201, MonitorStarted,
           also=(409,)),
+    Route("GET", "/api/v1/sessions/{session_id}/recording", recordings_api.get_recording,
+          "Download a session's recording (audio/wav; dual: caller left, assistant right)",
+          "getRecording"),
     Route("GET", "/api/v1/admin/numbers", admin_numbers.list_numbers, "List phone numbers",
           "listNumbers", response=NumberPage, query=PageQuery, tags=("numbers",)),
     Route("POST", "/api/v1/admin/numbers", admin_numbers.assign_number,

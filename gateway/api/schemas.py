@@ -121,6 +121,13 @@ class AssistantFields(_Request):
     max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
     max_duration_s: Annotated[int | None, Field(ge=10, le=4 * 3600)] = None
     transfer_number: Annotated[str | None, Field(max_length=32)] = None
+    recording: Literal["off", "mono", "dual"] | None = Field(
+        default=None,
+        description="Record sessions: off, mono (mixed) or dual (caller left, assistant right)",
+    )
+    recording_retention_days: Annotated[int | None, Field(ge=1, le=3650)] = Field(
+        default=None, description="Days recordings are kept (default: the gateway's setting)"
+    )
 
 
 class CreateAssistantRequest(AssistantFields):
@@ -143,6 +150,8 @@ class AssistantView(BaseModel):
     max_turns: int | None
     max_duration_s: int | None
     transfer_number: str | None
+    recording: Literal["off", "mono", "dual"]
+    recording_retention_days: int | None
     created_at: datetime
     updated_at: datetime
 

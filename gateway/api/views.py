@@ -34,6 +34,8 @@ def assistant_view(row: Assistant) -> AssistantView:
         max_turns=row.max_turns,
         max_duration_s=row.max_duration_s,
         transfer_number=row.transfer_number,
+        recording=row.recording,
+        recording_retention_days=row.recording_retention_days,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

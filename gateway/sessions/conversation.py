@@ -174,6 +174,7 @@ class Conversation:
                 await self._turn_ended(ms_ago)
             case Interrupt(played_ms=played_ms):
                 self._mark_activity()
+                self.tap.cut(played_ms)
                 await self._provider.interrupt(played_ms)
             case EndSession(reason=reason):
                 self.end(reason)
@@ -250,6 +251,7 @@ class Conversation:
                 self._log.caller_started_speaking()
                 handled = await self._client.caller_speech_started()
                 if not handled and self._responding:
+                    self.tap.cut(None)
                     await self._provider.interrupt(None)
             case OutputTruncated(item_id=item_id, text=text):
                 self._log.amend(item_id, text)
@@ -279,7 +281,7 @@ class Conversation:
         self._audio_item = item_id
         converted = self._audio.from_provider(audio)
         if converted:
-            self.tap.assistant_audio(converted)
+            self.tap.assistant_audio(converted, item_id)
             await self._client.deliver_audio(converted, item_id)
 
     def _caller_done(self) -> None:
@@ -303,7 +305,7 @@ class Conversation:
         self._responding = False
         tail = self._audio.flush_from_provider()
         if tail and self._audio_item is not None and not interrupted:
-            self.tap.assistant_audio(tail)
+            self.tap.assistant_audio(tail, self._audio_item)
             await self._client.deliver_audio(tail, self._audio_item)
         await self._tools.settle_builtins(self._clock, BUILTIN_SETTLE_S)
         done = self._log.complete(interrupted=interrupted)

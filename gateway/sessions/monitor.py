@@ -21,6 +21,7 @@ from gateway.sessions.audio_format import AudioConverter
 from gateway.sessions.monitor_protocol import MONITOR_AUDIO
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.protocol import ServerMessage, encode, encode_pcm16
+from gateway.sessions.recording import SessionRecorder
 from kinds.audio import PCM16_24K, AudioFormat
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class SessionTap:
         self._converters: dict[Source, AudioConverter] = {}
         self.closed = False
         self.dropped = 0
+        self.recorder: SessionRecorder | None = None  # set when the assistant records
 
     @property
     def listening(self) -> bool:
@@ -108,12 +110,22 @@ class SessionTap:
     # --- the hot path: one test, at most one put -----------------------------------------------
 
     def caller_audio(self, audio: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.caller(audio)
         if self._listeners:
             self._put(("caller", audio))
 
-    def assistant_audio(self, audio: bytes) -> None:
+    def assistant_audio(self, audio: bytes, item_id: str) -> None:
+        """What is sent to the caller, in the outbound port format."""
+        if self.recorder is not None:
+            self.recorder.agent(audio, item_id)
         if self._listeners:
             self._put(("assistant", audio))
+
+    def cut(self, played_ms: int | None) -> None:
+        """A barge-in: the caller heard only ``played_ms`` of the current item."""
+        if self.recorder is not None:
+            self.recorder.cut(played_ms)
 
     def message(self, message: ServerMessage) -> None:
         if self._listeners:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from gateway import metrics, tracing
 from gateway.sessions.caller_context import describe_caller
@@ -19,6 +19,8 @@ from gateway.sessions.live import LiveSessions
 from gateway.sessions.plan import AudioRoute, SessionPlan, plan_session
 from gateway.sessions.port import SessionClient
 from gateway.sessions.protocol import SessionError, SessionOpen
+from gateway.sessions.recording import SessionRecorder
+from gateway.sessions.recordings_store import RecordingStorage
 from gateway.sessions.service import SessionService
 from gateway.sessions.tool_calls import WebhookHandler
 from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
+RECORDING_CLOSE_S = 5.0  # the writer has this long after the session to write what is queued
 
 
 def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ()) -> AssistantSpec:
@@ -119,14 +122,21 @@ class SessionRunner:
         live: LiveSessions,
         clock: Clock,
         tools: WebhookTools,
+        recordings: RecordingStorage | None = None,
     ) -> None:
         self._tools = tools
+        self._recordings = recordings
         self._store = store
         self._service = service
         self._providers = providers
         self._transcripts = transcripts
         self._live = live
         self._clock = clock
+
+    @property
+    def recordings(self) -> RecordingStorage | None:
+        """Where sessions are recorded (None: recording is off on this gateway)."""
+        return self._recordings
 
     async def run(
         self,
@@ -196,9 +206,29 @@ class SessionRunner:
             webhooks=self._webhooks(session, assistant),
             silence_ms=assistant_spec(assistant).turn_detection.silence_ms,
         )
-        return await self._converse(
-            session, assistant, client, conversation, provider_session, reader
-        )
+        recorder = self._recorder(session, assistant, plan)
+        if recorder is None:
+            return await self._converse(
+                session, assistant, client, conversation, provider_session, reader
+            )
+        conversation.tap.recorder = recorder
+        writer = asyncio.create_task(recorder.run(), name="recording-writer")
+        try:
+            return await self._converse(
+                session, assistant, client, conversation, provider_session, reader
+            )
+        finally:
+            await _close_recording(recorder, writer)
+
+    def _recorder(
+        self, session: Session, assistant: Assistant, plan: SessionPlan
+    ) -> SessionRecorder | None:
+        if self._recordings is None or plan.mode == "chat":
+            return None
+        if assistant.recording not in ("mono", "dual"):
+            return None
+        mode: Literal["mono", "dual"] = "dual" if assistant.recording == "dual" else "mono"
+        return SessionRecorder(self._recordings.path_for(session.id), plan, mode)
 
     async def _connect(
         self, session: Session, assistant: Assistant, plan: SessionPlan
@@ -280,6 +310,16 @@ class SessionRunner:
 
 def plan_mode(session: Session) -> SessionMode:
     return "chat" if session.mode == "chat" else "voice"
+
+
+async def _close_recording(recorder: SessionRecorder, writer: asyncio.Task[None]) -> None:
+    """Let the writer write what is queued (bounded), then make sure it is gone."""
+    recorder.finish()
+    await asyncio.wait({writer}, timeout=RECORDING_CLOSE_S)
+    writer.cancel()
+    results = await asyncio.gather(writer, return_exceptions=True)
+    if isinstance(results[0], Exception):
+        log.error("recording failed", exc_info=results[0])
 
 
 async def _drive(conversation: Conversation, reader: ClientReader) -> str:

@@ -76,6 +76,7 @@ class Supervision:
         # As a barge-in: a phone bridge clears what is queued at the carrier and interrupts the
         # provider at the played position; an app's conversation interrupts the provider.
         if not await self._client.caller_speech_started() and self._responding():
+            self._tap.cut(None)
             await self._provider.interrupt(None)
 
     async def speak(self, who: object, pcm16_24k: bytes) -> None:
@@ -84,7 +85,7 @@ class Supervision:
             raise ProtocolError("audioChunk is accepted only after takeOver")
         audio = self._to_caller.convert(pcm16_24k)
         if audio:
-            self._tap.assistant_audio(audio)
+            self._tap.assistant_audio(audio, self._span_item)
             await self._client.deliver_audio(audio, self._span_item)
 
     async def hand_back(self, who: object) -> None:
@@ -99,7 +100,7 @@ class Supervision:
         tail = self._to_caller.flush() if self._to_caller is not None else b""
         self.holder, self._to_caller = None, None
         if tail:
-            self._tap.assistant_audio(tail)
+            self._tap.assistant_audio(tail, self._span_item)
             await self._client.deliver_audio(tail, self._span_item)
         self._log.supervisor_handed_back()
         # A provider that cannot take notes carries on without the hint.

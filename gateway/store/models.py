@@ -77,6 +77,10 @@ class Assistant(Base):
     max_turns: Mapped[int | None] = mapped_column(Integer)
     max_duration_s: Mapped[int | None] = mapped_column(Integer)
     transfer_number: Mapped[str | None] = mapped_column(String(32))
+    recording: Mapped[str] = mapped_column(String(8), default="off")
+    """``off``, ``mono`` (both sides mixed) or ``dual`` (caller left, assistant right)."""
+    recording_retention_days: Mapped[int | None] = mapped_column(Integer)
+    """Days a recording is kept; None: ``KURA_RECORDING_RETENTION_DAYS``."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]

@@ -1,0 +1,85 @@
+"""Session recordings: a dual WAV of what was said each way, without what a barge-in cut."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kinds.clock import SystemClock
+from providers.events import AgentAudio
+from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.ws_helpers import receive, receive_until
+
+CALLER = np.full(480, 1000, dtype=np.int16).tobytes()  # 20 ms at 24 kHz
+AGENT = np.full(4800, -2000, dtype=np.int16).tobytes()  # 200 ms at 24 kHz
+
+
+@pytest.fixture
+async def recording_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    async for gw in start_gateway(tmp_path, SystemClock(), recordings_dir=str(tmp_path / "rec")):
+        yield gw
+
+
+async def _speak(ws: object, frames: int) -> None:
+    chunk = json.dumps({"type": "audioChunk", "audio": base64.b64encode(CALLER).decode()})
+    for _ in range(frames):
+        await ws.send_str(chunk)  # type: ignore[attr-defined]
+
+
+async def test_a_dual_recording_holds_what_each_side_heard(recording_gateway: Gateway) -> None:
+    gw = recording_gateway
+    assistant_id = await gw.use_scripted_assistant(recording="dual")
+    created = await gw.create_session(assistant_id=assistant_id, mode="voice")
+    app = await gw.http.ws_connect(created["websocket_url"])
+    assert (await receive(app))["type"] == "sessionOpen"
+    provider = gw.scripted.sessions[-1]
+    await _speak(app, 5)  # 100 ms of the caller
+    await provider.audio_at_least(5 * len(CALLER))
+    provider.emit(AgentAudio(audio=AGENT, item_id="a1"))  # 200 ms of the agent...
+    await receive_until(app, "agentAudioChunk")
+    await _speak(app, 5)
+    await app.send_str(json.dumps({"type": "interrupt", "playedMs": 100}))  # ...half heard
+    await _speak(app, 5)
+    await provider.audio_at_least(15 * len(CALLER))
+    await app.send_str(json.dumps({"type": "stopSession"}))
+    await app.close()
+    path = f"/api/v1/sessions/{created['session_id']}/recording"
+    for _ in range(100):  # the writer closes the file as the session wraps up
+        response = await gw.request("GET", path)
+        if response.status == 200:
+            break
+        await asyncio.sleep(0.02)
+    assert response.status == 200, await response.text()
+    assert response.content_type == "audio/wav"
+    with wave.open(io.BytesIO(await response.read())) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, 24_000)
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    left, right = stereo[0::2], stereo[1::2]
+    assert len(left) == 7200 and (left == 1000).all()  # every caller frame, in order
+    assert (right[:2400] == 0).all()  # silence while the caller spoke first
+    assert (right[2400:4800] == -2000).all()  # the 100 ms the caller heard
+    assert (right[4800:] == 0).all()  # the cut half is not in the recording
+    reader = await gw.create_key(["sessions:read"])
+    assert (await gw.request("GET", path, key=reader)).status == 403
+
+
+async def test_no_recording_unless_the_assistant_asks(recording_gateway: Gateway) -> None:
+    gw = recording_gateway
+    assistant_id = await gw.use_scripted_assistant()
+    created = await gw.create_session(assistant_id=assistant_id, mode="voice")
+    app = await gw.http.ws_connect(created["websocket_url"])
+    assert (await receive(app))["type"] == "sessionOpen"
+    await _speak(app, 3)
+    await gw.scripted.sessions[-1].audio_at_least(3 * len(CALLER))
+    await app.send_str(json.dumps({"type": "stopSession"}))
+    await app.close()
+    path = f"/api/v1/sessions/{created['session_id']}/recording"
+    assert (await gw.request("GET", path)).status == 404
