@@ -21,6 +21,7 @@ from gateway.drain import end_live_sessions
 from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
 from gateway.sessions.live import LiveSessions
+from gateway.sessions.recording_retention import run_recording_sweeps
 from gateway.sessions.recordings_store import LocalRecordings
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
@@ -136,10 +137,11 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ctx.shared.start(ctx.store)
     sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
     lag = asyncio.create_task(watch_loop_lag(), name="loop-lag")
+    recordings = asyncio.create_task(_sweep_recordings(ctx), name="recording-sweeper")
     try:
         yield
     finally:
-        for task in (sweeper, lag):
+        for task in (sweeper, lag, recordings):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -168,6 +170,13 @@ async def _sweep_expired(ctx: GatewayContext) -> None:
         except Exception:
             log.exception("expiry sweep failed")
         await ctx.clock.sleep(EXPIRY_SWEEP_S)
+
+
+async def _sweep_recordings(ctx: GatewayContext) -> None:
+    storage = ctx.runner.recordings
+    if storage is not None:
+        days = ctx.settings.recording_retention_days
+        await run_recording_sweeps(ctx.store, storage, ctx.clock, days)
 
 
 async def _end_live_sessions(app: web.Application) -> None:

@@ -91,6 +91,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/sessions/{session_id}/recording", recordings_api.get_recording,
           "Download a session's recording (audio/wav; dual: caller left, assistant right)",
           "getRecording"),
+    Route("DELETE", "/api/v1/sessions/{session_id}/recording", recordings_api.delete_recording,
+          "Delete a session's recording", "deleteRecording", 204),
     Route("GET", "/api/v1/admin/numbers", admin_numbers.list_numbers, "List phone numbers",
           "listNumbers", response=NumberPage, query=PageQuery, tags=("numbers",)),
     Route("POST", "/api/v1/admin/numbers", admin_numbers.assign_number,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -24,8 +24,8 @@ class RecordingStorage(Protocol):
 
     def delete(self, session_id: str) -> bool: ...
 
-    def recorded_before(self, moment: datetime) -> list[str]:
-        """Sessions whose recordings were last written before ``moment``."""
+    def recorded(self) -> list[tuple[str, datetime]]:
+        """Every recording: (session id, when it was last written)."""
         ...
 
 
@@ -48,8 +48,10 @@ class LocalRecordings:
             return True
         return False
 
-    def recorded_before(self, moment: datetime) -> list[str]:
+    def recorded(self) -> list[tuple[str, datetime]]:
         if not self._dir.is_dir():
             return []
-        cutoff = moment.timestamp()
-        return [p.stem for p in self._dir.glob("*.wav") if p.stat().st_mtime < cutoff]
+        return [
+            (path.stem, datetime.fromtimestamp(path.stat().st_mtime, UTC))
+            for path in self._dir.glob("*.wav")
+        ]

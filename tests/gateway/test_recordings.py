@@ -6,6 +6,8 @@ import asyncio
 import base64
 import io
 import json
+import os
+import time
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gateway.sessions.recording_retention import sweep_recordings
 from kinds.clock import SystemClock
 from providers.events import AgentAudio
 from tests.gateway.conftest import Gateway, start_gateway
@@ -83,3 +86,29 @@ async def test_no_recording_unless_the_assistant_asks(recording_gateway: Gateway
     await app.close()
     path = f"/api/v1/sessions/{created['session_id']}/recording"
     assert (await gw.request("GET", path)).status == 404
+
+
+async def test_the_retention_sweep_keeps_each_assistant_s_days(recording_gateway: Gateway) -> None:
+    gw = recording_gateway
+    storage = gw.ctx.runner.recordings
+    assert storage is not None
+    short = await gw.use_scripted_assistant(recording="dual", recording_retention_days=2)
+    old_short = (await gw.create_session(assistant_id=short))["session_id"]
+    young_short = (await gw.create_session(assistant_id=short))["session_id"]
+    old_default = (await gw.create_session())["session_id"]  # the demo assistant: 30 days
+    young_default = (await gw.create_session())["session_id"]
+    now = time.time()
+    ages_days = {old_short: 3, young_short: 1.5, old_default: 31, young_default: 10}
+    for session_id, days in ages_days.items():
+        path = storage.path_for(session_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"RIFF")
+        os.utime(path, (now - days * 86400, now - days * 86400))
+    deleted = await sweep_recordings(gw.ctx.store, storage, gw.clock, default_days=30)
+    assert deleted == 2
+    kept = {session_id for session_id, _ in storage.recorded()}
+    assert kept == {young_short, young_default}
+    response = await gw.request("DELETE", f"/api/v1/sessions/{young_short}/recording")
+    assert response.status == 204
+    assert storage.find(young_short) is None
+    assert (await gw.request("GET", f"/api/v1/sessions/{young_short}/recording")).status == 404
