@@ -190,6 +190,18 @@ class Settings(BaseSettings):
         default="./recordings",
         description="Directory of session recordings (WAV) for assistants with `recording` on.",
     )
+    events_retry_base_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="First retry delay of a post-call event; it doubles per attempt, up to "
+        "10 minutes.",
+    )
+    events_give_up_s: float = Field(
+        default=86_400.0,
+        ge=3600,
+        description="How long a post-call event is retried before it is given up (at least an "
+        "hour).",
+    )
     recording_retention_days: int = Field(
         default=90,
         ge=1,

@@ -128,6 +128,11 @@ class AssistantFields(_Request):
     recording_retention_days: Annotated[int | None, Field(ge=1, le=3650)] = Field(
         default=None, description="Days recordings are kept (default: the gateway's setting)"
     )
+    events_url: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://")] = Field(
+        default=None,
+        description="Where signed post-call events are POSTed (session.started, session.ended, "
+        "call.transferred)",
+    )
 
 
 class CreateAssistantRequest(AssistantFields):
@@ -152,6 +157,7 @@ class AssistantView(BaseModel):
     transfer_number: str | None
     recording: Literal["off", "mono", "dual"]
     recording_retention_days: int | None
+    events_url: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -36,6 +36,7 @@ def assistant_view(row: Assistant) -> AssistantView:
         transfer_number=row.transfer_number,
         recording=row.recording,
         recording_retention_days=row.recording_retention_days,
+        events_url=row.events_url,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -109,6 +109,7 @@ class Conversation:
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._end_after: str | None = None
         self._last_activity_s = self._started_s = clock.monotonic()
+        self.tools_called: list[str] = []  # names, in order: for the session.ended event
         self.tap = SessionTap(plan)  # live monitoring; costs nothing while nobody listens
         self.supervision = Supervision(
             provider=provider,
@@ -259,6 +260,7 @@ class Conversation:
                 await self._response_done(interrupted)
             case ToolCall():
                 self._mark_activity()
+                self.tools_called.append(event.name)
                 self._tools.call(event)
             case ToolCallsCancelled(call_ids=call_ids):
                 self._tools.cancel(call_ids)

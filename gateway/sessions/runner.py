@@ -7,6 +7,7 @@ releases its provider and stores its transcript the same way whatever its channe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from gateway import metrics, tracing
 from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import Conversation, ConversationLimits
+from gateway.sessions.events import PostCallEvents
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.plan import AudioRoute, SessionPlan, plan_session
 from gateway.sessions.port import SessionClient
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
+TRANSCRIPT_SETTLE_S = 3.0  # session.ended waits this long at most for the last turns to be stored
 RECORDING_CLOSE_S = 5.0  # the writer has this long after the session to write what is queued
 
 
@@ -123,8 +126,10 @@ class SessionRunner:
         clock: Clock,
         tools: WebhookTools,
         recordings: RecordingStorage | None = None,
+        events: PostCallEvents | None = None,
     ) -> None:
         self._tools = tools
+        self._events = events
         self._recordings = recordings
         self._store = store
         self._service = service
@@ -261,6 +266,7 @@ class SessionRunner:
         active.inc()
         try:
             await client.deliver(SessionOpen(provider=assistant.provider, mode=plan_mode(session)))
+            await self._emit("session.started", session, assistant)
             try:
                 reason = await _drive(conversation, reader)
             except asyncio.CancelledError:
@@ -273,6 +279,9 @@ class SessionRunner:
             if reason == "provider_error":
                 metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
             await _complete_despite_cancel(self._wrap_up(provider_session, session.id, reason))
+            await _complete_despite_cancel(
+                self._emit("session.ended", session, assistant, conversation.tools_called)
+            )
         metrics.SESSIONS_ENDED.labels(session.channel, reason).inc()
         log.info("session ended", extra={"session_id": session.id, "reason": reason})
         return reason
@@ -282,6 +291,27 @@ class SessionRunner:
     ) -> None:
         await provider_session.aclose()
         await self._service.finish(session_id, reason)
+
+    async def _emit(
+        self,
+        kind: str,
+        session: Session,
+        assistant: Assistant,
+        tools_called: list[str] | None = None,
+    ) -> None:
+        """Store a post-call event; failing to costs the event (logged), never the session."""
+        if self._events is None or not assistant.events_url:
+            return
+        try:
+            if kind == "session.started":
+                await self._events.session_started(session, assistant)
+            else:
+                # The transcript writer stores the last turns first (bounded wait).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._transcripts.drain(), TRANSCRIPT_SETTLE_S)
+                await self._events.session_ended(session.id, assistant, tools_called or [])
+        except Exception:
+            log.exception("post-call event not stored", extra={"session_id": session.id})
 
     async def _caller_context(self, session: Session) -> str | None:
         """What we know of the caller; a failure here costs the assistant a hint, not the call."""
