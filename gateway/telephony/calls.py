@@ -22,6 +22,7 @@ from typing import Literal
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import Forbidden, NotFound
+from gateway.sessions.events import PostCallEvents
 from gateway.sessions.service import NewSession, SessionService
 from gateway.store import Store
 from gateway.store.calls import CallLookup
@@ -110,7 +111,9 @@ class CallService:
         *,
         token_key: bytes,
         media_token_ttl_s: float,
+        events: PostCallEvents | None = None,
     ) -> None:
+        self._events = events
         self._store = store
         self._sessions = sessions
         self._clock = clock
@@ -234,8 +237,22 @@ class CallService:
         if call is None:
             return None
         transfer_to = await self._transfer_number(call) if call.transfer_requested else None
+        before = await self._store.sessions.get(call.session_id)
         await self._end_session(call.session_id, "transferred" if transfer_to else "stream_ended")
+        # A retried action webhook transfers again, but the event is told once.
+        if transfer_to is not None and before is not None and before.end_reason != "transferred":
+            await self._transferred(before, transfer_to)
         return transfer_to
+
+    async def _transferred(self, session: Session, destination: str) -> None:
+        """The post-call ``call.transferred`` event: the caller is being dialled through."""
+        if self._events is None:
+            return
+        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
+        if assistant is not None:
+            await self._events.call_transferred(
+                session.id, assistant, destination=destination, mode="cold", outcome="dialed"
+            )
 
     async def _transfer_number(self, call: Call) -> str | None:
         session = await self._store.sessions.get(call.session_id)

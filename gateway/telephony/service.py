@@ -94,6 +94,7 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
         ctx.clock,
         token_key=_token_key(settings),
         media_token_ttl_s=settings.call_media_token_ttl_s,
+        events=ctx.events,
     )
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)
