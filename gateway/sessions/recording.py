@@ -64,6 +64,7 @@ class _Timeline:
         self._agent = bytearray()  # from ``written``; may run past the caller (scheduled)
         self._item_id = ""
         self._item_start = 0
+        self._cut_items: list[str] = []  # the latest few: late audio of a cut item is not heard
 
     @property
     def now(self) -> int:
@@ -73,6 +74,8 @@ class _Timeline:
         self._caller += pcm
 
     def agent(self, pcm: bytes, item_id: str) -> None:
+        if item_id in self._cut_items:
+            return  # the door drops it too: the caller never hears the rest of a cut item
         start = max(self.now, self.written + len(self._agent) // 2)
         gap = start - (self.written + len(self._agent) // 2)
         self._agent += bytes(2 * gap)
@@ -85,6 +88,7 @@ class _Timeline:
         at = self.now if played_ms is None else self._item_start + played_ms * self._rate_hz // 1000
         keep = max(at, self.now) - self.written
         del self._agent[2 * keep :]
+        self._cut_items = [*self._cut_items[-7:], self._item_id]
 
     def final(self, *, everything: bool = False) -> tuple[bytes, bytes]:
         """Equal-length caller and agent PCM up to "now" (or to the end of both)."""
