@@ -1,9 +1,10 @@
 """Live monitoring's tap on one session: what the caller and the assistant say, for supervisors.
 
 The call must never wait for a supervisor (DESIGN §3). With nobody listening, the tap costs the
-hot path one attribute test. With listeners, it costs one ``put_nowait`` of the raw bytes into a
-bounded queue; a worker task converts each frame once (port format → PCM16 24 kHz), encodes it
-once as a ``monitorAudio`` message, and offers the text to every listener's own bounded queue.
+hot path one attribute test. With listeners, it costs one append of the raw bytes to a bounded
+buffer; every ``BATCH_MS`` of audio (or at once for a transcript message) a worker task converts
+the batch once per side (port format → PCM16 24 kHz), encodes it once as a ``monitorAudio``
+message, and offers the text to every listener's own bounded queue.
 A full queue drops the frame, for that listener only: a slow supervisor hears gaps, the caller
 hears nothing of it.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from typing import Literal
 
 import orjson
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 TAP_QUEUE_ITEMS = 256
 """Frames waiting for the worker (≈ 2.5 s of both directions at 20 ms): past that the worker
 is starved and frames are dropped rather than held."""
+BATCH_MS = 200
+"""Audio (both sides together) handed to the worker at once: about 100 ms a side on a call. One
+wake-up, one conversion and one message per side per batch instead of per 20 ms frame keeps the
+tap's share of the loop small; a supervisor hears the call ~100 ms later, the caller nothing."""
 LISTENER_QUEUE_MESSAGES = 256
 """Messages waiting for one supervisor's socket (≈ 2.5 s); a reader further behind loses frames."""
 
@@ -65,10 +71,15 @@ class SessionTap:
     """Copies a session's audio and transcript to its supervisors, off the call's path."""
 
     def __init__(self, plan: SessionPlan) -> None:
-        self._caller_format: AudioFormat = plan.inbound.port
-        self._assistant_format: AudioFormat = plan.outbound.port
+        self._formats: dict[Source, AudioFormat] = {
+            "caller": plan.inbound.port,
+            "assistant": plan.outbound.port,
+        }
         self._listeners: list[MonitorListener] = []
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(TAP_QUEUE_ITEMS)
+        self._pending: deque[_Item] = deque()
+        self._pending_bytes = 0
+        self._ready = asyncio.Event()
+        self._batch_bytes = BATCH_MS * plan.inbound.port.bytes_per_ms
         self._worker: asyncio.Task[None] | None = None
         self._converters: dict[Source, AudioConverter] = {}
         self.closed = False
@@ -86,8 +97,7 @@ class SessionTap:
         if not self._listeners:
             # Fresh resampler state: frames skipped while nobody listened are not continuous.
             self._converters = {
-                "caller": AudioConverter(self._caller_format, PCM16_24K),
-                "assistant": AudioConverter(self._assistant_format, PCM16_24K),
+                source: AudioConverter(fmt, PCM16_24K) for source, fmt in self._formats.items()
             }
         self._listeners.append(listener)
         if self._worker is None:
@@ -100,27 +110,28 @@ class SessionTap:
             await self._stop_worker()
 
     async def aclose(self) -> None:
-        """The session ended: tell every listener, and stop the worker."""
+        """The session ended: hand over what is pending, tell every listener, stop."""
         self.closed = True
+        await self._stop_worker()
+        self._flush()
         for listener in self._listeners:
             listener.close()
         self._listeners.clear()
-        await self._stop_worker()
 
-    # --- the hot path: one test, at most one put -----------------------------------------------
+    # --- the hot path: one test, at most one append --------------------------------------------
 
     def caller_audio(self, audio: bytes) -> None:
         if self.recorder is not None:
             self.recorder.caller(audio)
         if self._listeners:
-            self._put(("caller", audio))
+            self._add(("caller", audio), len(audio))
 
     def assistant_audio(self, audio: bytes, item_id: str) -> None:
         """What is sent to the caller, in the outbound port format."""
         if self.recorder is not None:
             self.recorder.agent(audio, item_id)
         if self._listeners:
-            self._put(("assistant", audio))
+            self._add(("assistant", audio), len(audio))
 
     def cut(self, played_ms: int | None) -> None:
         """A barge-in: the caller heard only ``played_ms`` of the current item."""
@@ -129,49 +140,66 @@ class SessionTap:
 
     def message(self, message: ServerMessage) -> None:
         if self._listeners:
-            self._put(message)
+            self._add(message, self._batch_bytes)  # a message goes out at once
 
     def notice(self, text: str) -> None:
         """An already encoded message for every supervisor (who holds the call now)."""
         if self._listeners:
-            self._put(text)
+            self._add(text, self._batch_bytes)
 
-    def _put(self, item: _Item) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+    def _add(self, item: _Item, size: int) -> None:
+        if len(self._pending) >= TAP_QUEUE_ITEMS:
             self.dropped += 1
+            return
+        self._pending.append(item)
+        self._pending_bytes += size
+        if self._pending_bytes >= self._batch_bytes:
+            self._ready.set()
 
     # --- the worker ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
         while True:
-            item = await self._queue.get()
-            try:
-                text = self._render(item)
-            except Exception:  # a bad frame costs the supervisors that frame, not the tap
-                log.exception("monitor frame failed")
-                continue
-            if text:
-                for listener in self._listeners:
-                    listener.offer(text)
-            # Give the loop back after each frame: the tap never holds a call's frame behind a
-            # burst of its own work.
-            await asyncio.sleep(0)
+            await self._ready.wait()
+            self._ready.clear()
+            self._flush()
 
-    def _render(self, item: _Item) -> str:
-        if isinstance(item, str):
-            return item
-        if not isinstance(item, tuple):
-            return encode(item)
-        source, audio = item
-        pcm = self._converters[source].convert(audio)
-        if not pcm:
-            return ""
-        # orjson straight, not the model: a third of the cost, 50 times a second per side.
-        return orjson.dumps(
-            {"type": MONITOR_AUDIO, "source": source, "audio": encode_pcm16(pcm)}
-        ).decode()
+    def _flush(self) -> None:
+        items = list(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        try:
+            texts = self._render(items)
+        except Exception:  # a bad batch costs the supervisors that batch, not the tap
+            log.exception("monitor batch failed")
+            return
+        for text in texts:
+            for listener in self._listeners:
+                listener.offer(text)
+
+    def _render(self, items: list[_Item]) -> list[str]:
+        """One ``monitorAudio`` per source for the audio between messages, in order."""
+        texts: list[str] = []
+        audio: dict[Source, list[bytes]] = {}
+        for item in items:
+            if isinstance(item, tuple):
+                audio.setdefault(item[0], []).append(item[1])
+                continue
+            texts.extend(self._audio_messages(audio))
+            audio = {}
+            texts.append(item if isinstance(item, str) else encode(item))
+        texts.extend(self._audio_messages(audio))
+        return texts
+
+    def _audio_messages(self, audio: dict[Source, list[bytes]]) -> list[str]:
+        texts = []
+        for source, chunks in audio.items():
+            pcm = self._converters[source].convert(b"".join(chunks))
+            if pcm:
+                # orjson straight, not the model: a third of the cost.
+                message = {"type": MONITOR_AUDIO, "source": source, "audio": encode_pcm16(pcm)}
+                texts.append(orjson.dumps(message).decode())
+        return texts
 
     async def _stop_worker(self) -> None:
         worker, self._worker = self._worker, None
@@ -180,5 +208,3 @@ class SessionTap:
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
-        while not self._queue.empty():
-            self._queue.get_nowait()

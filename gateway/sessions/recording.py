@@ -1,8 +1,8 @@
 """Session recordings: a WAV written by a writer task, off the call's path.
 
-The engine hands raw frames over with one ``put_nowait`` each (caller audio in the inbound port
-format, what is sent to the caller in the outbound port format, and every cut); the writer
-converts, places them on one timeline and writes. The timeline is the caller's audio: a frame
+The engine hands raw frames over with one append each (caller audio in the inbound port format,
+what is sent to the caller in the outbound port format, and every cut); once a second the writer
+converts them, places them on one timeline and writes. The timeline is the caller's audio: a frame
 arrives every 20 ms, so the caller's sample count is "now". Agent audio arrives faster than it
 plays; it is placed after the agent audio already scheduled, never before "now". A barge-in cut
 (``Interrupt(played_ms)``) drops the scheduled agent audio past what the caller heard (the item's
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import audioop
-import contextlib
 import logging
 import wave
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,6 +33,9 @@ RecordingMode = Literal["mono", "dual"]
 QUEUE_ITEMS = 1024
 """≈ 10 s of both directions at 20 ms: the writer is far behind only if the disk stalls; past
 that frames are dropped (and counted) rather than held in memory or waited for."""
+BATCH_MS = 1000
+"""Caller audio handed to the writer at once: the writer wakes, converts and writes once a
+second per session instead of once per 20 ms frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +54,6 @@ class _Cut:
     played_ms: int | None
 
 
-_Event = _Caller | _Agent | _Cut | None
-
-
 class _Timeline:
     """Caller and agent samples (PCM16) placed in time; hands out what is final."""
 
@@ -69,6 +69,11 @@ class _Timeline:
     @property
     def now(self) -> int:
         return self.written + len(self._caller) // 2
+
+    @property
+    def final_samples(self) -> int:
+        """Samples before "now" not yet handed out."""
+        return len(self._caller) // 2
 
     def caller(self, pcm: bytes) -> None:
         self._caller += pcm
@@ -115,25 +120,37 @@ class SessionRecorder:
         self._from_agent = AudioConverter(plan.outbound.port, target)
         self._timeline = _Timeline(rate_hz)
         self.rate_hz = rate_hz
-        self._queue: asyncio.Queue[_Event] = asyncio.Queue(QUEUE_ITEMS)
+        self._pending: deque[_Caller | _Agent | _Cut] = deque()
+        self._pending_bytes = 0
+        self._batch_bytes = BATCH_MS * plan.inbound.port.bytes_per_ms
+        self._ready = asyncio.Event()
+        self._finished = False
         self.dropped = 0
 
-    # --- the hot path: one put each ------------------------------------------------------------
+    # --- the hot path: one append each ---------------------------------------------------------
 
     def caller(self, audio: bytes) -> None:
-        self._put(_Caller(audio))
+        self._put(_Caller(audio), len(audio))
 
     def agent(self, audio: bytes, item_id: str) -> None:
-        self._put(_Agent(audio, item_id))
+        self._put(_Agent(audio, item_id), 0)
 
     def cut(self, played_ms: int | None) -> None:
-        self._put(_Cut(played_ms))
+        self._put(_Cut(played_ms), 0)
 
-    def _put(self, event: _Event) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
+    def _put(self, event: _Caller | _Agent | _Cut, caller_bytes: int) -> None:
+        if len(self._pending) >= QUEUE_ITEMS:
             self.dropped += 1
+            return
+        self._pending.append(event)
+        self._pending_bytes += caller_bytes
+        if self._pending_bytes >= self._batch_bytes:
+            self._ready.set()  # the writer wakes once per batch, not per frame
+
+    def finish(self) -> None:
+        """The session is over: write what is pending, then close the file."""
+        self._finished = True
+        self._ready.set()
 
     # --- the writer ----------------------------------------------------------------------------
 
@@ -145,22 +162,26 @@ class SessionRecorder:
             out.setsampwidth(2)
             out.setframerate(self.rate_hz)
             try:
-                while (event := await self._queue.get()) is not None:
-                    self._apply(event)
-                    if isinstance(event, _Caller):
-                        out.writeframes(self._frames(*self._timeline.final()))
+                while not self._finished:
+                    await self._ready.wait()
+                    self._ready.clear()
+                    self._write(out)
             finally:
-                while not self._queue.empty():  # what was handed over before the end
-                    if (event := self._queue.get_nowait()) is not None:
-                        self._apply(event)
+                self._write(out)
                 out.writeframes(self._frames(*self._timeline.final(everything=True)))
         if self.dropped:
             log.warning("recording dropped frames", extra={"dropped": self.dropped})
 
-    def finish(self) -> None:
-        """The session is over: write what is queued, then close the file."""
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
+    def _write(self, out: wave.Wave_write) -> None:
+        """Place what is pending on the timeline; write what is final (one write per batch:
+        the wave module rewrites its header on every write)."""
+        events = list(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        for event in events:
+            self._apply(event)
+        if self._timeline.final_samples:
+            out.writeframes(self._frames(*self._timeline.final()))
 
     def _apply(self, event: _Caller | _Agent | _Cut) -> None:
         match event:

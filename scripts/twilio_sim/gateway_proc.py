@@ -163,9 +163,11 @@ def _wait_healthy(url: str) -> None:
     raise RuntimeError(f"gateway at {url} was not healthy within {START_TIMEOUT_S:g} s")
 
 
-def _route_number(env: dict[str, str], workdir: Path, provider: str) -> None:
+def _route_number(
+    env: dict[str, str], workdir: Path, provider: str, recording: str | None = None
+) -> None:
     """Route ``NUMBER`` to the demo assistant (1, made by the gateway's first start) or to a
-    new assistant of the fake's provider."""
+    new assistant of the fake's provider; ``recording`` sets the assistant's recording mode."""
     assistant_id = 1
     if provider in FAKES:
         kind = FAKES[provider].assistant_provider
@@ -173,6 +175,8 @@ def _route_number(env: dict[str, str], workdir: Path, provider: str) -> None:
             env, workdir, "assistants", "create", "--name", "Load test", "--provider", kind
         )
         assistant_id = int(json.loads(created)["id"])
+    if recording is not None:
+        _kura(env, workdir, "assistants", "update", str(assistant_id), "--recording", recording)
     _kura(env, workdir, "numbers", "assign", NUMBER, "--assistant", str(assistant_id))
 
 
@@ -184,10 +188,14 @@ def _copy_logs(workdir: Path, destination: Path) -> None:
 
 @contextlib.contextmanager
 def spawned_gateway(
-    provider: str = "local", core: int | None = 0, keep_logs: Path | None = None
+    provider: str = "local",
+    core: int | None = 0,
+    keep_logs: Path | None = None,
+    recording: str | None = None,
 ) -> Iterator[Spawned]:
     """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given.
-    The children's logs are copied to ``keep_logs`` at the end (the work directory is not)."""
+    The children's logs are copied to ``keep_logs`` at the end (the work directory is not);
+    recordings (``recording``: mono or dual) go to the work directory too."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
     port, token = free_port(), secrets.token_hex(16)
@@ -197,6 +205,8 @@ def spawned_gateway(
         "KURA_PUBLIC_URL": url,
         "KURA_TTS_COMMAND": "off",
     }
+    if recording is not None:
+        settings["KURA_RECORDINGS_DIR"] = "recordings"  # relative: inside the work directory
     with tempfile.TemporaryDirectory(prefix="kura-load-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         if keep_logs is not None:
@@ -215,5 +225,5 @@ def spawned_gateway(
             serve = ["taskset", "-c", str(core), *serve]  # taskset execs: same pid
         gateway = stack.enter_context(_child(serve, env, workdir, "kura-serve", LISTENING))
         _wait_healthy(url)
-        _route_number(env, workdir, provider)
+        _route_number(env, workdir, provider, recording)
         yield Spawned(url, token, NUMBER, gateway.pid, workdir / "kura-serve.log", fake_pid)

@@ -45,10 +45,11 @@ async def test_a_supervisor_listens_to_an_app_session_and_whispers(gateway: Gate
     again = await gateway.http.get(gateway.url + "/api/" + url.split("/api/", 1)[1])
     assert again.status == 401  # single use
     chunk = base64.b64encode(PCM_40MS).decode()
-    await app.send_str(json.dumps({"type": "audioChunk", "audio": chunk}))
+    for _ in range(5):  # 200 ms: one batch
+        await app.send_str(json.dumps({"type": "audioChunk", "audio": chunk}))
     heard = await receive(monitor)
     assert heard["type"] == "monitorAudio" and heard["source"] == "caller"
-    assert base64.b64decode(heard["audio"]) == PCM_40MS
+    assert base64.b64decode(heard["audio"]) == PCM_40MS * 5
     provider.emit(
         TranscriptDelta(source="output", text="Hello", item_id="a1"),
         AgentAudio(audio=PCM_40MS, item_id="a1"),

@@ -62,17 +62,30 @@ async def test_nobody_listening_costs_no_queueing() -> None:
         assert not h.conversation.tap.listening
 
 
-async def test_a_slow_listener_loses_frames_not_the_call() -> None:
+async def test_audio_goes_out_in_batches_of_about_100_ms_a_side() -> None:
+    async with engine() as h:
+        listener = MonitorListener()
+        h.conversation.tap.attach(listener)
+        for _ in range(9):  # 180 ms: not yet a batch
+            await h.send(CallerAudio(CALLER_20MS))
+        await h.send(CallerAudio(CALLER_20MS))
+        batch = await next_message(listener)
+        assert base64.b64decode(batch["audio"]) == CALLER_20MS * 10
+        await h.conversation.tap.detach(listener)
+
+
+async def test_a_slow_listener_loses_messages_not_the_call() -> None:
     async with engine() as h:
         slow = MonitorListener(capacity=2)
         h.conversation.tap.attach(slow)
-        for _ in range(10):
-            await h.send(CallerAudio(CALLER_20MS))
-        await h.provider.audio_at_least(10 * len(CALLER_20MS))
-        # Let the tap's worker run through its queue: it drops for the slow listener.
-        for _ in range(20):
+        for n in range(10):
+            h.conversation.tap.notice(f'{{"n": {n}}}')
+            await asyncio.sleep(0)  # the worker hands each out as it comes
+        for _ in range(5):
             await asyncio.sleep(0)
         assert slow.dropped == 8
+        await h.send(CallerAudio(CALLER_20MS))
+        assert h.provider.audio_in == bytearray(CALLER_20MS)
         await h.conversation.tap.detach(slow)
 
 

@@ -31,14 +31,14 @@ async def test_a_supervisor_listens_to_a_phone_call_and_takes_it_over(
     session_id = provider.context.session_id
     await until(lambda: gw.ctx.live.get(session_id) is not None)
     monitor = await open_monitor(gw, await start_monitor(gw, session_id))
-    caller_ulaw = bytes(range(0, 256, 2)) * 5  # 640 bytes: 80 ms of µ-law
+    caller_ulaw = bytes(range(0, 256, 2)) * 15  # 1920 bytes: 240 ms of µ-law, a batch
     await call.send_ulaw(caller_ulaw)
     heard = b""
-    while len(heard) < 80 * 48 // 2:  # at least half of it, resampled to 24 kHz
+    while len(heard) < 240 * 48 // 2:  # at least half of it, resampled to 24 kHz
         message = await receive(monitor)
         if message["type"] == "monitorAudio" and message["source"] == "caller":
             heard += base64.b64decode(message["audio"])
-    provider.emit(AgentAudio(audio=PCM_40MS * 2, item_id="a1"))
+    provider.emit(AgentAudio(audio=PCM_40MS * 6, item_id="a1"))  # 240 ms: a batch
     while (await receive(monitor)).get("source") != "assistant":
         pass
     await call.wait_for_audio(320)  # the carrier got the agent's speech (resampler delay aside)
