@@ -202,6 +202,24 @@ class Settings(BaseSettings):
         description="How long a post-call event is retried before it is given up (at least an "
         "hour).",
     )
+    recordings_s3_bucket: str | None = Field(
+        default=None,
+        description="Keep recordings in this S3-compatible bucket instead of "
+        "`KURA_RECORDINGS_DIR` (which then only spools them during calls); needs the `s3` extra.",
+    )
+    recordings_s3_prefix: str = Field(
+        default="recordings/", description="Key prefix in the bucket."
+    )
+    recordings_s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, R2, …); unset: AWS."
+    )
+    recordings_s3_region: str = Field(default="us-east-1", description="The bucket's region.")
+    recordings_s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key id (unset: the standard AWS credential chain)."
+    )
+    recordings_s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key."
+    )
     recording_retention_days: int = Field(
         default=90,
         ge=1,

@@ -24,7 +24,7 @@ from gateway.sessions.event_delivery import EventDelivery
 from gateway.sessions.events import PostCallEvents
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.recording_retention import run_recording_sweeps
-from gateway.sessions.recordings_store import LocalRecordings
+from gateway.sessions.recordings_setup import recording_storage
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
@@ -118,7 +118,7 @@ def build_context(
         clock=clock,
         tools=tools,
         events=events,
-        recordings=LocalRecordings(settings.recordings_dir),
+        recordings=recording_storage(settings),
     )
     return GatewayContext(
         settings=settings,

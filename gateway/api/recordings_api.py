@@ -21,22 +21,27 @@ def _storage(request: web.Request) -> RecordingStorage:
 async def get_recording(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     row = await ctx.sessions.get(request.match_info["session_id"])
-    path = _storage(request).find(row.id)
-    if path is None:
+    recording = await _storage(request).fetch(row.id)
+    if recording is None:
         raise NotFound("this session has no recording")
-    return web.FileResponse(
-        path,
+    response = web.StreamResponse(
         headers={
             "Content-Type": "audio/wav",
+            "Content-Length": str(recording.size_bytes),
             "Content-Disposition": f'attachment; filename="{row.id}.wav"',
-        },
+        }
     )
+    await response.prepare(request)
+    async for chunk in recording.chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 @requires("sessions:write")
 async def delete_recording(request: web.Request) -> web.Response:
     """Erase a session's recording (its transcript and row stay)."""
     row = await context_of(request).sessions.get(request.match_info["session_id"])
-    if not _storage(request).delete(row.id):
+    if not await _storage(request).delete(row.id):
         raise NotFound("this session has no recording")
     return web.Response(status=204)

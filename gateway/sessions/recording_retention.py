@@ -22,7 +22,7 @@ async def sweep_recordings(
     now = clock.now()
     days_by_assistant: dict[int, int] = {}
     deleted = 0
-    for session_id, written_at in storage.recorded():
+    for session_id, written_at in await storage.recorded():
         if now - written_at <= timedelta(days=1):
             continue  # no retention is shorter than a day: spare the lookups
         session = await store.sessions.get(session_id)
@@ -33,7 +33,7 @@ async def sweep_recordings(
                 kept = assistant.recording_retention_days if assistant is not None else None
                 days_by_assistant[session.assistant_id] = kept or default_days
             days = days_by_assistant[session.assistant_id]
-        if now - written_at > timedelta(days=days) and storage.delete(session_id):
+        if now - written_at > timedelta(days=days) and await storage.delete(session_id):
             deleted += 1
     if deleted:
         log.info("recordings past retention deleted", extra={"count": deleted})

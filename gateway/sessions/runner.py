@@ -223,7 +223,15 @@ class SessionRunner:
                 session, assistant, client, conversation, provider_session, reader
             )
         finally:
-            await _close_recording(recorder, writer)
+            if await _close_recording(recorder, writer):
+                await _complete_despite_cancel(self._store_recording(session.id))
+
+    async def _store_recording(self, session_id: str) -> None:
+        assert self._recordings is not None
+        try:
+            await self._recordings.stored(session_id)
+        except Exception:
+            log.exception("recording not stored", extra={"session_id": session_id})
 
     def _recorder(
         self, session: Session, assistant: Assistant, plan: SessionPlan
@@ -233,7 +241,7 @@ class SessionRunner:
         if assistant.recording not in ("mono", "dual"):
             return None
         mode: Literal["mono", "dual"] = "dual" if assistant.recording == "dual" else "mono"
-        return SessionRecorder(self._recordings.path_for(session.id), plan, mode)
+        return SessionRecorder(self._recordings.spool_path(session.id), plan, mode)
 
     async def _connect(
         self, session: Session, assistant: Assistant, plan: SessionPlan
@@ -342,14 +350,17 @@ def plan_mode(session: Session) -> SessionMode:
     return "chat" if session.mode == "chat" else "voice"
 
 
-async def _close_recording(recorder: SessionRecorder, writer: asyncio.Task[None]) -> None:
-    """Let the writer write what is queued (bounded), then make sure it is gone."""
+async def _close_recording(recorder: SessionRecorder, writer: asyncio.Task[None]) -> bool:
+    """Let the writer write what is queued (bounded), then make sure it is gone; True if the
+    file was closed complete."""
     recorder.finish()
     await asyncio.wait({writer}, timeout=RECORDING_CLOSE_S)
     writer.cancel()
     results = await asyncio.gather(writer, return_exceptions=True)
-    if isinstance(results[0], Exception):
+    if isinstance(results[0], BaseException):
         log.error("recording failed", exc_info=results[0])
+        return isinstance(results[0], asyncio.CancelledError)  # closed by its finally
+    return True
 
 
 async def _drive(conversation: Conversation, reader: ClientReader) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import json
@@ -19,6 +18,7 @@ from gateway.sessions.recording_retention import sweep_recordings
 from kinds.clock import SystemClock
 from providers.events import AgentAudio
 from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.telephony.test_media_stream import until
 from tests.gateway.ws_helpers import receive, receive_until
 
 CALLER = np.full(480, 1000, dtype=np.int16).tobytes()  # 20 ms at 24 kHz
@@ -29,6 +29,11 @@ AGENT = np.full(4800, -2000, dtype=np.int16).tobytes()  # 200 ms at 24 kHz
 async def recording_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     async for gw in start_gateway(tmp_path, SystemClock(), recordings_dir=str(tmp_path / "rec")):
         yield gw
+
+
+async def _wrapped_up(gw: Gateway) -> None:
+    """Every session's runner is done: its recording is closed and stored."""
+    await until(lambda: len(gw.ctx.live) == 0)
 
 
 async def _speak(ws: object, frames: int) -> None:
@@ -55,11 +60,8 @@ async def test_a_dual_recording_holds_what_each_side_heard(recording_gateway: Ga
     await app.send_str(json.dumps({"type": "stopSession"}))
     await app.close()
     path = f"/api/v1/sessions/{created['session_id']}/recording"
-    for _ in range(100):  # the writer closes the file as the session wraps up
-        response = await gw.request("GET", path)
-        if response.status == 200:
-            break
-        await asyncio.sleep(0.02)
+    await _wrapped_up(gw)
+    response = await gw.request("GET", path)
     assert response.status == 200, await response.text()
     assert response.content_type == "audio/wav"
     with wave.open(io.BytesIO(await response.read())) as wav:
@@ -84,6 +86,7 @@ async def test_no_recording_unless_the_assistant_asks(recording_gateway: Gateway
     await gw.scripted.sessions[-1].audio_at_least(3 * len(CALLER))
     await app.send_str(json.dumps({"type": "stopSession"}))
     await app.close()
+    await _wrapped_up(gw)
     path = f"/api/v1/sessions/{created['session_id']}/recording"
     assert (await gw.request("GET", path)).status == 404
 
@@ -100,15 +103,15 @@ async def test_the_retention_sweep_keeps_each_assistant_s_days(recording_gateway
     now = time.time()
     ages_days = {old_short: 3, young_short: 1.5, old_default: 31, young_default: 10}
     for session_id, days in ages_days.items():
-        path = storage.path_for(session_id)
+        path = storage.spool_path(session_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"RIFF")
         os.utime(path, (now - days * 86400, now - days * 86400))
     deleted = await sweep_recordings(gw.ctx.store, storage, gw.clock, default_days=30)
     assert deleted == 2
-    kept = {session_id for session_id, _ in storage.recorded()}
+    kept = {session_id for session_id, _ in await storage.recorded()}
     assert kept == {young_short, young_default}
     response = await gw.request("DELETE", f"/api/v1/sessions/{young_short}/recording")
     assert response.status == 204
-    assert storage.find(young_short) is None
+    assert await storage.fetch(young_short) is None
     assert (await gw.request("GET", f"/api/v1/sessions/{young_short}/recording")).status == 404

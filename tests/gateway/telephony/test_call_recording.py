@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import io
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -67,15 +67,11 @@ def _best_correlation(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) ->
 async def _recording(gw: Gateway, session_id: str) -> tuple[bytes, bytes, int]:
     storage = gw.ctx.runner.recordings
     assert storage is not None
-    for _ in range(200):  # the writer closes the file as the session wraps up
-        row = await gw.ctx.store.sessions.get(session_id)
-        if row is not None and row.status == "ended" and storage.find(session_id):
-            break
-        await asyncio.sleep(0.02)
-    path = storage.find(session_id)
-    assert path is not None
-    await asyncio.sleep(0.05)
-    with wave.open(str(path)) as wav:
+    await until(lambda: len(gw.ctx.live) == 0)  # the runner has stored the recording
+    stored = await storage.fetch(session_id)
+    assert stored is not None
+    data = b"".join([chunk async for chunk in stored.chunks])
+    with wave.open(io.BytesIO(data)) as wav:
         rate = wav.getframerate()
         assert wav.getnchannels() == 2
         stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
