@@ -201,6 +201,48 @@ class Settings(TelephonySettings):
         default=5.0, gt=0, le=60, description="Time-out of one tool webhook delivery."
     )
 
+    # Recordings
+    recordings_dir: str = Field(
+        default="./recordings",
+        description="Directory of session recordings (WAV) for assistants with `recording` on.",
+    )
+    events_retry_base_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="First retry delay of a post-call event; it doubles per attempt, up to "
+        "10 minutes.",
+    )
+    events_give_up_s: float = Field(
+        default=86_400.0,
+        ge=3600,
+        description="How long a post-call event is retried before it is given up (at least an "
+        "hour).",
+    )
+    recordings_s3_bucket: str | None = Field(
+        default=None,
+        description="Keep recordings in this S3-compatible bucket instead of "
+        "`KURA_RECORDINGS_DIR` (which then only spools them during calls); needs the `s3` extra.",
+    )
+    recordings_s3_prefix: str = Field(
+        default="recordings/", description="Key prefix in the bucket."
+    )
+    recordings_s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, R2, …); unset: AWS."
+    )
+    recordings_s3_region: str = Field(default="us-east-1", description="The bucket's region.")
+    recordings_s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key id (unset: the standard AWS credential chain)."
+    )
+    recordings_s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key."
+    )
+    recording_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days a recording is kept unless its assistant says otherwise; a periodic "
+        "sweep deletes older ones.",
+    )
+
     # Carriers
     @field_validator("ownership_refresh_s")
     @classmethod
@@ -209,14 +251,6 @@ class Settings(TelephonySettings):
         ttl = info.data.get("ownership_ttl_s")
         if ttl is not None and value >= ttl:
             raise ValueError("must be shorter than KURA_OWNERSHIP_TTL_S")
-        return value
-
-    @field_validator("vonage_private_key_path")
-    @classmethod
-    def _vonage_key_exists(cls, value: Path | None) -> Path | None:
-        # Said at start-up, not at the first transfer of the first Vonage call.
-        if value is not None and not value.is_file():
-            raise ValueError(f"no such file: {value}")
         return value
 
     @field_validator("public_url")

@@ -149,3 +149,11 @@ class TelephonySettings(BaseSettings):
         if problem := url_problem(value, ("https", "http"), "https://api.twilio.com"):
             raise ValueError(problem)
         return value.rstrip("/")
+
+    @field_validator("vonage_private_key_path")
+    @classmethod
+    def _vonage_key_exists(cls, value: Path | None) -> Path | None:
+        # Said at start-up, not at the first transfer of the first Vonage call.
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value

@@ -21,11 +21,16 @@ from gateway.context import CONTEXT, GatewayContext
 from gateway.drain import end_live_sessions
 from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
+from gateway.sessions.event_delivery import EventDelivery
+from gateway.sessions.events import PostCallEvents
 from gateway.sessions.live import LiveSessions
+from gateway.sessions.recording_retention import run_recording_sweeps
+from gateway.sessions.recordings_setup import recording_storage
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter
+from gateway.state.control import ControlBus
 from gateway.state.factory import build_shared_state
 from gateway.state.ratelimit import RateLimiter
 from gateway.store import Store
@@ -50,6 +55,43 @@ def _webhook_tools(settings: Settings, clock: Clock) -> WebhookTools:
     )
 
 
+def _session_service(
+    settings: Settings, store: Store, clock: Clock, bus: ControlBus
+) -> SessionService:
+    return SessionService(
+        store,
+        clock,
+        bus,
+        connect_timeout_s=settings.session_connect_timeout_s,
+        token_ttl_s=settings.session_token_ttl_s,
+    )
+
+
+def _post_call_events(
+    settings: Settings, store: Store, clock: Clock, node_id: str
+) -> tuple[PostCallEvents, EventDelivery]:
+    """The events maker and this node's delivery worker (signed with the tools' secret)."""
+    secret = settings.webhook_secret
+    key = secret.get_secret_value().encode() if secret else None
+    delivery = EventDelivery(
+        store,
+        clock,
+        node_id,
+        key,
+        retry_base_s=settings.events_retry_base_s,
+        give_up_s=settings.events_give_up_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    events = PostCallEvents(
+        store,
+        clock,
+        public_url=settings.effective_public_url,
+        enabled=key is not None,
+        on_stored=delivery.wake,
+    )
+    return events, delivery
+
+
 def build_context(
     settings: Settings,
     *,
@@ -62,17 +104,12 @@ def build_context(
     store = Store.open(settings.database_url)
     node_id = uuid.uuid4().hex[:12]
     shared = build_shared_state(settings, clock, node_id)
-    sessions = SessionService(
-        store,
-        clock,
-        shared.bus,
-        connect_timeout_s=settings.session_connect_timeout_s,
-        token_ttl_s=settings.session_token_ttl_s,
-    )
+    sessions = _session_service(settings, store, clock, shared.bus)
     live = LiveSessions(shared.directory, shared.bus, node_id)
     transcripts = TranscriptWriter(store.sessions)
     registry = providers or build_registry(settings, clock)
     tools = _webhook_tools(settings, clock)
+    events, delivery = _post_call_events(settings, store, clock, node_id)
     runner = SessionRunner(
         store=store,
         service=sessions,
@@ -81,6 +118,8 @@ def build_context(
         live=live,
         clock=clock,
         tools=tools,
+        events=events,
+        recordings=recording_storage(settings),
     )
     return GatewayContext(
         settings=settings,
@@ -95,6 +134,8 @@ def build_context(
         live=live,
         transcripts=transcripts,
         tools=tools,
+        events=events,
+        event_delivery=delivery,
     )
 
 
@@ -140,10 +181,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ctx.shared.start(ctx.store)
     sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
     lag = asyncio.create_task(watch_loop_lag(), name="loop-lag")
+    recordings = asyncio.create_task(_sweep_recordings(ctx), name="recording-sweeper")
+    delivery = asyncio.create_task(ctx.event_delivery.run(), name="event-delivery")
     try:
         yield
     finally:
-        for task in (sweeper, lag):
+        for task in (sweeper, lag, recordings, delivery):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -172,6 +215,13 @@ async def _sweep_expired(ctx: GatewayContext) -> None:
         except Exception:
             log.exception("expiry sweep failed")
         await ctx.clock.sleep(EXPIRY_SWEEP_S)
+
+
+async def _sweep_recordings(ctx: GatewayContext) -> None:
+    storage = ctx.runner.recordings
+    if storage is not None:
+        days = ctx.settings.recording_retention_days
+        await run_recording_sweeps(ctx.store, storage, ctx.clock, days)
 
 
 async def _end_live_sessions(app: web.Application) -> None:

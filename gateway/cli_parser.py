@@ -108,6 +108,11 @@ def _assistant_options(parser: argparse.ArgumentParser, *, creating: bool) -> No
     parser.add_argument("--max-turns", type=int, help="end after this many turns")
     parser.add_argument("--max-duration-s", type=int, help="end after this long (10..14400)")
     parser.add_argument("--tools", metavar="JSON", help="JSON list of tool definitions")
+    parser.add_argument("--recording", help="off, mono or dual (caller left, assistant right)")
+    parser.add_argument(
+        "--recording-retention-days", type=int, help="days recordings are kept (1..3650)"
+    )
+    parser.add_argument("--events-url", help="where signed post-call events are POSTed")
     parser.add_argument(
         "--turn-detection",
         metavar="JSON",

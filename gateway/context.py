@@ -8,6 +8,8 @@ from aiohttp import web
 
 from config import Settings
 from gateway.drain_state import DrainState
+from gateway.sessions.event_delivery import EventDelivery
+from gateway.sessions.events import PostCallEvents
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
@@ -34,6 +36,8 @@ class GatewayContext:
     transcripts: TranscriptWriter
     tools: WebhookTools
     shared: SharedState
+    events: PostCallEvents
+    event_delivery: EventDelivery
     drain: DrainState = field(default_factory=DrainState)
 
 

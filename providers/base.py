@@ -28,6 +28,12 @@ class ProviderSession(ABC):
     async def send_text(self, text: str) -> None:
         """A user text turn (chat mode, or a DTMF note on a call); the assistant replies."""
 
+    async def send_note(self, text: str) -> None:
+        """Guidance for the assistant that asks for no reply (a supervisor's whisper): the
+        caller hears nothing of it. Providers that cannot take one raise
+        ``NotImplementedError``."""
+        raise NotImplementedError
+
     @abstractmethod
     async def interrupt(self, played_ms: int | None = None) -> None:
         """Stop the current response at once.

@@ -153,7 +153,9 @@ def _target(args: argparse.Namespace) -> Iterator[LoadTarget]:
     if len(cores) > 1:  # the generator (and the fake provider it starts) off the gateway's core
         os.sched_setaffinity(0, cores - {GATEWAY_CORE})
     keep_logs = Path(args.keep_logs) if args.keep_logs else None
-    with spawned_gateway(args.provider, GATEWAY_CORE, keep_logs, args.carrier) as gw:
+    with spawned_gateway(
+        args.provider, GATEWAY_CORE, keep_logs, args.carrier, recording=args.record
+    ) as gw:
         config = CallConfig(gw.url, gw.auth_token, "+15553000000", gw.number, carrier=args.carrier)
         print(
             f"gateway pid {gw.pid} on core {GATEWAY_CORE}, {gw.url}, provider {args.provider},"
@@ -180,6 +182,11 @@ def parser() -> argparse.ArgumentParser:
         help="act as this carrier: its signed webhooks and its media framing",
     )
     p.add_argument("--keep-logs", help="with --spawn: copy the children's logs to this directory")
+    p.add_argument(
+        "--record",
+        choices=("mono", "dual"),
+        help="with --spawn: the assistant records every call (compare gateway CPU per call)",
+    )
     p.add_argument("--gateway", help="a running gateway's base URL (loopback only)")
     p.add_argument("--public-url", help="its KURA_PUBLIC_URL (default: --gateway)")
     p.add_argument(

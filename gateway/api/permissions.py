@@ -7,6 +7,8 @@ PERMISSIONS: dict[str, str] = {
     "sessions:connect": "Connect a session's WebSocket with this key instead of its token",
     "sessions:read": "List and read every session and its transcript",
     "sessions:write": "End any session",
+    "sessions:monitor": "Listen to any live session, whisper to its assistant, take it over",
+    "recordings:read": "Download session recordings",
     "assistants:read": "List and read assistants",
     "assistants:write": "Create, update and delete assistants",
     "numbers:read": "List and read phone numbers and the assistants they ring",

@@ -12,6 +12,8 @@ from gateway.api import (
     assistants_api,
     calls_api,
     health_api,
+    monitor_socket,
+    recordings_api,
     sessions_api,
 )
 from gateway.api.admin_schemas import (
@@ -28,6 +30,7 @@ from gateway.api.admin_schemas import (
 from gateway.api.call_schemas import CallPage, CallQuery, CallView, CreateCallRequest
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.metrics_api import metrics_text
+from gateway.api.monitor_schemas import MonitorStarted
 from gateway.api.openapi import build_document, with_providers
 from gateway.api.route_table import VERSION, Route
 from gateway.api.schemas import (
@@ -94,6 +97,15 @@ ROUTES: tuple[Route, ...] = (
           response=CallView, tags=("calls",)),
     Route("DELETE", "/api/v1/calls/{call_id}", calls_api.hang_up_call, "Hang up a call",
           "hangUpCall", response=CallView, tags=("calls",)),
+    Route("POST", "/api/v1/sessions/{session_id}/monitor", monitor_socket.start_monitor,
+          "Monitor a live session: a supervisor WebSocket URL with a single-use token (409 if "
+          "the session is not live on this node)", "monitorSession", 201, MonitorStarted,
+          also=(409,)),
+    Route("GET", "/api/v1/sessions/{session_id}/recording", recordings_api.get_recording,
+          "Download a session's recording (audio/wav; dual: caller left, assistant right)",
+          "getRecording"),
+    Route("DELETE", "/api/v1/sessions/{session_id}/recording", recordings_api.delete_recording,
+          "Delete a session's recording", "deleteRecording", 204),
     Route("GET", "/api/v1/admin/numbers", admin_numbers.list_numbers, "List phone numbers",
           "listNumbers", response=NumberPage, query=PageQuery, tags=("numbers",)),
     Route("POST", "/api/v1/admin/numbers", admin_numbers.assign_number,
@@ -135,3 +147,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/openapi.json", openapi_document)
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/v1/sessions/{session_id}/connect", connect_session)
+    app.router.add_get("/api/v1/sessions/{session_id}/monitor", monitor_socket.monitor_session)

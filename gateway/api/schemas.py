@@ -76,7 +76,7 @@ class SessionPage(BaseModel):
 
 class TurnView(BaseModel):
     seq: int
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "human"]
     text: str
     started_at: datetime
     ended_at: datetime
@@ -166,6 +166,18 @@ class AssistantFields(_Request):
     transfer_number: E164 | None = None
     max_concurrent_calls: Annotated[int | None, Field(ge=1, le=100_000)] = None
     calling_hours: CallingHours | None = None
+    recording: Literal["off", "mono", "dual"] | None = Field(
+        default=None,
+        description="Record sessions: off, mono (mixed) or dual (caller left, assistant right)",
+    )
+    recording_retention_days: Annotated[int | None, Field(ge=1, le=3650)] = Field(
+        default=None, description="Days recordings are kept (default: the gateway's setting)"
+    )
+    events_url: Annotated[str | None, Field(max_length=2000, pattern=r"^https?://")] = Field(
+        default=None,
+        description="Where signed post-call events are POSTed (session.started, session.ended, "
+        "call.transferred)",
+    )
 
 
 class CreateAssistantRequest(AssistantFields):
@@ -191,6 +203,9 @@ class AssistantView(BaseModel):
     transfer_number: str | None
     max_concurrent_calls: int | None = None
     calling_hours: CallingHours | None = None
+    recording: Literal["off", "mono", "dual"]
+    recording_retention_days: int | None
+    events_url: str | None
     created_at: datetime
     updated_at: datetime
 

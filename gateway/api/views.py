@@ -38,6 +38,9 @@ def assistant_view(row: Assistant) -> AssistantView:
         transfer_number=row.transfer_number,
         max_concurrent_calls=row.max_concurrent_calls,
         calling_hours=CallingHours.model_validate(row.calling_hours) if row.calling_hours else None,
+        recording=row.recording,
+        recording_retention_days=row.recording_retention_days,
+        events_url=row.events_url,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

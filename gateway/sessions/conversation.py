@@ -17,6 +17,7 @@ from gateway import tracing
 from gateway.sessions.audio_format import SessionAudio
 from gateway.sessions.dead_air import TOOL_HOLD_AFTER_S, DeadAir, ToolHolds
 from gateway.sessions.failover import Failover, TranscriptSoFar, switch
+from gateway.sessions.monitor import SessionTap
 from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
     CallerAudio,
@@ -32,11 +33,13 @@ from gateway.sessions.port import (
 )
 from gateway.sessions.protocol import (
     ProtocolError,
+    ServerMessage,
     SessionError,
     SessionTimeout,
     TranscriptionUpdate,
     TurnComplete,
 )
+from gateway.sessions.supervision import Supervision
 from gateway.sessions.tool_calls import ToolCalls, WebhookHandler
 from gateway.sessions.turn_log import TurnLog, TurnStore
 from gateway.sessions.turn_marks import TurnMarker
@@ -123,6 +126,16 @@ class Conversation:
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._end_after: str | None = None
         self._last_activity_s = self._started_s = clock.monotonic()
+        self.tools_called: list[str] = []  # names, in order: for the session.ended event
+        self.tap = SessionTap(plan)  # live monitoring; costs nothing while nobody listens
+        self.supervision = Supervision(
+            provider=provider,
+            client=client,
+            plan=plan,
+            log=self._log,
+            tap=self.tap,
+            responding=lambda: self._responding,
+        )
 
     @property
     def provider(self) -> ProviderSession:
@@ -169,6 +182,7 @@ class Conversation:
             # Also when the door's task is cancelled (its socket dropped): what was said of the
             # unfinished turn is still stored.
             self._log.close()
+            await self.tap.aclose()
         return reason
 
     # --- client → provider -------------------------------------------------------------------
@@ -188,6 +202,7 @@ class Conversation:
                 await self._turn_ended(ms_ago)
             case Interrupt(played_ms=played_ms):
                 self._mark_activity()
+                self.tap.cut(played_ms)
                 await self._provider.interrupt(played_ms)
             case EndSession(reason=reason):
                 self.end(reason)
@@ -197,6 +212,9 @@ class Conversation:
     async def _caller_audio(self, audio: bytes) -> None:
         if self._plan.mode == "chat":
             raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
+        self.tap.caller_audio(audio)
+        if self.supervision.human:
+            return  # a supervisor holds the call: the assistant hears none of it
         await self._provider.send_audio(self._audio.to_provider(audio))
         if self._marker is not None:
             for mark in self._marker.feed(audio):
@@ -216,7 +234,7 @@ class Conversation:
         self._mark_activity()  # the caller's speech keeps a session alive, whoever hears it
         self._dead_air.caller_speaks()
         self._log.caller_started_speaking()
-        if self._plan.provider_takes_turn_marks:
+        if self._plan.provider_takes_turn_marks and not self.supervision.human:
             await self._provider.begin_turn(ms_ago)
 
     async def _turn_ended(self, ms_ago: int) -> None:
@@ -225,7 +243,7 @@ class Conversation:
         self._mark_activity()
         self._caller_done()
         self._dead_air.caller_waits()
-        if self._plan.provider_takes_turn_marks:
+        if self._plan.provider_takes_turn_marks and not self.supervision.human:
             await self._provider.end_turn(ms_ago)
         else:
             await self._provider.caller_turn_ended(ms_ago)
@@ -302,13 +320,14 @@ class Conversation:
                     self._log.agent_said(text, item_id)
                 else:
                     self._log.caller_said(text, new_turn=False)
-                await self._client.deliver(TranscriptionUpdate(source=source, text=text))
+                await self._deliver(TranscriptionUpdate(source=source, text=text))
             case CallerSpeechStarted():
                 self._mark_activity()
                 self._dead_air.caller_speaks()
                 self._log.caller_started_speaking()
                 handled = await self._client.caller_speech_started()
                 if not handled and self._responding:
+                    self.tap.cut(None)
                     await self._provider.interrupt(None)
             case OutputTruncated(item_id=item_id, text=text):
                 self._log.amend(item_id, text)
@@ -316,13 +335,20 @@ class Conversation:
                 await self._response_done(interrupted)
             case ToolCall():
                 self._mark_activity()
+                self.tools_called.append(event.name)
                 self._tools.call(event)
             case ToolCallsCancelled(call_ids=call_ids):
                 self._tools.cancel(call_ids)
             case ProviderRecovering():
                 await self._dead_air.recovering(event, responding=self._responding)
 
+    async def _deliver(self, message: ServerMessage) -> None:
+        self.tap.message(message)
+        await self._client.deliver(message)
+
     async def _agent_audio(self, audio: bytes, item_id: str) -> None:
+        if self.supervision.human:
+            return  # said after the take-over stopped it: the caller hears the supervisor
         self._replying()
         self._mark_activity()
         self._log.agent_audio(item_id)
@@ -332,6 +358,7 @@ class Conversation:
         if converted:
             port = self._plan.outbound.port
             self._dead_air.agent_spoke(len(converted) / port.bytes_per_ms / 1000)
+            self.tap.assistant_audio(converted, item_id)
             await self._client.deliver_audio(converted, item_id)
 
     def _caller_done(self) -> None:
@@ -356,10 +383,11 @@ class Conversation:
         self._dead_air.response_done()
         tail = self._audio.flush_from_provider()
         if tail and self._audio_item is not None and not interrupted:
+            self.tap.assistant_audio(tail, self._audio_item)
             await self._client.deliver_audio(tail, self._audio_item)
         await self._tools.settle_builtins(self._clock, BUILTIN_SETTLE_S)
         done = self._log.complete(interrupted=interrupted)
-        await self._client.deliver(
+        await self._deliver(
             TurnComplete(
                 full_input=done.full_input, full_output=done.full_output, interrupted=interrupted
             )

@@ -4,6 +4,7 @@ them; ownership is recorded in the session directory for the other nodes."""
 from __future__ import annotations
 
 from gateway.sessions.conversation import Conversation
+from gateway.sessions.monitor_tokens import MonitorTokens
 from gateway.state.control import ControlBus, SessionDirectory
 
 
@@ -15,6 +16,7 @@ class LiveSessions:
         self._node_id = node_id
         self._conversations: dict[str, Conversation] = {}
         self._reserved: set[str] = set()
+        self.monitor_tokens = MonitorTokens()
         bus.on_end(self._end_local)
 
     def __len__(self) -> int:
@@ -26,11 +28,20 @@ class LiveSessions:
         self._reserved.add(session_id)
         await self._directory.claim(session_id, self._node_id)
 
+    def get(self, session_id: str) -> Conversation | None:
+        """The conversation, if it runs on this node."""
+        return self._conversations.get(session_id)
+
+    async def owner(self, session_id: str) -> str | None:
+        """The node that holds the session, as the shared directory says."""
+        return await self._directory.owner(session_id)
+
     async def add(self, session_id: str, conversation: Conversation) -> None:
         self._conversations[session_id] = conversation
 
     async def remove(self, session_id: str) -> None:
         self._conversations.pop(session_id, None)
+        self.monitor_tokens.forget(session_id)
         self._reserved.discard(session_id)
         await self._directory.release(session_id, self._node_id)
 

@@ -7,21 +7,25 @@ releases its provider and stores its transcript the same way whatever its channe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from gateway import metrics, tracing
 from gateway.sessions.caller_context import describe_caller
 from gateway.sessions.conversation import Conversation, ConversationLimits
 from gateway.sessions.dead_air import hold_connect, tool_holds
 from gateway.sessions.early_connect import EarlyConnects
+from gateway.sessions.events import PostCallEvents
 from gateway.sessions.failover import Failover, at_connect
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.plan import AudioRoute, ClientTraits, SessionPlan, plan_session
 from gateway.sessions.port import SessionClient
 from gateway.sessions.protocol import SessionError, SessionOpen
+from gateway.sessions.recording import SessionRecorder
+from gateway.sessions.recordings_store import RecordingStorage
 from gateway.sessions.service import SessionService
 from gateway.sessions.tool_calls import WebhookHandler
 from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
@@ -46,6 +50,8 @@ log = logging.getLogger(__name__)
 
 ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
+TRANSCRIPT_SETTLE_S = 3.0  # session.ended waits this long at most for the last turns to be stored
+RECORDING_CLOSE_S = 5.0  # the writer has this long after the session to write what is queued
 
 
 def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ()) -> AssistantSpec:
@@ -129,8 +135,12 @@ class SessionRunner:
         live: LiveSessions,
         clock: Clock,
         tools: WebhookTools,
+        recordings: RecordingStorage | None = None,
+        events: PostCallEvents | None = None,
     ) -> None:
         self._tools = tools
+        self._events = events
+        self._recordings = recordings
         self._store = store
         self._service = service
         self._providers = providers
@@ -138,6 +148,11 @@ class SessionRunner:
         self._live = live
         self._clock = clock
         self.early = EarlyConnects(clock)
+
+    @property
+    def recordings(self) -> RecordingStorage | None:
+        """Where sessions are recorded (None: recording is off on this gateway)."""
+        return self._recordings
 
     async def run(
         self,
@@ -234,7 +249,33 @@ class SessionRunner:
             greeting=bool(assistant.greeting),
             failover=failover,
         )
-        return await self._converse(session, assistant, client, conversation, reader)
+        recorder = self._recorder(session, assistant, plan)
+        if recorder is None:
+            return await self._converse(session, assistant, client, conversation, reader)
+        conversation.tap.recorder = recorder
+        writer = asyncio.create_task(recorder.run(), name="recording-writer")
+        try:
+            return await self._converse(session, assistant, client, conversation, reader)
+        finally:
+            if await _close_recording(recorder, writer):
+                await _complete_despite_cancel(self._store_recording(session.id))
+
+    async def _store_recording(self, session_id: str) -> None:
+        assert self._recordings is not None
+        try:
+            await self._recordings.stored(session_id)
+        except Exception:
+            log.exception("recording not stored", extra={"session_id": session_id})
+
+    def _recorder(
+        self, session: Session, assistant: Assistant, plan: SessionPlan
+    ) -> SessionRecorder | None:
+        if self._recordings is None or plan.mode == "chat":
+            return None
+        if assistant.recording not in ("mono", "dual"):
+            return None
+        mode: Literal["mono", "dual"] = "dual" if assistant.recording == "dual" else "mono"
+        return SessionRecorder(self._recordings.spool_path(session.id), plan, mode)
 
     async def _connecting(
         self, session: Session, assistant: Assistant, plan: SessionPlan
@@ -333,6 +374,7 @@ class SessionRunner:
         active.inc()
         try:
             await client.deliver(SessionOpen(provider=assistant.provider, mode=plan_mode(session)))
+            await self._emit("session.started", session, assistant)
             try:
                 reason = await _drive(conversation, reader)
             except asyncio.CancelledError:
@@ -345,6 +387,9 @@ class SessionRunner:
             if reason == "provider_error":
                 metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
             await _complete_despite_cancel(self._wrap_up(conversation.provider, session.id, reason))
+            await _complete_despite_cancel(
+                self._emit("session.ended", session, assistant, conversation.tools_called)
+            )
         metrics.SESSIONS_ENDED.labels(session.channel, reason).inc()
         log.info("session ended", extra={"session_id": session.id, "reason": reason})
         return reason
@@ -354,6 +399,27 @@ class SessionRunner:
     ) -> None:
         await provider_session.aclose()
         await self._service.finish(session_id, reason)
+
+    async def _emit(
+        self,
+        kind: str,
+        session: Session,
+        assistant: Assistant,
+        tools_called: list[str] | None = None,
+    ) -> None:
+        """Store a post-call event; failing to costs the event (logged), never the session."""
+        if self._events is None or not assistant.events_url:
+            return
+        try:
+            if kind == "session.started":
+                await self._events.session_started(session, assistant)
+            else:
+                # The transcript writer stores the last turns first (bounded wait).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._transcripts.drain(), TRANSCRIPT_SETTLE_S)
+                await self._events.session_ended(session.id, assistant, tools_called or [])
+        except Exception:
+            log.exception("post-call event not stored", extra={"session_id": session.id})
 
     async def _caller_context(self, session: Session) -> str | None:
         """What we know of the caller; a failure here costs the assistant a hint, not the call."""
@@ -382,6 +448,19 @@ class SessionRunner:
 
 def plan_mode(session: Session) -> SessionMode:
     return "chat" if session.mode == "chat" else "voice"
+
+
+async def _close_recording(recorder: SessionRecorder, writer: asyncio.Task[None]) -> bool:
+    """Let the writer write what is queued (bounded), then make sure it is gone; True if the
+    file was closed complete."""
+    recorder.finish()
+    await asyncio.wait({writer}, timeout=RECORDING_CLOSE_S)
+    writer.cancel()
+    results = await asyncio.gather(writer, return_exceptions=True)
+    if isinstance(results[0], BaseException):
+        log.error("recording failed", exc_info=results[0])
+        return isinstance(results[0], asyncio.CancelledError)  # closed by its finally
+    return True
 
 
 async def _drive(conversation: Conversation, reader: ClientReader) -> str:

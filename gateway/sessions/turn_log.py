@@ -17,6 +17,8 @@ from gateway.sessions.transcripts import TurnRecord
 from kinds.clock import Clock
 
 MAX_AMENDABLE_ITEMS = 8  # truncation only ever concerns the latest few assistant items
+HUMAN_TURN_TEXT = "(a supervisor spoke with the caller)"
+"""The transcript's mark for a span a person held the call: their speech is not transcribed."""
 
 
 class TurnStore(Protocol):
@@ -64,6 +66,7 @@ class TurnLog:
         self._next: _Turn | None = None  # input for the turn after the one being answered
         self._next_seq = 0
         self._item_seq: dict[str, int] = {}  # assistant item id → stored utterance
+        self._human_since: datetime | None = None
         self.turns_stored = 0
 
     @property
@@ -104,12 +107,25 @@ class TurnLog:
         self._turn, self._next = self._next or _Turn(), None
         return CompletedTurn(done.full_input, done.full_output, stored)
 
+    def supervisor_took_over(self) -> None:
+        self._human_since = self._clock.now()
+
+    def supervisor_handed_back(self) -> None:
+        """Close the turns in the making, then store the span a person held the call as a
+        ``human`` utterance of its own."""
+        since, self._human_since = self._human_since, None
+        self.close()
+        if since is not None:
+            self._store_records((TurnRecord("human", HUMAN_TURN_TEXT, since, self._clock.now()),))
+
     def close(self) -> None:
         """The session ended: store what was said of unfinished turns, in order."""
         self._flush(self._turn, interrupted=True)
         if self._next is not None:
             self._flush(self._next, interrupted=True)
         self._turn, self._next = _Turn(), None
+        if self._human_since is not None:
+            self.supervisor_handed_back()
 
     def _input_turn(self) -> _Turn:
         if not self._turn.answering:
@@ -142,10 +158,13 @@ class TurnLog:
         if not records:
             return False
         # A turn the session's end cut short still counts: total_turns is the turns stored.
-        self._store.add(self._next_seq, tuple(records), True)
+        self._store_records(tuple(records))
+        return True
+
+    def _store_records(self, records: tuple[TurnRecord, ...]) -> None:
+        self._store.add(self._next_seq, records, True)
         self._next_seq += len(records)
         self.turns_stored += 1
-        return True
 
     def _remember_item(self, item_id: str, seq: int) -> None:
         self._item_seq[item_id] = seq

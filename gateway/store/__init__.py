@@ -12,6 +12,7 @@ from gateway.store.contacts import ContactRepository
 from gateway.store.db import create_engine, migrate, sessionmaker
 from gateway.store.keys import KeyRepository
 from gateway.store.numbers import PhoneNumberRepository
+from gateway.store.outbox import OutboxRepository
 from gateway.store.sessions import SessionRepository
 
 
@@ -26,6 +27,7 @@ class Store:
     sessions: SessionRepository
     numbers: PhoneNumberRepository
     calls: CallRepository
+    outbox: OutboxRepository
 
     @classmethod
     def open(cls, database_url: str) -> Store:
@@ -39,6 +41,7 @@ class Store:
             sessions=SessionRepository(db),
             numbers=PhoneNumberRepository(db),
             calls=CallRepository(db),
+            outbox=OutboxRepository(db),
         )
 
     async def migrate(self) -> None:

@@ -82,6 +82,12 @@ class Assistant(Base):
     calling_hours: Mapped[dict[str, Any] | None] = mapped_column()
     """When outbound calls may be placed: ``{"start": "09:00", "end": "18:00", "time_zone":
     "Europe/Paris", "days": [0, 1, 2, 3, 4]}`` (Monday is 0); ``None``: any time."""
+    recording: Mapped[str] = mapped_column(String(8), default="off")
+    """``off``, ``mono`` (both sides mixed) or ``dual`` (caller left, assistant right)."""
+    recording_retention_days: Mapped[int | None] = mapped_column(Integer)
+    """Days a recording is kept; None: ``KURA_RECORDING_RETENTION_DAYS``."""
+    events_url: Mapped[str | None] = mapped_column(String(2000))
+    """Where post-call events (``session.started``, ``session.ended``, …) are POSTed."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
@@ -195,3 +201,27 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+
+
+class OutboxEvent(Base):
+    """A post-call event waiting for (or past) delivery to its assistant's ``events_url``.
+
+    ``id`` is the event id and the ``X-Kura-Delivery`` header, the same on every attempt. A
+    node delivering it holds a lease (``leased_until``) so no other node sends it meanwhile; a
+    node that dies lets its leases lapse.
+    """
+
+    __tablename__ = "event_outbox"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(String(2000))
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    leased_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(String(40))
+    delivered_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))

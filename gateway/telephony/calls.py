@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway import metrics
 from gateway.errors import Forbidden, NotFound
+from gateway.sessions.events import PostCallEvents
 from gateway.sessions.service import NewSession, SessionService
 from gateway.state.call_slots import CallSlots, slot_keys
 from gateway.store import Store
@@ -154,7 +155,9 @@ class CallService:
         slots: CallSlots | None = None,
         limits: CallLimits | None = None,
         deadlines: CallDeadlines | None = None,
+        events: PostCallEvents | None = None,
     ) -> None:
+        self._events = events
         self.slots = slots
         self.limits = limits or CallLimits()
         self.deadlines = deadlines
@@ -350,6 +353,9 @@ class CallService:
         await self.call_over(call)
         if transfer_to:
             await self._end_session(call.session_id, "transferred")
+            # A retried action webhook transfers again, but the event is told once.
+            if session is not None and session.end_reason != "transferred":
+                await self._transferred(session, transfer_to)
             return AfterStream("transfer", transfer_to)
         if cut_off:
             log.warning("stream cut off on our side; apologising", extra={"call_sid": call_sid})
@@ -357,6 +363,16 @@ class CallService:
             return AfterStream("apology")
         await self._end_session(call.session_id, "stream_ended")
         return AfterStream("goodbye")
+
+    async def _transferred(self, session: Session, destination: str) -> None:
+        """The post-call ``call.transferred`` event: the caller is being dialled through."""
+        if self._events is None:
+            return
+        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
+        if assistant is not None:
+            await self._events.call_transferred(
+                session.id, assistant, destination=destination, mode="cold", outcome="dialed"
+            )
 
     async def _transfer_number(
         self, call: Call, session: Session | None, *, warn: bool

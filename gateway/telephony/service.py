@@ -197,6 +197,7 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
             ring_timeout_s=settings.outbound_ring_timeout_s,
         ),
         deadlines=deadlines,
+        events=ctx.events,
     )
     signatures = TwilioSignatures.from_settings(settings)
     telnyx = TelnyxSignatures.from_settings(settings, ctx.clock)

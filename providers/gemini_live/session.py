@@ -172,6 +172,11 @@ class GeminiLiveSession(ProviderSession):
         if not (self._input.live and await self._send_text_now(text)):
             self._pending_text.append(text)  # sent once a connection is up again
 
+    async def send_note(self, text: str) -> None:
+        """Guidance without a reply; dropped (not queued) while the connection is down."""
+        if not self._ended and self._input.live:
+            await self._try_send(wire.note(text))
+
     async def interrupt(self, played_ms: int | None = None) -> None:
         """Gemini has no cancel or truncate message: we end the current item ourselves, drop
         its queued audio, and drop the rest of its turn as it arrives. The server stops the

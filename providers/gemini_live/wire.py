@@ -162,6 +162,12 @@ def user_text(text: str) -> JsonObject:
     return {"clientContent": {"turns": [_content("user", text)], "turnComplete": True}}
 
 
+def note(text: str) -> JsonObject:
+    """Guidance in the context with ``turnComplete`` false: the model does not answer it now."""
+    guidance = f"[Guidance from a human supervisor; do not read it aloud] {text}"
+    return {"clientContent": {"turns": [_content("user", guidance)], "turnComplete": False}}
+
+
 def greeting_request(greeting: str) -> JsonObject:
     """Ask the model to open the conversation with the assistant's greeting, verbatim."""
     prompt = (

@@ -139,6 +139,7 @@ class LocalSession(ProviderSession):
         self._decode: Codec | None = decoder(own_vad_law) if own_vad_law else None
         self._encode: Codec | None = encoder(own_vad_law) if own_vad_law else None
         self._clock = clock
+        self.notes: list[str] = []  # supervisor whispers: the demo keeps them, says nothing
         self._language_code = context.language_code
         self._speaks = context.mode == "voice" and synthesiser is not None
         self._synthesiser = synthesiser
@@ -191,6 +192,11 @@ class LocalSession(ProviderSession):
         if self._closed:
             return
         self._enqueue(_Response(_new_item_id(), text=chat_reply(text), speak=self._speaks))
+
+    async def send_note(self, text: str) -> None:
+        """The demo has no model to guide: it keeps the note (``notes``) and says nothing."""
+        if not self._closed:
+            self.notes.append(text)
 
     async def interrupt(self, played_ms: int | None = None) -> None:
         """Stop the current response at once; harmless when nothing is playing.

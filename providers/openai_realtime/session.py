@@ -157,6 +157,15 @@ class OpenAIRealtimeSession(ProviderSession):
                 await self._send(self._ws, wire.item_create(wire.user_text_item(text)))
                 await self._request_reply(self._ws)
 
+    async def send_note(self, text: str) -> None:
+        """A system message in the conversation, with no ``response.create``: the model reads
+        it at its next turn and says nothing now. Not replayed by a re-seed."""
+        if self._closed or self._failed:
+            return
+        async with self._send_lock:
+            if self._ws is not None:
+                await self._send(self._ws, wire.item_create(wire.system_note_item(text)))
+
     async def interrupt(self, played_ms: int | None = None) -> None:
         if self._closed or self._failed:
             return

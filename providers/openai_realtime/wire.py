@@ -152,6 +152,11 @@ def user_text_item(text: str) -> Event:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
+def system_note_item(text: str) -> Event:
+    """Guidance the model reads but does not answer (a supervisor's whisper)."""
+    return {"type": "message", "role": "system", "content": [{"type": "input_text", "text": text}]}
+
+
 def assistant_text_item(text: str) -> Event:
     """A replayed assistant turn; the API cannot take assistant audio, so history is text."""
     return {

@@ -166,10 +166,16 @@ def _wait_healthy(url: str) -> None:
 
 
 def _route_number(
-    env: dict[str, str], workdir: Path, provider: str, carrier: str, greeting: str | None = None
+    env: dict[str, str],
+    workdir: Path,
+    provider: str,
+    carrier: str,
+    greeting: str | None = None,
+    recording: str | None = None,
 ) -> None:
     """Route ``NUMBER`` to the demo assistant (1, made by the gateway's first start) or to a
-    new assistant of the fake's provider (greeting the caller first if ``greeting``)."""
+    new assistant of the fake's provider (greeting the caller first if ``greeting``);
+    ``recording`` sets the assistant's recording mode."""
     assistant_id = 1
     if provider in FAKES:
         kind = FAKES[provider].assistant_provider
@@ -178,6 +184,8 @@ def _route_number(
             env, workdir, "assistants", "create", "--name", "Load test", "--provider", kind, *extra
         )
         assistant_id = int(json.loads(created)["id"])
+    if recording is not None:
+        _kura(env, workdir, "assistants", "update", str(assistant_id), "--recording", recording)
     _kura(
         env, workdir, "numbers", "assign", NUMBER, "--assistant", str(assistant_id),
         "--carrier", carrier,
@@ -200,12 +208,14 @@ def spawned_gateway(
     fake_args: tuple[str, ...] = (),
     greeting: str | None = None,
     extra_settings: Mapping[str, str] | None = None,
+    recording: str | None = None,
 ) -> Iterator[Spawned]:
     """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given,
     trusting a fresh credential of ``carrier`` (``Spawned.auth_token``), its number on that
     carrier. The children's logs are copied to ``keep_logs`` at the end (the work directory
     is not). ``fake_args`` go to the fake provider's command line, ``extra_settings``
-    (``KURA_*``) to the gateway's environment, last."""
+    (``KURA_*``) to the gateway's environment, last; recordings (``recording``: mono or dual)
+    go to the work directory too."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
     if carrier not in CARRIERS:
@@ -218,6 +228,8 @@ def spawned_gateway(
         "KURA_PUBLIC_URL": url,
         "KURA_TTS_COMMAND": "off",
     } | carrier_settings
+    if recording is not None:
+        settings["KURA_RECORDINGS_DIR"] = "recordings"  # relative: inside the work directory
     with tempfile.TemporaryDirectory(prefix="kura-load-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         if keep_logs is not None:
@@ -237,5 +249,5 @@ def spawned_gateway(
             serve = ["taskset", "-c", str(core), *serve]  # taskset execs: same pid
         gateway = stack.enter_context(_child(serve, env, workdir, "kura-serve", LISTENING))
         _wait_healthy(url)
-        _route_number(env, workdir, provider, carrier, greeting)
+        _route_number(env, workdir, provider, carrier, greeting, recording)
         yield Spawned(url, token, NUMBER, gateway.pid, workdir / "kura-serve.log", fake_pid)

@@ -48,6 +48,8 @@ class ScriptedSession(ProviderSession):
     declared: ProviderCapabilities = CAPABILITIES
     audio_in: bytearray = field(default_factory=bytearray)
     texts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """``send_note`` texts (supervisor whispers): guidance that asks for no reply."""
     interrupts: list[int | None] = field(default_factory=list)
     tool_results: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     turn_marks: list[tuple[TurnEdge, int]] = field(default_factory=list)
@@ -82,6 +84,10 @@ class ScriptedSession(ProviderSession):
         self.texts.append(text)
         self._signal()
 
+    async def send_note(self, text: str) -> None:
+        self.notes.append(text)
+        self._signal()
+
     async def interrupt(self, played_ms: int | None = None) -> None:
         self.interrupts.append(played_ms)
         self._signal()
@@ -107,6 +113,9 @@ class ScriptedSession(ProviderSession):
 
     async def next_text(self) -> str:
         return await self._next("texts", self.texts)
+
+    async def next_note(self) -> str:
+        return await self._next("notes", self.notes)
 
     async def next_interrupt(self) -> int | None:
         return await self._next("interrupts", self.interrupts)

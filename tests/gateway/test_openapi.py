@@ -23,6 +23,7 @@ from tests.gateway.ws_helpers import closed, connect, receive, receive_until
 
 DOCUMENT_PATH = "/api/v1/openapi.json"
 CONNECT_PATH = "/api/v1/sessions/{session_id}/connect"
+MONITOR_PATH = "/api/v1/sessions/{session_id}/monitor"
 BASE_URI = "urn:kura:openapi"
 PUBLIC_PATHS = {"/api/v1/health", "/api/v1/health/live", "/api/v1/health/ready"}
 
@@ -136,6 +137,8 @@ def _registered(gw: Gateway) -> Iterator[tuple[str, str, Any]]:
         path = route.resource.canonical if route.resource is not None else ""
         if route.method == "HEAD" or path in {CONNECT_PATH, DOCUMENT_PATH}:
             continue
+        if route.method == "GET" and path == MONITOR_PATH:
+            continue  # the supervisor's WebSocket; its POST is in the document
         if path.startswith(("/telephony/", "/admin", "/embed/")) or path == "/metrics":
             # carrier webhooks, the web console and widget assets and the Prometheus scrape are
             # not the public REST API

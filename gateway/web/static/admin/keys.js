@@ -3,7 +3,7 @@ import { api } from "./api.js";
 import { attempt, field, h, lines, replace, table } from "./dom.js";
 
 const PERMISSIONS = ["sessions:create", "sessions:connect", "sessions:read", "sessions:write",
-  "assistants:read", "assistants:write", "numbers:read", "numbers:write", "contacts:read",
+  "sessions:monitor", "recordings:read", "assistants:read", "assistants:write", "numbers:read", "numbers:write", "contacts:read",
   "contacts:write", "keys:read", "keys:write"];
 
 function checkboxes(name, values, chosen) {

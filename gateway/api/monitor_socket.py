@@ -1,0 +1,169 @@
+"""Live monitoring: ``POST /api/v1/sessions/{id}/monitor`` and the supervisor's WebSocket.
+
+The POST (permission ``sessions:monitor``, any session) answers with a ``websocket_url`` whose
+``api_key`` is a single-use monitor token, as session creation does for ``connect``. The socket
+receives the session's audio both ways (``monitorAudio``), its ``transcriptionUpdate``s and
+``turnComplete``s, and may ``whisper``, ``takeOver`` (then send ``audioChunk``s) and
+``handBack``. Several supervisors may listen; one holds the call at a time.
+
+A session is monitored on the node that holds it: the POST answers 409 naming the reason when
+the session runs on another node (route the request to the session's node, or use sticky
+routing by session id), and the token only works on the node that issued it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType, web
+
+from gateway.api.auth import requires
+from gateway.api.bodies import json_response
+from gateway.api.monitor_schemas import MonitorStarted
+from gateway.api.origins import origin_policy
+from gateway.context import GatewayContext, context_of
+from gateway.errors import Conflict, Forbidden, Unauthorized
+from gateway.sessions.conversation import Conversation
+from gateway.sessions.monitor import MonitorListener
+from gateway.sessions.monitor_protocol import (
+    HandBack,
+    MonitorControl,
+    MonitorOpen,
+    TakeOver,
+    Whisper,
+    encode_monitor,
+    parse_supervisor_message,
+)
+from gateway.sessions.monitor_tokens import MONITOR_TOKEN_PREFIX
+from gateway.sessions.protocol import AudioChunk, ProtocolError, SessionError, decode_pcm16, encode
+from gateway.sessions.supervision import Supervision
+
+log = logging.getLogger(__name__)
+
+MONITOR_TOKEN_TTL_S = 60.0  # reliability.md row 23: WebSocket tokens live ≤ 60 s
+SEND_TIMEOUT_S = 5.0
+
+
+def monitor_url(ctx: GatewayContext, session_id: str, token: str) -> str:
+    return f"{ctx.settings.public_ws_url}/api/v1/sessions/{session_id}/monitor?api_key={token}"
+
+
+@requires("sessions:monitor")
+async def start_monitor(request: web.Request) -> web.Response:
+    ctx = context_of(request)
+    row = await ctx.sessions.get(request.match_info["session_id"])
+    if row.status != "active":
+        raise Conflict(f"session is {row.status}: only a live session can be monitored")
+    if ctx.live.get(row.id) is None:
+        owner = await ctx.live.owner(row.id)
+        if owner is not None and owner != ctx.node_id:
+            raise Conflict(
+                "session runs on another gateway node: send the monitor request to that node "
+                "(route /api/v1/sessions/{id}/* by session id)"
+            )
+        raise Conflict("session is not live yet: try again once it is connected")
+    ttl_s = min(MONITOR_TOKEN_TTL_S, ctx.settings.session_token_ttl_s)
+    token = ctx.live.monitor_tokens.issue(row.id, ctx.clock.monotonic(), ttl_s)
+    body = MonitorStarted(websocket_url=monitor_url(ctx, row.id, token), expires_in_s=ttl_s)
+    return json_response(body, status=201)
+
+
+def _authorize(request: web.Request, ctx: GatewayContext) -> Conversation:
+    session_id = request.match_info["session_id"]
+    token = request.query.get("api_key", "")
+    if not token.startswith(MONITOR_TOKEN_PREFIX):
+        raise Unauthorized("missing monitor token: use the websocket_url the POST returned")
+    origin = request.headers.get("Origin")
+    if origin is not None and not origin_policy(request).allows(origin, None):
+        raise Forbidden("this Origin may not open monitor WebSockets")
+    if not ctx.live.monitor_tokens.redeem(token, session_id, ctx.clock.monotonic()):
+        raise Unauthorized("invalid, spent or expired monitor token")
+    conversation = ctx.live.get(session_id)
+    if conversation is None:
+        raise Conflict("session is no longer live on this node")
+    return conversation
+
+
+async def monitor_session(request: web.Request) -> web.StreamResponse:
+    """The supervisor's WebSocket (``GET``, with the monitor token)."""
+    ctx = context_of(request)
+    conversation = _authorize(request, ctx)
+    row = await ctx.sessions.get(request.match_info["session_id"])
+    ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
+    await ws.prepare(request)
+    listener = MonitorListener()
+    supervision = conversation.supervision
+    opened = MonitorOpen.model_validate(
+        {
+            "sessionId": row.id,
+            "channel": row.channel,
+            "controller": "supervisor" if supervision.human else "assistant",
+        }
+    )
+    listener.offer(encode_monitor(opened))
+    conversation.tap.attach(listener)
+    log.info("supervisor attached", extra={"session_id": row.id})
+    writer = asyncio.create_task(_write(ws, listener), name="monitor-writer")
+    try:
+        await _read(ws, listener, conversation)
+    finally:
+        await supervision.release(listener)
+        await conversation.tap.detach(listener)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        await ws.close(message=b"session_ended" if conversation.ended else b"")
+        log.info("supervisor detached", extra={"session_id": row.id, "dropped": listener.dropped})
+    return ws
+
+
+async def _write(ws: web.WebSocketResponse, listener: MonitorListener) -> None:
+    """Send what the tap offers; a supervisor that cannot take it is cut, the call is not."""
+    try:
+        while (text := await listener.next()) is not None:
+            await asyncio.wait_for(ws.send_str(text), SEND_TIMEOUT_S)
+    except (TimeoutError, ConnectionError, RuntimeError):
+        log.warning("supervisor socket dropped")
+    await ws.close(message=b"session_ended")
+
+
+async def _read(
+    ws: web.WebSocketResponse, listener: MonitorListener, conversation: Conversation
+) -> None:
+    async for frame in ws:
+        if frame.type != WSMsgType.TEXT:
+            listener.offer(encode(SessionError(error="send JSON text messages")))
+            continue
+        try:
+            await _act(parse_supervisor_message(frame.data), listener, conversation)
+        except ProtocolError as exc:
+            listener.offer(encode(SessionError(error=str(exc))))
+
+
+async def _act(
+    message: Whisper | TakeOver | HandBack | AudioChunk,
+    listener: MonitorListener,
+    conversation: Conversation,
+) -> None:
+    supervision: Supervision = conversation.supervision
+    match message:
+        case AudioChunk(audio=audio):
+            await supervision.speak(listener, decode_pcm16(audio))
+        case Whisper(text=text):
+            await supervision.whisper(text)
+        case TakeOver():
+            await supervision.take_over(listener)
+            _announce(conversation, listener, taken=True)
+        case HandBack():
+            await supervision.hand_back(listener)
+            _announce(conversation, listener, taken=False)
+
+
+def _announce(conversation: Conversation, holder: MonitorListener, *, taken: bool) -> None:
+    """Every supervisor learns who speaks to the caller; the holder learns it is them."""
+    controller = "supervisor" if taken else "assistant"
+    conversation.tap.notice(encode_monitor(MonitorControl(controller=controller)))
+    if taken:
+        holder.offer(encode_monitor(MonitorControl(controller=controller, you=True)))
