@@ -61,16 +61,17 @@ def build_context(
     store = Store.open(settings.database_url)
     node_id = uuid.uuid4().hex[:12]
     shared = build_shared_state(settings, clock, node_id)
+    registry = providers or build_registry(settings, clock)
     sessions = SessionService(
         store,
         clock,
         shared.bus,
         connect_timeout_s=settings.session_connect_timeout_s,
         token_ttl_s=settings.session_token_ttl_s,
+        providers=registry,
     )
     live = LiveSessions(shared.directory, shared.bus, node_id)
     transcripts = TranscriptWriter(store.sessions)
-    registry = providers or build_registry(settings, clock)
     tools = _webhook_tools(settings, clock)
     runner = SessionRunner(
         store=store,

@@ -31,6 +31,7 @@ from gateway.api.route_table import VERSION, Route
 from gateway.api.schemas import (
     AssistantFields,
     AssistantList,
+    AssistantQuery,
     AssistantView,
     CreateAssistantRequest,
     CreateSessionRequest,
@@ -61,7 +62,7 @@ ROUTES: tuple[Route, ...] = (
           "traffic)", "getReadiness", response=health_api.Readiness, tags=("health",),
           also=(503,)),
     Route("GET", "/api/v1/assistants", assistants_api.list_assistants, "List assistants",
-          "listAssistants", response=AssistantList, tags=("assistants",)),
+          "listAssistants", response=AssistantList, query=AssistantQuery, tags=("assistants",)),
     Route("POST", "/api/v1/assistants", assistants_api.create_assistant, "Create an assistant",
           "createAssistant", 201, AssistantView, CreateAssistantRequest, tags=("assistants",)),
     Route("GET", "/api/v1/assistants/{assistant_id}", assistants_api.get_assistant,

@@ -26,12 +26,54 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+ToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
 class CreateSessionRequest(_Request):
+    """The Kura fields, then optional overrides of the assistant for this session only."""
+
     assistant_id: Annotated[RowId, Field(description="Assistant ID")]
     mode: Literal["voice", "chat"] = "voice"
     phone_number: Annotated[str | None, Field(max_length=32)] = None
-    language_code: Annotated[str, Field(pattern=BCP47, max_length=35)] = "en-US"
-    metadata: Annotated[dict[str, Any] | None, AfterValidator(_bounded_metadata)] = None
+    language_code: Annotated[
+        str | None,
+        Field(
+            pattern=BCP47,
+            max_length=35,
+            description="BCP-47 code; default: the assistant's (en-US unless it says otherwise)",
+        ),
+    ] = None
+    metadata: Annotated[
+        dict[str, Any] | None,
+        AfterValidator(_bounded_metadata),
+        Field(description="Attached to the session; tool webhooks receive it"),
+    ] = None
+    instructions: Annotated[
+        str | None, Field(max_length=32_000, description="System prompt for this session")
+    ] = None
+    greeting: Annotated[
+        str | None, Field(max_length=2000, description="First message for this session")
+    ] = None
+    voice: Annotated[str | None, Field(max_length=100)] = None
+    tools: Annotated[
+        list[ToolName] | None,
+        Field(max_length=128, description="A subset of the assistant's tools, by name"),
+    ] = None
+    max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
+    context_window: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=1000,
+            description="Earlier utterances a re-seeded provider connection is given",
+        ),
+    ] = 50
+    vad_threshold: Annotated[float | None, Field(ge=0, le=1)] = None
+    silence_ms: Annotated[int | None, Field(ge=100, le=5000)] = None
+    events: Annotated[
+        list[Literal["turns"]] | None,
+        Field(max_length=4, description='"turns": send turnStarted messages'),
+    ] = None
 
 
 class AssistantRef(BaseModel):
@@ -149,6 +191,14 @@ class AssistantView(BaseModel):
 
 class AssistantList(BaseModel):
     data: list[AssistantView]
+    total: int
+    limit: int | None
+    offset: int
+
+
+class AssistantQuery(_Request):
+    limit: Annotated[int | None, Field(ge=1, le=100, description="Default: all")] = None
+    offset: Annotated[int, Field(ge=0, le=MAX_ROW_ID)] = 0
 
 
 class Health(BaseModel):

@@ -20,6 +20,7 @@ from gateway.api.schemas import (
 from gateway.api.views import assistant_ref, session_view, turn_view
 from gateway.context import GatewayContext, context_of
 from gateway.errors import NotFound
+from gateway.sessions.overrides import SessionOverrides
 from gateway.sessions.phone import to_e164
 from gateway.sessions.service import NewSession
 from gateway.store.models import ApiKey, Session
@@ -37,6 +38,20 @@ class SessionQuery(BaseModel):
     created_before: AwareDatetime | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Offset = 0
+
+
+def overrides_of_request(body: CreateSessionRequest) -> SessionOverrides:
+    return SessionOverrides(
+        instructions=body.instructions,
+        greeting=body.greeting,
+        voice=body.voice,
+        tools=tuple(body.tools) if body.tools is not None else None,
+        max_turns=body.max_turns,
+        context_window=body.context_window,
+        vad_threshold=body.vad_threshold,
+        silence_ms=body.silence_ms,
+        turn_events="turns" in (body.events or ()),
+    )
 
 
 def connect_url(ctx: GatewayContext, session_id: str, token: str) -> str:
@@ -59,6 +74,7 @@ async def create_session(request: web.Request) -> web.Response:
             language_code=body.language_code,
             metadata=body.metadata or {},
             api_key_id=key_of(request).id,
+            overrides=overrides_of_request(body),
         )
     )
     session = created.session

@@ -20,6 +20,7 @@ from gateway.sessions.plan import AudioRoute, SessionPlan, plan_session
 from gateway.sessions.port import SessionClient
 from gateway.sessions.protocol import SessionError, SessionOpen
 from gateway.sessions.service import SessionService
+from gateway.sessions.session_spec import overrides_of, plan_mode, session_spec
 from gateway.sessions.tool_calls import WebhookHandler
 from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
@@ -30,36 +31,12 @@ from providers.base import ProviderSession
 from providers.errors import ProviderError
 from providers.events import ToolCall
 from providers.registry import ProviderRegistry
-from providers.spec import AssistantSpec, SessionContext, SessionMode, ToolSpec, TurnDetection
+from providers.spec import SessionContext
 
 log = logging.getLogger(__name__)
 
 ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
-
-
-def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ()) -> AssistantSpec:
-    """The provider-neutral view of a stored assistant (plus the door's built-in tools)."""
-    tools = extra_tools + tuple(
-        ToolSpec(
-            name=tool["name"],
-            description=tool.get("description", ""),
-            parameters=tool.get("parameters") or {"type": "object", "properties": {}},
-        )
-        for tool in assistant.tools
-    )
-    return AssistantSpec(
-        name=assistant.name,
-        instructions=assistant.instructions,
-        provider=assistant.provider,
-        model=assistant.model,
-        voice=assistant.voice,
-        language_code=assistant.language_code,
-        greeting=assistant.greeting,
-        tools=tools,
-        turn_detection=TurnDetection(**assistant.turn_detection),
-        temperature=assistant.temperature,
-    )
 
 
 def _as_connected(plan: SessionPlan, provider: ProviderSession) -> SessionPlan:
@@ -162,7 +139,7 @@ class SessionRunner:
         return plan_session(
             client.traits,
             provider.capabilities(mode),
-            assistant_spec(assistant),
+            session_spec(assistant, session),
             mode,
             can_transfer=bool(assistant.transfer_number),
         )
@@ -188,13 +165,13 @@ class SessionRunner:
             clock=self._clock,
             limits=ConversationLimits(
                 idle_timeout_s=assistant.idle_timeout_s,
-                max_turns=assistant.max_turns,
+                max_turns=overrides_of(session).max_turns or assistant.max_turns,
                 max_duration_s=assistant.max_duration_s,
             ),
             turns=SessionTurns(self._transcripts, session.id),
             on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
             webhooks=self._webhooks(session, assistant),
-            silence_ms=assistant_spec(assistant).turn_detection.silence_ms,
+            silence_ms=session_spec(assistant, session).turn_detection.silence_ms,
         )
         return await self._converse(
             session, assistant, client, conversation, provider_session, reader
@@ -203,7 +180,7 @@ class SessionRunner:
     async def _connect(
         self, session: Session, assistant: Assistant, plan: SessionPlan
     ) -> ProviderSession:
-        spec = assistant_spec(assistant, plan.offered_tools)
+        spec = session_spec(assistant, session, plan.offered_tools)
         context = SessionContext(
             session_id=session.id,
             mode=plan.mode,
@@ -212,6 +189,7 @@ class SessionRunner:
             input_audio=plan.inbound.provider,
             output_audio=plan.outbound.provider,
             client_turns=plan.provider_takes_turn_marks,
+            history_window=overrides_of(session).context_window,
         )
         with tracing.span("provider.connect", session_id=session.id, provider=assistant.provider):
             return await self._providers.get(assistant.provider).connect(spec, context)
@@ -262,12 +240,13 @@ class SessionRunner:
             return None
 
     def _webhooks(self, session: Session, assistant: Assistant) -> WebhookHandler:
+        chosen = overrides_of(session).tools
         endpoints = {
             tool["name"]: ToolEndpoint(tool["name"], tool["webhook_url"])
             for tool in assistant.tools
-            if tool.get("webhook_url")
+            if tool.get("webhook_url") and (chosen is None or tool["name"] in chosen)
         }
-        context = CallContext(session.id, assistant.id, session.phone_number)
+        context = CallContext(session.id, assistant.id, session.phone_number, session.meta)
 
         async def handle(call: ToolCall) -> dict[str, Any]:
             endpoint = endpoints.get(call.name)
@@ -276,10 +255,6 @@ class SessionRunner:
             return await self._tools.call(endpoint, call, context)
 
         return handle
-
-
-def plan_mode(session: Session) -> SessionMode:
-    return "chat" if session.mode == "chat" else "voice"
 
 
 async def _drive(conversation: Conversation, reader: ClientReader) -> str:

@@ -137,6 +137,14 @@ class SessionRepository:
         async with self._db() as db:
             return list((await db.scalars(query)).all())
 
+    async def live_of_assistant(self, assistant_id: int) -> list[Session]:
+        """The assistant's pending and active sessions."""
+        query = select(Session).where(
+            Session.assistant_id == assistant_id, Session.status.in_(LIVE_STATUSES)
+        )
+        async with self._db() as db:
+            return list((await db.scalars(query)).all())
+
     async def ended_among(self, session_ids: Collection[str]) -> dict[str, str]:
         """Which of these sessions are no longer live, each with why it ended."""
         query = select(Session.id, Session.status, Session.end_reason).where(

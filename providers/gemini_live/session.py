@@ -37,7 +37,7 @@ from providers.gemini_live.decode import (
 from providers.gemini_live.dialer import Dialer
 from providers.gemini_live.realtime_input import RealtimeInput, TurnSource
 from providers.gemini_live.turns import TurnTracker
-from providers.spec import AssistantSpec, SessionContext
+from providers.spec import AssistantSpec, HistoryItem, SessionContext, recent_history
 from providers.toolkit.channel import EventChannel
 from providers.toolkit.retry import RetryPolicy
 from providers.toolkit.watchdog import Alarm, StallWatchdog
@@ -111,11 +111,14 @@ class GeminiLiveSession(ProviderSession):
         """Events produced but not yet taken by the consumer (for tests and metrics)."""
         return len(self._events)
 
+    def _recent_history(self) -> list[HistoryItem]:
+        return recent_history(self._tracker.history, self._context.history_window)
+
     async def start(self) -> None:
         """Open the first connection (bounded retries) and start serving it."""
         try:
             conn = await self._dialer.connect(
-                self._tracker.history, fresh_code="connect_failed", greet=True
+                self._recent_history(), fresh_code="connect_failed", greet=True
             )
         except BaseException:
             await self._release_http()
@@ -255,7 +258,7 @@ class GeminiLiveSession(ProviderSession):
             self._input.live = False
             self._emit(self._tracker.connection_lost())  # before re-seeding from the history
             replacement = await self._dialer.connect(
-                self._tracker.history, fresh_code="reconnect_failed"
+                self._recent_history(), fresh_code="reconnect_failed"
             )
             await conn.close()  # after the new one is up: make before break
             await self._adopt(replacement)
