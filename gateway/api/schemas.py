@@ -89,6 +89,21 @@ class SessionCreated(BaseModel):
     assistant: AssistantRef
 
 
+class TurnView(BaseModel):
+    seq: int
+    role: Literal["user", "assistant"]
+    text: str
+    started_at: datetime
+    ended_at: datetime
+    interrupted: bool
+    turn_id: int | None = Field(description="The turn, as turnComplete.turnId")
+    timestamp: datetime = Field(description="When the utterance began (= started_at)")
+    duration_ms: int | None
+    latency_ms: int | None = Field(
+        description="Assistant utterances: the caller's end of turn → the first agent output"
+    )
+
+
 class SessionView(BaseModel):
     session_id: str
     status: Literal["pending", "active", "ended", "expired"]
@@ -105,6 +120,18 @@ class SessionView(BaseModel):
     ended_at: datetime | None
     end_reason: str | None
     total_turns: int
+    total_duration_ms: int | None = Field(
+        description="From connection to the end (or to the last activity while it runs)"
+    )
+    last_activity_at: datetime | None
+    mean_latency_ms: int | None = Field(
+        description="Mean reply latency: the caller's end of turn → the first agent output"
+    )
+    history: list[TurnView] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The stored turns, with ?include=history",
+    )
 
 
 class SessionPage(BaseModel):
@@ -112,15 +139,6 @@ class SessionPage(BaseModel):
     total: int
     limit: int
     offset: int
-
-
-class TurnView(BaseModel):
-    seq: int
-    role: Literal["user", "assistant"]
-    text: str
-    started_at: datetime
-    ended_at: datetime
-    interrupted: bool
 
 
 class Transcript(BaseModel):

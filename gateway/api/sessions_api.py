@@ -99,16 +99,27 @@ async def _visible_session(request: web.Request, admin_permission: str) -> Sessi
     return row
 
 
-async def _respond(ctx: GatewayContext, row: Session) -> web.Response:
+class SessionDetailQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include: Literal["history"] | None = None
+
+
+async def _respond(ctx: GatewayContext, row: Session, *, history: bool = False) -> web.Response:
     assistant = await ctx.store.assistants.get(row.assistant_id, include_deleted=True)
     assert assistant is not None
-    return json_response(session_view(row, assistant_ref(assistant)))
+    latency = (await ctx.store.sessions.mean_latencies([row.id])).get(row.id)
+    view = session_view(row, assistant_ref(assistant), mean_latency_ms=latency)
+    if history:
+        view.history = [turn_view(t) for t in await ctx.store.sessions.turns(row.id)]
+    return json_response(view)
 
 
 @requires("sessions:create", "sessions:read")
 async def get_session(request: web.Request) -> web.Response:
+    query = read_query(request, SessionDetailQuery)
     row = await _visible_session(request, "sessions:read")
-    return await _respond(context_of(request), row)
+    return await _respond(context_of(request), row, history=query.include == "history")
 
 
 @requires("sessions:create", "sessions:write")
@@ -138,19 +149,22 @@ async def list_sessions(request: web.Request) -> web.Response:
         offset=query.offset,
     )
     refs = {a.id: assistant_ref(a) for a in await ctx.store.assistants.list_all()}
+    latencies = await ctx.store.sessions.mean_latencies([row.id for row in rows])
     views = []
     for row in rows:
         if row.assistant_id not in refs:
             deleted = await ctx.store.assistants.get(row.assistant_id, include_deleted=True)
             assert deleted is not None
             refs[row.assistant_id] = assistant_ref(deleted)
-        views.append(session_view(row, refs[row.assistant_id]))
+        latency = latencies.get(row.id)
+        views.append(session_view(row, refs[row.assistant_id], mean_latency_ms=latency))
     page = SessionPage(data=views, total=total, limit=query.limit, offset=query.offset)
     return json_response(page)
 
 
-@requires("sessions:read")
+@requires("sessions:create", "sessions:read")
 async def get_transcript(request: web.Request) -> web.Response:
+    """A key that created the session may read its transcript; others need sessions:read."""
     ctx = context_of(request)
     row = await _visible_session(request, "sessions:read")
     turns = await ctx.store.sessions.turns(row.id)

@@ -34,9 +34,10 @@ from gateway.sessions.protocol import (
     SessionTimeout,
     TranscriptionUpdate,
     TurnComplete,
+    TurnStarted,
 )
 from gateway.sessions.tool_calls import ToolCalls, WebhookHandler
-from gateway.sessions.turn_log import TurnLog, TurnStore
+from gateway.sessions.turn_log import TurnBegun, TurnLog, TurnStore
 from gateway.sessions.turn_marks import TurnMarker
 from kinds.clock import Clock
 from providers.base import ProviderSession
@@ -179,14 +180,14 @@ class Conversation:
                     await self._turn_ended(mark.ms_ago)
 
     async def _caller_text(self, text: str) -> None:
-        self._caller_done()
         self._mark_activity()
-        self._log.caller_said(text, new_turn=True)
+        await self._announce(self._log.caller_said(text, new_turn=True))
+        self._caller_done()
         await self._provider.send_text(text)
 
     async def _turn_started(self, ms_ago: int) -> None:
         self._mark_activity()  # the caller's speech keeps a session alive, whoever hears it
-        self._log.caller_started_speaking()
+        await self._announce(self._log.caller_started_speaking())
         if self._plan.provider_takes_turn_marks:
             await self._provider.begin_turn(ms_ago)
 
@@ -225,13 +226,16 @@ class Conversation:
                 self._mark_activity()
                 if source == "output":
                     self._replying()
-                    self._log.agent_said(text, item_id)
+                    await self._announce(self._log.agent_said(text, item_id))
                 else:
-                    self._log.caller_said(text, new_turn=False)
-                await self._client.deliver(TranscriptionUpdate(source=source, text=text))
+                    await self._announce(self._log.caller_said(text, new_turn=False))
+                final = event.final if source == "input" else None
+                await self._client.deliver(
+                    TranscriptionUpdate(source=source, text=text, final=final)
+                )
             case CallerSpeechStarted():
                 self._mark_activity()
-                self._log.caller_started_speaking()
+                await self._announce(self._log.caller_started_speaking())
                 handled = await self._client.caller_speech_started()
                 if not handled and self._responding:
                     await self._provider.interrupt(None)
@@ -252,14 +256,19 @@ class Conversation:
     async def _agent_audio(self, audio: bytes, item_id: str) -> None:
         self._replying()
         self._mark_activity()
-        self._log.agent_audio(item_id)
+        await self._announce(self._log.agent_audio(item_id))
         self._responding = True
         self._audio_item = item_id
         converted = self._audio.from_provider(audio)
         if converted:
             await self._client.deliver_audio(converted, item_id)
 
+    async def _announce(self, begun: TurnBegun | None) -> None:
+        if begun is not None:
+            await self._client.deliver(TurnStarted(role=begun.role, turn_id=begun.turn_id))
+
     def _caller_done(self) -> None:
+        self._log.caller_turn_ended()
         self._caller_done_s = self._clock.monotonic()
         self._end_reply_span()
         self._reply_span = tracing.start_span("turn")
@@ -285,7 +294,12 @@ class Conversation:
         done = self._log.complete(interrupted=interrupted)
         await self._client.deliver(
             TurnComplete(
-                full_input=done.full_input, full_output=done.full_output, interrupted=interrupted
+                full_input=done.full_input,
+                full_output=done.full_output,
+                interrupted=interrupted,
+                turn_id=done.turn_id,
+                latency_ms=done.latency_ms,
+                duration_ms=done.duration_ms,
             )
         )
         if self._end_after is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -90,7 +91,9 @@ class SessionRepository:
                     Session.status == "pending",
                     Session.expires_at > now,
                 )
-                .values(status="active", connected_at=now, connect_token_hash=None)
+                .values(
+                    status="active", connected_at=now, last_activity_at=now, connect_token_hash=None
+                )
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return None
@@ -158,12 +161,13 @@ class SessionRepository:
         """Store finished turns and count ``completed`` more conversational turns."""
         async with self._db.begin() as db:
             db.add_all(turns)
+            values: dict[str, Any] = {}
             if completed:
-                await db.execute(
-                    update(Session)
-                    .where(Session.id == session_id)
-                    .values(total_turns=Session.total_turns + completed)
-                )
+                values["total_turns"] = Session.total_turns + completed
+            if turns:
+                values["last_activity_at"] = max(turn.ended_at for turn in turns)
+            if values:
+                await db.execute(update(Session).where(Session.id == session_id).values(**values))
 
     async def amend_turn(self, session_id: str, seq: int, text: str) -> None:
         """The caller heard only ``text`` of this utterance before cutting in."""
@@ -173,6 +177,19 @@ class SessionRepository:
                 .where(Turn.session_id == session_id, Turn.seq == seq)
                 .values(text=text, interrupted=True)
             )
+
+    async def mean_latencies(self, session_ids: Collection[str]) -> dict[str, float]:
+        """Each session's mean reply latency (ms), for those with at least one measured."""
+        if not session_ids:
+            return {}
+        query = (
+            select(Turn.session_id, func.avg(Turn.latency_ms))
+            .where(Turn.session_id.in_(list(session_ids)), Turn.latency_ms.is_not(None))
+            .group_by(Turn.session_id)
+        )
+        async with self._db() as db:
+            rows = (await db.execute(query)).all()
+        return {session_id: float(mean) for session_id, mean in rows if mean is not None}
 
     async def turns(self, session_id: str) -> list[Turn]:
         query = select(Turn).where(Turn.session_id == session_id).order_by(Turn.seq, Turn.id)
