@@ -21,6 +21,7 @@ from gateway.drain import end_live_sessions
 from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
 from gateway.sessions.live import LiveSessions
+from gateway.sessions.retention import TranscriptRetention
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
@@ -135,10 +136,15 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ctx.shared.start(ctx.store)
     sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
     lag = asyncio.create_task(watch_loop_lag(), name="loop-lag")
+    tasks = [sweeper, lag]
+    days = ctx.settings.transcript_retention_days
+    if days is not None:
+        retention = TranscriptRetention(ctx.store.sessions, ctx.clock, days)
+        tasks.append(asyncio.create_task(retention.run(), name="transcript-retention"))
     try:
         yield
     finally:
-        for task in (sweeper, lag):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from gateway.store.contacts import upsert_contact
 from gateway.store.db import Db
@@ -190,6 +190,12 @@ class SessionRepository:
         async with self._db() as db:
             rows = (await db.execute(query)).all()
         return {session_id: float(mean) for session_id, mean in rows if mean is not None}
+
+    async def delete_turns_before(self, cutoff: datetime) -> int:
+        """Delete every transcript turn that ended before ``cutoff`` (the retention sweep)."""
+        async with self._db.begin() as db:
+            result = await db.execute(delete(Turn).where(Turn.ended_at < cutoff))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def turns(self, session_id: str) -> list[Turn]:
         query = select(Turn).where(Turn.session_id == session_id).order_by(Turn.seq, Turn.id)
