@@ -26,6 +26,7 @@ from gateway.api.admin_schemas import (
     NumberView,
     PageQuery,
 )
+from gateway.api.asyncapi import build_asyncapi
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.metrics_api import metrics_text
 from gateway.api.openapi import build_document
@@ -44,6 +45,7 @@ from gateway.api.schemas import (
     Transcript,
 )
 from gateway.api.session_socket import connect_session
+from gateway.context import context_of
 
 
 async def health(request: web.Request) -> web.Response:
@@ -52,6 +54,10 @@ async def health(request: web.Request) -> web.Response:
 
 async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(build_document(ROUTES))
+
+
+async def asyncapi_document(request: web.Request) -> web.Response:
+    return web.json_response(build_asyncapi(context_of(request).settings.public_ws_url))
 
 
 ROUTES: tuple[Route, ...] = (
@@ -127,5 +133,6 @@ def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/api/v1/openapi.json", openapi_document)
+    app.router.add_get("/api/v1/asyncapi.json", asyncapi_document)
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/v1/sessions/{session_id}/connect", connect_session)
