@@ -21,6 +21,7 @@ from gateway.drain import end_live_sessions
 from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
 from gateway.sessions.live import LiveSessions
+from gateway.sessions.rest_chat import RestChats
 from gateway.sessions.retention import TranscriptRetention
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
@@ -93,6 +94,7 @@ def build_context(
         shared=shared,
         sessions=sessions,
         runner=runner,
+        rest_chats=RestChats(sessions, runner),
         live=live,
         transcripts=transcripts,
         tools=tools,
@@ -149,6 +151,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ctx.drain.aclose()
+        await ctx.rest_chats.aclose()
         await ctx.transcripts.aclose()
         await ctx.tools.aclose()
         await ctx.shared.aclose()

@@ -9,6 +9,7 @@ from aiohttp import web
 from config import Settings
 from gateway.drain_state import DrainState
 from gateway.sessions.live import LiveSessions
+from gateway.sessions.rest_chat import RestChats
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
@@ -34,6 +35,7 @@ class GatewayContext:
     transcripts: TranscriptWriter
     tools: WebhookTools
     shared: SharedState
+    rest_chats: RestChats
     drain: DrainState = field(default_factory=DrainState)
 
 

@@ -11,6 +11,7 @@ from gateway.api import (
     admin_numbers,
     assistants_api,
     health_api,
+    rest_chat_api,
     sessions_api,
 )
 from gateway.api.admin_schemas import (
@@ -36,6 +37,8 @@ from gateway.api.schemas import (
     AssistantList,
     AssistantQuery,
     AssistantView,
+    ChatMessageRequest,
+    ChatReply,
     CreateAssistantRequest,
     CreateSessionRequest,
     Health,
@@ -89,6 +92,9 @@ ROUTES: tuple[Route, ...] = (
           query=sessions_api.SessionDetailQuery),
     Route("DELETE", "/api/v1/sessions/{session_id}", sessions_api.delete_session,
           "End session", "deleteSession", response=SessionView),
+    Route("POST", "/api/v1/sessions/{session_id}/messages", rest_chat_api.post_message,
+          "Send a chat message and get the reply (Accept: text/event-stream streams it as SSE)",
+          "postMessage", 200, ChatReply, ChatMessageRequest),
     Route("GET", "/api/v1/sessions/{session_id}/transcript", sessions_api.get_transcript,
           "Get a session's transcript", "getTranscript", response=Transcript),
     Route("GET", "/api/v1/admin/numbers", admin_numbers.list_numbers, "List phone numbers",

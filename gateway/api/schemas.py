@@ -76,6 +76,36 @@ class CreateSessionRequest(_Request):
     ] = None
 
 
+class ChatMessageRequest(_Request):
+    """One user message of a REST chat."""
+
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    metadata: Annotated[
+        dict[str, Any] | None,
+        AfterValidator(_bounded_metadata),
+        Field(description="Reaches the tool webhooks of this turn only"),
+    ] = None
+
+
+class ChatToolCall(BaseModel):
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class ChatReply(BaseModel):
+    """The assistant's answer to one REST message (its turn's ``turnComplete``)."""
+
+    session_id: str
+    turn_id: int | None
+    input: str
+    text: str
+    interrupted: bool
+    latency_ms: int | None
+    duration_ms: int | None
+    tool_calls: list[ChatToolCall]
+
+
 class AssistantRef(BaseModel):
     id: int
     name: str

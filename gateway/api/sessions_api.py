@@ -88,7 +88,7 @@ async def create_session(request: web.Request) -> web.Response:
     return json_response(payload, status=201)
 
 
-async def _visible_session(request: web.Request, admin_permission: str) -> Session:
+async def visible_session(request: web.Request, admin_permission: str) -> Session:
     """The session named in the path, if this key may see it; otherwise 404 (never 403, so
     ids of other keys' sessions cannot be probed)."""
     ctx = context_of(request)
@@ -118,14 +118,14 @@ async def _respond(ctx: GatewayContext, row: Session, *, history: bool = False) 
 @requires("sessions:create", "sessions:read")
 async def get_session(request: web.Request) -> web.Response:
     query = read_query(request, SessionDetailQuery)
-    row = await _visible_session(request, "sessions:read")
+    row = await visible_session(request, "sessions:read")
     return await _respond(context_of(request), row, history=query.include == "history")
 
 
 @requires("sessions:create", "sessions:write")
 async def delete_session(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    row = await _visible_session(request, "sessions:write")
+    row = await visible_session(request, "sessions:write")
     ended = await ctx.sessions.end(row.id, "api_delete")
     return await _respond(ctx, ended)
 
@@ -166,6 +166,6 @@ async def list_sessions(request: web.Request) -> web.Response:
 async def get_transcript(request: web.Request) -> web.Response:
     """A key that created the session may read its transcript; others need sessions:read."""
     ctx = context_of(request)
-    row = await _visible_session(request, "sessions:read")
+    row = await visible_session(request, "sessions:read")
     turns = await ctx.store.sessions.turns(row.id)
     return json_response(Transcript(session_id=row.id, turns=[turn_view(t) for t in turns]))

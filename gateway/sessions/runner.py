@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
+ToolObserver = Callable[[ToolCall], dict[str, Any] | None]
+"""Told of each webhook tool call before it is delivered (the REST chat door streams it);
+returns metadata of the current turn to merge into the webhook's ``metadata``, if any."""
 
 
 def _as_connected(plan: SessionPlan, provider: ProviderSession) -> SessionPlan:
@@ -112,6 +115,7 @@ class SessionRunner:
         reader: ClientReader,
         *,
         assistant: Assistant | None = None,
+        tool_observer: ToolObserver | None = None,
     ) -> str:
         """Run the session until it ends; returns (and records) the end reason.
 
@@ -126,7 +130,7 @@ class SessionRunner:
                 await self._service.finish(session.id, "assistant_missing")
                 return "assistant_missing"
             with tracing.span("session", session_id=session.id, channel=session.channel):
-                reason = await self._run(session, client, reader, assistant)
+                reason = await self._run(session, client, reader, assistant, tool_observer)
                 tracing.annotate(outcome=reason)
                 return reason
         finally:
@@ -145,7 +149,12 @@ class SessionRunner:
         )
 
     async def _run(
-        self, session: Session, client: SessionClient, reader: ClientReader, assistant: Assistant
+        self,
+        session: Session,
+        client: SessionClient,
+        reader: ClientReader,
+        assistant: Assistant,
+        tool_observer: ToolObserver | None,
     ) -> str:
         plan = self.plan(session, client, assistant)
         try:
@@ -170,7 +179,7 @@ class SessionRunner:
             ),
             turns=SessionTurns(self._transcripts, session.id),
             on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
-            webhooks=self._webhooks(session, assistant),
+            webhooks=self._webhooks(session, assistant, tool_observer),
             silence_ms=session_spec(assistant, session).turn_detection.silence_ms,
         )
         return await self._converse(
@@ -239,7 +248,9 @@ class SessionRunner:
             log.exception("caller context failed", extra={"session_id": session.id})
             return None
 
-    def _webhooks(self, session: Session, assistant: Assistant) -> WebhookHandler:
+    def _webhooks(
+        self, session: Session, assistant: Assistant, observer: ToolObserver | None
+    ) -> WebhookHandler:
         chosen = overrides_of(session).tools
         endpoints = {
             tool["name"]: ToolEndpoint(tool["name"], tool["webhook_url"])
@@ -249,10 +260,14 @@ class SessionRunner:
         context = CallContext(session.id, assistant.id, session.phone_number, session.meta)
 
         async def handle(call: ToolCall) -> dict[str, Any]:
+            turn_metadata = observer(call) if observer is not None else None
             endpoint = endpoints.get(call.name)
             if endpoint is None:
                 return {"error": f"tool {call.name!r} has no webhook"}
-            return await self._tools.call(endpoint, call, context)
+            called = context
+            if turn_metadata:
+                called = replace(context, metadata={**(context.metadata or {}), **turn_metadata})
+            return await self._tools.call(endpoint, call, called)
 
         return handle
 
