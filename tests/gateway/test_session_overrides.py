@@ -12,8 +12,10 @@ import pytest
 
 from kinds.clock import SystemClock
 from providers.events import AgentAudio, ResponseDone, ToolCall
+from providers.gemini_live import GeminiLiveProvider
 from providers.openai_realtime import OpenAIRealtimeProvider
 from providers.registry import ProviderRegistry
+from tests.fakes.gemini_live import FakeGeminiLive
 from tests.fakes.openai_realtime import FakeRealtimeServer
 from tests.fakes.openai_realtime_default import default_script
 from tests.fakes.scripted_provider import CAPABILITIES
@@ -226,3 +228,33 @@ async def test_assistant_list_pages(gateway: Gateway) -> None:
     assert (page["total"], page["limit"], page["offset"]) == (4, 2, 1)
     response = await gateway.request("GET", "/api/v1/assistants?limit=0")
     assert response.status == 422
+
+
+async def test_gemini_speaks_the_sessions_language_and_voice(tmp_path: Path) -> None:
+    fake = FakeGeminiLive()
+    await fake.start()
+
+    def register(registry: ProviderRegistry) -> None:
+        registry.register(
+            "gemini", lambda: GeminiLiveProvider("test-gemini-key", fake.url, clock=SystemClock())
+        )
+
+    try:
+        async for gw in start_gateway(tmp_path, SystemClock(), register=register):
+            row = await gw.ctx.store.assistants.create(
+                {"name": "Live", "provider": "gemini", "language_code": "de-DE", "voice": "Kore"},
+                gw.clock.now(),
+            )
+            created = await gw.create_session(
+                assistant_id=row.id, language_code="en-US", voice="Puck", context_window=4
+            )
+            ws = await connect(gw, created)
+            await receive(ws)
+            conn = await fake.next_connection()
+            assert conn.setup is not None
+            speech = conn.setup["generationConfig"]["speechConfig"]
+            assert speech["languageCode"] == "en-US"
+            assert speech["voiceConfig"]["prebuiltVoiceConfig"]["voiceName"] == "Puck"
+            await ws.close()
+    finally:
+        await fake.stop()
