@@ -124,8 +124,8 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         le=36_500,
-        description="Delete transcript turns older than this many days (an hourly sweep on "
-        "every node); unset: keep them.",
+        description="Delete transcript turns older than this many days (swept a minute after "
+        "start, then hourly, on every node); unset: keep them.",
     )
     # NoDecode: the raw text reaches the validator below, which explains a bad value in one
     # line; pydantic-settings' own JSON decoding failed with a 41-line SettingsError.

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 RETENTION_SWEEP_S = 3600.0
 """Hourly: retention is counted in days, so an hour's lag is immaterial, and a large backlog
 (the first sweep after the setting is turned on) is spread over few, bounded statements."""
+FIRST_SWEEP_S = 60.0
+"""The first sweep waits a minute after start-up, off the busy start (migrations, reconnecting
+clients); short enough that nodes restarted often still sweep."""
 
 
 class TranscriptRetention:
@@ -35,7 +38,9 @@ class TranscriptRetention:
         return deleted
 
     async def run(self) -> None:
-        """Sweep now and then every ``RETENTION_SWEEP_S`` until cancelled."""
+        """Sweep ``FIRST_SWEEP_S`` after start, then every ``RETENTION_SWEEP_S``, until
+        cancelled."""
+        await self._clock.sleep(FIRST_SWEEP_S)
         while True:
             try:
                 await self.sweep_once()

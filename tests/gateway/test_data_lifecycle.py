@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from datetime import timedelta
@@ -11,12 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Select, func, select
 
-from gateway.sessions.retention import TranscriptRetention
+from gateway.sessions.retention import FIRST_SWEEP_S, TranscriptRetention
 from gateway.sessions.transcripts import TurnRecord
 from gateway.store.models import Contact, Session, Turn
 from kinds.clock import SystemClock
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.ws_helpers import closed, receive, receive_until
+from tests.virtual_clock import VirtualClock
 
 CALLER = "+15550007777"
 SECRET_TEXT = "my account number is 99887766"
@@ -105,6 +107,29 @@ async def test_retention_deletes_only_turns_older_than_the_setting(gateway: Gate
     kept = await gateway.ctx.store.sessions.turns(created["session_id"])
     assert [t.text for t in kept] == ["new"]
     assert await retention.sweep_once() == 0
+
+
+async def test_the_sweep_runs_a_minute_after_start_then_hourly(gateway: Gateway) -> None:
+    created = await gateway.create_session(mode="chat")
+    clock = VirtualClock(start=gateway.clock.now())
+    old = clock.now() - timedelta(days=31)
+    gateway.ctx.transcripts.submit(
+        created["session_id"], 0, (TurnRecord("user", "x", old, old),), 1
+    )
+    await gateway.ctx.transcripts.drain()
+    sweeping = asyncio.create_task(
+        TranscriptRetention(gateway.ctx.store.sessions, clock, days=30).run()
+    )
+    try:
+        await clock.sleeping(1)
+        assert len(await gateway.ctx.store.sessions.turns(created["session_id"])) == 1
+        await clock.advance(FIRST_SWEEP_S)
+        await clock.sleeping(1)  # swept, and asleep for the next hour
+        assert await gateway.ctx.store.sessions.turns(created["session_id"]) == []
+    finally:
+        sweeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeping
 
 
 async def test_a_gateway_with_retention_runs_the_sweep(tmp_path: Path) -> None:
