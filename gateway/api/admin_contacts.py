@@ -95,7 +95,7 @@ async def erase_contact(request: web.Request) -> web.Response:
         await ctx.sessions.end(session_id, "contact_erased")
     await ctx.live.wait_gone(live)
     await ctx.transcripts.drain()
-    erased = await ctx.store.contacts.erase(contact_id)
+    erased = await ctx.store.contacts.erase(contact_id, ctx.clock.now())
     if erased is None:
         raise NotFound("no contact with this id")
     log.info(

@@ -191,7 +191,10 @@ class RestChats:
         if row.mode != "chat":
             raise Conflict("REST messages are for chat sessions; voice sessions use the WebSocket")
         if row.status == "active":
-            raise Conflict("the session has a live WebSocket: send textMessage there")
+            raise Conflict(
+                "the session has a live WebSocket (send textMessage there), or its REST chat "
+                "is held by another node"
+            )
         claimed = await self._service.claim(row)
         chat = RestChat(claimed.id)
         self._chats[claimed.id] = chat

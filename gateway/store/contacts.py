@@ -83,7 +83,7 @@ class ContactRepository:
             row.name = name
         return row
 
-    async def erase(self, contact_id: int) -> tuple[int, int] | None:
+    async def erase(self, contact_id: int, now: datetime) -> tuple[int, int] | None:
         """Erase a contact (None if unknown): its sessions' transcripts are deleted, the
         sessions keep no number, contact or metadata, and the contact row goes. One
         transaction; (sessions erased, turns deleted)."""
@@ -95,7 +95,7 @@ class ContactRepository:
             sessions = await db.execute(
                 update(Session)
                 .where(Session.contact_id == contact_id)
-                .values(contact_id=None, phone_number=None, meta={})
+                .values(contact_id=None, phone_number=None, meta={}, erased_at=now)
             )
             await db.execute(delete(Contact).where(Contact.id == contact_id))
         return int(sessions.rowcount), int(turns.rowcount)  # type: ignore[attr-defined]

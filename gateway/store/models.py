@@ -120,6 +120,9 @@ class Session(Base):
     overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """This session's changes to its assistant (``gateway.sessions.overrides``)."""
     last_activity_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+    """Its contact was erased: transcripts written later (a node still wrapping it up) are
+    dropped."""
 
 
 class Turn(Base):

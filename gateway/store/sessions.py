@@ -158,8 +158,12 @@ class SessionRepository:
         return {row.id: row.end_reason or row.status for row in rows}
 
     async def add_turns(self, session_id: str, turns: Sequence[Turn], completed: int) -> None:
-        """Store finished turns and count ``completed`` more conversational turns."""
+        """Store finished turns and count ``completed`` more conversational turns; nothing
+        for a session whose contact was erased meanwhile."""
         async with self._db.begin() as db:
+            erased = await db.scalar(select(Session.erased_at).where(Session.id == session_id))
+            if erased is not None:
+                return
             db.add_all(turns)
             values: dict[str, Any] = {}
             if completed:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -73,6 +73,10 @@ async def test_erasing_a_contact_leaves_nothing_behind(
         assert view["status"] == "ended"
     live_view = await (await gateway.request("GET", f"/api/v1/sessions/{ids[1]}")).json()
     assert live_view["end_reason"] == "contact_erased"
+    late = datetime.now(UTC)  # a node still wrapping a session up writes its last turn
+    gateway.ctx.transcripts.submit(ids[1], 99, (TurnRecord("user", SECRET_TEXT, late, late),), 1)
+    await gateway.ctx.transcripts.drain()
+    assert await _count(gateway, turns) == 0
     assert (await gateway.request("GET", path)).status == 404
     assert (await gateway.request("DELETE", path + "?erase=true")).status == 404
     other = await (

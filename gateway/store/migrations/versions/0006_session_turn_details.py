@@ -1,4 +1,4 @@
-"""session overrides and activity; turn ids, durations and reply latency
+"""session overrides, activity and erasure; turn ids, durations and reply latency
 
 Revision ID: 0006
 Revises: 0003
@@ -20,6 +20,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("overrides", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.add_column(sa.Column("last_activity_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("erased_at", sa.DateTime(), nullable=True))
     with op.batch_alter_table("turns", schema=None) as batch_op:
         batch_op.add_column(sa.Column("turn_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("duration_ms", sa.Integer(), nullable=True))
@@ -32,5 +33,6 @@ def downgrade() -> None:
         batch_op.drop_column("duration_ms")
         batch_op.drop_column("turn_id")
     with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.drop_column("erased_at")
         batch_op.drop_column("last_activity_at")
         batch_op.drop_column("overrides")
