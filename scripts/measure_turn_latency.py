@@ -2,6 +2,7 @@
 """Compare ``turnComplete.latencyMs`` with the reply latency an app measures itself.
 
     .venv/bin/python scripts/measure_turn_latency.py --spawn --turns 20
+    .venv/bin/python scripts/measure_turn_latency.py --spawn --provider openai-fake --turns 20
     .venv/bin/python scripts/measure_turn_latency.py --gateway http://127.0.0.1:8080 \\
         --api-key kura_live_... --assistant-id 1 --turns 20
 
@@ -10,7 +11,9 @@ the moment it was written and the moment the first agent output (``transcription
 the output, or ``agentAudioChunk``) arrived. That span is this simulator's own measurement of
 the reply latency; the gateway's is the ``latencyMs`` of the turn's ``turnComplete``. Prints
 both per turn with ``--verbose``, and a summary line: their p50s and the largest difference
-(target: within 20 ms). ``--spawn`` starts ``kura serve`` (temp SQLite, local provider).
+(target: within 20 ms). ``--spawn`` starts ``kura serve`` (temp SQLite) with the local provider,
+or with ``--provider openai-fake`` the OpenAI Realtime protocol fake in its own process and an
+assistant on it, so each reply crosses a real provider socket.
 """
 
 from __future__ import annotations
@@ -65,7 +68,9 @@ async def _until_turn_complete(ws: aiohttp.ClientWebSocketResponse) -> tuple[flo
             raise RuntimeError(f"session error: {message['error']}")
 
 
-async def measure(url: str, api_key: str, assistant_id: int, turns: int) -> list[TurnSample]:
+async def measure(
+    url: str, api_key: str, assistant_id: int, turns: int, *, greets: bool = True
+) -> list[TurnSample]:
     headers = {"Authorization": f"Bearer {api_key}"}
     body = {"assistant_id": assistant_id, "mode": "chat"}
     samples: list[TurnSample] = []
@@ -74,7 +79,8 @@ async def measure(url: str, api_key: str, assistant_id: int, turns: int) -> list
             response.raise_for_status()
             created = await response.json()
         async with http.ws_connect(created["websocket_url"]) as ws:
-            await _until_turn_complete(ws)  # the greeting answers nobody: no latency
+            if greets:
+                await _until_turn_complete(ws)  # the greeting answers nobody: no latency
             for n in range(turns):
                 text = json.dumps({"type": "textMessage", "text": f"Turn number {n + 1}"})
                 await ws.send_str(text)
@@ -87,20 +93,38 @@ async def measure(url: str, api_key: str, assistant_id: int, turns: int) -> list
     return samples
 
 
-@contextlib.contextmanager
-def spawned_gateway() -> Iterator[tuple[str, str]]:
-    """``kura serve`` on a free loopback port with a bootstrap key; (url, key)."""
+def _free_port() -> int:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _child(command: list[str], env: dict[str, str], cwd: str, log_name: str) -> Iterator[None]:
+    with open(Path(cwd) / log_name, "w") as log:
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)
+        try:
+            yield
+        finally:
+            child.terminate()
+            child.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def spawned_gateway(provider: str) -> Iterator[tuple[str, str, int]]:
+    """``kura serve`` on a free loopback port with a bootstrap key (and the OpenAI fake);
+    (url, key, assistant id)."""
     sys.path.insert(0, str(ROOT))
     from gateway.bootstrap import generate_api_key
 
-    key = generate_api_key()
+    port, key = _free_port(), generate_api_key()
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="kura-latency-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="kura-latency-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
         env.update(
             PYTHONPATH=str(ROOT),
@@ -109,17 +133,29 @@ def spawned_gateway() -> Iterator[tuple[str, str]]:
             KURA_PUBLIC_URL=url,
             KURA_TTS_COMMAND="off",
         )
+        if provider == "openai-fake":
+            fake_port = _free_port()
+            fake = [sys.executable, "-m", "tests.fakes.openai_realtime", "--port", str(fake_port)]
+            stack.enter_context(_child(fake, env, tmp, "fake.log"))
+            env["KURA_OPENAI_API_KEY"] = "sk-test"
+            env["KURA_OPENAI_REALTIME_URL"] = f"ws://127.0.0.1:{fake_port}/v1/realtime"
         serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
-        with open(Path(tmp) / "serve.log", "w") as log:
-            child = subprocess.Popen(
-                [*serve, "--port", str(port)], env=env, cwd=tmp, stdout=log, stderr=log
-            )
-            try:
-                _wait_healthy(url)
-                yield url, key
-            finally:
-                child.terminate()
-                child.wait(timeout=15)
+        stack.enter_context(_child([*serve, "--port", str(port)], env, tmp, "serve.log"))
+        _wait_healthy(url)
+        assistant_id = 1 if provider == "local" else _openai_assistant(url, key)
+        yield url, key, assistant_id
+
+
+def _openai_assistant(url: str, key: str) -> int:
+    fields = {"name": "Fake Realtime", "provider": "openai", "greeting": "Hello, how can I help?"}
+    body = json.dumps(fields).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        f"{url}/api/v1/assistants",
+        data=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return int(json.loads(response.read())["id"])
 
 
 def _wait_healthy(url: str) -> None:
@@ -154,18 +190,21 @@ def report(samples: list[TurnSample], verbose: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--spawn", action="store_true", help="start kura serve (local provider)")
+    p.add_argument("--spawn", action="store_true", help="start kura serve")
+    p.add_argument("--provider", choices=("local", "openai-fake"), default="local")
     p.add_argument("--gateway", default="http://127.0.0.1:8080")
     p.add_argument("--api-key", default=os.environ.get("KURA_API_KEY", ""))
     p.add_argument("--assistant-id", type=int, default=1)
     p.add_argument("--turns", type=int, default=20)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--no-greeting", action="store_true", help="the assistant does not greet")
     args = p.parse_args(argv)
     with contextlib.ExitStack() as stack:
-        url, key = args.gateway, args.api_key
+        url, key, assistant_id = args.gateway, args.api_key, args.assistant_id
         if args.spawn:
-            url, key = stack.enter_context(spawned_gateway())
-        samples = asyncio.run(measure(url, key, args.assistant_id, args.turns))
+            url, key, assistant_id = stack.enter_context(spawned_gateway(args.provider))
+        greets = not args.no_greeting
+        samples = asyncio.run(measure(url, key, assistant_id, args.turns, greets=greets))
     print(report(samples, args.verbose))
     return 0 if max(s.difference_ms for s in samples) <= TARGET_MS else 1
 
