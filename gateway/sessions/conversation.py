@@ -44,6 +44,7 @@ from providers.base import ProviderSession
 from providers.events import (
     AgentAudio,
     CallerSpeechStarted,
+    CallerSpeechStopped,
     OutputTruncated,
     ProviderEvent,
     ProviderFailed,
@@ -233,6 +234,9 @@ class Conversation:
                 await self._client.deliver(
                     TranscriptionUpdate(source=source, text=text, final=final)
                 )
+            case CallerSpeechStopped():
+                self._mark_activity()
+                self._caller_done()  # the provider's VAD ended the caller's turn
             case CallerSpeechStarted():
                 self._mark_activity()
                 await self._announce(self._log.caller_started_speaking())

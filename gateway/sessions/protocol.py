@@ -92,7 +92,7 @@ class TurnComplete(_Message):
     turn_id: int | None = Field(default=None, alias="turnId")
     latency_ms: int | None = Field(default=None, alias="latencyMs")
     """The caller's end of turn → the first agent audio or text; null when no end was seen
-    (the greeting; a provider that finds the caller's turns itself)."""
+    (the greeting; a provider whose VAD does not report the end of speech)."""
     duration_ms: int | None = Field(default=None, alias="durationMs")
 
 

@@ -75,6 +75,8 @@ async def test_voice_round_trip_plays_the_utterance_back(gateway: Gateway) -> No
     speech_s = len(_speech_pcm()) / 48_000
     assert 0.5 * speech_s < len(audio) / 48_000 < speech_s + 1.0
     assert turn["interrupted"] is False
+    # The local provider's VAD ended the caller's turn (CallerSpeechStopped): timed from there.
+    assert isinstance(turn["latencyMs"], int) and turn["turnId"] == 2
     await ws.close()
 
 

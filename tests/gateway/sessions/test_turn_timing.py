@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gateway.sessions.conversation import ConversationLimits
 from gateway.sessions.port import CallerText, CallerTurnEnded, CallerTurnStarted
 from gateway.sessions.protocol import TurnStarted
 from gateway.telephony.bridge import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
-from providers.events import AgentAudio, ResponseDone, TranscriptDelta
+from providers.events import (
+    AgentAudio,
+    CallerSpeechStarted,
+    CallerSpeechStopped,
+    ResponseDone,
+    TranscriptDelta,
+)
 from tests.gateway.sessions.harness import engine, waited
 
 LIMITS = ConversationLimits(idle_timeout_s=3600)
@@ -73,3 +81,17 @@ async def test_turn_ids_count_up_and_turn_started_comes_once_per_role() -> None:
             assert turn.turn_id == n
         started = [(m.role, m.turn_id) for m in h.client.messages if isinstance(m, TurnStarted)]
         assert started == [(role, n) for n in (1, 2, 3) for role in ("user", "assistant")]
+
+
+async def test_latency_from_the_providers_own_end_of_speech() -> None:
+    async with engine(limits=LIMITS) as h:
+        h.provider.emit(CallerSpeechStarted(), TranscriptDelta("input", "Hi", final=True))
+        await h.settled()
+        await h.clock.advance(0.8)
+        h.provider.emit(CallerSpeechStopped())
+        await h.settled()
+        await h.clock.advance(0.27)
+        h.provider.emit(AgentAudio(b"\x00\x00" * 480, "r1"), ResponseDone("r1"))
+        turn = await h.client.turn()
+        assert (turn.turn_id, turn.latency_ms, turn.duration_ms) == (1, 270, 1070)
+        assert h.reply_latencies_s == [pytest.approx(0.27)]
