@@ -129,6 +129,13 @@ class Settings(TelephonySettings):
     default_rate_limit_per_minute: int = Field(
         default=60, ge=1, description="Limit for requests without a valid key, per address."
     )
+    transcript_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Delete transcript turns older than this many days (swept a minute after "
+        "start, then hourly, on every node); unset: keep them.",
+    )
     # NoDecode: the raw text reaches the validator below, which explains a bad value in one
     # line; pydantic-settings' own JSON decoding failed with a 41-line SettingsError.
     allowed_origins: Annotated[list[str], NoDecode] = Field(

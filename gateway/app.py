@@ -26,6 +26,8 @@ from gateway.sessions.events import PostCallEvents
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.recording_retention import run_recording_sweeps
 from gateway.sessions.recordings_setup import recording_storage
+from gateway.sessions.rest_chat import RestChats
+from gateway.sessions.retention import TranscriptRetention
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
@@ -56,7 +58,7 @@ def _webhook_tools(settings: Settings, clock: Clock) -> WebhookTools:
 
 
 def _session_service(
-    settings: Settings, store: Store, clock: Clock, bus: ControlBus
+    settings: Settings, store: Store, clock: Clock, bus: ControlBus, registry: ProviderRegistry
 ) -> SessionService:
     return SessionService(
         store,
@@ -64,6 +66,7 @@ def _session_service(
         bus,
         connect_timeout_s=settings.session_connect_timeout_s,
         token_ttl_s=settings.session_token_ttl_s,
+        providers=registry,
     )
 
 
@@ -104,10 +107,10 @@ def build_context(
     store = Store.open(settings.database_url)
     node_id = uuid.uuid4().hex[:12]
     shared = build_shared_state(settings, clock, node_id)
-    sessions = _session_service(settings, store, clock, shared.bus)
+    registry = providers or build_registry(settings, clock)
+    sessions = _session_service(settings, store, clock, shared.bus, registry)
     live = LiveSessions(shared.directory, shared.bus, node_id)
     transcripts = TranscriptWriter(store.sessions)
-    registry = providers or build_registry(settings, clock)
     tools = _webhook_tools(settings, clock)
     events, delivery = _post_call_events(settings, store, clock, node_id)
     runner = SessionRunner(
@@ -131,6 +134,7 @@ def build_context(
         shared=shared,
         sessions=sessions,
         runner=runner,
+        rest_chats=RestChats(sessions, runner),
         live=live,
         transcripts=transcripts,
         tools=tools,
@@ -168,6 +172,21 @@ def build_app(
     return app
 
 
+def _background_tasks(ctx: GatewayContext) -> list[asyncio.Task[None]]:
+    """The node's periodic work: expiry and recording sweeps, loop-lag watch, post-call event
+    delivery, and transcript retention when it is set."""
+    sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
+    lag = asyncio.create_task(watch_loop_lag(), name="loop-lag")
+    recordings = asyncio.create_task(_sweep_recordings(ctx), name="recording-sweeper")
+    delivery = asyncio.create_task(ctx.event_delivery.run(), name="event-delivery")
+    tasks: list[asyncio.Task[None]] = [sweeper, lag, recordings, delivery]
+    days = ctx.settings.transcript_retention_days
+    if days is not None:
+        retention = TranscriptRetention(ctx.store.sessions, ctx.clock, days)
+        tasks.append(asyncio.create_task(retention.run(), name="transcript-retention"))
+    return tasks
+
+
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     ctx = app[CONTEXT]
     await ctx.store.migrate()
@@ -179,18 +198,16 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await _end_orphans(ctx)
     ctx.transcripts.start()
     ctx.shared.start(ctx.store)
-    sweeper = asyncio.create_task(_sweep_expired(ctx), name="expiry-sweeper")
-    lag = asyncio.create_task(watch_loop_lag(), name="loop-lag")
-    recordings = asyncio.create_task(_sweep_recordings(ctx), name="recording-sweeper")
-    delivery = asyncio.create_task(ctx.event_delivery.run(), name="event-delivery")
+    tasks = _background_tasks(ctx)
     try:
         yield
     finally:
-        for task in (sweeper, lag, recordings, delivery):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await ctx.drain.aclose()
+        await ctx.rest_chats.aclose()
         await ctx.transcripts.aclose()
         await ctx.tools.aclose()
         await ctx.shared.aclose()

@@ -11,6 +11,7 @@ from gateway.drain_state import DrainState
 from gateway.sessions.event_delivery import EventDelivery
 from gateway.sessions.events import PostCallEvents
 from gateway.sessions.live import LiveSessions
+from gateway.sessions.rest_chat import RestChats
 from gateway.sessions.runner import SessionRunner
 from gateway.sessions.service import SessionService
 from gateway.sessions.tools import WebhookTools
@@ -38,6 +39,7 @@ class GatewayContext:
     shared: SharedState
     events: PostCallEvents
     event_delivery: EventDelivery
+    rest_chats: RestChats
     drain: DrainState = field(default_factory=DrainState)
 
 

@@ -31,6 +31,13 @@ class ProviderCapabilities:
     vad_runs_locally: bool = False
     """Its own turn detection runs on the gateway's CPU (the local provider): a client that
     already runs a VAD on the same audio should mark the turns instead."""
+    voices: bool = False
+    """``AssistantSpec.voice`` chooses how it sounds (a session may override it)."""
+    vad_threshold: bool = False
+    """Its turn detection honours ``TurnDetection.threshold`` (a session may override it)."""
+    history_window: bool = False
+    """A re-seeded connection replays at most ``SessionContext.history_window`` earlier
+    utterances."""
 
     @property
     def input_formats(self) -> tuple[AudioFormat, ...]:

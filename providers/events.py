@@ -41,6 +41,14 @@ class CallerSpeechStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class CallerSpeechStopped:
+    """The provider's own VAD found the end of the caller's speech: their turn is over, and
+    the reply latency counts from here."""
+
+    kind: Literal["speech_stopped"] = "speech_stopped"
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseDone:
     """The assistant finished (or was interrupted in) the response ``item_id``: a turn ends."""
 
@@ -108,6 +116,7 @@ ProviderEvent = (
     AgentAudio
     | TranscriptDelta
     | CallerSpeechStarted
+    | CallerSpeechStopped
     | ResponseDone
     | OutputTruncated
     | ToolCall

@@ -57,6 +57,11 @@ class HistoryItem:
     text: str
 
 
+def recent_history(items: list[HistoryItem], window: int) -> list[HistoryItem]:
+    """The last ``window`` utterances (none for 0): what a re-seeded connection is given."""
+    return items[max(len(items) - window, 0) :] if window > 0 else []
+
+
 @dataclass(frozen=True, slots=True)
 class SessionContext:
     """What a provider knows about the session it serves."""
@@ -67,6 +72,8 @@ class SessionContext:
     caller_context: str | None = None
     """Facts about the caller (returning or new, ...) to append to the instructions."""
     history: tuple[HistoryItem, ...] = ()
+    history_window: int = 50
+    """At most this many earlier utterances are replayed when a connection is re-seeded."""
     input_audio: AudioFormat | None = None
     """The format the session plan chose for caller audio, one of the provider's
     ``input_formats`` (a call's 8 kHz µ-law where the provider takes it); None: its default."""

@@ -62,6 +62,20 @@ class ContactQuery(PageQuery):
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
 
 
+class EraseQuery(_Request):
+    erase: bool = Field(
+        default=False,
+        description="Must be true: the contact, its sessions' transcripts, numbers and "
+        "metadata are erased for good",
+    )
+
+
+class ContactErased(BaseModel):
+    contact_id: int
+    sessions_erased: int
+    turns_deleted: int
+
+
 class ContactFields(_Request):
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = Field(
         description="The name the assistant is told; null clears it"

@@ -7,9 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.auth import requires
-from gateway.api.bodies import json_response, read_body
+from gateway.api.bodies import json_response, read_body, read_query
 from gateway.api.ids import path_id
-from gateway.api.schemas import AssistantFields, AssistantList, CreateAssistantRequest
+from gateway.api.schemas import (
+    AssistantFields,
+    AssistantList,
+    AssistantQuery,
+    CreateAssistantRequest,
+)
 from gateway.api.views import assistant_view
 from gateway.context import GatewayContext, context_of
 from gateway.errors import NotFound, ValidationFailed
@@ -63,8 +68,13 @@ def checked_fields(body: AssistantFields, provider_names: list[str]) -> dict[str
 
 @requires("assistants:read")
 async def list_assistants(request: web.Request) -> web.Response:
-    rows = await context_of(request).store.assistants.list_all()
-    return json_response(AssistantList(data=[assistant_view(row) for row in rows]))
+    query = read_query(request, AssistantQuery)
+    rows, total = await context_of(request).store.assistants.page(
+        limit=query.limit, offset=query.offset
+    )
+    data = [assistant_view(row) for row in rows]
+    page = AssistantList(data=data, total=total, limit=query.limit, offset=query.offset)
+    return json_response(page)
 
 
 @requires("assistants:read")
@@ -97,6 +107,8 @@ async def update_assistant(request: web.Request) -> web.Response:
 @requires("assistants:write")
 async def delete_assistant(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    if not await ctx.store.assistants.delete(_assistant_id(request), ctx.clock.now()):
+    assistant_id = _assistant_id(request)
+    if not await ctx.store.assistants.delete(assistant_id, ctx.clock.now()):
         raise NotFound("no assistant with this id")
+    await ctx.sessions.end_for_assistant(assistant_id, "assistant_deleted")
     return web.Response(status=204)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 PERMISSIONS: dict[str, str] = {
-    "sessions:create": "Create sessions, and read or end the sessions this key created",
+    "sessions:create": "Create sessions; read (with transcript), chat in and end its own sessions",
     "sessions:connect": "Connect a session's WebSocket with this key instead of its token",
     "sessions:read": "List and read every session and its transcript",
     "sessions:write": "End any session",

@@ -11,6 +11,19 @@ from gateway.api.schemas import CreateSessionRequest
 from gateway.errors import Forbidden
 from gateway.store.models import ApiKey
 
+PERSONA_FIELDS = frozenset(
+    {
+        "instructions",
+        "greeting",
+        "voice",
+        "tools",
+        "max_turns",
+        "context_window",
+        "vad_threshold",
+        "silence_ms",
+    }
+)
+
 
 def check_session_scope(key: ApiKey, body: CreateSessionRequest) -> None:
     if body.assistant_id not in key.assistant_ids:
@@ -19,3 +32,8 @@ def check_session_scope(key: ApiKey, body: CreateSessionRequest) -> None:
         raise Forbidden(f"this publishable key may not create {body.mode} sessions")
     if body.phone_number is not None:
         raise Forbidden("a publishable key may not set phone_number")
+    # Anyone can read the key from the page: the assistant's persona, tools and limits are the
+    # site owner's, not the visitor's to rewrite.
+    changed = sorted(PERSONA_FIELDS & body.model_fields_set)
+    if changed:
+        raise Forbidden(f"a publishable key may not override {', '.join(changed)}")

@@ -14,19 +14,23 @@ from gateway.api import (
     health_api,
     monitor_socket,
     recordings_api,
+    rest_chat_api,
     sessions_api,
 )
 from gateway.api.admin_schemas import (
     AssignNumberRequest,
     ContactDetail,
+    ContactErased,
     ContactFields,
     ContactPage,
     ContactQuery,
+    EraseQuery,
     NumberFields,
     NumberPage,
     NumberView,
     PageQuery,
 )
+from gateway.api.asyncapi import build_asyncapi
 from gateway.api.call_schemas import CallPage, CallQuery, CallView, CreateCallRequest
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.metrics_api import metrics_text
@@ -36,7 +40,10 @@ from gateway.api.route_table import VERSION, Route
 from gateway.api.schemas import (
     AssistantFields,
     AssistantList,
+    AssistantQuery,
     AssistantView,
+    ChatMessageRequest,
+    ChatReply,
     CreateAssistantRequest,
     CreateSessionRequest,
     Health,
@@ -58,6 +65,10 @@ async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(with_providers(build_document(ROUTES), providers))
 
 
+async def asyncapi_document(request: web.Request) -> web.Response:
+    return web.json_response(build_asyncapi(context_of(request).settings.public_ws_url))
+
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/health", health, "Health check", "getHealth", response=Health,
           tags=("health",)),
@@ -68,7 +79,7 @@ ROUTES: tuple[Route, ...] = (
           "traffic)", "getReadiness", response=health_api.Readiness, tags=("health",),
           also=(503,)),
     Route("GET", "/api/v1/assistants", assistants_api.list_assistants, "List assistants",
-          "listAssistants", response=AssistantList, tags=("assistants",)),
+          "listAssistants", response=AssistantList, query=AssistantQuery, tags=("assistants",)),
     Route("POST", "/api/v1/assistants", assistants_api.create_assistant, "Create an assistant",
           "createAssistant", 201, AssistantView, CreateAssistantRequest, tags=("assistants",)),
     Route("GET", "/api/v1/assistants/{assistant_id}", assistants_api.get_assistant,
@@ -83,9 +94,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/sessions", sessions_api.list_sessions, "List sessions",
           "listSessions", response=SessionPage, query=sessions_api.SessionQuery),
     Route("GET", "/api/v1/sessions/{session_id}", sessions_api.get_session,
-          "Get session status", "getSession", response=SessionView),
+          "Get session status", "getSession", response=SessionView,
+          query=sessions_api.SessionDetailQuery),
     Route("DELETE", "/api/v1/sessions/{session_id}", sessions_api.delete_session,
           "End session", "deleteSession", response=SessionView),
+    Route("POST", "/api/v1/sessions/{session_id}/messages", rest_chat_api.post_message,
+          "Send a chat message and get the reply (Accept: text/event-stream streams it as SSE)",
+          "postMessage", 200, ChatReply, ChatMessageRequest),
     Route("GET", "/api/v1/sessions/{session_id}/transcript", sessions_api.get_transcript,
           "Get a session's transcript", "getTranscript", response=Transcript),
     Route("POST", "/api/v1/calls", calls_api.create_call,
@@ -123,6 +138,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/admin/contacts/{contact_id}", admin_contacts.get_contact,
           "Get a contact and its recent sessions", "getContact", response=ContactDetail,
           tags=("contacts",)),
+    Route("DELETE", "/api/v1/admin/contacts/{contact_id}", admin_contacts.erase_contact,
+          "Erase a contact with its sessions' transcripts (?erase=true)", "eraseContact",
+          response=ContactErased, query=EraseQuery, tags=("contacts",)),
     Route("PATCH", "/api/v1/admin/contacts/{contact_id}", admin_contacts.update_contact,
           "Edit a contact", "updateContact", 200, ContactDetail, ContactFields,
           tags=("contacts",)),
@@ -145,6 +163,7 @@ def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/api/v1/openapi.json", openapi_document)
+    app.router.add_get("/api/v1/asyncapi.json", asyncapi_document)
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/v1/sessions/{session_id}/connect", connect_session)
     app.router.add_get("/api/v1/sessions/{session_id}/monitor", monitor_socket.monitor_session)

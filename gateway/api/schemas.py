@@ -28,12 +28,84 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+ToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
 class CreateSessionRequest(_Request):
+    """The Kura fields, then optional overrides of the assistant for this session only."""
+
     assistant_id: Annotated[RowId, Field(description="Assistant ID")]
     mode: Literal["voice", "chat"] = "voice"
     phone_number: PhoneNumber | None = None
-    language_code: Annotated[str, Field(pattern=BCP47, max_length=35)] = "en-US"
-    metadata: Annotated[dict[str, Any] | None, AfterValidator(_bounded_metadata)] = None
+    language_code: Annotated[
+        str | None,
+        Field(
+            pattern=BCP47,
+            max_length=35,
+            description="BCP-47 code; default: the assistant's (en-US unless it says otherwise)",
+        ),
+    ] = None
+    metadata: Annotated[
+        dict[str, Any] | None,
+        AfterValidator(_bounded_metadata),
+        Field(description="Attached to the session; tool webhooks receive it"),
+    ] = None
+    instructions: Annotated[
+        str | None, Field(max_length=32_000, description="System prompt for this session")
+    ] = None
+    greeting: Annotated[
+        str | None, Field(max_length=2000, description="First message for this session")
+    ] = None
+    voice: Annotated[str | None, Field(max_length=100)] = None
+    tools: Annotated[
+        list[ToolName] | None,
+        Field(max_length=128, description="A subset of the assistant's tools, by name"),
+    ] = None
+    max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
+    context_window: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=1000,
+            description="Earlier utterances a re-seeded provider connection is given",
+        ),
+    ] = 50
+    vad_threshold: Annotated[float | None, Field(ge=0, le=1)] = None
+    silence_ms: Annotated[int | None, Field(ge=100, le=5000)] = None
+    events: Annotated[
+        list[Literal["turns"]] | None,
+        Field(max_length=4, description='"turns": send turnStarted messages'),
+    ] = None
+
+
+class ChatMessageRequest(_Request):
+    """One user message of a REST chat."""
+
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    metadata: Annotated[
+        dict[str, Any] | None,
+        AfterValidator(_bounded_metadata),
+        Field(description="Reaches the tool webhooks of this turn only"),
+    ] = None
+
+
+class ChatToolCall(BaseModel):
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+class ChatReply(BaseModel):
+    """The assistant's answer to one REST message (its turn's ``turnComplete``)."""
+
+    session_id: str
+    turn_id: int | None
+    input: str
+    text: str
+    interrupted: bool
+    latency_ms: int | None
+    duration_ms: int | None
+    tool_calls: list[ChatToolCall]
 
 
 class AssistantRef(BaseModel):
@@ -47,6 +119,21 @@ class SessionCreated(BaseModel):
     websocket_url: str
     expires_at: datetime
     assistant: AssistantRef
+
+
+class TurnView(BaseModel):
+    seq: int
+    role: Literal["user", "assistant", "human"]
+    text: str
+    started_at: datetime
+    ended_at: datetime
+    interrupted: bool
+    turn_id: int | None = Field(description="The turn, as turnComplete.turnId")
+    timestamp: datetime = Field(description="When the utterance began (= started_at)")
+    duration_ms: int | None
+    latency_ms: int | None = Field(
+        description="Assistant utterances: the caller's end of turn → the first agent output"
+    )
 
 
 class SessionView(BaseModel):
@@ -65,6 +152,18 @@ class SessionView(BaseModel):
     ended_at: datetime | None
     end_reason: str | None
     total_turns: int
+    total_duration_ms: int | None = Field(
+        description="From connection to the end (or to the last activity while it runs)"
+    )
+    last_activity_at: datetime | None
+    mean_latency_ms: int | None = Field(
+        description="Mean reply latency: the caller's end of turn → the first agent output"
+    )
+    history: list[TurnView] | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The stored turns, with ?include=history",
+    )
 
 
 class SessionPage(BaseModel):
@@ -72,15 +171,6 @@ class SessionPage(BaseModel):
     total: int
     limit: int
     offset: int
-
-
-class TurnView(BaseModel):
-    seq: int
-    role: Literal["user", "assistant", "human"]
-    text: str
-    started_at: datetime
-    ended_at: datetime
-    interrupted: bool
 
 
 class Transcript(BaseModel):
@@ -212,6 +302,14 @@ class AssistantView(BaseModel):
 
 class AssistantList(BaseModel):
     data: list[AssistantView]
+    total: int
+    limit: int | None
+    offset: int
+
+
+class AssistantQuery(_Request):
+    limit: Annotated[int | None, Field(ge=1, le=100, description="Default: all")] = None
+    offset: Annotated[int, Field(ge=0, le=MAX_ROW_ID)] = 0
 
 
 class Health(BaseModel):

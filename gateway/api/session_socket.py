@@ -21,6 +21,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway.api.auth import bearer_token, has_permission
 from gateway.api.origins import origin_policy
+from gateway.api.sequence import MessageSequence, events_asked
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.sessions.conversation import Conversation
@@ -48,6 +49,7 @@ from gateway.sessions.protocol import (
     parse_client_message,
 )
 from gateway.sessions.service import SESSION_TOKEN_PREFIX
+from gateway.sessions.session_spec import overrides_of
 from gateway.store.models import Session
 from kinds.audio import PCM16_24K
 from providers.events import ToolCall
@@ -84,8 +86,14 @@ class AppSocketClient:
 
     traits = APP_TRAITS
 
-    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
+        sequence: MessageSequence | None = None,
+    ) -> None:
         self._ws = ws
+        self._sequence = sequence or MessageSequence(turn_events=False)
         self._transport = transport
         self._outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MESSAGES)
         self.broken_reason: str | None = None
@@ -93,7 +101,8 @@ class AppSocketClient:
         self.mode: SessionMode = "voice"
 
     async def deliver(self, message: ServerMessage) -> None:
-        self._put(encode(message))
+        if self._sequence.wanted(message):
+            self._put(encode(message))
 
     async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
         self._put(encode(AgentAudioChunk(audio=encode_pcm16(pcm16))))
@@ -118,7 +127,7 @@ class AppSocketClient:
         if self.broken_reason is not None:
             return
         try:
-            self._outbox.put_nowait(text)
+            self._outbox.put_nowait(self._sequence.stamp(text))
         except asyncio.QueueFull:
             self._break("slow_client")
 
@@ -265,7 +274,10 @@ async def connect_session(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
     await ws.prepare(request)
     _bound_send_buffer(request)
-    client = AppSocketClient(ws, request.transport)
+    turn_events = overrides_of(row).turn_events or "turns" in events_asked(
+        request.query.get("events")
+    )
+    client = AppSocketClient(ws, request.transport, MessageSequence(turn_events=turn_events))
     reason = "internal_error"
     try:
         async with client.running():

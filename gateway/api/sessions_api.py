@@ -21,6 +21,7 @@ from gateway.api.schemas import (
 from gateway.api.views import assistant_ref, session_view, turn_view
 from gateway.context import GatewayContext, context_of
 from gateway.errors import NotFound
+from gateway.sessions.overrides import SessionOverrides
 from gateway.sessions.phone import to_e164
 from gateway.sessions.service import NewSession
 from gateway.store.models import ApiKey, Session
@@ -38,6 +39,20 @@ class SessionQuery(BaseModel):
     created_before: AwareDatetime | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Offset = 0
+
+
+def overrides_of_request(body: CreateSessionRequest) -> SessionOverrides:
+    return SessionOverrides(
+        instructions=body.instructions,
+        greeting=body.greeting,
+        voice=body.voice,
+        tools=tuple(body.tools) if body.tools is not None else None,
+        max_turns=body.max_turns,
+        context_window=body.context_window,
+        vad_threshold=body.vad_threshold,
+        silence_ms=body.silence_ms,
+        turn_events="turns" in (body.events or ()),
+    )
 
 
 def connect_url(ctx: GatewayContext, session_id: str, token: str) -> str:
@@ -60,6 +75,7 @@ async def create_session(request: web.Request) -> web.Response:
             language_code=body.language_code,
             metadata=body.metadata or {},
             api_key_id=key_of(request).id,
+            overrides=overrides_of_request(body),
         )
     )
     session = created.session
@@ -73,7 +89,7 @@ async def create_session(request: web.Request) -> web.Response:
     return json_response(payload, status=201)
 
 
-async def _visible_session(request: web.Request, admin_permission: str) -> Session:
+async def visible_session(request: web.Request, admin_permission: str) -> Session:
     """The session named in the path, if this key may see it; otherwise 404 (never 403, so
     ids of other keys' sessions cannot be probed)."""
     ctx = context_of(request)
@@ -84,22 +100,33 @@ async def _visible_session(request: web.Request, admin_permission: str) -> Sessi
     return row
 
 
-async def _respond(ctx: GatewayContext, row: Session) -> web.Response:
+class SessionDetailQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include: Literal["history"] | None = None
+
+
+async def _respond(ctx: GatewayContext, row: Session, *, history: bool = False) -> web.Response:
     assistant = await ctx.store.assistants.get(row.assistant_id, include_deleted=True)
     assert assistant is not None
-    return json_response(session_view(row, assistant_ref(assistant)))
+    latency = (await ctx.store.sessions.mean_latencies([row.id])).get(row.id)
+    view = session_view(row, assistant_ref(assistant), mean_latency_ms=latency)
+    if history:
+        view.history = [turn_view(t) for t in await ctx.store.sessions.turns(row.id)]
+    return json_response(view)
 
 
 @requires("sessions:create", "sessions:read")
 async def get_session(request: web.Request) -> web.Response:
-    row = await _visible_session(request, "sessions:read")
-    return await _respond(context_of(request), row)
+    query = read_query(request, SessionDetailQuery)
+    row = await visible_session(request, "sessions:read")
+    return await _respond(context_of(request), row, history=query.include == "history")
 
 
 @requires("sessions:create", "sessions:write")
 async def delete_session(request: web.Request) -> web.Response:
     ctx = context_of(request)
-    row = await _visible_session(request, "sessions:write")
+    row = await visible_session(request, "sessions:write")
     ended = await ctx.sessions.end(row.id, "api_delete")
     return await _respond(ctx, ended)
 
@@ -123,20 +150,23 @@ async def list_sessions(request: web.Request) -> web.Response:
         offset=query.offset,
     )
     refs = {a.id: assistant_ref(a) for a in await ctx.store.assistants.list_all()}
+    latencies = await ctx.store.sessions.mean_latencies([row.id for row in rows])
     views = []
     for row in rows:
         if row.assistant_id not in refs:
             deleted = await ctx.store.assistants.get(row.assistant_id, include_deleted=True)
             assert deleted is not None
             refs[row.assistant_id] = assistant_ref(deleted)
-        views.append(session_view(row, refs[row.assistant_id]))
+        latency = latencies.get(row.id)
+        views.append(session_view(row, refs[row.assistant_id], mean_latency_ms=latency))
     page = SessionPage(data=views, total=total, limit=query.limit, offset=query.offset)
     return json_response(page)
 
 
-@requires("sessions:read")
+@requires("sessions:create", "sessions:read")
 async def get_transcript(request: web.Request) -> web.Response:
+    """A key that created the session may read its transcript; others need sessions:read."""
     ctx = context_of(request)
-    row = await _visible_session(request, "sessions:read")
+    row = await visible_session(request, "sessions:read")
     turns = await ctx.store.sessions.turns(row.id)
     return json_response(Transcript(session_id=row.id, turns=[turn_view(t) for t in turns]))

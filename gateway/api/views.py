@@ -46,7 +46,13 @@ def assistant_view(row: Assistant) -> AssistantView:
     )
 
 
-def session_view(row: Session, assistant: AssistantRef) -> SessionView:
+def session_view(
+    row: Session, assistant: AssistantRef, *, mean_latency_ms: float | None = None
+) -> SessionView:
+    until = row.ended_at or row.last_activity_at
+    duration_ms = None
+    if row.connected_at is not None and until is not None:
+        duration_ms = max(round((until - row.connected_at).total_seconds() * 1000), 0)
     return SessionView(
         session_id=row.id,
         status=row.status,
@@ -63,6 +69,9 @@ def session_view(row: Session, assistant: AssistantRef) -> SessionView:
         ended_at=row.ended_at,
         end_reason=row.end_reason,
         total_turns=row.total_turns,
+        total_duration_ms=duration_ms,
+        last_activity_at=row.last_activity_at,
+        mean_latency_ms=None if mean_latency_ms is None else round(mean_latency_ms),
     )
 
 
@@ -74,4 +83,8 @@ def turn_view(row: Turn) -> TurnView:
         started_at=row.started_at,
         ended_at=row.ended_at,
         interrupted=row.interrupted,
+        turn_id=row.turn_id,
+        timestamp=row.started_at,
+        duration_ms=row.duration_ms,
+        latency_ms=row.latency_ms,
     )

@@ -38,16 +38,18 @@ from gateway.sessions.protocol import (
     SessionTimeout,
     TranscriptionUpdate,
     TurnComplete,
+    TurnStarted,
 )
 from gateway.sessions.supervision import Supervision
 from gateway.sessions.tool_calls import ToolCalls, WebhookHandler
-from gateway.sessions.turn_log import TurnLog, TurnStore
+from gateway.sessions.turn_log import TurnBegun, TurnLog, TurnStore
 from gateway.sessions.turn_marks import TurnMarker
 from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.events import (
     AgentAudio,
     CallerSpeechStarted,
+    CallerSpeechStopped,
     OutputTruncated,
     ProviderEvent,
     ProviderFailed,
@@ -224,16 +226,16 @@ class Conversation:
                     await self._turn_ended(mark.ms_ago)
 
     async def _caller_text(self, text: str) -> None:
+        self._mark_activity()
+        await self._announce(self._log.caller_said(text, new_turn=True))
         self._caller_done()
         self._dead_air.caller_waits()
-        self._mark_activity()
-        self._log.caller_said(text, new_turn=True)
         await self._provider.send_text(text)
 
     async def _turn_started(self, ms_ago: int) -> None:
         self._mark_activity()  # the caller's speech keeps a session alive, whoever hears it
         self._dead_air.caller_speaks()
-        self._log.caller_started_speaking()
+        await self._announce(self._log.caller_started_speaking())
         if self._plan.provider_takes_turn_marks and not self.supervision.human:
             await self._provider.begin_turn(ms_ago)
 
@@ -317,14 +319,18 @@ class Conversation:
                 self._mark_activity()
                 if source == "output":
                     self._replying()
-                    self._log.agent_said(text, item_id)
+                    await self._announce(self._log.agent_said(text, item_id))
                 else:
-                    self._log.caller_said(text, new_turn=False)
-                await self._deliver(TranscriptionUpdate(source=source, text=text))
+                    await self._announce(self._log.caller_said(text, new_turn=False))
+                final = event.final if source == "input" else None
+                await self._deliver(TranscriptionUpdate(source=source, text=text, final=final))
+            case CallerSpeechStopped():
+                self._mark_activity()
+                self._caller_done()  # the provider's VAD ended the caller's turn
             case CallerSpeechStarted():
                 self._mark_activity()
                 self._dead_air.caller_speaks()
-                self._log.caller_started_speaking()
+                await self._announce(self._log.caller_started_speaking())
                 handled = await self._client.caller_speech_started()
                 if not handled and self._responding:
                     self.tap.cut(None)
@@ -351,7 +357,7 @@ class Conversation:
             return  # said after the take-over stopped it: the caller hears the supervisor
         self._replying()
         self._mark_activity()
-        self._log.agent_audio(item_id)
+        await self._announce(self._log.agent_audio(item_id))
         self._responding = True
         self._audio_item = item_id
         converted = self._audio.from_provider(audio)
@@ -361,7 +367,12 @@ class Conversation:
             self.tap.assistant_audio(converted, item_id)
             await self._client.deliver_audio(converted, item_id)
 
+    async def _announce(self, begun: TurnBegun | None) -> None:
+        if begun is not None:
+            await self._deliver(TurnStarted(role=begun.role, turn_id=begun.turn_id))
+
     def _caller_done(self) -> None:
+        self._log.caller_turn_ended()
         self._caller_done_s = self._clock.monotonic()
         self._end_reply_span()
         self._reply_span = tracing.start_span("turn")
@@ -389,7 +400,12 @@ class Conversation:
         done = self._log.complete(interrupted=interrupted)
         await self._deliver(
             TurnComplete(
-                full_input=done.full_input, full_output=done.full_output, interrupted=interrupted
+                full_input=done.full_input,
+                full_output=done.full_output,
+                interrupted=interrupted,
+                turn_id=done.turn_id,
+                latency_ms=done.latency_ms,
+                duration_ms=done.duration_ms,
             )
         )
         if self._end_after is not None:

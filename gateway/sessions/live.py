@@ -3,6 +3,10 @@ them; ownership is recorded in the session directory for the other nodes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Collection
+
 from gateway.sessions.conversation import Conversation
 from gateway.sessions.monitor_tokens import MonitorTokens
 from gateway.state.control import ControlBus, SessionDirectory
@@ -17,6 +21,7 @@ class LiveSessions:
         self._conversations: dict[str, Conversation] = {}
         self._reserved: set[str] = set()
         self.monitor_tokens = MonitorTokens()
+        self._removed = asyncio.Condition()
         bus.on_end(self._end_local)
 
     def __len__(self) -> int:
@@ -44,6 +49,15 @@ class LiveSessions:
         self.monitor_tokens.forget(session_id)
         self._reserved.discard(session_id)
         await self._directory.release(session_id, self._node_id)
+        async with self._removed:
+            self._removed.notify_all()
+
+    async def wait_gone(self, session_ids: Collection[str], timeout_s: float = 5.0) -> None:
+        """Wait (bounded) until none of these sessions runs on this node any more: their
+        wrap-up, which hands the last turns to the transcript writer, is over."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), self._removed:
+                await self._removed.wait_for(lambda: self._reserved.isdisjoint(session_ids))
 
     def end_all(self, reason: str) -> None:
         for conversation in list(self._conversations.values()):

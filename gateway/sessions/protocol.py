@@ -1,7 +1,10 @@
 """The Kura session protocol: client and server WebSocket messages (pydantic v2, on ``type``).
 
-Extensions beyond the Kura documentation are additive and optional: ``interrupt.playedMs`` (how
-much of the agent's current audio the client played) and ``turnComplete.interrupted``.
+Extensions beyond the Kura documentation are additive and optional (docs/protocol.md):
+``interrupt.playedMs`` (how much of the agent's current audio the client played);
+``turnComplete.turnId``, ``latencyMs``, ``durationMs`` and ``interrupted``;
+``transcriptionUpdate.final`` on input transcripts; the opt-in ``turnStarted`` message; and the
+``seq`` every message carries on the app socket (stamped there, ``gateway.api.sequence``).
 """
 
 from __future__ import annotations
@@ -65,6 +68,18 @@ class TranscriptionUpdate(_Message):
     type: Literal["transcriptionUpdate"] = "transcriptionUpdate"
     source: Literal["input", "output"]
     text: str
+    final: bool | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Input transcripts only: the last delta of the caller's utterance."""
+
+
+class TurnStarted(_Message):
+    """Opt-in (``?events=turns``): a turn's caller input or assistant answer has begun."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    type: Literal["turnStarted"] = "turnStarted"
+    role: Literal["user", "assistant"]
+    turn_id: int = Field(alias="turnId")
 
 
 class TurnComplete(_Message):
@@ -74,6 +89,11 @@ class TurnComplete(_Message):
     full_input: str = Field(alias="fullInput")
     full_output: str = Field(alias="fullOutput")
     interrupted: bool = False
+    turn_id: int | None = Field(default=None, alias="turnId")
+    latency_ms: int | None = Field(default=None, alias="latencyMs")
+    """The caller's end of turn → the first agent audio or text; null when no end was seen
+    (the greeting; a provider whose VAD does not report the end of speech)."""
+    duration_ms: int | None = Field(default=None, alias="durationMs")
 
 
 class SessionTimeout(_Message):
@@ -94,6 +114,7 @@ ServerMessage = (
     | AgentAudioChunk
     | TranscriptionUpdate
     | TurnComplete
+    | TurnStarted
     | SessionTimeout
     | SessionError
 )

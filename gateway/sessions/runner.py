@@ -27,6 +27,7 @@ from gateway.sessions.protocol import SessionError, SessionOpen
 from gateway.sessions.recording import SessionRecorder
 from gateway.sessions.recordings_store import RecordingStorage
 from gateway.sessions.service import SessionService
+from gateway.sessions.session_spec import overrides_of, plan_mode, session_spec
 from gateway.sessions.tool_calls import WebhookHandler
 from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
 from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
@@ -37,14 +38,7 @@ from providers.base import ProviderSession
 from providers.errors import ProviderError
 from providers.events import ToolCall
 from providers.registry import ProviderRegistry
-from providers.spec import (
-    AssistantSpec,
-    HistoryItem,
-    SessionContext,
-    SessionMode,
-    ToolSpec,
-    TurnDetection,
-)
+from providers.spec import HistoryItem, SessionContext
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +47,9 @@ ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 TRANSCRIPT_SETTLE_S = 3.0  # session.ended waits this long at most for the last turns to be stored
 RECORDING_CLOSE_S = 5.0  # the writer has this long after the session to write what is queued
 
-
-def assistant_spec(assistant: Assistant, extra_tools: tuple[ToolSpec, ...] = ()) -> AssistantSpec:
-    """The provider-neutral view of a stored assistant (plus the door's built-in tools)."""
-    tools = extra_tools + tuple(
-        ToolSpec(
-            name=tool["name"],
-            description=tool.get("description", ""),
-            parameters=tool.get("parameters") or {"type": "object", "properties": {}},
-        )
-        for tool in assistant.tools
-    )
-    return AssistantSpec(
-        name=assistant.name,
-        instructions=assistant.instructions,
-        provider=assistant.provider,
-        model=assistant.model,
-        voice=assistant.voice,
-        language_code=assistant.language_code,
-        greeting=assistant.greeting,
-        tools=tools,
-        turn_detection=TurnDetection(**assistant.turn_detection),
-        temperature=assistant.temperature,
-    )
+ToolObserver = Callable[[ToolCall], dict[str, Any] | None]
+"""Told of each webhook tool call before it is delivered (the REST chat door streams it);
+returns metadata of the current turn to merge into the webhook's ``metadata``, if any."""
 
 
 def _as_connected(plan: SessionPlan, provider: ProviderSession) -> SessionPlan:
@@ -161,6 +135,7 @@ class SessionRunner:
         reader: ClientReader,
         *,
         assistant: Assistant | None = None,
+        tool_observer: ToolObserver | None = None,
     ) -> str:
         """Run the session until it ends; returns (and records) the end reason.
 
@@ -175,7 +150,7 @@ class SessionRunner:
                 await self._service.finish(session.id, "assistant_missing")
                 return "assistant_missing"
             with tracing.span("session", session_id=session.id, channel=session.channel):
-                reason = await self._run(session, client, reader, assistant)
+                reason = await self._run(session, client, reader, assistant, tool_observer)
                 tracing.annotate(outcome=reason)
                 return reason
         finally:
@@ -206,13 +181,18 @@ class SessionRunner:
         return plan_session(
             traits,
             provider.capabilities(mode),
-            assistant_spec(assistant),
+            session_spec(assistant, session),
             mode,
             can_transfer=bool(assistant.transfer_number),
         )
 
     async def _run(
-        self, session: Session, client: SessionClient, reader: ClientReader, assistant: Assistant
+        self,
+        session: Session,
+        client: SessionClient,
+        reader: ClientReader,
+        assistant: Assistant,
+        tool_observer: ToolObserver | None,
     ) -> str:
         plan = self.plan(session, client, assistant)
         failover = self._failover(session, assistant, client, plan)
@@ -238,15 +218,15 @@ class SessionRunner:
             clock=self._clock,
             limits=ConversationLimits(
                 idle_timeout_s=assistant.idle_timeout_s,
-                max_turns=assistant.max_turns,
+                max_turns=overrides_of(session).max_turns or assistant.max_turns,
                 max_duration_s=assistant.max_duration_s,
                 tool_hold_after_s_by_tool=tool_holds(assistant.tools),
             ),
             turns=SessionTurns(self._transcripts, session.id),
             on_reply_latency=metrics.TURN_LATENCY.labels(session.channel).observe,
-            webhooks=self._webhooks(session, assistant),
-            silence_ms=assistant_spec(assistant).turn_detection.silence_ms,
-            greeting=bool(assistant.greeting),
+            webhooks=self._webhooks(session, assistant, tool_observer),
+            silence_ms=session_spec(assistant, session).turn_detection.silence_ms,
+            greeting=bool(session_spec(assistant, session).greeting),
             failover=failover,
         )
         recorder = self._recorder(session, assistant, plan)
@@ -307,7 +287,9 @@ class SessionRunner:
             history: tuple[HistoryItem, ...],
         ) -> tuple[ProviderSession, SessionPlan]:
             provider = self._providers.get(fallback)
-            spec = replace(assistant_spec(assistant), provider=fallback, model=None, voice=None)
+            spec = replace(
+                session_spec(assistant, session), provider=fallback, model=None, voice=None
+            )
             own = plan_session(
                 client.traits,
                 provider.capabilities(plan.mode),
@@ -342,7 +324,7 @@ class SessionRunner:
         *,
         history: tuple[HistoryItem, ...] = (),
     ) -> ProviderSession:
-        spec = assistant_spec(assistant, plan.offered_tools)
+        spec = session_spec(assistant, session, plan.offered_tools)
         if provider_name != assistant.provider:  # a fallback: its own default model and voice
             spec = replace(spec, provider=provider_name, model=None, voice=None)
         if history:  # taking over mid-call: the caller has been greeted already
@@ -356,6 +338,7 @@ class SessionRunner:
             input_audio=plan.inbound.provider,
             output_audio=plan.outbound.provider,
             client_turns=plan.provider_takes_turn_marks,
+            history_window=overrides_of(session).context_window,
         )
         with tracing.span("provider.connect", session_id=session.id, provider=provider_name):
             return await self._providers.get(provider_name).connect(spec, context)
@@ -429,25 +412,28 @@ class SessionRunner:
             log.exception("caller context failed", extra={"session_id": session.id})
             return None
 
-    def _webhooks(self, session: Session, assistant: Assistant) -> WebhookHandler:
+    def _webhooks(
+        self, session: Session, assistant: Assistant, observer: ToolObserver | None
+    ) -> WebhookHandler:
+        chosen = overrides_of(session).tools
         endpoints = {
             tool["name"]: ToolEndpoint(tool["name"], tool["webhook_url"])
             for tool in assistant.tools
-            if tool.get("webhook_url")
+            if tool.get("webhook_url") and (chosen is None or tool["name"] in chosen)
         }
-        context = CallContext(session.id, assistant.id, session.phone_number)
+        context = CallContext(session.id, assistant.id, session.phone_number, session.meta)
 
         async def handle(call: ToolCall) -> dict[str, Any]:
+            turn_metadata = observer(call) if observer is not None else None
             endpoint = endpoints.get(call.name)
             if endpoint is None:
                 return {"error": f"tool {call.name!r} has no webhook"}
-            return await self._tools.call(endpoint, call, context)
+            called = context
+            if turn_metadata:
+                called = replace(context, metadata={**(context.metadata or {}), **turn_metadata})
+            return await self._tools.call(endpoint, call, called)
 
         return handle
-
-
-def plan_mode(session: Session) -> SessionMode:
-    return "chat" if session.mode == "chat" else "voice"
 
 
 async def _close_recording(recorder: SessionRecorder, writer: asyncio.Task[None]) -> bool:

@@ -16,12 +16,15 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from gateway.errors import Conflict, NotFound, ValidationFailed
+from gateway.sessions.overrides import SessionOverrides, check_overrides
 from gateway.sessions.phone import region_of, to_e164
+from gateway.sessions.session_spec import assistant_spec
 from gateway.state.control import ControlBus
 from gateway.store import Store
 from gateway.store.keys import hash_secret
 from gateway.store.models import Assistant, Base, Session
 from kinds.clock import Clock
+from providers.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +38,15 @@ class NewSession:
     assistant_id: int
     mode: Literal["voice", "chat"] = "voice"
     phone_number: str | None = None
-    language_code: str = "en-US"
+    language_code: str | None = None
+    """BCP 47; None: the assistant's."""
     metadata: dict[str, Any] = field(default_factory=dict)
     channel: Literal["api", "phone"] = "api"
     api_key_id: int | None = None
     session_id: str | None = None
     """Chosen by the caller when rows made before the session must name it (a call's
     concurrent-call slots); a fresh UUID otherwise."""
+    overrides: SessionOverrides = field(default_factory=SessionOverrides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,9 @@ class SessionService:
         *,
         connect_timeout_s: float,
         token_ttl_s: float | None = None,
+        providers: ProviderRegistry | None = None,
     ) -> None:
+        self._providers = providers
         self._store = store
         self._clock = clock
         self._bus = bus
@@ -90,12 +97,12 @@ class SessionService:
                 "assistant_id names no assistant",
                 details=[{"field": "assistant_id", "message": "no assistant with this id"}],
             )
+        self._check_overrides(request, assistant)
         now = self._clock.now()
+        language_code = request.language_code or assistant.language_code
         phone_number = None
         if request.phone_number:
-            phone_number = to_e164(
-                request.phone_number, default_region=region_of(request.language_code)
-            )
+            phone_number = to_e164(request.phone_number, default_region=region_of(language_code))
         token = SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = Session(
             id=request.session_id or str(uuid.uuid4()),
@@ -106,8 +113,9 @@ class SessionService:
             channel=request.channel,
             status="pending",
             phone_number=phone_number,
-            language_code=request.language_code,
+            language_code=language_code,
             meta=dict(request.metadata),
+            overrides=request.overrides.to_json(),
             connect_token_hash=hash_secret(token),
             created_at=now,
             expires_at=now + self._connect_timeout,
@@ -118,6 +126,13 @@ class SessionService:
         )
         log.info("session created", extra={"session_id": row.id, "channel": request.channel})
         return CreatedSession(row, assistant, token)
+
+    def _check_overrides(self, request: NewSession, assistant: Assistant) -> None:
+        """Refuse overrides the assistant's provider cannot honour (422, naming the field)."""
+        if self._providers is None or request.overrides == SessionOverrides():
+            return
+        capabilities = self._providers.get(assistant.provider).capabilities(request.mode)
+        check_overrides(request.overrides, assistant_spec(assistant), capabilities, request.mode)
 
     async def get(self, session_id: str) -> Session:
         """The session, unless it is unknown or expired (both are 404, as Kura documents)."""
@@ -153,6 +168,15 @@ class SessionService:
             await self._bus.request_end(row.id, reason)
         await self._store.sessions.finish(row.id, reason, self._clock.now())
         return await self.get(session_id)
+
+    async def end_for_assistant(self, assistant_id: int, reason: str) -> int:
+        """End every live and pending session of an assistant (it was deleted)."""
+        rows = await self._store.sessions.live_of_assistant(assistant_id)
+        for row in rows:
+            if row.status == "active":
+                await self._bus.request_end(row.id, reason)
+            await self._store.sessions.finish(row.id, reason, self._clock.now())
+        return len(rows)
 
     async def finish(self, session_id: str, reason: str) -> None:
         await self._store.sessions.finish(session_id, reason, self._clock.now())

@@ -65,6 +65,8 @@ class CallContext:
     session_id: str
     assistant_id: int
     phone_number: str | None = None
+    metadata: dict[str, Any] | None = None
+    """The session's ``metadata``, as the app gave it at creation."""
 
 
 class WebhookTools:
@@ -116,6 +118,8 @@ class WebhookTools:
         }
         if context.phone_number:
             payload["phone_number"] = context.phone_number
+        if context.metadata:
+            payload["metadata"] = context.metadata
         return json.dumps(payload).encode()
 
     async def _post(self, endpoint: ToolEndpoint, body: bytes, delivery: str) -> dict[str, Any]:

@@ -26,6 +26,12 @@ class TurnRecord:
     started_at: datetime
     ended_at: datetime
     interrupted: bool = False
+    turn_id: int | None = None
+    latency_ms: int | None = None
+
+    @property
+    def duration_ms(self) -> int:
+        return round((self.ended_at - self.started_at).total_seconds() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,9 @@ def _rows(batch: _Batch) -> list[Turn]:
             started_at=record.started_at,
             ended_at=record.ended_at,
             interrupted=record.interrupted,
+            turn_id=record.turn_id,
+            duration_ms=record.duration_ms,
+            latency_ms=record.latency_ms,
         )
         for offset, record in enumerate(batch.records)
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.store.db import Db
 from gateway.store.models import Assistant
@@ -32,6 +32,15 @@ class AssistantRepository:
         query = select(Assistant).where(Assistant.deleted_at.is_(None)).order_by(Assistant.id)
         async with self._db() as db:
             return list((await db.scalars(query)).all())
+
+    async def page(self, *, limit: int | None, offset: int) -> tuple[list[Assistant], int]:
+        """Live assistants by id, ``limit`` (None: all) from ``offset``, and how many exist."""
+        live = Assistant.deleted_at.is_(None)
+        query = select(Assistant).where(live).order_by(Assistant.id).offset(offset).limit(limit)
+        total = select(func.count()).select_from(Assistant).where(live)
+        async with self._db() as db:
+            rows = list((await db.scalars(query)).all())
+            return rows, int(await db.scalar(total) or 0)
 
     async def count(self) -> int:
         return len(await self.list_all())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, bindparam, func, select, text
+from sqlalchemy import ColumnElement, String, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from gateway.store.db import Db
-from gateway.store.models import Contact, Session, UTCDateTime
+from gateway.store.models import Contact, Session, Turn, UTCDateTime
 
 # One statement that SQLite (3.35+) and PostgreSQL both read the same way. Written as text
 # because it runs for every incoming call: the ORM's dialect-specific insert rebuilt its
@@ -82,6 +82,31 @@ class ContactRepository:
                 return None
             row.name = name
         return row
+
+    async def erase(self, contact_id: int, now: datetime) -> tuple[int, int] | None:
+        """Erase a contact (None if unknown): its sessions' transcripts are deleted, the
+        sessions keep no number, contact or metadata, and the contact row goes. One
+        transaction; (sessions erased, turns deleted)."""
+        async with self._db.begin() as db:
+            if await db.get(Contact, contact_id) is None:
+                return None
+            owned = select(Session.id).where(Session.contact_id == contact_id)
+            turns = await db.execute(delete(Turn).where(Turn.session_id.in_(owned)))
+            sessions = await db.execute(
+                update(Session)
+                .where(Session.contact_id == contact_id)
+                .values(contact_id=None, phone_number=None, meta={}, erased_at=now)
+            )
+            await db.execute(delete(Contact).where(Contact.id == contact_id))
+        return int(sessions.rowcount), int(turns.rowcount)  # type: ignore[attr-defined]
+
+    async def live_sessions(self, contact_id: int) -> list[str]:
+        """Ids of the contact's pending and active sessions."""
+        query = select(Session.id).where(
+            Session.contact_id == contact_id, Session.status.in_(("pending", "active"))
+        )
+        async with self._db() as db:
+            return list((await db.scalars(query)).all())
 
     async def sessions(self, contact_id: int, *, limit: int) -> list[Session]:
         """The contact's sessions, newest first."""

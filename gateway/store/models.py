@@ -128,6 +128,12 @@ class Session(Base):
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(40))
     total_turns: Mapped[int] = mapped_column(Integer, default=0)
+    overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """This session's changes to its assistant (``gateway.sessions.overrides``)."""
+    last_activity_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+    """Its contact was erased: transcripts written later (a node still wrapping it up) are
+    dropped."""
 
 
 class Turn(Base):
@@ -143,6 +149,11 @@ class Turn(Base):
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime]
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+    turn_id: Mapped[int | None] = mapped_column(Integer)
+    """The conversational turn (1, 2, ...) this utterance belongs to, as in ``turnComplete``."""
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    """Assistant utterances: the caller's end of turn → the first agent audio or text."""
 
 
 class PhoneNumber(Base):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from gateway.store.contacts import upsert_contact
 from gateway.store.db import Db
@@ -90,7 +91,9 @@ class SessionRepository:
                     Session.status == "pending",
                     Session.expires_at > now,
                 )
-                .values(status="active", connected_at=now, connect_token_hash=None)
+                .values(
+                    status="active", connected_at=now, last_activity_at=now, connect_token_hash=None
+                )
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return None
@@ -144,6 +147,14 @@ class SessionRepository:
         async with self._db() as db:
             return list((await db.scalars(query)).all())
 
+    async def live_of_assistant(self, assistant_id: int) -> list[Session]:
+        """The assistant's pending and active sessions."""
+        query = select(Session).where(
+            Session.assistant_id == assistant_id, Session.status.in_(LIVE_STATUSES)
+        )
+        async with self._db() as db:
+            return list((await db.scalars(query)).all())
+
     async def ended_among(self, session_ids: Collection[str]) -> dict[str, str]:
         """Which of these sessions are no longer live, each with why it ended."""
         query = select(Session.id, Session.status, Session.end_reason).where(
@@ -154,15 +165,20 @@ class SessionRepository:
         return {row.id: row.end_reason or row.status for row in rows}
 
     async def add_turns(self, session_id: str, turns: Sequence[Turn], completed: int) -> None:
-        """Store finished turns and count ``completed`` more conversational turns."""
+        """Store finished turns and count ``completed`` more conversational turns; nothing
+        for a session whose contact was erased meanwhile."""
         async with self._db.begin() as db:
+            erased = await db.scalar(select(Session.erased_at).where(Session.id == session_id))
+            if erased is not None:
+                return
             db.add_all(turns)
+            values: dict[str, Any] = {}
             if completed:
-                await db.execute(
-                    update(Session)
-                    .where(Session.id == session_id)
-                    .values(total_turns=Session.total_turns + completed)
-                )
+                values["total_turns"] = Session.total_turns + completed
+            if turns:
+                values["last_activity_at"] = max(turn.ended_at for turn in turns)
+            if values:
+                await db.execute(update(Session).where(Session.id == session_id).values(**values))
 
     async def amend_turn(self, session_id: str, seq: int, text: str) -> None:
         """The caller heard only ``text`` of this utterance before cutting in."""
@@ -172,6 +188,25 @@ class SessionRepository:
                 .where(Turn.session_id == session_id, Turn.seq == seq)
                 .values(text=text, interrupted=True)
             )
+
+    async def mean_latencies(self, session_ids: Collection[str]) -> dict[str, float]:
+        """Each session's mean reply latency (ms), for those with at least one measured."""
+        if not session_ids:
+            return {}
+        query = (
+            select(Turn.session_id, func.avg(Turn.latency_ms))
+            .where(Turn.session_id.in_(list(session_ids)), Turn.latency_ms.is_not(None))
+            .group_by(Turn.session_id)
+        )
+        async with self._db() as db:
+            rows = (await db.execute(query)).all()
+        return {session_id: float(mean) for session_id, mean in rows if mean is not None}
+
+    async def delete_turns_before(self, cutoff: datetime) -> int:
+        """Delete every transcript turn that ended before ``cutoff`` (the retention sweep)."""
+        async with self._db.begin() as db:
+            result = await db.execute(delete(Turn).where(Turn.ended_at < cutoff))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def turns(self, session_id: str) -> list[Turn]:
         query = select(Turn).where(Turn.session_id == session_id).order_by(Turn.seq, Turn.id)

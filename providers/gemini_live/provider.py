@@ -40,6 +40,9 @@ CAPABILITIES = ProviderCapabilities(
     tools=True,
     text_mode=True,
     input_transcription=True,
+    voices=True,
+    vad_threshold=True,
+    history_window=True,
 )
 
 

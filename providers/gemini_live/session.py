@@ -41,7 +41,7 @@ from providers.gemini_live.decode import (
 from providers.gemini_live.dialer import Dialer
 from providers.gemini_live.realtime_input import RealtimeInput, TurnSource
 from providers.gemini_live.turns import TurnTracker
-from providers.spec import AssistantSpec, SessionContext
+from providers.spec import AssistantSpec, HistoryItem, SessionContext, recent_history
 from providers.toolkit.channel import EventChannel
 from providers.toolkit.retry import RetryPolicy
 from providers.toolkit.watchdog import Alarm, StallWatchdog
@@ -128,13 +128,16 @@ class GeminiLiveSession(ProviderSession):
         """Events produced but not yet taken by the consumer (for tests and metrics)."""
         return len(self._events)
 
+    def _recent_history(self) -> list[HistoryItem]:
+        return recent_history(self._tracker.history, self._context.history_window)
+
     async def start(self) -> None:
         """Open the first connection (bounded retries) and start serving it."""
         if self._dialer.greets:
             self._watchdog.expect_audio()
         try:
             conn = await self._dialer.connect(
-                self._tracker.history, fresh_code="connect_failed", greet=True
+                self._recent_history(), fresh_code="connect_failed", greet=True
             )
         except BaseException:
             await self._release_http()
@@ -303,7 +306,7 @@ class GeminiLiveSession(ProviderSession):
         # A greeting never heard is asked for again (a resumed session has it in its context).
         greet = self._dialer.greets and not self._model_spoke and not self._dialer.resume_handle
         replacement = await self._dialer.connect(
-            self._tracker.history,
+            self._recent_history(),
             fresh_code="reconnect_failed",
             greet=greet,
             retry=self._options.reconnect_retry,

@@ -24,6 +24,7 @@ from providers.capabilities import ProviderCapabilities
 from providers.events import (
     AgentAudio,
     CallerSpeechStarted,
+    CallerSpeechStopped,
     ProviderEvent,
     ProviderFailed,
     ResponseDone,
@@ -181,6 +182,8 @@ class LocalSession(ProviderSession):
                 case UtteranceStarted():
                     self._events.put(CallerSpeechStarted())
                 case UtteranceEnded(audio=utterance, capped=capped):
+                    if not self._client_turns:  # its own VAD found the end: say so
+                        self._events.put(CallerSpeechStopped())
                     if capped:
                         logger.info("local utterance capped at its maximum length")
                     encode = self._encode

@@ -36,9 +36,11 @@ class Entry:
 class ConversationHistory:
     """Ordered entries with lookup by item id and call id."""
 
-    def __init__(self, seed: Iterable[HistoryItem] = ()) -> None:
+    def __init__(self, seed: Iterable[HistoryItem] = (), *, window: int | None = None) -> None:
         self._entries: list[Entry] = [Entry(kind=item.role, text=item.text) for item in seed]
         self._by_item: dict[str, Entry] = {}
+        self._window = window
+        """Utterances a fresh connection is given at most (None: all of them)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -82,7 +84,21 @@ class ConversationHistory:
 
     def replay_items(self) -> list[wire.Event]:
         """Conversation items that rebuild this history on a fresh connection."""
-        return [item for entry in self._entries if (item := _as_item(entry)) is not None]
+        entries = self._entries[self._replay_start() :]
+        return [item for entry in entries if (item := _as_item(entry)) is not None]
+
+    def _replay_start(self) -> int:
+        """Where the last ``window`` utterances begin; a tool's output is never replayed
+        without the call it answers."""
+        if self._window is None:
+            return 0
+        start, kept = len(self._entries), 0
+        while start > 0 and kept < self._window:
+            start -= 1
+            kept += self._entries[start].kind in ("user", "assistant")
+        while start < len(self._entries) and self._entries[start].kind == "function_call_output":
+            start += 1
+        return start
 
 
 def _as_item(entry: Entry) -> wire.Event | None:

@@ -103,6 +103,9 @@ class OpenAIRealtimeProvider(Provider):
             input_transcription=mode == "voice",
             other_input_audio=tuple(f for f in wire.SUPPORTED_FORMATS if f != input_audio),
             other_output_audio=tuple(f for f in wire.SUPPORTED_FORMATS if f != output_audio),
+            voices=True,
+            vad_threshold=True,
+            history_window=True,
         )
 
     async def connect(
@@ -142,7 +145,7 @@ class OpenAIRealtimeProvider(Provider):
             config=config,
             greeting=assistant.greeting,
             mode=context.mode,
-            history=ConversationHistory(context.history),
+            history=ConversationHistory(context.history, window=context.history_window),
             timings=self._timings,
         )
         try:

@@ -17,6 +17,7 @@ from providers.errors import ProviderProtocolError
 from providers.events import (
     AgentAudio,
     CallerSpeechStarted,
+    CallerSpeechStopped,
     OutputTruncated,
     ProviderEvent,
     ResponseDone,
@@ -163,7 +164,7 @@ class ServerEventTranslator:
 
     def _on_speech_stopped(self, event: wire.Event) -> list[ProviderEvent]:
         self.in_speech = False
-        return []
+        return [CallerSpeechStopped()]
 
     def _on_committed(self, event: wire.Event) -> list[ProviderEvent]:
         self.in_speech = False

@@ -34,6 +34,8 @@ def run_example(kura: ServedKura, name: str, *args: str) -> str:
 def test_quick_start_voice_session_plays_the_speech_back(kura: ServedKura) -> None:
     lines = run_example(kura, "quickstart_voice.py", str(SPEECH_CLIP)).splitlines()
     messages: list[dict[str, Any]] = [json.loads(line) for line in lines]
+    # Every message carries seq, one more each time (an additive field clients may ignore).
+    assert [m.pop("seq") for m in messages] == list(range(1, len(messages) + 1))
     assert messages[0] == {"type": "sessionOpen", "provider": "local", "mode": "voice"}
     greeting_end = next(i for i, m in enumerate(messages) if m["type"] == "turnComplete")
     assert "local demo" in messages[greeting_end]["fullOutput"]
@@ -50,6 +52,8 @@ def test_websocket_app_chat_session_round_trip(kura: ServedKura) -> None:
     out = run_example(kura, "run_forever_chat.py")
     # The example prints each message as a Python dict, as the documentation's lambda does.
     messages: list[dict[str, Any]] = [ast.literal_eval(line) for line in out.splitlines()]
+    # Every message carries seq, one more each time (an additive field clients may ignore).
+    assert [m.pop("seq") for m in messages] == list(range(1, len(messages) + 1))
     assert messages[0] == {"type": "sessionOpen", "provider": "local", "mode": "chat"}
     turns = [m for m in messages if m["type"] == "turnComplete"]
     assert len(turns) == 2

@@ -22,6 +22,7 @@ from tests.gateway.conftest import ADMIN_KEY, Gateway
 from tests.gateway.ws_helpers import closed, connect, receive, receive_until
 
 DOCUMENT_PATH = "/api/v1/openapi.json"
+ASYNCAPI_PATH = "/api/v1/asyncapi.json"  # the WebSocket's document (tests/gateway/test_asyncapi.py)
 CONNECT_PATH = "/api/v1/sessions/{session_id}/connect"
 MONITOR_PATH = "/api/v1/sessions/{session_id}/monitor"
 BASE_URI = "urn:kura:openapi"
@@ -131,11 +132,11 @@ async def test_the_document_is_valid_openapi_3_1(gateway: Gateway) -> None:
 
 def _registered(gw: Gateway) -> Iterator[tuple[str, str, Any]]:
     """(method, path, handler) of every REST route, skipping implicit HEADs, the WebSocket
-    route, the document itself, the carrier webhooks (signed by the carrier, not keyed, and
+    route, the documents themselves, the carrier webhooks (signed by the carrier, not keyed, and
     not part of the public API) and the browser's static files (widget and console)."""
     for route in gw.server.app.router.routes():
         path = route.resource.canonical if route.resource is not None else ""
-        if route.method == "HEAD" or path in {CONNECT_PATH, DOCUMENT_PATH}:
+        if route.method == "HEAD" or path in {CONNECT_PATH, DOCUMENT_PATH, ASYNCAPI_PATH}:
             continue
         if route.method == "GET" and path == MONITOR_PATH:
             continue  # the supervisor's WebSocket; its POST is in the document

@@ -75,6 +75,8 @@ async def test_voice_round_trip_plays_the_utterance_back(gateway: Gateway) -> No
     speech_s = len(_speech_pcm()) / 48_000
     assert 0.5 * speech_s < len(audio) / 48_000 < speech_s + 1.0
     assert turn["interrupted"] is False
+    # The local provider's VAD ended the caller's turn (CallerSpeechStopped): timed from there.
+    assert isinstance(turn["latencyMs"], int) and turn["turnId"] == 2
     await ws.close()
 
 
@@ -238,12 +240,16 @@ async def test_provider_events_become_kura_messages_and_stored_turns(gateway: Ga
         "turnComplete",
     ]
     assert base64.b64decode(seen[2]["audio"]) == b"\x01\x00" * 480
-    assert turn == {
+    assert seen[1]["final"] is True and "final" not in seen[3]  # input transcripts only
+    assert {k: v for k, v in turn.items() if k != "durationMs"} == {
         "type": "turnComplete",
         "fullInput": "What time is it?",
         "fullOutput": "It is noon.",
         "interrupted": False,
+        "turnId": 1,
+        "latencyMs": None,  # the provider found the caller's turn: its end was not seen
     }
+    assert turn["durationMs"] >= 0
     await ws.send_str(json.dumps({"type": "interrupt", "playedMs": 120}))
     session.emit(AgentAudio(b"\x02\x00" * 480, "item2"), ResponseDone("item2", interrupted=True))
     second, _ = await receive_until(ws, "turnComplete")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from typing import Any
 
 import aiohttp
@@ -17,10 +18,27 @@ async def connect(gw: Gateway, created: dict[str, Any]) -> aiohttp.ClientWebSock
     return await gw.http.ws_connect(created["websocket_url"])
 
 
+_LAST_SEQ: weakref.WeakKeyDictionary[aiohttp.ClientWebSocketResponse, int] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """The next message, without its ``seq`` (checked here: one more than the last, from 1, so
+    every socket test checks that no message is lost or repeated)."""
+    message = await receive_numbered(ws)
+    del message["seq"]
+    return message
+
+
+async def receive_numbered(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """The next message as sent, ``seq`` included (and checked)."""
     frame = await asyncio.wait_for(ws.receive(), RECEIVE_TIMEOUT_S)
     assert frame.type == aiohttp.WSMsgType.TEXT, frame
     message: dict[str, Any] = json.loads(frame.data)
+    expected = _LAST_SEQ.get(ws, 0) + 1
+    assert message.get("seq") == expected, (message, expected)
+    _LAST_SEQ[ws] = expected
     return message
 
 

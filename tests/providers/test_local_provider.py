@@ -16,6 +16,7 @@ from kinds.audio import PCMA_8K, PCMU_8K, AudioFormat
 from providers.events import (
     AgentAudio,
     CallerSpeechStarted,
+    CallerSpeechStopped,
     ProviderEvent,
     ProviderFailed,
     ResponseDone,
@@ -219,6 +220,7 @@ async def test_voice_utterance_is_played_back(
 
     assert isinstance(await reader.next(), CallerSpeechStarted)
     events = await reader.until_done()
+    assert isinstance(events[0], CallerSpeechStopped)  # before the first played-back audio
     done = events[-1]
     assert isinstance(done, ResponseDone) and not done.interrupted
     assert not any(isinstance(e, TranscriptDelta) for e in events)  # never a fake transcript
@@ -234,6 +236,7 @@ async def test_interrupt_stops_playback_at_once(
     session, reader = open_session(sessions, clock)
     await feed(session, silence(300) + speech_clip() + silence(1200))
     assert isinstance(await reader.next(), CallerSpeechStarted)
+    assert isinstance(await reader.next(), CallerSpeechStopped)  # its VAD ended the turn
     first = await reader.next()
     assert isinstance(first, AgentAudio)
     # Let the session queue its lead of audio ahead of us, then cut it.
@@ -396,6 +399,7 @@ async def test_a_call_that_marks_turns_is_played_back_without_a_second_vad(
         await session.end_turn(500)
         events = await EventReader(session, clock).until_done()
         assert isinstance(events[0], CallerSpeechStarted)
+        assert not any(isinstance(e, CallerSpeechStopped) for e in events)  # the bridge's turn
         played = b"".join(e.audio for e in events if isinstance(e, AgentAudio))
         # Pre-roll (the 100 ms before the onset), the speech, and the 100 ms tail.
         assert played == quiet * 800 + said + quiet * 800

@@ -4,7 +4,12 @@ and the stored transcript keeps the order in which things were said."""
 from __future__ import annotations
 
 from gateway.sessions.port import CallerDigit, CallerText, CallerTurnStarted, Interrupt
-from gateway.sessions.protocol import AgentAudioChunk, TranscriptionUpdate, TurnComplete
+from gateway.sessions.protocol import (
+    AgentAudioChunk,
+    TranscriptionUpdate,
+    TurnComplete,
+    TurnStarted,
+)
 from gateway.telephony.bridge import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from providers.events import (
@@ -140,14 +145,20 @@ async def test_provider_events_become_protocol_messages_in_order() -> None:
         )
         turn, seen = await h.client.until("turnComplete")
         assert [m.type for m in seen] == [
+            "turnStarted",
             "transcriptionUpdate",
             "transcriptionUpdate",
+            "turnStarted",
             "transcriptionUpdate",
             "turnComplete",
         ]
-        assert seen[0] == TranscriptionUpdate(source="input", text="What time")
+        assert seen[0] == TurnStarted(role="user", turn_id=1)
+        assert seen[1] == TranscriptionUpdate(source="input", text="What time", final=False)
+        assert seen[3] == TurnStarted(role="assistant", turn_id=1)
         assert h.client.audio == [(b"\x01\x00" * 480, "item1")]  # passed through, as given
-        assert turn == TurnComplete(full_input="What time is it?", full_output="It is noon.")
+        assert turn == TurnComplete(
+            full_input="What time is it?", full_output="It is noon.", turn_id=1, duration_ms=0
+        )
         await h.send(Interrupt(played_ms=120))
         assert await waited(h.provider.next_interrupt()) == 120
         h.provider.emit(AgentAudio(b"\x02\x00" * 480, "item2"), ResponseDone("item2", True))

@@ -1,0 +1,148 @@
+"""AsyncAPI 3.0 document of the session WebSocket, built from the protocol's pydantic models.
+
+Served at ``/api/v1/asyncapi.json`` beside the OpenAPI document; docs/protocol.md is the prose
+version. Operations are written from the gateway's side, as AsyncAPI asks: the gateway
+*receives* the client's messages and *sends* its own. Payload schemas come from the same models
+that parse and encode the wire, so the document cannot drift from the server; ``seq`` is added
+to every server message here because the socket stamps it (``gateway.api.sequence``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.api.route_table import VERSION
+from gateway.api.session_socket import CLOSE_CODES
+from gateway.sessions.protocol import (
+    AgentAudioChunk,
+    AudioChunk,
+    InterruptMessage,
+    SessionError,
+    SessionOpen,
+    SessionTimeout,
+    StopSession,
+    TextMessage,
+    TranscriptionUpdate,
+    TurnComplete,
+    TurnStarted,
+)
+
+REF = "#/components/schemas/{model}"
+CHANNEL = "session"
+CLIENT_MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
+    "audioChunk": (AudioChunk, "Caller audio: base64 PCM16 24 kHz mono little-endian (voice)"),
+    "textMessage": (TextMessage, "A user text turn (chat; also accepted in voice mode)"),
+    "interrupt": (InterruptMessage, "Stop the agent's speech; playedMs: how much was played"),
+    "stopSession": (StopSession, "End the session (closes with 1000)"),
+}
+SERVER_MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
+    "sessionOpen": (SessionOpen, "The session is ready (always seq 1)"),
+    "agentAudioChunk": (AgentAudioChunk, "Agent speech: base64 PCM16 24 kHz mono (voice)"),
+    "transcriptionUpdate": (
+        TranscriptionUpdate,
+        "A transcript delta of the caller (input) or the agent (output); final on input",
+    ),
+    "turnStarted": (TurnStarted, "Opt-in (?events=turns): a turn's input or answer began"),
+    "turnComplete": (TurnComplete, "A turn finished: its text, id, reply latency and duration"),
+    "sessionTimeout": (SessionTimeout, "The session was idle too long; it closes"),
+    "sessionError": (SessionError, "Bad input (the session goes on) or a provider failure"),
+}
+WIRE_OPTIONAL = frozenset({"final"})
+"""Server fields left out of a message when they do not apply (input transcripts only)."""
+CLOSE_CODE_MEANINGS = {
+    1000: "Normal end: stopSession, DELETE, idle or turn/duration limits, assistant deleted",
+    1001: "The gateway is shutting down",
+    1008: "Slow client: it stopped reading its messages",
+    1009: "A client frame larger than the limit",
+    1011: "The AI provider failed",
+}
+
+
+def _payload(model: type[BaseModel], schemas: dict[str, Any], *, server: bool) -> dict[str, Any]:
+    schema = model.model_json_schema(
+        ref_template=REF, by_alias=True, mode="serialization" if server else "validation"
+    )
+    schemas.update(schema.pop("$defs", {}))
+    if server:
+        properties = {"seq": {"type": "integer", "minimum": 1, "title": "Seq"}}
+        properties.update(schema["properties"])
+        schema["properties"] = properties
+        schema["required"] = [name for name in properties if name not in WIRE_OPTIONAL]
+    return schema
+
+
+def _messages(schemas: dict[str, Any]) -> dict[str, Any]:
+    messages: dict[str, Any] = {}
+    for server, table in ((False, CLIENT_MESSAGES), (True, SERVER_MESSAGES)):
+        for name, (model, summary) in table.items():
+            messages[name] = {
+                "name": name,
+                "title": name,
+                "summary": summary,
+                "contentType": "application/json",
+                "payload": _payload(model, schemas, server=server),
+            }
+    return messages
+
+
+def _operation(action: str, name: str) -> dict[str, Any]:
+    return {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{CHANNEL}"},
+        "messages": [{"$ref": f"#/channels/{CHANNEL}/messages/{name}"}],
+    }
+
+
+def _channel() -> dict[str, Any]:
+    names = [*CLIENT_MESSAGES, *SERVER_MESSAGES]
+    query = {
+        "type": "object",
+        "properties": {
+            "api_key": {
+                "type": "string",
+                "description": "The session token from websocket_url, or a key with "
+                "sessions:connect",
+            },
+            "events": {"type": "string", "description": 'Opt-in events, comma-separated: "turns"'},
+        },
+    }
+    return {
+        "address": "/api/v1/sessions/{session_id}/connect",
+        "title": "Session WebSocket",
+        "description": "One connection per session; JSON text frames only. See docs/protocol.md.",
+        "parameters": {"session_id": {"description": "The session_id from POST /api/v1/sessions"}},
+        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+        "bindings": {"ws": {"method": "GET", "query": query, "bindingVersion": "0.1.0"}},
+        "x-close-codes": {
+            str(code): CLOSE_CODE_MEANINGS[code]
+            for code in sorted({1000, 1009, *(int(c) for c in CLOSE_CODES.values())})
+        },
+    }
+
+
+def build_asyncapi(public_ws_url: str) -> dict[str, Any]:
+    """The document; the server is where apps reach this gateway (``ws://`` or ``wss://``)."""
+    secure = public_ws_url.startswith("wss://")
+    host = public_ws_url.split("://", 1)[-1].rstrip("/")
+    schemas: dict[str, Any] = {}
+    messages = _messages(schemas)
+    operations = {
+        f"receive{n[0].upper()}{n[1:]}": _operation("receive", n) for n in CLIENT_MESSAGES
+    }
+    operations |= {f"send{n[0].upper()}{n[1:]}": _operation("send", n) for n in SERVER_MESSAGES}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Kura session WebSocket",
+            "version": VERSION,
+            "description": "The Kura session protocol with its additive extensions: seq on "
+            "every server message, turn ids and latency, opt-in turnStarted.",
+        },
+        "servers": {"gateway": {"host": host, "protocol": "wss" if secure else "ws"}},
+        "defaultContentType": "application/json",
+        "channels": {CHANNEL: _channel()},
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }

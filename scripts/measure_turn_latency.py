@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Compare ``turnComplete.latencyMs`` with the reply latency an app measures itself.
+
+    .venv/bin/python scripts/measure_turn_latency.py --spawn --turns 20
+    .venv/bin/python scripts/measure_turn_latency.py --spawn --provider openai-fake --turns 20
+    .venv/bin/python scripts/measure_turn_latency.py --gateway http://127.0.0.1:8080 \\
+        --api-key kura_live_... --assistant-id 1 --turns 20
+
+Acts as an app: creates a chat session, and for each turn sends a ``textMessage`` and stamps
+the moment it was written and the moment the first agent output (``transcriptionUpdate`` of
+the output, or ``agentAudioChunk``) arrived. That span is this simulator's own measurement of
+the reply latency; the gateway's is the ``latencyMs`` of the turn's ``turnComplete``. Prints
+both per turn with ``--verbose``, and a summary line: their p50s and the largest difference
+(target: within 20 ms). ``--spawn`` starts ``kura serve`` (temp SQLite) with the local provider,
+or with ``--provider openai-fake`` the OpenAI Realtime protocol fake in its own process and an
+assistant on it, so each reply crosses a real provider socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_MS = 20.0
+START_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class TurnSample:
+    client_ms: float
+    gateway_ms: int
+
+    @property
+    def difference_ms(self) -> float:
+        return abs(self.client_ms - self.gateway_ms)
+
+
+async def _until_turn_complete(ws: aiohttp.ClientWebSocketResponse) -> tuple[float | None, Any]:
+    """(when the first agent output arrived, the turnComplete message)."""
+    first_output: float | None = None
+    while True:
+        message = json.loads(await ws.receive_str())
+        kind = message["type"]
+        output = kind == "agentAudioChunk" or (
+            kind == "transcriptionUpdate" and message["source"] == "output"
+        )
+        if output and first_output is None:
+            first_output = time.perf_counter()
+        if kind == "turnComplete":
+            return first_output, message
+        if kind == "sessionError":
+            raise RuntimeError(f"session error: {message['error']}")
+
+
+async def measure(
+    url: str, api_key: str, assistant_id: int, turns: int, *, greets: bool = True
+) -> list[TurnSample]:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    body = {"assistant_id": assistant_id, "mode": "chat"}
+    samples: list[TurnSample] = []
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/v1/sessions", json=body, headers=headers) as response:
+            response.raise_for_status()
+            created = await response.json()
+        async with http.ws_connect(created["websocket_url"]) as ws:
+            if greets:
+                await _until_turn_complete(ws)  # the greeting answers nobody: no latency
+            for n in range(turns):
+                text = json.dumps({"type": "textMessage", "text": f"Turn number {n + 1}"})
+                await ws.send_str(text)
+                sent = time.perf_counter()
+                first_output, done = await _until_turn_complete(ws)
+                if first_output is None or done.get("latencyMs") is None:
+                    raise RuntimeError(f"turn {n + 1} had no agent output or no latencyMs")
+                samples.append(TurnSample((first_output - sent) * 1000, done["latencyMs"]))
+            await ws.send_str(json.dumps({"type": "stopSession"}))
+    return samples
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _child(command: list[str], env: dict[str, str], cwd: str, log_name: str) -> Iterator[None]:
+    with open(Path(cwd) / log_name, "w") as log:
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=log)
+        try:
+            yield
+        finally:
+            child.terminate()
+            child.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def spawned_gateway(provider: str) -> Iterator[tuple[str, str, int]]:
+    """``kura serve`` on a free loopback port with a bootstrap key (and the OpenAI fake);
+    (url, key, assistant id)."""
+    sys.path.insert(0, str(ROOT))
+    from gateway.bootstrap import generate_api_key
+
+    port, key = _free_port(), generate_api_key()
+    url = f"http://127.0.0.1:{port}"
+    with (
+        tempfile.TemporaryDirectory(prefix="kura-latency-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
+        env.update(
+            PYTHONPATH=str(ROOT),
+            KURA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/kura.db",
+            KURA_BOOTSTRAP_API_KEY=key,
+            KURA_PUBLIC_URL=url,
+            KURA_TTS_COMMAND="off",
+        )
+        if provider == "openai-fake":
+            fake_port = _free_port()
+            fake = [sys.executable, "-m", "tests.fakes.openai_realtime", "--port", str(fake_port)]
+            stack.enter_context(_child(fake, env, tmp, "fake.log"))
+            env["KURA_OPENAI_API_KEY"] = "sk-test"
+            env["KURA_OPENAI_REALTIME_URL"] = f"ws://127.0.0.1:{fake_port}/v1/realtime"
+        serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
+        stack.enter_context(_child([*serve, "--port", str(port)], env, tmp, "serve.log"))
+        _wait_healthy(url)
+        assistant_id = 1 if provider == "local" else _openai_assistant(url, key)
+        yield url, key, assistant_id
+
+
+def _openai_assistant(url: str, key: str) -> int:
+    fields = {"name": "Fake Realtime", "provider": "openai", "greeting": "Hello, how can I help?"}
+    body = json.dumps(fields).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        f"{url}/api/v1/assistants",
+        data=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return int(json.loads(response.read())["id"])
+
+
+def _wait_healthy(url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1):  # noqa: S310
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def report(samples: list[TurnSample], verbose: bool) -> str:
+    if verbose:
+        for n, sample in enumerate(samples, start=1):
+            print(
+                f"turn {n}: simulator {sample.client_ms:.1f} ms, latencyMs {sample.gateway_ms},"
+                f" difference {sample.difference_ms:.1f} ms"
+            )
+    worst = max(s.difference_ms for s in samples)
+    verdict = "PASS" if worst <= TARGET_MS else "FAIL"
+    return (
+        f"turns {len(samples)}: simulator reply latency p50"
+        f" {statistics.median(s.client_ms for s in samples):.1f} ms, gateway latencyMs p50"
+        f" {statistics.median(s.gateway_ms for s in samples):.1f} ms, difference mean"
+        f" {statistics.mean(s.difference_ms for s in samples):.1f} ms max {worst:.1f} ms"
+        f" (target <= {TARGET_MS:.0f} ms: {verdict})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--spawn", action="store_true", help="start kura serve")
+    p.add_argument("--provider", choices=("local", "openai-fake"), default="local")
+    p.add_argument("--gateway", default="http://127.0.0.1:8080")
+    p.add_argument("--api-key", default=os.environ.get("KURA_API_KEY", ""))
+    p.add_argument("--assistant-id", type=int, default=1)
+    p.add_argument("--turns", type=int, default=20)
+    p.add_argument("--verbose", action="store_true")
+    p.add_argument("--no-greeting", action="store_true", help="the assistant does not greet")
+    args = p.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        url, key, assistant_id = args.gateway, args.api_key, args.assistant_id
+        if args.spawn:
+            url, key, assistant_id = stack.enter_context(spawned_gateway(args.provider))
+        greets = not args.no_greeting
+        samples = asyncio.run(measure(url, key, assistant_id, args.turns, greets=greets))
+    print(report(samples, args.verbose))
+    return 0 if max(s.difference_ms for s in samples) <= TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
