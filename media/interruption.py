@@ -147,6 +147,7 @@ class InterruptionPolicy:
             first = len(self._window) - len(self._levels)
         self._onset_ms = position_ms - (len(self._window) - first) * self.frame_ms
         if not self.settings.backchannel_filter:
+            self._peak_dbov = max(self._levels)
             decision = self._decide("cut", position_ms)
             self._reset()
             return decision
@@ -179,5 +180,7 @@ class InterruptionPolicy:
     def _reset(self) -> None:
         self.state = "idle"
         self._window.extend([0] * _ONSET_WINDOW_FRAMES)
+        # a sound still going on after the decision is the running sound, not a new onset
+        self._ongoing_dbov = max(self._ongoing_dbov, self._peak_dbov)
         self._voiced_ms, self._peak_dbov = 0, -100.0
         self._words, self._backchannel_only = None, False
