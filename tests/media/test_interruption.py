@@ -33,7 +33,7 @@ def run(
     """Decisions as (action, ms after the first voiced segment began)."""
     policy = InterruptionPolicy(settings)
     position, onset = 0, None
-    decisions = []
+    decisions: list[tuple[str, int]] = []
     for segment in segments:
         if segment.onset or (segment.voiced and onset is None):
             onset = position
