@@ -208,6 +208,12 @@ class Settings(BaseSettings):
         le=600,
         description="Lifetime of the single-use token a call's media stream presents.",
     )
+    call_noise_suppression: bool = Field(
+        default=True,
+        description="Denoise callers' audio (speexdsp) before barge-in detection and the "
+        "provider, so background noise neither interrupts the assistant nor reaches the model "
+        "at full level.",
+    )
     webhook_answer_deadline_s: float = Field(
         default=5.0,
         gt=0,

@@ -23,6 +23,10 @@ CALLS_ACTIVE = Gauge("kura_calls_active", "Phone calls bridged to a session now"
 SESSIONS_ACTIVE = Gauge("kura_sessions_active", "Sessions connected now", ["channel", "provider"])
 SESSIONS_ENDED = Counter("kura_sessions_ended_total", "Sessions ended", ["channel", "reason"])
 BARGE_INS = Counter("kura_bargeins_total", "Times a caller talked over the assistant", ["source"])
+FALSE_INTERRUPTIONS = Counter(
+    "kura_false_interruptions_total",
+    "Times the assistant paused for a caller sound that was not a turn, then resumed",
+)
 PROVIDER_ERRORS = Counter("kura_provider_errors_total", "Provider failures", ["provider"])
 TURN_LATENCY = Histogram(
     "kura_turn_latency_seconds",

@@ -247,6 +247,21 @@ class OutboundChain:
         self._item_id = item_id
         return batches + self.tracker.push(item_id, audio)
 
+    def hold(self, item_id: str, audio: bytes) -> bytes:
+        """Agent audio of ``item_id`` in the port's format, converted to the carrier's but kept
+        back (the agent is paused): ``resume`` plays it later."""
+        self._item_id = item_id
+        if self._passthrough:
+            return audio
+        pcm = audio if self._decode is None else self._decode(audio)
+        return self._encode(self.resampler.process(pcm))
+
+    def resume(self, item_id: str, start_ms: int, carrier_audio: bytes) -> list[PlayoutBatch]:
+        """After a ``clear``: play ``item_id`` on from ``start_ms`` with its audio from there
+        (carrier format); the played position goes on in the item's own time."""
+        self._item_id = item_id
+        return self.tracker.resume(item_id, start_ms, carrier_audio)
+
     def flush(self) -> list[PlayoutBatch]:
         """End of an agent turn: drain the resampler and pad the last frame, holding nothing."""
         if self._item_id is None:

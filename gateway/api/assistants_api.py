@@ -17,7 +17,12 @@ from gateway.sessions.phone import to_e164
 from gateway.store.models import Assistant
 
 _REQUIRED = ("name", "provider", "language_code", "idle_timeout_s")
-_NULL_MEANS_EMPTY: dict[str, Any] = {"tools": [], "turn_detection": {}, "instructions": ""}
+_NULL_MEANS_EMPTY: dict[str, Any] = {
+    "tools": [],
+    "turn_detection": {},
+    "interruption": {},
+    "instructions": "",
+}
 
 
 def _assistant_id(request: web.Request) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.api.schemas import (
     AssistantRef,
     AssistantView,
+    InterruptionFields,
     SessionView,
     ToolDefinition,
     TurnDetectionSettings,
@@ -29,6 +30,7 @@ def assistant_view(row: Assistant) -> AssistantView:
         language_code=row.language_code,
         tools=[ToolDefinition.model_validate(tool) for tool in row.tools],
         turn_detection=TurnDetectionSettings.model_validate(row.turn_detection),
+        interruption=InterruptionFields.model_validate(row.interruption or {}),
         temperature=row.temperature,
         idle_timeout_s=row.idle_timeout_s,
         max_turns=row.max_turns,
