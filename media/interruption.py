@@ -83,6 +83,7 @@ class InterruptionPolicy:
         self._voiced_ms = 0
         self._words: int | None = None
         self._backchannel_only = False
+        self._transcript = ""
 
     @property
     def paused(self) -> bool:
@@ -126,11 +127,12 @@ class InterruptionPolicy:
             return self._decide("resume", position_ms)
         return None
 
-    def heard_words(self, text: str) -> None:
-        """The provider's transcript of the caller's speech so far (the whole text each time)."""
+    def heard_words(self, delta: str) -> None:
+        """More of the provider's streamed transcript of the caller (a delta) during the sound."""
         if self.state == "idle":
             return
-        words = _WORD.findall(text.lower())
+        self._transcript += " " + delta
+        words = _WORD.findall(self._transcript.lower())
         self._words = len(words)
         self._backchannel_only = bool(words) and all(w in BACKCHANNEL_WORDS for w in words)
 
@@ -155,7 +157,7 @@ class InterruptionPolicy:
         self._paused_at_ms = self._last_voiced_ms = position_ms
         self._voiced_ms = sum(recent)
         self._peak_dbov = max(self._levels)
-        self._words, self._backchannel_only = None, False
+        self._words, self._backchannel_only, self._transcript = None, False, ""
         return self._decide("pause", position_ms)
 
     def _is_turn(self, position_ms: int) -> bool:

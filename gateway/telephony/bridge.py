@@ -32,7 +32,12 @@ from gateway.sessions.port import (
     EndSession,
     Interrupt,
 )
-from gateway.sessions.protocol import ServerMessage, SessionError, TurnComplete
+from gateway.sessions.protocol import (
+    ServerMessage,
+    SessionError,
+    TranscriptionUpdate,
+    TurnComplete,
+)
 from gateway.telephony.bridge_ports import CarrierSocket, EventSink, _Counters
 from gateway.telephony.call_audio import apology_audio
 from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
@@ -168,6 +173,9 @@ class CallBridge:
     async def deliver(self, message: ServerMessage) -> None:
         if isinstance(message, SessionError):
             self._failed = True  # the caller will hear the apology instead of dead air
+        elif isinstance(message, TranscriptionUpdate) and message.source == "input":
+            if (policy := self._inbound.policy) is not None:
+                policy.heard_words(message.text)  # the words decide a pending interruption too
         elif isinstance(message, TurnComplete):
             if self._paused is not None:
                 self._paused.turn_complete = True  # flushed when the agent resumes

@@ -40,7 +40,8 @@ def run(
         for _ in range(segment.ms // 20):
             position += 20
             if words is not None and policy.state != "idle":
-                policy.heard_words(words)
+                policy.heard_words(words)  # the transcript streams in right after the onset
+                words = None
             decision = policy.step(
                 position,
                 segment.voiced,
@@ -140,3 +141,18 @@ def test_settings_are_checked() -> None:
         InterruptionSettings(min_speech_ms=50)
     with pytest.raises(ValueError):
         InterruptionSettings(resume_after_false_ms=10_000)
+
+
+def test_streamed_deltas_add_up() -> None:
+    policy = InterruptionPolicy(InterruptionSettings(min_words=3))
+    decisions = []
+    for index in range(1, 60):
+        voiced = 20 if index > 20 else 0
+        if index == 24:
+            policy.heard_words("wait")
+        if index == 30:
+            policy.heard_words("I need")
+        decision = policy.step(index * 20, voiced, -26.0, echo=False, agent_audible=True)
+        if decision is not None:
+            decisions.append(decision.action)
+    assert decisions == ["pause", "cut"]

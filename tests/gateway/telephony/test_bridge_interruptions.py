@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gateway.sessions.port import CallerDigit, Interrupt
-from gateway.sessions.protocol import TurnComplete
+from gateway.sessions.protocol import TranscriptionUpdate, TurnComplete
 from gateway.telephony.carriers.events import ClearAudio, PlaceMark, PlayAudio
 from gateway.telephony.media_socket import interruption_settings
 from kinds.interruption import InterruptionSettings
@@ -117,3 +117,20 @@ def test_stored_settings_become_the_policy() -> None:
     assert interruption_settings(stored) == InterruptionSettings(
         min_speech_ms=800, min_words=2, backchannel_filter=False
     )
+
+
+async def test_streamed_backchannel_words_keep_the_turn(call: Call) -> None:
+    await call.bridge.deliver_audio(AGENT, "item-1")
+    await _heard(call, 200)
+    speech = _speech_from_onset(1200)
+    call.socket.feed("media:" + speech[:160].hex())
+    call.socket.feed("media:" + speech[160:320].hex())
+    call.socket.feed("media:" + speech[320:480].hex())
+    call.socket.feed("dtmf:4")
+    await call.conversation.wait_for(CallerDigit)
+    call.conversation.events.remove(CallerDigit("4"))
+    assert call.codec.of_kind(ClearAudio)  # paused
+    await call.bridge.deliver(TranscriptionUpdate(source="input", text="mm-hmm"))
+    await _say(call, speech[480:])
+    assert call.conversation.of_kind(Interrupt) == []  # "mm-hmm" is not a turn, however long
+    assert _played_after_clear(call) == AGENT[200 * 8 :]
