@@ -47,7 +47,9 @@ class EchoGuard:
         self._window = sample_rate_hz * window_ms // 1000
         self._lags = sample_rate_hz * max_delay_ms // 1000
         span = self._lags + self._window
-        self._size = 1 << (span + self._window - 1).bit_length()
+        # Circular correlation is enough: for the delays used, reference[j : j + window] never
+        # wraps when the FFT covers the span.
+        self._size = 1 << (span - 1).bit_length()
         self._reference = np.zeros(span)  # played agent audio, the newest sample last
         self._caller = np.zeros(self._window)
         self._queued: deque[_Floats] = deque()  # sent, not yet played
@@ -74,12 +76,14 @@ class EchoGuard:
         step = len(frame) // 2
         caller = np.frombuffer(frame, "<i2").astype(np.float64)
         played = self._take(step)
-        self._caller = np.roll(self._caller, -step)
-        self._caller[-step:] = caller - _EMPHASIS * np.concatenate(([self._last_in], caller[:-1]))
-        self._reference = np.roll(self._reference, -step)
-        self._reference[-step:] = played - _EMPHASIS * np.concatenate(
-            ([self._last_out], played[:-1])
-        )
+        for history, samples, last in (
+            (self._caller, caller, self._last_in),
+            (self._reference, played, self._last_out),
+        ):
+            history[:-step] = history[step:]  # in place: no new array per frame
+            history[-step:] = samples
+            history[-step + 1 :] -= _EMPHASIS * samples[:-1]
+            history[-step] -= _EMPHASIS * last
         self._last_in, self._last_out = float(caller[-1]), float(played[-1])
 
     def is_echo(self) -> bool:

@@ -217,6 +217,28 @@ def bench_costs() -> dict[str, Any]:
         guard.advance(frames[(i + 7) % len(frames)])
         guard.is_echo()
 
+    echo_guard = EchoGuard()  # the caller's line carries the agent's voice 80 ms late
+    for frame in frames[:50]:
+        echo_guard.played(frame)
+        echo_guard.advance(frame)
+
+    def echo_present(i: int) -> None:
+        now = (i + 50) % len(echo_frames)  # the reference and its echo on one timeline
+        echo_guard.played(frames[now])
+        echo_guard.advance(echo_frames[now])
+        echo_guard.is_echo()
+
+    delayed = np.concatenate([np.zeros(640), speech[: len(speech) - 640]]) * 0.5
+    echo_frames = [pcm16(delayed[i : i + FRAME]) for i in range(0, len(delayed) - FRAME, FRAME)]
+    hiss = [pcm16_to_ulaw(pcm16(background(0.02, seed))) for seed in range(50)]
+    quiet_caller = InboundChain(
+        PCMU_8K, PCMU_8K, noise_suppression=True, interruption=InterruptionSettings()
+    )
+
+    def agent_talks(i: int) -> object:
+        quiet_caller.agent_played(ulaw[i % len(ulaw)])
+        return quiet_caller.process(hiss[i % len(hiss)], True)
+
     full = InboundChain(
         PCMU_8K, PCMU_8K, noise_suppression=True, interruption=InterruptionSettings()
     )
@@ -233,8 +255,10 @@ def bench_costs() -> dict[str, Any]:
         "noise_suppression_per_frame": time_calls(
             lambda i: denoiser.process(frames[i % len(frames)]), count
         ),
-        "echo_guard_per_voiced_frame": time_calls(echo_check, count),
-        "inbound_chain_policy_per_frame": time_calls(chain_step(full), count),
+        "echo_guard_full_search_per_frame": time_calls(echo_check, count),
+        "echo_guard_on_echo_per_frame": time_calls(echo_present, count),
+        "inbound_chain_policy_caller_quiet": time_calls(agent_talks, count),
+        "inbound_chain_policy_double_talk": time_calls(chain_step(full), count),
         "inbound_chain_plain_per_frame": time_calls(chain_step(plain), count),
     }
 
