@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import WSMsgType
 
 from gateway import metrics
-from gateway.sessions.plan import ClientTraits, SessionPlan
+from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
     CallerAudio,
     CallerDigit,
@@ -38,7 +38,13 @@ from gateway.sessions.protocol import (
     TranscriptionUpdate,
     TurnComplete,
 )
-from gateway.telephony.bridge_ports import CarrierSocket, EventSink, _Counters
+from gateway.telephony.bridge_ports import (
+    CallCounters,
+    CarrierSocket,
+    EventSink,
+    call_traits,
+    check_supported,
+)
 from gateway.telephony.call_audio import apology_audio
 from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
 from gateway.telephony.carriers.events import (
@@ -56,7 +62,6 @@ from kinds.audio import AudioFormat
 from kinds.clock import Clock, SystemClock
 from kinds.interruption import InterruptionSettings
 from media.chains import InboundChain, OutboundChain
-from media.formats import CARRIER_FORMATS
 from media.interruption import InterruptionDecision
 from media.playout import PlayoutBatch
 from media.vad import SpeechStopped
@@ -65,32 +70,14 @@ from providers.events import ToolCall
 log = logging.getLogger(__name__)
 
 PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
+# After the policy's last decision, a speech start from the provider's VAD is taken for the same
+# sound (it comes ~0.2-0.5 s after the onset), not as a new interruption.
+POLICY_GRACE_S = 1.5
 CARRIER_SILENCE_S = 10.0  # carriers stream a frame every 20 ms, silence included, all call long
 _CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
 
 
 ToolAnswer = Callable[[ToolCall], Awaitable[dict[str, Any]]]
-
-
-def call_traits(capabilities: CarrierCapabilities) -> ClientTraits:
-    """What a call on this carrier speaks and does itself, for the session plan."""
-    return ClientTraits(
-        audio=capabilities.audio,
-        # The inbound chain decodes the carrier's audio for its VAD anyway, and the outbound
-        # chain encodes it: resampling to or from any PCM16 rate happens within those steps.
-        converts_audio=True,
-        detects_turns=True,  # the inbound chain's VAD (there for barge-in) marks the turns
-        answers=frozenset({"end_call", "transfer_call"}),
-    )
-
-
-def _check_supported(capabilities: CarrierCapabilities) -> None:
-    """The bridge plays and barges in at the played position: it needs these of a carrier."""
-    if capabilities.audio not in CARRIER_FORMATS:
-        raise ValueError(f"the media chains cannot carry {capabilities.name}'s audio")
-    if not (capabilities.marks and capabilities.clear):
-        # Without echoed marks the played position could only be guessed from the wall clock.
-        raise ValueError(f"{capabilities.name} must echo marks and clear its playout")
 
 
 class CallBridge:
@@ -104,7 +91,7 @@ class CallBridge:
         *,
         clock: Clock | None = None,
     ) -> None:
-        _check_supported(capabilities)
+        check_supported(capabilities)
         self.traits = call_traits(capabilities)
         self._ws = ws
         self._codec = codec
@@ -124,11 +111,12 @@ class CallBridge:
         self._noise_suppression = False
         self._sent = SentAudio(self._audio.bytes_per_ms)
         self._paused: PausedAgent | None = None
+        self._last_decision_s = -POLICY_GRACE_S
         self._current_item: str | None = None
         self._cleared_items: set[str] = set()
         self._failed = False
         self.hung_up = False
-        self.counters = _Counters()
+        self.counters = CallCounters()
 
     # --- SessionClient ---------------------------------------------------------------------------
 
@@ -193,9 +181,8 @@ class CallBridge:
         await self._send_batches(self._outbound.push(item_id, audio), started_s)
 
     async def caller_speech_started(self) -> bool:
-        if self._paused is not None:
-            await self._cut_paused("provider")
-            return True
+        if self._policy_decides():
+            return True  # the provider's VAD heard the sound the policy is judging: no cut
         if not self._outbound.audible:
             return False  # nothing playing: let the Conversation decide about the response
         await self._barge_in("provider")
@@ -292,8 +279,16 @@ class CallBridge:
         if self._conversation is not None:
             await self._conversation.receive(Interrupt(played_ms))
 
+    def _policy_decides(self) -> bool:
+        """Whether a caller sound is being judged by the policy, or just was: the provider's
+        speech start (its VAD hears the same sound later) is then left to the policy."""
+        if self._paused is not None:
+            return True
+        return self._clock.monotonic() - self._last_decision_s < POLICY_GRACE_S
+
     async def _on_decision(self, decision: InterruptionDecision) -> None:
         """The interruption policy's pause, resume or cut."""
+        self._last_decision_s = self._clock.monotonic()
         if decision.action == "pause":
             await self._pause()
         elif decision.action == "resume":

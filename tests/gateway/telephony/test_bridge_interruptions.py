@@ -99,16 +99,24 @@ async def test_speech_that_goes_on_cuts_the_turn_at_the_heard_position(call: Cal
     assert len(call.codec.sent) == sent  # is never played
 
 
-async def test_provider_speech_start_during_a_pause_cuts_the_turn(call: Call) -> None:
+async def test_provider_speech_start_during_a_pause_is_left_to_the_policy(call: Call) -> None:
     await call.bridge.deliver_audio(AGENT, "item-1")
     await _heard(call, 100)
-    speech = _speech_from_onset(100)
-    for start in range(0, len(speech) - 159, 160):
+    speech = _speech_from_onset(300)
+    for start in range(0, 480, 160):
         call.socket.feed("media:" + speech[start : start + 160].hex())
     call.socket.feed("dtmf:3")
     await call.conversation.wait_for(CallerDigit)
-    assert await call.bridge.caller_speech_started() is True
-    assert await call.conversation.wait_for(Interrupt) == Interrupt(100)
+    call.conversation.events.remove(CallerDigit("3"))
+    assert call.codec.of_kind(ClearAudio)  # paused by the policy
+    assert await call.bridge.caller_speech_started() is True  # the provider heard it too
+    await _say(call, speech[480:])
+    assert call.conversation.of_kind(Interrupt) == []  # a backchannel all the same
+    assert _played_after_clear(call) == AGENT[100 * 8 :]
+    assert await call.bridge.caller_speech_started() is True  # late: still the same sound
+    await call.clock.advance(2.0)
+    assert await call.bridge.caller_speech_started() is True  # a new sound the policy missed:
+    assert await call.conversation.wait_for(Interrupt) == Interrupt(100)  # the provider cuts
 
 
 def test_stored_settings_become_the_policy() -> None:
