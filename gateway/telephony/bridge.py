@@ -365,6 +365,7 @@ class CallBridge:
         """Before closing: let the caller hear the last words (or the apology) in full."""
         if self.hung_up or self._ws.closed:
             return
+        await self._resume()  # paused for a sound the policy had not judged yet: say it all
         await self._send_batches(self._outbound.flush(), None)
         if self._failed:
             await self._play_apology()

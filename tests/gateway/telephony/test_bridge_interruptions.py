@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from gateway.sessions.port import CallerDigit, Interrupt
+from gateway.sessions.port import CallerDigit, EndSession, Interrupt
 from gateway.sessions.protocol import TranscriptionUpdate, TurnComplete
 from gateway.telephony.carriers.events import ClearAudio, PlaceMark, PlayAudio
 from gateway.telephony.media_socket import interruption_settings
@@ -142,3 +142,21 @@ async def test_streamed_backchannel_words_keep_the_turn(call: Call) -> None:
     await _say(call, speech[480:])
     assert call.conversation.of_kind(Interrupt) == []  # "mm-hmm" is not a turn, however long
     assert _played_after_clear(call) == AGENT[200 * 8 :]
+
+
+async def test_a_call_ending_during_a_pause_still_plays_the_last_words(call: Call) -> None:
+    await call.bridge.deliver_audio(AGENT, "item-1")
+    await call.bridge.deliver(TurnComplete(full_input="", full_output=""))
+    await _heard(call, 500)
+    speech = _speech_from_onset(100)
+    for start in range(0, len(speech) - 159, 160):
+        call.socket.feed("media:" + speech[start : start + 160].hex())
+    call.socket.feed("dtmf:5")
+    await call.conversation.wait_for(CallerDigit)
+    assert call.codec.sent[-1] == ClearAudio()  # paused
+    call.socket.feed("stop")  # the stream ends before the policy decided
+    await call.conversation.wait_for(EndSession)
+    call.bridge.hung_up = False  # as if the carrier still listened (an assistant's end_call)
+    call.socket.hang_up()  # ... until the last words are sent: finish waits for no echo
+    await call.bridge.finish()
+    assert _played_after_clear(call) == AGENT[500 * 8 :]
