@@ -27,6 +27,7 @@ from gateway.telephony.carriers.events import StreamStarted
 from gateway.telephony.carriers.registry import Carrier, Decoder
 from gateway.telephony.service import TELEPHONY, Telephony
 from kinds.interruption import InterruptionSettings
+from media import denoise
 from providers.events import ToolCall
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ async def _run_call(
         assistant = await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
         bridge.configure_audio(
             interruption_settings(assistant.interruption if assistant else {}),
-            noise_suppression=ctx.settings.call_noise_suppression,
+            noise_suppression=ctx.settings.call_noise_suppression and denoise.AVAILABLE,
         )
         reader = functools.partial(CallBridge.read_carrier, bridge)
         call_sid = started.call_id

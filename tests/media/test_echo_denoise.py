@@ -4,9 +4,11 @@ the InboundChain runs both with the interruption policy."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from kinds.audio import PCMU_8K
 from kinds.interruption import InterruptionSettings
+from media import denoise
 from media.chains import InboundChain
 from media.denoise import NoiseSuppressor
 from media.echo import EchoGuard
@@ -100,3 +102,9 @@ def test_chain_without_a_policy_makes_no_decisions() -> None:
     assert all(r.decision is None for r in results)
     assert any(r.barge_in is not None for r in results)
     assert results[0].audio == ulaw[:FRAME]  # passthrough stays byte-exact without denoising
+
+
+def test_without_speexdsp_no_suppressor_pretends_to_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(denoise, "_NOISE_SUPPRESSION", None)
+    with pytest.raises(RuntimeError):
+        NoiseSuppressor()
