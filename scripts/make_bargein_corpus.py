@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     out = parser.parse_args().out
     out.mkdir(parents=True, exist_ok=True)
-    manifest = []
+    manifest: list[dict[str, object]] = []
     write_wav(out / "agent.wav", agent_speech(), RATE_HZ)
     for number, clip in enumerate(build_corpus()):
         file_name = f"{number:03d}_{clip.label}.wav"
@@ -242,8 +242,14 @@ def main() -> None:
                 clip.label,
                 speakerphone(agent_speech(), clip.echo_db, clip.echo_delay_ms),
             )
-        write_wav(out / file_name, clip.samples, RATE_HZ)
-        manifest.append({"file": file_name, "name": clip.name, "label": clip.label})
+        samples, onset_s = clip.samples, 0.0
+        if clip.tv is not None:  # the phrase 3 s into the TV, as the bench plays it
+            samples, onset_s = np.array(clip.tv), 3.0
+            start = int(onset_s * RATE_HZ)
+            samples[start : start + len(clip.samples)] += clip.samples[: len(samples) - start]
+        write_wav(out / file_name, samples, RATE_HZ)
+        entry = {"file": file_name, "name": clip.name, "label": clip.label, "onset_s": onset_s}
+        manifest.append(entry)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
