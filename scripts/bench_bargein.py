@@ -161,9 +161,9 @@ def _apply(
         chain.agent_cleared()
 
 
-def bench_corpus() -> dict[str, Any]:
+def bench_corpus(caller_wpm: int | None = None) -> dict[str, Any]:
     speech = agent_speech()
-    corpus = build_corpus()
+    corpus = build_corpus(caller_wpm)
     report: dict[str, Any] = {}
     for name, policy in (("policy", True), ("plain_vad", False)):
         outcomes: dict[str, list[Outcome]] = {}
@@ -297,8 +297,13 @@ def _ms(stats: dict[str, float] | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--caller-wpm",
+        type=int,
+        help="the caller's speaking rate (espeak's default is 175): a corpus not tuned on",
+    )
     args = parser.parse_args()
-    report = {"corpus": bench_corpus(), "costs": bench_costs()}
+    report = {"corpus": bench_corpus(args.caller_wpm), "costs": bench_costs()}
     if args.json:
         print(json.dumps(report, indent=2))
     else:

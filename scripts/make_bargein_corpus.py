@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_audio_fixtures import (
     FULL_SCALE,
+    ONSET_THRESHOLD,
     Samples,
     _espeak,
     active_level_dbov,
     pink_noise,
+    read_wav,
     write_wav,
 )
 
@@ -82,12 +86,23 @@ class Clip:
     tv: Samples | None = None  # a TV on from before the assistant talks, under the sound
 
 
-def speech(voice: str, text: str, level_dbov: float) -> Samples:
-    """espeak-ng speech at 8 kHz, trimmed to its first and last audible sample, at a level."""
-    spoken, source_hz = _espeak(voice, text)
+def speech(voice: str, text: str, level_dbov: float, wpm: int | None = None) -> Samples:
+    """espeak-ng speech at 8 kHz, trimmed to its first and last audible sample, at a level;
+    ``wpm``: words per minute instead of espeak's default (175)."""
+    spoken, source_hz = _espeak(voice, text) if wpm is None else _espeak_at(voice, text, wpm)
     clip = soxr.resample(spoken, source_hz, RATE_HZ, quality="VHQ")
     scaled: Samples = clip * 10 ** ((level_dbov - active_level_dbov(clip, RATE_HZ)) / 20)
     return scaled
+
+
+def _espeak_at(voice: str, text: str, wpm: int) -> tuple[Samples, int]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "speech.wav"
+        command = ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(path), text]
+        subprocess.run(command, check=True)
+        samples, rate_hz = read_wav(path)
+    voiced = np.nonzero(np.abs(samples) > ONSET_THRESHOLD)[0]
+    return samples[voiced[0] : voiced[-1] + 1], rate_hz
 
 
 def cough(seed: int, level_dbov: float) -> Samples:
@@ -188,20 +203,29 @@ def agent_speech() -> Samples:
     return speech("en-us+m3", AGENT_TEXT, -26.0)
 
 
-def build_corpus() -> list[Clip]:
-    """Every labelled case, in a fixed order."""
+def build_corpus(caller_wpm: int | None = None) -> list[Clip]:
+    """Every labelled case, in a fixed order; ``caller_wpm``: the caller's speaking rate
+    (interruptions and backchannels) instead of espeak's default."""
     clips: list[Clip] = []
     for index, text in enumerate(INTERRUPTIONS):
         for number, voice in enumerate(VOICES):
             level = LEVELS_DBOV[(index + number) % len(LEVELS_DBOV)]
             clips.append(
-                Clip(f"{text}/{voice}/{level:g}", "interruption", speech(voice, text, level))
+                Clip(
+                    f"{text}/{voice}/{level:g}",
+                    "interruption",
+                    speech(voice, text, level, caller_wpm),
+                )
             )
     for index, text in enumerate(BACKCHANNELS):
         for number, voice in enumerate(VOICES):
             level = LEVELS_DBOV[(index + number) % len(LEVELS_DBOV)]
             clips.append(
-                Clip(f"{text}/{voice}/{level:g}", "backchannel", speech(voice, text, level))
+                Clip(
+                    f"{text}/{voice}/{level:g}",
+                    "backchannel",
+                    speech(voice, text, level, caller_wpm),
+                )
             )
     for seed in range(6):
         level = (-24.0, -30.0, -36.0)[seed % 3]
@@ -213,7 +237,8 @@ def build_corpus() -> list[Clip]:
     for seed in range(6):  # speaking up over the TV: 4-10 dB louder than it
         text, voice = INTERRUPTIONS[seed], VOICES[seed % 3]
         tv = babble(seed + 10, (-36.0, -33.0, -30.0)[seed % 3], 6.0)
-        clip = Clip(f"over-tv/{text}/{voice}", "interruption", speech(voice, text, -26.0), tv=tv)
+        phrase = speech(voice, text, -26.0, caller_wpm)
+        clip = Clip(f"over-tv/{text}/{voice}", "interruption", phrase, tv=tv)
         clips.append(clip)
     for attenuation in (6.0, 9.0, 12.0, 16.0, 20.0):
         for delay in (40, 80, 120, 160, 200):
