@@ -90,6 +90,12 @@ class TelephonySettings(BaseSettings):
         "its assistant's provider takes with the least resampling (24000 for OpenAI and the "
         "local demo, which then need none; 16000 for Gemini's input).",
     )
+    call_noise_suppression: bool = Field(
+        default=True,
+        description="Denoise callers' audio (speexdsp) before barge-in detection and the "
+        "provider, so background noise neither interrupts the assistant nor reaches the model "
+        "at full level.",
+    )
     call_media_token_ttl_s: float = Field(
         default=60.0,
         gt=0,

@@ -157,7 +157,7 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
 def _assistant_fields(args: argparse.Namespace) -> dict[str, Any]:
     names = AssistantFields.model_fields
     fields = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-    for name in ("tools", "turn_detection"):
+    for name in ("tools", "turn_detection", "interruption"):
         if name in fields:
             try:
                 fields[name] = json.loads(fields[name])

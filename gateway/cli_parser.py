@@ -118,6 +118,11 @@ def _assistant_options(parser: argparse.ArgumentParser, *, creating: bool) -> No
         metavar="JSON",
         help='JSON object, e.g. \'{"server_vad": false, "silence_ms": 600}\'',
     )
+    parser.add_argument(
+        "--interruption",
+        metavar="JSON",
+        help='JSON object, e.g. \'{"min_speech_ms": 600, "backchannel_filter": "on"}\'',
+    )
 
 
 def _assistants(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -32,6 +32,10 @@ CALLS_REFUSED_BUSY = Counter(
 )
 CALL_DEADLINES = Counter("kura_call_deadlines_total", "Calls hung up at their hard max_duration_s")
 BARGE_INS = Counter("kura_bargeins_total", "Times a caller talked over the assistant", ["source"])
+FALSE_INTERRUPTIONS = Counter(
+    "kura_false_interruptions_total",
+    "Times the assistant paused for a caller sound that was not a turn, then resumed",
+)
 PROVIDER_ERRORS = Counter("kura_provider_errors_total", "Provider failures", ["provider"])
 TURN_LATENCY = Histogram(
     "kura_turn_latency_seconds",

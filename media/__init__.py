@@ -15,6 +15,13 @@ stateful class per stream.
 - ``media.tones``: ``ToneDetector(sample_rate_hz).is_tone(frame)`` for DTMF digits.
 - ``media.bargein``: ``BargeInDetector(VadConfig | None)`` with ``process_frame(frame,
   agent_audible) -> BargeIn | None``; ``BargeIn(speech_start_ms, detected_ms)``; ``vad_event``.
+- ``media.interruption``: ``InterruptionPolicy(InterruptionSettings)`` with ``step(position_ms,
+  voiced_ms, level_dbov, echo=, agent_audible=) -> InterruptionDecision(action: pause | resume |
+  cut, onset_ms, at_ms) | None`` and ``heard_words(delta)``: pause at the caller's onset, cut
+  only a turn.
+- ``media.echo``: ``EchoGuard()`` with ``played(pcm16)``, ``advance(frame)``, ``is_echo()``,
+  ``clear()``: is the caller's voiced sound the agent's own voice returning (any delay ≤ 400 ms)?
+- ``media.denoise``: ``NoiseSuppressor(rate_hz)`` with ``process(frame) -> frame`` (speexdsp).
 - ``media.formats``: the carrier formats (``CARRIER_FORMATS``: µ-law and A-law 8 kHz, L16
   8/16/24 kHz little-endian) and per format ``decoder``, ``encoder``, ``silence_byte``;
   ``convert(audio, source, target)`` for a whole clip.
@@ -23,10 +30,13 @@ stateful class per stream.
   ``on_mark(name) -> PlayoutMark | None``, ``clear() -> dict[item_id, heard_ms]``, ``audible``,
   ``queued_ms``, ``played_ms(item_id)``; ``PlayoutBatch(frames: tuple[bytes, ...],
   mark: PlayoutMark(name, item_id, audio_end_ms))``.
-- ``media.chains``: ``InboundChain(carrier=PCMU_8K, port=PCM16_24K)`` with ``process(frame,
-  agent_audible) -> InboundResult(audio, vad_event, barge_in)`` (``audio`` in the port's
-  format: the carrier's bytes as they came when the port is the carrier's format) and
-  ``flush()``; ``OutboundChain(port=PCM16_24K, carrier=PCMU_8K)`` with ``push(item_id, audio)
-  / push_carrier(item_id, audio) -> list[PlayoutBatch]``, ``flush()`` at the end of a turn,
-  ``on_mark(name)``, ``clear() -> dict[item_id, heard_ms]``, ``audible``.
+- ``media.chains``: ``InboundChain(carrier=PCMU_8K, port=PCM16_24K, *, noise_suppression=False,
+  interruption=None)`` with ``process(frame, agent_audible) -> InboundResult(audio, vad_event,
+  barge_in, decision)`` (``audio`` in the port's format: the carrier's bytes as they came when
+  the port is the carrier's format and nothing is denoised), ``agent_played(carrier_audio)`` /
+  ``agent_cleared()`` (the echo guard's reference) and ``flush()``; ``OutboundChain(port=
+  PCM16_24K, carrier=PCMU_8K)`` with ``push(item_id, audio) / push_carrier(item_id, audio) ->
+  list[PlayoutBatch]``, ``flush()`` at the end of a turn, ``on_mark(name)``, ``clear() ->
+  dict[item_id, heard_ms]``, ``hold(item_id, audio) -> bytes`` and ``resume(item_id, start_ms,
+  carrier_audio)`` (a paused agent), ``audible``.
 """

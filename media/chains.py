@@ -13,15 +13,25 @@ speaks the carrier's format. Each chain is one object per call and owns its resa
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
+from kinds.interruption import InterruptionSettings
 from media.bargein import BargeIn, BargeInDetector
+from media.denoise import NoiseSuppressor
+from media.echo import EchoGuard
 from media.formats import Codec, check_format, decoder, encoder
+from media.interruption import InterruptionDecision, InterruptionPolicy
 from media.playout import PlayoutBatch, PlayoutMark, PlayoutTracker
 from media.resample import StreamResampler
 from media.vad import VadConfig, VadEvent
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # stdlib audioop leaves in 3.13
+    import audioop
 
 __all__ = ["InboundChain", "InboundResult", "OutboundChain"]
 
@@ -37,6 +47,8 @@ class InboundResult:
     audio: bytes
     vad_event: VadEvent | None = None
     barge_in: BargeIn | None = None
+    decision: InterruptionDecision | None = None
+    """The interruption policy's pause, resume or cut (only with ``interruption`` set)."""
     kind: Literal["inbound_result"] = "inbound_result"
 
 
@@ -52,6 +64,9 @@ class InboundChain:
         carrier: AudioFormat = PCMU_8K,
         port: AudioFormat = PCM16_24K,
         vad_config: VadConfig | None = None,
+        *,
+        noise_suppression: bool = False,
+        interruption: InterruptionSettings | None = None,
     ) -> None:
         config = vad_config or VadConfig()
         self.carrier, self.port = check_format(carrier), check_format(port)
@@ -66,25 +81,62 @@ class InboundChain:
             self._pending = _filter_delay_silence(self._to_vad)
         self.resampler = StreamResampler(carrier_hz, port.sample_rate_hz)
         """Carrier rate → port rate (a no-op when they match)."""
-        self._passthrough = carrier == port
+        self.denoiser = NoiseSuppressor(carrier_hz) if noise_suppression else None
+        # Denoised audio is re-encoded: the carrier's bytes no longer pass straight through.
+        self._passthrough = carrier == port and self.denoiser is None
         self._encode: Codec | None = None if port.encoding == "pcm16" else encoder(port)
         self._frame_bytes = config.frame_bytes
+        self.policy = InterruptionPolicy(interruption, config.frame_ms) if interruption else None
+        self.echo = _AgentEcho(carrier, config) if interruption else None
 
     def process(self, audio: bytes, agent_audible: bool) -> InboundResult:
         """Feed one carrier frame and whether agent audio is audible (``OutboundChain.audible``)."""
         pcm = self._decode(audio)
+        if self.denoiser is not None:
+            pcm = self.denoiser.process(pcm)
         vad_pcm = pcm if self._to_vad is None else self._to_vad.process(pcm)
         if len(vad_pcm) == self._frame_bytes and not self._pending:
-            barge_in = self.barge_in.process_frame(vad_pcm, agent_audible)
-            vad_event = self.barge_in.vad_event
+            result = self._vad_frame(vad_pcm, agent_audible)
         else:
-            vad_event, barge_in = self._process_odd(vad_pcm, agent_audible)
+            result = self._process_odd(vad_pcm, agent_audible)
         if self._passthrough:
-            return InboundResult(audio, vad_event, barge_in)
+            result.audio = audio
+            return result
         out = self.resampler.process(pcm)
-        return InboundResult(
-            out if self._encode is None else self._encode(out), vad_event, barge_in
-        )
+        result.audio = out if self._encode is None else self._encode(out)
+        return result
+
+    def agent_played(self, carrier_audio: bytes) -> None:
+        """Agent audio in the carrier's format was sent to the carrier: the echo reference."""
+        if self.echo is not None:
+            self.echo.played(carrier_audio)
+
+    def agent_cleared(self) -> None:
+        """The carrier's playout was cleared: the queued agent audio will not play (no echo)."""
+        if self.echo is not None:
+            self.echo.guard.clear()
+
+    def _vad_frame(self, frame: bytes, agent_audible: bool) -> InboundResult:
+        """One VAD frame through barge-in detection, the echo guard and the policy."""
+        detector = self.barge_in
+        barge_in = detector.process_frame(frame, agent_audible)
+        result = InboundResult(b"", detector.vad_event, barge_in)
+        if self.policy is not None and self.echo is not None:
+            guard = self.echo.guard
+            guard.advance(frame)
+            voiced_ms = detector.vad.frame_voiced_ms
+            # Only voiced frames while the agent plays (or its echo may still return) are checked.
+            listening = agent_audible or self.policy.state != "idle"
+            echo = bool(voiced_ms) and listening and guard.is_echo()
+            level_dbov = _dbov(audioop.rms(frame, 2)) if voiced_ms else -100.0
+            result.decision = self.policy.step(
+                detector.vad.position_ms,
+                voiced_ms,
+                level_dbov,
+                echo=echo,
+                agent_audible=agent_audible,
+            )
+        return result
 
     def flush(self) -> bytes:
         """The port audio still inside the resampler (the caller's last ms), as if silence
@@ -94,20 +146,25 @@ class InboundChain:
         tail = self.resampler.flush()
         return tail if self._encode is None else self._encode(tail)
 
-    def _process_odd(
-        self, pcm: bytes, agent_audible: bool
-    ) -> tuple[VadEvent | None, BargeIn | None]:
-        """Frame odd-sized input for the VAD; keep the last VAD event and the first barge-in."""
+    def _process_odd(self, pcm: bytes, agent_audible: bool) -> InboundResult:
+        """Frame odd-sized input for the VAD; keep the last VAD event and the first barge-in
+        and decision."""
         data = self._pending + pcm
         size = self._frame_bytes
         whole = len(data) - len(data) % size
-        vad_event, barge_in = None, None
+        result = InboundResult(b"")
         for start in range(0, whole, size):
-            found = self.barge_in.process_frame(data[start : start + size], agent_audible)
-            barge_in = barge_in or found
-            vad_event = self.barge_in.vad_event or vad_event
+            found = self._vad_frame(data[start : start + size], agent_audible)
+            result.barge_in = result.barge_in or found.barge_in
+            result.vad_event = found.vad_event or result.vad_event
+            result.decision = result.decision or found.decision
         self._pending = data[whole:]
-        return vad_event, barge_in
+        return result
+
+
+def _dbov(rms: int) -> float:
+    """Level in dBov of a PCM16 RMS value (0 dBov: a full-scale square wave)."""
+    return 20 * math.log10((rms + 1) / 32768)
 
 
 def _filter_delay_silence(resampler: StreamResampler) -> bytes:
@@ -121,6 +178,24 @@ def _filter_delay_silence(resampler: StreamResampler) -> bytes:
     held = 2 * resampler.out_rate_hz // 50 - len(resampler.process(frame_in))
     resampler.reset()
     return bytes(held)
+
+
+class _AgentEcho:
+    """The echo guard fed with the agent's audio as sent, decoded to the VAD's rate."""
+
+    def __init__(self, carrier: AudioFormat, config: VadConfig) -> None:
+        self.guard = EchoGuard(config.sample_rate_hz, config.frame_ms)
+        self._decode = decoder(carrier)
+        rate_hz = carrier.sample_rate_hz
+        self._resampler = (
+            StreamResampler(rate_hz, config.sample_rate_hz)
+            if rate_hz != config.sample_rate_hz
+            else None
+        )
+
+    def played(self, carrier_audio: bytes) -> None:
+        pcm = self._decode(carrier_audio)
+        self.guard.played(pcm if self._resampler is None else self._resampler.process(pcm))
 
 
 class OutboundChain:
@@ -171,6 +246,21 @@ class OutboundChain:
         batches = self.flush() if item_id != self._item_id and self._item_id is not None else []
         self._item_id = item_id
         return batches + self.tracker.push(item_id, audio)
+
+    def hold(self, item_id: str, audio: bytes) -> bytes:
+        """Agent audio of ``item_id`` in the port's format, converted to the carrier's but kept
+        back (the agent is paused): ``resume`` plays it later."""
+        self._item_id = item_id
+        if self._passthrough:
+            return audio
+        pcm = audio if self._decode is None else self._decode(audio)
+        return self._encode(self.resampler.process(pcm))
+
+    def resume(self, item_id: str, start_ms: int, carrier_audio: bytes) -> list[PlayoutBatch]:
+        """After a ``clear``: play ``item_id`` on from ``start_ms`` with its audio from there
+        (carrier format); the played position goes on in the item's own time."""
+        self._item_id = item_id
+        return self.tracker.resume(item_id, start_ms, carrier_audio)
 
     def flush(self) -> list[PlayoutBatch]:
         """End of an agent turn: drain the resampler and pad the last frame, holding nothing."""

@@ -106,6 +106,14 @@ class PlayoutTracker:
             batches += self._batches(frames, whole)
         return batches
 
+    def resume(self, item_id: str, start_ms: int, audio: bytes) -> list[PlayoutBatch]:
+        """Play ``item_id`` on from ``start_ms`` (after a ``clear``): ``audio`` is the item's
+        audio from there, and marks go on counting the item's own time."""
+        batches = self.flush() if self._pending else []
+        self._item_id, self._item_bytes = item_id, start_ms * self._bytes_per_ms
+        self._played_ms[item_id] = start_ms
+        return batches + self.push(item_id, audio)
+
     def flush(self) -> list[PlayoutBatch]:
         """End of a turn: pad the partial frame with silence and send it, so nothing waits."""
         if not self._pending or self._item_id is None:

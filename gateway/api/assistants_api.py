@@ -26,6 +26,7 @@ _NULL_MEANS_EMPTY: dict[str, Any] = {
     "recording": "off",
     "tools": [],
     "turn_detection": {},
+    "interruption": {},
     "instructions": "",
 }
 

@@ -229,6 +229,17 @@ class CallingHours(BaseModel):
         return value
 
 
+class InterruptionFields(BaseModel):
+    """When a caller talking over the assistant on a call takes the turn (see the README)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_speech_ms: Annotated[int, Field(ge=100, le=3000)] = 530
+    min_words: Annotated[int | None, Field(ge=1, le=20)] = None
+    backchannel_filter: Literal["on", "off"] = "on"
+    resume_after_false_ms: Annotated[int, Field(ge=100, le=5000)] = 500
+
+
 class AssistantFields(_Request):
     """Assistant fields an admin may set; every one optional (PATCH semantics)."""
 
@@ -249,6 +260,7 @@ class AssistantFields(_Request):
     language_code: Annotated[str | None, Field(pattern=BCP47, max_length=35, **NOT_NULL)] = None
     tools: list[ToolDefinition] | None = None
     turn_detection: TurnDetectionSettings | None = None
+    interruption: InterruptionFields | None = None
     temperature: Annotated[float | None, Field(ge=0, le=2)] = None
     idle_timeout_s: Annotated[int | None, Field(ge=5, le=3600, **NOT_NULL)] = None
     max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
@@ -286,6 +298,7 @@ class AssistantView(BaseModel):
     language_code: str
     tools: list[ToolDefinition]
     turn_detection: TurnDetectionSettings
+    interruption: InterruptionFields
     temperature: float | None
     idle_timeout_s: int
     max_turns: int | None

@@ -73,6 +73,8 @@ class Assistant(Base):
     language_code: Mapped[str] = mapped_column(String(35), default="en-US")
     tools: Mapped[list[Any]] = mapped_column(default=list)
     turn_detection: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    interruption: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Barge-in policy on calls (``InterruptionFields``); empty: the defaults."""
     temperature: Mapped[float | None] = mapped_column(Float)
     idle_timeout_s: Mapped[int] = mapped_column(Integer, default=120)
     max_turns: Mapped[int | None] = mapped_column(Integer)

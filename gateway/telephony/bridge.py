@@ -17,25 +17,35 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from aiohttp import WSMessage, WSMsgType
+from aiohttp import WSMsgType
 
 from gateway import metrics
-from gateway.sessions.plan import ClientTraits, SessionPlan
+from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
     CallerAudio,
     CallerDigit,
     CallerTurnEnded,
     CallerTurnStarted,
-    ClientEvent,
     Cue,
     EndAfterResponse,
     EndSession,
     Interrupt,
 )
-from gateway.sessions.protocol import ServerMessage, SessionError, TurnComplete
+from gateway.sessions.protocol import (
+    ServerMessage,
+    SessionError,
+    TranscriptionUpdate,
+    TurnComplete,
+)
+from gateway.telephony.bridge_ports import (
+    CallCounters,
+    CarrierSocket,
+    EventSink,
+    call_traits,
+    check_supported,
+)
 from gateway.telephony.call_audio import apology_audio, cue_audio
 from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
 from gateway.telephony.carriers.events import (
@@ -48,9 +58,12 @@ from gateway.telephony.carriers.events import (
     PlayAudio,
     StreamStopped,
 )
+from gateway.telephony.paused_agent import PausedAgent, SentAudio
+from kinds.audio import AudioFormat
 from kinds.clock import Clock, SystemClock
+from kinds.interruption import InterruptionSettings
 from media.chains import InboundChain, OutboundChain
-from media.formats import CARRIER_FORMATS
+from media.interruption import InterruptionDecision
 from media.playout import PlayoutBatch
 from media.vad import SpeechStopped
 from providers.events import ToolCall
@@ -58,61 +71,15 @@ from providers.events import ToolCall
 log = logging.getLogger(__name__)
 
 PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
+# After the policy's last decision, a speech start from the provider's VAD is taken for the same
+# sound (it comes ~0.2-0.5 s after the onset), not as a new interruption.
+POLICY_GRACE_S = 1.5
 CARRIER_SILENCE_S = 10.0  # carriers stream a frame every 20 ms, silence included, all call long
 # ERROR: aiohttp already closed the socket (a frame over max_msg_size: 1009).
 _CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
-class CarrierSocket(Protocol):
-    """The bridge's side of the carrier's WebSocket (an aiohttp ``WebSocketResponse``)."""
-
-    @property
-    def closed(self) -> bool: ...
-
-    async def receive(self) -> WSMessage: ...
-
-    async def send_frame(self, message: bytes, opcode: WSMsgType) -> None: ...
-
-
-class EventSink(Protocol):
-    """Where the bridge sends the caller's events: the Conversation's client port."""
-
-    async def receive(self, event: ClientEvent) -> None: ...
-
-
-@dataclass(slots=True)
-class _Counters:
-    messages_in: int = 0
-    frames_in: int = 0
-    bad_input: dict[str, int] = field(default_factory=dict)
-
-    def bad(self, reason: str) -> None:
-        self.bad_input[reason] = self.bad_input.get(reason, 0) + 1
-        metrics.BAD_INPUT.labels(reason).inc()
-
-
 ToolAnswer = Callable[[ToolCall], Awaitable[dict[str, Any]]]
-
-
-def call_traits(capabilities: CarrierCapabilities) -> ClientTraits:
-    """What a call on this carrier speaks and does itself, for the session plan."""
-    return ClientTraits(
-        audio=capabilities.audio,
-        # The inbound chain decodes the carrier's audio for its VAD anyway, and the outbound
-        # chain encodes it: resampling to or from any PCM16 rate happens within those steps.
-        converts_audio=True,
-        detects_turns=True,  # the inbound chain's VAD (there for barge-in) marks the turns
-        answers=frozenset({"end_call", "transfer_call"}),
-    )
-
-
-def _check_supported(capabilities: CarrierCapabilities) -> None:
-    """The bridge plays and barges in at the played position: it needs these of a carrier."""
-    if capabilities.audio not in CARRIER_FORMATS:
-        raise ValueError(f"the media chains cannot carry {capabilities.name}'s audio")
-    if not (capabilities.marks and capabilities.clear):
-        # Without echoed marks the played position could only be guessed from the wall clock.
-        raise ValueError(f"{capabilities.name} must echo marks and clear its playout")
 
 
 class CallBridge:
@@ -126,7 +93,7 @@ class CallBridge:
         *,
         clock: Clock | None = None,
     ) -> None:
-        _check_supported(capabilities)
+        check_supported(capabilities)
         self.traits = call_traits(capabilities)
         self._ws = ws
         self._codec = codec
@@ -141,13 +108,18 @@ class CallBridge:
         self._inbound = InboundChain(self._audio, self._audio)
         self._outbound = OutboundChain(self._audio, self._audio)
         self._conversation: EventSink | None = None
+        self._interruption: InterruptionSettings | None = None
+        self._noise_suppression = False
+        self._sent = SentAudio(self._audio.bytes_per_ms)
+        self._paused: PausedAgent | None = None
+        self._last_decision_s = -POLICY_GRACE_S
         self._current_item: str | None = None
         self._cleared_items: set[str] = set()
         self._failed = False
         self._apologised = False
         self._cues = 0
         self.hung_up = False
-        self.counters = _Counters()
+        self.counters = CallCounters()
 
     # --- SessionClient ---------------------------------------------------------------------------
 
@@ -155,9 +127,25 @@ class CallBridge:
         """The carrier's audio passes straight through where the provider speaks it; otherwise
         the chains convert straight to and from the provider's PCM16 rate."""
         # Passed through, the caller's audio is still decoded for the VAD.
-        self._inbound = InboundChain(self._audio, plan.inbound.port)
+        self._inbound = self._inbound_chain(plan.inbound.port)
         if plan.outbound.port != self._outbound.port:
             self._outbound = OutboundChain(plan.outbound.port, self._audio)
+
+    def configure_audio(
+        self, interruption: InterruptionSettings | None, *, noise_suppression: bool
+    ) -> None:
+        """The assistant's interruption policy (None: any onset cuts the turn) and whether the
+        caller's audio is denoised; before the session is planned."""
+        self._interruption, self._noise_suppression = interruption, noise_suppression
+        self._inbound = self._inbound_chain(self._inbound.port)
+
+    def _inbound_chain(self, port: AudioFormat) -> InboundChain:
+        return InboundChain(
+            self._audio,
+            port,
+            noise_suppression=self._noise_suppression,
+            interruption=self._interruption,
+        )
 
     def set_tools(self, tools: Mapping[str, ToolAnswer]) -> None:
         """How this call answers the built-ins the plan gives it (``end_call``, transfer)."""
@@ -177,12 +165,21 @@ class CallBridge:
         if isinstance(message, SessionError):
             self._failed = True
             await self._play_apology()  # at once: the caller must not wait on the wrap-up
+        elif isinstance(message, TranscriptionUpdate) and message.source == "input":
+            if (policy := self._inbound.policy) is not None:
+                policy.heard_words(message.text)  # the words decide a pending interruption too
         elif isinstance(message, TurnComplete):
-            await self._send_batches(self._outbound.flush(), None)
+            if self._paused is not None:
+                self._paused.turn_complete = True  # flushed when the agent resumes
+            else:
+                await self._send_batches(self._outbound.flush(), None)
 
     async def deliver_audio(self, audio: bytes, item_id: str) -> None:
         if item_id in self._cleared_items:
             return  # audio of an item the caller already talked over: never play it
+        if self._paused is not None:  # kept for the caller, played if the agent resumes
+            self._paused.hold(item_id, self._outbound.hold(item_id, audio))
+            return
         started_s = time.perf_counter()
         self._current_item = item_id
         await self._send_batches(self._outbound.push(item_id, audio), started_s)
@@ -198,6 +195,8 @@ class CallBridge:
         return len(audio) / self._audio.bytes_per_ms / 1000
 
     async def caller_speech_started(self) -> bool:
+        if self._policy_decides():
+            return True  # the provider's VAD heard the sound the policy is judging: no cut
         if not self._outbound.audible:
             return False  # nothing playing: let the Conversation decide about the response
         await self._barge_in("provider")
@@ -246,7 +245,8 @@ class CallBridge:
             case MediaReceived(payload=payload):
                 await self._on_media(payload, conversation)
             case MarkEchoed(name=name):
-                self._outbound.on_mark(name)
+                if (mark := self._outbound.on_mark(name)) is not None:
+                    self._sent.played(mark.item_id, mark.audio_end_ms)
             case DtmfReceived(digit=digit):
                 await conversation.receive(CallerDigit(digit))
             case StreamStopped():
@@ -259,7 +259,9 @@ class CallBridge:
         started_s = time.perf_counter()
         self.counters.frames_in += 1
         result = self._inbound.process(payload, self._outbound.audible)
-        if result.barge_in is not None:
+        if result.decision is not None:
+            await self._on_decision(result.decision)
+        elif result.barge_in is not None and self._interruption is None:
             await self._barge_in("local_vad")
         await conversation.receive(CallerAudio(result.audio))
         if (event := result.vad_event) is not None:
@@ -280,6 +282,7 @@ class CallBridge:
         confirmed_ms = self._outbound.tracker.played_ms(item) if item else 0
         await self._send(ClearAudio())
         heard = self._outbound.clear()
+        self._inbound.agent_cleared()
         if item is None:
             return
         self._cleared_items.add(item)
@@ -288,6 +291,61 @@ class CallBridge:
         log.info("barge-in", extra={"source": source, "played_ms": played_ms})
         if self._conversation is not None:
             await self._conversation.receive(Interrupt(played_ms))
+
+    def _policy_decides(self) -> bool:
+        """Whether a caller sound is being judged by the policy, or just was: the provider's
+        speech start (its VAD hears the same sound later) is then left to the policy."""
+        if self._paused is not None:
+            return True
+        return self._clock.monotonic() - self._last_decision_s < POLICY_GRACE_S
+
+    async def _on_decision(self, decision: InterruptionDecision) -> None:
+        """The interruption policy's pause, resume or cut."""
+        self._last_decision_s = self._clock.monotonic()
+        if decision.action == "pause":
+            await self._pause()
+        elif decision.action == "resume":
+            await self._resume()
+        elif self._paused is not None:
+            await self._cut_paused("policy")
+        else:
+            await self._barge_in("policy")
+
+    async def _pause(self) -> None:
+        """The caller started a sound: stop the agent at once, keep what was not heard."""
+        item = self._current_item
+        if item is None or item in self._cleared_items:
+            return
+        confirmed_ms = self._outbound.tracker.played_ms(item)
+        await self._send(ClearAudio())
+        heard_ms = self._outbound.clear().get(item, confirmed_ms)
+        self._inbound.agent_cleared()
+        self._paused = PausedAgent.at(item, heard_ms, self._sent.since(item, heard_ms))
+
+    async def _resume(self) -> None:
+        """Not a turn: play on from where the caller stopped hearing, nothing lost."""
+        paused, self._paused = self._paused, None
+        if paused is None:
+            return
+        metrics.FALSE_INTERRUPTIONS.inc()
+        for held in paused.items:
+            self._current_item = held.item_id
+            self._sent.restart(held.item_id, held.start_ms)
+            batches = self._outbound.resume(held.item_id, held.start_ms, bytes(held.audio))
+            await self._send_batches(batches, None)
+        if paused.turn_complete:
+            await self._send_batches(self._outbound.flush(), None)
+
+    async def _cut_paused(self, source: str) -> None:
+        """A turn after all: the agent stays stopped; the provider learns what was heard."""
+        paused, self._paused = self._paused, None
+        if paused is None:
+            return
+        self._cleared_items.update(held.item_id for held in paused.items)
+        metrics.BARGE_INS.labels(source).inc()
+        log.info("barge-in", extra={"source": source, "played_ms": paused.heard_ms})
+        if self._conversation is not None:
+            await self._conversation.receive(Interrupt(paused.heard_ms))
 
     # --- conversation → carrier --------------------------------------------------------------
 
@@ -298,6 +356,9 @@ class CallBridge:
                 return
             for frame in batch.frames:
                 await self._send(PlayAudio(frame), self._audio_opcode)
+                if self._interruption is not None:  # kept to resume, and the echo's reference
+                    self._sent.sent(batch.mark.item_id, frame)
+                    self._inbound.agent_played(frame)
                 if started_s is not None:
                     metrics.observe_frame("outbound", time.perf_counter() - started_s)
             await self._send(PlaceMark(batch.mark.name))
@@ -317,6 +378,7 @@ class CallBridge:
         """Before closing: let the caller hear the last words (or the apology) in full."""
         if self.hung_up or self._ws.closed:
             return
+        await self._resume()  # paused for a sound the policy had not judged yet: say it all
         await self._send_batches(self._outbound.flush(), None)
         if self._failed:
             await self._play_apology()

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import metrics, tracing
+from gateway.api.schemas import InterruptionFields
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
 from gateway.store.models import Assistant, Session
@@ -25,6 +26,8 @@ from gateway.telephony.bridge import CallBridge, ToolAnswer
 from gateway.telephony.carriers.events import StreamStarted
 from gateway.telephony.carriers.registry import Carrier, Decoder
 from gateway.telephony.service import TELEPHONY, Telephony
+from kinds.interruption import InterruptionSettings
+from media import denoise
 from providers.events import ToolCall
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,10 @@ async def _run_call(
     try:
         assistant = await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
         assistant = await _with_call_overrides(ctx, started.call_id, assistant)
+        bridge.configure_audio(
+            interruption_settings(assistant.interruption if assistant else {}),
+            noise_suppression=ctx.settings.call_noise_suppression and denoise.AVAILABLE,
+        )
         reader = functools.partial(CallBridge.read_carrier, bridge)
         call_sid = started.call_id
         with tracing.span("call", session_id=session.id, call_sid=call_sid, carrier=carrier.name):
@@ -157,6 +164,17 @@ async def _with_call_overrides(
     fields["greeting"] = call.greeting or assistant.greeting
     fields["instructions"] = call.instructions or assistant.instructions
     return Assistant(**fields)
+
+
+def interruption_settings(stored: dict[str, Any]) -> InterruptionSettings:
+    """An assistant's stored ``interruption`` (empty: the defaults) as the bridge's policy."""
+    fields = InterruptionFields.model_validate(stored or {})
+    return InterruptionSettings(
+        min_speech_ms=fields.min_speech_ms,
+        min_words=fields.min_words,
+        backchannel_filter=fields.backchannel_filter == "on",
+        resume_after_false_ms=fields.resume_after_false_ms,
+    )
 
 
 def _call_tools(

@@ -28,6 +28,7 @@ from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
 from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
+from media import denoise
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def add_telephony_routes(app: web.Application) -> None:
     app.cleanup_ctx.append(_telephony_lifecycle)
     if telephony.telnyx is None:
         log.warning("telnyx webhooks will answer 503: KURA_TELNYX_PUBLIC_KEY is not set")
+    if app[CONTEXT].settings.call_noise_suppression and not denoise.AVAILABLE:
+        log.warning("calls run without noise suppression: speexdsp-ns is not installed")
     app.router.add_post(
         telnyx_signatures.VOICE_PATH, _timed("voice", telnyx_webhooks.voice, "telnyx")
     )

@@ -26,7 +26,7 @@ from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
-from gateway.telephony.bridge import call_traits
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.carriers.codec import CarrierCapabilities
 from gateway.telephony.late_work import Overdue

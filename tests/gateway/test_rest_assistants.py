@@ -82,3 +82,25 @@ async def test_writing_needs_assistants_write(gateway: Gateway) -> None:
     response = await gateway.request("POST", "/api/v1/assistants", key=reader, json={"name": "x"})
     assert response.status == 403
     assert "assistants:write" in (await response.json())["error"]["message"]
+
+
+async def test_interruption_policy_is_stored_defaulted_and_checked(gateway: Gateway) -> None:
+    response = await gateway.request("POST", "/api/v1/assistants", json={"name": "Calm"})
+    created = await response.json()
+    assert created["interruption"] == {
+        "min_speech_ms": 530,
+        "min_words": None,
+        "backchannel_filter": "on",
+        "resume_after_false_ms": 500,
+    }
+    path = f"/api/v1/assistants/{created['id']}"
+    policy = {"min_speech_ms": 700, "min_words": 2, "backchannel_filter": "off"}
+    response = await gateway.request("PATCH", path, json={"interruption": policy})
+    assert response.status == 200
+    stored = (await response.json())["interruption"]
+    assert stored == {**stored, **policy}
+    for bad in ({"min_speech_ms": 50}, {"backchannel_filter": "maybe"}, {"resume": 1}):
+        response = await gateway.request("PATCH", path, json={"interruption": bad})
+        assert response.status == 422, bad
+    response = await gateway.request("PATCH", path, json={"interruption": None})
+    assert (await response.json())["interruption"]["min_speech_ms"] == 530  # back to defaults

@@ -23,7 +23,7 @@ from gateway.sessions.plan import SessionPlan, plan_session
 from gateway.sessions.port import CallerAudio, CallerTurnEnded, CallerTurnStarted, Cue
 from gateway.sessions.protocol import ServerMessage, SessionError
 from gateway.telephony import twilio_codec
-from gateway.telephony.bridge import call_traits
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.call_audio import apology_ulaw, cue_ulaw
 from providers.base import Provider, ProviderSession
 from providers.errors import ProviderError

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from gateway.sessions.conversation import ConversationLimits
 from gateway.sessions.port import CallerAudio, CallerTurnEnded, CallerTurnStarted, Interrupt
-from gateway.telephony.bridge import call_traits
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from kinds.audio import PCM16_16K, PCM16_24K, PCMU_8K
 from media.g711 import pcm16_to_ulaw

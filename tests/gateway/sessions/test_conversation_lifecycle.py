@@ -15,7 +15,7 @@ from gateway.sessions.port import (
     EndSession,
 )
 from gateway.sessions.protocol import ProtocolError, SessionError, SessionTimeout
-from gateway.telephony.bridge import call_traits
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from providers.events import AgentAudio, ProviderFailed, ResponseDone, TranscriptDelta
 from tests.gateway.sessions.harness import engine, waited

@@ -10,7 +10,7 @@ from gateway.sessions.protocol import (
     TurnComplete,
     TurnStarted,
 )
-from gateway.telephony.bridge import call_traits
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from providers.events import (
     AgentAudio,

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.api.session_socket import APP_TRAITS
 from gateway.sessions.plan import AudioRoute, ClientTraits, SessionPlan, plan_session
-from gateway.telephony.bridge import call_traits
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat
 from kinds.clock import SystemClock

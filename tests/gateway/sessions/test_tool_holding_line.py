@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from gateway.sessions.conversation import ConversationLimits
-from gateway.telephony.bridge import call_traits
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from providers.events import ToolCall
 from tests.gateway.sessions.harness import Harness, engine, waited

@@ -7,7 +7,7 @@ import pytest
 from gateway.sessions.conversation import ConversationLimits
 from gateway.sessions.port import CallerText, CallerTurnEnded, CallerTurnStarted
 from gateway.sessions.protocol import TurnStarted
-from gateway.telephony.bridge import call_traits
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
 from providers.events import (
     AgentAudio,

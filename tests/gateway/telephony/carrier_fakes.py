@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 from aiohttp import WSMessage, WSMsgType
 
 from gateway.sessions.port import ClientEvent
@@ -27,10 +28,20 @@ from gateway.telephony.carriers.events import (
 )
 from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
 from media.formats import convert
+from media.g711 import ulaw_to_pcm16
 
 T = TypeVar("T")
 WAIT_S = 2.0
 SPEECH_24K = Path(__file__).parents[2] / "providers" / "data" / "speech_24k.wav"
+
+
+def ulaw_match(part: bytes, audio: bytes) -> float:
+    """Best normalised cross-correlation of µ-law ``part`` anywhere in µ-law ``audio``."""
+    a = np.frombuffer(ulaw_to_pcm16(part), "<i2").astype(np.float64)
+    b = np.frombuffer(ulaw_to_pcm16(audio), "<i2").astype(np.float64)
+    cross = np.correlate(b, a, "valid")
+    energy = np.convolve(b * b, np.ones(len(a)), "valid")
+    return float(np.max(cross / np.sqrt(np.maximum(energy, 1.0) * float(a @ a))))
 
 
 def speech_ulaw() -> bytes:

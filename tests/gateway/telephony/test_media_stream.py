@@ -19,6 +19,7 @@ from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone, Tool
 from tests.fakes.scripted_provider import ScriptedSession
 from tests.fakes.twilio_media import FakeMediaStream
 from tests.gateway.conftest import Gateway
+from tests.gateway.telephony.carrier_fakes import ulaw_match
 from tests.gateway.telephony.conftest import (
     AUTH_TOKEN,
     NUMBER,
@@ -183,11 +184,16 @@ async def test_local_vad_barge_in_sends_clear_quickly(scripted_line: FakeTwilio)
     for start in range(0, len(speech), 160):
         await stream.send_ulaw(speech[start : start + 160])
         await asyncio.sleep(0)
-        if stream.clears:
+        if session.interrupts:
             break
+        if not stream.clears:  # the agent pauses at the onset: the caller hears it stop
+            clear_frame = start // 160
     assert stream.clears, "the caller talking over the agent must clear the carrier's buffer"
+    # the turn is cut once the speech proves to be one (the interruption policy's defaults)
     await until(lambda: bool(session.interrupts))
     assert session.interrupts == [0]  # no mark echoed yet: the caller heard nothing confirmed
+    assert len(stream.clears) == 1  # one clear: the pause; the cut needs none
+    assert clear_frame * 20 < 1000
     await stream.aclose()
 
 
@@ -327,8 +333,9 @@ async def test_a_call_to_the_local_demo_plays_the_caller_back(twilio: FakeTwilio
     await stream.wait_for_audio(int(len(speech) * 0.8))
     await stream.play(len(speech) // 8 + 1000)
     assert len(stream.received_audio) <= len(speech) + 8 * 1000  # at most pre-roll and tail more
-    # The bridge's VAD marked the turn and the demo cut the caller's own bytes, untouched.
-    assert speech[8000:12000] in stream.received_audio
+    # The bridge's VAD marked the turn and the demo cut the caller's own audio (denoised: the
+    # waveform is the caller's, the bytes are not exactly the ones sent).
+    assert ulaw_match(speech[8000:12000], bytes(stream.received_audio)) >= 0.9
     await stream.aclose()
 
 

@@ -1,0 +1,145 @@
+"""Echo guard: is the caller's sound the assistant's own voice coming back (a speakerphone)?
+
+The agent audio sent to the carrier plays out in real time, 20 ms per frame from when it is
+sent, so the guard keeps it on the caller stream's timeline: each caller frame takes the next
+20 ms of what was queued for playout (silence when none). A speakerphone returns that reference
+delayed (network and room, up to ``max_delay_ms``) and attenuated. For a voiced caller frame the
+guard takes the last ``window_ms`` of the caller's signal and finds the best normalised
+cross-correlation with the reference at every delay (one FFT); above ``threshold`` the caller's
+sound is explained by the echo. A caller talking over the echo lowers the correlation to
+sqrt(echo / (echo + caller)) in power, so a caller ~3 dB louder than the echo gets through.
+
+A single-path correlation, not an adaptive canceller: a very reverberant room lowers the
+correlation of the echo itself.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["EchoGuard"]
+
+_Floats = npt.NDArray[np.float64]
+_SILENT_POWER = 4.0**2  # mean square under ~ -78 dBov: nothing to correlate
+# Pre-emphasis on both signals: the phone line and the speakerphone drop what lies under
+# ~300 Hz, where voiced speech has most of its energy; weighing it down makes the correlation
+# measure the band the echo really shares with the reference.
+_EMPHASIS = 0.95
+_NEAR_LAGS = 6  # after a match, the delay is checked this many samples either side first
+
+
+class EchoGuard:
+    """Tells the assistant's returning voice from the caller's, for PCM16 mono at one rate."""
+
+    def __init__(
+        self,
+        sample_rate_hz: int = 8000,
+        frame_ms: int = 20,
+        max_delay_ms: int = 400,
+        window_ms: int = 60,
+        threshold: float = 0.6,
+    ) -> None:
+        self.threshold = threshold
+        self._frame = sample_rate_hz * frame_ms // 1000
+        self._window = sample_rate_hz * window_ms // 1000
+        self._lags = sample_rate_hz * max_delay_ms // 1000
+        span = self._lags + self._window
+        # Circular correlation is enough: for the delays used, reference[j : j + window] never
+        # wraps when the FFT covers the span.
+        self._size = 1 << (span - 1).bit_length()
+        self._reference = np.zeros(span)  # played agent audio, the newest sample last
+        self._caller = np.zeros(self._window)
+        self._queued: deque[_Floats] = deque()  # sent, not yet played
+        self._queued_samples = 0
+        self._last_in = self._last_out = 0.0  # the samples before each pre-emphasis
+        self._lag: int | None = None  # reference offset of the last match (fixed delay)
+        self.last_correlation = 0.0
+
+    def played(self, pcm16: bytes) -> None:
+        """Agent audio (PCM16 at the guard's rate) sent to the carrier: it plays after what
+        is already queued."""
+        samples = np.frombuffer(pcm16, "<i2").astype(np.float64)
+        if len(samples):
+            self._queued.append(samples)
+            self._queued_samples += len(samples)
+
+    def clear(self) -> None:
+        """The carrier dropped its playout buffer: what was queued will never play."""
+        self._queued.clear()
+        self._queued_samples = 0
+
+    def advance(self, frame: bytes) -> None:
+        """One caller frame (PCM16, ``frame_ms`` long) went by: move both timelines on."""
+        step = len(frame) // 2
+        caller = np.frombuffer(frame, "<i2").astype(np.float64)
+        played = self._take(step)
+        for history, samples, last in (
+            (self._caller, caller, self._last_in),
+            (self._reference, played, self._last_out),
+        ):
+            history[:-step] = history[step:]  # in place: no new array per frame
+            history[-step:] = samples
+            history[-step + 1 :] -= _EMPHASIS * samples[:-1]
+            history[-step] -= _EMPHASIS * last
+        self._last_in, self._last_out = float(caller[-1]), float(played[-1])
+
+    def is_echo(self) -> bool:
+        """Whether the caller's last ``window_ms`` is the agent's audio at some delay."""
+        caller = self._caller
+        caller_power = float(caller @ caller)
+        reference = self._reference
+        if caller_power < _SILENT_POWER * len(caller) or not reference.any():
+            self.last_correlation = 0.0
+            return False
+        if self._lag is not None and self._near(caller, caller_power) >= self.threshold:
+            return True
+        return self._search(caller, caller_power) >= self.threshold
+
+    def _near(self, caller: _Floats, caller_power: float) -> float:
+        """Best correlation within ``_NEAR_LAGS`` of the last match (a few dot products)."""
+        assert self._lag is not None
+        window = self._window
+        first = max(0, self._lag - _NEAR_LAGS)
+        last = min(self._lags, self._lag + _NEAR_LAGS)
+        segment = self._reference[first : last + window]
+        views = np.lib.stride_tricks.sliding_window_view(segment, window)
+        cross = views @ caller
+        energy = np.einsum("ij,ij->i", views, views)
+        correlation = cross / np.sqrt(np.maximum(energy, _SILENT_POWER * window) * caller_power)
+        best = int(correlation.argmax())
+        self._lag = first + best
+        self.last_correlation = float(correlation[best])
+        return self.last_correlation
+
+    def _search(self, caller: _Floats, caller_power: float) -> float:
+        """Best correlation over every delay, by one FFT cross-correlation."""
+        reference = self._reference
+        size, window = self._size, self._window
+        spectrum = np.fft.rfft(reference, size) * np.conj(np.fft.rfft(caller, size))
+        cross = np.fft.irfft(spectrum, size)[: self._lags + 1]  # [j]: reference[j : j + window]
+        energy = np.concatenate(([0.0], np.cumsum(reference * reference)))
+        windows = energy[window : window + self._lags + 1] - energy[: self._lags + 1]
+        correlation = cross / np.sqrt(np.maximum(windows, _SILENT_POWER * window) * caller_power)
+        best = int(correlation.argmax())
+        self.last_correlation = float(correlation[best])
+        self._lag = best if self.last_correlation >= self.threshold else None
+        return self.last_correlation
+
+    def _take(self, count: int) -> _Floats:
+        """The next ``count`` samples of queued playout, silence once it runs out."""
+        out = np.zeros(count)
+        filled = 0
+        while filled < count and self._queued:
+            head = self._queued[0]
+            take = min(count - filled, len(head))
+            out[filled : filled + take] = head[:take]
+            filled += take
+            if take == len(head):
+                self._queued.popleft()
+            else:
+                self._queued[0] = head[take:]
+        self._queued_samples -= filled
+        return out

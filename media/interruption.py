@@ -1,0 +1,188 @@
+"""The interruption policy: pause the assistant at the caller's onset, cut the turn only for a turn.
+
+Deciding between "mm-hmm" and "wait, stop" takes a few hundred ms of audio, so what the caller
+hears and what the conversation decides are separated. Per caller frame the policy sees how much
+of it was voiced (the VAD), whether the echo guard explained it as the assistant's own voice, and
+whether the assistant is audible; it answers with at most one decision:
+
+- ``pause`` at a speech onset over the assistant: stop its audio at once, keep what was not heard;
+- ``cut`` once the speech proves to be a turn: it has gone on for ``min_speech_ms``, mostly
+  voiced and still going, and (when the provider streamed the caller's words) brought
+  ``min_words`` words that are not all backchannels;
+- ``resume`` when it proves not to be one (the sound ended first: a backchannel, a cough, a
+  click) or has not proved itself ``resume_after_false_ms`` after the pause. Speech still going
+  after such a resume may still cut the turn, without pausing again.
+
+Pure and synchronous: no clock but the caller stream's own position; one policy per call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+from kinds.interruption import InterruptionSettings
+
+__all__ = ["BACKCHANNEL_WORDS", "InterruptionDecision", "InterruptionPolicy"]
+
+# Speech starts when this much voiced audio falls within the onset window (as the VAD's onset).
+_ONSET_VOICED_MS = 30
+_ONSET_WINDOW_FRAMES = 3
+# ... after this much quiet: a sound that has been going on (a TV, a talk in the room, the
+# caller already speaking when the agent started) does not become an interruption midway.
+_ONSET_QUIET_FRAMES = 10
+# ... or, over such a sound, this much louder than its running level: the caller speaking up
+# over the TV. The running level follows the ongoing sound's voiced frames (~0.5 s).
+_ONSET_OVER_ONGOING_DB = 9.0
+_ONGOING_SMOOTHING = 0.04
+# The speech has ended after this long unvoiced: longer than a stop consonant's closure, shorter
+# than the pause after a backchannel.
+_END_GAP_MS = 200
+# A turn is mostly voiced over its span (words with short gaps between them), and still going.
+_TURN_VOICED_FRACTION = 0.5
+_TURN_RECENT_MS = 80
+# ... and not fading: a backchannel's last syllable dies away, a sentence's middle does not.
+_TURN_FADE_DB = 10.0
+BACKCHANNEL_WORDS = frozenset(
+    {
+        "mm", "mmm", "hmm", "mhm", "mm-hmm", "uh-huh", "uh", "huh", "um", "yeah", "yep", "yes",
+        "ok", "okay", "right", "sure", "alright", "aha", "ah", "oh", "i", "see", "got", "it",
+    }
+)  # fmt: skip
+_WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
+
+Action = Literal["pause", "resume", "cut"]
+State = Literal["idle", "paused", "watching"]
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptionDecision:
+    """What to do with the assistant's audio, decided at caller-stream time ``at_ms`` for the
+    caller sound that began at ``onset_ms``."""
+
+    action: Action
+    onset_ms: int
+    at_ms: int
+
+
+class InterruptionPolicy:
+    """Decides, frame by frame, whether the caller's sound over the assistant is a turn."""
+
+    def __init__(self, settings: InterruptionSettings | None = None, frame_ms: int = 20) -> None:
+        self.settings = settings or InterruptionSettings()
+        self.frame_ms = frame_ms
+        history = _ONSET_WINDOW_FRAMES + _ONSET_QUIET_FRAMES
+        self._window: deque[int] = deque([0] * history, history)
+        self._levels: deque[float] = deque([-100.0] * 2, 2)
+        self._peak_dbov = -100.0
+        self._ongoing_dbov = -100.0
+        self.state: State = "idle"
+        self._onset_ms = self._paused_at_ms = self._last_voiced_ms = 0
+        self._voiced_ms = 0
+        self._words: int | None = None
+        self._backchannel_only = False
+        self._transcript = ""
+
+    @property
+    def paused(self) -> bool:
+        """Whether the assistant's audio is paused waiting for a decision."""
+        return self.state == "paused"
+
+    def step(
+        self,
+        position_ms: int,
+        voiced_ms: int,
+        level_dbov: float,
+        *,
+        echo: bool,
+        agent_audible: bool,
+    ) -> InterruptionDecision | None:
+        """One caller frame ending at ``position_ms``: ``voiced_ms`` of it voiced (VAD) at
+        ``level_dbov``, ``echo`` if that voice is the assistant's own, ``agent_audible`` if its
+        audio is playing."""
+        speech_ms = 0 if echo else voiced_ms
+        self._window.append(speech_ms)
+        self._levels.append(level_dbov if speech_ms else -100.0)
+        if self.state == "idle":
+            decision = self._idle(position_ms, speech_ms, agent_audible)
+            if speech_ms and decision is None:
+                self._ongoing_dbov += _ONGOING_SMOOTHING * (level_dbov - self._ongoing_dbov)
+            return decision
+        if speech_ms:
+            self._voiced_ms += speech_ms
+            self._last_voiced_ms = position_ms
+            self._peak_dbov = max(self._peak_dbov, level_dbov)
+        if position_ms - self._last_voiced_ms >= _END_GAP_MS:
+            was_paused = self.paused
+            self._reset()
+            return self._decide("resume", position_ms) if was_paused else None
+        if self._is_turn(position_ms):
+            decision = self._decide("cut", position_ms)
+            self._reset()
+            return decision
+        if self.paused and position_ms - self._paused_at_ms >= self.settings.resume_after_false_ms:
+            self.state = "watching"
+            return self._decide("resume", position_ms)
+        return None
+
+    def heard_words(self, delta: str) -> None:
+        """More of the provider's streamed transcript of the caller (a delta) during the sound."""
+        if self.state == "idle":
+            return
+        self._transcript += " " + delta
+        words = _WORD.findall(self._transcript.lower())
+        self._words = len(words)
+        self._backchannel_only = bool(words) and all(w in BACKCHANNEL_WORDS for w in words)
+
+    def _idle(
+        self, position_ms: int, speech_ms: int, agent_audible: bool
+    ) -> InterruptionDecision | None:
+        recent = list(self._window)[-_ONSET_WINDOW_FRAMES:]
+        if not (agent_audible and speech_ms and sum(recent) >= _ONSET_VOICED_MS):
+            return None
+        first = next(i for i, ms in enumerate(self._window) if ms)
+        if first < _ONSET_QUIET_FRAMES:  # the sound did not start from quiet: is it louder?
+            if min(self._levels) < self._ongoing_dbov + _ONSET_OVER_ONGOING_DB:
+                return None
+            first = len(self._window) - len(self._levels)
+        self._onset_ms = position_ms - (len(self._window) - first) * self.frame_ms
+        if not self.settings.backchannel_filter:
+            self._peak_dbov = max(self._levels)
+            decision = self._decide("cut", position_ms)
+            self._reset()
+            return decision
+        self.state = "paused"
+        self._paused_at_ms = self._last_voiced_ms = position_ms
+        self._voiced_ms = sum(recent)
+        self._peak_dbov = max(self._levels)
+        self._words, self._backchannel_only, self._transcript = None, False, ""
+        return self._decide("pause", position_ms)
+
+    def _is_turn(self, position_ms: int) -> bool:
+        span_ms = position_ms - self._onset_ms
+        if span_ms < self.settings.min_speech_ms:
+            return False
+        if self._voiced_ms < _TURN_VOICED_FRACTION * span_ms:
+            return False
+        if position_ms - self._last_voiced_ms > _TURN_RECENT_MS:
+            return False
+        if max(self._levels) < self._peak_dbov - _TURN_FADE_DB:
+            return False
+        if self._words is None:  # no transcript streamed: the audio decides
+            return True
+        if self._backchannel_only:
+            return False
+        return self.settings.min_words is None or self._words >= self.settings.min_words
+
+    def _decide(self, action: Action, position_ms: int) -> InterruptionDecision:
+        return InterruptionDecision(action, self._onset_ms, position_ms)
+
+    def _reset(self) -> None:
+        self.state = "idle"
+        self._window.extend([0] * _ONSET_WINDOW_FRAMES)
+        # a sound still going on after the decision is the running sound, not a new onset
+        self._ongoing_dbov = max(self._ongoing_dbov, self._peak_dbov)
+        self._voiced_ms, self._peak_dbov = 0, -100.0
+        self._words, self._backchannel_only = None, False

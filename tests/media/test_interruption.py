@@ -1,0 +1,158 @@
+"""InterruptionPolicy as a table: what the caller's sound over the assistant leads to, and when.
+
+Each case is a list of segments (duration, voiced ms per 20 ms frame, level, echo, agent
+audible); the expected decisions are (action, ms after the case's onset).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from kinds.interruption import InterruptionSettings
+from media.interruption import InterruptionPolicy
+
+
+@dataclass(frozen=True)
+class Seg:
+    ms: int
+    voiced: int = 0  # voiced ms per frame
+    level: float = -26.0
+    echo: bool = False
+    audible: bool = True
+    onset: bool = False  # the caller's sound of interest starts here (default: first voiced)
+
+
+QUIET = Seg(400)
+
+
+def run(
+    segments: list[Seg], settings: InterruptionSettings | None = None, words: str | None = None
+) -> list[tuple[str, int]]:
+    """Decisions as (action, ms after the first voiced segment began)."""
+    policy = InterruptionPolicy(settings)
+    position, onset = 0, None
+    decisions: list[tuple[str, int]] = []
+    for segment in segments:
+        if segment.onset or (segment.voiced and onset is None):
+            onset = position
+        for _ in range(segment.ms // 20):
+            position += 20
+            if words is not None and policy.state != "idle":
+                policy.heard_words(words)  # the transcript streams in right after the onset
+                words = None
+            decision = policy.step(
+                position,
+                segment.voiced,
+                segment.level,
+                echo=segment.echo,
+                agent_audible=segment.audible,
+            )
+            if decision is not None:
+                assert onset is not None
+                assert decision.onset_ms == onset
+                decisions.append((decision.action, decision.at_ms - onset))
+    return decisions
+
+
+def speech(ms: int, level: float = -26.0) -> Seg:
+    return Seg(ms, 20, level)
+
+
+CASES = {
+    # A backchannel ("mm-hmm", 300 ms): pause at the onset, resume once it has ended.
+    "backchannel": ([QUIET, speech(300), Seg(600)], None, [("pause", 40), ("resume", 500)]),
+    # A turn: the pause becomes a cut once the speech has lasted min_speech_ms.
+    "turn": ([QUIET, speech(1500)], None, [("pause", 40), ("cut", 540)]),
+    "turn, shorter min_speech_ms": (
+        [QUIET, speech(1500)],
+        InterruptionSettings(min_speech_ms=300),
+        [("pause", 40), ("cut", 300)],
+    ),
+    # Plain VAD behaviour when the filter is off: the onset cuts.
+    "filter off": (
+        [QUIET, speech(300)],
+        InterruptionSettings(backchannel_filter=False),
+        [("cut", 40)],
+    ),
+    # The assistant's own voice coming back is not the caller.
+    "echo": ([QUIET, Seg(2000, 20, -32.0, echo=True)], None, []),
+    # Nothing to interrupt when the assistant is silent.
+    "agent silent": ([Seg(400, audible=False), Seg(1500, 20, audible=False)], None, []),
+    # A click: 5 ms of voice in one frame is no onset.
+    "click": ([QUIET, Seg(20, 5), Seg(400)], None, []),
+    # A sound already going on (a TV) does not become an interruption midway...
+    "ongoing sound": ([Seg(1000, 20, -36.0, audible=False), Seg(2000, 20, -36.0)], None, []),
+    # ... unless the caller speaks up well over it.
+    "speaking up over it": (
+        [
+            Seg(1000, 20, -36.0, audible=False),
+            Seg(400, 20, -36.0),
+            Seg(1000, 20, -24.0, onset=True),
+        ],
+        None,
+        [("pause", 40), ("cut", 540)],
+    ),
+    # Speech that fades out at the threshold (a long "okay...") is not cut; it ends and resumes.
+    "fading": (
+        [QUIET, speech(500), Seg(200, 20, -40.0), Seg(400)],
+        None,
+        [("pause", 40), ("resume", 540)],
+    ),
+    # A sound that goes on undecided resumes at resume_after_false_ms, and may still cut later.
+    "undecided, then a turn": (
+        [QUIET, speech(400), Seg(300, 20, -40.0), speech(600)],
+        None,
+        [("pause", 40), ("resume", 540), ("cut", 720)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_policy_table(name: str) -> None:
+    segments, settings, expected = CASES[name]
+    assert run(segments, settings) == expected
+
+
+def test_backchannel_words_do_not_cut_and_the_pause_is_bounded() -> None:
+    decisions = run([QUIET, speech(1500)], words="mm-hmm yeah")
+    assert decisions == [("pause", 40), ("resume", 540)]
+
+
+def test_min_words_waits_for_enough_words() -> None:
+    settings = InterruptionSettings(min_words=3)
+    assert run([QUIET, speech(1500)], settings, words="wait") == [("pause", 40), ("resume", 540)]
+    assert run([QUIET, speech(1500)], settings, words="wait I need") == [
+        ("pause", 40),
+        ("cut", 540),
+    ]
+
+
+def test_without_a_transcript_the_audio_decides() -> None:
+    assert run([QUIET, speech(1500)], InterruptionSettings(min_words=3)) == [
+        ("pause", 40),
+        ("cut", 540),
+    ]
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValueError):
+        InterruptionSettings(min_speech_ms=50)
+    with pytest.raises(ValueError):
+        InterruptionSettings(resume_after_false_ms=10_000)
+
+
+def test_streamed_deltas_add_up() -> None:
+    policy = InterruptionPolicy(InterruptionSettings(min_words=3))
+    decisions = []
+    for index in range(1, 60):
+        voiced = 20 if index > 20 else 0
+        if index == 24:
+            policy.heard_words("wait")
+        if index == 30:
+            policy.heard_words("I need")
+        decision = policy.step(index * 20, voiced, -26.0, echo=False, agent_audible=True)
+        if decision is not None:
+            decisions.append(decision.action)
+    assert decisions == ["pause", "cut"]
