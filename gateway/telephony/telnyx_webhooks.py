@@ -25,9 +25,10 @@ from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import BadRequest, Forbidden, Unavailable
 from gateway.telephony import form_fields, twiml
+from gateway.telephony.bridge import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY
-from gateway.telephony.telnyx_codec import CALL_PARAMETER
+from gateway.telephony.telnyx_codec import CALL_PARAMETER, CAPABILITIES
 from gateway.telephony.telnyx_signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.telephony.telnyx_signatures import TelnyxSignatures as Signatures
 
@@ -141,6 +142,9 @@ async def voice(request: web.Request) -> web.Response:
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
         return _xml(say_and_hang_up(twiml.UNAVAILABLE))
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
+    ctx = request.app[CONTEXT]
+    if answer.kind == "stream" and answer.session_id and ctx.settings.early_provider_connect:
+        ctx.runner.connect_early(answer.session_id, call_traits(CAPABILITIES))  # greeting ready
     return _xml(_render(answer, inbound.call_sid, _signatures(request)))
 
 
