@@ -25,11 +25,13 @@ from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import BadRequest, Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
+from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.service import TELEPHONY
-from gateway.telephony.telnyx_codec import CALL_PARAMETER
+from gateway.telephony.telnyx_codec import CALL_PARAMETER, CAPABILITIES
 from gateway.telephony.telnyx_signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.telephony.telnyx_signatures import TelnyxSignatures as Signatures
+from kinds.audio import PCMA_8K, PCMU_8K
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +162,12 @@ async def voice(request: web.Request) -> web.Response:
     except Exception:  # a database error: the caller hears an apology, Telnyx no 500
         return _unavailable(inbound.call_sid)
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
-    codec = request.app[CONTEXT].settings.telnyx_stream_codec
+    ctx = request.app[CONTEXT]
+    codec = ctx.settings.telnyx_stream_codec
+    if answer.kind == "stream" and answer.session_id and ctx.settings.early_provider_connect:
+        audio = PCMA_8K if codec == "PCMA" else PCMU_8K  # the leg the TeXML asks for
+        traits = call_traits(CAPABILITIES.for_call(audio))
+        ctx.runner.connect_early(answer.session_id, traits)  # the greeting is ready on connect
     return _xml(_render(answer, inbound.call_sid, _signatures(request), codec))
 
 

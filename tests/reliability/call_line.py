@@ -230,7 +230,7 @@ class Line:
     async def _tick(self) -> None:
         # Real loopback I/O first (the fake's answers), then virtual time.
         for _ in range(3):
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.002)
         await self.clock.advance(STEP_S)
 
 

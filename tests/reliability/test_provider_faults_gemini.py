@@ -226,7 +226,7 @@ async def test_fatal_close_mid_call_apologises_at_once(
         await call.run_until(lambda: call.ear.heard("apology") is not None, limit_s=5.0)
     assert call.ear.kinds() == ["agent", "apology"]
     apology = call.ear.heard("apology")
-    assert apology is not None and apology - turn_end <= 0.1
+    assert apology is not None and apology - turn_end <= 0.3  # row 9 asks <= 2 s
     assert fake.handshakes == 1
 
 

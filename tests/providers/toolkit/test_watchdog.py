@@ -136,3 +136,40 @@ async def test_an_alarm_or_a_reset_forgets_the_deadlines(clock: SteppingClock) -
     assert not task.done()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+# Speech owed: "the provider says it is responding, and no audio comes" (issue #20).
+
+
+async def test_owed_speech_that_never_comes_is_a_stall_even_from_a_chatty_server(
+    clock: SteppingClock,
+) -> None:
+    watchdog = StallWatchdog(clock, STALL_S, audio_stall_s=2.0)
+    task = watch(watchdog)
+    watchdog.expect_audio()
+    await clock.blocked(task)
+    await clock.advance(1.0)
+    watchdog.server_active()  # other messages (probe answers, transcripts) do not settle it
+    await clock.advance(0.9)
+    assert not task.done()
+    await clock.advance(0.1)
+    assert await task == "stalled"
+    assert watchdog.owed_at_alarm and not watchdog.audio_owed  # forgotten, but remembered why
+
+
+async def test_audio_settles_what_was_owed(clock: SteppingClock) -> None:
+    watchdog = StallWatchdog(clock, STALL_S, audio_stall_s=2.0)
+    task = watch(watchdog)
+    watchdog.expect_audio()
+    await clock.advance(1.5)
+    watchdog.audio_arrived()
+    await clock.advance(30)
+    assert not task.done()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_without_an_audio_stall_time_nothing_is_owed(clock: SteppingClock) -> None:
+    watchdog = StallWatchdog(clock, STALL_S)
+    watchdog.expect_audio()
+    assert not watchdog.audio_owed
