@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import audioop
+import itertools
 import logging
 import wave
 from collections import deque
@@ -108,6 +109,16 @@ class _Timeline:
         return caller, agent
 
 
+def _run_key(event: _Caller | _Agent | _Cut) -> tuple[str, str]:
+    match event:
+        case _Caller():
+            return ("caller", "")
+        case _Agent(item_id=item_id):
+            return ("agent", item_id)
+        case _Cut():
+            return ("cut", "")
+
+
 class SessionRecorder:
     """Records one session into ``path``: ``dual`` (caller left, assistant right) or ``mono``."""
 
@@ -178,19 +189,26 @@ class SessionRecorder:
         events = list(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
-        for event in events:
-            self._apply(event)
+        # Runs of caller frames (and of one item's agent audio) are converted in one go: the
+        # timeline only needs them in order relative to the other side's audio and the cuts.
+        for _, run in itertools.groupby(events, key=_run_key):
+            self._apply(list(run))
         if self._timeline.final_samples:
             out.writeframes(self._frames(*self._timeline.final()))
 
-    def _apply(self, event: _Caller | _Agent | _Cut) -> None:
-        match event:
-            case _Caller(audio=audio):
+    def _apply(self, run: list[_Caller | _Agent | _Cut]) -> None:
+        """One run of events of one kind (one item's, for agent audio)."""
+        match run[0]:
+            case _Caller():
+                audio = b"".join(e.audio for e in run if isinstance(e, _Caller))
                 self._timeline.caller(self._from_caller.convert(audio))
-            case _Agent(audio=audio, item_id=item_id):
+            case _Agent(item_id=item_id):
+                audio = b"".join(e.audio for e in run if isinstance(e, _Agent))
                 self._timeline.agent(self._from_agent.convert(audio), item_id)
-            case _Cut(played_ms=played_ms):
-                self._timeline.cut(played_ms)
+            case _Cut():
+                for event in run:
+                    if isinstance(event, _Cut):
+                        self._timeline.cut(event.played_ms)
 
     def _frames(self, caller: bytes, agent: bytes) -> bytes:
         if not caller:
