@@ -23,6 +23,7 @@ from gateway.api.auth import requires
 from gateway.api.bodies import json_response
 from gateway.api.monitor_schemas import MonitorStarted
 from gateway.api.origins import origin_policy
+from gateway.api.sequence import MessageSequence
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Conflict, Forbidden, Unauthorized
 from gateway.sessions.conversation import Conversation
@@ -121,9 +122,10 @@ async def monitor_session(request: web.Request) -> web.StreamResponse:
 
 async def _write(ws: web.WebSocketResponse, listener: MonitorListener) -> None:
     """Send what the tap offers; a supervisor that cannot take it is cut, the call is not."""
+    sequence = MessageSequence(turn_events=False)  # numbered as on the app socket
     try:
         while (text := await listener.next()) is not None:
-            await asyncio.wait_for(ws.send_str(text), SEND_TIMEOUT_S)
+            await asyncio.wait_for(ws.send_str(sequence.stamp(text)), SEND_TIMEOUT_S)
     except (TimeoutError, ConnectionError, RuntimeError):
         log.warning("supervisor socket dropped")
     await ws.close(message=b"session_ended")

@@ -369,7 +369,7 @@ class Conversation:
 
     async def _announce(self, begun: TurnBegun | None) -> None:
         if begun is not None:
-            await self._deliver(TurnStarted(role=begun.role, turn_id=begun.turn_id))
+            await self._client.deliver(TurnStarted(role=begun.role, turn_id=begun.turn_id))
 
     def _caller_done(self) -> None:
         self._log.caller_turn_ended()

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from kinds.clock import SystemClock
+from media import denoise
 from tests.gateway.conftest import Gateway, start_gateway
 
 AUTH_TOKEN = "test_auth_token"
@@ -92,6 +93,14 @@ def stream_parameters(document: ElementTree.Element) -> dict[str, str]:
     stream = document.find("./Connect/Stream")
     assert stream is not None
     return {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+
+
+@pytest.fixture
+def plain_audio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls without the caller denoiser: for tests of the format path itself (passthrough,
+    byte order, rates), which compare the caller's bytes exactly. The denoiser is tested in
+    tests/media and through the bridge with it on."""
+    monkeypatch.setattr(denoise, "AVAILABLE", False)
 
 
 @pytest.fixture

@@ -193,6 +193,7 @@ async def test_status_and_action_end_the_call(signalwire: FakeSignalWire) -> Non
 # --- calls -------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("plain_audio")
 async def test_l16_at_24khz_passes_straight_through_both_ways(signalwire: FakeSignalWire) -> None:
     gw = signalwire.gateway
     stream = await dial(signalwire)
@@ -291,7 +292,8 @@ async def test_a_bad_or_replayed_token_closes_1008_and_costs_no_provider(
         stream = await open_with(bad)
         await stream.wait_closed()
         assert stream.ws.close_code == 1008
-    assert gw.scripted.sessions == []
+    # At most the one the signed voice webhook opened early; a bad stream never opens one.
+    assert len(gw.scripted.sessions) <= 1
     good = await open_with(params)
     await provider_session(gw)
     replay = await open_with(params)

@@ -48,6 +48,7 @@ async def test_an_alaw_call_is_carried_in_alaw_both_ways(line: FakeTelnyx) -> No
     await stream.aclose()
 
 
+@pytest.mark.usefixtures("plain_audio")
 async def test_l16_at_24khz_passes_through_in_network_byte_order(line: FakeTelnyx) -> None:
     stream = await dial(line, encoding="L16", sample_rate=24000)
     session = await provider_session(line.gateway)

@@ -71,6 +71,7 @@ async def test_a_bad_or_used_token_closes_1008_and_costs_no_provider(line: FakeV
     await good.aclose()
 
 
+@pytest.mark.usefixtures("plain_audio")
 async def test_a_full_call_binary_both_ways_with_notify_marks_and_hang_up(
     line: FakeVonage, voice_api: tuple[FakeVoiceApi, bytes]
 ) -> None:
@@ -196,6 +197,7 @@ async def test_transfer_goes_through_the_rest_api(
     assert view["end_reason"] == "transferred"
 
 
+@pytest.mark.usefixtures("plain_audio")
 async def test_the_local_demo_plays_the_caller_back(vonage: FakeVonage) -> None:
     stream = await vonage.dial()
     with wave.open(str(SPEECH_24K), "rb") as clip:
@@ -221,6 +223,7 @@ async def test_a_refused_transfer_still_hangs_up(
     assert [body["action"] for _, body in api.updates] == ["transfer", "hangup"]
 
 
+@pytest.mark.usefixtures("plain_audio")
 async def test_a_16k_provider_gets_a_16k_call_with_no_resampling_inbound(line: FakeVonage) -> None:
     gw = line.gateway
     gw.scripted.declared = replace(SCRIPTED_CAPABILITIES, input_audio=PCM16_16K)
