@@ -48,7 +48,8 @@ SEND_TIMEOUT_S = 5.0
 
 
 def monitor_url(ctx: GatewayContext, session_id: str, token: str) -> str:
-    return f"{ctx.settings.public_ws_url}/api/v1/sessions/{session_id}/monitor?api_key={token}"
+    base = ctx.settings.public_ws_url
+    return f"{base}/api/v1/sessions/{session_id}/monitor/connect?api_key={token}"
 
 
 @requires("sessions:monitor")

@@ -115,7 +115,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v1/sessions/{session_id}/monitor", monitor_socket.start_monitor,
           "Monitor a live session: a supervisor WebSocket URL with a single-use token (409 if "
           "the session is not live on this node)", "monitorSession", 201, MonitorStarted,
-          also=(409,)),
+          errors=(409,)),
     Route("GET", "/api/v1/sessions/{session_id}/recording", recordings_api.get_recording,
           "Download a session's recording (audio/wav; dual: caller left, assistant right)",
           "getRecording"),
@@ -166,4 +166,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/asyncapi.json", asyncapi_document)
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/v1/sessions/{session_id}/connect", connect_session)
-    app.router.add_get("/api/v1/sessions/{session_id}/monitor", monitor_socket.monitor_session)
+    # The supervisor socket has a path of its own: GET on the POST resource would be ambiguous.
+    app.router.add_get(
+        "/api/v1/sessions/{session_id}/monitor/connect", monitor_socket.monitor_session
+    )

@@ -17,7 +17,7 @@ async def start_monitor(gw: Gateway, session_id: str, key: str | None = None) ->
     response = await gw.request("POST", f"/api/v1/sessions/{session_id}/monitor", **kwargs)
     assert response.status == 201, await response.text()
     url: str = (await response.json())["websocket_url"]
-    assert "/monitor?api_key=kura_mt_" in url
+    assert "/monitor/connect?api_key=kura_mt_" in url
     return url
 
 

@@ -31,7 +31,7 @@ async def test_monitoring_needs_its_permission_and_a_live_session(gateway: Gatew
     assert (await gateway.request("POST", path, key=None)).status == 401
     pending = await gateway.request("POST", path)
     assert pending.status == 409  # not connected yet: nothing to listen to
-    ws_path = f"/api/v1/sessions/{created['session_id']}/monitor?api_key=kura_mt_forged"
+    ws_path = f"/api/v1/sessions/{created['session_id']}/monitor/connect?api_key=kura_mt_forged"
     refused = await gateway.http.get(gateway.url + ws_path)
     assert refused.status == 401
 

@@ -24,7 +24,7 @@ from tests.gateway.ws_helpers import closed, connect, receive, receive_until
 DOCUMENT_PATH = "/api/v1/openapi.json"
 ASYNCAPI_PATH = "/api/v1/asyncapi.json"  # the WebSocket's document (tests/gateway/test_asyncapi.py)
 CONNECT_PATH = "/api/v1/sessions/{session_id}/connect"
-MONITOR_PATH = "/api/v1/sessions/{session_id}/monitor"
+MONITOR_PATH = "/api/v1/sessions/{session_id}/monitor/connect"
 BASE_URI = "urn:kura:openapi"
 PUBLIC_PATHS = {"/api/v1/health", "/api/v1/health/live", "/api/v1/health/ready"}
 
