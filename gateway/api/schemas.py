@@ -97,7 +97,8 @@ class ToolDefinition(BaseModel):
 
 
 class TurnDetectionSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON numbers and booleans as such (lax parsing took `false` as 0 ms)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     server_vad: bool = True
     threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
@@ -117,7 +118,8 @@ class AssistantFields(_Request):
     language_code: Annotated[str | None, Field(pattern=BCP47, max_length=35, **NOT_NULL)] = None
     tools: list[ToolDefinition] | None = None
     turn_detection: TurnDetectionSettings | None = None
-    temperature: Annotated[float | None, Field(ge=0, le=2)] = None
+    # strict: a number, not `false` (lax parsing took it as 0.0; schemathesis found it)
+    temperature: Annotated[float | None, Field(ge=0, le=2, strict=True)] = None
     idle_timeout_s: Annotated[int | None, Field(ge=5, le=3600, **NOT_NULL)] = None
     max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
     max_duration_s: Annotated[int | None, Field(ge=10, le=4 * 3600)] = None
