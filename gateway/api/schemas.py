@@ -198,7 +198,8 @@ class ToolDefinition(BaseModel):
 
 
 class TurnDetectionSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON numbers and booleans as such (lax parsing took `false` as 0 ms)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     server_vad: bool = True
     threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
@@ -261,7 +262,8 @@ class AssistantFields(_Request):
     tools: list[ToolDefinition] | None = None
     turn_detection: TurnDetectionSettings | None = None
     interruption: InterruptionFields | None = None
-    temperature: Annotated[float | None, Field(ge=0, le=2)] = None
+    # strict: a number, not `false` (lax parsing took it as 0.0; schemathesis found it)
+    temperature: Annotated[float | None, Field(ge=0, le=2, strict=True)] = None
     idle_timeout_s: Annotated[int | None, Field(ge=5, le=3600, **NOT_NULL)] = None
     max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
     max_duration_s: Annotated[int | None, Field(ge=10, le=4 * 3600)] = None

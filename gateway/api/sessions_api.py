@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from gateway.api.auth import has_permission, is_publishable, key_of, publishable, requires
 from gateway.api.bodies import json_response, read_body, read_query
@@ -28,6 +29,18 @@ from gateway.store.models import ApiKey, Session
 from gateway.store.sessions import SessionFilter
 
 
+def _iso_only(value: object) -> object:
+    """Query values arrive as text, and pydantic reads ``0.5`` as seconds since 1970; the
+    documented format is an ISO 8601 date-time, so only that is taken (a 422 otherwise)."""
+    if isinstance(value, str) and not ISO_DATE.match(value):
+        raise ValueError("expected an ISO 8601 date-time such as 2026-01-26T12:00:00Z")
+    return value
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+
 class SessionQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -35,8 +48,8 @@ class SessionQuery(BaseModel):
     phone_number: E164 | None = None
     assistant_id: QueryRowId | None = None
     channel: Literal["api", "phone"] | None = None
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
+    created_after: IsoDatetime | None = None
+    created_before: IsoDatetime | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Offset = 0
 
