@@ -13,8 +13,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from gateway import tracing
 from gateway.sessions.audio_format import SessionAudio
+from gateway.sessions.conversation_timing import ReplyLatency, SessionLimitsWatch
 from gateway.sessions.dead_air import TOOL_HOLD_AFTER_S, DeadAir, ToolHolds
 from gateway.sessions.failover import Failover, TranscriptSoFar, switch
 from gateway.sessions.monitor import SessionTap
@@ -37,13 +37,13 @@ from gateway.sessions.protocol import (
     SessionError,
     SessionTimeout,
     TranscriptionUpdate,
-    TurnComplete,
     TurnStarted,
 )
+from gateway.sessions.provider_pump import pump_once
 from gateway.sessions.supervision import Supervision
 from gateway.sessions.tool_calls import ToolCalls, WebhookHandler
 from gateway.sessions.turn_log import TurnBegun, TurnLog, TurnStore
-from gateway.sessions.turn_marks import TurnMarker
+from gateway.sessions.turn_marks import gateway_marker
 from kinds.clock import Clock
 from providers.base import ProviderSession
 from providers.events import (
@@ -108,17 +108,8 @@ class Conversation:
         self._dead_air = DeadAir(client, clock, owed_at_start=greeting and voice, holds=holds)
         self._failover, self._failed_over = failover, False
         self._audio = SessionAudio(plan)
-        self._on_reply_latency = on_reply_latency
-        self._caller_done_s: float | None = None  # when the caller's turn ended, if awaiting
-        # From the caller's end of turn (or the session's start) to the first agent audio.
-        self._reply_span: tracing.SpanHandle | None = tracing.start_span("first_agent_audio")
-        # An app has no VAD and no message that ends a turn: when the plan gives the turns to
-        # the gateway, the engine finds them in the app's audio.
-        self._marker = (
-            TurnMarker(plan.inbound.port.sample_rate_hz, silence_ms)
-            if plan.turns == "gateway" and plan.inbound.port.encoding == "pcm16"
-            else None
-        )
+        self._latency = ReplyLatency(clock, on_reply_latency)
+        self._marker = gateway_marker(plan, silence_ms)  # turns found in an app's audio
         end_after = self._end_after_response
         self._tools = ToolCalls(
             plan, provider, client, webhooks, end_after, hold=self._dead_air.hold_tool
@@ -127,7 +118,7 @@ class Conversation:
         self._audio_item: str | None = None
         self._ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._end_after: str | None = None
-        self._last_activity_s = self._started_s = clock.monotonic()
+        self._timers = SessionLimitsWatch(clock, limits.idle_timeout_s, limits.max_duration_s)
         self.tools_called: list[str] = []  # names, in order: for the session.ended event
         self.tap = SessionTap(plan)  # live monitoring; costs nothing while nobody listens
         self.supervision = Supervision(
@@ -180,7 +171,7 @@ class Conversation:
                 timers.cancel()
                 self._tools.cancel_all()
         finally:
-            self._end_reply_span()
+            self._latency.close()
             # Also when the door's task is cancelled (its socket dropped): what was said of the
             # unfinished turn is still stored.
             self._log.close()
@@ -272,17 +263,7 @@ class Conversation:
 
     async def _pump_once(self) -> ProviderFailed | None:
         """Act on the current provider's events until it fails (returned) or closes."""
-        try:
-            async for event in self._provider:
-                if isinstance(event, ProviderFailed):
-                    return ProviderFailed(event.code, f"AI provider error: {event.message}")
-                await self._on_event(event)
-                if self._ended.done():
-                    return None
-        except Exception:
-            log.exception("provider session failed")
-            return ProviderFailed("internal_error", "the AI provider failed")
-        return None
+        return await pump_once(self._provider, self._on_event, self._ended.done)
 
     async def _fail_over(self, code: str) -> bool:
         """Go on with the fallback provider (once), re-seeded with the transcript so far; the
@@ -318,7 +299,7 @@ class Conversation:
             case TranscriptDelta(source=source, text=text, item_id=item_id):
                 self._mark_activity()
                 if source == "output":
-                    self._replying()
+                    self._latency.replying()
                     await self._announce(self._log.agent_said(text, item_id))
                 else:
                     await self._announce(self._log.caller_said(text, new_turn=False))
@@ -355,7 +336,7 @@ class Conversation:
     async def _agent_audio(self, audio: bytes, item_id: str) -> None:
         if self.supervision.human:
             return  # said after the take-over stopped it: the caller hears the supervisor
-        self._replying()
+        self._latency.replying()
         self._mark_activity()
         await self._announce(self._log.agent_audio(item_id))
         self._responding = True
@@ -373,21 +354,7 @@ class Conversation:
 
     def _caller_done(self) -> None:
         self._log.caller_turn_ended()
-        self._caller_done_s = self._clock.monotonic()
-        self._end_reply_span()
-        self._reply_span = tracing.start_span("turn")
-
-    def _end_reply_span(self) -> None:
-        if self._reply_span is not None:
-            self._reply_span.end()
-            self._reply_span = None
-
-    def _replying(self) -> None:
-        if self._caller_done_s is not None and self._on_reply_latency is not None:
-            self._on_reply_latency(self._clock.monotonic() - self._caller_done_s)
-        self._caller_done_s = None
-        if self._reply_span is not None:
-            self._end_reply_span()
+        self._latency.caller_done()
 
     async def _response_done(self, interrupted: bool) -> None:
         self._responding = False
@@ -398,16 +365,7 @@ class Conversation:
             await self._client.deliver_audio(tail, self._audio_item)
         await self._tools.settle_builtins(self._clock, BUILTIN_SETTLE_S)
         done = self._log.complete(interrupted=interrupted)
-        await self._deliver(
-            TurnComplete(
-                full_input=done.full_input,
-                full_output=done.full_output,
-                interrupted=interrupted,
-                turn_id=done.turn_id,
-                latency_ms=done.latency_ms,
-                duration_ms=done.duration_ms,
-            )
-        )
+        await self._deliver(done.message(interrupted=interrupted))
         if self._end_after is not None:
             self.end(self._end_after)
         elif self._limits.max_turns and self._log.turns_stored >= self._limits.max_turns:
@@ -416,20 +374,11 @@ class Conversation:
     # --- timers ------------------------------------------------------------------------------
 
     def _mark_activity(self) -> None:
-        self._last_activity_s = self._clock.monotonic()
+        self._timers.mark_activity()
 
     async def _watch_timers(self) -> None:
-        idle_s = self._limits.idle_timeout_s
-        max_s = self._limits.max_duration_s
-        while True:
-            now = self._clock.monotonic()
-            idle_left = self._last_activity_s + idle_s - now
-            duration_left = (self._started_s + max_s - now) if max_s else float("inf")
-            if duration_left <= 0:
-                self.end("max_duration")
-                return
-            if idle_left <= 0:
-                await self._client.deliver(SessionTimeout(timeout_seconds=round(idle_s)))
-                self.end("idle_timeout")
-                return
-            await self._clock.sleep(min(idle_left, duration_left))
+        reason = await self._timers.expired()
+        if reason == "idle_timeout":
+            idle_s = self._limits.idle_timeout_s
+            await self._client.deliver(SessionTimeout(timeout_seconds=round(idle_s)))
+        self.end(reason)

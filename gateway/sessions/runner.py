@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 from gateway import metrics, tracing
 from gateway.sessions.caller_context import describe_caller
@@ -20,17 +20,19 @@ from gateway.sessions.dead_air import hold_connect, tool_holds
 from gateway.sessions.early_connect import EarlyConnects
 from gateway.sessions.events import PostCallEvents
 from gateway.sessions.failover import Failover, at_connect
+from gateway.sessions.failover_setup import as_connected, failover_for
 from gateway.sessions.live import LiveSessions
-from gateway.sessions.plan import AudioRoute, ClientTraits, SessionPlan, plan_session
+from gateway.sessions.plan import ClientTraits, SessionPlan, plan_session
 from gateway.sessions.port import SessionClient
 from gateway.sessions.protocol import SessionError, SessionOpen
-from gateway.sessions.recording import SessionRecorder
 from gateway.sessions.recordings_store import RecordingStorage
 from gateway.sessions.service import SessionService
+from gateway.sessions.session_recording import recorder_for, run_recorded
 from gateway.sessions.session_spec import overrides_of, plan_mode, session_spec
 from gateway.sessions.tool_calls import WebhookHandler
 from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
-from gateway.sessions.transcripts import TranscriptWriter, TurnRecord
+from gateway.sessions.transcripts import SessionTurns, TranscriptWriter
+from gateway.sessions.wrap_up import complete_despite_cancel
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
 from kinds.clock import Clock
@@ -45,55 +47,10 @@ log = logging.getLogger(__name__)
 ClientReader = Callable[[Conversation], Coroutine[Any, Any, None]]
 """Feeds client input to the conversation until the client goes away."""
 TRANSCRIPT_SETTLE_S = 3.0  # session.ended waits this long at most for the last turns to be stored
-RECORDING_CLOSE_S = 5.0  # the writer has this long after the session to write what is queued
 
 ToolObserver = Callable[[ToolCall], dict[str, Any] | None]
 """Told of each webhook tool call before it is delivered (the REST chat door streams it);
 returns metadata of the current turn to merge into the webhook's ``metadata``, if any."""
-
-
-def _as_connected(plan: SessionPlan, provider: ProviderSession) -> SessionPlan:
-    """The plan with the formats the provider really opened in: should it not honour the
-    plan's choice, the engine converts rather than feed it audio it cannot read."""
-    caps = provider.capabilities
-    if caps.input_audio != plan.inbound.provider:
-        plan = replace(plan, inbound=AudioRoute(plan.inbound.port, caps.input_audio))
-    if caps.output_audio != plan.outbound.provider:
-        plan = replace(plan, outbound=AudioRoute(plan.outbound.port, caps.output_audio))
-    return plan
-
-
-async def _complete_despite_cancel(work: Coroutine[Any, Any, None]) -> None:
-    """Run ``work`` to the end even if this task is cancelled meanwhile, then re-raise.
-
-    A session's wrap-up (release the provider, record the end) must not be cut in half: a door
-    whose connection drops while its session is finishing (aiohttp cancels the handler) would
-    otherwise leave the session ``active`` in the database.
-    """
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-    task.result()
-
-
-@dataclass(frozen=True, slots=True)
-class SessionTurns:
-    """One session's view of the transcript writer."""
-
-    writer: TranscriptWriter
-    session_id: str
-
-    def add(self, first_seq: int, records: tuple[TurnRecord, ...], completed: bool) -> None:
-        self.writer.submit(self.session_id, first_seq, records, int(completed))
-
-    def amend(self, seq: int, text: str) -> None:
-        self.writer.amend(self.session_id, seq, text)
 
 
 class SessionRunner:
@@ -200,7 +157,7 @@ class SessionRunner:
             provider_session = await hold_connect(
                 self._clock, client, self._connecting(session, assistant, plan)
             )
-            plan = _as_connected(plan, provider_session)
+            plan = as_connected(plan, provider_session)
         except ProviderError as exc:
             log.warning("provider connect failed", extra={"code": exc.code})
             metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
@@ -229,33 +186,45 @@ class SessionRunner:
             greeting=bool(session_spec(assistant, session).greeting),
             failover=failover,
         )
-        recorder = self._recorder(session, assistant, plan)
-        if recorder is None:
+        return await self._recorded(session, assistant, client, conversation, reader, plan)
+
+    async def _recorded(
+        self,
+        session: Session,
+        assistant: Assistant,
+        client: SessionClient,
+        conversation: Conversation,
+        reader: ClientReader,
+        plan: SessionPlan,
+    ) -> str:
+        """Converse, recording the session if this gateway and its assistant record."""
+        recorder = recorder_for(self._recordings, session, assistant, plan)
+        if self._recordings is None or recorder is None:
             return await self._converse(session, assistant, client, conversation, reader)
         conversation.tap.recorder = recorder
-        writer = asyncio.create_task(recorder.run(), name="recording-writer")
-        try:
-            return await self._converse(session, assistant, client, conversation, reader)
-        finally:
-            if await _close_recording(recorder, writer):
-                await _complete_despite_cancel(self._store_recording(session.id))
+        return await run_recorded(
+            self._recordings,
+            recorder,
+            session.id,
+            lambda: self._converse(session, assistant, client, conversation, reader),
+        )
 
-    async def _store_recording(self, session_id: str) -> None:
-        assert self._recordings is not None
-        try:
-            await self._recordings.stored(session_id)
-        except Exception:
-            log.exception("recording not stored", extra={"session_id": session_id})
-
-    def _recorder(
-        self, session: Session, assistant: Assistant, plan: SessionPlan
-    ) -> SessionRecorder | None:
-        if self._recordings is None or plan.mode == "chat":
-            return None
-        if assistant.recording not in ("mono", "dual"):
-            return None
-        mode: Literal["mono", "dual"] = "dual" if assistant.recording == "dual" else "mono"
-        return SessionRecorder(self._recordings.spool_path(session.id), plan, mode)
+    def _failover(
+        self, session: Session, assistant: Assistant, client: SessionClient, plan: SessionPlan
+    ) -> Failover | None:
+        """How this session moves to the assistant's fallback provider (``failover_for``)."""
+        return failover_for(
+            session,
+            assistant,
+            client.traits,
+            plan,
+            providers=self._providers,
+            store=self._store,
+            clock=self._clock,
+            connect=lambda own, name, history: self._connect(
+                session, assistant, own, name, history=history
+            ),
+        )
 
     async def _connecting(
         self, session: Session, assistant: Assistant, plan: SessionPlan
@@ -270,50 +239,6 @@ class SessionRunner:
             except Exception:  # the early attempt failed for our own reasons: try afresh
                 log.warning("early provider connect failed", extra={"session_id": session.id})
         return await self._connect(session, assistant, plan, assistant.provider)
-
-    def _failover(
-        self, session: Session, assistant: Assistant, client: SessionClient, plan: SessionPlan
-    ) -> Failover | None:
-        """How this session moves to the assistant's fallback provider, if it names one."""
-        fallback = assistant.fallback_provider
-        if (
-            not fallback
-            or fallback == assistant.provider
-            or fallback not in self._providers.names()
-        ):
-            return None
-
-        async def connect(
-            history: tuple[HistoryItem, ...],
-        ) -> tuple[ProviderSession, SessionPlan]:
-            provider = self._providers.get(fallback)
-            spec = replace(
-                session_spec(assistant, session), provider=fallback, model=None, voice=None
-            )
-            own = plan_session(
-                client.traits,
-                provider.capabilities(plan.mode),
-                spec,
-                plan.mode,
-                can_transfer=bool(assistant.transfer_number),
-            )
-            # The client keeps the formats it was planned with; the engine converts.
-            own = replace(
-                own,
-                inbound=AudioRoute(plan.inbound.port, own.inbound.provider),
-                outbound=AudioRoute(plan.outbound.port, own.outbound.provider),
-            )
-            opened = await self._connect(session, assistant, own, fallback, history=history)
-            return opened, _as_connected(own, opened)
-
-        async def record(primary: str, to: str, code: str) -> None:
-            note = {"from": primary, "to": to, "reason": code, "at": self._clock.now().isoformat()}
-            try:
-                await self._store.sessions.note(session.id, "failover", note)
-            except Exception:  # the call goes on; only the record is lost
-                log.exception("failover not recorded", extra={"session_id": session.id})
-
-        return Failover(assistant.provider, fallback, connect, record)
 
     async def _connect(
         self,
@@ -369,8 +294,8 @@ class SessionRunner:
             active.dec()
             if reason == "provider_error":
                 metrics.PROVIDER_ERRORS.labels(assistant.provider).inc()
-            await _complete_despite_cancel(self._wrap_up(conversation.provider, session.id, reason))
-            await _complete_despite_cancel(
+            await complete_despite_cancel(self._wrap_up(conversation.provider, session.id, reason))
+            await complete_despite_cancel(
                 self._emit("session.ended", session, assistant, conversation.tools_called)
             )
         metrics.SESSIONS_ENDED.labels(session.channel, reason).inc()
@@ -434,19 +359,6 @@ class SessionRunner:
             return await self._tools.call(endpoint, call, called)
 
         return handle
-
-
-async def _close_recording(recorder: SessionRecorder, writer: asyncio.Task[None]) -> bool:
-    """Let the writer write what is queued (bounded), then make sure it is gone; True if the
-    file was closed complete."""
-    recorder.finish()
-    await asyncio.wait({writer}, timeout=RECORDING_CLOSE_S)
-    writer.cancel()
-    results = await asyncio.gather(writer, return_exceptions=True)
-    if isinstance(results[0], BaseException):
-        log.error("recording failed", exc_info=results[0])
-        return isinstance(results[0], asyncio.CancelledError)  # closed by its finally
-    return True
 
 
 async def _drive(conversation: Conversation, reader: ClientReader) -> str:

@@ -122,3 +122,17 @@ def _rows(batch: _Batch) -> list[Turn]:
         )
         for offset, record in enumerate(batch.records)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTurns:
+    """One session's view of the transcript writer."""
+
+    writer: TranscriptWriter
+    session_id: str
+
+    def add(self, first_seq: int, records: tuple[TurnRecord, ...], completed: bool) -> None:
+        self.writer.submit(self.session_id, first_seq, records, int(completed))
+
+    def amend(self, seq: int, text: str) -> None:
+        self.writer.amend(self.session_id, seq, text)

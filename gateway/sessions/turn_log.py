@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from gateway.sessions.protocol import TurnComplete
 from gateway.sessions.transcripts import TurnRecord
 from kinds.clock import Clock
 
@@ -68,6 +69,17 @@ class CompletedTurn:
     turn_id: int = 0
     latency_ms: int | None = None
     duration_ms: int | None = None
+
+    def message(self, *, interrupted: bool) -> TurnComplete:
+        """The ``turnComplete`` the client is sent for this turn."""
+        return TurnComplete(
+            full_input=self.full_input,
+            full_output=self.full_output,
+            interrupted=interrupted,
+            turn_id=self.turn_id,
+            latency_ms=self.latency_ms,
+            duration_ms=self.duration_ms,
+        )
 
 
 @dataclass(frozen=True, slots=True)

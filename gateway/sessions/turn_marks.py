@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from gateway.sessions.plan import SessionPlan
 from media.resample import StreamResampler
 from media.vad import SpeechStarted, VadConfig, VoiceActivityDetector
 
@@ -48,3 +49,11 @@ class TurnMarker:
             else:
                 marks.append(TurnMark("ended", max(0, fed_ms - event.end_ms)))
         return marks
+
+
+def gateway_marker(plan: SessionPlan, silence_ms: int) -> TurnMarker | None:
+    """An app has no VAD and no message that ends a turn: when the plan gives the turns to the
+    gateway, the engine finds them in the app's audio with this marker (None: it need not)."""
+    if plan.turns == "gateway" and plan.inbound.port.encoding == "pcm16":
+        return TurnMarker(plan.inbound.port.sample_rate_hz, silence_ms)
+    return None

@@ -47,6 +47,7 @@ from gateway.telephony.bridge_ports import (
     check_supported,
 )
 from gateway.telephony.call_audio import apology_audio, cue_audio
+from gateway.telephony.carrier_stream import CLOSED_TYPES, until_silent, wait_for_playout
 from gateway.telephony.carriers.codec import CarrierCapabilities, CarrierCodec
 from gateway.telephony.carriers.events import (
     CarrierCommand,
@@ -70,13 +71,10 @@ from providers.events import ToolCall
 
 log = logging.getLogger(__name__)
 
-PLAYOUT_GRACE_S = 2.0  # after the last queued audio should have played, give the echo this long
 # After the policy's last decision, a speech start from the provider's VAD is taken for the same
 # sound (it comes ~0.2-0.5 s after the onset), not as a new interruption.
 POLICY_GRACE_S = 1.5
 CARRIER_SILENCE_S = 10.0  # carriers stream a frame every 20 ms, silence included, all call long
-# ERROR: aiohttp already closed the socket (a frame over max_msg_size: 1009).
-_CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
 ToolAnswer = Callable[[ToolCall], Awaitable[dict[str, Any]]]
@@ -217,7 +215,7 @@ class CallBridge:
 
     async def _read_frames(self, conversation: EventSink) -> None:
         ws, counters = self._ws, self.counters
-        while (frame := await ws.receive()).type not in _CLOSED:
+        while (frame := await ws.receive()).type not in CLOSED_TYPES:
             counters.messages_in += 1
             kind = frame.type
             if kind is WSMsgType.TEXT or (kind is WSMsgType.BINARY and self._binary_in):
@@ -228,10 +226,7 @@ class CallBridge:
 
     async def _watch_carrier(self, conversation: EventSink) -> None:
         """End a call whose carrier stream has gone quiet (a dead peer or a half-open socket)."""
-        seen = -1
-        while seen != self.counters.messages_in:
-            seen = self.counters.messages_in
-            await self._clock.sleep(CARRIER_SILENCE_S)
+        await until_silent(self._clock, self.counters, CARRIER_SILENCE_S)
         log.warning(
             "carrier stream silent; ending the call", extra={"stream_id": self._codec.stream_id}
         )
@@ -382,7 +377,7 @@ class CallBridge:
         await self._send_batches(self._outbound.flush(), None)
         if self._failed:
             await self._play_apology()
-        await self._wait_for_playout()
+        await wait_for_playout(self._ws, self._codec, self._outbound, binary_in=self._binary_in)
 
     async def _play_apology(self) -> None:
         """Once per call, after whatever the carrier already has queued."""
@@ -392,23 +387,3 @@ class CallBridge:
         apology = apology_audio(self._audio)
         batches = self._outbound.push_carrier("apology", apology) + self._outbound.flush()
         await self._send_batches(batches, None)
-
-    async def _wait_for_playout(self) -> None:
-        """Read mark echoes until everything sent has played (bounded), or the caller hangs up."""
-        deadline_s = self._outbound.tracker.queued_ms / 1000 + PLAYOUT_GRACE_S
-        try:
-            async with asyncio.timeout(deadline_s):
-                while self._outbound.audible:
-                    frame = await self._ws.receive()
-                    kind = frame.type
-                    if kind is not WSMsgType.TEXT and not (
-                        kind is WSMsgType.BINARY and self._binary_in
-                    ):
-                        return
-                    event = self._decode(frame.data)
-                    if isinstance(event, MarkEchoed):
-                        self._outbound.on_mark(event.name)
-                    elif isinstance(event, StreamStopped):
-                        return
-        except TimeoutError:
-            log.info("playout not confirmed before closing")

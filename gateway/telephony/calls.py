@@ -8,14 +8,12 @@ order. Nothing here talks to an AI provider, so answering never waits on one.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
 import hmac
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -26,13 +24,21 @@ from gateway import metrics
 from gateway.errors import Forbidden, NotFound
 from gateway.sessions.events import PostCallEvents
 from gateway.sessions.service import NewSession, SessionService
-from gateway.state.call_slots import CallSlots, slot_keys
+from gateway.state.call_slots import CallSlots
 from gateway.store import Store
 from gateway.store.calls import CallLookup
 from gateway.store.keys import hash_secret
 from gateway.store.models import Assistant, Call, PhoneNumber, Session
+from gateway.telephony.after_stream import (
+    AfterStream,
+    cut_off,
+    tell_transferred,
+    transfer_number,
+)
 from gateway.telephony.call_deadlines import CallDeadlines
+from gateway.telephony.call_limits import CallLimits, call_limits, slot_lease_s
 from gateway.telephony.caller_id import caller_number, dialled_number
+from gateway.telephony.keyed_locks import KeyedLocks
 from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -42,41 +48,8 @@ _RANK = {"queued": 1, "initiated": 1, "ringing": 2, "in-progress": 3, "answered"
 TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 _RANK.update(dict.fromkeys(TERMINAL_STATUSES, 4))
 _SEQUENCE_SPAN = 1_000_000  # status_order = rank * span + SequenceNumber; ranks dominate
-SLOT_MARGIN_S = 120.0  # a slot's lease outlives the call's ring time and hard limit by this
 END_REASONS = {"completed": "completed", "busy": "busy", "no-answer": "no_answer",
                "failed": "failed", "canceled": "canceled"}  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class CallLimits:
-    """Deployment-wide call limits (settings)."""
-
-    max_concurrent_calls: int | None = None
-    max_duration_s: int = 3600
-    ring_timeout_s: int = 30
-
-
-def call_limits(number: PhoneNumber, assistant: Assistant, limits: CallLimits) -> dict[str, int]:
-    """The slot keys a call on ``number`` with ``assistant`` holds, and their limits."""
-    return slot_keys(
-        assistant.id,
-        number.id,
-        {"global": limits.max_concurrent_calls, "assistant": assistant.max_concurrent_calls,
-         "number": number.max_concurrent_calls},
-    )  # fmt: skip
-
-
-# Sessions cut off on our side: the node stopped at its drain deadline, a node was lost, a node
-# restarted. Their callers get the apology (or the assistant's transfer), never "thank you".
-CUT_OFF_REASONS = frozenset({"shutdown", "node_lost", "node_restarted"})
-
-
-@dataclass(frozen=True, slots=True)
-class AfterStream:
-    """What the caller hears once the stream has closed."""
-
-    kind: Literal["goodbye", "apology", "transfer"]
-    transfer_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,23 +95,16 @@ def _same_carrier(expected: str, carrier: str) -> None:
         raise Forbidden("this number is served by another carrier")
 
 
-class _KeyedLocks:
-    """One asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._locks[key]
+def _in_service(found: CallLookup, to_number: str | None) -> bool:
+    """The dialled number is enabled and routes to a live assistant (logged when not)."""
+    number = found.number
+    if to_number is None or number is None or not number.enabled:
+        log.info("call to an unassigned or disabled number", extra={"to_number": to_number})
+        return False
+    if found.assistant is None:
+        log.warning("number routes to a deleted assistant", extra={"number_id": number.id})
+        return False
+    return True
 
 
 class CallService:
@@ -166,7 +132,7 @@ class CallService:
         self._clock = clock
         self._token_key = token_key
         self._token_ttl = timedelta(seconds=media_token_ttl_s)
-        self._locks = _KeyedLocks()  # a retry racing the first request on this node waits
+        self._locks = KeyedLocks()  # a retry racing the first request on this node waits
 
     def media_token(self, call_sid: str, session_id: str) -> str:
         """The media-socket token of a call: derived, not random, so a retried webhook gets
@@ -190,11 +156,9 @@ class CallService:
         self, call: InboundCall, to_number: str | None, found: CallLookup
     ) -> CallAnswer:
         number, assistant = found.number, found.assistant
-        if to_number is None or number is None or not number.enabled:
-            log.info("call to an unassigned or disabled number", extra={"to_number": to_number})
+        if not _in_service(found, to_number) or to_number is None or number is None:
             return CallAnswer("not_in_service")
-        if assistant is None:
-            log.warning("number routes to a deleted assistant", extra={"number_id": number.id})
+        if assistant is None:  # _in_service said so already; this tells the type checker
             return CallAnswer("not_in_service")
         _same_carrier(number.carrier, call.carrier)
         caller = caller_number(call.from_raw)
@@ -245,9 +209,8 @@ class CallService:
         (or when nothing counts slots here), else the key that is at its limit."""
         if self.slots is None:
             return None
-        lease = self.limits.ring_timeout_s + (max_s or self.limits.max_duration_s) + SLOT_MARGIN_S
         limits = call_limits(number, assistant, self.limits)
-        return await self.slots.acquire(session_id, limits, lease)
+        return await self.slots.acquire(session_id, limits, slot_lease_s(self.limits, max_s))
 
     async def release_slots(self, session_id: str) -> None:
         if self.slots is not None:
@@ -344,51 +307,24 @@ class CallService:
         if call is None:
             return AfterStream("goodbye")
         session = await self._store.sessions.get(call.session_id)
-        cut_off = session is not None and (
-            session.status in ("pending", "active") or session.end_reason in CUT_OFF_REASONS
-        )
+        was_cut_off = cut_off(session)
         transfer_to = None
-        if call.transfer_requested or cut_off:
-            transfer_to = await self._transfer_number(call, session, warn=call.transfer_requested)
+        if call.transfer_requested or was_cut_off:
+            warn = call.transfer_requested
+            transfer_to = await transfer_number(self._store, call, session, warn=warn)
         await self.call_over(call)
         if transfer_to:
             await self._end_session(call.session_id, "transferred")
             # A retried action webhook transfers again, but the event is told once.
             if session is not None and session.end_reason != "transferred":
-                await self._transferred(session, transfer_to)
+                await tell_transferred(self._store, self._events, session, transfer_to)
             return AfterStream("transfer", transfer_to)
-        if cut_off:
+        if was_cut_off:
             log.warning("stream cut off on our side; apologising", extra={"call_sid": call_sid})
             await self._end_session(call.session_id, "stream_lost")
             return AfterStream("apology")
         await self._end_session(call.session_id, "stream_ended")
         return AfterStream("goodbye")
-
-    async def _transferred(self, session: Session, destination: str) -> None:
-        """The post-call ``call.transferred`` event: the caller is being dialled through."""
-        if self._events is None:
-            return
-        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
-        if assistant is not None:
-            await self._events.call_transferred(
-                session.id, assistant, destination=destination, mode="cold", outcome="dialed"
-            )
-
-    async def _transfer_number(
-        self, call: Call, session: Session | None, *, warn: bool
-    ) -> str | None:
-        assistant = (
-            await self._store.assistants.get(session.assistant_id, include_deleted=True)
-            if session
-            else None
-        )
-        if assistant is None or not assistant.transfer_number:
-            if warn:
-                log.warning(
-                    "transfer asked for, but no transfer number", extra={"call_sid": call.call_sid}
-                )
-            return None
-        return assistant.transfer_number
 
     async def _end_session(self, session_id: str, reason: str) -> None:
         # NotFound: the session expired without ever connecting, so nothing is left to end.

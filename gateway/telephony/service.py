@@ -13,7 +13,8 @@ from config import Settings
 from gateway.context import GatewayContext
 from gateway.telephony import plivo_codec, signalwire, telnyx_codec, twilio_codec, vonage_codec
 from gateway.telephony.call_deadlines import CallDeadlines
-from gateway.telephony.calls import CallLimits, CallService
+from gateway.telephony.call_limits import CallLimits
+from gateway.telephony.calls import CallService
 from gateway.telephony.carriers.registry import (
     AfterCall,
     Carrier,

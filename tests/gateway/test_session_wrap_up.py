@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.sessions.runner import _complete_despite_cancel
+from gateway.sessions.wrap_up import complete_despite_cancel
 
 
 async def test_wrap_up_completes_then_the_cancel_goes_on() -> None:
@@ -19,7 +19,7 @@ async def test_wrap_up_completes_then_the_cancel_goes_on() -> None:
         await asyncio.sleep(0.05)  # the database write in flight when the cancel lands
         steps.append("session recorded as ended")
 
-    door = asyncio.create_task(_complete_despite_cancel(wrap_up()))
+    door = asyncio.create_task(complete_despite_cancel(wrap_up()))
     await started.wait()
     door.cancel()
     door.cancel()  # a second cancel (e.g. server shutdown) changes nothing
@@ -33,4 +33,4 @@ async def test_wrap_up_errors_reach_the_caller() -> None:
         raise RuntimeError("database gone")
 
     with pytest.raises(RuntimeError, match="database gone"):
-        await _complete_despite_cancel(wrap_up())
+        await complete_despite_cancel(wrap_up())

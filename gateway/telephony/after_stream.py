@@ -1,0 +1,66 @@
+"""What follows a call's stream: goodbye, an apology, or a transfer, and the transfer's event.
+
+Kept apart from answering calls: this is the end of a call's life (the action webhook after the
+stream closes), decided from the session's outcome and its assistant's transfer number.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from gateway.sessions.events import PostCallEvents
+from gateway.store import Store
+from gateway.store.models import Call, Session
+
+log = logging.getLogger(__name__)
+
+# Sessions cut off on our side: the node stopped at its drain deadline, a node was lost, a node
+# restarted. Their callers get the apology (or the assistant's transfer), never "thank you".
+CUT_OFF_REASONS = frozenset({"shutdown", "node_lost", "node_restarted"})
+
+
+@dataclass(frozen=True, slots=True)
+class AfterStream:
+    """What the caller hears once the stream has closed."""
+
+    kind: Literal["goodbye", "apology", "transfer"]
+    transfer_to: str | None = None
+
+
+def cut_off(session: Session | None) -> bool:
+    """The session was cut off on our side: still live here (so its node was lost), or ended
+    by a drain or a lost node."""
+    return session is not None and (
+        session.status in ("pending", "active") or session.end_reason in CUT_OFF_REASONS
+    )
+
+
+async def transfer_number(
+    store: Store, call: Call, session: Session | None, *, warn: bool
+) -> str | None:
+    """The assistant's transfer number, if the session's assistant has one."""
+    assistant = (
+        await store.assistants.get(session.assistant_id, include_deleted=True) if session else None
+    )
+    if assistant is None or not assistant.transfer_number:
+        if warn:
+            log.warning(
+                "transfer asked for, but no transfer number", extra={"call_sid": call.call_sid}
+            )
+        return None
+    return assistant.transfer_number
+
+
+async def tell_transferred(
+    store: Store, events: PostCallEvents | None, session: Session, destination: str
+) -> None:
+    """The post-call ``call.transferred`` event: the caller is being dialled through."""
+    if events is None:
+        return
+    assistant = await store.assistants.get(session.assistant_id, include_deleted=True)
+    if assistant is not None:
+        await events.call_transferred(
+            session.id, assistant, destination=destination, mode="cold", outcome="dialed"
+        )
