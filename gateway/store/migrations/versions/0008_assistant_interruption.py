@@ -1,7 +1,7 @@
 """assistant interruption: the per-assistant barge-in policy on calls (JSON, empty = defaults)
 
-Revision ID: 0011
-Revises: 0003
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03 13:20:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

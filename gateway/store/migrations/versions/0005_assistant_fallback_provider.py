@@ -1,7 +1,7 @@
 """assistants.fallback_provider: the provider a session fails over to
 
-Revision ID: 0010
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03 13:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
