@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from gateway.api.ids import Offset, QueryRowId, RowId
+from gateway.api.ids import IsoDatetime, Offset, QueryRowId, RowId
 from gateway.api.schemas import _bounded_metadata
 
 CallStatus = Literal[
@@ -86,7 +86,7 @@ class CallQuery(BaseModel):
     direction: Literal["inbound", "outbound"] | None = None
     number: Annotated[str | None, Field(max_length=32, description="Either party")] = None
     assistant_id: QueryRowId | None = None
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
+    created_after: IsoDatetime | None = None
+    created_before: IsoDatetime | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Offset = 0

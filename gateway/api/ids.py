@@ -7,10 +7,11 @@ back as a 500 (reliability.md row 27). No row has a larger id, so a larger path 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import AwareDatetime, BeforeValidator, Field
 
 from gateway.errors import NotFound
 
@@ -34,3 +35,16 @@ def path_id(request: web.Request, name: str, what: str) -> int:
     if not 0 < value <= MAX_ROW_ID:
         raise NotFound(f"no {what} with this id")
     return value
+
+
+def _iso_only(value: object) -> object:
+    """Query values arrive as text, and pydantic reads ``0.5`` as seconds since 1970; the
+    documented format is an ISO 8601 date-time, so only that is taken (a 422 otherwise)."""
+    if isinstance(value, str) and not ISO_DATE.match(value):
+        raise ValueError("expected an ISO 8601 date-time such as 2026-01-26T12:00:00Z")
+    return value
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+"""A date-time in a query: ISO 8601 with a zone, nothing pydantic would also read."""

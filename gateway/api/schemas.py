@@ -179,7 +179,7 @@ class Transcript(BaseModel):
 
 
 class ToolDefinition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as documented
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     description: Annotated[str, Field(max_length=1024)] = ""
@@ -210,13 +210,13 @@ class TurnDetectionSettings(BaseModel):
 class CallingHours(BaseModel):
     """When an assistant may place calls: a daily window in a time zone, on some days."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as documented
 
     start: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
     end: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "18:00"
     time_zone: Annotated[str, Field(max_length=64, description="IANA, e.g. Europe/Paris")] = "UTC"
     days: Annotated[
-        list[Annotated[int, Field(ge=0, le=6)]] | None,
+        list[Annotated[int, Field(ge=0, le=6, strict=True)]] | None,
         Field(description="0 is Monday; null: every day"),
     ] = None
 
@@ -233,7 +233,7 @@ class CallingHours(BaseModel):
 class InterruptionFields(BaseModel):
     """When a caller talking over the assistant on a call takes the turn (see the README)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as documented
 
     min_speech_ms: Annotated[int, Field(ge=100, le=3000)] = 530
     min_words: Annotated[int | None, Field(ge=1, le=20)] = None

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.auth import has_permission, is_publishable, key_of, publishable, requires
 from gateway.api.bodies import json_response, read_body, read_query
 from gateway.api.doc_fields import E164
-from gateway.api.ids import Offset, QueryRowId
+from gateway.api.ids import IsoDatetime, Offset, QueryRowId
 from gateway.api.publishable import check_session_scope
 from gateway.api.schemas import (
     CreateSessionRequest,
@@ -27,18 +26,6 @@ from gateway.sessions.phone import to_e164
 from gateway.sessions.service import NewSession
 from gateway.store.models import ApiKey, Session
 from gateway.store.sessions import SessionFilter
-
-
-def _iso_only(value: object) -> object:
-    """Query values arrive as text, and pydantic reads ``0.5`` as seconds since 1970; the
-    documented format is an ISO 8601 date-time, so only that is taken (a 422 otherwise)."""
-    if isinstance(value, str) and not ISO_DATE.match(value):
-        raise ValueError("expected an ISO 8601 date-time such as 2026-01-26T12:00:00Z")
-    return value
-
-
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 
 
 class SessionQuery(BaseModel):
