@@ -85,7 +85,20 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     response = await handler(request)
     if response.prepared:
         return response  # a WebSocket: its Origin is checked before the upgrade
-    if origin_policy(request).allows(origin, request.get(API_KEY)):
+    if origin_policy(request).allows(origin, request.get(API_KEY)) or await _may_read_refusal(
+        request, response, origin
+    ):
         _allow(response, origin)
     _vary(response)
     return response
+
+
+async def _may_read_refusal(
+    request: web.Request, response: web.StreamResponse, origin: str
+) -> bool:
+    """A key that is not accepted (401) is told to the page when its origin passed the
+    preflight (some key lists it): a widget then says "the key was not accepted" rather than
+    "cannot reach the service", and the page learns nothing about any key."""
+    if response.status != 401 or request.get(API_KEY) is not None:
+        return False
+    return origin_policy(request).may_preflight(origin, await request.app[KEY_ORIGINS].get(request))
