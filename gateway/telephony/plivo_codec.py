@@ -39,7 +39,7 @@ from gateway.telephony.carriers.events import (
     StreamStarted,
     StreamStopped,
 )
-from gateway.telephony.carriers.fields import Malformed, count, obj, text
+from gateway.telephony.carriers.fields import Malformed, count, media_frame, obj, text
 from kinds.audio import PCMU_8K, AudioFormat
 
 MAX_MARK_NAME_CHARS = 256
@@ -190,10 +190,7 @@ class PlivoCodec:
 
     def encode(self, command: CarrierCommand) -> bytes:
         if type(command) is PlayAudio:  # the hot path: fifty a second while the agent talks
-            audio = command.audio
-            if not isinstance(audio, bytes | bytearray | memoryview):
-                raise CodecError("media payload must be bytes")
-            return self._AUDIO_HEAD + binascii.b2a_base64(audio, newline=False) + b'"}}'
+            return media_frame(self._AUDIO_HEAD, command.audio)
         match command:
             case PlaceMark(name=name):
                 if not name or len(name) > MAX_MARK_NAME_CHARS:

@@ -43,7 +43,7 @@ from gateway.telephony.carriers.events import (
     StreamStarted,
     StreamStopped,
 )
-from gateway.telephony.carriers.fields import Malformed, count, obj, text
+from gateway.telephony.carriers.fields import Malformed, count, media_frame, obj, text
 from kinds.audio import (
     PCM16_8K,
     PCM16_16K,
@@ -283,11 +283,9 @@ class TelnyxCodec:
         """The text frame for ``command`` as UTF-8 (Telnyx needs no stream id on commands)."""
         if type(command) is PlayAudio:  # the hot path: fifty a second while the agent talks
             audio = command.audio
-            if not isinstance(audio, bytes | bytearray | memoryview):
-                raise CodecError("media payload must be bytes")
-            if self._swap:
-                audio = audioop.byteswap(audio, 2)
-            return self._AUDIO_HEAD + binascii.b2a_base64(audio, newline=False) + b'"}}'
+            if self._swap and isinstance(audio, bytes | bytearray | memoryview):
+                audio = audioop.byteswap(audio, 2)  # L16 goes out in network byte order
+            return media_frame(self._AUDIO_HEAD, audio)
         match command:
             case PlaceMark(name=name):
                 if not name or len(name) > MAX_MARK_NAME_CHARS:

@@ -37,7 +37,7 @@ from gateway.telephony.carriers.events import (
     StreamStarted,
     StreamStopped,
 )
-from gateway.telephony.carriers.fields import Malformed, count, obj, text
+from gateway.telephony.carriers.fields import Malformed, count, media_frame, obj, text
 from kinds.audio import PCMU_8K, AudioEncoding, AudioFormat
 
 MAX_MARK_NAME_CHARS = 256  # our marks are "item:offset"; anything longer is a bug upstream
@@ -201,10 +201,7 @@ class TwilioCodec:
     def encode(self, command: CarrierCommand) -> bytes:
         """The text frame for ``command`` as UTF-8, for ``send_frame`` with the TEXT opcode."""
         if type(command) is PlayAudio:  # the hot path: fifty a second while the agent talks
-            audio = command.audio
-            if not isinstance(audio, bytes | bytearray | memoryview):
-                raise CodecError("media payload must be bytes")
-            return self._audio_head + binascii.b2a_base64(audio, newline=False) + b'"}}'
+            return media_frame(self._audio_head, command.audio)
         match command:
             case PlaceMark(name=name):
                 if not name or len(name) > MAX_MARK_NAME_CHARS:

@@ -6,8 +6,11 @@ that into ``None``, so a hostile or buggy peer can never crash the bridge.
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Mapping
 from typing import Any
+
+from gateway.telephony.carriers.codec import CodecError
 
 
 class Malformed(Exception):
@@ -37,3 +40,12 @@ def count(data: Mapping[str, Any], key: str) -> int:
     elif type(value) is int and value >= 0:
         return value
     raise Malformed(key)
+
+
+def media_frame(head: bytes, audio: object) -> bytes:
+    """A JSON media frame: ``head`` (the frame up to the opening quote of its base64 payload),
+    the payload, and the closing ``"}}``. Built by concatenation: fifty a second per call while
+    the agent talks, so no dict is serialised."""
+    if not isinstance(audio, bytes | bytearray | memoryview):
+        raise CodecError("media payload must be bytes")
+    return head + binascii.b2a_base64(audio, newline=False) + b'"}}'
