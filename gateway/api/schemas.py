@@ -31,6 +31,19 @@ class _Request(BaseModel):
 ToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
+class AppAudioRequest(_Request):
+    """The session socket's audio format, both ways (fixed for the session)."""
+
+    encoding: Annotated[
+        Literal["pcm16", "mulaw", "alaw"],
+        Field(description="PCM16 little-endian, or G.711 µ-law or A-law"),
+    ] = "pcm16"
+    sample_rate: Annotated[
+        Literal[8000, 16000, 24000] | None,
+        Field(description="Hz; default 24000 for pcm16, 8000 for mulaw and alaw"),
+    ] = None
+
+
 class CreateSessionRequest(_Request):
     """The Kura fields, then optional overrides of the assistant for this session only."""
 
@@ -75,6 +88,14 @@ class CreateSessionRequest(_Request):
     events: Annotated[
         list[Literal["turns"]] | None,
         Field(max_length=4, description='"turns": send turnStarted messages'),
+    ] = None
+    audio: Annotated[
+        AppAudioRequest | None,
+        Field(
+            description="Voice only: the audio format of audioChunk and agentAudioChunk "
+            "(default PCM16 24 kHz); a connect URL may instead name it once with "
+            "?encoding=&sample_rate="
+        ),
     ] = None
 
 

@@ -19,13 +19,20 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from gateway.api.app_audio import (
+    DEFAULT_APP_AUDIO,
+    AppAudioCodec,
+    app_traits,
+    connect_format,
+    with_format,
+)
 from gateway.api.auth import bearer_token, has_permission
 from gateway.api.origins import origin_policy
 from gateway.api.sequence import MessageSequence, events_asked
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.sessions.conversation import Conversation
-from gateway.sessions.plan import ClientTraits, SessionPlan
+from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
     CallerAudio,
     CallerText,
@@ -43,15 +50,12 @@ from gateway.sessions.protocol import (
     SessionError,
     StopSession,
     TextMessage,
-    decode_pcm16,
     encode,
-    encode_pcm16,
     parse_client_message,
 )
 from gateway.sessions.service import SESSION_TOKEN_PREFIX
 from gateway.sessions.session_spec import overrides_of
 from gateway.store.models import Session
-from kinds.audio import PCM16_24K
 from providers.events import ToolCall
 from providers.spec import SessionMode
 
@@ -76,22 +80,22 @@ CLOSE_CODES = {
 }
 
 
-APP_TRAITS = ClientTraits(audio=PCM16_24K, converts_audio=False, detects_turns=False)
-"""An app speaks the Kura protocol's PCM16 24 kHz both ways, has no VAD (no message ends a
-spoken turn) and answers no built-in tool."""
+APP_TRAITS = app_traits(DEFAULT_APP_AUDIO)
+"""An app that chose no format: the Kura protocol's PCM16 24 kHz both ways."""
 
 
 class AppSocketClient:
     """Delivers a conversation's output to one app WebSocket, in order, off the caller's path."""
-
-    traits = APP_TRAITS
 
     def __init__(
         self,
         ws: web.WebSocketResponse,
         transport: asyncio.Transport | None,
         sequence: MessageSequence | None = None,
+        audio: AppAudioCodec | None = None,
     ) -> None:
+        self.audio = audio or AppAudioCodec()
+        self.traits = app_traits(self.audio.format)
         self._ws = ws
         self._sequence = sequence or MessageSequence(turn_events=False)
         self._transport = transport
@@ -104,15 +108,15 @@ class AppSocketClient:
         if self._sequence.wanted(message):
             self._put(encode(message))
 
-    async def deliver_audio(self, pcm16: bytes, item_id: str) -> None:
-        self._put(encode(AgentAudioChunk(audio=encode_pcm16(pcm16))))
+    async def deliver_audio(self, audio: bytes, item_id: str) -> None:
+        self._put(encode(AgentAudioChunk(audio=self.audio.encode(audio))))
 
     async def caller_speech_started(self) -> bool:
         """Apps play audio themselves, so the Conversation interrupts the provider."""
         return False
 
     def session_planned(self, plan: SessionPlan) -> None:
-        """The Kura protocol fixes the app's audio format; only the mode matters here."""
+        """The app's format was fixed at connect (the plan's port); only the mode matters."""
         self.mode = plan.mode
 
     async def answer_tool(self, call: ToolCall) -> dict[str, Any]:
@@ -190,14 +194,16 @@ class AppSocketClient:
             self._transport.abort()
 
 
-def decode_client_event(raw: str, mode: SessionMode) -> ClientEvent:
+def decode_client_event(
+    raw: str, mode: SessionMode, audio_codec: AppAudioCodec | None = None
+) -> ClientEvent:
     """One text frame of the Kura protocol as a port event; ``ProtocolError`` names what is
-    wrong (malformed JSON, an unknown type, audio in chat mode, bad base64, odd-length audio)."""
+    wrong (malformed JSON, an unknown type, audio in chat mode, bad base64, split samples)."""
     match parse_client_message(raw):
         case AudioChunk(audio=audio):
             if mode == "chat":  # said before any base64 complaint: the audio is not wanted
                 raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
-            return CallerAudio(decode_pcm16(audio))
+            return CallerAudio((audio_codec or AppAudioCodec()).decode(audio))
         case TextMessage(text=text):
             return CallerText(text)
         case InterruptMessage(played_ms=played_ms):
@@ -214,7 +220,8 @@ async def read_client(
     async for frame in ws:
         if frame.type == WSMsgType.TEXT:
             try:
-                await conversation.receive(decode_client_event(frame.data, client.mode))
+                event = decode_client_event(frame.data, client.mode, client.audio)
+                await conversation.receive(event)
             except ProtocolError as exc:
                 await client.deliver(SessionError(error=str(exc)))
         elif frame.type == WSMsgType.BINARY:
@@ -270,14 +277,18 @@ def _bound_send_buffer(request: web.Request) -> None:
 async def connect_session(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     ctx.drain.refuse_new("connections")
-    row = await ctx.sessions.claim(await _authorize(request, ctx))
+    row = await _authorize(request, ctx)
+    audio, fixes_audio = connect_format(row, request.query)
+    fixed = with_format(overrides_of(row), audio) if fixes_audio else None
+    row = await ctx.sessions.claim(row, fixed)
     ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
     await ws.prepare(request)
     _bound_send_buffer(request)
     turn_events = overrides_of(row).turn_events or "turns" in events_asked(
         request.query.get("events")
     )
-    client = AppSocketClient(ws, request.transport, MessageSequence(turn_events=turn_events))
+    sequence = MessageSequence(turn_events=turn_events)
+    client = AppSocketClient(ws, request.transport, sequence, AppAudioCodec(audio))
     reason = "internal_error"
     try:
         async with client.running():

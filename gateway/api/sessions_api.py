@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.app_audio import app_format
 from gateway.api.auth import has_permission, is_publishable, key_of, publishable, requires
 from gateway.api.bodies import json_response, read_body, read_query
 from gateway.api.doc_fields import E164
@@ -42,6 +43,7 @@ class SessionQuery(BaseModel):
 
 
 def overrides_of_request(body: CreateSessionRequest) -> SessionOverrides:
+    audio = app_format(body.audio.encoding, body.audio.sample_rate) if body.audio else None
     return SessionOverrides(
         instructions=body.instructions,
         greeting=body.greeting,
@@ -52,6 +54,8 @@ def overrides_of_request(body: CreateSessionRequest) -> SessionOverrides:
         vad_threshold=body.vad_threshold,
         silence_ms=body.silence_ms,
         turn_events="turns" in (body.events or ()),
+        audio_encoding=audio.encoding if audio else None,
+        audio_rate_hz=audio.sample_rate_hz if audio else None,
     )
 
 

@@ -208,9 +208,10 @@ class Conversation:
         self.tap.caller_audio(audio)
         if self.supervision.human:
             return  # a supervisor holds the call: the assistant hears none of it
-        await self._provider.send_audio(self._audio.to_provider(audio))
+        converted = self._audio.to_provider(audio)
+        await self._provider.send_audio(converted)
         if self._marker is not None:
-            for mark in self._marker.feed(audio):
+            for mark in self._marker.feed(converted):
                 if mark.edge == "began":
                     await self._turn_started(mark.ms_ago)
                 else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import ValidationFailed
+from kinds.audio import AudioEncoding
 from providers.capabilities import ProviderCapabilities
 from providers.spec import AssistantSpec, SessionMode
 
@@ -35,6 +36,10 @@ class SessionOverrides:
     silence_ms: int | None = None
     turn_events: bool = False
     """The client asked for ``turnStarted`` messages."""
+    audio_encoding: AudioEncoding | None = None
+    """An app's audio format on its socket, fixed at creation or at the first connect
+    (``gateway.api.app_audio``); None: not chosen yet (PCM16 24 kHz)."""
+    audio_rate_hz: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The fields that differ from the defaults (what the session row stores)."""
@@ -78,6 +83,8 @@ def check_overrides(
     for field in voice_only:
         if mode == "chat" and getattr(overrides, field) is not None:
             raise _refuse(field, "has no effect in chat mode")
+    if mode == "chat" and overrides.audio_encoding is not None:
+        raise _refuse("audio", "a chat session carries no audio")
     if overrides.voice is not None and not capabilities.voices:
         raise _refuse("voice", f"provider {provider!r} has no choice of voice")
     if overrides.vad_threshold is not None and not capabilities.vad_threshold:

@@ -152,11 +152,13 @@ class SessionService:
             return False
         return hmac.compare_digest(row.connect_token_hash, hash_secret(token))
 
-    async def claim(self, row: Session) -> Session:
-        """Take the session's one connection; a second or late connect is refused."""
+    async def claim(self, row: Session, overrides: SessionOverrides | None = None) -> Session:
+        """Take the session's one connection; a second or late connect is refused.
+        ``overrides``: the session's, with what this connect fixed (stored with the claim)."""
         if row.status != "pending":
             raise Conflict(f"session is {row.status}: it accepts one connection")
-        claimed = await self._store.sessions.claim(row.id, self._clock.now())
+        stored = None if overrides is None else overrides.to_json()
+        claimed = await self._store.sessions.claim(row.id, self._clock.now(), overrides=stored)
         if claimed is None:
             raise Conflict("session was connected or expired meanwhile")
         return claimed

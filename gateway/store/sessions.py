@@ -80,9 +80,13 @@ class SessionRepository:
             count = int(await db.scalar(total) or 0)
         return rows, count
 
-    async def claim(self, session_id: str, now: datetime) -> Session | None:
+    async def claim(
+        self, session_id: str, now: datetime, *, overrides: dict[str, Any] | None = None
+    ) -> Session | None:
         """Mark a pending, unexpired session active; exactly one caller wins a race and gets
-        the row as it now stands (read in the same transaction)."""
+        the row as it now stands (read in the same transaction). ``overrides`` replaces the
+        stored ones in the same update (what the connect fixed: an app's audio format)."""
+        changed = {} if overrides is None else {"overrides": overrides}
         async with self._db.begin() as db:
             result = await db.execute(
                 update(Session)
@@ -92,7 +96,11 @@ class SessionRepository:
                     Session.expires_at > now,
                 )
                 .values(
-                    status="active", connected_at=now, last_activity_at=now, connect_token_hash=None
+                    status="active",
+                    connected_at=now,
+                    last_activity_at=now,
+                    connect_token_hash=None,
+                    **changed,
                 )
             )
             if not result.rowcount:  # type: ignore[attr-defined]

@@ -102,3 +102,35 @@ async def test_without_server_vad_the_gateway_ends_an_apps_turn(
     assert "input_audio_buffer.commit" in kinds
     assert kinds.index("input_audio_buffer.commit") < kinds.index("response.create")
     await ws.close()
+
+
+async def test_a_mulaw_app_passes_straight_through_openai_g711(
+    openai_gateway: Gateway, fake_openai: FakeRealtimeServer
+) -> None:
+    """µ-law 8 kHz chosen at connect: OpenAI is asked for audio/pcmu both ways and nothing is
+    converted; the agent's µ-law comes back to the app as the provider sent it."""
+    from kinds.audio import PCM16_24K, PCMU_8K
+    from media.formats import convert
+
+    gw = openai_gateway
+    created = await gw.create_session(assistant_id=await _openai_assistant(gw), mode="voice")
+    ws = await gw.http.ws_connect(created["websocket_url"] + "&encoding=mulaw&sample_rate=8000")
+    assert (await receive(ws))["provider"] == "openai"
+    loud = convert((3000).to_bytes(2, "little", signed=True) * 480, PCM16_24K, PCMU_8K)
+    for chunk in [loud] * 25 + [convert(bytes(960), PCM16_24K, PCMU_8K)] * 50:
+        await ws.send_str(
+            json.dumps({"type": "audioChunk", "audio": base64.b64encode(chunk).decode()})
+        )
+    turn, seen = await receive_until(ws, "turnComplete")
+    audio = b"".join(base64.b64decode(m["audio"]) for m in seen if m["type"] == "agentAudioChunk")
+    assert audio and turn["interrupted"] is False
+    session = fake_openai.connections[0].session["audio"]
+    assert session["input"]["format"]["type"] == "audio/pcmu"
+    assert session["output"]["format"]["type"] == "audio/pcmu"
+    sent = [
+        base64.b64decode(m["audio"])
+        for m in fake_openai.connections[0].received
+        if m["type"] == "input_audio_buffer.append"
+    ]
+    assert b"".join(sent)[: len(loud)] == loud  # the app's bytes, unconverted
+    await ws.close()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from gateway.sessions.turn_marks import TurnMark, TurnMarker
+from kinds.audio import PCM16_24K
 from tests.providers.local_helpers import BYTES_PER_MS, silence, speech_clip, voiced_span_ms
 
 
 def test_one_utterance_is_marked_where_it_was_spoken() -> None:
     clip = speech_clip()
-    marker = TurnMarker(24_000, silence_ms=500)
+    marker = TurnMarker(PCM16_24K, silence_ms=500)
     audio = silence(500) + clip + silence(1500)
     marks: list[tuple[int, TurnMark]] = []
     for start in range(0, len(audio), 960):
@@ -25,6 +26,6 @@ def test_one_utterance_is_marked_where_it_was_spoken() -> None:
 
 
 def test_silence_and_odd_chunks_give_no_marks() -> None:
-    marker = TurnMarker(24_000, silence_ms=50)  # clamped to a sane 200 ms
+    marker = TurnMarker(PCM16_24K, silence_ms=50)  # clamped to a sane 200 ms
     assert marker.feed(silence(3000)[:-1]) == []
     assert marker.feed(b"") == []

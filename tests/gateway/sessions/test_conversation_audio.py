@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from gateway.api.app_audio import app_traits
 from gateway.sessions.conversation import ConversationLimits
+from gateway.sessions.plan import AudioRoute
 from gateway.sessions.port import CallerAudio, CallerTurnEnded, CallerTurnStarted, Interrupt
 from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.twilio_codec import CAPABILITIES as TWILIO
-from kinds.audio import PCM16_16K, PCM16_24K, PCMU_8K
+from kinds.audio import PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat
+from media.formats import convert
 from media.g711 import pcm16_to_ulaw
 from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone, TranscriptDelta
 from providers.spec import AssistantSpec, TurnDetection
@@ -206,6 +211,30 @@ async def test_the_gateway_marks_an_apps_turns_when_the_provider_vad_is_off() ->
         assert 450 <= began_at <= 800  # within the VAD's judgement of quiet speech
         speech_ms = voiced_span_ms(clip)
         assert began_at + speech_ms - 200 <= ended_at <= began_at + speech_ms + 300
+
+
+@pytest.mark.parametrize(
+    ("port", "provider_input"),
+    [(PCMU_8K, PCMU_8K), (PCMU_8K, PCM16_16K), (PCM16_16K, PCM16_24K), (PCMA_8K, PCM16_24K)],
+    ids=["mulaw-passthrough", "mulaw-to-16k", "16k-to-24k", "alaw-to-24k"],
+)
+async def test_the_gateway_marks_turns_in_any_app_format(
+    port: AudioFormat, provider_input: AudioFormat
+) -> None:
+    """The marker reads the audio as sent to the provider: converted once, or G.711 passed
+    through (decoded for the VAD alone)."""
+    capabilities = replace(CAPABILITIES, input_audio=provider_input)
+    said = convert(silence(500) + speech_clip() + silence(1500), PCM16_24K, port)
+    chunk = 40 * port.bytes_per_ms
+    async with engine(
+        traits=app_traits(port), capabilities=capabilities, assistant=NO_SERVER_VAD
+    ) as h:
+        assert h.plan.turns == "gateway" and h.plan.inbound == AudioRoute(port, provider_input)
+        for start in range(0, len(said), chunk):
+            await h.send(CallerAudio(said[start : start + chunk]))
+        assert [edge for edge, _ in h.provider.turn_marks] == ["begin", "end"]
+        sent_ms = len(h.provider.audio_in) / provider_input.bytes_per_ms
+        assert abs(sent_ms - len(said) / port.bytes_per_ms) < 5
 
 
 async def test_gateway_turn_marks_send_the_next_turns_speech_to_the_next_turn() -> None:

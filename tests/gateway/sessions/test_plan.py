@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from gateway.api.app_audio import app_traits
 from gateway.api.session_socket import APP_TRAITS
 from gateway.sessions.plan import AudioRoute, ClientTraits, SessionPlan, plan_session
 from gateway.telephony.bridge_ports import call_traits
@@ -24,6 +25,8 @@ ALAW_CALL = call_traits(dataclasses.replace(TWILIO, audio=PCMA_8K))
 L16_8K_CALL = call_traits(dataclasses.replace(TWILIO, audio=PCM16_8K))
 L16_16K_CALL = call_traits(dataclasses.replace(TWILIO, audio=PCM16_16K))
 L16_24K_CALL = call_traits(dataclasses.replace(TWILIO, audio=PCM16_24K))
+MULAW_APP, ALAW_APP = app_traits(PCMU_8K), app_traits(PCMA_8K)
+APP_16K, APP_8K = app_traits(PCM16_16K), app_traits(PCM16_8K)
 SERVER_VAD = AssistantSpec(name="a")
 NO_SERVER_VAD = AssistantSpec(name="a", turn_detection=TurnDetection(server_vad=False))
 
@@ -72,6 +75,19 @@ ROWS: list[tuple[str, ClientTraits, ProviderCapabilities, AssistantSpec, Session
      _route(PCM16_24K, PCM16_16K), _route(PCM16_24K), "provider"),
     ("app-local", APP_TRAITS, LOCAL, SERVER_VAD, "voice",
      _route(PCM16_24K), _route(PCM16_24K), "provider"),
+    # An app's own format (chosen per session): passed through where the provider speaks it
+    # (µ-law on OpenAI's g711_ulaw, A-law on the local demo, 16 kHz into Gemini), else
+    # converted once by the engine.
+    ("app-mulaw-openai", MULAW_APP, OPENAI, SERVER_VAD, "voice",
+     _route(PCMU_8K), _route(PCMU_8K), "provider"),
+    ("app-alaw-local", ALAW_APP, LOCAL, SERVER_VAD, "voice",
+     _route(PCMA_8K), _route(PCMA_8K), "provider"),
+    ("app-mulaw-gemini", MULAW_APP, GEMINI, SERVER_VAD, "voice",
+     _route(PCMU_8K, PCM16_16K), _route(PCMU_8K, PCM16_24K), "provider"),
+    ("app-16k-gemini", APP_16K, GEMINI, SERVER_VAD, "voice",
+     _route(PCM16_16K), _route(PCM16_16K, PCM16_24K), "provider"),
+    ("app-8k-openai", APP_8K, OPENAI, SERVER_VAD, "voice",
+     _route(PCM16_8K, PCM16_24K), _route(PCM16_8K, PCM16_24K), "provider"),
     # Server VAD off: the client's VAD on a call, the engine's own on an app's audio.
     ("call-openai-no-vad", CALL_TRAITS, OPENAI, NO_SERVER_VAD, "voice",
      _route(PCMU_8K), _route(PCMU_8K), "client"),
