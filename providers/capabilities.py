@@ -26,6 +26,9 @@ class ProviderCapabilities:
     """Formats it also takes when ``SessionContext.input_audio`` asks (G.711 for a call)."""
     other_output_audio: tuple[AudioFormat, ...] = ()
     """Formats it also speaks when ``SessionContext.output_audio`` asks."""
+    speech_end_events: bool = True
+    """Its own turn detection says when the caller's turn ended (``CallerSpeechStopped``);
+    Gemini's says nothing, so an app's reply latency is timed by the gateway's VAD."""
     turn_marks: bool = True
     """It can be told the caller's turns (``begin_turn``/``end_turn``) instead of finding them."""
     vad_runs_locally: bool = False

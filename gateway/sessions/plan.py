@@ -8,7 +8,8 @@ From what the client speaks and does itself (``ClientTraits``), what the provide
   call decodes G.711 for its VAD, then resamples straight to the provider's rate), or by the
   engine (an app's PCM16 24 kHz to Gemini's 16 kHz); a shared format passes straight through;
 - who detects the caller's turns: the provider, the client's VAD, the gateway (a VAD run by the
-  engine on an app's audio), or nobody (chat);
+  engine on an app's audio), or nobody (chat); and whether the gateway's VAD also runs beside
+  a provider's that never says when a turn ended (Gemini), to time the reply;
 - which built-in tools the model is offered and which side answers each.
 """
 
@@ -91,6 +92,11 @@ class SessionPlan:
     """Agent audio: the provider gives ``provider``; the client gets ``port``."""
     turns: TurnSource
     builtins: tuple[Builtin, ...] = ()
+    gateway_vad: bool = False
+    """The engine finds the caller's turns in the app's audio: to tell the provider
+    (``turns == "gateway"``), or only to time the reply from the end of the caller's turn when
+    the provider's own VAD keeps that to itself (it then hears ``caller_turn_ended``, as a
+    call's provider does from the bridge's VAD)."""
 
     @property
     def provider_takes_turn_marks(self) -> bool:
@@ -116,12 +122,15 @@ def plan_session(
     """The plan for one session; pure, so every combination is a row in a table test."""
     inbound = _route(client, provider.input_formats)
     outbound = _route(client, provider.output_formats)
+    turns = _turns(client, provider, assistant, mode)
+    untimed = turns == "provider" and not client.detects_turns and not provider.speech_end_events
     return SessionPlan(
         mode=mode,
         inbound=inbound,
         outbound=outbound,
-        turns=_turns(client, provider, assistant, mode),
+        turns=turns,
         builtins=_builtins(client, can_transfer=can_transfer),
+        gateway_vad=turns == "gateway" or untimed,
     )
 
 

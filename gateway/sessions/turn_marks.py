@@ -2,8 +2,9 @@
 
 A phone call's bridge marks turns with the VAD it runs for barge-in. An app streams audio and
 has no message that ends a turn, so when the assistant turns the provider's VAD off the gateway
-finds the caller's turns itself: the same ``media.vad`` detector the bridge uses, with the
-assistant's silence setting, on the audio as the engine sends it to the provider (already
+finds the caller's turns itself (and beside a provider VAD that never says when a turn ended,
+Gemini's, it finds them to time the reply): the same ``media.vad`` detector the bridge uses,
+with the assistant's silence setting, on the audio as the engine sends it to the provider (already
 converted once: PCM16 at 16 kHz for Gemini needs no resampling here; G.711 passed through to
 the provider is decoded for the VAD alone).
 """
@@ -60,8 +61,9 @@ class TurnMarker:
 
 def gateway_marker(plan: SessionPlan, silence_ms: int) -> TurnMarker | None:
     """An app has no VAD and no message that ends a turn: when the plan gives the turns to the
-    gateway, the engine finds them in the app's audio with this marker (None: it need not).
+    gateway (or only their timing: ``plan.gateway_vad``), the engine finds them in the app's
+    audio with this marker (None: it need not).
     It reads the audio sent to the provider (``plan.inbound.provider``)."""
-    if plan.turns == "gateway":
+    if plan.gateway_vad:
         return TurnMarker(plan.inbound.provider, silence_ms)
     return None

@@ -43,6 +43,7 @@ CAPABILITIES = ProviderCapabilities(
     voices=True,
     vad_threshold=True,
     history_window=True,
+    speech_end_events=False,
 )
 
 

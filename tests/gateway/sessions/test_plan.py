@@ -135,6 +135,19 @@ def test_a_provider_that_cannot_be_told_turns_keeps_its_own() -> None:
     assert plan_session(APP_TRAITS, deaf, NO_SERVER_VAD, "voice").turns == "provider"
 
 
+def test_the_gateway_vad_times_turns_a_provider_never_says_have_ended() -> None:
+    """Gemini's VAD sends no end of speech: beside it the gateway's VAD times an app's reply
+    (a call's bridge VAD already does); it also runs where it tells the provider the turns."""
+    assert plan_session(APP_TRAITS, GEMINI, SERVER_VAD, "voice").gateway_vad
+    assert plan_session(MULAW_APP, GEMINI, SERVER_VAD, "voice").gateway_vad
+    assert plan_session(APP_TRAITS, GEMINI, NO_SERVER_VAD, "voice").gateway_vad
+    assert plan_session(APP_TRAITS, OPENAI, NO_SERVER_VAD, "voice").gateway_vad
+    assert not plan_session(APP_TRAITS, OPENAI, SERVER_VAD, "voice").gateway_vad
+    assert not plan_session(APP_TRAITS, LOCAL, SERVER_VAD, "voice").gateway_vad
+    assert not plan_session(CALL_TRAITS, GEMINI, SERVER_VAD, "voice").gateway_vad
+    assert not plan_session(APP_TRAITS, GEMINI, SERVER_VAD, "chat").gateway_vad
+
+
 def _builtins(plan: SessionPlan) -> list[tuple[str, str, bool]]:
     return [(b.spec.name, b.answered_by, b.offered) for b in plan.builtins]
 

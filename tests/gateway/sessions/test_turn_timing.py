@@ -95,3 +95,26 @@ async def test_latency_from_the_providers_own_end_of_speech() -> None:
         turn = await h.client.turn()
         assert (turn.turn_id, turn.latency_ms, turn.duration_ms) == (1, 270, 1070)
         assert h.reply_latencies_s == [pytest.approx(0.27)]
+
+
+async def test_latency_from_the_gateways_end_of_turn_beside_a_silent_provider_vad() -> None:
+    """A provider VAD that never reports the end of speech (Gemini's): the gateway's VAD finds
+    the end in the app's audio and the reply is timed from there; the provider's own VAD keeps
+    the turns (no turn marks are sent)."""
+    from dataclasses import replace
+
+    from gateway.sessions.port import CallerAudio
+    from tests.fakes.scripted_provider import CAPABILITIES
+    from tests.providers.local_helpers import silence, speech_clip
+
+    silent_vad = replace(CAPABILITIES, speech_end_events=False)
+    async with engine(capabilities=silent_vad, limits=LIMITS, silence_ms=500) as h:
+        assert h.plan.turns == "provider" and h.plan.gateway_vad
+        audio = speech_clip() + silence(1000)
+        for start in range(0, len(audio), 1920):  # 40 ms chunks, then the clock stays put
+            await h.send(CallerAudio(audio[start : start + 1920]))
+        assert h.provider.turn_marks == []
+        await h.clock.advance(0.61)
+        h.provider.emit(AgentAudio(b"\x00\x00" * 480, "r1"), ResponseDone("r1"))
+        turn = await h.client.turn()
+        assert turn.latency_ms == 610
