@@ -3,6 +3,7 @@
 
     .venv/bin/python scripts/measure_turn_latency.py --spawn --turns 20
     .venv/bin/python scripts/measure_turn_latency.py --spawn --provider openai-fake --turns 20
+    .venv/bin/python scripts/measure_turn_latency.py --spawn --provider gemini-fake --voice
     .venv/bin/python scripts/measure_turn_latency.py --gateway http://127.0.0.1:8080 \\
         --api-key kura_live_... --assistant-id 1 --turns 20
 
@@ -12,14 +13,22 @@ the output, or ``agentAudioChunk``) arrived. That span is this simulator's own m
 the reply latency; the gateway's is the ``latencyMs`` of the turn's ``turnComplete``. Prints
 both per turn with ``--verbose``, and a summary line: their p50s and the largest difference
 (target: within 20 ms). ``--spawn`` starts ``kura serve`` (temp SQLite) with the local provider,
-or with ``--provider openai-fake`` the OpenAI Realtime protocol fake in its own process and an
-assistant on it, so each reply crosses a real provider socket.
+or with ``--provider openai-fake`` / ``gemini-fake`` the OpenAI Realtime / Gemini Live protocol
+fake in its own process and an assistant on it, so each reply crosses a real provider socket.
+
+``--voice`` speaks instead: a voice session in PCM16
+16 kHz, each turn a recorded utterance and silence streamed in real time. The gateway's
+``latencyMs`` runs from the end of the caller's turn as its VAD found it; the simulator finds
+that end with the same VAD on the same audio and stamps the moment it sent the chunk that ended
+the turn. That is the gateway's own end of turn where the gateway's VAD decides (Gemini, whose
+VAD never reports one; any assistant with server VAD off), not where the provider's VAD does.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -37,7 +46,12 @@ from typing import Any
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"  # the fake's, as tests.fakes.gemini_live.PATH
 TARGET_MS = 20.0
+SPEECH_CLIP = ROOT / "tests" / "providers" / "data" / "speech_24k.wav"
+VOICE_SILENCE_MS = 500  # an assistant's default turn_detection.silence_ms
+VOICE_TAIL_MS = 1_500  # silence after the utterance: the VAD's 500 ms, and the reply's time
 START_TIMEOUT_S = 30.0
 
 
@@ -93,6 +107,70 @@ async def measure(
     return samples
 
 
+async def measure_voice(
+    url: str, api_key: str, assistant_id: int, turns: int, *, greets: bool = True
+) -> list[TurnSample]:
+    """Spoken turns in PCM16 16 kHz (Gemini's input: passed straight through)."""
+    from gateway.sessions.turn_marks import TurnMarker
+    from kinds.audio import PCM16_16K
+
+    headers = {"Authorization": f"Bearer {api_key}"}
+    body = {"assistant_id": assistant_id, "mode": "voice"}
+    marker = TurnMarker(PCM16_16K, VOICE_SILENCE_MS)  # the gateway's, on the same audio
+    chunks = _voice_turn_chunks()
+    samples: list[TurnSample] = []
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/v1/sessions", json=body, headers=headers) as response:
+            response.raise_for_status()
+            created = await response.json()
+        connect_url = created["websocket_url"] + "&encoding=pcm16&sample_rate=16000"
+        async with http.ws_connect(connect_url) as ws:
+            if greets:
+                await _until_turn_complete(ws)
+            for n in range(turns):
+                ended, first_output, done = await _spoken_turn(ws, chunks, marker)
+                if ended is None or first_output is None or done.get("latencyMs") is None:
+                    raise RuntimeError(f"turn {n + 1}: no end of turn, agent output or latencyMs")
+                samples.append(TurnSample((first_output - ended) * 1000, done["latencyMs"]))
+            await ws.send_str(json.dumps({"type": "stopSession"}))
+    return samples
+
+
+def _voice_turn_chunks() -> list[bytes]:
+    """One turn: the recorded utterance at 16 kHz, then silence, in 20 ms chunks."""
+    import wave
+
+    from kinds.audio import PCM16_16K, PCM16_24K
+    from media.formats import convert
+
+    with wave.open(str(SPEECH_CLIP), "rb") as clip:
+        speech = convert(clip.readframes(clip.getnframes()), PCM16_24K, PCM16_16K)
+    audio = speech + bytes(VOICE_TAIL_MS * PCM16_16K.bytes_per_ms)
+    size = 20 * PCM16_16K.bytes_per_ms
+    return [audio[i : i + size] for i in range(0, len(audio) - size + 1, size)]
+
+
+async def _spoken_turn(
+    ws: aiohttp.ClientWebSocketResponse, chunks: list[bytes], marker: Any
+) -> tuple[float | None, float | None, Any]:
+    """Stream one turn in real time while reading the replies; (when the chunk that ended the
+    turn was sent, when the first agent output came, the turnComplete)."""
+    replies = asyncio.create_task(_until_turn_complete(ws))
+    ended: float | None = None
+    start = time.perf_counter()
+    for n, chunk in enumerate(chunks):
+        if replies.done():
+            break
+        await asyncio.sleep(max(0.0, start + n * 0.02 - time.perf_counter()))
+        turn_ended = any(mark.edge == "ended" for mark in marker.feed(chunk))
+        audio = base64.b64encode(chunk).decode("ascii")
+        await ws.send_str(json.dumps({"type": "audioChunk", "audio": audio}))
+        if turn_ended and ended is None:
+            ended = time.perf_counter()
+    first_output, done = await asyncio.wait_for(replies, START_TIMEOUT_S)
+    return ended, first_output, done
+
+
 def _free_port() -> int:
     import socket
 
@@ -116,7 +194,6 @@ def _child(command: list[str], env: dict[str, str], cwd: str, log_name: str) -> 
 def spawned_gateway(provider: str) -> Iterator[tuple[str, str, int]]:
     """``kura serve`` on a free loopback port with a bootstrap key (and the OpenAI fake);
     (url, key, assistant id)."""
-    sys.path.insert(0, str(ROOT))
     from gateway.bootstrap import generate_api_key
 
     port, key = _free_port(), generate_api_key()
@@ -133,7 +210,13 @@ def spawned_gateway(provider: str) -> Iterator[tuple[str, str, int]]:
             KURA_PUBLIC_URL=url,
             KURA_TTS_COMMAND="off",
         )
-        if provider == "openai-fake":
+        if provider == "gemini-fake":
+            fake_port = _free_port()
+            fake = [sys.executable, "-m", "tests.fakes.gemini_live_default", "--port"]
+            stack.enter_context(_child([*fake, str(fake_port)], env, tmp, "fake.log"))
+            env["KURA_GEMINI_API_KEY"] = "test-gemini-key"
+            env["KURA_GEMINI_LIVE_URL"] = f"ws://127.0.0.1:{fake_port}{GEMINI_PATH}"
+        elif provider == "openai-fake":
             fake_port = _free_port()
             fake = [sys.executable, "-m", "tests.fakes.openai_realtime", "--port", str(fake_port)]
             stack.enter_context(_child(fake, env, tmp, "fake.log"))
@@ -142,12 +225,16 @@ def spawned_gateway(provider: str) -> Iterator[tuple[str, str, int]]:
         serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
         stack.enter_context(_child([*serve, "--port", str(port)], env, tmp, "serve.log"))
         _wait_healthy(url)
-        assistant_id = 1 if provider == "local" else _openai_assistant(url, key)
+        assistant_id = 1 if provider == "local" else _fake_assistant(url, key, provider)
         yield url, key, assistant_id
 
 
-def _openai_assistant(url: str, key: str) -> int:
-    fields = {"name": "Fake Realtime", "provider": "openai", "greeting": "Hello, how can I help?"}
+def _fake_assistant(url: str, key: str, provider: str) -> int:
+    fields = {
+        "name": "Fake provider",
+        "provider": provider.removesuffix("-fake"),
+        "greeting": "Hello, how can I help?",
+    }
     body = json.dumps(fields).encode()
     request = urllib.request.Request(  # noqa: S310 - loopback only
         f"{url}/api/v1/assistants",
@@ -193,7 +280,8 @@ def report(samples: list[TurnSample], verbose: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--spawn", action="store_true", help="start kura serve")
-    p.add_argument("--provider", choices=("local", "openai-fake"), default="local")
+    p.add_argument("--provider", choices=("local", "openai-fake", "gemini-fake"), default="local")
+    p.add_argument("--voice", action="store_true", help="spoken turns instead of typed ones")
     p.add_argument("--gateway", default="http://127.0.0.1:8080")
     p.add_argument("--api-key", default=os.environ.get("KURA_API_KEY", ""))
     p.add_argument("--assistant-id", type=int, default=1)
@@ -206,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.spawn:
             url, key, assistant_id = stack.enter_context(spawned_gateway(args.provider))
         greets = not args.no_greeting
-        samples = asyncio.run(measure(url, key, assistant_id, args.turns, greets=greets))
+        run = measure_voice if args.voice else measure
+        samples = asyncio.run(run(url, key, assistant_id, args.turns, greets=greets))
     print(report(samples, args.verbose))
     return 0 if max(s.difference_ms for s in samples) <= TARGET_MS else 1
 
