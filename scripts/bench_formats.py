@@ -6,6 +6,10 @@
 - Passthrough per format (the provider speaks the carrier's format): A-law, L16 at 16 and
   24 kHz. Inbound still decodes for the VAD (L16 is resampled to the VAD's 8 kHz);
   outbound only frames and marks.
+- An app's own format per session (``python scripts/bench_formats.py`` prints these alone):
+  per 20 ms frame, the socket's base64 step and the session plan's one conversion (or none)
+  each way, on OpenAI, Gemini and the local demo; and the gateway VAD that times an app's turns
+  on Gemini.
 """
 
 from __future__ import annotations
@@ -27,9 +31,21 @@ from bench_signals import (  # noqa: E402
     time_calls,
 )
 
+from gateway.api.app_audio import AppAudioCodec, app_traits  # noqa: E402
+from gateway.sessions.audio_format import AudioConverter, SessionAudio  # noqa: E402
+from gateway.sessions.plan import plan_session  # noqa: E402
+from gateway.sessions.turn_marks import TurnMarker  # noqa: E402
 from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K, AudioFormat  # noqa: E402
+from kinds.clock import SystemClock  # noqa: E402
 from media.chains import InboundChain, OutboundChain  # noqa: E402
 from media.formats import convert  # noqa: E402
+from providers.capabilities import ProviderCapabilities  # noqa: E402
+from providers.gemini_live.provider import CAPABILITIES as GEMINI  # noqa: E402
+from providers.local.provider import LOCAL_CAPABILITIES as LOCAL  # noqa: E402
+from providers.openai_realtime.provider import OpenAIRealtimeProvider  # noqa: E402
+from providers.spec import AssistantSpec  # noqa: E402
+
+APP_FORMATS = (PCM16_24K, PCM16_16K, PCM16_8K, PCMU_8K, PCMA_8K)
 
 
 def _frames(audio: bytes, fmt: AudioFormat) -> list[bytes]:
@@ -90,3 +106,61 @@ def print_formats(formats: dict[str, Any], ulaw_quality: dict[str, Any]) -> None
 
 def _stats(value: dict[str, float]) -> str:
     return f"mean {value['mean_us']}  median {value['median_us']}  p99 {value['p99_us']}"
+
+
+def _app_providers() -> dict[str, ProviderCapabilities]:
+    openai = OpenAIRealtimeProvider("sk-bench", clock=SystemClock()).capabilities("voice")
+    return {"openai": openai, "gemini": GEMINI, "local": LOCAL}
+
+
+def _speech_in(fmt: AudioFormat) -> list[bytes]:
+    """The speech clip in ``fmt``, as 20 ms frames."""
+    converter = AudioConverter(PCM16_24K, fmt)
+    return _frames(converter.convert(pcm16(load("speech_a_24k.wav"))) + converter.flush(), fmt)
+
+
+def _app_costs(fmt: AudioFormat, provider: ProviderCapabilities, count: int) -> dict[str, Any]:
+    """One app session's per-frame work each way: base64 and the plan's conversion."""
+    plan = plan_session(app_traits(fmt), provider, AssistantSpec(name="bench"), "voice")
+    audio, codec = SessionAudio(plan), AppAudioCodec(fmt)
+    caller = [codec.encode(frame) for frame in _speech_in(fmt)]
+    agent = _speech_in(plan.outbound.provider)
+    return {
+        "route": "passthrough" if not plan.inbound.converts else "converted",
+        "route_out": "passthrough" if not plan.outbound.converts else "converted",
+        "inbound": time_calls(
+            lambda i: audio.to_provider(codec.decode(caller[i % len(caller)])), count
+        ),
+        "outbound": time_calls(
+            lambda i: codec.encode(audio.from_provider(agent[i % len(agent)])), count
+        ),
+    }
+
+
+def bench_app_formats(count: int = 500) -> dict[str, Any]:
+    """Per-frame costs of every app format on every provider, and the Gemini timing VAD."""
+    costs = {
+        f"{fmt.encoding}_{fmt.sample_rate_hz // 1000}k_on_{name}": _app_costs(fmt, caps, count)
+        for fmt in APP_FORMATS
+        for name, caps in _app_providers().items()
+    }
+    frames = _speech_in(PCM16_16K)
+    marker = TurnMarker(PCM16_16K, 500)
+    costs["gemini_timing_vad"] = {
+        "inbound": time_calls(lambda i: marker.feed(frames[i % len(frames)]), count)
+    }
+    return costs
+
+
+def print_app_formats(costs: dict[str, Any]) -> None:
+    print("== app audio per session, per 20 ms frame (µs, best of 7 runs): base64 + plan ==")
+    for key, value in costs.items():
+        routes = f"in {value['route']}, out {value['route_out']}" if "route" in value else ""
+        print(f"  {key:<24} {routes}".rstrip())
+        for direction in ("inbound", "outbound"):
+            if direction in value:
+                print(f"    {direction:<10} {_stats(value[direction])}")
+
+
+if __name__ == "__main__":
+    print_app_formats(bench_app_formats())
