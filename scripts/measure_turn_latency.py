@@ -47,7 +47,8 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"  # the fake's, as tests.fakes.gemini_live.PATH
+# The Gemini fake's path (tests.fakes.gemini_live.PATH), which it serves in its own process.
+GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 TARGET_MS = 20.0
 SPEECH_CLIP = ROOT / "tests" / "providers" / "data" / "speech_24k.wav"
 VOICE_SILENCE_MS = 500  # an assistant's default turn_detection.silence_ms

@@ -32,14 +32,14 @@ from gateway.sessions.protocol import (
 REF = "#/components/schemas/{model}"
 CHANNEL = "session"
 CLIENT_MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
-    "audioChunk": (AudioChunk, "Caller audio: base64 PCM16 24 kHz mono little-endian (voice)"),
+    "audioChunk": (AudioChunk, "Caller audio: base64, the session's format (voice)"),
     "textMessage": (TextMessage, "A user text turn (chat; also accepted in voice mode)"),
     "interrupt": (InterruptMessage, "Stop the agent's speech; playedMs: how much was played"),
     "stopSession": (StopSession, "End the session (closes with 1000)"),
 }
 SERVER_MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
     "sessionOpen": (SessionOpen, "The session is ready (always seq 1)"),
-    "agentAudioChunk": (AgentAudioChunk, "Agent speech: base64 PCM16 24 kHz mono (voice)"),
+    "agentAudioChunk": (AgentAudioChunk, "Agent speech: base64, the session's format (voice)"),
     "transcriptionUpdate": (
         TranscriptionUpdate,
         "A transcript delta of the caller (input) or the agent (output); final on input",
@@ -106,6 +106,18 @@ def _channel() -> dict[str, Any]:
                 "sessions:connect",
             },
             "events": {"type": "string", "description": 'Opt-in events, comma-separated: "turns"'},
+            "encoding": {
+                "type": "string",
+                "enum": ["pcm16", "mulaw", "alaw"],
+                "description": "The session's audio format, fixed at its first connect (voice "
+                "only; default pcm16, or the format chosen at creation); mono, PCM16 "
+                "little-endian",
+            },
+            "sample_rate": {
+                "type": "integer",
+                "enum": [8000, 16000, 24000],
+                "description": "Hz; default 8000 for mulaw and alaw, 24000 for pcm16",
+            },
         },
     }
     return {

@@ -22,7 +22,8 @@ class _Message(BaseModel):
 
 
 class AudioChunk(_Message):
-    """Caller audio: base64 PCM16 24 kHz mono little-endian (voice mode)."""
+    """Caller audio, base64: mono PCM16 24 kHz little-endian unless the session chose another
+    format (``gateway.api.app_audio``); voice mode."""
 
     type: Literal["audioChunk"]
     audio: str
