@@ -82,6 +82,7 @@ CLOSE_CODES = {
 
 APP_TRAITS = app_traits(DEFAULT_APP_AUDIO)
 """An app that chose no format: the Kura protocol's PCM16 24 kHz both ways."""
+DEFAULT_CODEC = AppAudioCodec(DEFAULT_APP_AUDIO)
 
 
 class AppSocketClient:
@@ -195,7 +196,7 @@ class AppSocketClient:
 
 
 def decode_client_event(
-    raw: str, mode: SessionMode, audio_codec: AppAudioCodec | None = None
+    raw: str, mode: SessionMode, audio_codec: AppAudioCodec = DEFAULT_CODEC
 ) -> ClientEvent:
     """One text frame of the Kura protocol as a port event; ``ProtocolError`` names what is
     wrong (malformed JSON, an unknown type, audio in chat mode, bad base64, split samples)."""
@@ -203,7 +204,7 @@ def decode_client_event(
         case AudioChunk(audio=audio):
             if mode == "chat":  # said before any base64 complaint: the audio is not wanted
                 raise ProtocolError("audioChunk is not accepted in chat mode; send textMessage")
-            return CallerAudio((audio_codec or AppAudioCodec()).decode(audio))
+            return CallerAudio(audio_codec.decode(audio))
         case TextMessage(text=text):
             return CallerText(text)
         case InterruptMessage(played_ms=played_ms):
