@@ -44,7 +44,8 @@ def app_format(encoding: str, sample_rate_hz: int | None = None) -> AudioFormat:
     """The format an app names in wire terms; ``ValueError`` saying what is allowed."""
     internal = WIRE_ENCODINGS.get(encoding)
     if internal is None:
-        raise ValueError(f"encoding must be one of {', '.join(WIRE_ENCODINGS)}, not {encoding!r}")
+        allowed = ", ".join(WIRE_ENCODINGS)
+        raise ValueError(f"encoding must be one of {allowed}, not {encoding[:16]!r}")
     rate_hz = default_rate_hz(internal) if sample_rate_hz is None else sample_rate_hz
     if rate_hz not in SAMPLE_RATES_HZ:
         allowed = ", ".join(str(rate) for rate in SAMPLE_RATES_HZ)
@@ -92,12 +93,15 @@ def query_format(query: Mapping[str, str]) -> AudioFormat | None:
     encoding, rate = query.get("encoding"), query.get("sample_rate")
     if encoding is None and rate is None:
         return None
-    if rate is not None and not rate.isdigit():
-        raise _invalid("sample_rate", f"sample_rate must be a whole number of Hz, not {rate!r}")
+    encoding = "pcm16" if encoding is None else encoding
+    if rate is not None and not (rate.isdigit() and len(rate) <= 6):
+        raise _invalid(
+            "sample_rate", f"sample_rate must be 8000, 16000 or 24000, not {rate[:16]!r}"
+        )
     try:
-        return app_format(encoding or "pcm16", int(rate) if rate is not None else None)
+        return app_format(encoding, int(rate) if rate is not None else None)
     except ValueError as exc:
-        field = "sample_rate" if (encoding or "pcm16") in WIRE_ENCODINGS else "encoding"
+        field = "sample_rate" if encoding in WIRE_ENCODINGS else "encoding"
         raise _invalid(field, str(exc)) from None
 
 

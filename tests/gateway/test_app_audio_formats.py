@@ -129,6 +129,8 @@ async def test_a_format_the_provider_speaks_passes_straight_through(gateway: Gat
         ("encoding=mulaw&sample_rate=44100", "sample_rate"),
         ("sample_rate=16k", "sample_rate"),
         ("encoding=PCM16", "encoding"),
+        ("encoding=", "encoding"),
+        ("sample_rate=" + "9" * 5000, "sample_rate"),
     ],
 )
 async def test_a_bad_format_is_refused_before_the_upgrade_and_loses_nothing(
