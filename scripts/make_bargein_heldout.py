@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from make_audio_fixtures import Samples
 from make_bargein_corpus import (
     Clip,
-    Samples,
     babble,
     breath,
     clicks,
