@@ -22,6 +22,7 @@ class Seg:
     echo: bool = False
     audible: bool = True
     onset: bool = False  # the caller's sound of interest starts here (default: first voiced)
+    high: float = -100.0  # level of the frame's high band (``high_band_dbov``)
 
 
 QUIET = Seg(400)
@@ -48,6 +49,7 @@ def run(
                 segment.level,
                 echo=segment.echo,
                 agent_audible=segment.audible,
+                high_dbov=segment.high,
             )
             if decision is not None:
                 assert onset is not None
@@ -58,6 +60,15 @@ def run(
 
 def speech(ms: int, level: float = -26.0) -> Seg:
     return Seg(ms, 20, level)
+
+
+def tv(ms: int, *, audible: bool = True, high: float = -50.0) -> Seg:
+    return Seg(ms, 20, -30.0, audible=audible, high=high)
+
+
+def voice(ms: int, *, audible: bool = True) -> Seg:
+    """A caller at the handset, 4 dB louder than the TV and full band."""
+    return Seg(ms, 20, -26.0, audible=audible, high=-34.0)
 
 
 CASES = {
@@ -93,6 +104,32 @@ CASES = {
         ],
         None,
         [("pause", 40), ("cut", 540)],
+    ),
+    # A TV across the room: -30 dBov, its high band muffled (-50); its own brighter moments
+    # (+8 dB in the high band) are not a voice at the handset ...
+    "TV with bright moments": (
+        [tv(1000, audible=False), tv(400)] + [tv(40), tv(40, high=-42.0)] * 10,
+        None,
+        [],
+    ),
+    # ... a caller only 4 dB louder than it but full band (high band +16 dB) is, once 80 ms
+    # are 3 dB louder than the TV and two frames running have risen ...
+    "near voice over the TV": (
+        [tv(1000, audible=False), tv(400), Seg(1000, 20, -26.0, onset=True, high=-34.0)],
+        None,
+        [("pause", 100), ("cut", 540)],
+    ),
+    # ... unless it is no louder than the TV: a hiss is not a voice.
+    "bright but not louder": (
+        [tv(1000, audible=False), tv(400), Seg(1000, 20, -29.0, high=-34.0)],
+        None,
+        [],
+    ),
+    # A voice that starts while the assistant is silent is the ongoing sound when it talks.
+    "near voice before the assistant": (
+        [tv(1000, audible=False), voice(400, audible=False), voice(1000)],
+        None,
+        [],
     ),
     # Speech that fades out at the threshold (a long "okay...") is not cut; it ends and resumes.
     "fading": (
