@@ -5,13 +5,16 @@ hears and what the conversation decides are separated. Per caller frame the poli
 of it was voiced (the VAD), whether the echo guard explained it as the assistant's own voice, and
 whether the assistant is audible; it answers with at most one decision:
 
-- ``pause`` at a speech onset over the assistant: stop its audio at once, keep what was not heard;
+- ``pause`` at a speech onset over the assistant: stop its audio at once, keep what was not heard.
+  An onset comes from quiet, or over a sound already going on (a TV) when the caller's voice
+  rises well over it in level or, being near the handset, in its high band;
 - ``cut`` once the speech proves to be a turn: it has gone on for ``min_speech_ms``, mostly
   voiced and still going, and (when the provider streamed the caller's words) brought
   ``min_words`` words that are not all backchannels;
 - ``resume`` when it proves not to be one (the sound ended first: a backchannel, a cough, a
-  click) or has not proved itself ``resume_after_false_ms`` after the pause. Speech still going
-  after such a resume may still cut the turn, without pausing again.
+  click) or has not proved itself ``resume_after_false_ms`` after the pause (speech still going
+  then gets until ``min_speech_ms`` and a syllable more). Speech still going after such a resume
+  may still cut the turn, without pausing again.
 
 Pure and synchronous: no clock but the caller stream's own position; one policy per call.
 """
@@ -40,11 +43,11 @@ _ONSET_WINDOW_FRAMES = 3
 _ONSET_QUIET_FRAMES = 10
 # ... or, over such a sound, this much louder than its running level: the caller speaking up
 # over the TV. The running level follows the ongoing sound's voiced frames: slowly (~0.5 s)
-# over the assistant, so a voice rising over it stands out, and quickly (~0.1 s) while the
+# over the assistant, so a voice rising over it stands out, and faster (~0.2 s) while the
 # assistant is silent and nothing is decided, so a sound that began then is known when it talks.
 _ONSET_OVER_ONGOING_DB = 9.0
 _ONGOING_SMOOTHING = 0.04
-_ONGOING_SMOOTHING_SILENT = 0.2
+_ONGOING_SMOOTHING_SILENT = 0.1
 # ... or a near voice over it. Walls, furnishings and distance take the high frequencies of a
 # sound across the room (a TV, people talking), while a caller at the handset is heard full
 # band: over the last 80 ms the high band (``high_band_dbov``) rose this far over the ongoing
@@ -55,14 +58,21 @@ _ONSET_NEAR_BRIGHTER_DB = 10.0
 _ONSET_NEAR_LOUDER_DB = 3.0
 _ONSET_NEAR_FRAMES = 4
 _ONSET_NEAR_RUN = 2
-# The speech has ended after this long unvoiced: longer than a stop consonant's closure, shorter
-# than the pause after a backchannel.
-_END_GAP_MS = 200
+# The speech has ended after this long unvoiced: longer than a stop consonant's closure and the
+# pause at a comma of a slow speaker (up to ~250 ms at 130 words a minute: "Stop, stop."),
+# shorter than the pause after a backchannel.
+_END_GAP_MS = 280
 # A turn is mostly voiced over its span (words with short gaps between them), and still going.
 _TURN_VOICED_FRACTION = 0.5
 _TURN_RECENT_MS = 80
 # ... and not fading: a backchannel's last syllable dies away, a sentence's middle does not.
+# Judged on the loudest of the last 60 ms: a dip between two syllables is shorter than that.
 _TURN_FADE_DB = 10.0
+_TURN_FADE_FRAMES = 3
+# A pause whose ``resume_after_false_ms`` is up while the speech is still going holds until it
+# has had ``min_speech_ms`` and this much more (a syllable) to prove a turn: resuming for a
+# moment just before the cut would play the assistant in a blip.
+_DECIDE_GRACE_MS = 200
 BACKCHANNEL_WORDS = frozenset(
     {
         "mm", "mmm", "hmm", "mhm", "mm-hmm", "uh-huh", "uh", "huh", "um", "yeah", "yep", "yes",
@@ -94,6 +104,7 @@ class InterruptionPolicy:
         history = _ONSET_WINDOW_FRAMES + _ONSET_QUIET_FRAMES
         self._window: deque[int] = deque([0] * history, history)
         self._levels: deque[float] = deque([-100.0] * 2, 2)
+        self._recent: deque[float] = deque([-100.0] * _TURN_FADE_FRAMES, _TURN_FADE_FRAMES)
         # (level, high band) powers of the last frames: the rise is judged on the newest
         # _ONSET_NEAR_FRAMES, the onset found in all of them
         self._near: deque[tuple[float, float]] = deque([(0.0, 0.0)] * history, history)
@@ -128,6 +139,7 @@ class InterruptionPolicy:
         speech_ms = 0 if echo else voiced_ms
         self._window.append(speech_ms)
         self._levels.append(level_dbov if speech_ms else -100.0)
+        self._recent.append(level_dbov if speech_ms else -100.0)
         self._near.append((_power(level_dbov), _power(high_dbov)) if speech_ms else (0.0, 0.0))
         self._near_run = self._near_run + 1 if self._rising_near() else 0
         if self.state == "idle":
@@ -148,10 +160,23 @@ class InterruptionPolicy:
             decision = self._decide("cut", position_ms)
             self._reset()
             return decision
-        if self.paused and position_ms - self._paused_at_ms >= self.settings.resume_after_false_ms:
+        bound_ms = self.settings.resume_after_false_ms
+        if self.paused and position_ms - self._paused_at_ms >= bound_ms:
+            if self._deciding(position_ms):
+                return None
             self.state = "watching"
             return self._decide("resume", position_ms)
         return None
+
+    def _deciding(self, position_ms: int) -> bool:
+        """Speech still going that has not yet had its chance to prove a turn: the pause holds
+        until ``min_speech_ms`` and a syllable more, rather than resume just before a cut."""
+        if self._backchannel_only:  # the words already said it is not a turn
+            return False
+        going = position_ms - self._last_voiced_ms <= _TURN_RECENT_MS
+        return (
+            going and position_ms - self._onset_ms < self.settings.min_speech_ms + _DECIDE_GRACE_MS
+        )
 
     def heard_words(self, delta: str) -> None:
         """More of the provider's streamed transcript of the caller (a delta) during the sound."""
@@ -227,7 +252,7 @@ class InterruptionPolicy:
             return False
         if position_ms - self._last_voiced_ms > _TURN_RECENT_MS:
             return False
-        if max(self._levels) < self._peak_dbov - _TURN_FADE_DB:
+        if max(self._recent) < self._peak_dbov - _TURN_FADE_DB:
             return False
         if self._words is None:  # no transcript streamed: the audio decides
             return True
