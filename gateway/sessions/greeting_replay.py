@@ -106,16 +106,21 @@ class ReplayedGreeting(ProviderSession):
 
     async def _forward_events(self) -> None:
         try:
-            session = await self._open()
+            try:
+                session = await self._open()
+            finally:
+                self._ready.set()
+            if session is None:
+                return
+            async for event in session:
+                if isinstance(event, AgentAudio):
+                    self._greeting_current = False
+                self._events.put(event)
+        except Exception:  # the engine must hear of it, not wait for events forever
+            log.exception("provider session failed behind a replayed greeting")
+            self._events.put(ProviderFailed("internal_error", "provider session failed"))
         finally:
-            self._ready.set()
-        if session is None:
-            return
-        async for event in session:
-            if isinstance(event, AgentAudio):
-                self._greeting_current = False
-            self._events.put(event)
-        self._events.close()
+            self._events.close()
 
     async def _open(self) -> ProviderSession | None:
         """The connected session with the caller's audio so far sent; None: it failed (an

@@ -254,3 +254,16 @@ async def test_the_engine_plays_and_records_a_replayed_greeting_once() -> None:
         await conversation.receive(Interrupt(played_ms=500))
         await waited(turns.amended.wait())
         assert turns.transcript() == [("assistant", "Hello, Acme here.")]
+
+
+async def test_a_provider_session_that_breaks_behind_the_replay_is_a_failure() -> None:
+    cache = GreetingCache(10 * len(ONE_SECOND))
+    cache.put(key(), [ONE_SECOND])
+    provider = GatedProvider()
+    session = await connect_greeting(cache, provider, SPEC, CONTEXT)
+    provider.gate.set()
+    await waited(provider.connected.wait())
+    provider.sessions[0].fail(RuntimeError("broken"))
+    events = await take(session, 4)
+    assert events[-1] == ProviderFailed("internal_error", "provider session failed")
+    await session.aclose()
