@@ -173,6 +173,13 @@ class Settings(TelephonySettings):
         "when the media stream does, so the greeting is ready when the call connects (an "
         "unused one is closed after 30 s).",
     )
+    greeting_cache_mb: float = Field(
+        default=16.0,
+        ge=0,
+        description="Memory for greetings' audio: a call whose greeting (same provider, model, "
+        "voice, text and audio format) was said word for word on an earlier call hears it at "
+        "once, while its provider connects (`0`: off, every call waits for its provider).",
+    )
     tts_command: str | None = Field(
         default=None,
         description="Synthesiser for the local provider; default: `espeak-ng` when installed "

@@ -23,6 +23,7 @@ from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
 from gateway.sessions.event_delivery import EventDelivery
 from gateway.sessions.events import PostCallEvents
+from gateway.sessions.greeting_cache import greeting_cache
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.recording_retention import run_recording_sweeps
 from gateway.sessions.recordings_setup import recording_storage
@@ -123,6 +124,7 @@ def build_context(
         tools=tools,
         events=events,
         recordings=recording_storage(settings),
+        greetings=greeting_cache(settings.greeting_cache_mb),
     )
     return GatewayContext(
         settings=settings,

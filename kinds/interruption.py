@@ -15,11 +15,15 @@ class InterruptionSettings:
     when the speech lasts ``min_speech_ms`` (mostly voiced, still going) and, when the provider
     streams the caller's words, brings ``min_words`` of them. Anything shorter (a backchannel
     such as "mm-hmm", a cough, a click) lets the assistant go on where it paused, at the latest
-    ``resume_after_false_ms`` after the pause. ``backchannel_filter=False`` cuts the turn at
+    ``resume_after_false_ms`` after the pause (speech still going then gets until
+    ``min_speech_ms`` and 200 ms more to prove itself, so the assistant does not resume for a
+    moment just before the cut). ``backchannel_filter=False`` cuts the turn at
     the onset, as a plain VAD would.
     """
 
-    min_speech_ms: int = 530
+    # Past the longest backchannels of slow speakers ("okay", "mhm" at 130-150 words a minute
+    # last up to ~650 ms with their fading tail), while a turn's first words are still going.
+    min_speech_ms: int = 620
     min_words: int | None = None
     backchannel_filter: bool = True
     resume_after_false_ms: int = 500

@@ -24,7 +24,7 @@ from media.bargein import BargeIn, BargeInDetector
 from media.denoise import NoiseSuppressor
 from media.echo import EchoGuard
 from media.formats import Codec, check_format, decoder, encoder
-from media.interruption import InterruptionDecision, InterruptionPolicy
+from media.interruption import InterruptionDecision, InterruptionPolicy, high_band_dbov
 from media.playout import PlayoutBatch, PlayoutMark, PlayoutTracker
 from media.resample import StreamResampler
 from media.vad import VadConfig, VadEvent
@@ -135,6 +135,7 @@ class InboundChain:
                 level_dbov,
                 echo=echo,
                 agent_audible=agent_audible,
+                high_dbov=high_band_dbov(frame) if voiced_ms else -100.0,
             )
         return result
 

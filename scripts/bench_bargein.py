@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Barge-in on a labelled corpus: interruptions, backchannels, noise and echo, policy vs plain VAD.
 
-    .venv/bin/python scripts/bench_bargein.py [--json]
+    .venv/bin/python scripts/bench_bargein.py [--json] [--set train|heldout|both] [--seed 20]
+
+Two corpora, reported separately: *train* (``make_bargein_corpus``, which the thresholds were
+chosen on) and *held-out* (``make_bargein_heldout``: other voices, rates, levels, phrases and
+noise, drawn from ``--seed``), which says whether they hold beyond it.
 
 Every case of ``make_bargein_corpus.build_corpus()`` is played frame by frame as a call: the
 assistant talks (its speech at -26 dBov), the caller's line carries a -55 dBov hiss plus the
@@ -44,6 +48,7 @@ from make_bargein_corpus import (  # noqa: E402
     build_corpus,
     echo_response,
 )
+from make_bargein_heldout import DEFAULT_SEED, build_heldout  # noqa: E402
 
 from kinds.audio import PCMU_8K  # noqa: E402
 from kinds.interruption import InterruptionSettings  # noqa: E402
@@ -113,7 +118,9 @@ def run_case(clip: Clip, number: int, speech: Samples, policy: bool) -> Outcome:
     """Play one case through one chain; return what it did."""
     sound, onset_ms, agent_frame, echo_path = _layout(clip, number)
     frames = len(sound) // FRAME
-    line = sound[: frames * FRAME] + background(frames * FRAME / RATE_HZ, number + 1000)
+    hiss = background(frames * FRAME / RATE_HZ, number + 1000, clip.hiss_dbov)
+    hiss = np.pad(hiss, (0, frames * FRAME - len(hiss)))  # a sample short when seconds round down
+    line = sound[: frames * FRAME] + hiss
     chain = (
         InboundChain(PCMU_8K, PCMU_8K, noise_suppression=True, interruption=InterruptionSettings())
         if policy
@@ -161,9 +168,8 @@ def _apply(
         chain.agent_cleared()
 
 
-def bench_corpus(caller_wpm: int | None = None) -> dict[str, Any]:
+def bench_corpus(corpus: list[Clip]) -> dict[str, Any]:
     speech = agent_speech()
-    corpus = build_corpus(caller_wpm)
     report: dict[str, Any] = {}
     for name, policy in (("policy", True), ("plain_vad", False)):
         outcomes: dict[str, list[Outcome]] = {}
@@ -264,8 +270,17 @@ def bench_costs() -> dict[str, Any]:
 
 
 def _print(report: dict[str, Any]) -> None:
-    policy, plain = report["corpus"]["policy"], report["corpus"]["plain_vad"]
-    print("== barge-in corpus through µ-law, agent talking: policy (defaults) vs plain VAD ==")
+    for name, corpus in report["corpora"].items():
+        _print_corpus(name, corpus)
+    print("== cost per 20 ms frame (µs, best of 7 runs) ==")
+    for key, value in report["costs"].items():
+        mean, median, p99 = value["mean_us"], value["median_us"], value["p99_us"]
+        print(f"  {key:<36} mean {mean}  median {median}  p99 {p99}")
+
+
+def _print_corpus(name: str, corpus: dict[str, Any]) -> None:
+    policy, plain = corpus["policy"], corpus["plain_vad"]
+    print(f"== {name} corpus through µ-law, agent talking: policy (defaults) vs plain VAD ==")
     for group in ("interruption", "interruption_over_tv"):
         ours, theirs = policy[group], plain[group]
         print(
@@ -282,10 +297,6 @@ def _print(report: dict[str, Any]) -> None:
             f"policy {ours['cut_percent']:>5} %   plain VAD {theirs['cut_percent']:>5} %"
         )
         print(f"    pauses that resumed: {ours['false_pauses']}, {_ms(ours['pause_ms'])}")
-    print("== cost per 20 ms frame (µs, best of 7 runs) ==")
-    for key, value in report["costs"].items():
-        mean, median, p99 = value["mean_us"], value["median_us"], value["p99_us"]
-        print(f"  {key:<36} mean {mean}  median {median}  p99 {p99}")
 
 
 def _ms(stats: dict[str, float] | None) -> str:
@@ -302,8 +313,16 @@ def main() -> None:
         type=int,
         help="the caller's speaking rate (espeak's default is 175): a corpus not tuned on",
     )
+    parser.add_argument("--set", choices=("train", "heldout", "both"), default="both")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="of the held-out corpus")
+    parser.add_argument("--no-costs", action="store_true", help="skip the per-frame timings")
     args = parser.parse_args()
-    report = {"corpus": bench_corpus(args.caller_wpm), "costs": bench_costs()}
+    corpora: dict[str, Any] = {}
+    if args.set in ("train", "both"):
+        corpora["train"] = bench_corpus(build_corpus(args.caller_wpm))
+    if args.set in ("heldout", "both"):
+        corpora[f"held-out (seed {args.seed})"] = bench_corpus(build_heldout(args.seed))
+    report = {"corpora": corpora, "costs": {} if args.no_costs else bench_costs()}
     if args.json:
         print(json.dumps(report, indent=2))
     else:

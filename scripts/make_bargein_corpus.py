@@ -84,6 +84,7 @@ class Clip:
     echo_db: float = 0.0  # for echo cases: attenuation of the assistant's voice
     echo_delay_ms: int = 0
     tv: Samples | None = None  # a TV on from before the assistant talks, under the sound
+    hiss_dbov: float = -55.0  # the line's own background noise under the whole case
 
 
 def speech(voice: str, text: str, level_dbov: float, wpm: int | None = None) -> Samples:
@@ -148,12 +149,18 @@ def clicks(seed: int, level_dbov: float) -> Samples:
     return scaled
 
 
-def babble(seed: int, level_dbov: float, seconds: float = 3.0) -> Samples:
-    """A TV across the room: five voices reading at once, low-passed, steady level."""
+def babble(
+    seed: int,
+    level_dbov: float,
+    seconds: float = 3.0,
+    voices: tuple[str, ...] = VOICES,
+    texts: tuple[str, ...] = BABBLE_TEXTS,
+) -> Samples:
+    """A TV across the room: voices reading at once (one per text), low-passed, steady level."""
     length = int(seconds * RATE_HZ)
     mix = np.zeros(length)
-    for index, text in enumerate(BABBLE_TEXTS):
-        voice = VOICES[(seed + index) % len(VOICES)]
+    for index, text in enumerate(texts):
+        voice = voices[(seed + index) % len(voices)]
         talk = speech(voice, text, -26.0)
         start = (seed * 997 + index * 3203) % max(1, len(talk) - length)
         piece = talk[start : start + length]
@@ -247,19 +254,17 @@ def build_corpus(caller_wpm: int | None = None) -> list[Clip]:
     return clips
 
 
-def background(seconds: float, seed: int) -> Samples:
-    """The line's own quiet hiss under every case: pink noise at -55 dBov."""
-    return pink_noise(seconds, RATE_HZ, -55.0, seed)
+def background(seconds: float, seed: int, level_dbov: float = -55.0) -> Samples:
+    """The line's own hiss under every case: pink noise (quiet: -55 dBov)."""
+    return pink_noise(seconds, RATE_HZ, level_dbov, seed)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    out = parser.parse_args().out
+def write_corpus(out: Path, clips: list[Clip]) -> None:
+    """The clips as WAVs (as the bench plays them) and ``manifest.json`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     manifest: list[dict[str, object]] = []
     write_wav(out / "agent.wav", agent_speech(), RATE_HZ)
-    for number, clip in enumerate(build_corpus()):
+    for number, clip in enumerate(clips):
         file_name = f"{number:03d}_{clip.label}.wav"
         if clip.label == "echo":
             clip = Clip(
@@ -276,6 +281,12 @@ def main() -> None:
         entry = {"file": file_name, "name": clip.name, "label": clip.label, "onset_s": onset_s}
         manifest.append(entry)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    write_corpus(parser.parse_args().out, build_corpus())
 
 
 if __name__ == "__main__":

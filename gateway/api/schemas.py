@@ -256,7 +256,7 @@ class InterruptionFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as documented
 
-    min_speech_ms: Annotated[int, Field(ge=100, le=3000)] = 530
+    min_speech_ms: Annotated[int, Field(ge=100, le=3000)] = 620
     min_words: Annotated[int | None, Field(ge=1, le=20)] = None
     backchannel_filter: Literal["on", "off"] = "on"
     resume_after_false_ms: Annotated[int, Field(ge=100, le=5000)] = 500

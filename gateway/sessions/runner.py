@@ -21,6 +21,8 @@ from gateway.sessions.early_connect import EarlyConnects
 from gateway.sessions.events import PostCallEvents
 from gateway.sessions.failover import Failover, at_connect
 from gateway.sessions.failover_setup import as_connected, failover_for
+from gateway.sessions.greeting_cache import GreetingCache
+from gateway.sessions.greeting_replay import connect_greeting
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.plan import ClientTraits, SessionPlan, plan_session
 from gateway.sessions.port import SessionClient
@@ -68,8 +70,10 @@ class SessionRunner:
         tools: WebhookTools,
         recordings: RecordingStorage | None = None,
         events: PostCallEvents | None = None,
+        greetings: GreetingCache | None = None,
     ) -> None:
         self._tools = tools
+        self._greetings = greetings
         self._events = events
         self._recordings = recordings
         self._store = store
@@ -265,8 +269,11 @@ class SessionRunner:
             client_turns=plan.provider_takes_turn_marks,
             history_window=overrides_of(session).context_window,
         )
+        provider = self._providers.get(provider_name)
         with tracing.span("provider.connect", session_id=session.id, provider=provider_name):
-            return await self._providers.get(provider_name).connect(spec, context)
+            if self._greetings is not None:  # a cached greeting plays while it connects
+                return await connect_greeting(self._greetings, provider, spec, context)
+            return await provider.connect(spec, context)
 
     async def _converse(
         self,

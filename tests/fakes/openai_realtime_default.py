@@ -94,7 +94,7 @@ class DefaultBehaviour:
         await self.conn.send({"type": "conversation.item.added", "item": item})
 
     async def _on_response_create(self, event: dict[str, Any]) -> None:
-        await self._start_reply()
+        await self._start_reply(_verbatim(event))
 
     async def _on_response_cancel(self, event: dict[str, Any]) -> None:
         if self.reply is None or self.reply.done():
@@ -137,27 +137,35 @@ class DefaultBehaviour:
             )
             await self._start_reply()
 
-    async def _start_reply(self) -> None:
+    async def _start_reply(self, verbatim: str | None = None) -> None:
         if self.reply is not None and not self.reply.done():
             await self.conn.error("conversation_already_has_active_response")
             return
         # Created at once, like the real server, so a cancel right after finds it.
         self.response = await self.conn.start_response()
-        self.reply = asyncio.create_task(self._reply(self.response))
+        self.reply = asyncio.create_task(self._reply(self.response, verbatim))
 
-    async def _reply(self, response: Response) -> None:
+    async def _reply(self, response: Response, verbatim: str | None = None) -> None:
         """Stream the reply; a cancel stops it and ``_on_response_cancel`` reports it."""
         await asyncio.sleep(REPLY_DELAY_S)  # the "thinking" time before the first delta
         if self.conn.session.get("output_modalities") == ["text"]:
-            await self.conn.text_item(response, "Thanks, I read your message.")
+            await self.conn.text_item(response, verbatim or "Thanks, I read your message.")
         else:
-            await self.conn.audio_item(response, "Thanks, I heard you.", REPLY_AUDIO_MS)
+            await self.conn.audio_item(response, verbatim or "Thanks, I heard you.", REPLY_AUDIO_MS)
         await self.conn.finish_response(response)
 
     async def aclose(self) -> None:
         if self.reply is not None:
             self.reply.cancel()
             await asyncio.gather(self.reply, return_exceptions=True)
+
+
+def _verbatim(event: dict[str, Any]) -> str | None:
+    """What a ``response.create`` asks to be said word for word (the greeting), if anything:
+    a model told so says it, as the real one does."""
+    instructions = str((event.get("response") or {}).get("instructions") or "")
+    marker = "and nothing else:\n"
+    return instructions.split(marker, 1)[1] if marker in instructions else None
 
 
 async def default_script(conn: FakeConnection) -> None:

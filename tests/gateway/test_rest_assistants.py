@@ -88,7 +88,7 @@ async def test_interruption_policy_is_stored_defaulted_and_checked(gateway: Gate
     response = await gateway.request("POST", "/api/v1/assistants", json={"name": "Calm"})
     created = await response.json()
     assert created["interruption"] == {
-        "min_speech_ms": 530,
+        "min_speech_ms": 620,
         "min_words": None,
         "backchannel_filter": "on",
         "resume_after_false_ms": 500,
@@ -103,4 +103,4 @@ async def test_interruption_policy_is_stored_defaulted_and_checked(gateway: Gate
         response = await gateway.request("PATCH", path, json={"interruption": bad})
         assert response.status == 422, bad
     response = await gateway.request("PATCH", path, json={"interruption": None})
-    assert (await response.json())["interruption"]["min_speech_ms"] == 530  # back to defaults
+    assert (await response.json())["interruption"]["min_speech_ms"] == 620  # back to defaults

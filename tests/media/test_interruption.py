@@ -22,6 +22,7 @@ class Seg:
     echo: bool = False
     audible: bool = True
     onset: bool = False  # the caller's sound of interest starts here (default: first voiced)
+    high: float = -100.0  # level of the frame's high band (``high_band_dbov``)
 
 
 QUIET = Seg(400)
@@ -48,6 +49,7 @@ def run(
                 segment.level,
                 echo=segment.echo,
                 agent_audible=segment.audible,
+                high_dbov=segment.high,
             )
             if decision is not None:
                 assert onset is not None
@@ -60,11 +62,20 @@ def speech(ms: int, level: float = -26.0) -> Seg:
     return Seg(ms, 20, level)
 
 
+def tv(ms: int, *, audible: bool = True, high: float = -50.0) -> Seg:
+    return Seg(ms, 20, -30.0, audible=audible, high=high)
+
+
+def voice(ms: int, *, audible: bool = True) -> Seg:
+    """A caller at the handset, 4 dB louder than the TV and full band."""
+    return Seg(ms, 20, -26.0, audible=audible, high=-34.0)
+
+
 CASES = {
     # A backchannel ("mm-hmm", 300 ms): pause at the onset, resume once it has ended.
-    "backchannel": ([QUIET, speech(300), Seg(600)], None, [("pause", 40), ("resume", 500)]),
+    "backchannel": ([QUIET, speech(300), Seg(600)], None, [("pause", 40), ("resume", 540)]),
     # A turn: the pause becomes a cut once the speech has lasted min_speech_ms.
-    "turn": ([QUIET, speech(1500)], None, [("pause", 40), ("cut", 540)]),
+    "turn": ([QUIET, speech(1500)], None, [("pause", 40), ("cut", 620)]),
     "turn, shorter min_speech_ms": (
         [QUIET, speech(1500)],
         InterruptionSettings(min_speech_ms=300),
@@ -92,19 +103,60 @@ CASES = {
             Seg(1000, 20, -24.0, onset=True),
         ],
         None,
-        [("pause", 40), ("cut", 540)],
+        [("pause", 40), ("cut", 620)],
     ),
-    # Speech that fades out at the threshold (a long "okay...") is not cut; it ends and resumes.
+    # A TV across the room: -30 dBov, its high band muffled (-50); its own brighter moments
+    # (+8 dB in the high band) are not a voice at the handset ...
+    "TV with bright moments": (
+        [tv(1000, audible=False), tv(400)] + [tv(40), tv(40, high=-42.0)] * 10,
+        None,
+        [],
+    ),
+    # ... a caller only 4 dB louder than it but full band (high band +16 dB) is, once 80 ms
+    # are 3 dB louder than the TV and two frames running have risen ...
+    "near voice over the TV": (
+        [tv(1000, audible=False), tv(400), Seg(1000, 20, -26.0, onset=True, high=-34.0)],
+        None,
+        [("pause", 80), ("cut", 620)],
+    ),
+    # ... unless it is no louder than the TV: a hiss is not a voice.
+    "bright but not louder": (
+        [tv(1000, audible=False), tv(400), Seg(1000, 20, -29.0, high=-34.0)],
+        None,
+        [],
+    ),
+    # A voice that starts while the assistant is silent is the ongoing sound when it talks.
+    "near voice before the assistant": (
+        [tv(1000, audible=False), voice(400, audible=False), voice(1000)],
+        None,
+        [],
+    ),
+    # Speech that fades out at the threshold (a long "okay...") is not cut; the pause holds
+    # while it goes on, and it resumes once it has died away.
     "fading": (
         [QUIET, speech(500), Seg(200, 20, -40.0), Seg(400)],
         None,
-        [("pause", 40), ("resume", 540)],
+        [("pause", 40), ("resume", 800)],
     ),
-    # A sound that goes on undecided resumes at resume_after_false_ms, and may still cut later.
-    "undecided, then a turn": (
+    # A dip between words does not resume the assistant for a moment before the cut: the pause
+    # holds while the speech goes on, until min_speech_ms and a syllable more ...
+    "a dip, then a turn": (
         [QUIET, speech(400), Seg(300, 20, -40.0), speech(600)],
         None,
-        [("pause", 40), ("resume", 540), ("cut", 720)],
+        [("pause", 40), ("cut", 720)],
+    ),
+    # ... and a sound still undecided then resumes, and may still cut the turn later.
+    "undecided, then a turn": (
+        [QUIET, speech(400), Seg(600, 20, -40.0), speech(600)],
+        None,
+        [("pause", 40), ("resume", 820), ("cut", 1020)],
+    ),
+    # A pause between slow words ("Stop, ... stop") is not the end of the speech: the turn is
+    # still cut (the pause's bound is up in the gap, so the assistant resumes meanwhile).
+    "slow words": (
+        [QUIET, speech(300), Seg(240), speech(600)],
+        None,
+        [("pause", 40), ("resume", 540), ("cut", 620)],
     ),
 }
 
@@ -117,22 +169,22 @@ def test_policy_table(name: str) -> None:
 
 def test_backchannel_words_do_not_cut_and_the_pause_is_bounded() -> None:
     decisions = run([QUIET, speech(1500)], words="mm-hmm yeah")
-    assert decisions == [("pause", 40), ("resume", 540)]
+    assert decisions == [("pause", 40), ("resume", 540)]  # no need to wait: the words said so
 
 
 def test_min_words_waits_for_enough_words() -> None:
     settings = InterruptionSettings(min_words=3)
-    assert run([QUIET, speech(1500)], settings, words="wait") == [("pause", 40), ("resume", 540)]
+    assert run([QUIET, speech(1500)], settings, words="wait") == [("pause", 40), ("resume", 820)]
     assert run([QUIET, speech(1500)], settings, words="wait I need") == [
         ("pause", 40),
-        ("cut", 540),
+        ("cut", 620),
     ]
 
 
 def test_without_a_transcript_the_audio_decides() -> None:
     assert run([QUIET, speech(1500)], InterruptionSettings(min_words=3)) == [
         ("pause", 40),
-        ("cut", 540),
+        ("cut", 620),
     ]
 
 

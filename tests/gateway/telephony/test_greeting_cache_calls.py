@@ -1,0 +1,88 @@
+"""The greeting cache on real calls: the first call's greeting, said word for word by the (fake)
+OpenAI model, plays on the next call before that call's provider has even connected, and that
+provider is told it was said instead of being asked to say it again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from kinds.clock import SystemClock
+from providers.openai_realtime import OpenAIRealtimeProvider
+from providers.registry import ProviderRegistry
+from tests.fakes.openai_realtime import FakeRealtimeServer
+from tests.fakes.openai_realtime_default import REPLY_AUDIO_MS, default_script
+from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.telephony.conftest import AUTH_TOKEN, PUBLIC_URL, FakeTwilio
+from tests.gateway.telephony.test_media_stream import dial
+
+NUMBER = "+15550004446"
+GREETING = "Hello, Acme here. How can I help?"
+GREETING_BYTES = REPLY_AUDIO_MS * 8  # the fake's reply, as 8 kHz µ-law
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
+    server = FakeRealtimeServer(default_script)
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.invalid_messages() == []
+
+
+@pytest.fixture
+async def line(tmp_path: Path, fake_openai: FakeRealtimeServer) -> AsyncIterator[FakeTwilio]:
+    def register(registry: ProviderRegistry) -> None:
+        registry.register(
+            "openai",
+            lambda: OpenAIRealtimeProvider("sk-test", fake_openai.url, clock=SystemClock()),
+        )
+
+    async for gw in start_gateway(
+        tmp_path,
+        SystemClock(),
+        register=register,
+        twilio_auth_token=SecretStr(AUTH_TOKEN),
+        public_url=PUBLIC_URL,
+    ):
+        await _route(gw)
+        yield FakeTwilio(gw)
+
+
+async def _route(gw: Gateway) -> None:
+    row = await gw.ctx.store.assistants.create(
+        {"name": "Greeter", "provider": "openai", "greeting": GREETING}, gw.clock.now()
+    )
+    await gw.ctx.store.numbers.create(
+        {"number": NUMBER, "assistant_id": row.id, "carrier": "twilio"}, gw.clock.now()
+    )
+
+
+async def test_the_second_call_hears_the_greeting_before_its_provider_connects(
+    line: FakeTwilio, fake_openai: FakeRealtimeServer
+) -> None:
+    first = await dial(line, NUMBER)
+    await first.wait_for_audio(GREETING_BYTES)
+    await first.stop()
+    await first.wait_closed()
+    await first.aclose()
+    first_conn = fake_openai.connections[0]
+    greeted = [e for e in first_conn.received if e["type"] == "response.create"]
+    assert GREETING in greeted[0]["response"]["instructions"]
+
+    fake_openai.connect_delay_s = 1.0  # a slow provider: the greeting must not wait for it
+    second = await dial(line, NUMBER)
+    await second.wait_for_audio(GREETING_BYTES)
+    assert len(fake_openai.connections) == 1  # heard before the second call's provider is up
+    await fake_openai.wait_for_connections(2)
+    await second.stop()  # once the call is over, everything its provider was sent is recorded
+    await second.wait_closed()
+    await second.aclose()
+    conn = fake_openai.connections[1]
+    said = [e["item"] for e in conn.received if e["type"] == "conversation.item.create"]
+    assert said[0]["role"] == "assistant"
+    assert said[0]["content"][0]["text"] == GREETING  # it knows the greeting was said ...
+    assert "response.create" not in conn.received_types()  # ... and does not say it again
