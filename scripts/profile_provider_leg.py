@@ -44,6 +44,7 @@ from providers.events import AgentAudio, ProviderFailed  # noqa: E402
 from providers.gemini_live import GeminiLiveProvider  # noqa: E402
 from providers.openai_realtime import OpenAIRealtimeProvider  # noqa: E402
 from providers.spec import AssistantSpec, SessionContext  # noqa: E402
+from providers.toolkit.batch import DEFAULT_BATCH_MS  # noqa: E402
 from scripts.twilio_sim.gateway_proc import GEMINI_PATH, cpu_seconds, free_port  # noqa: E402
 
 FRAME_MS = 20
@@ -91,6 +92,7 @@ async def consume(session: ProviderSession, stats: CallStats) -> None:
                 stats.speech_ended_at = None
         elif isinstance(event, ProviderFailed):
             stats.failed = event.code
+            print(f"call failed: {event.code}", file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -118,17 +120,20 @@ def fake_process(provider: str) -> Iterator[tuple[int, int]]:
         child.wait(timeout=10)
 
 
-def make_provider(provider: str, port: int) -> OpenAIRealtimeProvider | GeminiLiveProvider:
-    clock = SystemClock()
+def make_provider(
+    provider: str, port: int, batch_ms: int | None
+) -> OpenAIRealtimeProvider | GeminiLiveProvider:
+    clock, batch = SystemClock(), DEFAULT_BATCH_MS if batch_ms is None else batch_ms
     if provider == "openai":
         url = f"ws://127.0.0.1:{port}/v1/realtime"
-        return OpenAIRealtimeProvider("sk-test", url, clock=clock)
-    return GeminiLiveProvider("test-key", f"ws://127.0.0.1:{port}{GEMINI_PATH}", clock=clock)
+        return OpenAIRealtimeProvider("sk-test", url, clock=clock, audio_batch_ms=batch)
+    url = f"ws://127.0.0.1:{port}{GEMINI_PATH}"
+    return GeminiLiveProvider("test-key", url, clock=clock, audio_batch_ms=batch)
 
 
 async def run(args: argparse.Namespace, port: int, fake_pid: int) -> dict[str, float]:
     fmt = FORMATS[args.format] if args.provider == "openai" else PCM16_16K
-    provider = make_provider(args.provider, port)
+    provider = make_provider(args.provider, port, args.batch_ms)
     assistant = AssistantSpec(name="profile", provider=args.provider)
     sessions: list[ProviderSession] = []
     for n in range(args.calls):
@@ -187,6 +192,9 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=15.0)
     parser.add_argument("--format", choices=tuple(FORMATS), default="pcmu", help="OpenAI only")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--batch-ms", type=int, help="caller audio per message (default: the provider's own)"
+    )
     args = parser.parse_args()
     for n in range(args.repeat):
         with fake_process(args.provider) as (fake_pid, port):
