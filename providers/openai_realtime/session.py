@@ -99,7 +99,9 @@ class OpenAIRealtimeSession(ProviderSession):
         self._config, self._greeting, self._history = config, greeting, history
         self._voice = mode == "voice"
         self._translator = ServerEventTranslator(
-            history, wire.bytes_per_ms(capabilities.output_audio)
+            history,
+            wire.bytes_per_ms(capabilities.output_audio),
+            server_interrupts=wire.server_interrupts(config),
         )
         # During a long mutual silence a live server says nothing: probe it at half time.
         self._watchdog = StallWatchdog(

@@ -98,6 +98,13 @@ def _turn_detection(assistant: AssistantSpec, context: SessionContext) -> Event 
     }
 
 
+def server_interrupts(config: Event) -> bool:
+    """Whether the server cancels the response in flight itself when its VAD hears the caller
+    start: server VAD with ``interrupt_response`` (the API's default when it is left out)."""
+    detection = ((config.get("audio") or {}).get("input") or {}).get("turn_detection")
+    return isinstance(detection, dict) and bool(detection.get("interrupt_response", True))
+
+
 def session_config(
     assistant: AssistantSpec,
     context: SessionContext,

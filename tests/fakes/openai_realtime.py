@@ -137,8 +137,17 @@ class FakeConnection:
     async def session_created(self) -> None:
         await self.send({"type": "session.created", "session": dict(self.session)})
 
-    async def error(self, code: str, kind: str = "invalid_request_error") -> None:
-        error = {"type": kind, "code": code, "message": f"fake error {code}"}
+    async def error(
+        self,
+        code: str,
+        kind: str = "invalid_request_error",
+        *,
+        message: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        """An ``error`` event; ``event_id`` echoes the client event that caused it."""
+        error = {"type": kind, "code": code, "message": message or f"fake error {code}"}
+        error |= {"param": None, "event_id": event_id}
         await self.send({"type": "error", "error": error})
 
     async def user_turn(self, transcript: str, *, deltas: Sequence[str] = ()) -> str:

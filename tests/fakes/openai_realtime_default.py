@@ -2,7 +2,10 @@
 
 It detects caller turns with an energy VAD (when the session asked for server VAD), answers each
 turn, text message or ``response.create`` with audio and a transcript (or text in text mode)
-about 300 ms later, and honours ``response.cancel`` and ``conversation.item.truncate``.
+about 300 ms later, and honours ``response.cancel`` and ``conversation.item.truncate``. As
+OpenAI does with ``interrupt_response`` (on unless the session turns it off), the caller's
+speech start cancels a reply in flight (``turn_detected``); a ``response.cancel`` with nothing
+in flight gets OpenAI's ``response_cancel_not_active`` error.
 """
 
 from __future__ import annotations
@@ -97,13 +100,22 @@ class DefaultBehaviour:
         await self._start_reply()
 
     async def _on_response_cancel(self, event: dict[str, Any]) -> None:
+        if not await self._cancel_reply("client_cancelled"):
+            # What OpenAI answers, word for word, when nothing is in flight (also when its
+            # server VAD already cancelled the response).
+            message = "Cancellation failed: no active response found"
+            event_id = event.get("event_id")
+            await self.conn.error("response_cancel_not_active", message=message, event_id=event_id)
+
+    async def _cancel_reply(self, reason: str) -> bool:
+        """Cancel the reply in flight (``response.done``, cancelled); False if there is none."""
         if self.reply is None or self.reply.done():
-            await self.conn.error("response_cancel_not_active")
-            return
+            return False
         self.reply.cancel()
         await asyncio.gather(self.reply, return_exceptions=True)
         assert self.response is not None
-        await self.conn.finish_response(self.response, "cancelled", "client_cancelled")
+        await self.conn.finish_response(self.response, "cancelled", reason)
+        return True
 
     async def _on_truncate(self, event: dict[str, Any]) -> None:
         fields = {k: event[k] for k in ("item_id", "content_index", "audio_end_ms")}
@@ -120,6 +132,8 @@ class DefaultBehaviour:
             self.user_item = self.conn.new_id("item")
             started = {"audio_start_ms": 0, "item_id": self.user_item}
             await self.conn.send({"type": "input_audio_buffer.speech_started", **started})
+            if detection.get("interrupt_response", True):  # the API's default
+                await self._cancel_reply("turn_detected")
         elif change == "stopped":
             stopped = {"audio_end_ms": 0, "item_id": self.user_item}
             await self.conn.send({"type": "input_audio_buffer.speech_stopped", **stopped})
