@@ -13,7 +13,7 @@ from openai import AsyncOpenAI
 
 from providers.events import AgentAudio, CallerSpeechStarted, ResponseDone, TranscriptDelta
 from providers.spec import AssistantSpec, SessionContext
-from tests.fakes.openai_realtime import audio_bytes, free_port
+from tests.fakes.openai_realtime import CPU_LINE, audio_bytes, free_port
 from tests.fakes.openai_realtime_default import default_script
 from tests.providers.openai.conftest import Events, ServerFactory, make_provider
 from tests.virtual_clock import VirtualClock
@@ -134,6 +134,11 @@ async def test_runs_as_a_module_for_load_tests() -> None:
             async with http.ws_connect(url) as ws:
                 first = await ws.receive_json(timeout=5)
         assert first["type"] == "session.created"
+        process.terminate()  # what the load test does: the fake reports its CPU time
+        async with asyncio.timeout(20):
+            last = (await process.stdout.read()).decode().strip().splitlines()[-1]
+        assert last.startswith(CPU_LINE) and last.endswith("% of a core)")
     finally:
-        process.terminate()
+        if process.returncode is None:
+            process.terminate()
         await process.wait()
