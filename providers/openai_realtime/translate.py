@@ -177,12 +177,11 @@ class ServerEventTranslator:
 
     def _on_speech_started(self, event: wire.Event) -> list[ProviderEvent]:
         self.in_speech = True
-        if self._server_interrupts and self.response_active:
+        # The server cancels the response it has created; one we asked for and it has not yet
+        # created is not cut (it comes after this speech start): that one we cancel ourselves.
+        if self._server_interrupts and self.response_active and self._response_id is not None:
             self._server_cancelled = True
-            if self._response_id is not None:  # what is still in flight must not be heard
-                self._cancelled.add(self._response_id)
-            else:
-                self._cancel_next_created = True
+            self._cancelled.add(self._response_id)  # what is still in flight must not be heard
         return [CallerSpeechStarted()]
 
     def _on_speech_stopped(self, event: wire.Event) -> list[ProviderEvent]:

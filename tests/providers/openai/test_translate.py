@@ -107,3 +107,10 @@ def test_without_server_interrupts_the_gateway_cancels() -> None:
     t.handle({"type": "response.created", "response": {"id": "resp_1"}})
     t.handle({"type": "input_audio_buffer.speech_started", "item_id": "u1"})
     assert [e["type"] for e in t.plan_interrupt(None).client_events] == ["response.cancel"]
+
+
+def test_a_reply_not_yet_created_at_speech_start_is_cancelled_by_us() -> None:
+    t = ServerEventTranslator(ConversationHistory(), output_bytes_per_ms=48, server_interrupts=True)
+    assert t.want_reply()  # response.create is on its way; the server has not created it
+    t.handle({"type": "input_audio_buffer.speech_started", "item_id": "u1"})
+    assert [e["type"] for e in t.plan_interrupt(None).client_events] == ["response.cancel"]
