@@ -7,9 +7,9 @@ and with Gemini's automatic activity detection disabled we must send activitySta
 
 from __future__ import annotations
 
-import sys
-from array import array
 from typing import Literal
+
+import numpy as np
 
 SPEECH_PEAK = 1_000
 """Peak sample (of 32767, about -30 dBFS) above which a chunk counts as speech; phone-line
@@ -19,14 +19,13 @@ Activity = Literal["start", "end"]
 
 
 def peak_level(pcm16: bytes) -> int:
-    """Largest absolute sample of PCM16 little-endian audio (a trailing odd byte is ignored)."""
-    samples = array("h")
-    samples.frombytes(pcm16[: len(pcm16) - len(pcm16) % 2])
-    if not samples:
+    """Largest absolute sample of PCM16 little-endian audio (a trailing odd byte is ignored).
+    numpy, with no copy: it runs on every frame of caller audio, and a Python loop over the
+    samples cost ten times as much."""
+    samples = np.frombuffer(pcm16, "<i2", len(pcm16) // 2)
+    if not samples.size:
         return 0
-    if sys.byteorder == "big":
-        samples.byteswap()
-    return max(max(samples), -min(samples))
+    return max(int(samples.max()), -int(samples.min()))
 
 
 class ActivityGate:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 
 from providers.errors import (
     ProviderAuthError,
@@ -102,12 +102,13 @@ class LiveConnection:
     def closed(self) -> bool:
         return self._ws.closed
 
-    async def send(self, message: JsonObject) -> None:
-        """Send one client message; raises ``ProviderUnavailable`` if the socket is gone."""
-        text = json.dumps(message, separators=(",", ":"))
+    async def send(self, message: JsonObject | bytes) -> None:
+        """Send one client message (or its JSON, already encoded); raises
+        ``ProviderUnavailable`` if the socket is gone."""
+        data = message if isinstance(message, bytes) else orjson.dumps(message)
         async with self._send_lock:
             try:
-                await self._ws.send_str(text)
+                await self._ws.send_frame(data, aiohttp.WSMsgType.TEXT)
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
                 raise ProviderUnavailable("Gemini connection lost", code="connection_lost") from exc
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from providers.errors import ProviderProtocolError
 
@@ -110,10 +111,11 @@ ServerNote = (
 
 
 def parse_frame(data: str | bytes) -> JsonObject:
-    """A text or binary WebSocket frame as a JSON object."""
+    """A text or binary WebSocket frame as a JSON object. orjson: an audio message is mostly
+    one long base64 string, which it scans several times faster than ``json``."""
     try:
-        message = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        message = orjson.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:  # orjson.JSONDecodeError is a ValueError
         raise ProviderProtocolError(
             "Gemini sent a frame that is not JSON", code="bad_json"
         ) from exc

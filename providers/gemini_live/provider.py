@@ -21,6 +21,7 @@ from providers.errors import ProviderAuthError
 from providers.gemini_live.connection import MAX_MESSAGE_BYTES, ConnectSettings
 from providers.gemini_live.session import GeminiLiveSession, SessionOptions
 from providers.spec import AssistantSpec, SessionContext
+from providers.toolkit.batch import DEFAULT_BATCH_MS
 from providers.toolkit.retry import RetryPolicy
 
 DEFAULT_URL = (
@@ -68,6 +69,7 @@ class GeminiLiveProvider(Provider):
         max_reconnects: int = 1,
         reconnect_budget_s: float = 2.0,
         max_backlog_ms: int = 5_000,
+        audio_batch_ms: int = DEFAULT_BATCH_MS,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -88,6 +90,7 @@ class GeminiLiveProvider(Provider):
         self._max_reconnects = max_reconnects
         self._reconnect_budget_s = reconnect_budget_s
         self._max_backlog_ms = max_backlog_ms
+        self._audio_batch_ms = audio_batch_ms
         self._max_message_bytes = max_message_bytes
         self._http = session
 
@@ -115,6 +118,7 @@ class GeminiLiveProvider(Provider):
             audio_stall_s=self._audio_stall_s,
             reconnect_retry=self._retry(self._reconnect_budget_s),
             max_reconnects=self._max_reconnects,
+            audio_batch_ms=self._audio_batch_ms,
         )
         http = self._http or aiohttp.ClientSession()
         session = GeminiLiveSession(assistant, context, options, http, owns_http=self._http is None)

@@ -27,10 +27,12 @@ from kinds.audio import AudioFormat
 from providers.gemini_live import wire
 from providers.gemini_live.audio import SPEECH_PEAK, ActivityGate, peak_level
 from providers.toolkit.backlog import AudioBacklog
+from providers.toolkit.batch import AudioBatcher
 from providers.toolkit.watchdog import StallWatchdog
 
 JsonObject = dict[str, Any]
-Send = Callable[[JsonObject], Awaitable[bool]]
+Send = Callable[[JsonObject | bytes], Awaitable[bool]]
+"""Sends one message (a dict, or its JSON already encoded)."""
 TurnSource = Literal["server", "client", "gate"]
 
 MAX_PREROLL_MS = 1_000
@@ -55,6 +57,7 @@ class RealtimeInput:
         max_backlog_ms: int,
         turns: TurnSource,
         silence_ms: int,
+        batch_ms: int = 0,
     ) -> None:
         self.live = False
         self._send = send
@@ -67,6 +70,8 @@ class RealtimeInput:
         self._preroll = (
             AudioBacklog(MAX_PREROLL_MS * self._bytes_per_ms) if turns == "client" else None
         )
+        # Client-marked turns send each chunk as it comes: activityEnd must not overtake audio.
+        self._batch = AudioBatcher(batch_ms * self._bytes_per_ms if turns != "client" else 0)
         self._turn_open = False  # the gateway says the caller is speaking
         self._announced = False  # activityStart went out on the current connection
         self._end_pending = False  # the turn ended while its audio waited for a connection
@@ -76,6 +81,10 @@ class RealtimeInput:
         if self._preroll is not None and not self._turn_open:
             self._preroll.append(chunk)
             return
+        batch = self._batch.add(chunk)
+        if batch is None:
+            return
+        chunk = batch
         # Behind a backlog, audio waits its turn: the order on the wire is the caller's order.
         if not (self.live and not self._backlog and await self._send_audio(chunk)):
             self._backlog.append(chunk)
@@ -129,7 +138,7 @@ class RealtimeInput:
             return False
         voiced = peak_level(chunk) >= SPEECH_PEAK
         edge = self._gate.feed(chunk, voiced=voiced) if self._gate is not None else None
-        messages = [wire.audio_input(chunk)]
+        messages: list[JsonObject | bytes] = [wire.audio_input_json(chunk)]
         if edge == "start":
             messages.insert(0, wire.activity_start())
         elif edge == "end":

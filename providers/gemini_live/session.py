@@ -72,6 +72,8 @@ class SessionOptions:
     max_reconnects: int = 2
     """Connection losses in a row, the first after output and the rest barren, that are
     reconnected; the next one fails the session."""
+    audio_batch_ms: int = 0
+    """Caller audio goes out in messages of at least this much (``providers.toolkit.batch``)."""
 
 
 class GeminiLiveSession(ProviderSession):
@@ -115,6 +117,7 @@ class GeminiLiveSession(ProviderSession):
             max_backlog_ms=options.max_backlog_ms,
             turns=_turn_source(context, options.capabilities),
             silence_ms=assistant.turn_detection.silence_ms,
+            batch_ms=options.audio_batch_ms,
         )
         self._pending_text: list[str] = []
         self._conn: LiveConnection | None = None
@@ -219,7 +222,7 @@ class GeminiLiveSession(ProviderSession):
         self._tracker.user_text(text)  # only what the model got belongs in a re-seed
         return True
 
-    async def _try_send(self, message: JsonObject) -> bool:
+    async def _try_send(self, message: JsonObject | bytes) -> bool:
         """Send on the current connection; False if it is gone (the reader will reconnect)."""
         conn = self._conn
         if conn is None:

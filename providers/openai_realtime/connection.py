@@ -9,6 +9,7 @@ are translated here into ``providers.errors`` (``raise ... from``); messages nev
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -89,3 +90,19 @@ async def open_with_retry(
     return await connect_with_retry(
         lambda: open_once(http, policy), policy.retry, clock, provider="openai_realtime"
     )
+
+
+def reconnect_policy(policy: ConnectPolicy, budget_s: float | None) -> ConnectPolicy:
+    """The policy of one reconnect: the connect policy's attempts, inside ``budget_s``."""
+    if budget_s is None:
+        return policy
+    retry = policy.retry
+    quick = RetryPolicy(
+        max_attempts=retry.max_attempts,
+        attempt_timeout_s=min(retry.attempt_timeout_s, budget_s),
+        budget_s=budget_s,
+        first_backoff_s=min(retry.first_backoff_s, budget_s / 4),
+        max_backoff_s=retry.max_backoff_s,
+        jitter=retry.jitter,
+    )
+    return dataclasses.replace(policy, retry=quick)

@@ -31,6 +31,9 @@ _QUOTA_TYPES = frozenset({"insufficient_quota"})
 
 SESSION_EXPIRED = "session_expired"
 """The 60-minute cap: not fatal, the session reconnects and re-seeds the conversation."""
+CANCEL_NOT_ACTIVE = "response_cancel_not_active"
+"""Our ``response.cancel`` found no response in flight: it had ended (or the server had
+cancelled it) while the cancel was on its way. Harmless."""
 
 # Close codes after which a fresh connection may well work: normal/going away (server restart,
 # the session cap), abnormal closure (no close frame), internal error, restart, try again later.

@@ -15,6 +15,7 @@ from providers.openai_realtime.connection import ConnectPolicy
 from providers.openai_realtime.history import ConversationHistory
 from providers.openai_realtime.session import OpenAIRealtimeSession, SessionTimings
 from providers.spec import AssistantSpec, SessionContext
+from providers.toolkit.batch import DEFAULT_BATCH_MS
 from providers.toolkit.retry import RetryPolicy
 
 DEFAULT_URL = "wss://api.openai.com/v1/realtime"
@@ -60,6 +61,7 @@ class OpenAIRealtimeProvider(Provider):
         max_reconnects: int = 1,
         reconnect_budget_s: float | None = 2.0,
         reconnect_buffer_ms: int = 3_000,
+        audio_batch_ms: int = DEFAULT_BATCH_MS,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -79,6 +81,7 @@ class OpenAIRealtimeProvider(Provider):
             reconnect_buffer_ms=reconnect_buffer_ms,
             audio_stall_s=audio_stall_s,
             reconnect_budget_s=reconnect_budget_s,
+            audio_batch_ms=audio_batch_ms,
         )
         self._http = session
 

@@ -11,7 +11,6 @@ its children.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -26,14 +25,14 @@ from providers.capabilities import ProviderCapabilities
 from providers.errors import ProviderError, ProviderProtocolError, ProviderUnavailable
 from providers.events import ProviderEvent, ProviderFailed, ProviderRecovering
 from providers.openai_realtime import faults, wire
-from providers.openai_realtime.connection import ConnectPolicy, open_with_retry
+from providers.openai_realtime.connection import ConnectPolicy, open_with_retry, reconnect_policy
 from providers.openai_realtime.history import ConversationHistory
 from providers.openai_realtime.translate import ServerEventTranslator
 from providers.spec import SessionMode
 from providers.toolkit.backlog import AudioBacklog
+from providers.toolkit.batch import AudioBatcher
 from providers.toolkit.channel import EventChannel
 from providers.toolkit.race import first_of
-from providers.toolkit.retry import RetryPolicy
 from providers.toolkit.watchdog import StallWatchdog
 
 log = logging.getLogger(__name__)
@@ -72,6 +71,9 @@ class SessionTimings:
     reconnect_budget_s: float | None = None
     """One reconnect's time in all (attempts and pause), while the caller hears a holding
     line; None: the connect policy's own."""
+    audio_batch_ms: int = 0
+    """Caller audio goes out in appends of at least this much (``providers.toolkit.batch``);
+    0: each chunk as it comes."""
 
 
 class OpenAIRealtimeSession(ProviderSession):
@@ -97,7 +99,9 @@ class OpenAIRealtimeSession(ProviderSession):
         self._config, self._greeting, self._history = config, greeting, history
         self._voice = mode == "voice"
         self._translator = ServerEventTranslator(
-            history, wire.bytes_per_ms(capabilities.output_audio)
+            history,
+            wire.bytes_per_ms(capabilities.output_audio),
+            server_interrupts=wire.server_interrupts(config),
         )
         # During a long mutual silence a live server says nothing: probe it at half time.
         self._watchdog = StallWatchdog(
@@ -106,9 +110,11 @@ class OpenAIRealtimeSession(ProviderSession):
             probe=self._probe,
             audio_stall_s=timings.audio_stall_s if mode == "voice" else None,
         )
-        self._reconnect_policy = _reconnect_policy(policy, timings.reconnect_budget_s)
+        self._reconnect_policy = reconnect_policy(policy, timings.reconnect_budget_s)
         buffer_bytes = timings.reconnect_buffer_ms * wire.bytes_per_ms(capabilities.input_audio)
         self._pending_audio = AudioBacklog(buffer_bytes)
+        batch_bytes = timings.audio_batch_ms * wire.bytes_per_ms(capabilities.input_audio)
+        self._batch = AudioBatcher(batch_bytes)
         self._events = EventChannel()
         self._send_lock = asyncio.Lock()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -130,11 +136,22 @@ class OpenAIRealtimeSession(ProviderSession):
             return
         if self._voice:  # chat sessions expect nothing back for audio
             self._watchdog.client_active()
+        batch = self._batch.add(audio)
+        if batch is not None:
+            await self._send_audio_now(batch)
+
+    async def _send_audio_now(self, audio: bytes) -> None:
         async with self._send_lock:
             if self._ws is None:
                 self._pending_audio.append(audio)  # replayed after the reconnect
                 return
-            await self._send(self._ws, wire.input_audio_append(audio))
+            await self._send_frame(self._ws, wire.input_audio_append_json(audio))
+
+    async def _flush_audio(self) -> None:
+        """What the batcher holds goes out before a message that must follow it (a commit)."""
+        held = self._batch.take()
+        if held is not None:
+            await self._send_audio_now(held)
 
     async def end_turn(self, ended_ms_ago: int) -> None:
         """With server VAD off nothing else ends the caller's turn: commit the audio buffer and
@@ -142,6 +159,7 @@ class OpenAIRealtimeSession(ProviderSession):
         if self.capabilities.server_vad or not self._voice or self._closed or self._failed:
             return
         self._watchdog.client_active()
+        await self._flush_audio()  # the turn's last frames belong in the committed buffer
         async with self._send_lock:
             if self._ws is not None:  # else the audio waits for the reconnect, uncommitted
                 await self._send(self._ws, wire.input_audio_commit())
@@ -351,9 +369,13 @@ class OpenAIRealtimeSession(ProviderSession):
             await self._send(ws, wire.response_create())
 
     async def _send(self, ws: aiohttp.ClientWebSocketResponse, event: wire.Event) -> None:
-        """Send, ignoring a broken socket: the reader sees the close and reconnects."""
+        await self._send_frame(ws, wire.encode(event))
+
+    async def _send_frame(self, ws: aiohttp.ClientWebSocketResponse, data: bytes) -> None:
+        """Send one text frame of UTF-8 JSON, ignoring a broken socket: the reader sees the
+        close and reconnects."""
         try:
-            await ws.send_str(wire.encode(event))
+            await ws.send_frame(data, aiohttp.WSMsgType.TEXT)
         except (aiohttp.ClientError, ConnectionError) as exc:
             log.debug("openai realtime send failed", extra={"error": type(exc).__name__})
 
@@ -361,19 +383,3 @@ class OpenAIRealtimeSession(ProviderSession):
         self._failed = True
         log.error("openai realtime session failed", extra={"error_code": error.code})
         self._events.put(ProviderFailed(error.code, str(error), error.retryable))  # the last
-
-
-def _reconnect_policy(policy: ConnectPolicy, budget_s: float | None) -> ConnectPolicy:
-    """The policy of one reconnect: the connect policy's attempts, inside ``budget_s``."""
-    if budget_s is None:
-        return policy
-    retry = policy.retry
-    quick = RetryPolicy(
-        max_attempts=retry.max_attempts,
-        attempt_timeout_s=min(retry.attempt_timeout_s, budget_s),
-        budget_s=budget_s,
-        first_backoff_s=min(retry.first_backoff_s, budget_s / 4),
-        max_backoff_s=retry.max_backoff_s,
-        jitter=retry.jitter,
-    )
-    return dataclasses.replace(policy, retry=quick)

@@ -43,9 +43,19 @@ class InterruptPlan:
 class ServerEventTranslator:
     """Dispatches server events by ``type`` through a table; unknown types are ignored."""
 
-    def __init__(self, history: ConversationHistory, output_bytes_per_ms: int) -> None:
+    def __init__(
+        self,
+        history: ConversationHistory,
+        output_bytes_per_ms: int,
+        *,
+        server_interrupts: bool = False,
+    ) -> None:
+        """``server_interrupts``: the session's server VAD has ``interrupt_response`` on, so the
+        server cancels the response in flight itself when it hears the caller start."""
         self.history = history
         self._bytes_per_ms = output_bytes_per_ms
+        self._server_interrupts = server_interrupts
+        self._server_cancelled = False  # the server is cancelling the current response itself
         self.response_active = False
         self.in_speech = False
         self.completed_responses = 0
@@ -86,6 +96,7 @@ class ServerEventTranslator:
         self.response_active = False
         self.in_speech = False
         self._cancel_next_created = False
+        self._server_cancelled = False
         self._response_id = None
         self._audio_item_id = None
         self._audio_item_bytes = 0
@@ -126,7 +137,9 @@ class ServerEventTranslator:
     def plan_interrupt(self, played_ms: int | None) -> InterruptPlan:
         """Cancel the response in flight and cut the current audio item at ``played_ms``."""
         client_events: list[wire.Event] = []
-        if self.response_active:
+        # Not when the server cancelled it on its own speech start (protocols.md §3.6): it
+        # would only answer response_cancel_not_active.
+        if self.response_active and not self._server_cancelled:
             client_events.append(wire.response_cancel())
             if self._response_id is not None:
                 self._cancelled.add(self._response_id)
@@ -150,6 +163,10 @@ class ServerEventTranslator:
         failure = faults.from_error_event(error)
         if failure is not None:
             raise failure
+        if error.get("code") == faults.CANCEL_NOT_ACTIVE:
+            # Our cancel crossed the response's end on the wire: nothing was left to cancel.
+            log.debug("openai realtime response already over at our cancel")
+            return []
         log.warning(
             "openai realtime error event",
             extra={"error_code": error.get("code"), "error_type": error.get("type")},
@@ -160,6 +177,11 @@ class ServerEventTranslator:
 
     def _on_speech_started(self, event: wire.Event) -> list[ProviderEvent]:
         self.in_speech = True
+        # The server cancels the response it has created; one we asked for and it has not yet
+        # created is not cut (it comes after this speech start): that one we cancel ourselves.
+        if self._server_interrupts and self.response_active and self._response_id is not None:
+            self._server_cancelled = True
+            self._cancelled.add(self._response_id)  # what is still in flight must not be heard
         return [CallerSpeechStarted()]
 
     def _on_speech_stopped(self, event: wire.Event) -> list[ProviderEvent]:
@@ -192,6 +214,7 @@ class ServerEventTranslator:
 
     def _on_response_created(self, event: wire.Event) -> list[ProviderEvent]:
         self.response_active = True
+        self._server_cancelled = False
         self._response_id = (event.get("response") or {}).get("id")
         if self._cancel_next_created and self._response_id is not None:
             self._cancelled.add(self._response_id)
@@ -243,6 +266,7 @@ class ServerEventTranslator:
         response: dict[str, Any] = event.get("response") or {}
         status = response.get("status")
         self.response_active, self._response_id = False, None
+        self._server_cancelled = False
         if status == "failed":
             details: dict[str, Any] = response.get("status_details") or {}
             failure = faults.from_error_event(details.get("error") or {})

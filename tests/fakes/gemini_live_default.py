@@ -13,7 +13,10 @@ over a reply that is still thinking cancels it: ``interrupted``, then ``turnComp
 
 Unlike the scripted fake it records nothing (a load test sends millions of frames) and checks
 each connection's first message of every shape against google-genai's types, not every frame
-of audio; a message that fails closes the socket with 1007, as the real server does.
+of audio; a message that fails closes the socket with 1007, as the real server does. It is
+cheap in the load generator's way: the reply's audio parts are base64-encoded once per
+process, JSON goes through orjson, and every connection's think time waits on one timer
+(``tests.fakes.reply_timer``). On SIGTERM it prints its CPU time (``CPU_LINE``).
 """
 
 from __future__ import annotations
@@ -22,20 +25,25 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import json
+import functools
 import sys
 from typing import Any
 
 import numpy as np
+import orjson
 from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
+from tests.fakes.fake_cpu import serve_until_stopped
 from tests.fakes.gemini_live import PATH, body, message_kind, validate_client_message
 from tests.fakes.openai_realtime_default import REPLY_AUDIO_MS, REPLY_DELAY_S, SPEECH_LEVEL
+from tests.fakes.reply_timer import PendingReply, ReplyTimer
 
 JsonObject = dict[str, Any]
 
 BANNER = "fake Gemini Live on "
+CPU_LINE = "fake Gemini Live CPU "
+"""Starts the line printed at exit: ``<user+sys> s over <wall> s (<pct> % of a core)``."""
 INPUT_BYTES_PER_MS = 32  # PCM16 at 16 kHz, what the gateway sends (wire.INPUT_SAMPLE_RATE_HZ)
 OUTPUT_BYTES_PER_MS = 48  # PCM16 at 24 kHz, what Gemini speaks
 REPLY_CHUNKS = 5  # as many audio deltas per reply as the OpenAI fake sends
@@ -49,6 +57,16 @@ def reply_audio(duration_ms: int) -> bytes:
     period += (-3000).to_bytes(2, "little", signed=True) * 27
     size = duration_ms * OUTPUT_BYTES_PER_MS
     return (period * (size // len(period) + 1))[:size]
+
+
+@functools.cache
+def reply_parts() -> tuple[str, ...]:
+    """The reply's audio as ``REPLY_CHUNKS`` base64 parts, encoded once per process."""
+    audio, chunks = reply_audio(REPLY_AUDIO_MS), REPLY_CHUNKS
+    pieces = [
+        audio[len(audio) * n // chunks : len(audio) * (n + 1) // chunks] for n in range(chunks)
+    ]
+    return tuple(base64.b64encode(piece).decode("ascii") for piece in pieces)
 
 
 class EnergyTurns:
@@ -80,16 +98,18 @@ class EnergyTurns:
 class LiveBehaviour:
     """One connection's state: the setup, the caller's turns and the one reply it owns."""
 
-    def __init__(self, ws: web.WebSocketResponse, reply_delay_s: float) -> None:
+    def __init__(self, ws: web.WebSocketResponse, reply_delay_s: float, timer: ReplyTimer) -> None:
         self.ws = ws
         self.reply_delay_s = reply_delay_s
+        self.timer = timer
         self.turns: EnergyTurns | None = None  # None: the client sends activity signals
         self.text_mode = False
-        self.reply: asyncio.Task[None] | None = None
+        self.reply: PendingReply | None = None
+        """The reply thinking on the server's one timer; it speaks all at once when due."""
         self.handles = 0
 
     async def send(self, message: JsonObject) -> None:
-        await self.ws.send_str(json.dumps(message))
+        await self.ws.send_frame(orjson.dumps(message), WSMsgType.TEXT)
 
     async def on_message(self, message: JsonObject) -> None:
         handlers = {
@@ -130,8 +150,7 @@ class LiveBehaviour:
 
     async def _caller_started(self) -> None:
         """START_OF_ACTIVITY_INTERRUPTS: speech cuts a reply that is still being generated."""
-        if self.reply is not None and not self.reply.done():
-            await self._cancel_reply()
+        if self._cancel_reply():
             await self.send({"serverContent": {"interrupted": True}})
             await self.send({"serverContent": {"turnComplete": True}})
 
@@ -142,11 +161,18 @@ class LiveBehaviour:
 
     async def _start_reply(self) -> None:
         await self._caller_started()  # new input interrupts a reply still being generated
-        self.reply = asyncio.create_task(self._reply())
+        # The "thinking" time before the first part, on the one timer of all connections.
+        self.reply = self.timer.call_later(self.reply_delay_s, self._reply)
 
     async def _reply(self) -> None:
-        if self.reply_delay_s > 0:
-            await asyncio.sleep(self.reply_delay_s)  # the "thinking" time before the first part
+        current = self.reply
+        try:
+            await self._answer()
+        finally:
+            if self.reply is current:  # not a newer reply scheduled meanwhile
+                self.reply = None
+
+    async def _answer(self) -> None:
         if self.text_mode:
             parts = [{"text": "Thanks, I read your message."}]
             await self.send({"serverContent": {"modelTurn": {"parts": parts}}})
@@ -159,10 +185,8 @@ class LiveBehaviour:
         await self.send({"sessionResumptionUpdate": update})
 
     async def _speak(self) -> None:
-        audio, words = reply_audio(REPLY_AUDIO_MS), REPLY_WORDS.split(" ")
-        for n in range(REPLY_CHUNKS):
-            piece = audio[len(audio) * n // REPLY_CHUNKS : len(audio) * (n + 1) // REPLY_CHUNKS]
-            data = base64.b64encode(piece).decode("ascii")
+        words = REPLY_WORDS.split(" ")
+        for n, data in enumerate(reply_parts()):
             part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}
             await self.send({"serverContent": {"modelTurn": {"parts": [part]}}})
             first = len(words) * n // REPLY_CHUNKS
@@ -171,13 +195,15 @@ class LiveBehaviour:
                 text = (" " if first else "") + " ".join(said)
                 await self.send({"serverContent": {"outputTranscription": {"text": text}}})
 
-    async def _cancel_reply(self) -> None:
-        if self.reply is not None:
-            self.reply.cancel()
-            await asyncio.gather(self.reply, return_exceptions=True)
+    def _cancel_reply(self) -> bool:
+        """Cancel a reply still thinking; False if there is none."""
+        if self.reply is None or not self.reply.cancel():
+            return False
+        self.reply = None
+        return True
 
-    async def aclose(self) -> None:
-        await self._cancel_reply()
+    def aclose(self) -> None:
+        self._cancel_reply()
 
 
 def shape(message: JsonObject) -> tuple[str, ...]:
@@ -194,6 +220,7 @@ class FakeGeminiServer:
         self.reply_delay_s = reply_delay_s
         self.invalid: list[str] = []
         self.port = 0
+        self.timer = ReplyTimer()
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -203,8 +230,10 @@ class FakeGeminiServer:
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         self.port = int(self._runner.addresses[0][1])
+        self.timer.start()
 
     async def stop(self) -> None:
+        await self.timer.stop()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -213,20 +242,20 @@ class FakeGeminiServer:
             return web.json_response({"error": {"code": 401}}, status=401)
         ws = web.WebSocketResponse(max_msg_size=4 << 20)
         await ws.prepare(request)
-        behaviour = LiveBehaviour(ws, self.reply_delay_s)
+        behaviour = LiveBehaviour(ws, self.reply_delay_s, self.timer)
         checked: set[tuple[str, ...]] = set()
         try:
             async for frame in ws:
                 if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     continue
-                message = json.loads(frame.data)
+                message = orjson.loads(frame.data)
                 if shape(message) not in checked and not self._valid(message):
                     await ws.close(code=1007, message=b"Request contains an invalid argument.")
                     break
                 checked.add(shape(message))
                 await behaviour.on_message(message)
         finally:
-            await behaviour.aclose()
+            behaviour.aclose()
         return ws
 
     def _valid(self, message: JsonObject) -> bool:
@@ -244,7 +273,7 @@ async def serve_forever(host: str, port: int) -> None:
     await server.start(host, port)
     print(f"{BANNER}ws://{host}:{server.port}{PATH}", flush=True)
     try:
-        await asyncio.Event().wait()
+        await serve_until_stopped(CPU_LINE)
     finally:
         await server.stop()
 

@@ -8,7 +8,10 @@ fake sends is validated against ``RealtimeServerEvent`` so the fake cannot drift
 
 Self-contained (imports nothing of Kura) so a load test can run it in its own process:
 ``python -m tests.fakes.openai_realtime --port 9100`` answers each caller turn with audio and a
-transcript about 300 ms after the caller stops speaking.
+transcript about 300 ms after the caller stops speaking. Run so, it is *light*: it records
+nothing, validates only the first event of each type each way, hands each client event to the
+script as it is read (no queue, no second task), and all connections' replies wait on one timer
+(``tests.fakes.reply_timer``); on SIGTERM it prints its CPU time (``CPU_LINE``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import itertools
 import json
 import socket
@@ -23,9 +27,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from tests.fakes.fake_cpu import serve_until_stopped
+from tests.fakes.reply_timer import ReplyTimer
 
 Event = dict[str, Any]
 Script = Callable[["FakeConnection"], Awaitable[None]]
@@ -36,6 +44,9 @@ CLIENT = TypeAdapter(RealtimeClientEvent)
 SERVER = TypeAdapter(RealtimeServerEvent)
 EXPECT_TIMEOUT_S = 5.0
 """Safety net for a script waiting on a client message that never comes (not a timer under test)."""
+CPU_LINE = "fake OpenAI Realtime CPU "
+"""Starts the line printed at exit: ``<user+sys> s over <wall> s (<pct> % of a core)``."""
+Handler = Callable[[Event], Awaitable[None]]
 
 
 def unknown_keys(model: Any, path: str = "$") -> list[str]:
@@ -72,9 +83,24 @@ class Response:
 class FakeConnection:
     """One accepted client connection; scripts drive it with the helpers below."""
 
-    def __init__(self, index: int, ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(
+        self,
+        index: int,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        *,
+        timer: ReplyTimer,
+        checked: set[str] | None = None,
+    ) -> None:
         self.index = index
         self.ws = ws
+        self.timer = timer
+        """The server's one timer for replies' think time."""
+        self.light = checked is not None
+        """Record nothing and validate only the first event of each type each way (load)."""
+        self._checked = checked if checked is not None else set()
+        self.handler: Handler | None = None
+        """Set by a script: client events go to it as they are read, not to the queue."""
         self.transport = request.transport
         """The TCP transport, for resetting the connection (``abort``) without a close frame."""
         self.query = dict(request.query)
@@ -95,13 +121,17 @@ class FakeConnection:
     def received_types(self) -> list[str]:
         return [event["type"] for event in self.received]
 
-    def _record(self, raw: str) -> None:
-        event = json.loads(raw)
-        self.received.append(event)
-        self.invalid += validate_client_event(raw)
+    def _record(self, raw: str) -> Event:
+        event: Event = orjson.loads(raw)
+        kind = f"client:{event.get('type')}"
+        if not self.light:
+            self.received.append(event)
+        if not self.light or kind not in self._checked:
+            self._checked.add(kind)
+            self.invalid += validate_client_event(raw)
         if event.get("type") == "session.update":
             self.session.update(event.get("session") or {})
-        self._inbox.put_nowait(event)
+        return event
 
     async def expect(self, kind: str, timeout_s: float = EXPECT_TIMEOUT_S) -> Event:
         """The next client event of ``kind`` (earlier ones of other kinds are skipped)."""
@@ -120,14 +150,19 @@ class FakeConnection:
 
     async def send(self, event: Event) -> None:
         event = {"event_id": self.new_id("event"), **event}
-        raw = json.dumps(event)
-        try:
-            SERVER.validate_json(raw)
-        except ValidationError as exc:  # a bug in the fake, not in the client
-            # The union lists errors for every member; the non-literal ones are about this type.
-            errors = [(e["loc"], e["msg"]) for e in exc.errors() if e["type"] != "literal_error"]
-            raise AssertionError(f"fake sent an invalid {event['type']}: {errors[:5]}") from exc
-        await self.ws.send_str(raw)
+        raw = orjson.dumps(event)
+        kind = f"server:{event['type']}"
+        if not self.light or kind not in self._checked:
+            self._checked.add(kind)
+            try:
+                SERVER.validate_json(raw)
+            except ValidationError as exc:  # a bug in the fake, not in the client
+                # The union lists errors for every member; the non-literal ones are the type's.
+                errors = [
+                    (e["loc"], e["msg"]) for e in exc.errors() if e["type"] != "literal_error"
+                ]
+                raise AssertionError(f"fake sent an invalid {event['type']}: {errors[:5]}") from exc
+        await self.ws.send_frame(raw, WSMsgType.TEXT)
 
     async def close(self, code: int = WSCloseCode.OK) -> None:
         await self.ws.close(code=code)
@@ -137,8 +172,17 @@ class FakeConnection:
     async def session_created(self) -> None:
         await self.send({"type": "session.created", "session": dict(self.session)})
 
-    async def error(self, code: str, kind: str = "invalid_request_error") -> None:
-        error = {"type": kind, "code": code, "message": f"fake error {code}"}
+    async def error(
+        self,
+        code: str,
+        kind: str = "invalid_request_error",
+        *,
+        message: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        """An ``error`` event; ``event_id`` echoes the client event that caused it."""
+        error: Event = {"type": kind, "code": code, "message": message or f"fake error {code}"}
+        error |= {"param": None, "event_id": event_id}
         await self.send({"type": "error", "error": error})
 
     async def user_turn(self, transcript: str, *, deltas: Sequence[str] = ()) -> str:
@@ -194,11 +238,9 @@ class FakeConnection:
         item = {"id": item_id, "type": "message", "role": "assistant", "status": "in_progress"}
         ids = self._ids_of(response, item_id)
         await self._item_added(response, {**item, "content": []})
-        audio = audio_bytes(audio_ms, self.output_encoding())
+        deltas = audio_deltas(audio_ms, self.output_encoding(), chunks)
         words, spoken = transcript.split(" "), False
-        for n in range(chunks):
-            piece = audio[len(audio) * n // chunks : len(audio) * (n + 1) // chunks]
-            delta = base64.b64encode(piece).decode()
+        for n, delta in enumerate(deltas):
             await self.send({"type": "response.output_audio.delta", **ids, "delta": delta})
             text = " ".join(words[len(words) * n // chunks : len(words) * (n + 1) // chunks])
             if text:
@@ -296,6 +338,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@functools.cache
+def audio_deltas(duration_ms: int, encoding: str, chunks: int) -> tuple[str, ...]:
+    """``audio_bytes`` in ``chunks`` base64 deltas, encoded once per process: every reply of a
+    load test speaks the same audio."""
+    audio = audio_bytes(duration_ms, encoding)
+    size = len(audio)
+    pieces = [audio[size * n // chunks : size * (n + 1) // chunks] for n in range(chunks)]
+    return tuple(base64.b64encode(piece).decode() for piece in pieces)
+
+
 def audio_bytes(duration_ms: int, encoding: str = "audio/pcm") -> bytes:
     """A quiet square wave: PCM16 24 kHz (48 bytes/ms) or mu-law 8 kHz (8 bytes/ms)."""
     if encoding == "audio/pcm":
@@ -316,8 +368,11 @@ class FakeRealtimeServer:
         *,
         refuse: Refusal | None = None,
         connect_delay_s: float = 0.0,
+        light: bool = False,
     ):
         self._scripts = [scripts] if callable(scripts) else list(scripts)
+        self._checked: set[str] | None = set() if light else None
+        self.timer = ReplyTimer()
         self._refuse = refuse
         self.connect_delay_s = connect_delay_s
         """Simulated set-up time (TLS, the upgrade, the session) before the socket opens."""
@@ -340,8 +395,10 @@ class FakeRealtimeServer:
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self.timer.start()
 
     async def stop(self) -> None:
+        await self.timer.stop()
         for conn in self.connections:  # a client left open (a failed test) must not hang us
             await conn.ws.close(code=WSCloseCode.GOING_AWAY)
         if self._runner is not None:
@@ -363,7 +420,8 @@ class FakeRealtimeServer:
             return web.json_response({"error": {"code": f"http_{status}"}}, status=status)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        conn = FakeConnection(len(self.connections), ws, request)
+        index = len(self.connections)
+        conn = FakeConnection(index, ws, request, timer=self.timer, checked=self._checked)
         async with self.connected:
             self.connections.append(conn)
             self.connected.notify_all()
@@ -372,7 +430,7 @@ class FakeRealtimeServer:
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    conn._record(msg.data)
+                    await self._deliver(conn, conn._record(msg.data))
         finally:
             if conn.on_client_close is not None:
                 conn.on_client_close()
@@ -380,6 +438,19 @@ class FakeRealtimeServer:
             script_task.cancel()
             await asyncio.gather(script_task, return_exceptions=True)
         return ws
+
+    async def _deliver(self, conn: FakeConnection, event: Event) -> None:
+        """To the script's handler as it is read (it answers on this task), else its queue."""
+        if conn.handler is None:
+            conn._inbox.put_nowait(event)
+            return
+        try:
+            await conn.handler(event)
+        except ConnectionError:
+            raise
+        except Exception as exc:
+            self.script_errors.append(exc)
+            await conn.close(WSCloseCode.INTERNAL_ERROR)
 
     async def _run_script(self, script: Script, conn: FakeConnection) -> None:
         try:
@@ -395,11 +466,11 @@ class FakeRealtimeServer:
 async def serve_forever(host: str, port: int, connect_delay_s: float = 0.0) -> None:
     from tests.fakes.openai_realtime_default import default_script
 
-    server = FakeRealtimeServer(default_script, connect_delay_s=connect_delay_s)
+    server = FakeRealtimeServer(default_script, connect_delay_s=connect_delay_s, light=True)
     await server.start(host, port)
     print(f"fake OpenAI Realtime on ws://{host}:{server.port}/v1/realtime", flush=True)
     try:
-        await asyncio.Event().wait()
+        await serve_until_stopped(CPU_LINE)
     finally:
         await server.stop()
 

@@ -2,17 +2,21 @@
 
 It detects caller turns with an energy VAD (when the session asked for server VAD), answers each
 turn, text message or ``response.create`` with audio and a transcript (or text in text mode)
-about 300 ms later, and honours ``response.cancel`` and ``conversation.item.truncate``.
+about 300 ms later, and honours ``response.cancel`` and ``conversation.item.truncate``. As
+OpenAI does with ``interrupt_response`` (on unless the session turns it off), the caller's
+speech start cancels a reply in flight (``turn_detected``); a ``response.cancel`` with nothing
+in flight gets OpenAI's ``response_cancel_not_active`` error.
 """
 
 from __future__ import annotations
 
-import array
-import asyncio
 import base64
 from typing import Any
 
+import numpy as np
+
 from tests.fakes.openai_realtime import FakeConnection, Response
+from tests.fakes.reply_timer import PendingReply
 
 REPLY_DELAY_S = 0.3
 REPLY_AUDIO_MS = 1200
@@ -21,11 +25,16 @@ SPEECH_LEVEL = 500
 
 
 def _level(audio: bytes, encoding: str) -> float:
+    """Mean loudness of a chunk, with numpy (a Python loop per sample was most of the fake's
+    CPU under load)."""
+    if not audio:
+        return 0.0
     if encoding == "audio/pcm":
-        samples = array.array("h", audio[: len(audio) // 2 * 2])
-        return sum(abs(s) for s in samples) / max(1, len(samples))
+        samples = np.frombuffer(audio, "<i2", len(audio) // 2)
+        return float(np.abs(samples, dtype=np.int32).mean()) if samples.size else 0.0
     # mu-law: the low 7 bits, inverted, grow with loudness; 0x7f/0xff are silence.
-    return sum((~b & 0x7F) for b in audio) / max(1, len(audio)) * 64
+    codes = np.frombuffer(audio, np.uint8)
+    return float((~codes & 0x7F).mean()) * 64
 
 
 class TurnDetector:
@@ -57,7 +66,8 @@ class DefaultBehaviour:
     def __init__(self, conn: FakeConnection) -> None:
         self.conn = conn
         self.turns = TurnDetector()
-        self.reply: asyncio.Task[None] | None = None
+        self.reply: PendingReply | None = None
+        """The reply thinking on the server's one timer; it speaks all at once when due."""
         self.response: Response | None = None
         self.user_item = ""
 
@@ -97,13 +107,21 @@ class DefaultBehaviour:
         await self._start_reply(_verbatim(event))
 
     async def _on_response_cancel(self, event: dict[str, Any]) -> None:
-        if self.reply is None or self.reply.done():
-            await self.conn.error("response_cancel_not_active")
-            return
-        self.reply.cancel()
-        await asyncio.gather(self.reply, return_exceptions=True)
+        if not await self._cancel_reply("client_cancelled"):
+            # What OpenAI answers, word for word, when nothing is in flight (also when its
+            # server VAD already cancelled the response).
+            message = "Cancellation failed: no active response found"
+            event_id = event.get("event_id")
+            await self.conn.error("response_cancel_not_active", message=message, event_id=event_id)
+
+    async def _cancel_reply(self, reason: str) -> bool:
+        """Cancel the reply in flight (``response.done``, cancelled); False if there is none."""
+        if self.reply is None or not self.reply.cancel():
+            return False
+        self.reply = None
         assert self.response is not None
-        await self.conn.finish_response(self.response, "cancelled", "client_cancelled")
+        await self.conn.finish_response(self.response, "cancelled", reason)
+        return True
 
     async def _on_truncate(self, event: dict[str, Any]) -> None:
         fields = {k: event[k] for k in ("item_id", "content_index", "audio_end_ms")}
@@ -120,6 +138,8 @@ class DefaultBehaviour:
             self.user_item = self.conn.new_id("item")
             started = {"audio_start_ms": 0, "item_id": self.user_item}
             await self.conn.send({"type": "input_audio_buffer.speech_started", **started})
+            if detection.get("interrupt_response", True):  # the API's default
+                await self._cancel_reply("turn_detected")
         elif change == "stopped":
             stopped = {"audio_end_ms": 0, "item_id": self.user_item}
             await self.conn.send({"type": "input_audio_buffer.speech_stopped", **stopped})
@@ -138,26 +158,35 @@ class DefaultBehaviour:
             await self._start_reply()
 
     async def _start_reply(self, verbatim: str | None = None) -> None:
-        if self.reply is not None and not self.reply.done():
+        if self.reply is not None:
             await self.conn.error("conversation_already_has_active_response")
             return
         # Created at once, like the real server, so a cancel right after finds it.
-        self.response = await self.conn.start_response()
-        self.reply = asyncio.create_task(self._reply(self.response, verbatim))
+        response = self.response = await self.conn.start_response()
+        # The "thinking" time before the first delta, on the one timer of all connections.
+        self.reply = self.conn.timer.call_later(
+            REPLY_DELAY_S, lambda: self._reply(response, verbatim)
+        )
 
     async def _reply(self, response: Response, verbatim: str | None = None) -> None:
-        """Stream the reply; a cancel stops it and ``_on_response_cancel`` reports it."""
-        await asyncio.sleep(REPLY_DELAY_S)  # the "thinking" time before the first delta
+        """Speak the whole reply; a cancel before it is due stops it (``_cancel_reply``)."""
+        current = self.reply
+        try:
+            await self._speak(response, verbatim)
+        finally:
+            if self.reply is current:  # not a newer reply scheduled meanwhile
+                self.reply = None
+
+    async def _speak(self, response: Response, verbatim: str | None = None) -> None:
         if self.conn.session.get("output_modalities") == ["text"]:
             await self.conn.text_item(response, verbatim or "Thanks, I read your message.")
         else:
             await self.conn.audio_item(response, verbatim or "Thanks, I heard you.", REPLY_AUDIO_MS)
         await self.conn.finish_response(response)
 
-    async def aclose(self) -> None:
+    def aclose(self) -> None:
         if self.reply is not None:
             self.reply.cancel()
-            await asyncio.gather(self.reply, return_exceptions=True)
 
 
 def _verbatim(event: dict[str, Any]) -> str | None:
@@ -169,11 +198,13 @@ def _verbatim(event: dict[str, Any]) -> str | None:
 
 
 async def default_script(conn: FakeConnection) -> None:
-    """Serve one connection until the client leaves."""
+    """Serve one connection until the client leaves; client events reach the behaviour as
+    they are read (``FakeConnection.handler``), the queue only holds the close."""
     behaviour = DefaultBehaviour(conn)
+    conn.handler = behaviour.on_event
     await conn.session_created()
     try:
         while (event := await conn.next_event(timeout_s=None)) is not None:
             await behaviour.on_event(event)
     finally:
-        await behaviour.aclose()
+        behaviour.aclose()

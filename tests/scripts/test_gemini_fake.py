@@ -20,7 +20,7 @@ from providers.gemini_live import GeminiLiveProvider, wire
 from providers.spec import AssistantSpec, SessionContext, TurnDetection
 from scripts.twilio_sim.gateway_proc import FAKES, PROVIDERS, free_port
 from tests.fakes.gemini_live import PATH
-from tests.fakes.gemini_live_default import BANNER, FakeGeminiServer
+from tests.fakes.gemini_live_default import BANNER, CPU_LINE, FakeGeminiServer
 from tests.fakes.openai_realtime_default import REPLY_AUDIO_MS
 from tests.virtual_clock import VirtualClock
 
@@ -192,6 +192,11 @@ async def test_runs_as_a_module_the_way_the_load_test_starts_it() -> None:
             async with http.ws_connect(url, headers=KEY) as ws:
                 await ws.send_json(setup_for(SessionContext("s1")))
                 assert await ws.receive_json(timeout=TIMEOUT_S) == {"setupComplete": {}}
+        process.terminate()  # what the load test does: the fake reports its CPU time
+        async with asyncio.timeout(20):
+            last = (await process.stdout.read()).decode().strip().splitlines()[-1]
+        assert last.startswith(CPU_LINE) and last.endswith("% of a core)")
     finally:
-        process.terminate()
+        if process.returncode is None:
+            process.terminate()
         await process.wait()

@@ -82,8 +82,9 @@ async def test_call_audio_passes_through_as_ulaw(
     assert session["output"]["format"]["type"] == "audio/pcmu"
     appended = [e for e in conn.received if e["type"] == "input_audio_buffer.append"]
     sent = b"".join(base64.b64decode(event["audio"]) for event in appended)
-    # µ-law straight through, denoised on the way (no resampling: the same length)
-    assert len(base64.b64decode(appended[0]["audio"])) == len(loud)
+    # µ-law straight through, denoised on the way (no resampling: the same length), two 20 ms
+    # frames per append (providers.toolkit.batch)
+    assert len(base64.b64decode(appended[0]["audio"])) == 2 * len(loud)
     assert ulaw_match(loud * 20, sent) >= 0.9
     await stream.stop()
     await stream.aclose()

@@ -53,6 +53,7 @@ def make_provider(
         kwargs.setdefault("connect_timeout_s", 1_000.0)
         kwargs.setdefault("connect_budget_s", 100_000.0)
         kwargs.setdefault("reconnect_budget_s", 100_000.0)
+        kwargs.setdefault("audio_batch_ms", 0)  # tests send one chunk and expect its message
         return GeminiLiveProvider(kwargs.pop("api_key", API_KEY), clock=clock, **kwargs)
 
     return make

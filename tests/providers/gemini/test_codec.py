@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from providers.errors import ProviderProtocolError
@@ -87,3 +88,10 @@ def test_audio_parts_are_decoded_and_bad_ones_rejected() -> None:
         decode_message({"serverContent": {"modelTurn": {"parts": [part]}}})
     with pytest.raises(ProviderProtocolError):
         parse_frame("[1, 2]")
+
+
+def test_the_prebuilt_audio_message_is_the_audio_input() -> None:
+    pcm16 = bytes(range(256)) * 2  # every byte value, so base64 uses all its characters
+    message = orjson.loads(wire.audio_input_json(pcm16))
+    assert message == wire.audio_input(pcm16)
+    validate_client_message(message)

@@ -65,6 +65,9 @@ async def drain(conn: FakeConnection) -> None:
 
 
 def make_provider(url: str, clock: VirtualClock, **overrides: Any) -> OpenAIRealtimeProvider:
+    """Caller audio goes out chunk by chunk unless a test asks for batching: tests send one
+    chunk and expect its append."""
+    overrides.setdefault("audio_batch_ms", 0)
     return OpenAIRealtimeProvider(API_KEY, url, clock=clock, **overrides)
 
 

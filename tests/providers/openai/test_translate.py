@@ -78,3 +78,39 @@ def test_other_errors_are_logged_not_fatal() -> None:
 )
 def test_heard_prefix_keeps_whole_words(fraction: float, heard: str) -> None:
     assert heard_prefix("one two three four", fraction) == heard
+
+
+def test_no_cancel_for_a_response_the_server_vad_already_cancels(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With ``interrupt_response`` on, OpenAI cancels the reply itself at speech start; a
+    ``response.cancel`` would only earn ``response_cancel_not_active`` (protocols.md §3.6)."""
+    t = ServerEventTranslator(ConversationHistory(), output_bytes_per_ms=48, server_interrupts=True)
+    t.handle({"type": "response.created", "response": {"id": "resp_1"}})
+    assert isinstance(t.handle(audio_delta("resp_1"))[0], AgentAudio)
+    t.handle({"type": "input_audio_buffer.speech_started", "item_id": "u1"})
+    assert t.handle(audio_delta("resp_1")) == []  # in flight when the server cut it
+    plan = t.plan_interrupt(None)
+    assert [e["type"] for e in plan.client_events] == ["conversation.item.truncate"]
+    error = {"type": "invalid_request_error", "code": "response_cancel_not_active"}
+    with caplog.at_level("WARNING"):
+        assert t.handle({"type": "error", "error": error}) == []  # a crossed cancel: harmless
+    assert caplog.records == []
+    done = t.handle({"type": "response.done", "response": {"id": "resp_1", "status": "cancelled"}})
+    assert done == [ResponseDone(None, interrupted=True)]
+    t.handle({"type": "response.created", "response": {"id": "resp_2"}})
+    assert [e["type"] for e in t.plan_interrupt(None).client_events] == ["response.cancel"]
+
+
+def test_without_server_interrupts_the_gateway_cancels() -> None:
+    t = translator()  # interrupt_response off: the gateway decides barge-in
+    t.handle({"type": "response.created", "response": {"id": "resp_1"}})
+    t.handle({"type": "input_audio_buffer.speech_started", "item_id": "u1"})
+    assert [e["type"] for e in t.plan_interrupt(None).client_events] == ["response.cancel"]
+
+
+def test_a_reply_not_yet_created_at_speech_start_is_cancelled_by_us() -> None:
+    t = ServerEventTranslator(ConversationHistory(), output_bytes_per_ms=48, server_interrupts=True)
+    assert t.want_reply()  # response.create is on its way; the server has not created it
+    t.handle({"type": "input_audio_buffer.speech_started", "item_id": "u1"})
+    assert [e["type"] for e in t.plan_interrupt(None).client_events] == ["response.cancel"]

@@ -125,3 +125,19 @@ def test_decode_rejects_junk() -> None:
         wire.decode('{"no": "type"}')
     with pytest.raises(ProviderProtocolError):
         wire.decode_audio("!!not base64!!")
+
+
+def test_the_prebuilt_append_is_the_append_event() -> None:
+    audio = bytes(range(256)) * 2  # every byte value, so base64 uses all its characters
+    raw = wire.input_audio_append_json(audio)
+    assert validate_client_event(raw.decode()) == []
+    assert wire.decode(raw) == wire.input_audio_append(audio)
+
+
+def test_server_interrupts_follows_interrupt_response_and_its_default() -> None:
+    config = wire.session_config(ASSISTANT, SessionContext("s1"), voice="marin")
+    assert not wire.server_interrupts(config)  # the gateway decides barge-in
+    config["audio"]["input"]["turn_detection"].pop("interrupt_response")
+    assert wire.server_interrupts(config)  # the API's default
+    config["audio"]["input"]["turn_detection"] = None
+    assert not wire.server_interrupts(config)
