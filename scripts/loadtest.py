@@ -106,16 +106,27 @@ def format_step(report: StepReport) -> str:
         f"  webhook p99 {d['webhook_p99_ms']} ms, first agent audio p50 "
         f"{d['first_agent_audio_p50_ms']} ms"
     )
+    lag = d["generator_lag_ms"]
     lines.append(
-        f"  generator CPU {d['generator_cpu_pct']} % of a core (send lag max "
-        f"{d['generator_send_lag_max_ms']} ms, {d['generator_late_sends']} late sends)"
+        f"  generator CPU {d['generator_cpu_pct']} % of a core, tick lag p50 {lag.get('p50')} ms"
+        f"  p99 {lag.get('p99')} ms  max {lag.get('max')} ms ({d['generator_late_sends']} late "
+        "sends)"
         + (
             f"; fake provider CPU {d['fake_provider_cpu_pct']} %"
             if d["fake_provider_cpu_pct"] is not None
             else ""
         )
     )
-    lines.append("  meets targets" if d["meets_targets"] else f"  misses: {'; '.join(d['misses'])}")
+    if d["verdict"] == "meets targets":
+        lines.append("  meets targets")
+    elif d["verdict"] == "generator-limited":
+        lines.append(
+            f"  generator-limited ({'; '.join(d['generator_misses'])}): the load was not "
+            f"delivered as asked, so the gateway is not judged (figures that missed: "
+            f"{'; '.join(d['misses'])})"
+        )
+    else:
+        lines.append(f"  misses: {'; '.join(d['misses'])}")
     return "\n".join(lines)
 
 
@@ -137,7 +148,10 @@ async def run(args: argparse.Namespace, target: LoadTarget) -> dict[str, Any]:
                 break
     passing = [r.calls for r in reports if not r.misses()]
     knee = max(passing) if passing and args.ramp else None
-    return {"steps": [r.as_dict() for r in reports], "largest_passing_calls": knee}
+    last = reports[-1]
+    stopped = None if not last.misses() else last.verdict
+    return {"steps": [r.as_dict() for r in reports], "largest_passing_calls": knee,
+            "stopped_at": last.calls if stopped else None, "stopped_by": stopped}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -255,10 +269,23 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "ramp: largest N meeting the targets (p99 frame delay and event-loop lag ≤ 20 ms, "
             "speech onset → clear p50 ≤ 100 ms and max ≤ 170 ms, 0 lost frames, 0 failures): "
-            f"{knee if knee is not None else 'none'}"
+            f"{knee if knee is not None else 'none'}" + _stop_note(outcome)
         )
     # A ramp is expected to end on a miss; it succeeds when its first step met the targets.
-    return 0 if outcome["steps"][0]["meets_targets"] else 1
+    # 3: the generator could not deliver even the first step, so nothing was judged.
+    first = outcome["steps"][0]["verdict"]
+    return 0 if first == "meets targets" else 3 if first == "generator-limited" else 1
+
+
+def _stop_note(outcome: dict[str, Any]) -> str:
+    if outcome["stopped_by"] == "generator-limited":
+        return (
+            f"; stopped at {outcome['stopped_at']}: generator-limited (the load generator, not "
+            "the gateway, fell behind: the gateway's limit is higher than this says)"
+        )
+    if outcome["stopped_by"]:
+        return f"; the gateway missed at {outcome['stopped_at']}"
+    return ""
 
 
 if __name__ == "__main__":
