@@ -82,6 +82,12 @@ def format_step(report: StepReport) -> str:
         f"gateway CPU {d['gateway_cpu_pct_per_call']} %/call ({d['gateway_cpu_pct']} % of a core "
         f"over {d['cpu_window_s']} s{' (whole step)' if d['cpu_window_is_whole_step'] else ''})",
     ]
+    waits = (d["gateway_waited_for_cpu_pct"], d["generator_waited_for_cpu_pct"])
+    if any(w is not None and w >= 1 for w in waits):  # a busy machine: say so beside the figures
+        lines.append(
+            f"  waited for a CPU (other processes on the core): gateway {waits[0]} %, "
+            f"generator {waits[1]} % of the time"
+        )
     for direction, fig in d["frame_delay_ms"].items():
         lines.append(
             f"  frame delay {direction:<8} p50 {fig['p50']} ms  p99 {fig['p99']} ms  "

@@ -91,6 +91,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_wait_s(pid: int | None = None) -> float | None:
+    """Seconds the main thread of ``pid`` (default: this process) was runnable but waited for
+    a CPU (``/proc/<pid>/schedstat``, field 2); ``None`` where the kernel does not keep it."""
+    try:
+        return int(Path(f"/proc/{pid or 'self'}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def own_cpu_seconds() -> float:
     """This process's user + system CPU seconds (children excluded)."""
     times = os.times()

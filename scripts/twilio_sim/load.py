@@ -24,7 +24,7 @@ import aiohttp
 from . import metrics
 from .call import CallConfig, CallResult, run_call
 from .carriers import CARRIERS
-from .gateway_proc import cpu_seconds, own_cpu_seconds
+from .gateway_proc import cpu_seconds, own_cpu_seconds, run_queue_wait_s
 from .media_session import InboundPlan, onset_to_clear_ms
 from .ticker import FrameTicker
 
@@ -35,6 +35,7 @@ SETTLE_S = 1.0  # for the gateway to count the last frames before the closing sc
 MIN_WINDOW_S = 2.0  # a shorter steady window says little; use the whole step instead
 GENERATOR_LAG_P99_MS = 10.0  # the generator's own tick lateness it may have and still judge
 GENERATOR_CPU_MAX_PCT = 90.0  # past this its core is saturated: its lag will follow
+BUSY_WAIT_PCT = 5.0  # runnable but not running this share of the time: other processes' core
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class CpuWindow:
     own_s: float = 0.0
     helper_s: float | None = None
     whole_step: bool = False
+    # Runnable but waiting for a CPU (other processes on its core): what a busy machine costs.
+    gateway_wait_s: float | None = None
+    own_wait_s: float | None = None
 
 
 @dataclass
@@ -118,6 +122,9 @@ class StepReport:
         cpu = _pct(self.cpu.own_s, self.cpu.wall_s)
         if cpu is not None and cpu > GENERATOR_CPU_MAX_PCT:
             out.append(f"generator CPU {cpu:.0f} % of its core")
+        wait = _pct(self.cpu.own_wait_s, self.cpu.wall_s)
+        if out and wait is not None and wait >= BUSY_WAIT_PCT:
+            out.append(f"it waited {wait:.0f} % of the time for its core: the machine is busy")
         return out
 
     @property
@@ -159,6 +166,8 @@ class StepReport:
             "gateway_cpu_pct": _round(_pct(c.gateway_s, c.wall_s), 1),
             "generator_cpu_pct": _round(_pct(c.own_s, c.wall_s), 1),
             "fake_provider_cpu_pct": _round(_pct(c.helper_s, c.wall_s), 1),
+            "gateway_waited_for_cpu_pct": _round(_pct(c.gateway_wait_s, c.wall_s), 1),
+            "generator_waited_for_cpu_pct": _round(_pct(c.own_wait_s, c.wall_s), 1),
             "cpu_window_s": round(c.wall_s, 1),
             "cpu_window_is_whole_step": c.whole_step,
             "webhook_p99_ms": _round(self.webhook_p99_ms, 1),
@@ -183,16 +192,42 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _cpu_sample(target: LoadTarget) -> tuple[float, float | None, float, float | None]:
-    gw = cpu_seconds(target.gateway_pid) if target.gateway_pid else None
-    helper = cpu_seconds(target.helper_pid) if target.helper_pid else None
-    return time.monotonic(), gw, own_cpu_seconds(), helper
+@dataclass(frozen=True)
+class _Sample:
+    at: float
+    gateway_s: float | None
+    own_s: float
+    helper_s: float | None
+    gateway_wait_s: float | None
+    own_wait_s: float | None
 
 
-def _window(a: tuple[float, float | None, float, float | None], b: Any, whole: bool) -> CpuWindow:
-    gw = None if a[1] is None or b[1] is None else b[1] - a[1]
-    helper = None if a[3] is None or b[3] is None else b[3] - a[3]
-    return CpuWindow(b[0] - a[0], gw, b[2] - a[2], helper, whole)
+def _cpu_sample(target: LoadTarget) -> _Sample:
+    gw, helper = target.gateway_pid, target.helper_pid
+    return _Sample(
+        time.monotonic(),
+        cpu_seconds(gw) if gw else None,
+        own_cpu_seconds(),
+        cpu_seconds(helper) if helper else None,
+        run_queue_wait_s(gw) if gw else None,
+        run_queue_wait_s(),
+    )
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else b - a
+
+
+def _window(a: _Sample, b: _Sample, whole: bool) -> CpuWindow:
+    return CpuWindow(
+        b.at - a.at,
+        _diff(a.gateway_s, b.gateway_s),
+        b.own_s - a.own_s,
+        _diff(a.helper_s, b.helper_s),
+        whole,
+        _diff(a.gateway_wait_s, b.gateway_wait_s),
+        _diff(a.own_wait_s, b.own_wait_s),
+    )
 
 
 async def run_step(
@@ -227,7 +262,7 @@ async def _step(
         CallResult(new_identity(f"+1555{3_000_000 + i:07d}", base.to_number)) for i in range(calls)
     ]
     first = _cpu_sample(target)
-    steady: list[Any] = []
+    steady: list[_Sample] = []
     async with asyncio.TaskGroup() as group:
         started = time.monotonic()
         for i, result in enumerate(results):
@@ -245,7 +280,7 @@ async def _step(
     await asyncio.sleep(SETTLE_S)
     after = await metrics.scrape(http, base.gateway_url)
     report = _summarise(results, calls, plan.duration_s, before, after)
-    whole = steady[1][0] - steady[0][0] < MIN_WINDOW_S
+    whole = steady[1].at - steady[0].at < MIN_WINDOW_S
     report.cpu = _window(first, last, True) if whole else _window(steady[0], steady[1], False)
     return report
 

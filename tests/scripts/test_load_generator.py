@@ -138,9 +138,23 @@ def test_a_miss_while_the_generator_lagged_is_the_generators_not_the_gateways() 
     saturated = _step(generator_p99=3.0, lost=4)
     saturated.cpu = CpuWindow(wall_s=10.0, gateway_s=8.0, own_s=9.5)
     assert saturated.generator_misses() == ["generator CPU 95 % of its core"]
+    crowded = _step(generator_p99=25.0, lost=4)
+    crowded.cpu = CpuWindow(wall_s=10.0, gateway_s=8.0, own_s=2.0, own_wait_s=4.0)
+    assert crowded.generator_misses()[1] == (
+        "it waited 40 % of the time for its core: the machine is busy"
+    )
+    assert crowded.as_dict()["generator_waited_for_cpu_pct"] == 40.0
 
 
 def test_a_ramp_that_stops_on_the_generator_says_so() -> None:
     outcome = {"stopped_by": "generator-limited", "stopped_at": 450}
     assert "generator-limited" in loadtest._stop_note(outcome)
     assert loadtest._stop_note({"stopped_by": None, "stopped_at": None}) == ""
+
+
+def test_run_queue_wait_is_read_from_schedstat_where_the_kernel_keeps_it() -> None:
+    from scripts.twilio_sim.gateway_proc import run_queue_wait_s
+
+    own = run_queue_wait_s()
+    assert own is None or own >= 0
+    assert run_queue_wait_s(2**22 + 7) is None  # above the kernel's pid limit: no such process
