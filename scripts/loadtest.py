@@ -175,6 +175,17 @@ def _quiet_gc() -> None:
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
 
 
+def _pin_generator() -> tuple[int | str, set[int] | None]:
+    """This process on one core other than the gateway's (calls per core stay comparable on any
+    machine); the fake provider on the cores left, if any (else it shares the generator's)."""
+    cores = os.sched_getaffinity(0)
+    if len(cores) < 2:
+        return "shared", None
+    generator_core = min(cores - {GATEWAY_CORE})
+    os.sched_setaffinity(0, {generator_core})
+    return generator_core, (cores - {GATEWAY_CORE, generator_core}) or None
+
+
 @contextlib.contextmanager
 def _target(args: argparse.Namespace) -> Iterator[LoadTarget]:
     if not args.spawn:
@@ -184,17 +195,17 @@ def _target(args: argparse.Namespace) -> Iterator[LoadTarget]:
         )  # fmt: skip
         yield LoadTarget(config, args.gateway_pid)
         return
-    cores = os.sched_getaffinity(0)
-    if len(cores) > 1:  # the generator (and the fake provider it starts) off the gateway's core
-        os.sched_setaffinity(0, cores - {GATEWAY_CORE})
+    generator_core, fake_cores = _pin_generator()
     keep_logs = Path(args.keep_logs) if args.keep_logs else None
     with spawned_gateway(
-        args.provider, GATEWAY_CORE, keep_logs, args.carrier, recording=args.record
-    ) as gw:
+        args.provider, GATEWAY_CORE, keep_logs, args.carrier, recording=args.record,
+        fake_cores=fake_cores,
+    ) as gw:  # fmt: skip
         config = CallConfig(gw.url, gw.auth_token, "+15553000000", gw.number, carrier=args.carrier)
         print(
             f"gateway pid {gw.pid} on core {GATEWAY_CORE}, {gw.url}, provider {args.provider},"
-            f" carrier {args.carrier}; log {gw.log_path}",
+            f" carrier {args.carrier}; log {gw.log_path}; generator on core {generator_core}"
+            + (f", fake provider on cores {sorted(fake_cores)}" if fake_cores else ""),
             file=sys.stderr,
         )
         yield LoadTarget(config, gw.pid, gw.fake_pid)
