@@ -127,7 +127,12 @@ def format_step(report: StepReport) -> str:
             else ""
         )
     )
-    if d["verdict"] == "meets targets":
+    if d["verdict"] == "meets targets" and d["generator_misses"]:
+        lines.append(
+            f"  meets targets, though the generator fell short ({'; '.join(d['generator_misses'])})"
+            ": a figure to confirm on a quieter machine"
+        )
+    elif d["verdict"] == "meets targets":
         lines.append("  meets targets")
     elif d["verdict"] == "generator-limited":
         lines.append(
