@@ -246,7 +246,7 @@ class MediaSession:
         the load step's shared ticker when there is one, else on this call's own timer."""
         if self._ticker is not None:
             try:
-                await self._ticker.stream(self._ticked_frame, self._plan.frame_count)
+                await self._ticker.stream(self._frame, self._plan.frame_count)
             finally:
                 self.stats.backlogged = self._raw.backlogged if self._raw else 0
             return
@@ -255,17 +255,14 @@ class MediaSession:
             if not await self._frame(k, lag_s * 1000 / self._clock.speed):
                 break
 
-    async def _ticked_frame(self, k: int, lag_ms: float) -> bool:
-        if k == 0:  # call time 0 is the first frame's tick (its slot's phase)
-            self._clock.start()
-        return await self._frame(k, lag_ms)
-
     async def _frame(self, k: int, lag_ms: float) -> bool:
         """Frame ``k`` and what falls due with it (DTMF, mark echoes), ``lag_ms`` after its
         due time; ``False`` once the socket is closed (nothing sent)."""
         plan, stats = self._plan, self.stats
         if self._gateway_closed or self._ws.closed:
             return False
+        if k == 0 and self._ticker is not None:  # call time 0 is its slot's first tick
+            self._clock.start()
         stats.send_lag_max_ms = max(stats.send_lag_max_ms, lag_ms)
         stats.late_sends += lag_ms > FRAME_MS
         while self._dtmf and self._dtmf[0][1] <= k * FRAME_S:
@@ -277,8 +274,8 @@ class MediaSession:
         if k == plan.barge_onset_frame:
             spoken_ms = FRAME_MS - ((plan.barge_clip and plan.barge_clip.onset_ms) or 0) % FRAME_MS
             stats.barge_onset_at = time.monotonic() - spoken_ms / 1000 / self._clock.speed
-        if plan.loop_onsets:
-            self._note_barge_in(plan.loop_onsets.get(k % len(plan.loop)))
+        if plan.loop_onsets and (onset_ms := plan.loop_onsets.get(k % len(plan.loop))):
+            self._note_barge_in(onset_ms)
         if (due := self._playback.next_due_s()) is not None and due <= self._clock.now_s():
             await self._echo(self._playback.due_marks(self._clock.now_s()))
         return True

@@ -33,10 +33,23 @@ class _Transport(Protocol):
 def mask(payload: bytes, key: bytes) -> bytes:
     """``payload`` XOR the 4-byte ``key`` repeated (one big-integer XOR, not a byte loop)."""
     n = len(payload)
-    keys = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "little") ^ int.from_bytes(keys, "little")).to_bytes(
-        n, "little"
-    )
+    ones, low = _ones(n)
+    repeated = int.from_bytes(key, "little") * ones & low
+    return (int.from_bytes(payload, "little") ^ repeated).to_bytes(n, "little")
+
+
+_ONES: dict[int, tuple[int, int]] = {}
+
+
+def _ones(n: int) -> tuple[int, int]:
+    """For ``n`` bytes: the integer whose little-endian bytes are ``01 00 00 00`` repeated (a
+    4-byte key times it is the key repeated: no carries, each product fits its 4 bytes), and
+    the mask of the low ``n`` bytes (the last repetition may be cut short)."""
+    found = _ONES.get(n)
+    if found is None:
+        ones = int.from_bytes(b"\x01\0\0\0" * (n // 4 + 1), "little")
+        found = _ONES[n] = (ones, (1 << 8 * n) - 1)
+    return found
 
 
 def client_frame(payload: bytes, opcode: int, key: bytes) -> bytes:

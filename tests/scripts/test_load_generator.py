@@ -28,7 +28,7 @@ def _unframe(frame: bytes) -> tuple[int, bytes]:
     return first & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-@pytest.mark.parametrize("size", [0, 5, 125, 126, 333, 960])
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 7, 125, 126, 333, 960])
 def test_client_frames_are_masked_and_sized_as_rfc_6455_says(size: int) -> None:
     payload = bytes(range(256)) * 4
     payload = payload[:size]
