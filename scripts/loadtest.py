@@ -14,11 +14,16 @@
 
 Each call is what scripts/simulate_call.py places (the same library), streaming speech then
 silence in a loop, as the carrier ``--carrier`` names (Twilio by default; Telnyx's JSON frames,
-Vonage's binary L16 frames, all pre-encoded once per run). Prints calls held, gateway CPU per
-call, frame delay p50/p99 per direction (from /metrics), lost and late frames, failures, and
-this generator's own CPU and send lag so its share of the machine can be judged. ``--ramp``
-steps N up by 50 and stops at the first step that misses the targets (p99 frame delay ≤ 20 ms,
-0 lost frames, 0 failures).
+Vonage's binary L16 frames, all pre-encoded once per run), every call's frames sent from one
+shared ticker (scripts/twilio_sim/ticker.py). Prints calls held, gateway CPU per call, frame
+delay p50/p99 per direction and event-loop lag (from /metrics), lost and late frames,
+failures, speech onset → clear, the fake provider's CPU, and this generator's own CPU and tick
+lag (p50/p99/max), with how long each process waited for its core when the machine is busy.
+``--ramp`` steps N up by 50 and stops at the first step that misses the targets (p99 frame
+delay and loop lag ≤ 20 ms, onset → clear p50 ≤ 100 ms and max ≤ 170 ms, 0 lost frames, 0
+failures); a miss while the generator's tick lag p99 is over 10 ms (or its core saturated) is
+"generator-limited", not the gateway's. Exit status: 0 when the first step met the targets, 1
+when the gateway missed it, 3 when the generator could not deliver it.
 """
 
 from __future__ import annotations
