@@ -23,6 +23,7 @@ from .audio import RATE_HZ
 from .media_session import InboundPlan, MediaSession, SessionStats
 from .pacing import CallClock
 from .playback import Playback
+from .ticker import FrameTicker
 from .webhook import (
     SIGNATURE_HEADER,
     VOICE_PATH,
@@ -58,6 +59,8 @@ class CallConfig:
     auth token), ``signalwire`` (the project's Signing Key) or ``vonage`` (the signature
     secret)."""
     stream_delay_s: float = 0.0  # the carrier's time from the TwiML to opening the media socket
+    ticker: FrameTicker | None = field(default=None, compare=False)
+    """The load step's shared frame clock (``None``: each call paces its own frames)."""
 
     @property
     def voice_url(self) -> str:
@@ -309,6 +312,7 @@ async def _media(
         CallClock(config.speed),
         playback,
         record=config.record_max_s is not None,
+        ticker=config.ticker,
     )
     result.session = session.stats
     result.streaming.set()

@@ -91,6 +91,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_wait_s(pid: int | None = None) -> float | None:
+    """Seconds the main thread of ``pid`` (default: this process) was runnable but waited for
+    a CPU (``/proc/<pid>/schedstat``, field 2); ``None`` where the kernel does not keep it."""
+    try:
+        return int(Path(f"/proc/{pid or 'self'}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def own_cpu_seconds() -> float:
     """This process's user + system CPU seconds (children excluded)."""
     times = os.times()
@@ -209,13 +218,15 @@ def spawned_gateway(
     greeting: str | None = None,
     extra_settings: Mapping[str, str] | None = None,
     recording: str | None = None,
+    fake_cores: set[int] | None = None,
 ) -> Iterator[Spawned]:
     """``kura serve`` on a free loopback port, pinned to ``core`` (``taskset -c``) when given,
     trusting a fresh credential of ``carrier`` (``Spawned.auth_token``), its number on that
     carrier. The children's logs are copied to ``keep_logs`` at the end (the work directory
     is not). ``fake_args`` go to the fake provider's command line, ``extra_settings``
     (``KURA_*``) to the gateway's environment, last; recordings (``recording``: mono or dual)
-    go to the work directory too."""
+    go to the work directory too. ``fake_cores``: where the fake provider runs (default: where
+    this process may)."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
     if carrier not in CARRIERS:
@@ -238,6 +249,8 @@ def spawned_gateway(
         if provider in FAKES:
             fake, fake_port = FAKES[provider], free_port()
             fake_cmd = [sys.executable, "-m", fake.module, "--port", str(fake_port), *fake_args]
+            if fake_cores and shutil.which("taskset"):
+                fake_cmd = ["taskset", "-c", ",".join(map(str, sorted(fake_cores))), *fake_cmd]
             child = _child(fake_cmd, _env(workdir), workdir, provider, fake.banner)
             fake_pid = stack.enter_context(child).pid
             settings.update(fake.settings(fake_port))

@@ -4,12 +4,15 @@ Calls start staggered (``start_rate_per_s``) so the gateway sees a ramp of webho
 burst, then stream speech and silence in a loop for the duration. CPU is measured over the
 steady window, from when the last call is streaming to when the first one ends, so call setup
 and teardown do not blur the per-call cost; frame figures come from ``/metrics`` deltas over
-the whole step.
+the whole step. Every call's frames go out from one shared ``FrameTicker``, whose lateness is the
+generator's own lag: when that (or the generator's CPU) is over its budget, a step that missed
+is "generator-limited", not a gateway failure, since the load it asked for was not delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import statistics
 import time
 from collections import Counter
@@ -21,14 +24,18 @@ import aiohttp
 from . import metrics
 from .call import CallConfig, CallResult, run_call
 from .carriers import CARRIERS
-from .gateway_proc import cpu_seconds, own_cpu_seconds
+from .gateway_proc import cpu_seconds, own_cpu_seconds, run_queue_wait_s
 from .media_session import InboundPlan, onset_to_clear_ms
+from .ticker import FrameTicker
 
 TARGET_P99_S = 0.020
 TARGET_CLEAR_P50_MS, TARGET_CLEAR_MAX_MS = 100.0, 170.0  # caller speech onset → clear
 DIRECTIONS = ("inbound", "outbound")
 SETTLE_S = 1.0  # for the gateway to count the last frames before the closing scrape
 MIN_WINDOW_S = 2.0  # a shorter steady window says little; use the whole step instead
+GENERATOR_LAG_P99_MS = 10.0  # the generator's own tick lateness it may have and still judge
+GENERATOR_CPU_MAX_PCT = 90.0  # past this its core is saturated: its lag will follow
+BUSY_WAIT_PCT = 5.0  # runnable but not running this share of the time: other processes' core
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,9 @@ class CpuWindow:
     own_s: float = 0.0
     helper_s: float | None = None
     whole_step: bool = False
+    # Runnable but waiting for a CPU (other processes on its core): what a busy machine costs.
+    gateway_wait_s: float | None = None
+    own_wait_s: float | None = None
 
 
 @dataclass
@@ -72,6 +82,8 @@ class StepReport:
     onset_to_clear_ms: list[float] = field(default_factory=list)
     loop_lag_ms: dict[str, float | None] = field(default_factory=dict)
     gc_pauses: dict[str, float | None] = field(default_factory=dict)
+    generator_lag_ms: dict[str, float | None] = field(default_factory=dict)
+    backlogged: int = 0
 
     @property
     def lost_frames(self) -> int | None:
@@ -97,7 +109,31 @@ class StepReport:
             out.append(f"speech onset → clear p50 {clear['p50']} ms")
         if clear["max"] is not None and clear["max"] > TARGET_CLEAR_MAX_MS:
             out.append(f"speech onset → clear max {clear['max']} ms")
+        if self.backlogged:
+            out.append(f"{self.backlogged} frames sent with 64 KiB left unread by the gateway")
         return out
+
+    def generator_misses(self) -> list[str]:
+        """Where the generator itself fell short: late ticks or a saturated core. (Its frames
+        never wait for the gateway to read them, so a slow gateway does not make it late.)"""
+        out, p99 = [], self.generator_lag_ms.get("p99")
+        if p99 is not None and p99 > GENERATOR_LAG_P99_MS:
+            out.append(f"generator tick lag p99 {p99:.1f} ms > {GENERATOR_LAG_P99_MS:g} ms")
+        cpu = _pct(self.cpu.own_s, self.cpu.wall_s)
+        if cpu is not None and cpu > GENERATOR_CPU_MAX_PCT:
+            out.append(f"generator CPU {cpu:.0f} % of its core")
+        wait = _pct(self.cpu.own_wait_s, self.cpu.wall_s)
+        if out and wait is not None and wait >= BUSY_WAIT_PCT:
+            out.append(f"it waited {wait:.0f} % of the time for its core: the machine is busy")
+        return out
+
+    @property
+    def verdict(self) -> str:
+        """``meets targets``; ``generator-limited`` (a miss, but the generator did not deliver
+        the load, so the gateway is not judged); or ``misses targets`` (the gateway's miss)."""
+        if not self.misses():
+            return "meets targets"
+        return "generator-limited" if self.generator_misses() else "misses targets"
 
     def clear_figures(self) -> dict[str, float | None]:
         """Barge-ins measured: the caller's speech onset (sent) → the gateway's ``clear``
@@ -130,15 +166,20 @@ class StepReport:
             "gateway_cpu_pct": _round(_pct(c.gateway_s, c.wall_s), 1),
             "generator_cpu_pct": _round(_pct(c.own_s, c.wall_s), 1),
             "fake_provider_cpu_pct": _round(_pct(c.helper_s, c.wall_s), 1),
+            "gateway_waited_for_cpu_pct": _round(_pct(c.gateway_wait_s, c.wall_s), 1),
+            "generator_waited_for_cpu_pct": _round(_pct(c.own_wait_s, c.wall_s), 1),
             "cpu_window_s": round(c.wall_s, 1),
             "cpu_window_is_whole_step": c.whole_step,
             "webhook_p99_ms": _round(self.webhook_p99_ms, 1),
             "first_agent_audio_p50_ms": _round(self.first_audio_p50_ms, 1),
             "generator_send_lag_max_ms": round(self.send_lag_max_ms, 1),
             "generator_late_sends": self.late_sends,
+            "generator_lag_ms": self.generator_lag_ms,
+            "generator_misses": self.generator_misses(),
             "clears": self.clears,
             "speech_onset_to_clear_ms": self.clear_figures(),
             "meets_targets": not self.misses(),
+            "verdict": self.verdict,
             "misses": self.misses(),
         }
 
@@ -151,16 +192,42 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _cpu_sample(target: LoadTarget) -> tuple[float, float | None, float, float | None]:
-    gw = cpu_seconds(target.gateway_pid) if target.gateway_pid else None
-    helper = cpu_seconds(target.helper_pid) if target.helper_pid else None
-    return time.monotonic(), gw, own_cpu_seconds(), helper
+@dataclass(frozen=True)
+class _Sample:
+    at: float
+    gateway_s: float | None
+    own_s: float
+    helper_s: float | None
+    gateway_wait_s: float | None
+    own_wait_s: float | None
 
 
-def _window(a: tuple[float, float | None, float, float | None], b: Any, whole: bool) -> CpuWindow:
-    gw = None if a[1] is None or b[1] is None else b[1] - a[1]
-    helper = None if a[3] is None or b[3] is None else b[3] - a[3]
-    return CpuWindow(b[0] - a[0], gw, b[2] - a[2], helper, whole)
+def _cpu_sample(target: LoadTarget) -> _Sample:
+    gw, helper = target.gateway_pid, target.helper_pid
+    return _Sample(
+        time.monotonic(),
+        cpu_seconds(gw) if gw else None,
+        own_cpu_seconds(),
+        cpu_seconds(helper) if helper else None,
+        run_queue_wait_s(gw) if gw else None,
+        run_queue_wait_s(),
+    )
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else b - a
+
+
+def _window(a: _Sample, b: _Sample, whole: bool) -> CpuWindow:
+    return CpuWindow(
+        b.at - a.at,
+        _diff(a.gateway_s, b.gateway_s),
+        b.own_s - a.own_s,
+        _diff(a.helper_s, b.helper_s),
+        whole,
+        _diff(a.gateway_wait_s, b.gateway_wait_s),
+        _diff(a.own_wait_s, b.own_wait_s),
+    )
 
 
 async def run_step(
@@ -171,14 +238,31 @@ async def run_step(
     start_rate_per_s: float,
 ) -> StepReport:
     """``calls`` concurrent calls of ``plan``; the report of what the gateway did with them."""
-    base = target.config
+    ticker = FrameTicker(target.config.speed)
+    try:
+        base = dataclasses.replace(target.config, ticker=ticker)
+        report = await _step(http, target, base, plan, calls, start_rate_per_s)
+    finally:
+        await ticker.close()
+    report.generator_lag_ms = ticker.reset_stats().figures()
+    return report
+
+
+async def _step(
+    http: aiohttp.ClientSession,
+    target: LoadTarget,
+    base: CallConfig,
+    plan: InboundPlan,
+    calls: int,
+    start_rate_per_s: float,
+) -> StepReport:
     before = await metrics.scrape(http, base.gateway_url)
     new_identity = CARRIERS[base.carrier].new_identity
     results = [
         CallResult(new_identity(f"+1555{3_000_000 + i:07d}", base.to_number)) for i in range(calls)
     ]
     first = _cpu_sample(target)
-    steady: list[Any] = []
+    steady: list[_Sample] = []
     async with asyncio.TaskGroup() as group:
         started = time.monotonic()
         for i, result in enumerate(results):
@@ -196,7 +280,7 @@ async def run_step(
     await asyncio.sleep(SETTLE_S)
     after = await metrics.scrape(http, base.gateway_url)
     report = _summarise(results, calls, plan.duration_s, before, after)
-    whole = steady[1][0] - steady[0][0] < MIN_WINDOW_S
+    whole = steady[1].at - steady[0].at < MIN_WINDOW_S
     report.cpu = _window(first, last, True) if whole else _window(steady[0], steady[1], False)
     return report
 
@@ -215,6 +299,7 @@ def _summarise(
     report.frames_sent = sum(s.frames_sent for s in sessions)
     report.send_lag_max_ms = max((s.send_lag_max_ms for s in sessions), default=0.0)
     report.late_sends = sum(s.late_sends for s in sessions)
+    report.backlogged = sum(s.backlogged for s in sessions)
     report.clears = sum(len(s.clear_times) for s in sessions)
     report.onset_to_clear_ms = [
         ms for s in sessions for ms in onset_to_clear_ms(s.loop_onsets_at, s.clear_times)

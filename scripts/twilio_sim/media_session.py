@@ -25,7 +25,9 @@ import orjson
 from .audio import FRAME_MS, Clip, silence_frame_b64
 from .pacing import CallClock
 from .playback import Playback
+from .ticker import FrameTicker
 from .webhook import CallIdentity
+from .wsframe import RawFrames
 
 FRAME_S = FRAME_MS / 1000
 MAX_CALL_S = 3600.0  # no simulated call lasts longer than an hour
@@ -102,6 +104,7 @@ class SessionStats:
     dtmf_sent: int = 0
     send_lag_max_ms: float = 0.0
     late_sends: int = 0  # frames sent more than one frame period after their due time
+    backlogged: int = 0  # frames written while the gateway had left 64 KiB of ours unread
     agent_media: int = 0
     first_agent_audio_at: float | None = None
     marks_received: int = 0
@@ -173,6 +176,7 @@ class MediaSession:
         clock: CallClock,
         playback: Playback,
         record: bool = False,
+        ticker: FrameTicker | None = None,
     ) -> None:
         self._ws = ws
         self._id = identity
@@ -181,6 +185,10 @@ class MediaSession:
         self._clock = clock
         self._playback = playback
         self._record = record
+        self._ticker = ticker
+        # Under the shared ticker (a load test), frames skip aiohttp's send path.
+        self._raw = RawFrames.of(ws) if ticker is not None else None
+        self._dtmf = sorted(plan.dtmf, key=lambda item: item[1])
         self._seq = 0
         self._gateway_closed = False
         self._stopping = False  # set once we send stop: a close after that is ours
@@ -234,34 +242,51 @@ class MediaSession:
         }
 
     async def _stream(self) -> None:
-        """One frame per 20 ms of call time on a schedule fixed at the start (no drift)."""
-        plan, stats = self._plan, self.stats
-        dtmf = sorted(plan.dtmf, key=lambda item: item[1])
-        for k in range(plan.frame_count):
+        """One frame per 20 ms of call time on a schedule fixed at the start (no drift): from
+        the load step's shared ticker when there is one, else on this call's own timer."""
+        if self._ticker is not None:
+            try:
+                await self._ticker.stream(self._frame, self._plan.frame_count)
+            finally:
+                self.stats.backlogged = self._raw.backlogged if self._raw else 0
+            return
+        for k in range(self._plan.frame_count):
             lag_s = await self._clock.sleep_until(k * FRAME_S)
-            if self._gateway_closed or self._ws.closed:
+            if not await self._frame(k, lag_s * 1000 / self._clock.speed):
                 break
-            lag_ms = lag_s * 1000 / self._clock.speed
-            stats.send_lag_max_ms = max(stats.send_lag_max_ms, lag_ms)
-            stats.late_sends += lag_ms > FRAME_MS
-            while dtmf and dtmf[0][1] <= k * FRAME_S:
-                await self._send_dtmf(dtmf.pop(0)[0])
-            if k == plan.barge_frame:
-                stats.barge_started_at = time.monotonic()
-            await self._send_media(k)
-            stats.frames_sent += 1
-            if k == plan.barge_onset_frame:
-                spoken_ms = (
-                    FRAME_MS - ((plan.barge_clip and plan.barge_clip.onset_ms) or 0) % FRAME_MS
-                )
-                stats.barge_onset_at = time.monotonic() - spoken_ms / 1000 / self._clock.speed
-            if plan.loop_onsets:
-                self._note_barge_in(plan.loop_onsets.get(k % len(plan.loop)))
+
+    async def _frame(self, k: int, lag_ms: float) -> bool:
+        """Frame ``k`` and what falls due with it (DTMF, mark echoes), ``lag_ms`` after its
+        due time; ``False`` once the socket is closed (nothing sent)."""
+        plan, stats = self._plan, self.stats
+        if self._gateway_closed or self._ws.closed:
+            return False
+        if k == 0 and self._ticker is not None:  # call time 0 is its slot's first tick
+            self._clock.start()
+        stats.send_lag_max_ms = max(stats.send_lag_max_ms, lag_ms)
+        stats.late_sends += lag_ms > FRAME_MS
+        while self._dtmf and self._dtmf[0][1] <= k * FRAME_S:
+            await self._send_dtmf(self._dtmf.pop(0)[0])
+        if k == plan.barge_frame:
+            stats.barge_started_at = time.monotonic()
+        await self._send_media(k)
+        stats.frames_sent += 1
+        if k == plan.barge_onset_frame:
+            spoken_ms = FRAME_MS - ((plan.barge_clip and plan.barge_clip.onset_ms) or 0) % FRAME_MS
+            stats.barge_onset_at = time.monotonic() - spoken_ms / 1000 / self._clock.speed
+        if plan.loop_onsets and (onset_ms := plan.loop_onsets.get(k % len(plan.loop))):
+            self._note_barge_in(onset_ms)
+        if (due := self._playback.next_due_s()) is not None and due <= self._clock.now_s():
             await self._echo(self._playback.due_marks(self._clock.now_s()))
+        return True
 
     async def _send_media(self, k: int) -> None:
         """Send the ``k``-th caller frame (a JSON text frame on Twilio and Telnyx)."""
-        await self._ws.send_str(self._media_text(self._next_seq(), k))
+        text = self._media_text(self._next_seq(), k)
+        if self._raw is not None:
+            self._raw.text(text)
+        else:
+            await self._ws.send_str(text)
 
     def _media_text(self, seq: int, k: int) -> str:
         """The ``k``-th caller frame (built as text: fifty a second on every simulated call)."""

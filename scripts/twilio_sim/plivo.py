@@ -22,7 +22,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from .media_session import FRAME_MS, MediaSession, _inner
+from .audio import FRAME_MS
+from .media_session import MediaSession, _inner
 from .webhook import MAX_TWIML_CHARS, CallIdentity, ConnectStream, WebhookReply, rebase
 
 VOICE_PATH = "/telephony/plivo/voice"

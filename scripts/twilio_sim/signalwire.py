@@ -2,7 +2,8 @@
 in ``X-SignalWire-Signature``, and Twilio's media framing in the ``<Stream codec>`` asked for.
 
 The gateway asks for ``L16@24000h``: the simulator then streams the caller's clip as PCM16 at
-24 kHz (decoded from its µ-law frames and resampled, in order, per call) and plays the agent's
+24 kHz (its µ-law frames decoded and resampled once per plan, whole clips at a time, as for
+Vonage, then base64-encoded once: a loaded simulator only looks a frame up) and plays the agent's
 PCM16 at 24 kHz at 48 bytes a millisecond, its marks and clear behaving as Twilio's. The socket
 upgrade is unsigned (SignalWire documents no signature on it).
 """
@@ -18,10 +19,10 @@ from typing import Any
 import aiohttp
 from twilio.request_validator import RequestValidator
 
-from media.g711 import pcm16_to_ulaw, ulaw_to_pcm16
-from media.resample import StreamResampler
+from media.g711 import pcm16_to_ulaw
 
-from .media_session import MediaSession, _b64_len
+from .media_session import InboundPlan, MediaSession, _b64_len
+from .vonage import l16_frames
 from .webhook import CallIdentity, WebhookReply, rebase
 
 VOICE_PATH = "/telephony/signalwire/voice"
@@ -58,31 +59,36 @@ async def post_signed(
         return WebhookReply(reply.status, text, (time.perf_counter() - started) * 1000)
 
 
+_PAYLOADS: dict[int, tuple[InboundPlan, dict[str, str]]] = {}
+
+
+def l16_24k_payloads(plan: InboundPlan) -> dict[str, str]:
+    """Each of the plan's (base64 µ-law) frames as base64 PCM16 at 24 kHz, built once per plan."""
+    cached = _PAYLOADS.get(id(plan))
+    if cached is not None and cached[0] is plan:
+        return cached[1]
+    payloads = {
+        ulaw: base64.b64encode(pcm).decode() for ulaw, pcm in l16_frames(plan, 24000).items()
+    }
+    _PAYLOADS[id(plan)] = (plan, payloads)
+    return payloads
+
+
 class SignalWireMediaSession(MediaSession):
     """``MediaSession`` streaming L16 at 24 kHz (the codec the gateway's cXML asks for)."""
-
-    _up: StreamResampler | None = None
 
     def _start_message(self) -> dict[str, Any]:
         message = super()._start_message()
         message["start"]["mediaFormat"] = {
             "encoding": "audio/x-l16", "sampleRate": 24000, "channels": 1
         }  # fmt: skip
-        self._up = StreamResampler(8000, 24000)
-        self._pending = bytearray()
+        self._payloads = l16_24k_payloads(self._plan)
         self._down_state: Any = None
         return message
 
     def _media_text(self, seq: int, k: int) -> str:
-        """Frame ``k`` of the clip as 20 ms of PCM16 at 24 kHz (960 bytes; the resampler's
-        start-up delay is made up with silence)."""
-        assert self._up is not None
-        self._pending += self._up.process(ulaw_to_pcm16(base64.b64decode(self._plan.payload(k))))
-        if len(self._pending) < 960:
-            self._pending[:0] = bytes(960 - len(self._pending))
-        pcm = bytes(self._pending[:960])
-        del self._pending[:960]
-        payload = base64.b64encode(pcm).decode()
+        """Frame ``k`` of the clip as 20 ms of PCM16 at 24 kHz (960 bytes, pre-encoded)."""
+        payload = self._payloads[self._plan.payload(k)]
         return (
             f'{{"event":"media","sequenceNumber":"{seq}","streamSid":"{self._id.stream_sid}",'
             f'"media":{{"track":"inbound","chunk":"{k + 1}","timestamp":"{k * 20}",'

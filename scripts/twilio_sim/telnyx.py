@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 import aiohttp
 from nacl.signing import SigningKey
 
-from .media_session import FRAME_MS, MediaSession
+from .audio import FRAME_MS
+from .media_session import MediaSession
 from .webhook import CallIdentity, WebhookReply, rebase
 
 VOICE_PATH = "/telephony/telnyx/voice"

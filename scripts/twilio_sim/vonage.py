@@ -169,7 +169,11 @@ class VonageMediaSession(MediaSession):
                 | self._parameters]  # fmt: skip
 
     async def _send_media(self, k: int) -> None:
-        await self._ws.send_bytes(self._frames[self._plan.payload(k)])
+        frame = self._frames[self._plan.payload(k)]
+        if self._raw is not None:
+            self._raw.binary(frame)
+        else:
+            await self._ws.send_bytes(frame)
 
     async def _send_dtmf(self, digit: str) -> None:
         await self._send({"event": "websocket:dtmf", "digit": digit, "duration": 250})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts import loadtest, simulate_call
+from scripts import bench_webhook, loadtest, simulate_call
 from scripts.twilio_sim.audio import speech_clip
 from scripts.twilio_sim.call import CallConfig
 from scripts.twilio_sim.load import LoadTarget, run_step
@@ -47,3 +47,12 @@ async def test_a_vonage_load_step_against_the_real_gateway(vonage: FakeVonage) -
     assert figures["frames_sent"] == 200  # 2 calls x 100 binary frames
     assert figures["frames_counted"] == 200 and figures["lost_frames"] == 0
     assert "N=2: held 2/2" in loadtest.format_step(report)
+
+
+async def test_the_webhook_bench_signs_vonage_answers_with_a_jwt(vonage: FakeVonage) -> None:
+    gw = vonage.gateway
+    config = CallConfig(gw.url.rstrip("/"), SIGNATURE_SECRET, "+15551000000", VONAGE_NUMBER,
+                        public_url=PUBLIC_URL, carrier="vonage")  # fmt: skip
+    figures = await bench_webhook.measure(bench_webhook.Door.of(config), 20.0, 0.5)
+    assert figures["outcomes"] == {"200": 10}, figures  # each an NCCO connecting a websocket
+    assert "vonage: sent 10" in bench_webhook.report(figures, config.voice_url)
