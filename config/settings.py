@@ -126,6 +126,21 @@ class Settings(TelephonySettings):
         description="Largest client frame (bigger closes with 1009); a second of 24 kHz "
         "audio as base64 JSON fits.",
     )
+    resume_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a session whose WebSocket dropped without `stopSession` lives "
+        "on, waiting for a resume (`resumeToken`); the session's `resume_grace_s` overrides "
+        "it. `0`: a drop ends the session at once.",
+    )
+    resume_buffer_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        description="Agent audio (as sent, base64 JSON) each app session keeps for a resume: "
+        "about 16 s per MiB. Older audio is dropped first; a resume that needs it is refused "
+        "(409) unless it asks `replayAudio=false`.",
+    )
     default_rate_limit_per_minute: int = Field(
         default=60, ge=1, description="Limit for requests without a valid key, per address."
     )

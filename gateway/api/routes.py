@@ -9,6 +9,7 @@ from gateway.api import (
     admin_contacts,
     admin_keys,
     admin_numbers,
+    app_session,
     assistants_api,
     calls_api,
     health_api,
@@ -52,7 +53,7 @@ from gateway.api.schemas import (
     SessionView,
     Transcript,
 )
-from gateway.api.session_socket import connect_session
+from gateway.api.session_connect import connect_session
 from gateway.context import context_of
 
 
@@ -160,6 +161,7 @@ ROUTES: tuple[Route, ...] = (
 
 
 def add_routes(app: web.Application) -> None:
+    app_session.install(app)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/api/v1/openapi.json", openapi_document)

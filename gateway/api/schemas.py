@@ -72,6 +72,15 @@ class CreateSessionRequest(_Request):
     ] = 50
     vad_threshold: Annotated[float | None, Field(ge=0, le=1)] = None
     silence_ms: Annotated[int | None, Field(ge=100, le=5000)] = None
+    resume_grace_s: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=3600,
+            description="Seconds the session waits for a resume after its WebSocket drops "
+            "(0: a drop ends it); default KURA_RESUME_GRACE_S",
+        ),
+    ] = None
     events: Annotated[
         list[Literal["turns"]] | None,
         Field(max_length=4, description='"turns": send turnStarted messages'),

@@ -51,6 +51,7 @@ def overrides_of_request(body: CreateSessionRequest) -> SessionOverrides:
         context_window=body.context_window,
         vad_threshold=body.vad_threshold,
         silence_ms=body.silence_ms,
+        resume_grace_s=body.resume_grace_s,
         turn_events="turns" in (body.events or ()),
     )
 

@@ -35,6 +35,9 @@ class SessionOverrides:
     silence_ms: int | None = None
     turn_events: bool = False
     """The client asked for ``turnStarted`` messages."""
+    resume_grace_s: float | None = None
+    """How long the session waits for a resume after its app socket drops (None: the
+    gateway's ``KURA_RESUME_GRACE_S``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The fields that differ from the defaults (what the session row stores)."""
