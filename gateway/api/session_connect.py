@@ -22,6 +22,7 @@ from gateway.api.replay import ReplayGap
 from gateway.api.sequence import events_asked
 from gateway.api.session_socket import (
     CLOSE_CODES,
+    RESUME_RACE_CLOSE,
     SHUTDOWN_CLOSE_WAIT_S,
     AppSocketClient,
     authorize_connect,
@@ -34,10 +35,6 @@ from gateway.sessions.session_spec import overrides_of
 from gateway.store.models import Session
 
 log = logging.getLogger(__name__)
-
-RESUME_RACE_CLOSE = 4409
-"""Close code of a resume that passed its checks but lost a race after the upgrade (another
-socket resumed first, or the messages to replay were dropped meanwhile)."""
 
 
 async def connect_session(request: web.Request) -> web.StreamResponse:

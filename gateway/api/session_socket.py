@@ -62,6 +62,9 @@ blocking, so the send time-out above never fired (reliability.md row 28: 140 s a
 live). With 64 KiB a writer blocks about a second of audio after the client stops reading."""
 SHUTDOWN_CLOSE_WAIT_S = 0.5
 """Long enough to write the close frame; not the 10 s aiohttp would wait for a reply it drops."""
+RESUME_RACE_CLOSE = 4409
+"""Close code of a resume that passed its checks but lost a race after the upgrade (another
+socket resumed first, or the messages to replay were dropped meanwhile)."""
 CLOSE_CODES = {
     "provider_error": WSCloseCode.INTERNAL_ERROR,
     "slow_client": WSCloseCode.POLICY_VIOLATION,
