@@ -89,6 +89,17 @@ class Settings(TelephonySettings):
         description="How often a node checks the database for its sessions ended elsewhere "
         "(the fallback when a pub/sub end request is missed).",
     )
+    node_url: str | None = Field(
+        default=None,
+        description="How the other nodes reach this one (`http://10.0.0.5:8080`), advertised "
+        "in Redis: a resume or REST chat message that reaches another node is forwarded here. "
+        "Unset: such requests get 401/409 on the other nodes.",
+    )
+    node_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared by every node: signs node-to-node requests (HMAC-SHA256; at least "
+        "32 characters). Unset: nodes neither forward nor accept forwarded requests.",
+    )
     drain_timeout_s: float = Field(
         default=30.0,
         ge=0,
@@ -292,6 +303,22 @@ class Settings(TelephonySettings):
         # setting that may be unset, that means unset (not an empty key or URL).
         field = cls.model_fields[info.field_name or ""]
         return None if value == "" and field.default is None else value
+
+    @field_validator("node_url")
+    @classmethod
+    def _node_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if problem := url_problem(value, ("http", "https"), "http://10.0.0.5:8080"):
+            raise ValueError(problem)
+        return value.rstrip("/")
+
+    @field_validator("node_secret")
+    @classmethod
+    def _node_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -18,6 +18,8 @@ from aiohttp import WSCloseCode, web
 from multidict import MultiMapping
 
 from gateway.api.app_session import APP_SESSIONS, AppSession
+from gateway.api.node_auth import verify_node
+from gateway.api.node_forward import forward_resume, owner_url
 from gateway.api.replay import ReplayGap
 from gateway.api.sequence import events_asked
 from gateway.api.session_socket import (
@@ -65,17 +67,35 @@ def grace_of(ctx: GatewayContext, row: Session) -> float:
     return ctx.settings.resume_grace_s if grace is None else grace
 
 
-async def resume_session(request: web.Request, ctx: GatewayContext) -> web.StreamResponse:
-    """Plug a new socket into a session whose socket dropped (docs/protocol.md, §2)."""
+async def internal_resume(request: web.Request) -> web.StreamResponse:
+    """``GET /internal/v1/sessions/{id}/resume``: a resume another node received for a session
+    this node holds (``?check=1``: only the checks, answered 204 or with the error)."""
+    ctx = context_of(request)
+    verify_node(request, ctx)
+    return await resume_session(request, ctx, forwarded=True)
+
+
+async def resume_session(
+    request: web.Request, ctx: GatewayContext, *, forwarded: bool = False
+) -> web.StreamResponse:
+    """Plug a new socket into a session whose socket dropped (docs/protocol.md, §2); a session
+    another node holds is reached through that node."""
     row = await ctx.sessions.get(request.match_info["session_id"])
-    await check_origin(request, ctx, row)
+    if not forwarded:  # the node that received the client checked its Origin
+        await check_origin(request, ctx, row)
     last_seq, audio = resume_params(request.query)
     session = request.app[APP_SESSIONS].get(row.id)
+    if session is None and not forwarded and row.status == "active":
+        url = await owner_url(ctx, row.id)
+        if url is not None:
+            return await forward_resume(request, ctx, url)
     # One answer for a wrong token and for a session not running here: a guessed token must
     # not tell a live session from an ended one.
     if session is None or not session.token_matches(request.query["resume"]):
         raise Unauthorized("invalid or spent resume token")
     _check(session, last_seq, audio=audio)
+    if forwarded and request.query.get("check") == "1":
+        return web.Response(status=204)
     ws = await _upgrade(request, ctx)
     link = AppSocketClient(ws, request.transport)
     try:
