@@ -2,8 +2,8 @@
 
 The session directory names the owner, ``NodeAddresses`` its internal URL; the request goes to
 the owner's internal door (``/internal/v1/…``), signed (``gateway.api.node_auth``). A resume is
-first checked there (the same 400/401/409 a direct resume gets, relayed before our own
-upgrade), then proxied frame by frame; a chat message's answer (JSON or SSE) is streamed back
+checked there before the owner's upgrade (its 400/401/409 is relayed, body and all, before our
+own upgrade), then proxied frame by frame; a chat message's answer (JSON or SSE) is streamed back
 as it comes. This node has already done what it can alone (the session exists, the caller's key
 or ``Origin`` is accepted): the owner holds the resume token and the conversation.
 """
@@ -11,8 +11,10 @@ or ``Origin`` is accepted): the owner holds the resume token and the conversatio
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
+from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 FORWARD_TIMEOUT_S = 10.0
 """Connecting to the owner and its answer to a resume check; a chat answer streams longer."""
+FORWARDED_ERROR = "X-Kura-Forwarded-Error"
+"""Header of an internal door's refusal: its JSON error, base64url."""
 CHAT_READ_TIMEOUT_S = 75.0
 """Longer than the owner's own wait for a reply (60 s), so its 503 reaches the client."""
 
@@ -66,29 +70,32 @@ async def owner_url(ctx: GatewayContext, session_id: str) -> str | None:
         return None
 
 
-def _relay_error(status: int, body: bytes) -> web.Response:
-    return web.Response(status=status, body=body, content_type="application/json")
+def with_forwarded_error(response: web.Response) -> web.Response:
+    """An error answer of the internal door with its JSON body in ``FORWARDED_ERROR`` too."""
+    assert isinstance(response.body, bytes)
+    response.headers[FORWARDED_ERROR] = base64.urlsafe_b64encode(response.body).decode()
+    return response
 
 
 async def forward_resume(request: web.Request, ctx: GatewayContext, url: str) -> web.StreamResponse:
-    """Check the resume on the owner, then proxy the client's socket to it."""
+    """Open the resume on the owner (its refusal is relayed as is, before our upgrade), then
+    proxy the client's socket to it. One round trip: the owner checks before its upgrade."""
     client = request.app[NODE_CLIENT].session
-    session_id = request.match_info["session_id"]
-    path = f"/internal/v1/sessions/{session_id}/resume?{request.query_string}"
-    timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
-    check = f"{path}&check=1"
+    path = f"/internal/v1/sessions/{request.match_info['session_id']}/resume?{request.query_string}"
     try:
-        async with client.get(
-            url + check, headers=signed_headers(ctx, "GET", check), timeout=timeout
-        ) as answer:
-            if answer.status != 204:
-                return _relay_error(answer.status, await answer.read())
         upstream = await client.ws_connect(
             url + path,
             headers=signed_headers(ctx, "GET", path),
             heartbeat=30,
             timeout=aiohttp.ClientWSTimeout(ws_close=FORWARD_TIMEOUT_S),
         )
+    except aiohttp.WSServerHandshakeError as exc:
+        headers = exc.headers
+        refusal = headers.get(FORWARDED_ERROR) if isinstance(headers, Mapping) else None
+        if refusal is None:
+            raise Unavailable("the node that holds this session did not answer") from exc
+        body = base64.urlsafe_b64decode(refusal)
+        return web.Response(status=exc.status, body=body, content_type="application/json")
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise Unavailable("the node that holds this session did not answer") from exc
     ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)

@@ -18,8 +18,9 @@ from aiohttp import WSCloseCode, web
 from multidict import MultiMapping
 
 from gateway.api.app_session import APP_SESSIONS, AppSession
+from gateway.api.errors import error_response
 from gateway.api.node_auth import verify_node
-from gateway.api.node_forward import forward_resume, owner_url
+from gateway.api.node_forward import forward_resume, owner_url, with_forwarded_error
 from gateway.api.replay import ReplayGap
 from gateway.api.sequence import events_asked
 from gateway.api.session_socket import (
@@ -68,34 +69,40 @@ def grace_of(ctx: GatewayContext, row: Session) -> float:
 
 
 async def internal_resume(request: web.Request) -> web.StreamResponse:
-    """``GET /internal/v1/sessions/{id}/resume``: a resume another node received for a session
-    this node holds (``?check=1``: only the checks, answered 204 or with the error)."""
+    """``GET /internal/v1/sessions/{id}/resume``: a resume another node received (and checked
+    the session and ``Origin`` of) for a session this node holds. A refusal carries its JSON
+    error in a header too, as the forwarding node's WebSocket client sees no body."""
     ctx = context_of(request)
     verify_node(request, ctx)
-    return await resume_session(request, ctx, forwarded=True)
+    try:
+        last_seq, audio = resume_params(request.query)
+        return await _resume_here(request, ctx, request.match_info["session_id"], last_seq, audio)
+    except GatewayError as exc:
+        return with_forwarded_error(error_response(exc))
 
 
-async def resume_session(
-    request: web.Request, ctx: GatewayContext, *, forwarded: bool = False
-) -> web.StreamResponse:
+async def resume_session(request: web.Request, ctx: GatewayContext) -> web.StreamResponse:
     """Plug a new socket into a session whose socket dropped (docs/protocol.md, §2); a session
     another node holds is reached through that node."""
     row = await ctx.sessions.get(request.match_info["session_id"])
-    if not forwarded:  # the node that received the client checked its Origin
-        await check_origin(request, ctx, row)
+    await check_origin(request, ctx, row)
     last_seq, audio = resume_params(request.query)
-    session = request.app[APP_SESSIONS].get(row.id)
-    if session is None and not forwarded and row.status == "active":
+    if request.app[APP_SESSIONS].get(row.id) is None and row.status == "active":
         url = await owner_url(ctx, row.id)
         if url is not None:
             return await forward_resume(request, ctx, url)
+    return await _resume_here(request, ctx, row.id, last_seq, audio)
+
+
+async def _resume_here(
+    request: web.Request, ctx: GatewayContext, session_id: str, last_seq: int, audio: bool
+) -> web.StreamResponse:
+    session = request.app[APP_SESSIONS].get(session_id)
     # One answer for a wrong token and for a session not running here: a guessed token must
     # not tell a live session from an ended one.
-    if session is None or not session.token_matches(request.query["resume"]):
+    if session is None or not session.token_matches(request.query.get("resume", "")):
         raise Unauthorized("invalid or spent resume token")
     _check(session, last_seq, audio=audio)
-    if forwarded and request.query.get("check") == "1":
-        return web.Response(status=204)
     ws = await _upgrade(request, ctx)
     link = AppSocketClient(ws, request.transport)
     try:
@@ -103,7 +110,7 @@ async def resume_session(
     except (GatewayError, ValueError, ReplayGap) as exc:
         await ws.close(code=RESUME_RACE_CLOSE, message=str(exc).encode()[:120])
         return ws
-    log.info("app session resumed", extra={"session_id": row.id, "replayed": replayed})
+    log.info("app session resumed", extra={"session_id": session_id, "replayed": replayed})
     return await _serve(ws, link)
 
 
