@@ -71,13 +71,21 @@ class AppSession:
     traits = APP_TRAITS
 
     def __init__(
-        self, session_id: str, *, turn_events: bool, audio_bytes: int, grace_s: float, clock: Clock
+        self,
+        session_id: str,
+        *,
+        turn_events: bool,
+        audio_bytes: int,
+        grace_s: float,
+        clock: Clock,
+        draining: asyncio.Event | None = None,
     ) -> None:
         self.session_id = session_id
         self._filter = MessageSequence(turn_events=turn_events)
         self.replay = ReplayBuffer(self._filter, audio_bytes=audio_bytes)
         self.grace_s = grace_s
         self._clock = clock
+        self._draining = draining or asyncio.Event()
         self.link: AppSocketClient | None = None
         self._attached = asyncio.Event()
         self._token_hash: str | None = None
@@ -206,14 +214,19 @@ class AppSession:
             )
 
     async def _resumed(self) -> AppSocketClient | None:
-        """The socket that resumed within the grace period, or None."""
-        waiter = asyncio.ensure_future(self._attached.wait())
-        timer = asyncio.ensure_future(self._clock.sleep(self.grace_s))
+        """The socket that resumed within the grace period, or None. A node that starts
+        draining stops waiting, so its drain (and its stop) never waits on a session whose
+        client is gone."""
+        waiters = {
+            asyncio.ensure_future(self._attached.wait()),
+            asyncio.ensure_future(self._clock.sleep(self.grace_s)),
+            asyncio.ensure_future(self._draining.wait()),
+        }
         try:
-            await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiter.cancel()
-            timer.cancel()
+            for waiter in waiters:
+                waiter.cancel()
         return self.link
 
 

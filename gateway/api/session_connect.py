@@ -56,6 +56,7 @@ async def connect_session(request: web.Request) -> web.StreamResponse:
         audio_bytes=ctx.settings.resume_buffer_bytes,
         grace_s=grace_of(ctx, row),
         clock=ctx.clock,
+        draining=ctx.drain.started,
     )
     link = AppSocketClient(ws, request.transport)
     session.attach(link)

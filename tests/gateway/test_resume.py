@@ -198,3 +198,14 @@ async def test_audio_past_the_buffer_cap_is_skipped_or_the_resume_refused(
         (23, "turnComplete"),
     ]
     await resumed.close()
+
+
+async def test_a_draining_node_stops_waiting_for_resumes(gateway: Gateway) -> None:
+    created, ws, provider, _ = await _open(gateway)  # the default 30 s grace
+    await ws.close()
+    await _detached(gateway, created["session_id"])
+    gateway.ctx.drain.draining = True  # what SIGTERM does first
+    await asyncio.wait_for(provider.closed.wait(), 5)
+    await gateway.ctx.transcripts.drain()
+    view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
+    assert view["end_reason"] == "client_lost"
