@@ -40,7 +40,7 @@ from gateway.sessions.protocol import (
 )
 from gateway.sessions.runner import SessionRunner
 from gateway.store.keys import hash_secret
-from gateway.store.models import Session
+from gateway.store.models import Assistant, Session
 from kinds.clock import Clock
 from providers.events import ToolCall
 from providers.spec import SessionMode
@@ -240,16 +240,25 @@ class AppSessions:
     def get(self, session_id: str) -> AppSession | None:
         return self._sessions.get(session_id)
 
-    def start(self, runner: SessionRunner, row: Session, session: AppSession) -> None:
+    def start(
+        self,
+        runner: SessionRunner,
+        row: Session,
+        session: AppSession,
+        assistant: Assistant | None = None,
+    ) -> None:
         self._sessions[row.id] = session
-        task = asyncio.create_task(self._run(runner, row, session), name="app-session")
+        running = self._run(runner, row, session, assistant)
+        task = asyncio.create_task(running, name="app-session")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, runner: SessionRunner, row: Session, session: AppSession) -> str:
+    async def _run(
+        self, runner: SessionRunner, row: Session, session: AppSession, assistant: Assistant | None
+    ) -> str:
         reason = "internal_error"
         try:
-            reason = await runner.run(row, session, session.read)
+            reason = await runner.run(row, session, session.read, assistant=assistant)
             return reason
         finally:
             self._sessions.pop(row.id, None)

@@ -35,7 +35,7 @@ from gateway.api.session_socket import (
 from gateway.context import GatewayContext, context_of
 from gateway.errors import BadRequest, Conflict, GatewayError, Unauthorized
 from gateway.sessions.session_spec import overrides_of
-from gateway.store.models import Session
+from gateway.store.models import Assistant, Session
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +50,30 @@ async def connect_session(request: web.Request) -> web.StreamResponse:
     turn_events = overrides_of(row).turn_events or "turns" in events_asked(
         request.query.get("events")
     )
+    # Read here for its grace period, and handed to the runner, which would read it anyway.
+    assistant = await ctx.store.assistants.get(row.assistant_id, include_deleted=True)
     session = AppSession(
         row.id,
         turn_events=turn_events,
         audio_bytes=ctx.settings.resume_buffer_bytes,
-        grace_s=grace_of(ctx, row),
+        grace_s=grace_of(ctx, row, assistant),
         clock=ctx.clock,
         draining=ctx.drain.started,
     )
     link = AppSocketClient(ws, request.transport)
     session.attach(link)
-    request.app[APP_SESSIONS].start(ctx.runner, row, session)
+    request.app[APP_SESSIONS].start(ctx.runner, row, session, assistant)
     return await _serve(ws, link)
 
 
-def grace_of(ctx: GatewayContext, row: Session) -> float:
-    grace = overrides_of(row).resume_grace_s
-    return ctx.settings.resume_grace_s if grace is None else grace
+def grace_of(ctx: GatewayContext, row: Session, assistant: Assistant | None) -> float:
+    """The session's own ``resume_grace_s``, else its assistant's, else the gateway's."""
+    own = overrides_of(row).resume_grace_s
+    if own is not None:
+        return own
+    if assistant is not None and assistant.resume_grace_s is not None:
+        return assistant.resume_grace_s
+    return ctx.settings.resume_grace_s
 
 
 async def internal_resume(request: web.Request) -> web.StreamResponse:

@@ -209,3 +209,27 @@ async def test_a_draining_node_stops_waiting_for_resumes(gateway: Gateway) -> No
     await gateway.ctx.transcripts.drain()
     view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
     assert view["end_reason"] == "client_lost"
+
+
+async def test_the_assistant_sets_the_grace_period_and_the_session_overrides_it(
+    gateway: Gateway,
+) -> None:
+    reply = await gateway.request(
+        "POST",
+        "/api/v1/assistants",
+        json={"name": "Patient", "provider": "scripted", "resume_grace_s": 0},
+    )
+    assert reply.status == 201, await reply.text()
+    assistant = await reply.json()
+    assert assistant["resume_grace_s"] == 0
+    created = await gateway.create_session(assistant_id=assistant["id"])
+    ws = await gateway.http.ws_connect(created["websocket_url"])
+    assert (await _next(ws))["type"] == "sessionOpen"
+    assert _app_session(gateway, created["session_id"]).grace_s == 0
+    await ws.close()
+    overridden = await gateway.create_session(assistant_id=assistant["id"], resume_grace_s=12.5)
+    ws = await gateway.http.ws_connect(overridden["websocket_url"])
+    assert (await _next(ws))["type"] == "sessionOpen"
+    assert _app_session(gateway, overridden["session_id"]).grace_s == 12.5
+    await ws.send_json({"type": "stopSession"})
+    assert await closed(ws) == 1000
