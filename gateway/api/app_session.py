@@ -148,6 +148,8 @@ class AppSession:
     def check_resume(self, last_seq: int, *, audio: bool) -> None:
         """Raise what a resume from ``last_seq`` would meet: ``Conflict`` while a socket is
         attached, ``ValueError`` or ``ReplayGap`` (``ReplayBuffer.since``) otherwise."""
+        if self.end_reason is not None:  # it ended while the resume was being upgraded
+            raise Conflict("the session is over")
         if self.link is not None:
             raise Conflict("the session still has a live connection: one connection at a time")
         if self._opened is None:
