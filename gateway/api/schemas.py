@@ -77,6 +77,7 @@ class CreateSessionRequest(_Request):
         Field(
             ge=0,
             le=3600,
+            strict=True,  # a number, not `false` (lax parsing took it as 0)
             description="Seconds the session waits for a resume after its WebSocket drops "
             "(0: a drop ends it); default KURA_RESUME_GRACE_S",
         ),
