@@ -157,7 +157,7 @@ async def test_no_resume_within_the_grace_period_ends_the_session_as_client_lost
     created, ws, provider, _ = await _open(gateway, resume_grace_s=0.2)
     await ws.close()
     await asyncio.wait_for(provider.closed.wait(), 5)
-    await gateway.ctx.transcripts.drain()
+    await gateway.ctx.live.wait_gone([created["session_id"]])  # its end is stored
     view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
     assert (view["status"], view["end_reason"]) == ("ended", "client_lost")
 
@@ -166,7 +166,7 @@ async def test_without_a_grace_period_a_drop_ends_the_session(gateway: Gateway) 
     created, ws, provider, _ = await _open(gateway, resume_grace_s=0)
     await ws.close()
     await asyncio.wait_for(provider.closed.wait(), 5)
-    await gateway.ctx.transcripts.drain()
+    await gateway.ctx.live.wait_gone([created["session_id"]])  # its end is stored
     view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
     assert view["end_reason"] == "client_disconnected"
 
@@ -206,7 +206,7 @@ async def test_a_draining_node_stops_waiting_for_resumes(gateway: Gateway) -> No
     await _detached(gateway, created["session_id"])
     gateway.ctx.drain.draining = True  # what SIGTERM does first
     await asyncio.wait_for(provider.closed.wait(), 5)
-    await gateway.ctx.transcripts.drain()
+    await gateway.ctx.live.wait_gone([created["session_id"]])  # its end is stored
     view = await (await gateway.request("GET", f"/api/v1/sessions/{created['session_id']}")).json()
     assert view["end_reason"] == "client_lost"
 
