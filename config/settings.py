@@ -89,6 +89,17 @@ class Settings(TelephonySettings):
         description="How often a node checks the database for its sessions ended elsewhere "
         "(the fallback when a pub/sub end request is missed).",
     )
+    node_url: str | None = Field(
+        default=None,
+        description="How the other nodes reach this one (`http://10.0.0.5:8080`), advertised "
+        "in Redis: a resume or REST chat message that reaches another node is forwarded here. "
+        "Unset: such requests get 401/409 on the other nodes.",
+    )
+    node_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared by every node: signs node-to-node requests (HMAC-SHA256; at least "
+        "32 characters). Unset: nodes neither forward nor accept forwarded requests.",
+    )
     drain_timeout_s: float = Field(
         default=30.0,
         ge=0,
@@ -125,6 +136,21 @@ class Settings(TelephonySettings):
         ge=1024,
         description="Largest client frame (bigger closes with 1009); a second of 24 kHz "
         "audio as base64 JSON fits.",
+    )
+    resume_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a session whose WebSocket dropped without `stopSession` lives "
+        "on, waiting for a resume (`resumeToken`); the session's `resume_grace_s` overrides "
+        "it. `0`: a drop ends the session at once.",
+    )
+    resume_buffer_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        description="Agent audio (as sent, base64 JSON) each app session keeps for a resume: "
+        "about 16 s per MiB. Older audio is dropped first; a resume that needs it is refused "
+        "(409) unless it asks `replayAudio=false`.",
     )
     default_rate_limit_per_minute: int = Field(
         default=60, ge=1, description="Limit for requests without a valid key, per address."
@@ -284,6 +310,22 @@ class Settings(TelephonySettings):
         # setting that may be unset, that means unset (not an empty key or URL).
         field = cls.model_fields[info.field_name or ""]
         return None if value == "" and field.default is None else value
+
+    @field_validator("node_url")
+    @classmethod
+    def _node_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if problem := url_problem(value, ("http", "https"), "http://10.0.0.5:8080"):
+            raise ValueError(problem)
+        return value.rstrip("/")
+
+    @field_validator("node_secret")
+    @classmethod
+    def _node_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("redis_url")
     @classmethod

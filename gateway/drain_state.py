@@ -23,8 +23,20 @@ class DrainState:
     """Whether this node is draining, and the drain task (owned here, cancelled on stop)."""
 
     def __init__(self) -> None:
-        self.draining = False
+        self.started = asyncio.Event()
+        """Set once the drain begins (an app session waiting for a resume stops waiting)."""
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def draining(self) -> bool:
+        return self.started.is_set()
+
+    @draining.setter
+    def draining(self, value: bool) -> None:
+        if value:
+            self.started.set()
+        else:
+            self.started.clear()
 
     def refuse_new(self, what: str) -> None:
         """Raise 503 ``unavailable`` if this node is draining."""

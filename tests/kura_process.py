@@ -132,12 +132,17 @@ def _pump(server: KuraServer) -> None:
 
 @contextlib.contextmanager
 def kura_serve(
-    workdir: Path, database_url: str, *, wait_healthy: bool = True, **settings: str
+    workdir: Path,
+    database_url: str,
+    *,
+    wait_healthy: bool = True,
+    port: int | None = None,
+    **settings: str,
 ) -> Iterator[KuraServer]:
-    """``kura serve --port N`` on a free loopback port; yields once it has printed its
-    "listening" line and (unless ``wait_healthy`` is false) its health endpoint answers.
+    """``kura serve --port N`` on ``port`` or a free loopback port; yields once it has printed
+    its "listening" line and (unless ``wait_healthy`` is false) its health endpoint answers.
     Stopped on the way out (SIGTERM, then SIGKILL) if the test did not stop it."""
-    port = free_port()
+    port = port or free_port()
     stderr_path = workdir / f"kura-serve-{port}.log"
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(

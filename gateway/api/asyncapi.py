@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway.api.route_table import VERSION
-from gateway.api.session_socket import CLOSE_CODES
+from gateway.api.session_socket import CLOSE_CODES, RESUME_RACE_CLOSE
 from gateway.sessions.protocol import (
     AgentAudioChunk,
     AudioChunk,
@@ -38,7 +38,11 @@ CLIENT_MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
     "stopSession": (StopSession, "End the session (closes with 1000)"),
 }
 SERVER_MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
-    "sessionOpen": (SessionOpen, "The session is ready (always seq 1)"),
+    "sessionOpen": (
+        SessionOpen,
+        "The session is ready (seq 1), with a resumeToken; a resumed connection's first "
+        "message is a sessionOpen without seq, with resumed and lastSeq",
+    ),
     "agentAudioChunk": (AgentAudioChunk, "Agent speech: base64, the session's format (voice)"),
     "transcriptionUpdate": (
         TranscriptionUpdate,
@@ -51,12 +55,26 @@ SERVER_MESSAGES: dict[str, tuple[type[BaseModel], str]] = {
 }
 WIRE_OPTIONAL = frozenset({"final"})
 """Server fields left out of a message when they do not apply (input transcripts only)."""
+SESSION_OPEN_EXTRAS: dict[str, Any] = {
+    "resumeToken": {
+        "type": "string",
+        "description": "Secret for ?resume= after a drop; a new one with each sessionOpen",
+    },
+    "resumed": {"type": "boolean", "description": "Only on a resumed connection: true"},
+    "lastSeq": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Only on a resumed connection: the session's latest seq so far",
+    },
+}
 CLOSE_CODE_MEANINGS = {
     1000: "Normal end: stopSession, DELETE, idle or turn/duration limits, assistant deleted",
     1001: "The gateway is shutting down",
     1008: "Slow client: it stopped reading its messages",
     1009: "A client frame larger than the limit",
     1011: "The AI provider failed",
+    RESUME_RACE_CLOSE: "A resume lost a race after the upgrade (another socket resumed first, "
+    "or the messages to replay were dropped meanwhile)",
 }
 
 
@@ -70,6 +88,10 @@ def _payload(model: type[BaseModel], schemas: dict[str, Any], *, server: bool) -
         properties.update(schema["properties"])
         schema["properties"] = properties
         schema["required"] = [name for name in properties if name not in WIRE_OPTIONAL]
+        if model is SessionOpen:  # a resumed connection's sessionOpen has no seq
+            properties.update(SESSION_OPEN_EXTRAS)
+            schema["required"] = [n for n in schema["required"] if n in model.model_fields]
+            schema["anyOf"] = [{"required": ["seq"]}, {"required": ["resumed"]}]
     return schema
 
 
@@ -118,6 +140,20 @@ def _channel() -> dict[str, Any]:
                 "enum": [8000, 16000, 24000],
                 "description": "Hz; default 8000 for mulaw and alaw, 24000 for pcm16",
             },
+            "resume": {
+                "type": "string",
+                "description": "Instead of api_key after a drop: the latest resumeToken",
+            },
+            "lastSeq": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "With resume: the seq of the last message received",
+            },
+            "replayAudio": {
+                "type": "string",
+                "enum": ["true", "false"],
+                "description": "With resume: false skips the agent audio missed (default true)",
+            },
         },
     }
     return {
@@ -129,7 +165,9 @@ def _channel() -> dict[str, Any]:
         "bindings": {"ws": {"method": "GET", "query": query, "bindingVersion": "0.1.0"}},
         "x-close-codes": {
             str(code): CLOSE_CODE_MEANINGS[code]
-            for code in sorted({1000, 1009, *(int(c) for c in CLOSE_CODES.values())})
+            for code in sorted(
+                {1000, 1009, RESUME_RACE_CLOSE, *(int(c) for c in CLOSE_CODES.values())}
+            )
         },
     }
 

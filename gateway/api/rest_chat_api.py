@@ -3,7 +3,8 @@
 With ``Accept: text/event-stream`` the turn streams as server-sent events, each named by its
 ``type`` and carrying the same JSON as the WebSocket message (``transcriptionUpdate`` deltas,
 ``toolCall``, then ``turnComplete``); otherwise the answer is one ``ChatReply``. Errors before
-the first event are the usual JSON errors (409 when a WebSocket holds the session).
+the first event are the usual JSON errors (409 when a WebSocket holds the session). A message
+for a REST chat another node holds is forwarded to that node (``gateway.api.node_forward``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from aiohttp import web
 
 from gateway.api.auth import requires
 from gateway.api.bodies import json_response, read_body
+from gateway.api.node_auth import verify_node
+from gateway.api.node_forward import forward_message, owner_url
 from gateway.api.schemas import ChatMessageRequest, ChatReply, ChatToolCall
 from gateway.api.sessions_api import visible_session
 from gateway.context import context_of
@@ -23,6 +26,7 @@ from gateway.errors import Conflict, Unavailable
 from gateway.sessions.protocol import SessionError, SessionTimeout, TurnComplete, encode
 from gateway.sessions.rest_chat import ChatEvent, ToolCallNotice
 from gateway.sessions.session_spec import session_spec
+from gateway.store.models import Session
 
 SSE = "text/event-stream"
 
@@ -49,6 +53,27 @@ async def post_message(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     row = await visible_session(request, "sessions:write")
     body = await read_body(request, ChatMessageRequest)
+    if row.status == "active" and not ctx.rest_chats.holds(row.id):
+        url = await owner_url(ctx, row.id)  # another node holds it: ask that node
+        if url is not None:
+            return await forward_message(request, ctx, url, await request.read())
+    return await answer_message(request, row, body)
+
+
+async def internal_message(request: web.Request) -> web.StreamResponse:
+    """``POST /internal/v1/sessions/{id}/messages``: a message another node accepted (the
+    caller's key was checked there) for a REST chat this node holds."""
+    ctx = context_of(request)
+    verify_node(request, ctx, await request.read())
+    row = await ctx.sessions.get(request.match_info["session_id"])
+    return await answer_message(request, row, await read_body(request, ChatMessageRequest))
+
+
+async def answer_message(
+    request: web.Request, row: Session, body: ChatMessageRequest
+) -> web.StreamResponse:
+    """Run one message of the session's REST chat on this node (claiming it if pending)."""
+    ctx = context_of(request)
     greets = False
     if row.status == "pending":
         ctx.drain.refuse_new("connections")

@@ -9,10 +9,12 @@ from gateway.api import (
     admin_contacts,
     admin_keys,
     admin_numbers,
+    app_session,
     assistants_api,
     calls_api,
     health_api,
     monitor_socket,
+    node_forward,
     recordings_api,
     rest_chat_api,
     sessions_api,
@@ -52,7 +54,7 @@ from gateway.api.schemas import (
     SessionView,
     Transcript,
 )
-from gateway.api.session_socket import connect_session
+from gateway.api.session_connect import connect_session, internal_resume
 from gateway.context import context_of
 
 
@@ -160,12 +162,19 @@ ROUTES: tuple[Route, ...] = (
 
 
 def add_routes(app: web.Application) -> None:
+    app_session.install(app)
+    node_forward.install(app)
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/api/v1/openapi.json", openapi_document)
     app.router.add_get("/api/v1/asyncapi.json", asyncapi_document)
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/v1/sessions/{session_id}/connect", connect_session)
+    # The internal door: only other nodes of this deployment, signed (gateway.api.node_auth).
+    app.router.add_get("/internal/v1/sessions/{session_id}/resume", internal_resume)
+    app.router.add_post(
+        "/internal/v1/sessions/{session_id}/messages", rest_chat_api.internal_message
+    )
     # The supervisor socket has a path of its own: GET on the POST resource would be ambiguous.
     app.router.add_get(
         "/api/v1/sessions/{session_id}/monitor/connect", monitor_socket.monitor_session

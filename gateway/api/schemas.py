@@ -85,6 +85,16 @@ class CreateSessionRequest(_Request):
     ] = 50
     vad_threshold: Annotated[float | None, Field(ge=0, le=1)] = None
     silence_ms: Annotated[int | None, Field(ge=100, le=5000)] = None
+    resume_grace_s: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=3600,
+            strict=True,  # a number, not `false` (lax parsing took it as 0)
+            description="Seconds the session waits for a resume after its WebSocket drops "
+            "(0: a drop ends it); default KURA_RESUME_GRACE_S",
+        ),
+    ] = None
     events: Annotated[
         list[Literal["turns"]] | None,
         Field(max_length=4, description='"turns": send turnStarted messages'),
@@ -288,6 +298,16 @@ class AssistantFields(_Request):
     idle_timeout_s: Annotated[int | None, Field(ge=5, le=3600, **NOT_NULL)] = None
     max_turns: Annotated[int | None, Field(ge=1, le=MAX_ROW_ID)] = None
     max_duration_s: Annotated[int | None, Field(ge=10, le=4 * 3600)] = None
+    resume_grace_s: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=3600,
+            strict=True,
+            description="Seconds an app session waits for a resume after its WebSocket drops "
+            "(0: a drop ends it); null: KURA_RESUME_GRACE_S",
+        ),
+    ] = None
     transfer_number: E164 | None = None
     max_concurrent_calls: Annotated[int | None, Field(ge=1, le=100_000)] = None
     calling_hours: CallingHours | None = None
@@ -326,6 +346,7 @@ class AssistantView(BaseModel):
     idle_timeout_s: int
     max_turns: int | None
     max_duration_s: int | None
+    resume_grace_s: float | None = None
     transfer_number: str | None
     max_concurrent_calls: int | None = None
     calling_hours: CallingHours | None = None

@@ -1,48 +1,38 @@
-"""``GET /api/v1/sessions/{id}/connect``: the app's WebSocket, a client of the Conversation.
+"""The app's WebSocket (``GET /api/v1/sessions/{id}/connect``): its writer, reader and checks.
 
 The credential in ``?api_key=`` is the session's single-use token (or a key with
 ``sessions:connect``); it is checked, and the session claimed, before the upgrade, so a refused
 connection costs no provider. Outgoing messages go through a bounded queue so a client that
-stops reading is dropped instead of stalling its provider.
+stops reading is dropped instead of stalling its provider. The handler is in
+``gateway.api.session_connect``; the session the socket plugs into, in ``gateway.api.app_session``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from gateway.api.app_audio import (
-    DEFAULT_APP_AUDIO,
-    AppAudioCodec,
-    app_traits,
-    connect_format,
-    with_format,
-)
+from gateway.api.app_audio import DEFAULT_APP_AUDIO, AppAudioCodec, app_traits
 from gateway.api.auth import bearer_token, has_permission
 from gateway.api.origins import origin_policy
-from gateway.api.sequence import MessageSequence, events_asked
-from gateway.context import GatewayContext, context_of
+from gateway.context import GatewayContext
 from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.sessions.conversation import Conversation
-from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import (
     CallerAudio,
     CallerText,
     ClientEvent,
-    Cue,
     EndSession,
     Interrupt,
 )
 from gateway.sessions.protocol import (
-    AgentAudioChunk,
     AudioChunk,
     InterruptMessage,
     ProtocolError,
@@ -50,13 +40,10 @@ from gateway.sessions.protocol import (
     SessionError,
     StopSession,
     TextMessage,
-    encode,
     parse_client_message,
 )
 from gateway.sessions.service import SESSION_TOKEN_PREFIX
-from gateway.sessions.session_spec import overrides_of
 from gateway.store.models import Session
-from providers.events import ToolCall
 from providers.spec import SessionMode
 
 log = logging.getLogger(__name__)
@@ -73,6 +60,9 @@ blocking, so the send time-out above never fired (reliability.md row 28: 140 s a
 live). With 64 KiB a writer blocks about a second of audio after the client stops reading."""
 SHUTDOWN_CLOSE_WAIT_S = 0.5
 """Long enough to write the close frame; not the 10 s aiohttp would wait for a reply it drops."""
+RESUME_RACE_CLOSE = 4409
+"""Close code of a resume that passed its checks but lost a race after the upgrade (another
+socket resumed first, or the messages to replay were dropped meanwhile)."""
 CLOSE_CODES = {
     "provider_error": WSCloseCode.INTERNAL_ERROR,
     "slow_client": WSCloseCode.POLICY_VIOLATION,
@@ -86,55 +76,40 @@ DEFAULT_CODEC = AppAudioCodec(DEFAULT_APP_AUDIO)
 
 
 class AppSocketClient:
-    """Delivers a conversation's output to one app WebSocket, in order, off the caller's path."""
+    """Writes one app WebSocket's share of a session's messages (already numbered by its
+    ``AppSession``), in order, off the caller's path. The session outlives it: a socket that
+    drops is replaced by the one that resumes (``gateway.api.app_session``)."""
 
-    def __init__(
-        self,
-        ws: web.WebSocketResponse,
-        transport: asyncio.Transport | None,
-        sequence: MessageSequence | None = None,
-        audio: AppAudioCodec | None = None,
-    ) -> None:
-        self.audio = audio or AppAudioCodec()
-        self.traits = app_traits(self.audio.format)
-        self._ws = ws
-        self._sequence = sequence or MessageSequence(turn_events=False)
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        self.ws = ws
         self._transport = transport
-        self._outbox: asyncio.Queue[str] = asyncio.Queue(OUTBOX_MESSAGES)
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._limit = OUTBOX_MESSAGES
         self.broken_reason: str | None = None
-        self.conversation: Conversation | None = None  # set by the reader, for ``_drop``
-        self.mode: SessionMode = "voice"
+        self.on_broken: Callable[[str], Awaitable[None]] | None = None
+        """Told (first) when the client stopped reading, before the connection is cut."""
+        self.finished: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        """The session's end reason once it ends, or None when this socket is no longer the
+        session's (it dropped): what the handler waits for before closing."""
 
-    async def deliver(self, message: ServerMessage) -> None:
-        if self._sequence.wanted(message):
-            self._put(encode(message))
+    def replay(self, texts: list[str]) -> None:
+        """Queue what the client missed ahead of the live stream; the outbox has room for it
+        on top of its usual bound."""
+        self._limit = OUTBOX_MESSAGES + len(texts)
+        for text in texts:
+            self._outbox.put_nowait(text)
 
-    async def deliver_audio(self, audio: bytes, item_id: str) -> None:
-        self._put(encode(AgentAudioChunk(audio=self.audio.encode(audio))))
-
-    async def caller_speech_started(self) -> bool:
-        """Apps play audio themselves, so the Conversation interrupts the provider."""
-        return False
-
-    def session_planned(self, plan: SessionPlan) -> None:
-        """The app's format was fixed at connect (the plan's port); only the mode matters."""
-        self.mode = plan.mode
-
-    async def answer_tool(self, call: ToolCall) -> dict[str, Any]:
-        return {"error": f"tool {call.name!r} is not available"}  # the plan gives apps none
-
-    async def play_cue(self, cue: Cue) -> float:
-        """Apps draw their own waiting state (the Kura protocol has no message for a cue)."""
-        del cue
-        return 0.0
-
-    def _put(self, text: str) -> None:
+    def put(self, text: str) -> None:
         if self.broken_reason is not None:
             return
-        try:
-            self._outbox.put_nowait(self._sequence.stamp(text))
-        except asyncio.QueueFull:
+        if self._outbox.qsize() >= self._limit:
             self._break("slow_client")
+        else:
+            self._outbox.put_nowait(text)
+
+    def finish(self, reason: str | None) -> None:
+        if not self.finished.done():
+            self.finished.set_result(reason)
 
     def _break(self, reason: str) -> None:
         if self.broken_reason is None:
@@ -160,8 +135,8 @@ class AppSocketClient:
             text = await self._outbox.get()
             try:
                 stalled_since = self._check_stall(stalled_since)
-                if self.broken_reason is None and not self._ws.closed:
-                    await asyncio.wait_for(self._ws.send_str(text), SEND_TIMEOUT_S)
+                if self.broken_reason is None and not self.ws.closed:
+                    await asyncio.wait_for(self.ws.send_str(text), SEND_TIMEOUT_S)
             except (TimeoutError, ConnectionError, RuntimeError):
                 self._break("slow_client")
             finally:
@@ -184,13 +159,13 @@ class AppSocketClient:
     async def _drop(self) -> None:
         """Cut a client that stopped reading. No close frame: it would sit behind the bytes
         the client is not reading, and aiohttp's close handshake would wait on it; the reader
-        sees the connection go and ends the session with the reason (``slow_client``)."""
+        sees the connection go (and the session ends with ``slow_client``, or waits for a
+        resume)."""
         while not self._outbox.empty():
             self._outbox.get_nowait()
             self._outbox.task_done()
-        if self.conversation is not None:
-            # First: losing the connection cancels the handler, and the reason must be set.
-            await self.conversation.receive(EndSession(self.broken_reason or "slow_client"))
+        if self.on_broken is not None:
+            await self.on_broken(self.broken_reason or "slow_client")
         if self._transport is not None:
             self._transport.abort()
 
@@ -213,31 +188,39 @@ def decode_client_event(
             return EndSession("client_stop")
 
 
+class SocketReader(Protocol):
+    """Where ``read_client`` sends refusals: the session, which numbers them."""
+
+    mode: SessionMode
+    audio: AppAudioCodec
+
+    async def deliver(self, message: ServerMessage) -> None: ...
+
+
 async def read_client(
-    ws: web.WebSocketResponse, client: AppSocketClient, conversation: Conversation
+    ws: web.WebSocketResponse, session: SocketReader, conversation: Conversation
 ) -> None:
-    """Feed client frames to the conversation; bad input gets ``sessionError``, never a crash."""
-    client.conversation = conversation
+    """Feed client frames to the conversation until the socket ends; bad input gets
+    ``sessionError``, never a crash."""
     async for frame in ws:
         if frame.type == WSMsgType.TEXT:
             try:
-                event = decode_client_event(frame.data, client.mode, client.audio)
+                event = decode_client_event(frame.data, session.mode, session.audio)
                 await conversation.receive(event)
             except ProtocolError as exc:
-                await client.deliver(SessionError(error=str(exc)))
+                await session.deliver(SessionError(error=str(exc)))
         elif frame.type == WSMsgType.BINARY:
             error = "binary frames are not accepted: send JSON text messages"
-            await client.deliver(SessionError(error=error))
-    await conversation.receive(EndSession(client.broken_reason or "client_disconnected"))
+            await session.deliver(SessionError(error=error))
 
 
-async def _authorize(request: web.Request, ctx: GatewayContext) -> Session:
+async def authorize_connect(request: web.Request, ctx: GatewayContext) -> Session:
     """Check the credential and return the session it may open (not yet claimed)."""
     credential = request.query.get("api_key") or bearer_token(request)
     if not credential:
         raise Unauthorized("missing credential: use the websocket_url returned at creation")
     row = await ctx.sessions.get(request.match_info["session_id"])
-    await _check_origin(request, ctx, row)
+    await check_origin(request, ctx, row)
     if credential.startswith(SESSION_TOKEN_PREFIX):
         # One answer for a wrong, spent or lapsed token, whatever the session's state: a
         # made-up token must not tell a pending session from a live or an ended one.
@@ -254,7 +237,7 @@ async def _authorize(request: web.Request, ctx: GatewayContext) -> Session:
     return row
 
 
-async def _check_origin(request: web.Request, ctx: GatewayContext, row: Session) -> None:
+async def check_origin(request: web.Request, ctx: GatewayContext, row: Session) -> None:
     """The REST rule (``gateway.api.origins``), for the key that created the session."""
     origin = request.headers.get("Origin")
     if origin is None:
@@ -267,42 +250,9 @@ async def _check_origin(request: web.Request, ctx: GatewayContext, row: Session)
         )
 
 
-def _bound_send_buffer(request: web.Request) -> None:
+def bound_send_buffer(request: web.Request) -> None:
     transport = request.transport
     sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is not None:
         with contextlib.suppress(OSError):  # best effort: a platform may refuse the option
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-
-
-async def connect_session(request: web.Request) -> web.StreamResponse:
-    ctx = context_of(request)
-    ctx.drain.refuse_new("connections")
-    row = await _authorize(request, ctx)
-    audio, fixes_audio = connect_format(row, request.query)
-    fixed = with_format(overrides_of(row), audio) if fixes_audio else None
-    row = await ctx.sessions.claim(row, fixed)
-    ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
-    await ws.prepare(request)
-    _bound_send_buffer(request)
-    turn_events = overrides_of(row).turn_events or "turns" in events_asked(
-        request.query.get("events")
-    )
-    sequence = MessageSequence(turn_events=turn_events)
-    client = AppSocketClient(ws, request.transport, sequence, AppAudioCodec(audio))
-    reason = "internal_error"
-    try:
-        async with client.running():
-            reader = functools.partial(read_client, ws, client)
-            reason = await ctx.runner.run(row, client, reader)
-    finally:
-        code = CLOSE_CODES.get(reason, WSCloseCode.OK)
-        closing = ws.close(code=code, message=reason.encode()[:120])
-        if reason == "shutdown":
-            # aiohttp stops reading every connection once shutdown begins, so the client's close
-            # reply can never arrive: send our close frame, then drop the connection.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(closing, SHUTDOWN_CLOSE_WAIT_S)
-        else:
-            await closing
-    return ws

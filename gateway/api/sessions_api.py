@@ -53,6 +53,7 @@ def overrides_of_request(body: CreateSessionRequest) -> SessionOverrides:
         context_window=body.context_window,
         vad_threshold=body.vad_threshold,
         silence_ms=body.silence_ms,
+        resume_grace_s=body.resume_grace_s,
         turn_events="turns" in (body.events or ()),
         audio_encoding=audio.encoding if audio else None,
         audio_rate_hz=audio.sample_rate_hz if audio else None,

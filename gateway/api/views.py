@@ -37,6 +37,7 @@ def assistant_view(row: Assistant) -> AssistantView:
         idle_timeout_s=row.idle_timeout_s,
         max_turns=row.max_turns,
         max_duration_s=row.max_duration_s,
+        resume_grace_s=row.resume_grace_s,
         transfer_number=row.transfer_number,
         max_concurrent_calls=row.max_concurrent_calls,
         calling_hours=CallingHours.model_validate(row.calling_hours) if row.calling_hours else None,

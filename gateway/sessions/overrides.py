@@ -40,6 +40,9 @@ class SessionOverrides:
     """An app's audio format on its socket, fixed at creation or at the first connect
     (``gateway.api.app_audio``); None: not chosen yet (PCM16 24 kHz)."""
     audio_rate_hz: int | None = None
+    resume_grace_s: float | None = None
+    """How long the session waits for a resume after its app socket drops (None: the
+    gateway's ``KURA_RESUME_GRACE_S``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The fields that differ from the defaults (what the session row stores)."""

@@ -188,6 +188,10 @@ class RestChats:
         self._runner = runner
         self._chats: dict[str, RestChat] = {}
 
+    def holds(self, session_id: str) -> bool:
+        """Whether this node runs the session's REST chat."""
+        return session_id in self._chats
+
     async def open(self, row: Session, *, greets: bool) -> RestChat:
         """The session's REST chat, started by claiming it if it is still pending."""
         chat = self._chats.get(row.id)
@@ -198,7 +202,7 @@ class RestChats:
         if row.status == "active":
             raise Conflict(
                 "the session has a live WebSocket (send textMessage there), or its REST chat "
-                "is held by another node"
+                "is held by another node that cannot be reached"
             )
         claimed = await self._service.claim(row)
         chat = RestChat(claimed.id)

@@ -20,6 +20,11 @@ from gateway.state.control import (
     MemorySessionDirectory,
     SessionDirectory,
 )
+from gateway.state.node_addresses import (
+    MemoryNodeAddresses,
+    NodeAddresses,
+    RedisNodeAddresses,
+)
 from gateway.state.ratelimit import MemoryRateLimiter, RateLimiter
 from gateway.state.redis_bus import RedisControlBus
 from gateway.state.redis_directory import RedisSessionDirectory
@@ -40,6 +45,8 @@ class SharedState:
     directory: SessionDirectory
     bus: ControlBus
     slots: CallSlots
+    addresses: NodeAddresses = field(default_factory=MemoryNodeAddresses)
+    """Where the other nodes are reached (forwarded resumes and REST chat messages)."""
     redis: RedisLink | None = None
     settings: Settings | None = None
     clock: Clock | None = None
@@ -71,6 +78,8 @@ class SharedState:
         self._spawn("control-bus-listener", bus.listen_forever())
         self._spawn("control-bus-poller", bus.poll_forever(store, s.control_poll_s))
         self._spawn("lost-session-sweeper", sweeper.sweep_forever(s.ownership_refresh_s))
+        if isinstance(self.addresses, RedisNodeAddresses) and s.node_url:
+            self._spawn("node-advertiser", self.addresses.advertise_forever(s.ownership_refresh_s))
 
     def _spawn(self, name: str, work: Coroutine[Any, Any, None]) -> None:
         self._tasks.append(asyncio.create_task(work, name=name))
@@ -105,6 +114,9 @@ def build_shared_state(settings: Settings, clock: Clock, node_id: str) -> Shared
         directory=directory,
         bus=RedisControlBus(link, node_id, directory, clock),
         slots=RedisCallSlots(link, clock),
+        addresses=RedisNodeAddresses(
+            link, node_id, settings.node_url, ttl_s=settings.ownership_ttl_s, clock=clock
+        ),
         redis=link,
         settings=settings,
         clock=clock,

@@ -79,6 +79,9 @@ class Assistant(Base):
     idle_timeout_s: Mapped[int] = mapped_column(Integer, default=120)
     max_turns: Mapped[int | None] = mapped_column(Integer)
     max_duration_s: Mapped[int | None] = mapped_column(Integer)
+    resume_grace_s: Mapped[float | None] = mapped_column(Float)
+    """How long an app session waits for a resume after its socket drops; None:
+    ``KURA_RESUME_GRACE_S`` (a session's own ``resume_grace_s`` overrides both)."""
     transfer_number: Mapped[str | None] = mapped_column(String(32))
     max_concurrent_calls: Mapped[int | None] = mapped_column(Integer)
     calling_hours: Mapped[dict[str, Any] | None] = mapped_column()

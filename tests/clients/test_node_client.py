@@ -85,6 +85,7 @@ def test_node_ws_example_gets_the_greeting(node: str, kura: ServedKura) -> None:
     ]
     # Every message carries seq, one more each time (an additive field clients may ignore).
     assert [m.pop("seq") for m in messages] == list(range(1, len(messages) + 1))
+    assert messages[0].pop("resumeToken").startswith("kura_rt_")  # for a resume
     assert messages[0] == {"type": "sessionOpen", "provider": "local", "mode": "chat"}
     assert messages[-1]["type"] == "turnComplete"
     assert "local demo" in messages[-1]["fullOutput"]

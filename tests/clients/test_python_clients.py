@@ -36,6 +36,7 @@ def test_quick_start_voice_session_plays_the_speech_back(kura: ServedKura) -> No
     messages: list[dict[str, Any]] = [json.loads(line) for line in lines]
     # Every message carries seq, one more each time (an additive field clients may ignore).
     assert [m.pop("seq") for m in messages] == list(range(1, len(messages) + 1))
+    assert messages[0].pop("resumeToken").startswith("kura_rt_")  # for a resume
     assert messages[0] == {"type": "sessionOpen", "provider": "local", "mode": "voice"}
     greeting_end = next(i for i, m in enumerate(messages) if m["type"] == "turnComplete")
     assert "local demo" in messages[greeting_end]["fullOutput"]
@@ -54,6 +55,7 @@ def test_websocket_app_chat_session_round_trip(kura: ServedKura) -> None:
     messages: list[dict[str, Any]] = [ast.literal_eval(line) for line in out.splitlines()]
     # Every message carries seq, one more each time (an additive field clients may ignore).
     assert [m.pop("seq") for m in messages] == list(range(1, len(messages) + 1))
+    assert messages[0].pop("resumeToken").startswith("kura_rt_")  # for a resume
     assert messages[0] == {"type": "sessionOpen", "provider": "local", "mode": "chat"}
     turns = [m for m in messages if m["type"] == "turnComplete"]
     assert len(turns) == 2

@@ -140,9 +140,13 @@ def _registered(gw: Gateway) -> Iterator[tuple[str, str, Any]]:
             continue
         if route.method == "GET" and path == MONITOR_PATH:
             continue  # the supervisor's WebSocket; its POST is in the document
-        if path.startswith(("/telephony/", "/admin", "/embed/")) or path == "/metrics":
-            # carrier webhooks, the web console and widget assets and the Prometheus scrape are
-            # not the public REST API
+        if (
+            path.startswith(("/telephony/", "/admin", "/embed/", "/internal/"))
+            or path == "/metrics"
+        ):
+            # carrier webhooks, the web console and widget assets, the nodes' own door (signed
+            # with the node secret: tests/gateway/multinode/test_resume_nodes.py) and the
+            # Prometheus scrape are not the public REST API
             continue
         yield route.method, path, route.handler
 

@@ -41,7 +41,9 @@ async def _open_and_never_read(url: URL) -> asyncio.StreamWriter:
 @pytest.mark.slow
 async def test_a_client_that_stops_reading_is_dropped(gateway: Gateway) -> None:
     assistant_id = await gateway.use_scripted_assistant()
-    created = await gateway.create_session(assistant_id=assistant_id)
+    # No grace period: a dropped client ends the session (with one, it would wait for a
+    # resume; tests/gateway/test_resume.py).
+    created = await gateway.create_session(assistant_id=assistant_id, resume_grace_s=0)
     writer = await _open_and_never_read(URL(created["websocket_url"]))
     await asyncio.wait_for(gateway.scripted.connected.wait(), 5)
     session = gateway.scripted.sessions[0]

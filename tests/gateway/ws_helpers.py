@@ -25,9 +25,12 @@ _LAST_SEQ: weakref.WeakKeyDictionary[aiohttp.ClientWebSocketResponse, int] = (
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     """The next message, without its ``seq`` (checked here: one more than the last, from 1, so
-    every socket test checks that no message is lost or repeated)."""
+    every socket test checks that no message is lost or repeated) and without the
+    ``resumeToken`` of ``sessionOpen`` (checked to be there; the resume tests read it)."""
     message = await receive_numbered(ws)
     del message["seq"]
+    if message["type"] == "sessionOpen":
+        assert message.pop("resumeToken").startswith("kura_rt_"), message
     return message
 
 

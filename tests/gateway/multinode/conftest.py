@@ -65,11 +65,12 @@ class Cluster:
         }
 
     @contextlib.contextmanager
-    def node(self, name: str, **overrides: str) -> Iterator[KuraServer]:
+    def node(self, name: str, *, port: int | None = None, **overrides: str) -> Iterator[KuraServer]:
         """One more ``kura serve`` in this cluster, its files under ``workdir/name``."""
         home = self.workdir / name
         home.mkdir(exist_ok=True)
-        with kura_serve(home, self.database_url, **self.settings(**overrides)) as server:
+        settings = self.settings(**overrides)
+        with kura_serve(home, self.database_url, port=port, **settings) as server:
             yield server
 
     admin_key: str = ""
