@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import socket
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,6 +20,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from gateway.api.auth import bearer_token, has_permission
 from gateway.api.origins import origin_policy
 from gateway.api.sequence import MessageSequence, events_asked
+from gateway.api.socket_backpressure import bound_send_buffers, dropping_stalled_peer
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.sessions.conversation import Conversation
@@ -59,14 +58,6 @@ log = logging.getLogger(__name__)
 
 OUTBOX_MESSAGES = 512  # ≈ 10 s of 20 ms audio chunks: a client further behind is not listening
 SEND_TIMEOUT_S = 5.0
-STALLED_BYTES = 64 * 1024  # about a second of agent audio as JSON, waiting in our process
-STALL_S = 3.0
-"""How long unsent bytes may stay above ``STALLED_BYTES`` before the client counts as gone."""
-SEND_BUFFER_BYTES = 64 * 1024
-"""The kernel's send buffer for an app socket. Left to autotuning it grows to megabytes (about
-45 s of agent audio as JSON), which a client that stops reading fills without a single write
-blocking, so the send time-out above never fired (reliability.md row 28: 140 s and still
-live). With 64 KiB a writer blocks about a second of audio after the client stops reading."""
 SHUTDOWN_CLOSE_WAIT_S = 0.5
 """Long enough to write the close frame; not the 10 s aiohttp would wait for a reply it drops."""
 CLOSE_CODES = {
@@ -141,20 +132,19 @@ class AppSocketClient:
         """Run the writer for the duration of the block, then flush what is queued."""
         writer = asyncio.create_task(self._write(), name="app-socket-writer")
         try:
-            yield
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox.join(), SEND_TIMEOUT_S)
+            async with dropping_stalled_peer(self._transport, self._stalled):
+                yield
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.join(), SEND_TIMEOUT_S)
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
 
     async def _write(self) -> None:
-        stalled_since: float | None = None
         while self.broken_reason is None:
             text = await self._outbox.get()
             try:
-                stalled_since = self._check_stall(stalled_since)
                 if self.broken_reason is None and not self._ws.closed:
                     await asyncio.wait_for(self._ws.send_str(text), SEND_TIMEOUT_S)
             except (TimeoutError, ConnectionError, RuntimeError):
@@ -163,18 +153,10 @@ class AppSocketClient:
                 self._outbox.task_done()
         await self._drop()
 
-    def _check_stall(self, stalled_since: float | None) -> float | None:
-        """Break a client whose unsent bytes have stayed above a second of audio for
-        ``STALL_S``: one that reads at all drains them within moments."""
-        buffered = self._transport.get_write_buffer_size() if self._transport else 0
-        if buffered <= STALLED_BYTES:
-            return None
-        now = time.monotonic()
-        if stalled_since is None:
-            return now
-        if now - stalled_since > STALL_S:
-            self._break("slow_client")
-        return stalled_since
+    async def _stalled(self) -> None:
+        """The client has taken none of our bytes for a while (``socket_backpressure``)."""
+        self._break("slow_client")
+        await self._drop()
 
     async def _drop(self) -> None:
         """Cut a client that stopped reading. No close frame: it would sit behind the bytes
@@ -259,21 +241,13 @@ async def _check_origin(request: web.Request, ctx: GatewayContext, row: Session)
         )
 
 
-def _bound_send_buffer(request: web.Request) -> None:
-    transport = request.transport
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None:
-        with contextlib.suppress(OSError):  # best effort: a platform may refuse the option
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-
-
 async def connect_session(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     ctx.drain.refuse_new("connections")
     row = await ctx.sessions.claim(await _authorize(request, ctx))
     ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
     await ws.prepare(request)
-    _bound_send_buffer(request)
+    bound_send_buffers(request.transport)
     turn_events = overrides_of(row).turn_events or "turns" in events_asked(
         request.query.get("events")
     )
