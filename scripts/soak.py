@@ -48,6 +48,8 @@ TASK_SLACK = 5
 START_RATE_PER_S = 10.0
 MAX_MINUTES = 24 * 60
 MAX_CALLS = 500
+SETTLE_POLL_S = 1.0
+SETTLE_MAX_S = 15.0
 
 
 @dataclass
@@ -113,6 +115,19 @@ def verdict(soak: Soak, rows_total: int, rows_open: int) -> dict[str, Any]:
     }
 
 
+async def settled_sample(http: aiohttp.ClientSession, url: str, pid: int) -> ProcessSample:
+    """A sample once descriptors and tasks hold still (sessions finalise after the call's last
+    frame; a loaded machine takes a while), at most ``SETTLE_MAX_S`` after the calls end."""
+    last = await sample(http, url, pid)
+    for _ in range(int(SETTLE_MAX_S / SETTLE_POLL_S)):
+        await asyncio.sleep(SETTLE_POLL_S)
+        now = await sample(http, url, pid)
+        if (now.fds, now.tasks) == (last.fds, last.tasks):
+            return now
+        last = now
+    return last
+
+
 def _line(n: int, r: dict[str, Any]) -> str:
     a = r["after"]
     return (
@@ -136,8 +151,7 @@ async def soak(args: argparse.Namespace, target: LoadTarget, pid: int, database:
         while not result.rounds or time.monotonic() < ends:
             report = await run_step(http, target, plan, args.calls, START_RATE_PER_S)
             await _wait_idle(http, url)
-            await asyncio.sleep(1.0)  # sessions finalise after the call's last frame
-            after = await sample(http, url, pid)
+            after = await settled_sample(http, url, pid)
             if result.baseline is None:
                 result.baseline = after
             result.add_round(report, after)
