@@ -111,3 +111,40 @@ async def test_a_slow_reader_that_keeps_up_is_not_dropped(gateway: Gateway) -> N
     assert not gateway.scripted.sessions[0].closed.is_set() or spoke_s >= 3 * DROP_WITHIN_S
     assert spoke_s >= 3 * DROP_WITHIN_S, f"dropped after {spoke_s:.1f} s"
     assert taken > 50_000 * 3 * DROP_WITHIN_S
+
+
+READERS = 50  # row 28's load: "50 WebSocket clients that never read"
+
+
+@pytest.mark.slow
+async def test_fifty_clients_that_never_read_are_all_dropped_in_time(gateway: Gateway) -> None:
+    assistant_id = await gateway.use_scripted_assistant()
+    key = await gateway.create_key(["sessions:create"], rate_limit=10 * READERS)
+    socks = []
+    try:
+        for _ in range(READERS):
+            created = await gateway.create_session(key, assistant_id=assistant_id)
+            socks.append(await _handshake(URL(created["websocket_url"]), receive_buffer=4096))
+        for _ in range(200):  # the provider sessions open as the sockets are served
+            if len(gateway.scripted.sessions) >= READERS:
+                break
+            await asyncio.sleep(0.05)
+        assert len(gateway.scripted.sessions) == READERS
+        sessions = list(gateway.scripted.sessions)
+        dropped_after: dict[int, float] = {}
+        started = next_chunk = time.monotonic()
+        while len(dropped_after) < READERS and time.monotonic() - started < DROP_WITHIN_S + 10:
+            for index, session in enumerate(sessions):
+                if session.closed.is_set():
+                    dropped_after.setdefault(index, time.monotonic() - started)
+                elif index not in dropped_after:
+                    session.emit(AgentAudio(AGENT_100MS, "a1"))
+            next_chunk += 0.1
+            await asyncio.sleep(max(0.0, next_chunk - time.monotonic()))
+    finally:
+        for sock in socks:
+            sock.close()
+    worst = max(dropped_after.values(), default=float("inf"))
+    print(f"{len(dropped_after)}/{READERS} dropped, the last {worst:.1f} s after its first audio")
+    assert len(dropped_after) == READERS
+    assert worst <= DROP_WITHIN_S, worst
