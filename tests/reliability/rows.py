@@ -147,8 +147,10 @@ ROWS: tuple[Row, ...] = (
         "machine: 0 failed, fds and tasks back to the baseline, 110 session rows for 110 "
         "calls, none open, RSS +9.4 % over the warm-up baseline (+11.6 % before the soak's "
         "first finding, the denoiser's unfreed native state, was fixed). RSS still grows about "
-        "100 KiB a call, so the row's 30 min of 20 calls (~600 calls) would miss 10 %: cause "
-        "not found yet"),
+        "100 KiB a call, so the row's 30 min of 20 calls (~600 calls) may miss 10 %. The "
+        "Python heap is not it (tracemalloc from the warm-up on: 0.5 MiB alive after 60 "
+        "calls); native memory or allocator fragmentation, in steps that may level off: the "
+        "row's own run will tell"),
     Row(17, "SIGTERM", "Exit 0 ≤ deadline + 5 s; 0 turns lost", "covered",
         (f"{REL}/test_calls_across_nodes.py::test_sigterm_ends_live_calls_with_the_apology_"
          "within_the_deadline",
