@@ -155,12 +155,14 @@ async def db_stall(
     rang = await ringing.done()
     await asyncio.to_thread(holder.join)
     webhook_ms = [r.webhook.elapsed_ms for r in rang if r.webhook is not None]
-    lost = failures(await live.done())
+    lived = await live.done()
+    lost = failures(lived)
     after = await recovery(http, node, args)
     slowest = max(webhook_ms, default=None)
     return {
         "stall_s": args.stall_s,
         "live_calls_lost": lost,
+        "how": failure_kinds(lived),
         "webhooks_answered": f"{len(webhook_ms)}/{len(rang)}",
         "webhook_max_ms": None if slowest is None else round(slowest),
         "ringing_calls_streamed": sum(1 for r in rang if r.session is not None),
