@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import socket
 import struct
-import termios
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -72,8 +70,11 @@ def _bytes_acked(sock: Any) -> int | None:
 def _kernel_unacked(sock: Any) -> int:
     """Bytes in the kernel's send queue, sent or not, that the client has not acknowledged."""
     try:
+        import fcntl  # POSIX only: elsewhere the fallback judges by our own buffer
+        import termios
+
         raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # SIOCOUTQ on Linux
-    except (OSError, AttributeError, ValueError):
+    except (ImportError, OSError, AttributeError, ValueError):
         return 0
     return int(struct.unpack("i", raw)[0])
 
