@@ -49,6 +49,11 @@ EVENT_LOOP_LAG = Histogram(
     "How late a 100 ms timer fires on the gateway's event loop: time every ready socket waits",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+ASYNCIO_TASKS = Gauge(
+    "kura_asyncio_tasks",
+    "Tasks alive on the gateway's event loop when scraped (scripts/soak.py: a count that keeps "
+    "growing with no calls up is a leak)",
+)
 GC_PAUSE = Histogram(
     "kura_gc_pause_seconds",
     "Garbage-collector pauses of the gateway's event loop, by generation collected",

@@ -9,12 +9,14 @@ refused, so the laptop default keeps working and a proxied deployment leaks noth
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway import metrics
 from gateway.api.auth import bearer_token
 from gateway.context import context_of
 from gateway.errors import Forbidden
@@ -45,6 +47,7 @@ async def metrics_text(request: web.Request) -> web.Response:
         raise Forbidden(
             "metrics are served to direct loopback clients only unless KURA_METRICS_TOKEN is set"
         )
+    metrics.ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
     response = web.Response(body=generate_latest())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response

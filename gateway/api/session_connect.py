@@ -24,13 +24,13 @@ from gateway.api.node_auth import verify_node
 from gateway.api.node_forward import forward_resume, owner_url, with_forwarded_error
 from gateway.api.replay import ReplayGap
 from gateway.api.sequence import events_asked
+from gateway.api.socket_backpressure import bound_send_buffers
 from gateway.api.session_socket import (
     CLOSE_CODES,
     RESUME_RACE_CLOSE,
     SHUTDOWN_CLOSE_WAIT_S,
     AppSocketClient,
     authorize_connect,
-    bound_send_buffer,
     check_origin,
 )
 from gateway.context import GatewayContext, context_of
@@ -155,7 +155,7 @@ def _check(session: AppSession, last_seq: int, *, audio: bool) -> None:
 async def _upgrade(request: web.Request, ctx: GatewayContext) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=ctx.settings.ws_max_message_bytes, heartbeat=30)
     await ws.prepare(request)
-    bound_send_buffer(request)
+    bound_send_buffers(request.transport)
     return ws
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
@@ -22,6 +20,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from gateway.api.app_audio import DEFAULT_APP_AUDIO, AppAudioCodec, app_traits
 from gateway.api.auth import bearer_token, has_permission
 from gateway.api.origins import origin_policy
+from gateway.api.socket_backpressure import dropping_stalled_peer
 from gateway.context import GatewayContext
 from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.sessions.conversation import Conversation
@@ -50,14 +49,6 @@ log = logging.getLogger(__name__)
 
 OUTBOX_MESSAGES = 512  # ≈ 10 s of 20 ms audio chunks: a client further behind is not listening
 SEND_TIMEOUT_S = 5.0
-STALLED_BYTES = 64 * 1024  # about a second of agent audio as JSON, waiting in our process
-STALL_S = 3.0
-"""How long unsent bytes may stay above ``STALLED_BYTES`` before the client counts as gone."""
-SEND_BUFFER_BYTES = 64 * 1024
-"""The kernel's send buffer for an app socket. Left to autotuning it grows to megabytes (about
-45 s of agent audio as JSON), which a client that stops reading fills without a single write
-blocking, so the send time-out above never fired (reliability.md row 28: 140 s and still
-live). With 64 KiB a writer blocks about a second of audio after the client stops reading."""
 SHUTDOWN_CLOSE_WAIT_S = 0.5
 """Long enough to write the close frame; not the 10 s aiohttp would wait for a reply it drops."""
 RESUME_RACE_CLOSE = 4409
@@ -121,20 +112,19 @@ class AppSocketClient:
         """Run the writer for the duration of the block, then flush what is queued."""
         writer = asyncio.create_task(self._write(), name="app-socket-writer")
         try:
-            yield
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox.join(), SEND_TIMEOUT_S)
+            async with dropping_stalled_peer(self._transport, self._stalled):
+                yield
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.join(), SEND_TIMEOUT_S)
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
 
     async def _write(self) -> None:
-        stalled_since: float | None = None
         while self.broken_reason is None:
             text = await self._outbox.get()
             try:
-                stalled_since = self._check_stall(stalled_since)
                 if self.broken_reason is None and not self.ws.closed:
                     await asyncio.wait_for(self.ws.send_str(text), SEND_TIMEOUT_S)
             except (TimeoutError, ConnectionError, RuntimeError):
@@ -143,18 +133,10 @@ class AppSocketClient:
                 self._outbox.task_done()
         await self._drop()
 
-    def _check_stall(self, stalled_since: float | None) -> float | None:
-        """Break a client whose unsent bytes have stayed above a second of audio for
-        ``STALL_S``: one that reads at all drains them within moments."""
-        buffered = self._transport.get_write_buffer_size() if self._transport else 0
-        if buffered <= STALLED_BYTES:
-            return None
-        now = time.monotonic()
-        if stalled_since is None:
-            return now
-        if now - stalled_since > STALL_S:
-            self._break("slow_client")
-        return stalled_since
+    async def _stalled(self) -> None:
+        """The client has taken none of our bytes for a while (``socket_backpressure``)."""
+        self._break("slow_client")
+        await self._drop()
 
     async def _drop(self) -> None:
         """Cut a client that stopped reading. No close frame: it would sit behind the bytes
@@ -248,11 +230,3 @@ async def check_origin(request: web.Request, ctx: GatewayContext, row: Session) 
             "this Origin may not open session WebSockets: list it in the creating key's "
             "allowed_origins or in KURA_ALLOWED_ORIGINS"
         )
-
-
-def bound_send_buffer(request: web.Request) -> None:
-    transport = request.transport
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None:
-        with contextlib.suppress(OSError):  # best effort: a platform may refuse the option
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)

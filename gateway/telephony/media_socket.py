@@ -19,6 +19,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import metrics, tracing
 from gateway.api.schemas import InterruptionFields
+from gateway.api.socket_backpressure import bound_send_buffers, dropping_stalled_peer
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
 from gateway.store.models import Assistant, Session
@@ -65,6 +66,7 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
         max_msg_size=carrier.capabilities.max_frame_size, timeout=CLOSE_HANDSHAKE_S
     )
     await ws.prepare(request)
+    bound_send_buffers(request.transport)
     reason = ""
     try:
         started = await _await_start(ws, carrier.decode)
@@ -72,7 +74,10 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
         if started is None or session is None:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"not admitted")
             return ws
-        reason = await _run_call(ctx, telephony, ws, carrier, started, session)
+        # A carrier that stops reading would block the agent's audio in our send buffers for
+        # the rest of the call: cut it, and the bridge ends the call as a dropped line.
+        async with dropping_stalled_peer(request.transport, functools.partial(_cut, request)):
+            reason = await _run_call(ctx, telephony, ws, carrier, started, session)
     finally:
         if not ws.closed:
             # 1001 at a drain: the carrier then runs the <Connect action> URL, whose answer is
@@ -81,6 +86,12 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
             code = WSCloseCode.GOING_AWAY if going_away else WSCloseCode.OK
             await ws.close(code=code, message=reason.encode()[:120] if going_away else b"")
     return ws
+
+
+async def _cut(request: web.Request) -> None:
+    log.warning("media socket dropped: the carrier stopped reading")
+    if request.transport is not None:
+        request.transport.abort()
 
 
 async def _await_start(ws: web.WebSocketResponse, decode: Decoder) -> StreamStarted | None:
