@@ -24,7 +24,6 @@ from gateway.api.node_auth import verify_node
 from gateway.api.node_forward import forward_resume, owner_url, with_forwarded_error
 from gateway.api.replay import ReplayGap
 from gateway.api.sequence import events_asked
-from gateway.api.socket_backpressure import bound_send_buffers
 from gateway.api.session_socket import (
     CLOSE_CODES,
     RESUME_RACE_CLOSE,
@@ -33,6 +32,7 @@ from gateway.api.session_socket import (
     authorize_connect,
     check_origin,
 )
+from gateway.api.socket_backpressure import bound_send_buffers
 from gateway.context import GatewayContext, context_of
 from gateway.errors import BadRequest, Conflict, GatewayError, Unauthorized
 from gateway.sessions.session_spec import overrides_of
