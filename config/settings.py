@@ -173,6 +173,16 @@ class Settings(TelephonySettings):
         "when the media stream does, so the greeting is ready when the call connects (an "
         "unused one is closed after 30 s).",
     )
+    transfer_ring_timeout_s: int = Field(
+        default=25, ge=5, le=120,
+        description="How long a warm transfer rings the human before the caller goes back to "
+        "the assistant (an assistant's `transfer_ring_timeout_s` overrides it).",
+    )  # fmt: skip
+    transfer_whisper_timeout_s: int = Field(
+        default=10, ge=3, le=60,
+        description="How long the human has, once the whisper is over, to press 1 and accept "
+        "a warm transfer (no key: declined).",
+    )  # fmt: skip
     tts_command: str | None = Field(
         default=None,
         description="Synthesiser for the local provider; default: `espeak-ng` when installed "

@@ -39,6 +39,7 @@ TRANSFER_TOOL = ToolSpec(
     description="Transfer the caller to a human colleague. Say a short line first.",
     parameters={"type": "object", "properties": {"reason": {"type": "string"}}},
 )
+"""The plain tool; an assistant with named destinations offers ``transfer_spec``'s instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ def plan_session(
     mode: SessionMode,
     *,
     can_transfer: bool = False,
+    transfer_tool: ToolSpec = TRANSFER_TOOL,
 ) -> SessionPlan:
     """The plan for one session; pure, so every combination is a row in a table test."""
     inbound = _route(client, provider.input_formats)
@@ -121,7 +123,7 @@ def plan_session(
         inbound=inbound,
         outbound=outbound,
         turns=_turns(client, provider, assistant, mode),
-        builtins=_builtins(client, can_transfer=can_transfer),
+        builtins=_builtins(client, transfer_tool if can_transfer else None),
     )
 
 
@@ -154,11 +156,11 @@ def _turns(
     return "client" if client.detects_turns else "gateway"
 
 
-def _builtins(client: ClientTraits, *, can_transfer: bool) -> tuple[Builtin, ...]:
+def _builtins(client: ClientTraits, transfer: ToolSpec | None) -> tuple[Builtin, ...]:
     if "end_call" in client.answers:
         found = [Builtin(END_CALL_TOOL, "client")]
     else:
         found = [Builtin(END_SESSION_TOOL, "engine", offered=False)]
-    if can_transfer and "transfer_call" in client.answers:
-        found.append(Builtin(TRANSFER_TOOL, "client"))
+    if transfer is not None and "transfer_call" in client.answers:
+        found.append(Builtin(transfer, "client"))
     return tuple(found)
