@@ -1,0 +1,212 @@
+"""A warm transfer on Twilio: ring the human on a second leg, whisper, bridge or come back.
+
+``WarmTransfer`` drives the pure state machine (``transfer_machine``) with the human leg's
+callbacks (``transfer_webhooks``), the caller hanging up and a guard timer, and does what each
+transition says: hang the leg up through the REST API, hand the caller over (the assistant's
+session ends; the ``<Connect action>`` answer joins the caller to the human's conference), or
+take the caller off hold and tell the assistant what happened. Every state is written to the
+call's ``call_transfers`` row, and each outcome is told as a ``call.transferred`` event.
+
+The leg's callback URLs name the transfer by its random id, never a number; the webhooks are
+signed by Twilio and must come from the leg the transfer placed. A transfer lives on the node
+that holds the caller's stream (``LiveTransfers``); Twilio posts a leg's webhooks to the URLs
+it was given, which with one public URL per node reach that node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from gateway.store import Store
+from gateway.store.models import CallTransfer
+from gateway.telephony.transfer_line import TransferLine
+from gateway.telephony.transfer_machine import (
+    ACTIVE,
+    TransferAction,
+    TransferEvent,
+    TransferState,
+    step,
+)
+from gateway.telephony.twilio_rest import TwilioRest
+from kinds.clock import Clock
+
+log = logging.getLogger(__name__)
+
+TRANSFER_ROUTE = "/telephony/twilio/transfer/{transfer_id}/{hook}"
+GUARD_MARGIN_S = 15
+"""Beyond the ring and whisper time-outs Twilio enforces itself: callbacks that never come."""
+
+OUTCOME_NOTES: dict[TransferState, str] = {
+    "declined": "declined the call",
+    "no_answer": "did not answer",
+    "busy": "was busy",
+    "failed": "could not be reached",
+}
+
+
+def back_note(destination: str, state: TransferState) -> str:
+    """What the assistant is told when the caller comes back (no number in it)."""
+    what = OUTCOME_NOTES.get(state, "could not take the call")
+    return (
+        f"(Transfer update, not said by the caller: {destination} {what}. The caller is back "
+        "with you and heard only hold music meanwhile. Tell them, and carry on helping them.)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LegPlan:
+    """What placing the human's leg needs (numbers go only to the REST API)."""
+
+    to: str
+    from_: str
+    answer_url: str
+    status_url: str
+    ring_timeout_s: int
+    whisper_timeout_s: int
+
+
+Told = Callable[[CallTransfer], Awaitable[None]]
+"""Tells a finished transfer's outcome (the ``call.transferred`` event)."""
+
+
+class WarmTransfer:
+    """One warm transfer, from dialling the human to its outcome."""
+
+    def __init__(
+        self,
+        row: CallTransfer,
+        *,
+        rest: TwilioRest,
+        line: TransferLine,
+        store: Store,
+        clock: Clock,
+        told: Told,
+        summary: str,
+    ) -> None:
+        self.row = row
+        self.summary = summary
+        self._rest = rest
+        self._line = line
+        self._store = store
+        self._clock = clock
+        self._told = told
+        self._lock = asyncio.Lock()
+        self._guard: asyncio.Task[None] | None = None
+        self.finished = asyncio.Event()
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def state(self) -> TransferState:
+        return self.row.state  # type: ignore[return-value]
+
+    async def start(self, leg: LegPlan) -> bool:
+        """Place the human's leg and put the caller on hold; ``False`` if it could not be placed
+        (the transfer is then over, as ``failed``)."""
+        self._line.hold()
+        params = {
+            "to": leg.to, "from_": leg.from_, "url": leg.answer_url, "method": "POST",
+            "status_callback": leg.status_url, "status_callback_method": "POST",
+            "status_callback_event": ["initiated", "ringing", "answered", "completed"],
+            "timeout": leg.ring_timeout_s,
+        }  # fmt: skip
+        try:
+            leg_sid = await self._rest.create_call(params)
+        except Exception:  # CarrierFailed, logged by the client; any other failure alike
+            await self.on_event("failed")
+            return False
+        self.row.leg_sid = leg_sid
+        await self._store.transfers.update(self.id, {"leg_sid": leg_sid})
+        guard_s = leg.ring_timeout_s + leg.whisper_timeout_s + GUARD_MARGIN_S
+        self._guard = asyncio.create_task(self._time_out(guard_s), name="transfer-guard")
+        return True
+
+    async def on_event(self, event: TransferEvent) -> TransferState:
+        """Apply one event; the state after it. Serialised: callbacks may race."""
+        async with self._lock:
+            before = self.state
+            transition = step(before, event)
+            if transition.state != before:
+                await self._record(transition.state)
+                log.info(
+                    "transfer moved",
+                    extra={"transfer_id": self.id, "from": before, "to": transition.state},
+                )
+            for action in transition.actions:
+                await self._act(action, before)
+            if before in ACTIVE and transition.state not in ACTIVE:
+                await self._finish()
+            return transition.state
+
+    async def _record(self, state: TransferState) -> None:
+        now = self._clock.now()
+        fields: dict[str, object] = {"state": state}
+        if state == "whispering":
+            fields["answered_at"] = self.row.answered_at = now
+        if state not in ACTIVE:
+            fields["ended_at"] = self.row.ended_at = now
+        self.row.state = state
+        await self._store.transfers.update(self.id, fields)
+
+    async def _act(self, action: TransferAction, before: TransferState) -> None:
+        if action == "hang_up_leg":
+            await self._hang_up_leg(before)
+        elif action == "bridge":
+            await self._line.hand_over()
+        else:
+            name = self.row.destination_name or "your colleague"
+            await self._line.release(back_note(name, self.state))
+
+    async def _hang_up_leg(self, before: TransferState) -> None:
+        if self.row.leg_sid is None:
+            return
+        # Twilio cancels a leg still ringing, and completes one that was answered.
+        status = "completed" if before == "whispering" else "canceled"
+        if not await self._rest.update_call(self.row.leg_sid, status=status):
+            log.warning("transfer leg not hung up", extra={"transfer_id": self.id})
+
+    async def _finish(self) -> None:
+        if self._guard is not None and self._guard is not asyncio.current_task():
+            self._guard.cancel()
+        self.finished.set()
+        try:
+            await self._told(self.row)
+        except Exception:  # the outcome is stored; a lost event must not break the call
+            log.exception("transfer outcome not told", extra={"transfer_id": self.id})
+
+    async def _time_out(self, after_s: float) -> None:
+        await self._clock.sleep(after_s)
+        log.warning("transfer timed out", extra={"transfer_id": self.id, "state": self.state})
+        await self.on_event("timeout")
+
+    async def aclose(self) -> None:
+        """The caller's stream is over: a transfer still in play loses its caller."""
+        if self.state in ACTIVE:
+            await self.on_event("caller_gone")
+        if self._guard is not None:
+            self._guard.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._guard
+
+
+class LiveTransfers:
+    """The warm transfers in play on this node, by id, for the leg's webhooks to find."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, WarmTransfer] = {}
+
+    def add(self, transfer: WarmTransfer) -> None:
+        self._by_id[transfer.id] = transfer
+
+    def get(self, transfer_id: str) -> WarmTransfer | None:
+        return self._by_id.get(transfer_id)
+
+    def remove(self, transfer: WarmTransfer) -> None:
+        if self._by_id.get(transfer.id) is transfer:
+            del self._by_id[transfer.id]
