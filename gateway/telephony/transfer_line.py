@@ -52,6 +52,8 @@ class _HeldSink:
 
     async def receive(self, event: ClientEvent) -> None:
         if self._line.on_hold and isinstance(event, HELD_EVENTS):
+            # The carrier's frames keep coming (every 20 ms): a caller on hold is not idle.
+            self._conversation.keep_alive()
             return
         await self._conversation.receive(event)
 
@@ -112,14 +114,23 @@ class TransferLine:
             await self._bridge.stop_playout()
 
     async def _play_chime(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(LINE_FIRST_S):
-                await self._line_done.wait()
+        await self._line_over()
         # Two loops queued ahead, one more as each ends: no gap, and at most two loops to clear.
         if await self._bridge.play_cue("transfer_hold") <= 0:
             return
         while (length_s := await self._bridge.play_cue("transfer_hold")) > 0:
             await self._clock.sleep(length_s)
+
+    async def _line_over(self) -> None:
+        """Until the assistant's current line is done, or ``LINE_FIRST_S`` on the clock."""
+        done = asyncio.create_task(self._line_done.wait())
+        late = asyncio.create_task(self._clock.sleep(LINE_FIRST_S))
+        try:
+            await asyncio.wait((done, late), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (done, late):
+                task.cancel()
+            await asyncio.gather(done, late, return_exceptions=True)
 
     # --- SessionClient ---------------------------------------------------------------------
 
