@@ -16,9 +16,10 @@ from gateway.store.models import Assistant
 from providers.spec import ToolSpec
 
 DESCRIPTION = (
-    "Transfer the caller to a human colleague. Say a short line first. mode 'warm' asks the "
-    "colleague first (the caller hears hold music; you are told if nobody takes the call, and "
-    "carry on); 'cold' puts the caller straight through and ends your part."
+    "Transfer the caller to a human colleague. First tell the caller, in one short sentence, "
+    "that you are connecting them. mode 'warm' asks the colleague first: the caller hears a "
+    "hold chime, and if nobody takes the call you are told and carry on; 'cold' puts the "
+    "caller straight through and ends your part."
 )
 
 

@@ -28,9 +28,8 @@ log = logging.getLogger(__name__)
 MAX_SUMMARY_CHARS = 600
 COLD_NOTE = "The call is transferred when you finish speaking."
 WARM_NOTE = (
-    "Dialling your colleague now. Tell the caller, in one short sentence, that you are "
-    "connecting them and they will hear a soft chime while they wait; then say nothing more. "
-    "If nobody takes the call you will be told, and the caller will be back with you."
+    "Your colleague is being dialled; the caller now hears a soft hold chime. Say nothing "
+    "until you are told what happened: if nobody takes the call, the caller is back with you."
 )
 NO_WARM_NOTE = "A warm transfer is not possible on this line: the caller is put straight through."
 

@@ -5,8 +5,9 @@ provider session, with all its context) is kept, which is what lets the assistan
 nobody takes the call. ``TransferLine`` sits between the ``CallBridge`` and the Conversation, as
 the session's client and as its reader; while the caller is on hold it keeps the caller's audio,
 turns and keys from the assistant (who would otherwise answer someone talking over the music),
-and once the assistant's "I'm connecting you" line is done it loops the hold chime and drops any
-further agent audio. Off hold, it is a plain pass-through.
+and once the response that asked for the transfer is done (the assistant's "I'm connecting you",
+said before the tool call) it loops the hold chime and drops any further agent audio. Off
+hold, it is a plain pass-through.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 HELD_EVENTS = (CallerAudio, CallerDigit, CallerTurnStarted, CallerTurnEnded, Interrupt)
 """What the assistant does not get from a caller on hold."""
 LINE_FIRST_S = 6.0
-"""The hold chime starts when the assistant's line is done, or after this long at the latest
-(a model that says nothing after the tool result must not leave the caller in silence)."""
+"""The hold chime starts when the response that asked for the transfer is done, or after this
+long at the latest (that response ended before the tool answered, or is still going)."""
 
 
 class _HeldSink:
