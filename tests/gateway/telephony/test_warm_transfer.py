@@ -151,6 +151,14 @@ async def test_accepted_the_human_hears_the_summary_and_the_caller_joins_them(
     assert ended["data"]["transfer"]["outcome"] == "accepted"
     assert ended["data"]["transfer"]["mode"] == "warm"
     assert not [u for u in leg.updates if "Status" in u]  # nobody hung the human up
+    # The transfer is on the call as the API shows it.
+    calls = await (await call.line.gateway.request("GET", "/api/v1/calls")).json()
+    (mine,) = [c for c in calls["data"] if c["call_sid"] == call.stream.call_sid]
+    assert mine["transfers"] is None  # the list leaves them out
+    shown = await call.line.gateway.request("GET", f"/api/v1/calls/{mine['id']}")
+    (transfer,) = (await shown.json())["transfers"]
+    assert transfer["mode"] == "warm" and transfer["outcome"] == "accepted"
+    assert transfer["destination_name"] == "Sales" and transfer["answered_at"] is not None
 
 
 async def test_declined_the_caller_is_back_with_the_assistant_which_is_told(
