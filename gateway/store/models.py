@@ -239,6 +239,9 @@ class CallTransfer(Base):
     """A warm transfer's state (``transfer_machine``); ``dialed`` for a cold one."""
     leg_sid: Mapped[str | None] = mapped_column(String(64))
     """The carrier's id of the call to the human (warm)."""
+    summary: Mapped[str | None] = mapped_column(Text)
+    """What the human hears before accepting (warm): the assistant's own summary, if it gave
+    one; stored so whichever node answers the leg's webhook can say it."""
     started_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]

@@ -28,6 +28,16 @@ class TransferRepository:
                 update(CallTransfer).where(CallTransfer.id == transfer_id).values(**fields)
             )
 
+    async def move(self, transfer_id: str, state: str, fields: dict[str, Any]) -> bool:
+        """Update the row only if it is still in ``state``; ``False`` if another moved it."""
+        async with self._db.begin() as db:
+            result = await db.execute(
+                update(CallTransfer)
+                .where(CallTransfer.id == transfer_id, CallTransfer.state == state)
+                .values(**fields)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def of_call(self, call_sid: str) -> list[CallTransfer]:
         """The call's transfers, oldest first."""
         async with self._db() as db:

@@ -23,14 +23,9 @@ from dataclasses import dataclass
 
 from gateway.store import Store
 from gateway.store.models import CallTransfer
+from gateway.telephony.transfer_flow import apply_event, moved_fields
 from gateway.telephony.transfer_line import TransferLine
-from gateway.telephony.transfer_machine import (
-    ACTIVE,
-    TransferAction,
-    TransferEvent,
-    TransferState,
-    step,
-)
+from gateway.telephony.transfer_machine import ACTIVE, TransferEvent, TransferState, caller_action
 from gateway.telephony.twilio_rest import TwilioRest
 from kinds.clock import Clock
 
@@ -39,6 +34,8 @@ log = logging.getLogger(__name__)
 TRANSFER_ROUTE = "/telephony/twilio/transfer/{transfer_id}/{hook}"
 GUARD_MARGIN_S = 15
 """Beyond the ring and whisper time-outs Twilio enforces itself: callbacks that never come."""
+WATCH_S = 1.0
+"""How often the caller's node looks at the row for an outcome another node stored."""
 
 OUTCOME_NOTES: dict[TransferState, str] = {
     "declined": "declined the call",
@@ -74,7 +71,8 @@ Told = Callable[[CallTransfer], Awaitable[None]]
 
 
 class WarmTransfer:
-    """One warm transfer, from dialling the human to its outcome."""
+    """One warm transfer, on the node holding the caller: from dialling the human to the
+    caller's side of its outcome."""
 
     def __init__(
         self,
@@ -85,17 +83,15 @@ class WarmTransfer:
         store: Store,
         clock: Clock,
         told: Told,
-        summary: str,
     ) -> None:
         self.row = row
-        self.summary = summary
         self._rest = rest
         self._line = line
         self._store = store
         self._clock = clock
         self._told = told
         self._lock = asyncio.Lock()
-        self._guard: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()
 
     @property
@@ -107,8 +103,8 @@ class WarmTransfer:
         return self.row.state  # type: ignore[return-value]
 
     async def start(self, leg: LegPlan) -> bool:
-        """Place the human's leg and put the caller on hold; ``False`` if it could not be placed
-        (the transfer is then over, as ``failed``)."""
+        """Put the caller on hold and place the human's leg; ``False`` if it could not be
+        placed (the transfer is then over, as ``failed``, and the caller off hold)."""
         self._line.hold()
         params = {
             "to": leg.to, "from_": leg.from_, "url": leg.answer_url, "method": "POST",
@@ -119,69 +115,61 @@ class WarmTransfer:
         try:
             leg_sid = await self._rest.create_call(params)
         except Exception:  # CarrierFailed, logged by the client; any other failure alike
-            await self.on_event("failed")
+            # The tool's result says so: no note on top of it.
+            await self._store.transfers.move(
+                self.id, "dialing", moved_fields("failed", self._clock.now())
+            )
+            self.row.state = "failed"
+            await self._line.release(None)
+            await self._settled()
             return False
         self.row.leg_sid = leg_sid
         await self._store.transfers.update(self.id, {"leg_sid": leg_sid})
-        guard_s = leg.ring_timeout_s + leg.whisper_timeout_s + GUARD_MARGIN_S
-        self._guard = asyncio.create_task(self._time_out(guard_s), name="transfer-guard")
+        deadline_s = leg.ring_timeout_s + leg.whisper_timeout_s + GUARD_MARGIN_S
+        self._watch = asyncio.create_task(self._follow(deadline_s), name="transfer-watch")
         return True
 
     async def on_event(self, event: TransferEvent) -> TransferState:
-        """Apply one event; the state after it. Serialised: callbacks may race."""
+        """Apply one event seen on this node; the state after it."""
+        row = await apply_event(self._store, self._rest, self._clock, self.id, event)
+        if row is not None:
+            await self.settle(row)
+        return self.state
+
+    async def settle(self, row: CallTransfer) -> None:
+        """Take in the stored row; once it is final, act on the caller's side (once)."""
         async with self._lock:
-            before = self.state
-            transition = step(before, event)
-            if transition.state != before:
-                await self._record(transition.state)
-                log.info(
-                    "transfer moved",
-                    extra={"transfer_id": self.id, "from": before, "to": transition.state},
-                )
-            for action in transition.actions:
-                await self._act(action, before)
-            if before in ACTIVE and transition.state not in ACTIVE:
-                await self._finish()
-            return transition.state
+            for name in ("state", "answered_at", "ended_at"):
+                setattr(self.row, name, getattr(row, name))
+            if self.state in ACTIVE or self.finished.is_set():
+                return
+            action = caller_action(self.state)
+            if action == "bridge":
+                await self._line.hand_over()
+            elif action == "return_to_assistant":
+                name = self.row.destination_name or "your colleague"
+                await self._line.release(back_note(name, self.state))
+            await self._settled()
 
-    async def _record(self, state: TransferState) -> None:
-        now = self._clock.now()
-        fields: dict[str, object] = {"state": state}
-        if state == "whispering":
-            fields["answered_at"] = self.row.answered_at = now
-        if state not in ACTIVE:
-            fields["ended_at"] = self.row.ended_at = now
-        self.row.state = state
-        await self._store.transfers.update(self.id, fields)
-
-    async def _act(self, action: TransferAction, before: TransferState) -> None:
-        if action == "hang_up_leg":
-            await self._hang_up_leg(before)
-        elif action == "bridge":
-            await self._line.hand_over()
-        else:
-            name = self.row.destination_name or "your colleague"
-            await self._line.release(back_note(name, self.state))
-
-    async def _hang_up_leg(self, before: TransferState) -> None:
-        if self.row.leg_sid is None:
-            return
-        # Twilio cancels a leg still ringing, and completes one that was answered.
-        status = "completed" if before == "whispering" else "canceled"
-        if not await self._rest.update_call(self.row.leg_sid, status=status):
-            log.warning("transfer leg not hung up", extra={"transfer_id": self.id})
-
-    async def _finish(self) -> None:
-        if self._guard is not None and self._guard is not asyncio.current_task():
-            self._guard.cancel()
+    async def _settled(self) -> None:
+        if self._watch is not None and self._watch is not asyncio.current_task():
+            self._watch.cancel()
         self.finished.set()
         try:
             await self._told(self.row)
         except Exception:  # the outcome is stored; a lost event must not break the call
             log.exception("transfer outcome not told", extra={"transfer_id": self.id})
 
-    async def _time_out(self, after_s: float) -> None:
-        await self._clock.sleep(after_s)
+    async def _follow(self, deadline_s: float) -> None:
+        """Look at the row every ``WATCH_S`` (another node may have taken the leg's webhook);
+        at the deadline, the callbacks that never came time the transfer out."""
+        deadline = self._clock.monotonic() + deadline_s
+        while (left_s := deadline - self._clock.monotonic()) > 0:
+            await self._clock.sleep(min(WATCH_S, left_s))
+            row = await self._store.transfers.get(self.id)
+            if row is not None and row.state not in ACTIVE:
+                await self.settle(row)
+                return
         log.warning("transfer timed out", extra={"transfer_id": self.id, "state": self.state})
         await self.on_event("timeout")
 
@@ -189,10 +177,10 @@ class WarmTransfer:
         """The caller's stream is over: a transfer still in play loses its caller."""
         if self.state in ACTIVE:
             await self.on_event("caller_gone")
-        if self._guard is not None:
-            self._guard.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._guard
+                await self._watch
 
 
 class LiveTransfers:

@@ -134,12 +134,13 @@ class TransferDesk:
         rest, signatures = telephony.outbound.rest, telephony.signatures
         assert rest is not None and signatures is not None  # _can_go_warm
         row = self._row("warm", destination, "dialing")
-        await self._ctx.store.transfers.add(row)
         summary = args.get("summary")
+        if isinstance(summary, str) and summary.strip():
+            row.summary = summary.strip()[:MAX_SUMMARY_CHARS]
+        await self._ctx.store.transfers.add(row)
         warm = WarmTransfer(
             row, rest=rest, line=self._line, store=self._ctx.store, clock=self._ctx.clock,
             told=lambda done: self._told(assistant, done),
-            summary=summary.strip()[:MAX_SUMMARY_CHARS] if isinstance(summary, str) else "",
         )  # fmt: skip
         if self.warm is not None:  # an earlier one, over: its webhooks now find nothing
             telephony.transfers.remove(self.warm)

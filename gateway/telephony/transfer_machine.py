@@ -100,6 +100,17 @@ def step(state: TransferState, event: TransferEvent) -> Transition:
     return TABLE.get(state, {}).get(event, Transition(state))
 
 
+def caller_action(state: TransferState) -> TransferAction | None:
+    """What the caller's side does once a transfer has ended in ``state``: the same action the
+    table gives, read from the state alone, for the node holding the caller when another node
+    applied the event (``hang_up_leg`` is for the node that applied it)."""
+    if state == "accepted":
+        return "bridge"
+    if state in ACTIVE or state == "caller_gone":
+        return None
+    return "return_to_assistant"
+
+
 LEG_STATUS_EVENTS: dict[str, TransferEvent] = {
     "ringing": "ringing",
     "in-progress": "answered",

@@ -23,7 +23,8 @@ from gateway.sessions.port import (
 from gateway.sessions.protocol import TurnComplete
 from gateway.store.models import CallTransfer
 from gateway.telephony.bridge import CallBridge
-from gateway.telephony.transfer import LegPlan, WarmTransfer
+from gateway.telephony.transfer import WATCH_S, LegPlan, WarmTransfer
+from gateway.telephony.transfer_flow import apply_event
 from gateway.telephony.transfer_line import LINE_FIRST_S, TransferLine
 from tests.virtual_clock import VirtualClock
 
@@ -147,14 +148,37 @@ class Rest:
         return True
 
 
-async def test_the_guard_timer_brings_the_caller_back_when_callbacks_never_come(
-    held: Any,
-) -> None:
-    rest, stored, told = Rest(), [], []
+def _copy(row: CallTransfer) -> CallTransfer:
+    return CallTransfer(**{c.key: getattr(row, c.key) for c in CallTransfer.__table__.columns})
 
-    async def update(transfer_id: str, fields: dict[str, Any]) -> None:
-        stored.append(fields)
 
+class Rows:
+    """The transfers repository, in memory: ``move`` only from the state given, as stored."""
+
+    def __init__(self, row: CallTransfer) -> None:
+        self.row = row
+        self.reads = 0
+        self.stale: CallTransfer | None = None
+
+    async def get(self, transfer_id: str) -> CallTransfer:
+        self.reads += 1
+        if self.stale is not None:  # read before another node's move landed
+            stale, self.stale = self.stale, None
+            return stale
+        return _copy(self.row)
+
+    async def update(self, transfer_id: str, fields: dict[str, Any]) -> None:
+        for name, value in fields.items():
+            setattr(self.row, name, value)
+
+    async def move(self, transfer_id: str, state: str, fields: dict[str, Any]) -> bool:
+        if self.row.state != state:
+            return False
+        await self.update(transfer_id, fields)
+        return True
+
+
+def _warm(held: Any, rest: Rest, told: list[str]) -> tuple[WarmTransfer, Rows]:
     async def tell(row: CallTransfer) -> None:
         told.append(row.state)
 
@@ -163,12 +187,24 @@ async def test_the_guard_timer_brings_the_caller_back_when_callbacks_never_come(
         destination_number="+15550004444", state="dialing",
         started_at=datetime(2026, 1, 26, tzinfo=UTC),
     )  # fmt: skip
+    rows = Rows(row)
     transfer = WarmTransfer(
-        row, rest=cast(Any, rest), line=held.line, clock=held.clock, told=tell, summary="",
-        store=cast(Any, SimpleNamespace(transfers=SimpleNamespace(update=update))),
+        _copy(row),
+        rest=cast(Any, rest), line=held.line, clock=held.clock, told=tell,
+        store=cast(Any, SimpleNamespace(transfers=rows)),
     )  # fmt: skip
-    leg = LegPlan("+15550004444", "+15550007777", "https://a", "https://s", 20, 10)
-    assert await transfer.start(leg)
+    return transfer, rows
+
+
+LEG = LegPlan("+15550004444", "+15550007777", "https://a", "https://s", 20, 10)
+
+
+async def test_the_guard_timer_brings_the_caller_back_when_callbacks_never_come(
+    held: Any,
+) -> None:
+    rest, told = Rest(), list[str]()
+    transfer, _rows = _warm(held, rest, told)
+    assert await transfer.start(LEG)
     assert held.line.on_hold
     await held.clock.sleeping()
     await held.clock.advance(20 + 10 + 15)
@@ -179,3 +215,30 @@ async def test_the_guard_timer_brings_the_caller_back_when_callbacks_never_come(
     assert "did not answer" in cast(CallerText, held.engine.events[-1]).text
     await transfer.aclose()  # over already: nothing more happens
     assert len(rest.updates) == 1
+
+
+async def test_an_outcome_another_node_stored_is_acted_on_at_the_next_look(held: Any) -> None:
+    rest, told = Rest(), list[str]()
+    transfer, rows = _warm(held, rest, told)
+    assert await transfer.start(LEG)
+    await held.clock.sleeping()
+    # Another node took the leg's webhooks: the row moved without this node knowing.
+    await rows.move(transfer.id, "dialing", {"state": "busy"})
+    await held.clock.advance(WATCH_S)
+    await transfer.finished.wait()
+    assert transfer.state == "busy" and told == ["busy"]
+    assert "was busy" in cast(CallerText, held.engine.events[-1]).text
+    assert not rest.updates  # the node that saw "busy" had nothing to hang up either
+
+
+async def test_a_node_that_loses_the_race_reads_again_and_moves_nothing(held: Any) -> None:
+    rest, told = Rest(), list[str]()
+    transfer, rows = _warm(held, rest, told)
+    assert await transfer.start(LEG)
+    rows.stale = _copy(rows.row)  # this node read "dialing" ...
+    await rows.move(transfer.id, "dialing", {"state": "no_answer"})  # ... as another moved it
+    store = cast(Any, SimpleNamespace(transfers=rows))
+    after = await apply_event(store, cast(Any, rest), held.clock, transfer.id, "timeout")
+    assert after is not None and after.state == "no_answer" == rows.row.state
+    assert rows.reads == 2  # the lost move made it read again
+    assert not rest.updates  # and it hung up nothing: the winner's outcome stands

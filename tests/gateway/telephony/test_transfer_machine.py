@@ -12,6 +12,7 @@ from gateway.telephony.transfer_machine import (
     TransferEvent,
     TransferState,
     Transition,
+    caller_action,
     step,
 )
 
@@ -82,3 +83,14 @@ def test_twilio_statuses_map_to_events() -> None:
     assert LEG_STATUS_EVENTS["in-progress"] == "answered"
     assert "queued" not in LEG_STATUS_EVENTS and "initiated" not in LEG_STATUS_EVENTS
     assert set(LEG_STATUS_EVENTS.values()) <= set(EVENTS)
+
+
+def test_the_callers_action_read_from_the_final_state_is_the_tables() -> None:
+    """The node holding the caller acts from the stored state alone (another node may have
+    applied the event): that must be the action the table gives for the caller's side."""
+    for (state, event), (after, actions) in EXPECTED.items():
+        if after in ACTIVE:
+            continue
+        caller_side = [a for a in actions if a != "hang_up_leg"]
+        want = caller_action(after)  # type: ignore[arg-type]
+        assert caller_side == ([want] if want else []), (state, event)

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.store.models import CallTransfer, OutboxEvent
+from gateway.telephony.transfer import LiveTransfers
 from kinds.clock import SystemClock
 from providers.events import AgentAudio, ResponseDone, ToolCall
 from tests.fakes.scripted_provider import ScriptedSession
@@ -78,6 +79,20 @@ class Transfer:
                 await asyncio.sleep(0.01)
 
         return await asyncio.wait_for(final(), 5)
+
+    async def outcomes_told(self, count: int = 1) -> list[str]:
+        """The ``call.transferred`` outcomes, once ``count`` are stored (they follow the
+        caller's side of the outcome)."""
+
+        async def told() -> list[str]:
+            while True:
+                events = await self.events()
+                found = [e["data"]["outcome"] for e in events if e["type"] == "call.transferred"]
+                if len(found) >= count:
+                    return found
+                await asyncio.sleep(0.01)
+
+        return await asyncio.wait_for(told(), 5)
 
     async def events(self) -> list[dict[str, Any]]:
         async with self.line.gateway.ctx.store.engine.connect() as db:
@@ -144,9 +159,8 @@ async def test_accepted_the_human_hears_the_summary_and_the_caller_joins_them(
         "GET", f"/api/v1/sessions/{call.session.context.session_id}"
     )
     assert (await view.json())["end_reason"] == "transferred"
+    assert await call.outcomes_told() == ["accepted"]
     events = await call.events()
-    told = [e for e in events if e["type"] == "call.transferred"]
-    assert [e["data"]["outcome"] for e in told] == ["accepted"]
     ended = next(e for e in events if e["type"] == "session.ended")
     assert ended["data"]["transfer"]["outcome"] == "accepted"
     assert ended["data"]["transfer"]["mode"] == "warm"
@@ -215,8 +229,7 @@ async def test_unanswered_or_busy_the_assistant_carries_on(
     assert told in await call.session.next_text()
     row = await call.settled(outcome)
     assert row.answered_at is None
-    told_events = [e for e in await call.events() if e["type"] == "call.transferred"]
-    assert [e["data"]["outcome"] for e in told_events] == [outcome]
+    assert await call.outcomes_told() == [outcome]
     # A second try is allowed once the first is over.
     result = await call.ask(destination="Support", mode="warm")
     assert result["ok"] is True
@@ -292,3 +305,35 @@ async def test_a_leg_twilio_refuses_leaves_the_caller_with_the_assistant(
     before = len(call.stream.received_audio)
     call.session.emit(AgentAudio(AGENT_PCM_100MS, "sorry"), ResponseDone("sorry"))
     await call.stream.wait_for_audio(before + 800)  # not on hold: the assistant is heard
+
+
+@pytest.fixture
+def another_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leg's webhooks land on a node that does not hold the caller: none finds a live
+    transfer, so each moves the stored one, and the caller's node sees it on its next look."""
+    monkeypatch.setattr(LiveTransfers, "get", lambda self, transfer_id: None)
+
+
+@pytest.mark.usefixtures("another_node")
+async def test_declined_on_another_node_the_callers_node_brings_the_caller_back(
+    call: Transfer,
+) -> None:
+    leg = await call.ask_warm()
+    whisper = await call.carrier.answer(leg)
+    assert "Ana wants a quote." in "".join(whisper.itertext())  # the summary is stored
+    goodbye = await call.carrier.press(leg, whisper, "9")
+    assert goodbye.find("Hangup") is not None
+    assert "Sales declined the call" in await call.session.next_text()  # within WATCH_S
+    assert await call.outcomes_told() == ["declined"]
+
+
+@pytest.mark.usefixtures("another_node")
+async def test_accepted_on_another_node_the_caller_still_joins_the_human(
+    call: Transfer,
+) -> None:
+    leg = await call.ask_warm()
+    await call.carrier.press(leg, await call.carrier.answer(leg), "1")
+    (room,) = call.carrier.conferences
+    await call.stream.wait_closed()  # the caller's node saw "accepted" and ended the session
+    assert call.carrier.join(call.stream.call_sid, await call.action()) == room
+    assert call.carrier.conferences[room] == [leg.sid, call.stream.call_sid]

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("destination_number", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("leg_sid", sa.String(length=64), nullable=True),
+        sa.Column("summary", sa.Text(), nullable=True),
         sa.Column("started_at", sa.DateTime(), nullable=False),
         sa.Column("answered_at", sa.DateTime(), nullable=True),
         sa.Column("ended_at", sa.DateTime(), nullable=True),
