@@ -1,16 +1,17 @@
-"""A warm transfer on Twilio: ring the human on a second leg, whisper, bridge or come back.
+"""A warm transfer on Twilio, on the node holding the caller: ring the human, then bridge the
+caller to them or bring the caller back to the assistant.
 
-``WarmTransfer`` drives the pure state machine (``transfer_machine``) with the human leg's
-callbacks (``transfer_webhooks``), the caller hanging up and a guard timer, and does what each
-transition says: hang the leg up through the REST API, hand the caller over (the assistant's
-session ends; the ``<Connect action>`` answer joins the caller to the human's conference), or
-take the caller off hold and tell the assistant what happened. Every state is written to the
-call's ``call_transfers`` row, and each outcome is told as a ``call.transferred`` event.
+``WarmTransfer`` puts the caller on hold and places the human's leg through the REST API. Its
+events (the leg's callbacks, taken by ``transfer_webhooks`` on whichever node Twilio reaches,
+the caller hanging up, the guard deadline) move the ``call_transfers`` row through the pure
+state machine (``transfer_flow.apply_event``). Once the row is final this node acts for the
+caller: hand over (the assistant's session ends; the ``<Connect action>`` answer joins the
+caller to the human's conference) or take the caller off hold and tell the assistant what
+happened; and it tells the outcome as a ``call.transferred`` event. It learns an outcome at
+once when the event was its own, else at its next look at the row (every ``WATCH_S``).
 
 The leg's callback URLs name the transfer by its random id, never a number; the webhooks are
-signed by Twilio and must come from the leg the transfer placed. A transfer lives on the node
-that holds the caller's stream (``LiveTransfers``); Twilio posts a leg's webhooks to the URLs
-it was given, which with one public URL per node reach that node.
+signed by Twilio and must come from the leg the transfer placed.
 """
 
 from __future__ import annotations

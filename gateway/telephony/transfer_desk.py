@@ -92,7 +92,7 @@ class TransferDesk:
         destination = resolve(assistant, call.arguments.get("destination"))
         if isinstance(destination, str):
             return {"error": destination}
-        if self.warm is not None and self.warm.finished.is_set() is False:
+        if self.warm is not None and not self.warm.finished.is_set():
             return {"error": "a transfer is already in progress"}
         if call.arguments.get("mode") == "warm":
             if self._can_go_warm():

@@ -101,17 +101,19 @@ class TransferLine:
             await self._conversation.receive(EndSession("transferred"))
 
     async def aclose(self) -> None:
-        await self._stop_chime(clear=False)
+        """The session is over: a chime still queued is dropped, so the call's last words (a
+        timeout's, say) are not held up behind it."""
+        await self._stop_chime()
 
-    async def _stop_chime(self, *, clear: bool = True) -> None:
-        was_playing = self._chime is not None and self._chime.done() is False
+    async def _stop_chime(self) -> None:
+        was_playing = self._chime is not None and not self._chime.done()
         self.on_hold = False
         if self._chime is not None:
             self._chime.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._chime
             self._chime = None
-        if clear and was_playing:
+        if was_playing:
             await self._bridge.stop_playout()
 
     async def _play_chime(self) -> None:
