@@ -94,23 +94,25 @@ class TransferDesk:
             return {"error": destination}
         if self.warm is not None and not self.warm.finished.is_set():
             return {"error": "a transfer is already in progress"}
-        if call.arguments.get("mode") == "warm":
-            if self._can_go_warm():
-                return await self._warm(assistant, row, destination, call.arguments)
-            log.warning(
-                "warm transfer not supported here; transferring cold",
-                extra={"carrier": self._capabilities.name, "session_id": self._session.id},
-            )
-            return {**await self._cold(destination), "note": f"{NO_WARM_NOTE} {COLD_NOTE}"}
-        return await self._cold(destination)
+        if call.arguments.get("mode") != "warm":
+            return await self._cold(destination)
+        if (why_not := self._why_not_warm()) is None:
+            return await self._warm(assistant, row, destination, call.arguments)
+        log.warning(
+            "warm transfer not supported here; transferring cold",
+            extra={"carrier": self._capabilities.name, "reason": why_not,
+                   "session_id": self._session.id},
+        )  # fmt: skip
+        result = await self._cold(destination)
+        return result if "error" in result else {**result, "note": f"{NO_WARM_NOTE} {COLD_NOTE}"}
 
-    def _can_go_warm(self) -> bool:
-        telephony = self._telephony
-        return (
-            self._capabilities.warm_transfer
-            and telephony.outbound.rest is not None
-            and telephony.signatures is not None
-        )
+    def _why_not_warm(self) -> str | None:
+        """Why this call cannot be transferred warm; ``None`` if it can."""
+        if not self._capabilities.warm_transfer:
+            return "carrier"  # its capability record says so
+        if self._telephony.outbound.rest is None or self._telephony.signatures is None:
+            return "no_rest_credentials"  # KURA_TWILIO_ACCOUNT_SID (and auth token) unset
+        return None
 
     def _row(self, mode: str, destination: Destination, state: str) -> CallTransfer:
         return CallTransfer(
@@ -132,7 +134,7 @@ class TransferDesk:
     ) -> dict[str, Any]:
         telephony, settings = self._telephony, self._ctx.settings
         rest, signatures = telephony.outbound.rest, telephony.signatures
-        assert rest is not None and signatures is not None  # _can_go_warm
+        assert rest is not None and signatures is not None  # _why_not_warm
         row = self._row("warm", destination, "dialing")
         summary = args.get("summary")
         if isinstance(summary, str) and summary.strip():
