@@ -193,19 +193,6 @@ class Settings(TelephonySettings):
         ),
         description="Gemini Live endpoint.",
     )
-    early_provider_connect: bool = Field(
-        default=True,
-        description="Open a call's AI provider session when the voice webhook arrives, not "
-        "when the media stream does, so the greeting is ready when the call connects (an "
-        "unused one is closed after 30 s).",
-    )
-    greeting_cache_mb: float = Field(
-        default=16.0,
-        ge=0,
-        description="Memory for greetings' audio: a call whose greeting (same provider, model, "
-        "voice, text and audio format) was said word for word on an earlier call hears it at "
-        "once, while its provider connects (`0`: off, every call waits for its provider).",
-    )
     tts_command: str | None = Field(
         default=None,
         description="Synthesiser for the local provider; default: `espeak-ng` when installed "

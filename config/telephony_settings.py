@@ -148,6 +148,29 @@ class TelephonySettings(BaseSettings):
         description="Allow outbound calls to premium-rate, shared-cost and short-code "
         "numbers (refused by default).",
     )
+    early_provider_connect: bool = Field(
+        default=True,
+        description="Open a call's AI provider session when the voice webhook arrives, not "
+        "when the media stream does, so the greeting is ready when the call connects (an "
+        "unused one is closed after 30 s).",
+    )
+    greeting_cache_mb: float = Field(
+        default=16.0,
+        ge=0,
+        description="Memory for greetings' audio: a call whose greeting (same provider, model, "
+        "voice, text and audio format) was said word for word on an earlier call hears it at "
+        "once, while its provider connects (`0`: off, every call waits for its provider).",
+    )
+    transfer_ring_timeout_s: int = Field(
+        default=25, ge=5, le=120,
+        description="How long a warm transfer rings the human before the caller goes back to "
+        "the assistant (an assistant's `transfer_ring_timeout_s` overrides it).",
+    )  # fmt: skip
+    transfer_whisper_timeout_s: int = Field(
+        default=10, ge=3, le=60,
+        description="How long the human has, once the whisper is over, to press 1 and accept "
+        "a warm transfer (no key: declined).",
+    )  # fmt: skip
 
     @field_validator("twilio_api_base_url")
     @classmethod

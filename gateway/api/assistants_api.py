@@ -25,6 +25,7 @@ _REQUIRED = ("name", "provider", "language_code", "idle_timeout_s")
 _NULL_MEANS_EMPTY: dict[str, Any] = {
     "recording": "off",
     "tools": [],
+    "transfer_destinations": [],
     "turn_detection": {},
     "interruption": {},
     "instructions": "",
@@ -56,6 +57,14 @@ def checked_fields(body: AssistantFields, provider_names: list[str]) -> dict[str
             )
     if fields.get("transfer_number"):
         fields["transfer_number"] = to_e164(fields["transfer_number"], field="transfer_number")
+    for destination in fields.get("transfer_destinations") or []:
+        destination["number"] = to_e164(destination["number"], field="transfer_destinations")
+    names = [d["name"].casefold() for d in fields.get("transfer_destinations") or []]
+    if len(names) != len(set(names)):
+        raise ValidationFailed(
+            "transfer destination names must differ",
+            details=[{"field": "transfer_destinations", "message": "duplicate name"}],
+        )
     for name in _REQUIRED:
         if name in fields and fields[name] is None:
             raise ValidationFailed(

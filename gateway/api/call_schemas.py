@@ -50,6 +50,21 @@ class CreateCallRequest(BaseModel):
         return self
 
 
+class TransferView(BaseModel):
+    """One transfer the call's assistant asked for, and what came of it."""
+
+    mode: Literal["cold", "warm"]
+    destination: str
+    destination_name: str | None
+    outcome: str = Field(
+        description="`dialed` (cold); warm: `dialing`, `ringing`, `whispering` while in play, "
+        "then `accepted`, `declined`, `no_answer`, `busy`, `failed` or `caller_gone`"
+    )
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+
 class CallView(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -70,6 +85,9 @@ class CallView(BaseModel):
     created_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
+    transfers: list[TransferView] | None = Field(
+        default=None, description="Transfers, oldest first; given by GET /api/v1/calls/{id}"
+    )
 
 
 class CallPage(BaseModel):

@@ -8,13 +8,20 @@ from aiohttp import web
 
 from gateway.api.auth import has_permission, key_of, requires
 from gateway.api.bodies import json_response, read_body, read_query
-from gateway.api.call_schemas import CallPage, CallQuery, CallStatus, CallView, CreateCallRequest
+from gateway.api.call_schemas import (
+    CallPage,
+    CallQuery,
+    CallStatus,
+    CallView,
+    CreateCallRequest,
+    TransferView,
+)
 from gateway.api.ids import path_id
 from gateway.context import context_of
 from gateway.errors import NotFound, ValidationFailed
 from gateway.sessions.phone import to_e164
 from gateway.store.calls import CallFilter
-from gateway.store.models import Call
+from gateway.store.models import Call, CallTransfer
 from gateway.telephony.outbound import OutboundRequest, is_provisional
 from gateway.telephony.outbound_rules import callee_number
 from gateway.telephony.service import TELEPHONY
@@ -95,7 +102,23 @@ async def _visible_call(request: web.Request, admin_permission: str) -> Call:
 
 @requires("calls:create", "calls:read")
 async def get_call(request: web.Request) -> web.Response:
-    return json_response(call_view(await _visible_call(request, "calls:read")))
+    row = await _visible_call(request, "calls:read")
+    transfers = await context_of(request).store.transfers.of_call(row.call_sid)
+    view = call_view(row)
+    view.transfers = [transfer_view(t) for t in transfers]
+    return json_response(view)
+
+
+def transfer_view(row: CallTransfer) -> TransferView:
+    return TransferView(
+        mode="warm" if row.mode == "warm" else "cold",
+        destination=row.destination_number,
+        destination_name=row.destination_name,
+        outcome=row.state,
+        started_at=row.started_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+    )
 
 
 @requires("calls:create", "calls:write")

@@ -272,6 +272,16 @@ class InterruptionFields(BaseModel):
     resume_after_false_ms: Annotated[int, Field(ge=100, le=5000)] = 500
 
 
+class TransferDestination(BaseModel):
+    """A place the assistant's ``transfer_call`` may send a caller, by name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")]
+    number: E164
+    description: Annotated[str, Field(max_length=500)] = ""
+
+
 class AssistantFields(_Request):
     """Assistant fields an admin may set; every one optional (PATCH semantics)."""
 
@@ -309,6 +319,8 @@ class AssistantFields(_Request):
         ),
     ] = None
     transfer_number: E164 | None = None
+    transfer_destinations: Annotated[list[TransferDestination] | None, Field(max_length=20)] = None
+    transfer_ring_timeout_s: Annotated[int | None, Field(ge=5, le=120, strict=True)] = None
     max_concurrent_calls: Annotated[int | None, Field(ge=1, le=100_000)] = None
     calling_hours: CallingHours | None = None
     recording: Literal["off", "mono", "dual"] | None = Field(
@@ -348,6 +360,8 @@ class AssistantView(BaseModel):
     max_duration_s: int | None
     resume_grace_s: float | None = None
     transfer_number: str | None
+    transfer_destinations: list[TransferDestination] = []
+    transfer_ring_timeout_s: int | None = None
     max_concurrent_calls: int | None = None
     calling_hours: CallingHours | None = None
     recording: Literal["off", "mono", "dual"]

@@ -9,6 +9,7 @@ from gateway.api.schemas import (
     InterruptionFields,
     SessionView,
     ToolDefinition,
+    TransferDestination,
     TurnDetectionSettings,
     TurnView,
 )
@@ -39,6 +40,10 @@ def assistant_view(row: Assistant) -> AssistantView:
         max_duration_s=row.max_duration_s,
         resume_grace_s=row.resume_grace_s,
         transfer_number=row.transfer_number,
+        transfer_destinations=[
+            TransferDestination.model_validate(d) for d in row.transfer_destinations or []
+        ],
+        transfer_ring_timeout_s=row.transfer_ring_timeout_s,
         max_concurrent_calls=row.max_concurrent_calls,
         calling_hours=CallingHours.model_validate(row.calling_hours) if row.calling_hours else None,
         recording=row.recording,

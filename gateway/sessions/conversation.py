@@ -377,6 +377,10 @@ class Conversation:
     def _mark_activity(self) -> None:
         self._timers.mark_activity()
 
+    def keep_alive(self) -> None:
+        """The session is busy in a way the engine cannot see (a caller on hold): not idle."""
+        self._timers.mark_activity()
+
     async def _watch_timers(self) -> None:
         reason = await self._timers.expired()
         if reason == "idle_timeout":

@@ -104,9 +104,7 @@ class PostCallEvents:
             "turns": session.total_turns,
             "transcript": [_turn_view(turn) for turn in turns],
             "tools_called": list(tools_called),
-            "transfer": (
-                {"requested": call.transfer_requested} if call and call.transfer_requested else None
-            ),
+            "transfer": await self._transfer(call),
             "recording_url": recording,
             "contact": await self._contact(session),
             "call": _call_view(call) if call is not None else None,
@@ -115,17 +113,49 @@ class PostCallEvents:
         await self.emit(assistant, "session.ended", data)
 
     async def call_transferred(
-        self, session_id: str, assistant: Assistant, *, destination: str, mode: str, outcome: str
+        self,
+        session_id: str,
+        assistant: Assistant,
+        *,
+        destination: str,
+        mode: str,
+        outcome: str,
+        destination_name: str | None = None,
+        started_at: datetime | None = None,
+        answered_at: datetime | None = None,
+        ended_at: datetime | None = None,
     ) -> None:
+        """A transfer's outcome: ``dialed`` (cold), or how a warm one ended (``accepted``,
+        ``declined``, ``no_answer``, ``busy``, ``failed``, ``caller_gone``)."""
         data = {
             "session_id": session_id,
             "assistant_id": assistant.id,
             "destination": destination,
+            "destination_name": destination_name,
             "mode": mode,
             "outcome": outcome,
             "at": _iso(self._clock.now()),
+            "started_at": _iso(started_at),
+            "answered_at": _iso(answered_at),
+            "ended_at": _iso(ended_at),
         }
         await self.emit(assistant, "call.transferred", data)
+
+    async def _transfer(self, call: Call | None) -> dict[str, Any] | None:
+        """The call's last transfer and its outcome; ``None`` if none was asked for."""
+        row = await self._store.transfers.latest(call.call_sid) if call is not None else None
+        if row is None:
+            return {"requested": True} if call is not None and call.transfer_requested else None
+        return {
+            "requested": True,
+            "mode": row.mode,
+            "destination": row.destination_number,
+            "destination_name": row.destination_name,
+            "outcome": row.state,
+            "started_at": _iso(row.started_at),
+            "answered_at": _iso(row.answered_at),
+            "ended_at": _iso(row.ended_at),
+        }
 
     async def _contact(self, session: Session) -> dict[str, Any] | None:
         if session.contact_id is None:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from gateway.sessions.failover import Failover
 from gateway.sessions.plan import AudioRoute, ClientTraits, SessionPlan, plan_session
 from gateway.sessions.session_spec import session_spec
+from gateway.sessions.transfer_spec import can_transfer, transfer_tool
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
 from kinds.clock import Clock
@@ -61,7 +62,8 @@ def failover_for(
             provider.capabilities(plan.mode),
             spec,
             plan.mode,
-            can_transfer=bool(assistant.transfer_number),
+            can_transfer=can_transfer(assistant),
+            transfer_tool=transfer_tool(assistant),
         )
         # The client keeps the formats it was planned with; the engine converts.
         own = replace(

@@ -40,6 +40,7 @@ TRANSFER_TOOL = ToolSpec(
     description="Transfer the caller to a human colleague. Say a short line first.",
     parameters={"type": "object", "properties": {"reason": {"type": "string"}}},
 )
+"""The plain tool; an assistant with named destinations offers ``transfer_spec``'s instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ def plan_session(
     mode: SessionMode,
     *,
     can_transfer: bool = False,
+    transfer_tool: ToolSpec = TRANSFER_TOOL,
 ) -> SessionPlan:
     """The plan for one session; pure, so every combination is a row in a table test."""
     inbound = _route(client, provider.input_formats)
@@ -129,7 +131,7 @@ def plan_session(
         inbound=inbound,
         outbound=outbound,
         turns=turns,
-        builtins=_builtins(client, can_transfer=can_transfer),
+        builtins=_builtins(client, transfer_tool if can_transfer else None),
         gateway_vad=turns == "gateway" or untimed,
     )
 
@@ -163,11 +165,11 @@ def _turns(
     return "client" if client.detects_turns else "gateway"
 
 
-def _builtins(client: ClientTraits, *, can_transfer: bool) -> tuple[Builtin, ...]:
+def _builtins(client: ClientTraits, transfer: ToolSpec | None) -> tuple[Builtin, ...]:
     if "end_call" in client.answers:
         found = [Builtin(END_CALL_TOOL, "client")]
     else:
         found = [Builtin(END_SESSION_TOOL, "engine", offered=False)]
-    if can_transfer and "transfer_call" in client.answers:
-        found.append(Builtin(TRANSFER_TOOL, "client"))
+    if transfer is not None and "transfer_call" in client.answers:
+        found.append(Builtin(transfer, "client"))
     return tuple(found)

@@ -97,11 +97,12 @@ ClientEvent = (
 
 # --- conversation → client ---------------------------------------------------------------------
 
-Cue = Literal["holding", "failover", "tool"]
+Cue = Literal["holding", "failover", "tool", "transfer_hold"]
 """A short prerecorded line the engine asks a client to play so the caller never hears dead
 air: ``holding`` ("one moment, please") while a provider reconnects or is slow to connect,
 ``failover`` ("sorry about that, just a moment") when the session moves to its fallback
-provider, ``tool`` ("let me check that for you") while a tool runs."""
+provider, ``tool`` ("let me check that for you") while a tool runs; ``transfer_hold`` (a soft
+chime, looped by the phone door itself) while a warm transfer rings a human."""
 
 
 class SessionClient(Protocol):

@@ -34,6 +34,7 @@ from gateway.sessions.session_spec import overrides_of, plan_mode, session_spec
 from gateway.sessions.tool_calls import WebhookHandler
 from gateway.sessions.tools import CallContext, ToolEndpoint, WebhookTools
 from gateway.sessions.transcripts import SessionTurns, TranscriptWriter
+from gateway.sessions.transfer_spec import can_transfer, transfer_tool
 from gateway.sessions.wrap_up import complete_despite_cancel
 from gateway.store import Store
 from gateway.store.models import Assistant, Session
@@ -144,7 +145,8 @@ class SessionRunner:
             provider.capabilities(mode),
             session_spec(assistant, session),
             mode,
-            can_transfer=bool(assistant.transfer_number),
+            can_transfer=can_transfer(assistant),
+            transfer_tool=transfer_tool(assistant),
         )
 
     async def _run(

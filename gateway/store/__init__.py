@@ -14,6 +14,7 @@ from gateway.store.keys import KeyRepository
 from gateway.store.numbers import PhoneNumberRepository
 from gateway.store.outbox import OutboxRepository
 from gateway.store.sessions import SessionRepository
+from gateway.store.transfers import TransferRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Store:
     numbers: PhoneNumberRepository
     calls: CallRepository
     outbox: OutboxRepository
+    transfers: TransferRepository
 
     @classmethod
     def open(cls, database_url: str) -> Store:
@@ -42,6 +44,7 @@ class Store:
             numbers=PhoneNumberRepository(db),
             calls=CallRepository(db),
             outbox=OutboxRepository(db),
+            transfers=TransferRepository(db),
         )
 
     async def migrate(self) -> None:

@@ -83,6 +83,10 @@ class Assistant(Base):
     """How long an app session waits for a resume after its socket drops; None:
     ``KURA_RESUME_GRACE_S`` (a session's own ``resume_grace_s`` overrides both)."""
     transfer_number: Mapped[str | None] = mapped_column(String(32))
+    transfer_destinations: Mapped[list[Any]] = mapped_column(default=list)
+    """Named places ``transfer_call`` may send a caller: ``[{name, number, description}]``."""
+    transfer_ring_timeout_s: Mapped[int | None] = mapped_column(Integer)
+    """How long a warm transfer rings the human; None: ``KURA_TRANSFER_RING_TIMEOUT_S``."""
     max_concurrent_calls: Mapped[int | None] = mapped_column(Integer)
     calling_hours: Mapped[dict[str, Any] | None] = mapped_column()
     """When outbound calls may be placed: ``{"start": "09:00", "end": "18:00", "time_zone":
@@ -217,6 +221,33 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+
+
+class CallTransfer(Base):
+    """One transfer the assistant asked for on a call: where to, how, and what came of it.
+
+    ``id`` is a random token: it names the transfer in the carrier's callback URLs (which
+    carry no phone number) and the conference a warm transfer bridges in."""
+
+    __tablename__ = "call_transfers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    session_id: Mapped[str] = mapped_column(String(36), index=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    """``cold`` (the caller is dialled through) or ``warm`` (the human is asked first)."""
+    destination_name: Mapped[str | None] = mapped_column(String(100))
+    destination_number: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(20))
+    """A warm transfer's state (``transfer_machine``); ``dialed`` for a cold one."""
+    leg_sid: Mapped[str | None] = mapped_column(String(64))
+    """The carrier's id of the call to the human (warm)."""
+    summary: Mapped[str | None] = mapped_column(Text)
+    """What the human hears before accepting (warm): the assistant's own summary, if it gave
+    one; stored so whichever node answers the leg's webhook can say it."""
+    started_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
 
 
 class OutboxEvent(Base):

@@ -13,6 +13,7 @@ from typing import Literal
 from gateway.sessions.events import PostCallEvents
 from gateway.store import Store
 from gateway.store.models import Call, Session
+from gateway.telephony.transfer_twiml import conference_name
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,10 @@ CUT_OFF_REASONS = frozenset({"shutdown", "node_lost", "node_restarted"})
 class AfterStream:
     """What the caller hears once the stream has closed."""
 
-    kind: Literal["goodbye", "apology", "transfer"]
+    kind: Literal["goodbye", "apology", "transfer", "conference"]
     transfer_to: str | None = None
+    conference: str | None = None
+    """A warm transfer the human accepted: the conference where they wait for the caller."""
 
 
 def cut_off(session: Session | None) -> bool:
@@ -40,7 +43,11 @@ def cut_off(session: Session | None) -> bool:
 async def transfer_number(
     store: Store, call: Call, session: Session | None, *, warn: bool
 ) -> str | None:
-    """The assistant's transfer number, if the session's assistant has one."""
+    """Where a cold transfer goes: the destination the assistant chose (its last cold
+    transfer on this call), else its transfer number, if it has one."""
+    chosen = await store.transfers.latest(call.call_sid)
+    if chosen is not None and chosen.mode == "cold":
+        return chosen.destination_number
     assistant = (
         await store.assistants.get(session.assistant_id, include_deleted=True) if session else None
     )
@@ -51,6 +58,14 @@ async def transfer_number(
             )
         return None
     return assistant.transfer_number
+
+
+async def accepted_conference(store: Store, call: Call) -> str | None:
+    """The conference of the call's warm transfer the human accepted, if it is the last one."""
+    last = await store.transfers.latest(call.call_sid)
+    if last is None or last.mode != "warm" or last.state != "accepted":
+        return None
+    return conference_name(last.id)
 
 
 async def tell_transferred(

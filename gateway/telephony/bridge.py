@@ -33,12 +33,7 @@ from gateway.sessions.port import (
     EndSession,
     Interrupt,
 )
-from gateway.sessions.protocol import (
-    ServerMessage,
-    SessionError,
-    TranscriptionUpdate,
-    TurnComplete,
-)
+from gateway.sessions.protocol import ServerMessage, SessionError, TranscriptionUpdate, TurnComplete
 from gateway.telephony.bridge_ports import (
     CallCounters,
     CarrierSocket,
@@ -191,6 +186,11 @@ class CallBridge:
         batches = self._outbound.push_carrier(f"cue-{cue}-{self._cues}", audio)
         await self._send_batches(batches + self._outbound.flush(), None)
         return len(audio) / self._audio.bytes_per_ms / 1000
+
+    async def stop_playout(self) -> None:
+        """Drop what the carrier has queued (a transfer's hold loop once the caller is back)."""
+        await self._send(ClearAudio())
+        self._outbound.clear()
 
     async def caller_speech_started(self) -> bool:
         if self._policy_decides():

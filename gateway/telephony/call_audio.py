@@ -15,7 +15,12 @@ def apology_ulaw() -> bytes:
     return resources.files("gateway.telephony").joinpath("audio/apology.ulaw").read_bytes()
 
 
-CUE_FILES = {"holding": "holding.ulaw", "failover": "bridge.ulaw", "tool": "tool.ulaw"}
+CUE_FILES = {
+    "holding": "holding.ulaw",
+    "failover": "bridge.ulaw",
+    "tool": "tool.ulaw",
+    "transfer_hold": "transfer_hold.ulaw",
+}
 """The engine's cues (``gateway.sessions.port.Cue``), each a short raw µ-law file."""
 
 

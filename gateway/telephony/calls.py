@@ -31,6 +31,7 @@ from gateway.store.keys import hash_secret
 from gateway.store.models import Assistant, Call, PhoneNumber, Session
 from gateway.telephony.after_stream import (
     AfterStream,
+    accepted_conference,
     cut_off,
     tell_transferred,
     transfer_number,
@@ -306,6 +307,10 @@ class CallService:
         call = await self._store.calls.get_by_sid(call_sid)
         if call is None:
             return AfterStream("goodbye")
+        if conference := await accepted_conference(self._store, call):
+            await self.call_over(call)
+            await self._end_session(call.session_id, "transferred")
+            return AfterStream("conference", conference=conference)
         session = await self._store.sessions.get(call.session_id)
         was_cut_off = cut_off(session)
         transfer_to = None

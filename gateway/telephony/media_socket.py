@@ -27,6 +27,8 @@ from gateway.telephony.bridge import CallBridge, ToolAnswer
 from gateway.telephony.carriers.events import StreamStarted
 from gateway.telephony.carriers.registry import Carrier, Decoder
 from gateway.telephony.service import TELEPHONY, Telephony
+from gateway.telephony.transfer_desk import TransferDesk
+from gateway.telephony.transfer_line import TransferLine
 from kinds.interruption import InterruptionSettings
 from media import denoise
 from providers.events import ToolCall
@@ -140,7 +142,12 @@ async def _run_call(
     # The call's own format, as its start announced it (checked on admission).
     capabilities = carrier.capabilities.for_call(started.audio or carrier.capabilities.audio)
     bridge = CallBridge(ws, carrier.open_codec(started), capabilities)
-    bridge.set_tools(_call_tools(telephony, session, bridge))
+    line = TransferLine(bridge, ctx.clock)  # the caller on hold while a warm transfer rings
+    desk = TransferDesk(
+        ctx, telephony, capabilities,
+        call_sid=started.call_id, session=session, bridge=bridge, line=line,
+    )  # fmt: skip
+    bridge.set_tools(_call_tools(bridge, desk))
     metrics.CALLS_ACTIVE.inc()
     try:
         assistant = await ctx.store.assistants.get(session.assistant_id, include_deleted=True)
@@ -149,17 +156,18 @@ async def _run_call(
             interruption_settings(assistant.interruption if assistant else {}),
             noise_suppression=ctx.settings.call_noise_suppression and denoise.AVAILABLE,
         )
-        reader = functools.partial(CallBridge.read_carrier, bridge)
         call_sid = started.call_id
         with tracing.span("call", session_id=session.id, call_sid=call_sid, carrier=carrier.name):
-            reason = await ctx.runner.run(session, bridge, reader, assistant=assistant)
+            reason = await ctx.runner.run(session, line, line.read, assistant=assistant)
             tracing.annotate(outcome=reason)
+        await desk.aclose()  # a transfer still ringing loses its caller: its leg is hung up
         await bridge.finish()
         if carrier.after_call is not None:
             await carrier.after_call(started, bridge.hung_up)
         log.info("call ended", extra={"session_id": session.id, "reason": reason})
         return reason
     finally:
+        await desk.aclose()
         metrics.CALLS_ACTIVE.dec()
 
 
@@ -188,19 +196,11 @@ def interruption_settings(stored: dict[str, Any]) -> InterruptionSettings:
     )
 
 
-def _call_tools(
-    telephony: Telephony, session: Session, bridge: CallBridge
-) -> dict[str, ToolAnswer]:
+def _call_tools(bridge: CallBridge, desk: TransferDesk) -> dict[str, ToolAnswer]:
     """The phone's answers to the built-ins the session plan gives a call."""
 
     async def end_call(call: ToolCall) -> dict[str, Any]:
         await bridge.end_after_response("assistant_ended")
         return {"ok": True}
 
-    async def transfer(call: ToolCall) -> dict[str, Any]:
-        if not await telephony.calls.request_transfer(session.id):
-            return {"error": "transfer is not possible on this call"}
-        await bridge.end_after_response("transferred")
-        return {"ok": True, "note": "The call is transferred when you finish speaking."}
-
-    return {"end_call": end_call, "transfer_call": transfer}
+    return {"end_call": end_call, "transfer_call": desk.answer}

@@ -28,6 +28,7 @@ from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
 from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
+from gateway.telephony.transfer_webhooks import add_transfer_routes
 from media import denoise
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(VOICE_PATH, _timed("voice", twilio_webhooks.voice))
     app.router.add_post(STATUS_PATH, _timed("status", twilio_webhooks.status))
     app.router.add_post(ACTION_PATH, _timed("action", twilio_webhooks.after_stream))
+    add_transfer_routes(app, _timed)
     app.router.add_post(outbound.ANSWER_PATH, _timed("outbound_answer", outbound_webhooks.answered))
     app.router.add_post(
         outbound.PROGRESS_PATH, _timed("outbound_status", outbound_webhooks.progress)

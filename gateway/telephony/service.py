@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -27,6 +27,7 @@ from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
+from gateway.telephony.transfer import LiveTransfers
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
 from gateway.telephony.vonage_rest import VonageVoiceApi
@@ -55,6 +56,8 @@ class Telephony:
     """``None`` when no Vonage signature secret is configured: its webhooks then answer 503."""
     vonage_api: VonageVoiceApi | None = None
     """Vonage's Voice REST API (hang-up, transfer); ``None`` without the application's key."""
+    transfers: LiveTransfers = field(default_factory=LiveTransfers)
+    """The warm transfers in play on this node, for their legs' webhooks."""
 
     async def aclose(self) -> None:
         await self.deadlines.aclose()

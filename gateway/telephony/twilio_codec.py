@@ -50,6 +50,7 @@ CAPABILITIES = CarrierCapabilities(
     clear=True,
     dtmf=True,
     frames="text",  # binary frames to Twilio are ignored (warning 31950)
+    warm_transfer=True,  # gateway.telephony.transfer: a REST-dialled leg, then a conference
 )
 
 _ENCODINGS: dict[str, AudioEncoding] = {

@@ -1,9 +1,11 @@
 """A fake Twilio REST API on loopback, which the ``twilio`` SDK is pointed at
 (``KURA_TWILIO_API_BASE_URL``), and which then drives each call as Twilio would: signed status
-callbacks, the answer webhook (whose TwiML opens the media stream), AMD verdicts.
+callbacks, the answer webhook (whose TwiML opens the media stream), AMD verdicts, a
+``<Gather>``'s key press, and the conferences that ``<Dial><Conference>`` documents join.
 
 It records every create and update request (form fields as sent, and when it got them), and
 answers as Twilio does (201 with a call resource; ``fail_next`` makes it refuse like Twilio).
+An update's ``Status`` (``canceled``, ``completed``) becomes the call's status, as on Twilio.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class PlacedCall:
     form: dict[str, str]
     received_s: float
     sequence: int = 0
+    status: str = "queued"
     updates: list[dict[str, str]] = field(default_factory=list)
     updated: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -46,6 +49,8 @@ class FakeTwilioRest:
         self.created = asyncio.Event()
         self.fail_next: int | None = None  # an HTTP status to answer the next create with
         self.stall_create_s = 0.0
+        self.conferences: dict[str, list[str]] = {}
+        """Each conference's participants (CallSids), in the order they joined."""
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -90,6 +95,11 @@ class FakeTwilioRest:
         placed = self.by_sid.get(request.match_info["sid"])
         if placed is None:
             return web.json_response({"code": 20404, "message": "not found"}, status=404)
+        if form.get("Status") in ("canceled", "completed"):
+            if form["Status"] == "canceled" and placed.status not in ("queued", "ringing"):
+                # Twilio cancels only a call that is not answered yet (error 21220)
+                return web.json_response({"code": 21220, "message": "not ringing"}, status=400)
+            placed.status = form["Status"]
         form["_received_s"] = str(time.perf_counter())
         placed.updates.append(form)
         placed.updated.set()
@@ -119,6 +129,7 @@ class FakeTwilioRest:
 
     async def status(self, call: PlacedCall, status: str, **extra: str) -> int:
         call.sequence += 1
+        call.status = status
         fields = self._fields(call, CallStatus=status, SequenceNumber=str(call.sequence), **extra)
         response = await self._post(call.form["StatusCallback"], fields)
         return response.status
@@ -128,6 +139,33 @@ class FakeTwilioRest:
         response = await self._post(call.form["Url"], self._fields(call, CallStatus="in-progress"))
         assert response.status == 200, await response.text()
         return ElementTree.fromstring(await response.text())  # noqa: S314 - the gateway's
+
+    async def press(
+        self, call: PlacedCall, document: ElementTree.Element, digits: str
+    ) -> ElementTree.Element:
+        """Keys pressed during ``document``'s ``<Gather>`` (``""``: it timed out, and with
+        ``actionOnEmptyResult`` the action is requested with no digits); the action's TwiML.
+        A ``<Dial><Conference>`` in it joins the call to that conference."""
+        gather = document.find("Gather")
+        assert gather is not None, "no <Gather> to press keys in"
+        if not digits:
+            assert gather.attrib.get("actionOnEmptyResult") == "true"
+        fields = self._fields(call, CallStatus="in-progress", Digits=digits)
+        if digits:
+            fields["FinishedOnKey"] = ""
+        response = await self._post(gather.attrib["action"], fields)
+        assert response.status == 200, await response.text()
+        answer = ElementTree.fromstring(await response.text())  # noqa: S314 - the gateway's
+        self.join(call.sid, answer)
+        return answer
+
+    def join(self, call_sid: str, document: ElementTree.Element) -> str | None:
+        """Follow ``document`` as Twilio would into ``<Dial><Conference>``: the name joined."""
+        conference = document.find("./Dial/Conference")
+        if conference is None or conference.text is None:
+            return None
+        self.conferences.setdefault(conference.text, []).append(call_sid)
+        return conference.text
 
     async def machine_verdict(self, call: PlacedCall, answered_by: str) -> int:
         fields = self._fields(call, AnsweredBy=answered_by, MachineDetectionDuration="2100")

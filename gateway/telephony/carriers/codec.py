@@ -36,6 +36,9 @@ class CarrierCapabilities:
     max_frame_size: int = 64 * 1024
     """Bytes of the largest frame accepted; a larger one closes the media socket with 1009.
     Every carrier's frames are a few hundred bytes; 64 KiB leaves room and bounds the work."""
+    warm_transfer: bool = False
+    """Kura can hold the caller, ring a human and bridge the two (Twilio's REST API and
+    conferences); without it a warm ``transfer_call`` falls back to a cold one."""
     formats: tuple[AudioFormat, ...] = ()
     """Every format a call's start event may announce, read per call (Telnyx: PCMU, PCMA or L16
     as the leg negotiated); empty: ``audio`` only."""

@@ -33,9 +33,13 @@ async def test_a_cold_transfer_is_told_once(
         "session_id": session_id,
         "assistant_id": 1,
         "destination": "+15550003333",
+        "destination_name": None,
         "mode": "cold",
         "outcome": "dialed",
         "at": event["data"]["at"],
+        "started_at": None,
+        "answered_at": None,
+        "ended_at": None,
     }
     async with gw.ctx.store.engine.connect() as db:
         stored = await db.scalar(select(func.count()).select_from(OutboxEvent))
