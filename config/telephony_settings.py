@@ -62,7 +62,15 @@ class TelephonySettings(BaseSettings):
         "webhook signatures (SignalWire webhooks answer 503 without it).",
     )
     signalwire_space_url: str | None = Field(
-        default=None, description="SignalWire space URL, such as `example.signalwire.com`."
+        default=None,
+        description="SignalWire space URL, such as `example.signalwire.com` (a full "
+        "`http(s)://` URL is taken as given: a loopback fake in tests); outbound calls are "
+        "placed through its LaML REST API.",
+    )
+    signalwire_api_token: SecretStr | None = Field(
+        default=None,
+        description="SignalWire API token (`PT…`, not the Signing Key): with the project ID "
+        "and space URL, places and hangs up outbound calls.",
     )
     vonage_signature_secret: SecretStr | None = Field(
         default=None,

@@ -13,7 +13,6 @@ from aiohttp import web
 from gateway import metrics, tracing
 from gateway.context import CONTEXT
 from gateway.telephony import (
-    outbound,
     outbound_webhooks,
     plivo_signatures,
     plivo_webhooks,
@@ -69,13 +68,11 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(VOICE_PATH, _timed("voice", twilio_webhooks.voice))
     app.router.add_post(STATUS_PATH, _timed("status", twilio_webhooks.status))
     app.router.add_post(ACTION_PATH, _timed("action", twilio_webhooks.after_stream))
-    app.router.add_post(outbound.ANSWER_PATH, _timed("outbound_answer", outbound_webhooks.answered))
-    app.router.add_post(
-        outbound.PROGRESS_PATH, _timed("outbound_status", outbound_webhooks.progress)
-    )
-    app.router.add_post(
-        outbound.AMD_PATH, _timed("outbound_amd", outbound_webhooks.machine_verdict)
-    )
+    for door in outbound_webhooks.OUTBOUND_DOORS:
+        carrier, paths = door.door.carrier, door.paths
+        app.router.add_post(paths.answer, _timed("outbound_answer", door.answered, carrier))
+        app.router.add_post(paths.status, _timed("outbound_status", door.progress, carrier))
+        app.router.add_post(paths.amd, _timed("outbound_amd", door.machine_verdict, carrier))
     app.cleanup_ctx.append(_telephony_lifecycle)
     if telephony.telnyx is None:
         log.warning("telnyx webhooks will answer 503: KURA_TELNYX_PUBLIC_KEY is not set")

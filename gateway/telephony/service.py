@@ -21,11 +21,13 @@ from gateway.telephony.carriers.registry import (
     HandshakeCheck,
     carrier_registry,
 )
+from gateway.telephony.compat_dialer import CompatDialer, OutboundPaths, compat_capabilities
+from gateway.telephony.dialing import CarrierDialer
 from gateway.telephony.late_work import LateWork
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_signatures import PlivoSignatures
-from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
+from gateway.telephony.signatures import SIGNATURE_HEADER, TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
@@ -58,8 +60,8 @@ class Telephony:
 
     async def aclose(self) -> None:
         await self.deadlines.aclose()
-        if self.outbound.rest is not None:
-            await self.outbound.rest.aclose()
+        for dialer in self.outbound.dialers.values():
+            await dialer.aclose()
         if self.vonage_api is not None:
             await self.vonage_api.close()
 
@@ -182,6 +184,35 @@ def _token_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"kura-media-token-key|" + "|".join(secrets_in_use).encode()).digest()
 
 
+DIAL_HINTS = {
+    "twilio": "KURA_TWILIO_ACCOUNT_SID and KURA_TWILIO_AUTH_TOKEN",
+    "signalwire": f"{signalwire.REST_HINT}, and KURA_SIGNALWIRE_TOKEN for its callbacks",
+}
+"""The carriers that place outbound calls, and the settings each needs."""
+
+
+def _dialers(
+    settings: Settings,
+    twilio: TwilioSignatures | None,
+    signalwire_signatures: TwilioSignatures | None,
+) -> dict[str, CarrierDialer]:
+    """A dialer for each carrier configured both to place calls and to check callbacks."""
+    dialers: dict[str, CarrierDialer] = {}
+    twilio_rest = TwilioRest.from_settings(settings)
+    if twilio_rest is not None and twilio is not None:
+        dialers["twilio"] = CompatDialer(
+            twilio_rest, twilio, OutboundPaths(TWILIO_PREFIX),
+            compat_capabilities("twilio", "Twilio"),
+        )  # fmt: skip
+    signalwire_rest = signalwire.rest_client(settings)
+    if signalwire_rest is not None and signalwire_signatures is not None:
+        dialers["signalwire"] = CompatDialer(
+            signalwire_rest, signalwire_signatures, OutboundPaths(signalwire.SIGNALWIRE_PREFIX),
+            compat_capabilities("signalwire", "SignalWire"),
+        )  # fmt: skip
+    return dialers
+
+
 def build_telephony(ctx: GatewayContext) -> Telephony:
     settings = ctx.settings
     deadlines = CallDeadlines(ctx.clock)
@@ -221,7 +252,7 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     )
     outbound = OutboundCalls(
         ctx.store, ctx.sessions, calls, ctx.clock,
-        rest=TwilioRest.from_settings(settings), signatures=signatures,
+        dialers=_dialers(settings, signatures, signalwire_signatures), dial_hints=DIAL_HINTS,
         retry_after_s=settings.call_limit_retry_after_s,
     )  # fmt: skip
     progress = OutboundProgress(
