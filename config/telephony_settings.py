@@ -40,6 +40,11 @@ class TelephonySettings(BaseSettings):
         description="Telnyx API key; also keys the Telnyx calls' media tokens so that every "
         "node issues the same ones.",
     )
+    telnyx_connection_id: str | None = Field(
+        default=None,
+        description="Telnyx Call Control application (connection) id: with the API key and "
+        "the public key, outbound calls are placed through Call Control (`POST /v2/calls`).",
+    )
     telnyx_stream_codec: Literal["PCMU", "PCMA"] = Field(
         default="PCMU",
         description="The codec a Telnyx TeXML call streams in, both ways: `PCMA` for numbers "
@@ -125,6 +130,12 @@ class TelephonySettings(BaseSettings):
         "loopback fake in tests); needs `KURA_TWILIO_ACCOUNT_SID` and the auth token.",
     )
 
+    telnyx_api_base_url: str = Field(
+        default="https://api.telnyx.com",
+        description="Base URL of Telnyx's REST API (Call Control), used to place, stream and "
+        "hang up outbound calls (a loopback fake in tests).",
+    )
+
     # Calls (outbound and limits)
     max_concurrent_calls: int | None = Field(
         default=None,
@@ -157,10 +168,10 @@ class TelephonySettings(BaseSettings):
         "numbers (refused by default).",
     )
 
-    @field_validator("twilio_api_base_url")
+    @field_validator("twilio_api_base_url", "telnyx_api_base_url")
     @classmethod
     def _api_base_url(cls, value: str) -> str:
-        if problem := url_problem(value, ("https", "http"), "https://api.twilio.com"):
+        if problem := url_problem(value, ("https", "http"), "https://api.example.com"):
             raise ValueError(problem)
         return value.rstrip("/")
 

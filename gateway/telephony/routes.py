@@ -17,6 +17,7 @@ from gateway.telephony import (
     plivo_signatures,
     plivo_webhooks,
     signalwire,
+    telnyx_outbound,
     telnyx_signatures,
     telnyx_webhooks,
     twilio_webhooks,
@@ -27,6 +28,7 @@ from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
 from gateway.telephony.service import TELEPHONY, build_telephony
 from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
+from gateway.telephony.telnyx_dialer import TELNYX_OUTBOUND_EVENTS_PATH
 from media import denoise
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,9 @@ def add_telephony_routes(app: web.Application) -> None:
     )
     app.router.add_post(
         telnyx_signatures.STATUS_PATH, _timed("status", telnyx_webhooks.status, "telnyx")
+    )
+    app.router.add_post(
+        TELNYX_OUTBOUND_EVENTS_PATH, _timed("outbound_events", telnyx_outbound.events, "telnyx")
     )
     _add_compat_routes(app)
     _add_vonage_routes(app)

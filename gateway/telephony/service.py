@@ -28,6 +28,8 @@ from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TWILIO_PREFIX, TwilioSignatures
+from gateway.telephony.telnyx_dialer import TelnyxDialer, telnyx_after_call
+from gateway.telephony.telnyx_rest import TelnyxCallControl
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
@@ -88,7 +90,7 @@ def twilio_carrier(signatures: TwilioSignatures | None) -> Carrier:
     )
 
 
-def telnyx_carrier(signatures: TelnyxSignatures | None) -> Carrier:
+def telnyx_carrier(signatures: TelnyxSignatures | None, after_call: AfterCall) -> Carrier:
     """Telnyx media streaming. Its WebSocket upgrade carries no signature (a Call Control
     ``stream_auth_token`` header exists, but TeXML's ``<Stream>`` has none), so the proof is
     the single-use media token in the start event's custom parameters, checked before any
@@ -106,6 +108,7 @@ def telnyx_carrier(signatures: TelnyxSignatures | None) -> Carrier:
         handshake=check,
         title="Telnyx",
         config_hint="KURA_TELNYX_PUBLIC_KEY",
+        after_call=after_call,
     )
 
 
@@ -187,6 +190,7 @@ def _token_key(settings: Settings) -> bytes:
 DIAL_HINTS = {
     "twilio": "KURA_TWILIO_ACCOUNT_SID and KURA_TWILIO_AUTH_TOKEN",
     "signalwire": f"{signalwire.REST_HINT}, and KURA_SIGNALWIRE_TOKEN for its callbacks",
+    "telnyx": "KURA_TELNYX_API_KEY, KURA_TELNYX_CONNECTION_ID and KURA_TELNYX_PUBLIC_KEY",
 }
 """The carriers that place outbound calls, and the settings each needs."""
 
@@ -195,6 +199,7 @@ def _dialers(
     settings: Settings,
     twilio: TwilioSignatures | None,
     signalwire_signatures: TwilioSignatures | None,
+    telnyx: TelnyxSignatures | None,
 ) -> dict[str, CarrierDialer]:
     """A dialer for each carrier configured both to place calls and to check callbacks."""
     dialers: dict[str, CarrierDialer] = {}
@@ -209,6 +214,13 @@ def _dialers(
         dialers["signalwire"] = CompatDialer(
             signalwire_rest, signalwire_signatures, OutboundPaths(signalwire.SIGNALWIRE_PREFIX),
             compat_capabilities("signalwire", "SignalWire"),
+        )  # fmt: skip
+    key = settings.telnyx_api_key
+    if key and key.get_secret_value() and settings.telnyx_connection_id and telnyx is not None:
+        dialers["telnyx"] = TelnyxDialer(
+            TelnyxCallControl(key.get_secret_value(), settings.telnyx_api_base_url),
+            settings.telnyx_connection_id, settings.effective_public_url, telnyx.media_url(),
+            settings.telnyx_stream_codec,
         )  # fmt: skip
     return dialers
 
@@ -243,16 +255,17 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
             key, settings.effective_public_url,
             prefix=signalwire.SIGNALWIRE_PREFIX, headers=signalwire.SIGNATURE_HEADERS,
         )  # fmt: skip
+    dialers = _dialers(settings, signatures, signalwire_signatures, telnyx)
     carriers = carrier_registry(
         twilio_carrier(signatures),
-        telnyx_carrier(telnyx),
+        telnyx_carrier(telnyx, telnyx_after_call(calls, ctx.store, dialers)),
         signalwire_carrier(signalwire_signatures),
         plivo_carrier(plivo),
         vonage_carrier(vonage, vonage_after_call(calls, ctx.store, vonage_api)),
     )
     outbound = OutboundCalls(
         ctx.store, ctx.sessions, calls, ctx.clock,
-        dialers=_dialers(settings, signatures, signalwire_signatures), dial_hints=DIAL_HINTS,
+        dialers=dialers, dial_hints=DIAL_HINTS,
         retry_after_s=settings.call_limit_retry_after_s,
     )  # fmt: skip
     progress = OutboundProgress(
