@@ -136,6 +136,12 @@ class TelephonySettings(BaseSettings):
         "hang up outbound calls (a loopback fake in tests).",
     )
 
+    plivo_api_base_url: str = Field(
+        default="https://api.plivo.com",
+        description="Base URL of Plivo's REST API, used to place and hang up outbound calls "
+        "(a loopback fake in tests); needs `KURA_PLIVO_AUTH_ID` and the auth token.",
+    )
+
     # Calls (outbound and limits)
     max_concurrent_calls: int | None = Field(
         default=None,
@@ -168,7 +174,7 @@ class TelephonySettings(BaseSettings):
         "numbers (refused by default).",
     )
 
-    @field_validator("twilio_api_base_url", "telnyx_api_base_url")
+    @field_validator("twilio_api_base_url", "telnyx_api_base_url", "plivo_api_base_url")
     @classmethod
     def _api_base_url(cls, value: str) -> str:
         if problem := url_problem(value, ("https", "http"), "https://api.example.com"):

@@ -73,6 +73,15 @@ class OutboundProgress:
             raise Forbidden("this callback names another call")
         return call
 
+    async def adopt(self, session_id: str, request_id: str, call_id: str, carrier: str) -> None:
+        """A carrier that answers a dial with a request id and names the call itself in its
+        callbacks (Plivo): the call moves from the one id to the other, once."""
+        call = await self._store.calls.get_by_session(session_id)
+        if call is None or call.carrier != carrier or not request_id:
+            return
+        if call.call_sid == request_id and request_id != call_id:
+            await self._store.calls.bind_sid(call.id, request_id, call_id, self._clock.now())
+
     async def answered(self, session_id: str, call_sid: str, carrier: str = "twilio") -> CallAnswer:
         """The callee picked up: the stream's TwiML with a fresh single-use token, and the
         call's hard deadline armed from now."""

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def _session_of(request: web.Request) -> str:
+def session_of(request: web.Request) -> str:
+    """The session id a callback URL names (in its signed query string); 403 if none."""
     session_id = request.query.get("session", "")
     if not SESSION_ID.match(session_id):
         raise Forbidden("callback URL names no call")
@@ -52,7 +53,7 @@ class OutboundDoor:
     async def _signed(self, request: web.Request) -> tuple[MultiDictProxy[str], str, str]:
         """The form, the session named by the URL and the CallSid, once the signature holds."""
         form = await self.door.signed_form(request)
-        session_id = _session_of(request)
+        session_id = session_of(request)
         call_sid = form_fields.call_sid(form, self.door.call_sid)
         tracing.annotate(call_sid=call_sid, session_id=session_id)
         return form, session_id, call_sid

@@ -14,6 +14,7 @@ from gateway import metrics, tracing
 from gateway.context import CONTEXT
 from gateway.telephony import (
     outbound_webhooks,
+    plivo_outbound,
     plivo_signatures,
     plivo_webhooks,
     signalwire,
@@ -25,6 +26,7 @@ from gateway.telephony import (
     vonage_webhooks,
 )
 from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
+from gateway.telephony.plivo_dialer import PLIVO_PATHS
 from gateway.telephony.service import TELEPHONY, build_telephony
 from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
@@ -111,6 +113,9 @@ def _add_compat_routes(app: web.Application) -> None:
         ("voice", plivo_signatures.VOICE_PATH, plivo_webhooks.voice),
         ("status", plivo_signatures.STATUS_PATH, plivo_webhooks.status),
         ("action", plivo_signatures.ACTION_PATH, plivo_webhooks.after_stream),
+        ("outbound_answer", PLIVO_PATHS.answer, plivo_outbound.answered),
+        ("outbound_status", PLIVO_PATHS.status, plivo_outbound.progress),
+        ("outbound_amd", PLIVO_PATHS.amd, plivo_outbound.machine_verdict),
     ):
         app.router.add_post(path, _timed(name, handler, "plivo"))
 

@@ -26,6 +26,7 @@ from gateway.telephony.dialing import CarrierDialer
 from gateway.telephony.late_work import LateWork
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
+from gateway.telephony.plivo_dialer import PlivoDialer
 from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.telnyx_dialer import TelnyxDialer, telnyx_after_call
@@ -191,6 +192,7 @@ DIAL_HINTS = {
     "twilio": "KURA_TWILIO_ACCOUNT_SID and KURA_TWILIO_AUTH_TOKEN",
     "signalwire": f"{signalwire.REST_HINT}, and KURA_SIGNALWIRE_TOKEN for its callbacks",
     "telnyx": "KURA_TELNYX_API_KEY, KURA_TELNYX_CONNECTION_ID and KURA_TELNYX_PUBLIC_KEY",
+    "plivo": "KURA_PLIVO_AUTH_ID and KURA_PLIVO_AUTH_TOKEN",
 }
 """The carriers that place outbound calls, and the settings each needs."""
 
@@ -200,6 +202,7 @@ def _dialers(
     twilio: TwilioSignatures | None,
     signalwire_signatures: TwilioSignatures | None,
     telnyx: TelnyxSignatures | None,
+    plivo: PlivoSignatures | None,
 ) -> dict[str, CarrierDialer]:
     """A dialer for each carrier configured both to place calls and to check callbacks."""
     dialers: dict[str, CarrierDialer] = {}
@@ -221,6 +224,12 @@ def _dialers(
             TelnyxCallControl(key.get_secret_value(), settings.telnyx_api_base_url),
             settings.telnyx_connection_id, settings.effective_public_url, telnyx.media_url(),
             settings.telnyx_stream_codec,
+        )  # fmt: skip
+    plivo_token = settings.plivo_auth_token
+    if settings.plivo_auth_id and plivo_token is not None and plivo is not None:
+        dialers["plivo"] = PlivoDialer(
+            settings.plivo_auth_id, plivo_token.get_secret_value(),
+            settings.plivo_api_base_url, plivo,
         )  # fmt: skip
     return dialers
 
@@ -255,7 +264,7 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
             key, settings.effective_public_url,
             prefix=signalwire.SIGNALWIRE_PREFIX, headers=signalwire.SIGNATURE_HEADERS,
         )  # fmt: skip
-    dialers = _dialers(settings, signatures, signalwire_signatures, telnyx)
+    dialers = _dialers(settings, signatures, signalwire_signatures, telnyx, plivo)
     carriers = carrier_registry(
         twilio_carrier(signatures),
         telnyx_carrier(telnyx, telnyx_after_call(calls, ctx.store, dialers)),
