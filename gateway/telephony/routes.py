@@ -22,6 +22,7 @@ from gateway.telephony import (
     telnyx_signatures,
     telnyx_webhooks,
     twilio_webhooks,
+    vonage_outbound,
     vonage_signatures,
     vonage_webhooks,
 )
@@ -31,6 +32,7 @@ from gateway.telephony.service import TELEPHONY, build_telephony
 from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
 from gateway.telephony.telnyx_dialer import TELNYX_OUTBOUND_EVENTS_PATH
+from gateway.telephony.vonage_dialer import VONAGE_PATHS
 from media import denoise
 
 log = logging.getLogger(__name__)
@@ -142,4 +144,10 @@ def _add_vonage_routes(app: web.Application) -> None:
     app.router.add_post(vonage_signatures.VOICE_PATH, voice)
     app.router.add_post(
         vonage_signatures.STATUS_PATH, _timed("status", vonage_webhooks.status, "vonage")
+    )
+    answer = _timed("outbound_answer", vonage_outbound.answered, "vonage")
+    app.router.add_get(VONAGE_PATHS.answer, answer)
+    app.router.add_post(VONAGE_PATHS.answer, answer)
+    app.router.add_post(
+        VONAGE_PATHS.status, _timed("outbound_status", vonage_outbound.progress, "vonage")
     )

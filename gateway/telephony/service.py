@@ -34,6 +34,7 @@ from gateway.telephony.telnyx_rest import TelnyxCallControl
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
+from gateway.telephony.vonage_dialer import VonageDialer
 from gateway.telephony.vonage_rest import VonageVoiceApi
 from gateway.telephony.vonage_signatures import VonageSignatures
 
@@ -193,6 +194,8 @@ DIAL_HINTS = {
     "signalwire": f"{signalwire.REST_HINT}, and KURA_SIGNALWIRE_TOKEN for its callbacks",
     "telnyx": "KURA_TELNYX_API_KEY, KURA_TELNYX_CONNECTION_ID and KURA_TELNYX_PUBLIC_KEY",
     "plivo": "KURA_PLIVO_AUTH_ID and KURA_PLIVO_AUTH_TOKEN",
+    "vonage": "KURA_VONAGE_APPLICATION_ID, KURA_VONAGE_PRIVATE_KEY_PATH and "
+    "KURA_VONAGE_SIGNATURE_SECRET",
 }
 """The carriers that place outbound calls, and the settings each needs."""
 
@@ -203,6 +206,7 @@ def _dialers(
     signalwire_signatures: TwilioSignatures | None,
     telnyx: TelnyxSignatures | None,
     plivo: PlivoSignatures | None,
+    vonage: tuple[VonageVoiceApi | None, VonageSignatures | None],
 ) -> dict[str, CarrierDialer]:
     """A dialer for each carrier configured both to place calls and to check callbacks."""
     dialers: dict[str, CarrierDialer] = {}
@@ -231,6 +235,9 @@ def _dialers(
             settings.plivo_auth_id, plivo_token.get_secret_value(),
             settings.plivo_api_base_url, plivo,
         )  # fmt: skip
+    vonage_api, vonage_signatures = vonage
+    if vonage_api is not None and vonage_signatures is not None:
+        dialers["vonage"] = VonageDialer(vonage_api, settings.effective_public_url)
     return dialers
 
 
@@ -264,7 +271,9 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
             key, settings.effective_public_url,
             prefix=signalwire.SIGNALWIRE_PREFIX, headers=signalwire.SIGNATURE_HEADERS,
         )  # fmt: skip
-    dialers = _dialers(settings, signatures, signalwire_signatures, telnyx, plivo)
+    dialers = _dialers(
+        settings, signatures, signalwire_signatures, telnyx, plivo, (vonage_api, vonage)
+    )
     carriers = carrier_registry(
         twilio_carrier(signatures),
         telnyx_carrier(telnyx, telnyx_after_call(calls, ctx.store, dialers)),
