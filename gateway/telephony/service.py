@@ -264,13 +264,7 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     vonage = VonageSignatures.from_settings(settings, ctx.clock)
     vonage_api = VonageVoiceApi.from_settings(settings, ctx.clock)
     plivo = PlivoSignatures.from_settings(settings)
-    key = signalwire.signing_key(settings)
-    signalwire_signatures = None
-    if key is not None:
-        signalwire_signatures = TwilioSignatures(
-            key, settings.effective_public_url,
-            prefix=signalwire.SIGNALWIRE_PREFIX, headers=signalwire.SIGNATURE_HEADERS,
-        )  # fmt: skip
+    signalwire_signatures = signalwire.signatures(settings)
     dialers = _dialers(
         settings, signatures, signalwire_signatures, telnyx, plivo, (vonage_api, vonage)
     )

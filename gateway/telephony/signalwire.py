@@ -17,6 +17,7 @@ import re
 from config import Settings
 from gateway.telephony import twilio_codec
 from gateway.telephony.carriers.codec import CarrierCapabilities
+from gateway.telephony.signatures import TwilioSignatures
 from gateway.telephony.twilio_rest import TwilioRest
 from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMU_8K
 
@@ -53,6 +54,17 @@ def signing_key(settings: Settings) -> str | None:
     if token is None or not token.get_secret_value():
         return None
     return token.get_secret_value()
+
+
+def signatures(settings: Settings) -> TwilioSignatures | None:
+    """Twilio's algorithm keyed by the Signing Key, on SignalWire's paths and headers; ``None``
+    without the key."""
+    key = signing_key(settings)
+    if key is None:
+        return None
+    return TwilioSignatures(
+        key, settings.effective_public_url, prefix=SIGNALWIRE_PREFIX, headers=SIGNATURE_HEADERS
+    )
 
 
 def rest_client(settings: Settings) -> TwilioRest | None:
