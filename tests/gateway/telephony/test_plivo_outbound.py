@@ -20,6 +20,7 @@ from tests.fakes.plivo_rest import FakePlivoRest, PlivoCall
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.telephony.conftest import PUBLIC_URL
 from tests.gateway.telephony.outbound_fixtures import CALLEE
+from tests.gateway.telephony.outbound_kit import OutboundLine, route_number
 from tests.gateway.telephony.test_media_stream import AGENT_PCM_100MS
 
 AUTH_ID = "MA000000000000000001"
@@ -27,24 +28,13 @@ TOKEN = "plivo_outbound_test_token"
 NUMBER = "+445550004444"
 
 
-class Line:
+class Line(OutboundLine):
     def __init__(self, gateway: Gateway, carrier: FakePlivoRest, assistant_id: int) -> None:
-        self.gateway, self.carrier, self.assistant_id = gateway, carrier, assistant_id
-
-    async def post_call(self, **body: Any) -> aiohttp.ClientResponse:
-        body = {"assistant_id": self.assistant_id, "to": CALLEE, "from": NUMBER, **body}
-        return await self.gateway.request("POST", "/api/v1/calls", json=body)
+        super().__init__(gateway, NUMBER, assistant_id)
+        self.carrier = carrier
 
     async def place(self, **body: Any) -> tuple[dict[str, Any], PlivoCall]:
-        response = await self.post_call(**body)
-        assert response.status == 201, await response.text()
-        return await response.json(), self.carrier.calls[-1]
-
-    async def view(self, call_id: int) -> dict[str, Any]:
-        response = await self.gateway.request("GET", f"/api/v1/calls/{call_id}")
-        assert response.status == 200
-        data: dict[str, Any] = await response.json()
-        return data
+        return await self.create(**body), self.carrier.calls[-1]
 
     async def open_stream(self, call: PlivoCall) -> FakePlivoStream:
         document = await self.carrier.answer(call)
@@ -54,9 +44,6 @@ class Line:
             self.gateway.http, self.gateway.url, stream.text, call_uuid=call.call_uuid,
             extra_headers=stream.attrib["extraHeaders"],
         )  # fmt: skip
-
-    async def slots(self) -> int:
-        return await self.gateway.ctx.shared.slots.count("global")
 
 
 async def _line(tmp_path: Path, **settings: Any) -> AsyncIterator[Line]:
@@ -69,12 +56,7 @@ async def _line(tmp_path: Path, **settings: Any) -> AsyncIterator[Line]:
                 plivo_api_base_url=carrier.url, public_url=PUBLIC_URL, **settings,
             ):  # fmt: skip
                 carrier.gateway_url = gw.url
-                assistant_id = await gw.use_scripted_assistant()
-                await gw.ctx.store.numbers.create(
-                    {"number": NUMBER, "assistant_id": assistant_id, "carrier": "plivo"},
-                    gw.clock.now(),
-                )
-                yield Line(gw, carrier, assistant_id)
+                yield Line(gw, carrier, await route_number(gw, NUMBER, "plivo"))
         finally:
             await carrier.aclose()
 
@@ -141,9 +123,7 @@ async def test_unanswered_calls_end_and_free_their_slot(
 ) -> None:
     created, call = await line.place()
     assert await line.carrier.status(call, plivo_status, Event="Hangup", Duration="0") == 200
-    view = await line.view(created["id"])
-    assert (view["status"], view["end_reason"]) == (status, status.replace("-", "_"))
-    assert await line.slots() == 0
+    await line.assert_ended(created["id"], status)
 
 
 async def test_a_machine_is_hung_up_on_by_call_uuid(line: Line) -> None:
@@ -161,16 +141,16 @@ async def test_a_machine_is_hung_up_on_by_call_uuid(line: Line) -> None:
 
 async def test_a_call_hung_up_before_any_callback_is_cancelled_by_its_request(line: Line) -> None:
     created, call = await line.place()
-    response = await line.gateway.request("DELETE", f"/api/v1/calls/{created['id']}")
-    assert response.status == 200, await response.text()
+    await line.hang_up(created["id"])
     await asyncio.wait_for(call.hung_up.wait(), 5)
     assert call.deleted == [("Request", call.request_uuid)]
 
 
 async def test_leave_message_is_refused_with_422(line: Line) -> None:
-    response = await line.post_call(machine_detection="leave_message", voicemail_message="Hi")
-    assert response.status == 422
-    assert "Plivo calls cannot use 'leave_message'" in await response.text()
+    await line.assert_refused(
+        422, "Plivo calls cannot use 'leave_message'",
+        machine_detection="leave_message", voicemail_message="Hi",
+    )  # fmt: skip
     assert line.carrier.calls == []
 
 
@@ -189,14 +169,9 @@ async def test_forged_callbacks_are_refused(line: Line) -> None:
 
 async def test_a_refused_dial_is_502_and_frees_the_slot(line: Line) -> None:
     line.carrier.fail_next = 400
-    response = await line.post_call()
-    assert response.status == 502
-    assert "Plivo status 400" in await response.text()
-    assert await line.slots() == 0
+    await line.assert_refused(502, "Plivo status 400")
 
 
 async def test_without_an_auth_id_calls_get_503_naming_the_settings(tmp_path: Path) -> None:
     async for made in _line(tmp_path):
-        response = await made.post_call()
-        assert response.status == 503
-        assert "KURA_PLIVO_AUTH_ID" in await response.text()
+        await made.assert_refused(503, "KURA_PLIVO_AUTH_ID")

@@ -21,30 +21,20 @@ from tests.fakes.telnyx_rest import DialedCall, FakeTelnyxRest
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.telephony.conftest import PUBLIC_URL, TELNYX_KEY, TELNYX_PUBLIC_KEY
 from tests.gateway.telephony.outbound_fixtures import CALLEE, until
+from tests.gateway.telephony.outbound_kit import OutboundLine, route_number
 from tests.gateway.telephony.test_media_stream import AGENT_PCM_100MS
 
 NUMBER = "+445550003333"
 CONNECTION_ID = "1494404757140276705"
 
 
-class Line:
+class Line(OutboundLine):
     def __init__(self, gateway: Gateway, carrier: FakeTelnyxRest, assistant_id: int) -> None:
-        self.gateway, self.carrier, self.assistant_id = gateway, carrier, assistant_id
-
-    async def post_call(self, **body: Any) -> aiohttp.ClientResponse:
-        body = {"assistant_id": self.assistant_id, "to": CALLEE, "from": NUMBER, **body}
-        return await self.gateway.request("POST", "/api/v1/calls", json=body)
+        super().__init__(gateway, NUMBER, assistant_id)
+        self.carrier = carrier
 
     async def place(self, **body: Any) -> tuple[dict[str, Any], DialedCall]:
-        response = await self.post_call(**body)
-        assert response.status == 201, await response.text()
-        return await response.json(), self.carrier.calls[-1]
-
-    async def view(self, call_id: int) -> dict[str, Any]:
-        response = await self.gateway.request("GET", f"/api/v1/calls/{call_id}")
-        assert response.status == 200
-        data: dict[str, Any] = await response.json()
-        return data
+        return await self.create(**body), self.carrier.calls[-1]
 
     async def open_stream(self, call: DialedCall) -> FakeTelnyxStream:
         started = await self.carrier.answer(call)
@@ -53,9 +43,6 @@ class Line:
             self.gateway.http, self.gateway.url, started["stream_url"],
             call_sid=call.call_control_id, parameters=parameters,
         )  # fmt: skip
-
-    async def slots(self) -> int:
-        return await self.gateway.ctx.shared.slots.count("global")
 
 
 async def _line(tmp_path: Path, **settings: Any) -> AsyncIterator[Line]:
@@ -69,12 +56,7 @@ async def _line(tmp_path: Path, **settings: Any) -> AsyncIterator[Line]:
                 public_url=PUBLIC_URL, **settings,
             ):  # fmt: skip
                 carrier.gateway_url = gw.url
-                assistant_id = await gw.use_scripted_assistant()
-                await gw.ctx.store.numbers.create(
-                    {"number": NUMBER, "assistant_id": assistant_id, "carrier": "telnyx"},
-                    gw.clock.now(),
-                )
-                yield Line(gw, carrier, assistant_id)
+                yield Line(gw, carrier, await route_number(gw, NUMBER, "telnyx"))
         finally:
             await carrier.aclose()
 
@@ -137,11 +119,7 @@ async def test_unanswered_calls_end_and_free_their_slot(
     created, call = await line.place()
     await line.carrier.event(call, "call.initiated", state="bridging")
     assert await line.carrier.event(call, "call.hangup", hangup_cause=cause) == 200
-    view = await line.view(created["id"])
-    assert (view["status"], view["end_reason"]) == (status, status.replace("-", "_"))
-    session = await line.gateway.ctx.store.sessions.get(created["session_id"])
-    assert session is not None and session.end_reason == "call_" + status.replace("-", "_")
-    assert await line.slots() == 0
+    await line.assert_ended(created["id"], status)
 
 
 async def test_a_machine_is_hung_up_on(line: Line) -> None:
@@ -154,21 +132,19 @@ async def test_a_machine_is_hung_up_on(line: Line) -> None:
 
 
 async def test_leave_message_is_refused_with_422_before_dialling(line: Line) -> None:
-    response = await line.post_call(machine_detection="leave_message", voicemail_message="Hi")
-    assert response.status == 422
-    error = (await response.json())["error"]
+    error = await line.assert_refused(
+        422, "Telnyx calls cannot use 'leave_message'",
+        machine_detection="leave_message", voicemail_message="Hi",
+    )  # fmt: skip
     assert error["details"][0]["field"] == "machine_detection"
-    assert "Telnyx calls cannot use 'leave_message'" in error["message"]
-    assert line.carrier.calls == [] and await line.slots() == 0
+    assert line.carrier.calls == []
 
 
 async def test_hanging_up_through_the_api_sends_the_hangup_command(line: Line) -> None:
     created, call = await line.place()
     await line.carrier.event(call, "call.initiated", state="bridging")
-    response = await line.gateway.request("DELETE", f"/api/v1/calls/{created['id']}")
-    assert response.status == 200, await response.text()
+    assert (await line.hang_up(created["id"]))["end_reason"] == "api_hangup"
     await until(lambda: call.action_bodies("hangup"))
-    assert (await response.json())["end_reason"] == "api_hangup"
 
 
 async def test_a_session_ended_on_our_side_hangs_the_call_up(line: Line) -> None:
@@ -198,14 +174,9 @@ async def test_forged_and_foreign_events_are_refused(line: Line) -> None:
 
 async def test_a_refused_dial_is_502_and_frees_the_slot(line: Line) -> None:
     line.carrier.fail_next = 422
-    response = await line.post_call()
-    assert response.status == 502
-    assert "Telnyx error 10015" in await response.text()
-    assert await line.slots() == 0
+    await line.assert_refused(502, "Telnyx error 10015")
 
 
 async def test_without_a_connection_id_calls_get_503_naming_the_settings(tmp_path: Path) -> None:
     async for made in _line(tmp_path):
-        response = await made.post_call()
-        assert response.status == 503
-        assert "KURA_TELNYX_CONNECTION_ID" in await response.text()
+        await made.assert_refused(503, "KURA_TELNYX_CONNECTION_ID")

@@ -8,7 +8,6 @@ import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
 import pytest
 
@@ -18,29 +17,20 @@ from tests.fakes.vonage_media import FakeVonageStream
 from tests.gateway.conftest import Gateway
 from tests.gateway.telephony.conftest import PUBLIC_URL
 from tests.gateway.telephony.outbound_fixtures import CALLEE, until
+from tests.gateway.telephony.outbound_kit import OutboundLine, route_number
 from tests.gateway.telephony.test_media_stream import AGENT_PCM_100MS
 from tests.gateway.telephony.vonage.conftest import VONAGE_NUMBER, FakeVoiceApi, signed_jwt
 
 
-class Line:
+class Line(OutboundLine):
     def __init__(self, gateway: Gateway, api: FakeVoiceApi, assistant_id: int) -> None:
-        self.gateway, self.api, self.assistant_id = gateway, api, assistant_id
-
-    async def post_call(self, **body: Any) -> aiohttp.ClientResponse:
-        body = {"assistant_id": self.assistant_id, "to": CALLEE, "from": VONAGE_NUMBER, **body}
-        return await self.gateway.request("POST", "/api/v1/calls", json=body)
+        super().__init__(gateway, VONAGE_NUMBER, assistant_id)
+        self.api = api
 
     async def place(self, **body: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
-        response = await self.post_call(**body)
-        assert response.status == 201, await response.text()
+        created = await self.create(**body)
         call_uuid, dialled = self.api.created[-1]
-        return await response.json(), call_uuid, dialled
-
-    async def view(self, call_id: int) -> dict[str, Any]:
-        response = await self.gateway.request("GET", f"/api/v1/calls/{call_id}")
-        assert response.status == 200
-        data: dict[str, Any] = await response.json()
-        return data
+        return created, call_uuid, dialled
 
     def _local(self, public: str) -> str:
         parts = urlsplit(public)
@@ -75,17 +65,10 @@ class Line:
         assert endpoint["uri"] == "wss://gw.example.com/telephony/vonage/media"
         return await FakeVonageStream.dial(self.gateway.http, self.gateway.url, endpoint)
 
-    async def slots(self) -> int:
-        return await self.gateway.ctx.shared.slots.count("global")
-
 
 @pytest.fixture
 async def line(vonage_gateway: Gateway, voice_api: tuple[FakeVoiceApi, bytes]) -> Line:
-    assistant_id = await vonage_gateway.use_scripted_assistant()
-    await vonage_gateway.ctx.store.numbers.create(
-        {"number": VONAGE_NUMBER, "assistant_id": assistant_id, "carrier": "vonage"},
-        vonage_gateway.clock.now(),
-    )
+    assistant_id = await route_number(vonage_gateway, VONAGE_NUMBER, "vonage")
     return Line(vonage_gateway, voice_api[0], assistant_id)
 
 
@@ -134,9 +117,7 @@ async def test_unanswered_calls_end_and_free_their_slot(
 ) -> None:
     created, call_uuid, dialled = await line.place()
     assert await line.event(call_uuid, dialled, status=vonage_status) == 204
-    view = await line.view(created["id"])
-    assert (view["status"], view["end_reason"]) == (status, status.replace("-", "_"))
-    assert await line.slots() == 0
+    await line.assert_ended(created["id"], status)
 
 
 async def test_a_machine_is_hung_up_on(line: Line) -> None:
@@ -175,7 +156,4 @@ async def test_an_event_for_another_leg_is_refused(line: Line) -> None:
 
 async def test_a_refused_dial_is_502_and_frees_the_slot(line: Line) -> None:
     line.api.fail_create = 400
-    response = await line.post_call()
-    assert response.status == 502
-    assert "Vonage status 400" in await response.text()
-    assert await line.slots() == 0
+    await line.assert_refused(502, "Vonage status 400")
