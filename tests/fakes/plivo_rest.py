@@ -24,6 +24,8 @@ import orjson
 from aiohttp import web
 from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 
+from tests.fakes.loopback import serve
+
 
 @dataclass
 class PlivoCall:
@@ -38,26 +40,19 @@ class PlivoCall:
 
 
 class FakePlivoRest:
-    def __init__(self, auth_id: str, auth_token: str, public_url: str) -> None:
-        self.auth_id, self.auth_token, self.public_url = auth_id, auth_token, public_url
-        self.http: aiohttp.ClientSession | None = None
+    def __init__(self, auth_id: str, auth_token: str, http: aiohttp.ClientSession) -> None:
+        self.auth_id, self.auth_token, self.http = auth_id, auth_token, http
         self.gateway_url = ""
         self.calls: list[PlivoCall] = []
         self.fail_next: int | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    async def start(self, http: aiohttp.ClientSession) -> None:
-        self.http = http
+    async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/Account/{auth_id}/Call/", self._dial)
         app.router.add_delete("/v1/Account/{auth_id}/{kind:Call|Request}/{uuid}/", self._delete)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
 
     async def aclose(self) -> None:
         if self._runner is not None:
@@ -109,7 +104,6 @@ class FakePlivoRest:
         self, call: PlivoCall, url_field: str, **extra: str
     ) -> aiohttp.ClientResponse:
         """A signed callback to the URL the dial gave in ``url_field``."""
-        assert self.http is not None
         url, fields = call.body[url_field], self.fields(call, **extra)
         nonce = uuid.uuid4().hex
         base = construct_post_url(url, dict(fields)).decode()

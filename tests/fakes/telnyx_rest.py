@@ -26,6 +26,8 @@ import orjson
 from aiohttp import web
 from nacl.signing import SigningKey
 
+from tests.fakes.loopback import serve
+
 _ids = itertools.count(0x7000)
 
 
@@ -58,12 +60,7 @@ class FakeTelnyxRest:
         app = web.Application()
         app.router.add_post("/v2/calls", self._dial)
         app.router.add_post("/v2/calls/{call_control_id}/actions/{action}", self._action)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
 
     async def aclose(self) -> None:
         if self._runner is not None:

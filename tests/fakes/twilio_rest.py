@@ -26,6 +26,8 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from tests.fakes.loopback import serve
+
 _sids = itertools.count(0x5000)
 
 
@@ -81,12 +83,7 @@ class FakeTwilioRest:
         calls = self.prefix + "/2010-04-01/Accounts/{account}/Calls"
         app.router.add_post(calls + ".json", self._create)
         app.router.add_post(calls + "/{sid}.json", self._update)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
 
     @classmethod
     def signalwire(

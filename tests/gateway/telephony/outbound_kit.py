@@ -4,12 +4,43 @@ its carrier's side (its fake REST API and how it drives a call)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Protocol
 
 import aiohttp
 
-from tests.gateway.conftest import Gateway
+from kinds.clock import SystemClock
+from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.telephony.conftest import PUBLIC_URL
 from tests.gateway.telephony.outbound_fixtures import CALLEE
+
+
+class CarrierFake(Protocol):
+    """A carrier's fake REST API: served on loopback, calling the gateway back."""
+
+    url: str
+    gateway_url: str
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def gateway_with(
+    fake: CarrierFake, tmp_path: Path, settings: Callable[[str], dict[str, Any]]
+) -> AsyncIterator[Gateway]:
+    """A gateway (real clock, ``PUBLIC_URL``) configured by ``settings(fake.url)``, with
+    ``fake`` serving and pointed back at it; the fake stops with the gateway."""
+    await fake.start()
+    try:
+        async for gateway in start_gateway(
+            tmp_path, SystemClock(), public_url=PUBLIC_URL, **settings(fake.url)
+        ):
+            fake.gateway_url = gateway.url
+            yield gateway
+    finally:
+        await fake.aclose()
 
 
 async def route_number(gateway: Gateway, number: str, carrier: str) -> int:

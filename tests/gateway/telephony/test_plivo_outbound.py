@@ -13,14 +13,13 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from kinds.clock import SystemClock
 from providers.events import AgentAudio, ResponseDone
 from tests.fakes.plivo_media import FakePlivoStream
 from tests.fakes.plivo_rest import FakePlivoRest, PlivoCall
-from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.conftest import Gateway
 from tests.gateway.telephony.conftest import PUBLIC_URL
 from tests.gateway.telephony.outbound_fixtures import CALLEE
-from tests.gateway.telephony.outbound_kit import OutboundLine, route_number
+from tests.gateway.telephony.outbound_kit import OutboundLine, gateway_with, route_number
 from tests.gateway.telephony.test_media_stream import AGENT_PCM_100MS
 
 AUTH_ID = "MA000000000000000001"
@@ -48,17 +47,12 @@ class Line(OutboundLine):
 
 async def _line(tmp_path: Path, **settings: Any) -> AsyncIterator[Line]:
     async with aiohttp.ClientSession() as http:
-        carrier = FakePlivoRest(AUTH_ID, TOKEN, PUBLIC_URL)
-        await carrier.start(http)
-        try:
-            async for gw in start_gateway(
-                tmp_path, SystemClock(), plivo_auth_token=SecretStr(TOKEN),
-                plivo_api_base_url=carrier.url, public_url=PUBLIC_URL, **settings,
-            ):  # fmt: skip
-                carrier.gateway_url = gw.url
-                yield Line(gw, carrier, await route_number(gw, NUMBER, "plivo"))
-        finally:
-            await carrier.aclose()
+        carrier = FakePlivoRest(AUTH_ID, TOKEN, http)
+        configured = {"plivo_auth_token": SecretStr(TOKEN), **settings}
+        async for gw in gateway_with(
+            carrier, tmp_path, lambda url: {"plivo_api_base_url": url, **configured}
+        ):
+            yield Line(gw, carrier, await route_number(gw, NUMBER, "plivo"))
 
 
 @pytest.fixture
@@ -156,8 +150,8 @@ async def test_leave_message_is_refused_with_422(line: Line) -> None:
 
 async def test_forged_callbacks_are_refused(line: Line) -> None:
     created, call = await line.place()
-    forged = FakePlivoRest(AUTH_ID, "not-the-token", PUBLIC_URL)
-    forged.http, forged.gateway_url = line.carrier.http, line.carrier.gateway_url
+    forged = FakePlivoRest(AUTH_ID, "not-the-token", line.carrier.http)
+    forged.gateway_url = line.carrier.gateway_url
     assert await forged.status(call, "completed") == 403
     other, _ = await line.place()
     aimed = {**call.body, "hangup_url": call.body["hangup_url"].replace(

@@ -14,14 +14,13 @@ import pytest
 from nacl.signing import SigningKey
 from pydantic import SecretStr
 
-from kinds.clock import SystemClock
 from providers.events import AgentAudio, ResponseDone
 from tests.fakes.telnyx_media import FakeTelnyxStream
 from tests.fakes.telnyx_rest import DialedCall, FakeTelnyxRest
-from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.conftest import Gateway
 from tests.gateway.telephony.conftest import PUBLIC_URL, TELNYX_KEY, TELNYX_PUBLIC_KEY
 from tests.gateway.telephony.outbound_fixtures import CALLEE, until
-from tests.gateway.telephony.outbound_kit import OutboundLine, route_number
+from tests.gateway.telephony.outbound_kit import OutboundLine, gateway_with, route_number
 from tests.gateway.telephony.test_media_stream import AGENT_PCM_100MS
 
 NUMBER = "+445550003333"
@@ -48,17 +47,12 @@ class Line(OutboundLine):
 async def _line(tmp_path: Path, **settings: Any) -> AsyncIterator[Line]:
     async with aiohttp.ClientSession() as http:
         carrier = FakeTelnyxRest(TELNYX_KEY, http)
-        await carrier.start()
-        try:
-            async for gw in start_gateway(
-                tmp_path, SystemClock(), telnyx_public_key=TELNYX_PUBLIC_KEY,
-                telnyx_api_key=SecretStr("KEY_test_telnyx"), telnyx_api_base_url=carrier.url,
-                public_url=PUBLIC_URL, **settings,
-            ):  # fmt: skip
-                carrier.gateway_url = gw.url
-                yield Line(gw, carrier, await route_number(gw, NUMBER, "telnyx"))
-        finally:
-            await carrier.aclose()
+        configured = {"telnyx_public_key": TELNYX_PUBLIC_KEY,
+                      "telnyx_api_key": SecretStr("KEY_test_telnyx"), **settings}  # fmt: skip
+        async for gw in gateway_with(
+            carrier, tmp_path, lambda url: {"telnyx_api_base_url": url, **configured}
+        ):
+            yield Line(gw, carrier, await route_number(gw, NUMBER, "telnyx"))
 
 
 @pytest.fixture
