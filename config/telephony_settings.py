@@ -40,6 +40,11 @@ class TelephonySettings(BaseSettings):
         description="Telnyx API key; also keys the Telnyx calls' media tokens so that every "
         "node issues the same ones.",
     )
+    telnyx_connection_id: str | None = Field(
+        default=None,
+        description="Telnyx Call Control application (connection) id: with the API key and "
+        "the public key, outbound calls are placed through Call Control (`POST /v2/calls`).",
+    )
     telnyx_stream_codec: Literal["PCMU", "PCMA"] = Field(
         default="PCMU",
         description="The codec a Telnyx TeXML call streams in, both ways: `PCMA` for numbers "
@@ -62,7 +67,15 @@ class TelephonySettings(BaseSettings):
         "webhook signatures (SignalWire webhooks answer 503 without it).",
     )
     signalwire_space_url: str | None = Field(
-        default=None, description="SignalWire space URL, such as `example.signalwire.com`."
+        default=None,
+        description="SignalWire space URL, such as `example.signalwire.com` (a full "
+        "`http(s)://` URL is taken as given: a loopback fake in tests); outbound calls are "
+        "placed through its LaML REST API.",
+    )
+    signalwire_api_token: SecretStr | None = Field(
+        default=None,
+        description="SignalWire API token (`PT…`, not the Signing Key): with the project ID "
+        "and space URL, places and hangs up outbound calls.",
     )
     vonage_signature_secret: SecretStr | None = Field(
         default=None,
@@ -115,6 +128,18 @@ class TelephonySettings(BaseSettings):
         default="https://api.twilio.com",
         description="Base URL of Twilio's REST API, used to place and hang up calls (a "
         "loopback fake in tests); needs `KURA_TWILIO_ACCOUNT_SID` and the auth token.",
+    )
+
+    telnyx_api_base_url: str = Field(
+        default="https://api.telnyx.com",
+        description="Base URL of Telnyx's REST API (Call Control), used to place, stream and "
+        "hang up outbound calls (a loopback fake in tests).",
+    )
+
+    plivo_api_base_url: str = Field(
+        default="https://api.plivo.com",
+        description="Base URL of Plivo's REST API, used to place and hang up outbound calls "
+        "(a loopback fake in tests); needs `KURA_PLIVO_AUTH_ID` and the auth token.",
     )
 
     # Calls (outbound and limits)
@@ -172,10 +197,10 @@ class TelephonySettings(BaseSettings):
         "a warm transfer (no key: declined).",
     )  # fmt: skip
 
-    @field_validator("twilio_api_base_url")
+    @field_validator("twilio_api_base_url", "telnyx_api_base_url", "plivo_api_base_url")
     @classmethod
     def _api_base_url(cls, value: str) -> str:
-        if problem := url_problem(value, ("https", "http"), "https://api.twilio.com"):
+        if problem := url_problem(value, ("https", "http"), "https://api.example.com"):
             raise ValueError(problem)
         return value.rstrip("/")
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
 from kinds.interruption import InterruptionSettings
 from media.bargein import BargeIn, BargeInDetector
+from media.decimate import Decimator
 from media.denoise import NoiseSuppressor
 from media.echo import EchoGuard
 from media.formats import Codec, check_format, decoder, encoder
@@ -74,11 +75,8 @@ class InboundChain:
         self._decode = decoder(carrier)
         carrier_hz = carrier.sample_rate_hz
         # The VAD keeps its own (tuned) rate; a carrier at another rate is resampled for it.
-        self._to_vad: StreamResampler | None = None
-        self._pending = b""
-        if carrier_hz != config.sample_rate_hz:
-            self._to_vad = StreamResampler(carrier_hz, config.sample_rate_hz)
-            self._pending = _filter_delay_silence(self._to_vad)
+        self._to_vad = vad_resampler(carrier_hz, config.sample_rate_hz)
+        self._pending = b"" if self._to_vad is None else _filter_delay_silence(self._to_vad)
         self.resampler = StreamResampler(carrier_hz, port.sample_rate_hz)
         """Carrier rate → port rate (a no-op when they match)."""
         self.denoiser = NoiseSuppressor(carrier_hz) if noise_suppression else None
@@ -168,12 +166,38 @@ def _dbov(rms: int) -> float:
     return 20 * math.log10((rms + 1) / 32768)
 
 
-def _filter_delay_silence(resampler: StreamResampler) -> bytes:
+class VadResampler(Protocol):
+    """What the VAD's side path needs of a resampler (``StreamResampler``, ``Decimator``)."""
+
+    @property
+    def in_rate_hz(self) -> int: ...
+
+    @property
+    def out_rate_hz(self) -> int: ...
+
+    def process(self, pcm16: bytes) -> bytes: ...
+
+    def reset(self) -> None: ...
+
+
+def vad_resampler(carrier_hz: int, vad_hz: int) -> VadResampler | None:
+    """Carrier rate → the VAD's rate, for the VAD alone (the provider never hears it): the
+    cheap ``Decimator`` for a whole multiple (L16 at 16 or 24 kHz → 8 kHz), else the general
+    resampler; ``None`` when the rates match."""
+    if carrier_hz == vad_hz:
+        return None
+    if carrier_hz % vad_hz == 0:
+        return Decimator(carrier_hz, vad_hz)
+    return StreamResampler(carrier_hz, vad_hz)
+
+
+def _filter_delay_silence(resampler: VadResampler) -> bytes:
     """PCM16 silence as long as the output ``resampler`` holds back from a first 20 ms frame.
 
     Put before the VAD's stream, it lines every later resampled carrier frame up with one VAD
     frame, so the VAD takes whole frames (no re-framing per frame); VAD times only shift by the
-    filter's delay (≈ 1.7 ms), and callers use their differences, never their origin.
+    filter's delay (≈ 1.7 ms), and callers use their differences, never their origin. (None
+    for a ``Decimator``: it holds nothing back from a whole frame.)
     """
     frame_in = bytes(2 * resampler.in_rate_hz // 50)
     held = 2 * resampler.out_rate_hz // 50 - len(resampler.process(frame_in))
@@ -187,12 +211,8 @@ class _AgentEcho:
     def __init__(self, carrier: AudioFormat, config: VadConfig) -> None:
         self.guard = EchoGuard(config.sample_rate_hz, config.frame_ms)
         self._decode = decoder(carrier)
-        rate_hz = carrier.sample_rate_hz
-        self._resampler = (
-            StreamResampler(rate_hz, config.sample_rate_hz)
-            if rate_hz != config.sample_rate_hz
-            else None
-        )
+        # The same path as the caller's audio to the VAD, so the two line up sample for sample.
+        self._resampler = vad_resampler(carrier.sample_rate_hz, config.sample_rate_hz)
 
     def played(self, carrier_audio: bytes) -> None:
         pcm = self._decode(carrier_audio)

@@ -3,9 +3,10 @@
 ``place`` checks the request (the number it calls from, the assistant, its calling hours),
 takes the call's concurrent-call slots, stores the session and the call in one transaction
 (an ``Idempotency-Key`` is unique, so a retried POST finds the first call and never dials
-twice), and only then asks Twilio to dial. Twilio's callbacks carry the session id in their
-query string, inside what Twilio signs, so each one is bound to its call. The call is a
-session like any other: ``channel="phone"``, the callee as its contact.
+twice), and only then asks the number's carrier to dial (its ``CarrierDialer``: the number's
+``carrier`` decides). The callbacks carry the session id in their query string, inside what
+the carrier signs, so each one is bound to its call. The call is a session like any other:
+``channel="phone"``, the callee as its contact.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
-from urllib.parse import urlencode
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -33,26 +34,17 @@ from gateway.sessions.service import NewSession, SessionService
 from gateway.store import Store
 from gateway.store.models import Assistant, Call, PhoneNumber
 from gateway.telephony.calls import TERMINAL_STATUSES, CallService, status_order
+from gateway.telephony.dialing import CarrierDialer, MachineDetection
 from gateway.telephony.outbound_rules import (
     check_calling_hours,
     idempotency_digest,
     request_fingerprint,
 )
-from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
-from gateway.telephony.twilio_rest import TwilioRest
 from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 
-OUTBOUND_PREFIX = f"{TWILIO_PREFIX}/outbound"
-ANSWER_PATH = f"{OUTBOUND_PREFIX}/answer"
-PROGRESS_PATH = f"{OUTBOUND_PREFIX}/status"
-AMD_PATH = f"{OUTBOUND_PREFIX}/amd"
 PROVISIONAL_PREFIX = "kura:"
-STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-TIME_LIMIT_MARGIN_S = 5  # Twilio's own limit, a backstop should this node die, is a bit later
-MachineDetection = Literal["off", "detect", "leave_message"]
-_AMD_MODES = {"detect": "Enable", "leave_message": "DetectMessageEnd"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +88,7 @@ def _refuse(field_name: str, message: str) -> ValidationFailed:
 
 
 class OutboundCalls:
-    """Places, tracks and hangs up outbound calls (Twilio)."""
+    """Places, tracks and hangs up outbound calls, each on its ``from`` number's carrier."""
 
     def __init__(
         self,
@@ -105,16 +97,18 @@ class OutboundCalls:
         calls: CallService,
         clock: Clock,
         *,
-        rest: TwilioRest | None,
-        signatures: TwilioSignatures | None,
+        dialers: Mapping[str, CarrierDialer],
+        dial_hints: Mapping[str, str],
         retry_after_s: int,
     ) -> None:
+        """``dialers``: the configured carriers; ``dial_hints``: for each carrier that can
+        place calls, the settings that configure it (named in the 503 while they are unset)."""
         self._store = store
         self._sessions = sessions
         self._calls = calls
         self._clock = clock
-        self.rest = rest
-        self._signatures = signatures
+        self.dialers = dialers
+        self._hints = dial_hints
         self._retry_after_s = retry_after_s
         if calls.deadlines is not None:
             calls.deadlines.on_deadline(self._deadline)
@@ -126,8 +120,8 @@ class OutboundCalls:
             if (first := await self._store.calls.get_by_idempotency_key(digest)) is not None:
                 return self._replay(first, request)
         number, assistant = await self._route(request)
+        dialer = self._dialer(number.carrier, request)
         check_calling_hours(assistant.calling_hours, self._clock.now())
-        rest, signatures = self._carrier()
         session_id = str(uuid.uuid4())
         max_s = self._max_duration(request, assistant)
         full = await self._calls.take_slots(session_id, number, assistant, max_s)
@@ -148,7 +142,7 @@ class OutboundCalls:
         except BaseException:
             await self._calls.release_slots(session_id)
             raise
-        await self._dial(rest, signatures, call, request.to, number.number)
+        await self._dial(dialer, call)
         metrics.CALLS_PLACED.labels("placed").inc()
         return PlacedCall(call, False)
 
@@ -165,12 +159,23 @@ class OutboundCalls:
             request.max_duration_s or assistant.max_duration_s or self._calls.limits.max_duration_s
         )
 
-    def _carrier(self) -> tuple[TwilioRest, TwilioSignatures]:
-        if self.rest is None or self._signatures is None:
-            raise Unavailable(
-                "outbound calls need KURA_TWILIO_ACCOUNT_SID and KURA_TWILIO_AUTH_TOKEN"
+    def _dialer(self, carrier: str, request: OutboundRequest) -> CarrierDialer:
+        """The carrier's dialer, once it is known to honour what the request asks."""
+        if carrier not in self._hints:
+            raise _refuse("from", f"outbound calls are not yet placed on {carrier}")
+        dialer = self.dialers.get(carrier)
+        if dialer is None:
+            raise Unavailable(f"outbound calls on {carrier} need {self._hints[carrier]}")
+        capabilities = dialer.capabilities
+        if not capabilities.allows(request.machine_detection):
+            raise _refuse(
+                "machine_detection",
+                f"{capabilities.title} calls cannot use {request.machine_detection!r}"
+                f" (this number's carrier offers: off"
+                + "".join(f", {mode}" for mode in sorted(capabilities.machine_detection))
+                + ")",
             )
-        return self.rest, self._signatures
+        return dialer
 
     async def _route(self, request: OutboundRequest) -> tuple[PhoneNumber, Assistant]:
         number = await self._store.numbers.get_by_number(request.from_number)
@@ -178,8 +183,6 @@ class OutboundCalls:
             raise _refuse("from", "not a number routed to Kura (see /api/v1/admin/numbers)")
         if not number.enabled:
             raise _refuse("from", "this number is disabled")
-        if number.carrier != "twilio":
-            raise _refuse("from", f"outbound calls are not yet placed on {number.carrier}")
         assistant = await self._store.assistants.get(request.assistant_id)
         if assistant is None:
             raise NotFound(f"no assistant with id {request.assistant_id}")
@@ -196,7 +199,7 @@ class OutboundCalls:
     ) -> Call:
         now = self._clock.now()
         call = Call(
-            call_sid=PROVISIONAL_PREFIX + session_id, carrier="twilio", session_id=session_id,
+            call_sid=PROVISIONAL_PREFIX + session_id, carrier=number.carrier, session_id=session_id,
             to_number=request.to, from_number=number.number, status="queued",
             status_order=status_order("queued", 0), transfer_requested=False,
             direction="outbound", assistant_id=assistant.id, number_id=number.id,
@@ -207,7 +210,7 @@ class OutboundCalls:
             idempotency_fingerprint=_fingerprint(request) if digest else None,
             created_at=now, updated_at=now,
         )  # fmt: skip
-        metadata = {**request.metadata, "carrier": "twilio", "direction": "outbound"}
+        metadata = {**request.metadata, "carrier": number.carrier, "direction": "outbound"}
         await self._sessions.create(
             NewSession(
                 assistant_id=assistant.id, phone_number=request.to,
@@ -219,31 +222,9 @@ class OutboundCalls:
         )  # fmt: skip
         return call
 
-    def _params(
-        self, signatures: TwilioSignatures, call: Call, to: str, from_: str
-    ) -> dict[str, Any]:
-        query = "?" + urlencode({"session": call.session_id})
-        params: dict[str, Any] = {
-            "to": to, "from_": from_,
-            "url": signatures.http_url(ANSWER_PATH + query), "method": "POST",
-            "status_callback": signatures.http_url(PROGRESS_PATH + query),
-            "status_callback_event": STATUS_EVENTS, "status_callback_method": "POST",
-            "timeout": self._calls.limits.ring_timeout_s,
-            "time_limit": (call.max_duration_s or 0) + TIME_LIMIT_MARGIN_S,
-        }  # fmt: skip
-        if call.machine_detection in _AMD_MODES:
-            params.update(
-                machine_detection=_AMD_MODES[call.machine_detection], async_amd="true",
-                async_amd_status_callback=signatures.http_url(AMD_PATH + query),
-                async_amd_status_callback_method="POST",
-            )  # fmt: skip
-        return params
-
-    async def _dial(
-        self, rest: TwilioRest, signatures: TwilioSignatures, call: Call, to: str, from_: str
-    ) -> None:
+    async def _dial(self, dialer: CarrierDialer, call: Call) -> None:
         try:
-            call_sid = await rest.create_call(self._params(signatures, call, to, from_))
+            call_sid = await dialer.dial(call, ring_timeout_s=self._calls.limits.ring_timeout_s)
         except (CarrierFailed, asyncio.CancelledError):
             metrics.CALLS_PLACED.labels("carrier_error").inc()
             await self._failed(call)
@@ -254,7 +235,8 @@ class OutboundCalls:
         if await self._store.calls.bind_sid(call.id, call.call_sid, call_sid, now):
             call.call_sid = call_sid
         log.info(
-            "outbound call placed", extra={"session_id": call.session_id, "call_sid": call_sid}
+            "outbound call placed",
+            extra={"session_id": call.session_id, "call_sid": call_sid, "carrier": call.carrier},
         )
 
     async def _failed(self, call: Call) -> None:
@@ -276,12 +258,11 @@ class OutboundCalls:
         return fresh or call
 
     async def _carrier_hang_up(self, call: Call) -> None:
-        if self.rest is None or is_provisional(call) or call.carrier != "twilio":
+        dialer = self.dialers.get(call.carrier)
+        if dialer is None or is_provisional(call):
             return
         ringing = (status_order(call.status, 0) or 0) < (status_order("in-progress", 0) or 0)
-        if ringing and await self.rest.update_call(call.call_sid, status="canceled"):
-            return
-        await self.rest.update_call(call.call_sid, status="completed")
+        await dialer.hang_up(call, ringing=ringing)
 
     async def end_session(self, call: Call, reason: str) -> None:
         with contextlib.suppress(NotFound):

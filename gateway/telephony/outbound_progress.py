@@ -1,4 +1,4 @@
-"""What Twilio tells us about an outbound call: it was answered, its status moved on, an
+"""What the carrier tells us about an outbound call: it was answered, its status moved on, an
 answering machine was (or was not) detected.
 
 Each callback names its session in the (signed) URL and the call by CallSid in the form; the
@@ -18,7 +18,6 @@ from gateway.store.keys import hash_secret
 from gateway.store.models import Call
 from gateway.telephony.calls import TERMINAL_STATUSES, CallAnswer, CallService
 from gateway.telephony.outbound import OutboundCalls, is_provisional
-from gateway.telephony.twiml import say_once
 from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -50,12 +49,18 @@ class OutboundProgress:
         self._clock = clock
         self._token_ttl = timedelta(seconds=media_token_ttl_s)
 
-    async def call_of(self, session_id: str, call_sid: str) -> Call | None:
+    async def call_of(self, session_id: str, call_sid: str, carrier: str = "twilio") -> Call | None:
         """The outbound call of ``session_id``, bound to ``call_sid``; refused when the
-        callback names another call than the one bound."""
+        callback names another call than the one bound, or comes from another carrier."""
         call = await self._store.calls.get_by_session(session_id)
         if call is None or call.direction != "outbound":
             return None
+        if call.carrier != carrier:
+            log.warning(
+                "outbound callback from another carrier",
+                extra={"session_id": session_id, "carrier": carrier},
+            )
+            raise Forbidden("this call is placed on another carrier")
         if is_provisional(call):
             if await self._store.calls.bind_sid(
                 call.id, call.call_sid, call_sid, self._clock.now()
@@ -68,10 +73,19 @@ class OutboundProgress:
             raise Forbidden("this callback names another call")
         return call
 
-    async def answered(self, session_id: str, call_sid: str) -> CallAnswer:
+    async def adopt(self, session_id: str, request_id: str, call_id: str, carrier: str) -> None:
+        """A carrier that answers a dial with a request id and names the call itself in its
+        callbacks (Plivo): the call moves from the one id to the other, once."""
+        call = await self._store.calls.get_by_session(session_id)
+        if call is None or call.carrier != carrier or not request_id:
+            return
+        if call.call_sid == request_id and request_id != call_id:
+            await self._store.calls.bind_sid(call.id, request_id, call_id, self._clock.now())
+
+    async def answered(self, session_id: str, call_sid: str, carrier: str = "twilio") -> CallAnswer:
         """The callee picked up: the stream's TwiML with a fresh single-use token, and the
         call's hard deadline armed from now."""
-        call = await self.call_of(session_id, call_sid)
+        call = await self.call_of(session_id, call_sid, carrier)
         session = await self._store.sessions.get(session_id) if call else None
         if call is None or session is None or session.status != "pending":
             return CallAnswer("over")
@@ -86,7 +100,7 @@ class OutboundProgress:
             now,
         )
         await self._store.calls.set_once(call.id, "answered_at", now, now)
-        await self.status(session_id, call_sid, "in-progress", None, None)
+        await self.status(session_id, call_sid, "in-progress", None, None, carrier)
         self._calls.arm_deadline(session_id, call.max_duration_s)
         log.info("outbound call answered", extra={"session_id": session_id})
         return CallAnswer("stream", session_id, token)
@@ -98,15 +112,20 @@ class OutboundProgress:
         status: str,
         sequence_number: int | None,
         duration_s: int | None,
+        carrier: str = "twilio",
     ) -> None:
-        if await self.call_of(session_id, call_sid) is None:
+        if await self.call_of(session_id, call_sid, carrier) is None:
             return
-        await self._calls.record_status(call_sid, status, sequence_number, duration_s)
+        await self._calls.record_status(
+            call_sid, status, sequence_number, duration_s, carrier=carrier
+        )
 
-    async def machine_verdict(self, session_id: str, call_sid: str, answered_by: str) -> None:
+    async def machine_verdict(
+        self, session_id: str, call_sid: str, answered_by: str, carrier: str = "twilio"
+    ) -> None:
         """``AnsweredBy``: a human changes nothing; a machine ends a ``detect`` call, and a
         ``leave_message`` call hears its message once after the beep, then hangs up."""
-        call = await self.call_of(session_id, call_sid)
+        call = await self.call_of(session_id, call_sid, carrier)
         if call is None:
             return
         now = self._clock.now()
@@ -123,15 +142,14 @@ class OutboundProgress:
     async def _leave_message(self, call: Call) -> None:
         now = self._clock.now()
         message = call.voicemail_message or ""
-        rest = self._outbound.rest
-        if not message or rest is None:
+        dialer = self._outbound.dialers.get(call.carrier)
+        if not message or dialer is None:
             await self._outbound.hang_up(call, "voicemail")
             return
         if not await self._store.calls.set_once(call.id, "voicemail_played", True, now):
             return  # a repeated callback: the message is left once
         await self._store.calls.set_once(call.id, "end_reason", "voicemail", now)
-        # The new TwiML ends the stream (and so the session), says the message, hangs up.
-        if not await rest.update_call(call.call_sid, twiml=say_once(message)):
+        if not await dialer.leave_message(call, message):
             await self._outbound.hang_up(call, "voicemail")
             return
         await self._outbound.end_session(call, "voicemail")

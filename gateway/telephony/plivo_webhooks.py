@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 CALL_UUID = re.compile(r"^[A-Za-z0-9-]{16,64}$")
 FORM_TYPE = "application/x-www-form-urlencoded"
 # Plivo's hangup causes that are not Twilio's status words, in Twilio's words.
-_STATUSES = {"timeout": "no-answer", "cancel": "canceled", "busy": "busy"}
+STATUSES = {"timeout": "no-answer", "cancel": "canceled", "busy": "busy"}
 
 
 def _signatures(request: web.Request) -> PlivoSignatures:
@@ -51,7 +51,7 @@ def _signatures(request: web.Request) -> PlivoSignatures:
     return signatures
 
 
-async def _signed_form(request: web.Request) -> MultiDict[str]:
+async def signed_form(request: web.Request) -> MultiDict[str]:
     """The webhook's form fields, once the signature over all of them checks out."""
     signatures = _signatures(request)
     nonce, signature = request.headers.get(NONCE_HEADER), request.headers.get(SIGNATURE_HEADER)
@@ -70,7 +70,7 @@ async def _signed_form(request: web.Request) -> MultiDict[str]:
     return form
 
 
-def _call_uuid(form: Mapping[str, str]) -> str:
+def call_uuid_of(form: Mapping[str, str]) -> str:
     value = form.get("CallUUID", "")
     if not CALL_UUID.match(value):
         raise BadRequest("CallUUID is missing or malformed")
@@ -82,7 +82,7 @@ def _e164(raw: str) -> str:
     return "+" + raw if raw.isascii() and raw.isdigit() else raw
 
 
-def _xml(response: ElementTree.Element) -> web.Response:
+def xml_response(response: ElementTree.Element) -> web.Response:
     document = '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
         response, encoding="unicode"
     )
@@ -127,9 +127,9 @@ def _render(answer: CallAnswer, call_uuid: str, signatures: PlivoSignatures) -> 
 async def voice(request: web.Request) -> web.Response:
     """An incoming call (Plivo's answer URL): a session and a ``<Stream>``, or a refusal."""
     request.app[CONTEXT].drain.refuse_new("calls")  # 503: Plivo tries the fallback answer URL
-    form = await _signed_form(request)
+    form = await signed_form(request)
     inbound = InboundCall(
-        call_sid=_call_uuid(form),
+        call_sid=call_uuid_of(form),
         from_raw=_e164(form.get("From", "")),
         to_raw=_e164(form.get("To", "")),
         direction=form.get("Direction", "inbound")[:20],
@@ -141,34 +141,34 @@ async def voice(request: web.Request) -> web.Response:
             answer = await request.app[TELEPHONY].calls.answer(inbound)
     except TimeoutError:
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
-        return _xml(speak_and_hang_up(twiml.UNAVAILABLE))
+        return xml_response(speak_and_hang_up(twiml.UNAVAILABLE))
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
-    return _xml(_render(answer, inbound.call_sid, _signatures(request)))
+    return xml_response(_render(answer, inbound.call_sid, _signatures(request)))
 
 
 async def status(request: web.Request) -> web.Response:
     """Plivo's hangup (and call status) callback: record it, end the session once it is over."""
-    form = await _signed_form(request)
-    call_uuid = _call_uuid(form)
+    form = await signed_form(request)
+    call_uuid = call_uuid_of(form)
     tracing.annotate(call_sid=call_uuid)
     raw = form.get("CallStatus", "")[:20]
     telephony = request.app[TELEPHONY]
     work = telephony.calls.record_status(
         call_uuid,
-        _STATUSES.get(raw, raw),
+        STATUSES.get(raw, raw),
         None,  # Plivo numbers no callbacks; the status ranks order them
         form_fields.count(form.get("Duration")),
         carrier="plivo",
     )
     deadline_s = request.app[CONTEXT].settings.webhook_answer_deadline_s
     await telephony.late.run(work, deadline_s=deadline_s, what="plivo_status", call_sid=call_uuid)
-    return _xml(ElementTree.Element("Response"))
+    return xml_response(ElementTree.Element("Response"))
 
 
 async def after_stream(request: web.Request) -> web.Response:
     """The ``<Redirect>`` after our stream: a transfer the assistant asked for, or goodbye."""
-    form = await _signed_form(request)
-    call_uuid = _call_uuid(form)
+    form = await signed_form(request)
+    call_uuid = call_uuid_of(form)
     tracing.annotate(call_sid=call_uuid)
     telephony = request.app[TELEPHONY]
     outcome = await telephony.late.run(
@@ -178,12 +178,12 @@ async def after_stream(request: web.Request) -> web.Response:
         call_sid=call_uuid,
     )
     if isinstance(outcome, Overdue) or outcome.kind == "apology":
-        return _xml(speak_and_hang_up(twiml.TROUBLE))
+        return xml_response(speak_and_hang_up(twiml.TROUBLE))
     transfer_to = outcome.transfer_to
     if not transfer_to:
-        return _xml(speak_and_hang_up(twiml.GOODBYE))
+        return xml_response(speak_and_hang_up(twiml.GOODBYE))
     response = ElementTree.Element("Response")
     ElementTree.SubElement(response, "Speak").text = twiml.TRANSFERRING
     dial = ElementTree.SubElement(response, "Dial")
     ElementTree.SubElement(dial, "Number").text = transfer_to.removeprefix("+")
-    return _xml(response)
+    return xml_response(response)

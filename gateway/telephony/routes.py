@@ -13,22 +13,27 @@ from aiohttp import web
 from gateway import metrics, tracing
 from gateway.context import CONTEXT
 from gateway.telephony import (
-    outbound,
     outbound_webhooks,
+    plivo_outbound,
     plivo_signatures,
     plivo_webhooks,
     signalwire,
+    telnyx_outbound,
     telnyx_signatures,
     telnyx_webhooks,
     twilio_webhooks,
+    vonage_outbound,
     vonage_signatures,
     vonage_webhooks,
 )
 from gateway.telephony.media_socket import MEDIA_ROUTE, media_stream
+from gateway.telephony.plivo_dialer import PLIVO_PATHS
 from gateway.telephony.service import TELEPHONY, build_telephony
 from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.signatures import ACTION_PATH, STATUS_PATH, VOICE_PATH
+from gateway.telephony.telnyx_dialer import TELNYX_OUTBOUND_EVENTS_PATH
 from gateway.telephony.transfer_webhooks import add_transfer_routes
+from gateway.telephony.vonage_dialer import VONAGE_PATHS
 from media import denoise
 
 log = logging.getLogger(__name__)
@@ -71,13 +76,11 @@ def add_telephony_routes(app: web.Application) -> None:
     app.router.add_post(STATUS_PATH, _timed("status", twilio_webhooks.status))
     app.router.add_post(ACTION_PATH, _timed("action", twilio_webhooks.after_stream))
     add_transfer_routes(app, _timed)
-    app.router.add_post(outbound.ANSWER_PATH, _timed("outbound_answer", outbound_webhooks.answered))
-    app.router.add_post(
-        outbound.PROGRESS_PATH, _timed("outbound_status", outbound_webhooks.progress)
-    )
-    app.router.add_post(
-        outbound.AMD_PATH, _timed("outbound_amd", outbound_webhooks.machine_verdict)
-    )
+    for door in outbound_webhooks.OUTBOUND_DOORS:
+        carrier, paths = door.door.carrier, door.paths
+        app.router.add_post(paths.answer, _timed("outbound_answer", door.answered, carrier))
+        app.router.add_post(paths.status, _timed("outbound_status", door.progress, carrier))
+        app.router.add_post(paths.amd, _timed("outbound_amd", door.machine_verdict, carrier))
     app.cleanup_ctx.append(_telephony_lifecycle)
     if telephony.telnyx is None:
         log.warning("telnyx webhooks will answer 503: KURA_TELNYX_PUBLIC_KEY is not set")
@@ -88,6 +91,9 @@ def add_telephony_routes(app: web.Application) -> None:
     )
     app.router.add_post(
         telnyx_signatures.STATUS_PATH, _timed("status", telnyx_webhooks.status, "telnyx")
+    )
+    app.router.add_post(
+        TELNYX_OUTBOUND_EVENTS_PATH, _timed("outbound_events", telnyx_outbound.events, "telnyx")
     )
     _add_compat_routes(app)
     _add_vonage_routes(app)
@@ -111,6 +117,9 @@ def _add_compat_routes(app: web.Application) -> None:
         ("voice", plivo_signatures.VOICE_PATH, plivo_webhooks.voice),
         ("status", plivo_signatures.STATUS_PATH, plivo_webhooks.status),
         ("action", plivo_signatures.ACTION_PATH, plivo_webhooks.after_stream),
+        ("outbound_answer", PLIVO_PATHS.answer, plivo_outbound.answered),
+        ("outbound_status", PLIVO_PATHS.status, plivo_outbound.progress),
+        ("outbound_amd", PLIVO_PATHS.amd, plivo_outbound.machine_verdict),
     ):
         app.router.add_post(path, _timed(name, handler, "plivo"))
 
@@ -137,4 +146,10 @@ def _add_vonage_routes(app: web.Application) -> None:
     app.router.add_post(vonage_signatures.VOICE_PATH, voice)
     app.router.add_post(
         vonage_signatures.STATUS_PATH, _timed("status", vonage_webhooks.status, "vonage")
+    )
+    answer = _timed("outbound_answer", vonage_outbound.answered, "vonage")
+    app.router.add_get(VONAGE_PATHS.answer, answer)
+    app.router.add_post(VONAGE_PATHS.answer, answer)
+    app.router.add_post(
+        VONAGE_PATHS.status, _timed("outbound_status", vonage_outbound.progress, "vonage")
     )

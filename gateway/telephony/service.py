@@ -21,15 +21,21 @@ from gateway.telephony.carriers.registry import (
     HandshakeCheck,
     carrier_registry,
 )
+from gateway.telephony.compat_dialer import CompatDialer, OutboundPaths, compat_capabilities
+from gateway.telephony.dialing import CarrierDialer
 from gateway.telephony.late_work import LateWork
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
+from gateway.telephony.plivo_dialer import PlivoDialer
 from gateway.telephony.plivo_signatures import PlivoSignatures
-from gateway.telephony.signatures import SIGNATURE_HEADER, TwilioSignatures
+from gateway.telephony.signatures import SIGNATURE_HEADER, TWILIO_PREFIX, TwilioSignatures
+from gateway.telephony.telnyx_dialer import TelnyxDialer, telnyx_after_call
+from gateway.telephony.telnyx_rest import TelnyxCallControl
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.transfer import LiveTransfers
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
+from gateway.telephony.vonage_dialer import VonageDialer
 from gateway.telephony.vonage_rest import VonageVoiceApi
 from gateway.telephony.vonage_signatures import VonageSignatures
 
@@ -59,10 +65,17 @@ class Telephony:
     transfers: LiveTransfers = field(default_factory=LiveTransfers)
     """The warm transfers in play on this node, for their legs' webhooks."""
 
+    @property
+    def twilio_rest(self) -> TwilioRest | None:
+        """Twilio's REST client (warm transfers dial and steer the human's leg with it);
+        ``None`` without Twilio's account SID and auth token."""
+        dialer = self.outbound.dialers.get("twilio")
+        return dialer.rest if isinstance(dialer, CompatDialer) else None
+
     async def aclose(self) -> None:
         await self.deadlines.aclose()
-        if self.outbound.rest is not None:
-            await self.outbound.rest.aclose()
+        for dialer in self.outbound.dialers.values():
+            await dialer.aclose()
         if self.vonage_api is not None:
             await self.vonage_api.close()
 
@@ -89,7 +102,7 @@ def twilio_carrier(signatures: TwilioSignatures | None) -> Carrier:
     )
 
 
-def telnyx_carrier(signatures: TelnyxSignatures | None) -> Carrier:
+def telnyx_carrier(signatures: TelnyxSignatures | None, after_call: AfterCall) -> Carrier:
     """Telnyx media streaming. Its WebSocket upgrade carries no signature (a Call Control
     ``stream_auth_token`` header exists, but TeXML's ``<Stream>`` has none), so the proof is
     the single-use media token in the start event's custom parameters, checked before any
@@ -107,6 +120,7 @@ def telnyx_carrier(signatures: TelnyxSignatures | None) -> Carrier:
         handshake=check,
         title="Telnyx",
         config_hint="KURA_TELNYX_PUBLIC_KEY",
+        after_call=after_call,
     )
 
 
@@ -185,6 +199,58 @@ def _token_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"kura-media-token-key|" + "|".join(secrets_in_use).encode()).digest()
 
 
+DIAL_HINTS = {
+    "twilio": "KURA_TWILIO_ACCOUNT_SID and KURA_TWILIO_AUTH_TOKEN",
+    "signalwire": f"{signalwire.REST_HINT}, and KURA_SIGNALWIRE_TOKEN for its callbacks",
+    "telnyx": "KURA_TELNYX_API_KEY, KURA_TELNYX_CONNECTION_ID and KURA_TELNYX_PUBLIC_KEY",
+    "plivo": "KURA_PLIVO_AUTH_ID and KURA_PLIVO_AUTH_TOKEN",
+    "vonage": "KURA_VONAGE_APPLICATION_ID, KURA_VONAGE_PRIVATE_KEY_PATH and "
+    "KURA_VONAGE_SIGNATURE_SECRET",
+}
+"""The carriers that place outbound calls, and the settings each needs."""
+
+
+def _dialers(
+    settings: Settings,
+    twilio: TwilioSignatures | None,
+    signalwire_signatures: TwilioSignatures | None,
+    telnyx: TelnyxSignatures | None,
+    plivo: PlivoSignatures | None,
+    vonage: tuple[VonageVoiceApi | None, VonageSignatures | None],
+) -> dict[str, CarrierDialer]:
+    """A dialer for each carrier configured both to place calls and to check callbacks."""
+    dialers: dict[str, CarrierDialer] = {}
+    twilio_rest = TwilioRest.from_settings(settings)
+    if twilio_rest is not None and twilio is not None:
+        dialers["twilio"] = CompatDialer(
+            twilio_rest, twilio, OutboundPaths(TWILIO_PREFIX),
+            compat_capabilities("twilio", "Twilio"),
+        )  # fmt: skip
+    signalwire_rest = signalwire.rest_client(settings)
+    if signalwire_rest is not None and signalwire_signatures is not None:
+        dialers["signalwire"] = CompatDialer(
+            signalwire_rest, signalwire_signatures, OutboundPaths(signalwire.SIGNALWIRE_PREFIX),
+            compat_capabilities("signalwire", "SignalWire"),
+        )  # fmt: skip
+    key = settings.telnyx_api_key
+    if key and key.get_secret_value() and settings.telnyx_connection_id and telnyx is not None:
+        dialers["telnyx"] = TelnyxDialer(
+            TelnyxCallControl(key.get_secret_value(), settings.telnyx_api_base_url),
+            settings.telnyx_connection_id, settings.effective_public_url, telnyx.media_url(),
+            settings.telnyx_stream_codec,
+        )  # fmt: skip
+    plivo_token = settings.plivo_auth_token
+    if settings.plivo_auth_id and plivo_token is not None and plivo is not None:
+        dialers["plivo"] = PlivoDialer(
+            settings.plivo_auth_id, plivo_token.get_secret_value(),
+            settings.plivo_api_base_url, plivo,
+        )  # fmt: skip
+    vonage_api, vonage_signatures = vonage
+    if vonage_api is not None and vonage_signatures is not None:
+        dialers["vonage"] = VonageDialer(vonage_api, settings.effective_public_url)
+    return dialers
+
+
 def build_telephony(ctx: GatewayContext) -> Telephony:
     settings = ctx.settings
     deadlines = CallDeadlines(ctx.clock)
@@ -208,23 +274,20 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     vonage = VonageSignatures.from_settings(settings, ctx.clock)
     vonage_api = VonageVoiceApi.from_settings(settings, ctx.clock)
     plivo = PlivoSignatures.from_settings(settings)
-    key = signalwire.signing_key(settings)
-    signalwire_signatures = None
-    if key is not None:
-        signalwire_signatures = TwilioSignatures(
-            key, settings.effective_public_url,
-            prefix=signalwire.SIGNALWIRE_PREFIX, headers=signalwire.SIGNATURE_HEADERS,
-        )  # fmt: skip
+    signalwire_signatures = signalwire.signatures(settings)
+    dialers = _dialers(
+        settings, signatures, signalwire_signatures, telnyx, plivo, (vonage_api, vonage)
+    )
     carriers = carrier_registry(
         twilio_carrier(signatures),
-        telnyx_carrier(telnyx),
+        telnyx_carrier(telnyx, telnyx_after_call(calls, ctx.store, dialers)),
         signalwire_carrier(signalwire_signatures),
         plivo_carrier(plivo),
         vonage_carrier(vonage, vonage_after_call(calls, ctx.store, vonage_api)),
     )
     outbound = OutboundCalls(
         ctx.store, ctx.sessions, calls, ctx.clock,
-        rest=TwilioRest.from_settings(settings), signatures=signatures,
+        dialers=dialers, dial_hints=DIAL_HINTS,
         retry_after_s=settings.call_limit_retry_after_s,
     )  # fmt: skip
     progress = OutboundProgress(

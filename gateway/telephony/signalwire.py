@@ -17,6 +17,8 @@ import re
 from config import Settings
 from gateway.telephony import twilio_codec
 from gateway.telephony.carriers.codec import CarrierCapabilities
+from gateway.telephony.signatures import TwilioSignatures
+from gateway.telephony.twilio_rest import TwilioRest
 from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMU_8K
 
 SIGNALWIRE_PREFIX = "/telephony/signalwire"
@@ -26,6 +28,8 @@ ACTION_PATH = f"{SIGNALWIRE_PREFIX}/action"
 MEDIA_PATH = f"{SIGNALWIRE_PREFIX}/media"
 SIGNATURE_HEADERS = ("X-SignalWire-Signature", "X-Twilio-Signature")
 STREAM_CODEC = "L16@24000h"
+REST_HINT = "KURA_SIGNALWIRE_PROJECT_ID, KURA_SIGNALWIRE_API_TOKEN and KURA_SIGNALWIRE_SPACE_URL"
+LAML_PATH = "/api/laml"  # the Twilio SDK appends /2010-04-01/Accounts/{project}/Calls.json
 # SignalWire's CallSids are UUIDs; allow any id of that alphabet and a sane length.
 CALL_SID = re.compile(r"^[A-Za-z0-9-]{16,64}$")
 
@@ -50,3 +54,30 @@ def signing_key(settings: Settings) -> str | None:
     if token is None or not token.get_secret_value():
         return None
     return token.get_secret_value()
+
+
+def signatures(settings: Settings) -> TwilioSignatures | None:
+    """Twilio's algorithm keyed by the Signing Key, on SignalWire's paths and headers; ``None``
+    without the key."""
+    key = signing_key(settings)
+    if key is None:
+        return None
+    return TwilioSignatures(
+        key, settings.effective_public_url, prefix=SIGNALWIRE_PREFIX, headers=SIGNATURE_HEADERS
+    )
+
+
+def rest_client(settings: Settings) -> TwilioRest | None:
+    """The LaML (Twilio-compatible) REST client of the project, basic auth project:API token;
+    ``None`` unless the project, the API token and the space are all configured."""
+    token = settings.signalwire_api_token
+    space = (settings.signalwire_space_url or "").strip().rstrip("/")
+    if not settings.signalwire_project_id or token is None or not token.get_secret_value():
+        return None
+    if not space:
+        return None
+    base = space if space.startswith(("https://", "http://")) else f"https://{space}"
+    return TwilioRest(
+        settings.signalwire_project_id, token.get_secret_value(), base + LAML_PATH,
+        title="SignalWire",
+    )  # fmt: skip

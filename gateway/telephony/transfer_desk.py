@@ -110,7 +110,7 @@ class TransferDesk:
         """Why this call cannot be transferred warm; ``None`` if it can."""
         if not self._capabilities.warm_transfer:
             return "carrier"  # its capability record says so
-        if self._telephony.outbound.rest is None or self._telephony.signatures is None:
+        if self._telephony.twilio_rest is None or self._telephony.signatures is None:
             return "no_rest_credentials"  # KURA_TWILIO_ACCOUNT_SID (and auth token) unset
         return None
 
@@ -133,7 +133,7 @@ class TransferDesk:
         self, assistant: Assistant, call: Call, destination: Destination, args: dict[str, Any]
     ) -> dict[str, Any]:
         telephony, settings = self._telephony, self._ctx.settings
-        rest, signatures = telephony.outbound.rest, telephony.signatures
+        rest, signatures = telephony.twilio_rest, telephony.signatures
         assert rest is not None and signatures is not None  # _why_not_warm
         row = self._row("warm", destination, "dialing")
         summary = args.get("summary")

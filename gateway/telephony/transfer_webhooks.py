@@ -59,7 +59,7 @@ class LegHook:
         if self.row is None:
             return None
         ctx, telephony = request.app[CONTEXT], request.app[TELEPHONY]
-        rest = telephony.outbound.rest
+        rest = telephony.twilio_rest
         row = await apply_event(ctx.store, rest, ctx.clock, self.row.id, event)
         return None if row is None else row.state  # type: ignore[return-value]
 

@@ -1,4 +1,5 @@
 """Twilio's REST API, through the ``twilio`` SDK: place a call, hang it up, replace its TwiML.
+SignalWire's LaML API is the same API under another base URL, so one class serves both.
 
 The SDK's asynchronous client (``AsyncTwilioHttpClient``, aiohttp) is used, so placing a call
 never blocks the event loop. Its API domain is pointed at ``KURA_TWILIO_API_BASE_URL``
@@ -33,7 +34,10 @@ _SDK_LOG.setLevel(logging.WARNING)  # its INFO lines carry the parameters: numbe
 class TwilioRest:
     """One account's REST client; the HTTP session opens on first use (in the event loop)."""
 
-    def __init__(self, account_sid: str, auth_token: str, base_url: str) -> None:
+    def __init__(
+        self, account_sid: str, auth_token: str, base_url: str, *, title: str = "Twilio"
+    ) -> None:
+        self._title = title
         self._account_sid = account_sid
         self._auth_token = auth_token
         self._base_url = base_url.rstrip("/")
@@ -64,10 +68,17 @@ class TwilioRest:
         try:
             call = await self._calls().create_async(**params)
         except TwilioRestException as exc:
-            log.warning("twilio refused the call", extra={"status": exc.status, "code": exc.code})
-            raise CarrierFailed(f"the carrier refused the call (Twilio error {exc.code})") from None
+            log.warning(
+                "carrier refused the call",
+                extra={"carrier": self._title, "status": exc.status, "code": exc.code},
+            )
+            raise CarrierFailed(
+                f"the carrier refused the call ({self._title} error {exc.code})"
+            ) from None
         except (TwilioException, OSError, TimeoutError) as exc:
-            log.warning("twilio unreachable", extra={"error": type(exc).__name__})
+            log.warning(
+                "carrier unreachable", extra={"carrier": self._title, "error": type(exc).__name__}
+            )
             raise CarrierFailed("the carrier could not be reached") from None
         return str(call.sid)
 
@@ -77,10 +88,15 @@ class TwilioRest:
         try:
             await self._calls()(call_sid).update_async(**fields)
         except TwilioRestException as exc:
-            log.warning("twilio refused a call update", extra={"status": exc.status})
+            log.warning(
+                "carrier refused a call update",
+                extra={"carrier": self._title, "status": exc.status},
+            )
             return False
         except (TwilioException, OSError, TimeoutError) as exc:
-            log.warning("twilio unreachable", extra={"error": type(exc).__name__})
+            log.warning(
+                "carrier unreachable", extra={"carrier": self._title, "error": type(exc).__name__}
+            )
             return False
         return True
 

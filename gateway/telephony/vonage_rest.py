@@ -1,4 +1,5 @@
-"""Vonage's Voice REST API, for what a call needs once its stream is over: hang up or transfer.
+"""Vonage's Voice REST API: place a call, and what a call needs once its stream is over (hang
+up or transfer).
 
 Requests are authenticated as the Voice application: an RS256 JWT (``application_id``,
 ``iat``, ``exp``, ``jti``) signed with the application's private key, sent as a bearer token.
@@ -19,6 +20,7 @@ import aiohttp
 import jwt
 
 from config import Settings
+from gateway.errors import CarrierFailed
 from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,25 @@ class VonageVoiceApi:
         }
         return jwt.encode(claims, self._private_key, algorithm="RS256")
 
+    async def create_call(self, body: dict[str, Any]) -> str:
+        """``POST /v1/calls``; the new call leg's ``uuid``. ``CarrierFailed`` if Vonage refused
+        or could not be reached."""
+        headers = {"Authorization": f"Bearer {self.application_token()}"}
+        try:
+            async with self._session().post(
+                f"{self._base_url}/v1/calls", json=body, headers=headers
+            ) as reply:
+                status = reply.status
+                answer = await reply.json(content_type=None) if status // 100 == 2 else {}
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning("vonage unreachable", extra={"error": type(exc).__name__})
+            raise CarrierFailed("the carrier could not be reached") from None
+        call_uuid = answer.get("uuid") if isinstance(answer, dict) else None
+        if not isinstance(call_uuid, str) or not call_uuid:
+            log.warning("vonage refused the call", extra={"status": status})
+            raise CarrierFailed(f"the carrier refused the call (Vonage status {status})")
+        return call_uuid
+
     async def hang_up(self, call_uuid: str) -> bool:
         return await self._modify(call_uuid, {"action": "hangup"})
 
@@ -85,7 +106,11 @@ class VonageVoiceApi:
         }
         if from_e164:
             connect["from"] = vonage_number(from_e164)
-        destination = {"type": "ncco", "ncco": [connect]}
+        return await self.replace_ncco(call_uuid, [connect])
+
+    async def replace_ncco(self, call_uuid: str, ncco: list[dict[str, Any]]) -> bool:
+        """Run ``ncco`` on the call instead of what it runs (a transfer to an NCCO)."""
+        destination = {"type": "ncco", "ncco": ncco}
         return await self._modify(call_uuid, {"action": "transfer", "destination": destination})
 
     async def _modify(self, call_uuid: str, body: dict[str, Any]) -> bool:

@@ -86,7 +86,7 @@ def _fields(request: web.Request, body: bytes) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if isinstance(v, str | int) and type(v) is not bool}
 
 
-async def _signed_fields(request: web.Request) -> dict[str, str]:
+async def signed_fields(request: web.Request) -> dict[str, str]:
     """The webhook's fields, once the JWT over its raw body checks out."""
     signatures = _signatures(request)
     body = await request.read()  # bounded by client_max_size: bigger bodies are a 413
@@ -96,7 +96,7 @@ async def _signed_fields(request: web.Request) -> dict[str, str]:
     return _fields(request, body)
 
 
-def _call_uuid(fields: Mapping[str, str]) -> str:
+def call_uuid_of(fields: Mapping[str, str]) -> str:
     value = fields.get("uuid", "")
     if not CALL_UUID.match(value):
         raise BadRequest("uuid is missing or malformed")
@@ -123,7 +123,7 @@ def talk(message: str) -> list[dict[str, Any]]:
     return [{"action": "talk", "text": message}]
 
 
-def _ncco(ncco: list[dict[str, Any]]) -> web.Response:
+def ncco_response(ncco: list[dict[str, Any]]) -> web.Response:
     return web.Response(body=orjson.dumps(ncco), content_type=JSON_TYPE)
 
 
@@ -143,9 +143,9 @@ async def voice(request: web.Request) -> web.Response:
     """An incoming call (GET or POST): a session and a websocket ``connect``, or a refusal."""
     ctx = request.app[CONTEXT]
     ctx.drain.refuse_new("calls")  # 503: Vonage tries the fallback answer URL
-    fields = await _signed_fields(request)
+    fields = await signed_fields(request)
     inbound = InboundCall(
-        call_sid=_call_uuid(fields),
+        call_sid=call_uuid_of(fields),
         from_raw=e164(fields.get("from", "")),
         to_raw=e164(fields.get("to", "")),
         direction=fields.get("direction", "inbound")[:20],
@@ -157,13 +157,13 @@ async def voice(request: web.Request) -> web.Response:
             answer = await request.app[TELEPHONY].calls.answer(inbound)
     except TimeoutError:
         log.error("voice webhook over its deadline", extra={"call_sid": inbound.call_sid})
-        return _ncco(talk(twiml.UNAVAILABLE))
+        return ncco_response(talk(twiml.UNAVAILABLE))
     tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
-    rate_hz = _rate_for(ctx, answer.provider)
-    return _ncco(_render(answer, inbound.call_sid, _signatures(request), rate_hz))
+    rate_hz = rate_for(ctx, answer.provider)
+    return ncco_response(_render(answer, inbound.call_sid, _signatures(request), rate_hz))
 
 
-def _rate_for(ctx: GatewayContext, provider: str | None) -> int:
+def rate_for(ctx: GatewayContext, provider: str | None) -> int:
     """The call's L16 rate: the configured one, or (``auto``) the one its assistant's provider
     needs the least resampling for. No I/O: the call service named the provider, so a retried
     webhook gets the same NCCO."""
@@ -184,7 +184,7 @@ async def status(request: web.Request) -> web.Response:
     Events of the websocket leg (its own UUID) and events that name no call leg or status
     (transfers, recordings) are acknowledged only: they are signed, and a non-2xx answer would
     only make Vonage send them again."""
-    fields = await _signed_fields(request)
+    fields = await signed_fields(request)
     call_uuid = fields.get("uuid", "")
     call_status = STATUSES.get(fields.get("status", ""))
     if call_status is not None and CALL_UUID.match(call_uuid):

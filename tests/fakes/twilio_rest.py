@@ -6,6 +6,10 @@ callbacks, the answer webhook (whose TwiML opens the media stream), AMD verdicts
 It records every create and update request (form fields as sent, and when it got them), and
 answers as Twilio does (201 with a call resource; ``fail_next`` makes it refuse like Twilio).
 An update's ``Status`` (``canceled``, ``completed``) becomes the call's status, as on Twilio.
+
+``FakeTwilioRest.signalwire`` is SignalWire's LaML API instead: the same resources under
+``/api/laml`` (the space URL), UUID call SIDs, callbacks signed with the project's Signing Key in
+``X-SignalWire-Signature``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +28,17 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from tests.fakes.loopback import serve
+
 _sids = itertools.count(0x5000)
+
+
+def twilio_sid() -> str:
+    return f"CA{next(_sids):032x}"
+
+
+def signalwire_sid() -> str:
+    return str(uuid.UUID(int=next(_sids), version=4))
 
 
 @dataclass
@@ -35,12 +50,26 @@ class PlacedCall:
     received_s: float
     sequence: int = 0
     status: str = "queued"
+    account: str = ""
+    """The account (SignalWire: project) in the request's path."""
     updates: list[dict[str, str]] = field(default_factory=list)
     updated: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class FakeTwilioRest:
-    def __init__(self, auth_token: str, gateway_url: str, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        auth_token: str,
+        gateway_url: str,
+        http: aiohttp.ClientSession,
+        *,
+        prefix: str = "",
+        signature_header: str = "X-Twilio-Signature",
+        new_sid: Callable[[], str] = twilio_sid,
+    ) -> None:
+        self.prefix = prefix
+        self.signature_header = signature_header
+        self.new_sid = new_sid
         self.auth_token = auth_token
         self.gateway_url = gateway_url.rstrip("/")
         self.http = http
@@ -56,14 +85,20 @@ class FakeTwilioRest:
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self._create)
-        app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        calls = self.prefix + "/2010-04-01/Accounts/{account}/Calls"
+        app.router.add_post(calls + ".json", self._create)
+        app.router.add_post(calls + "/{sid}.json", self._update)
+        self._runner, self.url = await serve(app)
+
+    @classmethod
+    def signalwire(
+        cls, signing_key: str, gateway_url: str, http: aiohttp.ClientSession
+    ) -> FakeTwilioRest:
+        """SignalWire's LaML API; its ``url`` is the space URL (``KURA_SIGNALWIRE_SPACE_URL``)."""
+        return cls(
+            signing_key, gateway_url, http, prefix="/api/laml",
+            signature_header="X-SignalWire-Signature", new_sid=signalwire_sid,
+        )  # fmt: skip
 
     async def aclose(self) -> None:
         if self._runner is not None:
@@ -80,8 +115,8 @@ class FakeTwilioRest:
                 {"code": 21211, "message": "Invalid 'To' Phone Number", "status": status},
                 status=status,
             )
-        sid = f"CA{next(_sids):032x}"
-        placed = PlacedCall(sid, form, received)
+        sid = self.new_sid()
+        placed = PlacedCall(sid, form, received, account=request.match_info["account"])
         self.calls.append(placed)
         self.by_sid[sid] = placed
         self.created.set()
@@ -120,7 +155,7 @@ class FakeTwilioRest:
         parts = urlsplit(url)
         target = self.gateway_url + parts.path + (f"?{parts.query}" if parts.query else "")
         return await self.http.post(target, data=dict(params),
-                                    headers={"X-Twilio-Signature": signature})  # fmt: skip
+                                    headers={self.signature_header: signature})  # fmt: skip
 
     def _fields(self, call: PlacedCall, **extra: str) -> dict[str, str]:
         return {"AccountSid": "AC" + "0" * 31 + "1", "CallSid": call.sid, "ApiVersion":

@@ -127,15 +127,41 @@ class FakeVoiceApi:
     refused: int = 0
     failing_actions: set[str] = field(default_factory=set)
     """Actions answered 400 (as Vonage does for a transfer it cannot make)."""
+    created: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """``(uuid, body)`` of each ``POST /v1/calls``."""
+    fail_create: int | None = None
 
-    async def modify(self, request: web.Request) -> web.Response:
+    def _authorised(self, request: web.Request) -> bool:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         try:
             claims = jwt.decode(token, self.public_key, algorithms=["RS256"])
         except jwt.InvalidTokenError:
             self.refused += 1
-            return web.json_response({"title": "Unauthorized"}, status=401)
+            return False
         assert claims["application_id"] == APPLICATION_ID and claims["jti"]
+        return True
+
+    async def create(self, request: web.Request) -> web.Response:
+        """``POST /v1/calls``: 201 with the new leg's uuid, as Vonage answers."""
+        if not self._authorised(request):
+            return web.json_response({"title": "Unauthorized"}, status=401)
+        body = await request.json()
+        if self.fail_create is not None:
+            status, self.fail_create = self.fail_create, None
+            return web.json_response(
+                {"type": "https://developer.nexmo.com/api-errors#bad-request",
+                 "title": "Bad Request", "invalid_parameters": [{"name": "to"}]}, status=status,
+            )  # fmt: skip
+        call_uuid = new_call_uuid()
+        self.created.append((call_uuid, body))
+        return web.json_response(
+            {"uuid": call_uuid, "status": "started", "direction": "outbound",
+             "conversation_uuid": "CON-" + str(uuid.uuid4())}, status=201,
+        )  # fmt: skip
+
+    async def modify(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"title": "Unauthorized"}, status=401)
         body = await request.json()
         self.updates.append((request.match_info["uuid"], body))
         if body.get("action") in self.failing_actions:
@@ -155,6 +181,7 @@ async def voice_api() -> AsyncIterator[tuple[FakeVoiceApi, bytes]]:
     api = FakeVoiceApi(key.public_key())
     app = web.Application()
     app.router.add_put("/v1/calls/{uuid}", api.modify)
+    app.router.add_post("/v1/calls", api.create)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
