@@ -117,52 +117,54 @@ def _operation(action: str, name: str) -> dict[str, Any]:
     }
 
 
+CONNECT_QUERY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "api_key": {
+            "type": "string",
+            "description": "The session token from websocket_url, or a key with sessions:connect",
+        },
+        "events": {"type": "string", "description": 'Opt-in events, comma-separated: "turns"'},
+        "encoding": {
+            "type": "string",
+            "enum": ["pcm16", "mulaw", "alaw"],
+            "description": "The session's audio format, fixed at its first connect (voice "
+            "only; default pcm16, or the format chosen at creation); mono, PCM16 "
+            "little-endian",
+        },
+        "sample_rate": {
+            "type": "integer",
+            "enum": [8000, 16000, 24000],
+            "description": "Hz; default 8000 for mulaw and alaw, 24000 for pcm16",
+        },
+        "resume": {
+            "type": "string",
+            "description": "Instead of api_key after a drop: the latest resumeToken",
+        },
+        "lastSeq": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "With resume: the seq of the last message received",
+        },
+        "replayAudio": {
+            "type": "string",
+            "enum": ["true", "false"],
+            "description": "With resume: false skips the agent audio missed (default true)",
+        },
+    },
+}
+"""The connect URL's query parameters (docs/protocol.md §2)."""
+
+
 def _channel() -> dict[str, Any]:
     names = [*CLIENT_MESSAGES, *SERVER_MESSAGES]
-    query = {
-        "type": "object",
-        "properties": {
-            "api_key": {
-                "type": "string",
-                "description": "The session token from websocket_url, or a key with "
-                "sessions:connect",
-            },
-            "events": {"type": "string", "description": 'Opt-in events, comma-separated: "turns"'},
-            "encoding": {
-                "type": "string",
-                "enum": ["pcm16", "mulaw", "alaw"],
-                "description": "The session's audio format, fixed at its first connect (voice "
-                "only; default pcm16, or the format chosen at creation); mono, PCM16 "
-                "little-endian",
-            },
-            "sample_rate": {
-                "type": "integer",
-                "enum": [8000, 16000, 24000],
-                "description": "Hz; default 8000 for mulaw and alaw, 24000 for pcm16",
-            },
-            "resume": {
-                "type": "string",
-                "description": "Instead of api_key after a drop: the latest resumeToken",
-            },
-            "lastSeq": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "With resume: the seq of the last message received",
-            },
-            "replayAudio": {
-                "type": "string",
-                "enum": ["true", "false"],
-                "description": "With resume: false skips the agent audio missed (default true)",
-            },
-        },
-    }
     return {
         "address": "/api/v1/sessions/{session_id}/connect",
         "title": "Session WebSocket",
         "description": "One connection per session; JSON text frames only. See docs/protocol.md.",
         "parameters": {"session_id": {"description": "The session_id from POST /api/v1/sessions"}},
         "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
-        "bindings": {"ws": {"method": "GET", "query": query, "bindingVersion": "0.1.0"}},
+        "bindings": {"ws": {"method": "GET", "query": CONNECT_QUERY, "bindingVersion": "0.1.0"}},
         "x-close-codes": {
             str(code): CLOSE_CODE_MEANINGS[code]
             for code in sorted(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from gateway.api.assistant_settings import (
+    CallingHours,
+    InterruptionFields,
+    TransferDestination,
+    TurnDetectionSettings,
+)
 from gateway.api.schemas import (
     AssistantRef,
     AssistantView,
-    CallingHours,
-    InterruptionFields,
     SessionView,
     ToolDefinition,
-    TransferDestination,
-    TurnDetectionSettings,
     TurnView,
 )
 from gateway.store.models import Assistant, Session, Turn

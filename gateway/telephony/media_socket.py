@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import metrics, tracing
-from gateway.api.schemas import InterruptionFields
+from gateway.api.assistant_settings import InterruptionFields
 from gateway.api.socket_backpressure import bound_send_buffers, dropping_stalled_peer
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
