@@ -57,6 +57,10 @@ class EchoGuard:
         self._last_in = self._last_out = 0.0  # the samples before each pre-emphasis
         self._lag: int | None = None  # reference offset of the last match (fixed delay)
         self.last_correlation = 0.0
+        # Samples of silence played in a row: once more than the reference holds, it is all
+        # zeros and stays so until the agent plays again, so most caller frames (the agent is
+        # silent most of a call) skip its shift and the correlation.
+        self._silent = span + 1
 
     def played(self, pcm16: bytes) -> None:
         """Agent audio (PCM16 at the guard's rate) sent to the carrier: it plays after what
@@ -75,23 +79,27 @@ class EchoGuard:
         """One caller frame (PCM16, ``frame_ms`` long) went by: move both timelines on."""
         step = len(frame) // 2
         caller = np.frombuffer(frame, "<i2").astype(np.float64)
+        _shift_in(self._caller, caller, self._last_in)
+        self._last_in = float(caller[-1])
+        if self._reference_silent():
+            return
         played = self._take(step)
-        for history, samples, last in (
-            (self._caller, caller, self._last_in),
-            (self._reference, played, self._last_out),
-        ):
-            history[:-step] = history[step:]  # in place: no new array per frame
-            history[-step:] = samples
-            history[-step + 1 :] -= _EMPHASIS * samples[:-1]
-            history[-step] -= _EMPHASIS * last
-        self._last_in, self._last_out = float(caller[-1]), float(played[-1])
+        _shift_in(self._reference, played, self._last_out)
+        self._last_out = float(played[-1])
+        self._silent = self._silent + step if not played.any() else 0
+
+    def _reference_silent(self) -> bool:
+        """Nothing queued, and only silence played for longer than the reference spans (the
+        first silent sample carries the pre-emphasis of the last sound, so one more frame)."""
+        return not self._queued and self._silent > len(self._reference)
 
     def is_echo(self) -> bool:
         """Whether the caller's last ``window_ms`` is the agent's audio at some delay."""
         caller = self._caller
         caller_power = float(caller @ caller)
         reference = self._reference
-        if caller_power < _SILENT_POWER * len(caller) or not reference.any():
+        silent = self._reference_silent() or not reference.any()
+        if caller_power < _SILENT_POWER * len(caller) or silent:
             self.last_correlation = 0.0
             return False
         if self._lag is not None and self._near(caller, caller_power) >= self.threshold:
@@ -143,3 +151,13 @@ class EchoGuard:
                 self._queued[0] = head[take:]
         self._queued_samples -= filled
         return out
+
+
+def _shift_in(history: _Floats, samples: _Floats, last: float) -> None:
+    """Append ``samples`` to ``history`` (oldest out), pre-emphasised; ``last`` is the sample
+    before them. In place: no new array per frame."""
+    step = len(samples)
+    history[:-step] = history[step:]
+    history[-step:] = samples
+    history[-step + 1 :] -= _EMPHASIS * samples[:-1]
+    history[-step] -= _EMPHASIS * last
