@@ -20,6 +20,10 @@ from twilio.request_validator import RequestValidator
 
 from kinds.clock import SystemClock
 from media import denoise
+from providers.openai_realtime import OpenAIRealtimeProvider
+from providers.registry import ProviderRegistry
+from tests.fakes.openai_realtime import FakeRealtimeServer
+from tests.fakes.openai_realtime_default import default_script
 from tests.gateway.conftest import Gateway, start_gateway
 
 AUTH_TOKEN = "test_auth_token"
@@ -199,3 +203,33 @@ async def telnyx(telnyx_gateway: Gateway) -> FakeTelnyx:
         telnyx_gateway.clock.now(),
     )
     return FakeTelnyx(telnyx_gateway)
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
+    """The fake OpenAI Realtime server, default behaviour; every message it got was valid."""
+    server = FakeRealtimeServer(default_script)
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.invalid_messages() == []
+
+
+async def openai_phone_gateway(
+    tmp_path: Path, server: FakeRealtimeServer
+) -> AsyncIterator[Gateway]:
+    """A gateway taking Twilio calls, its ``openai`` provider pointed at ``server``."""
+
+    def register(registry: ProviderRegistry) -> None:
+        registry.register(
+            "openai", lambda: OpenAIRealtimeProvider("sk-test", server.url, clock=SystemClock())
+        )
+
+    async for gw in start_gateway(
+        tmp_path,
+        SystemClock(),
+        register=register,
+        twilio_auth_token=SecretStr(AUTH_TOKEN),
+        public_url=PUBLIC_URL,
+    ):
+        yield gw

@@ -8,15 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from kinds.clock import SystemClock
-from providers.openai_realtime import OpenAIRealtimeProvider
-from providers.registry import ProviderRegistry
 from tests.fakes.openai_realtime import FakeRealtimeServer
-from tests.fakes.openai_realtime_default import REPLY_AUDIO_MS, default_script
-from tests.gateway.conftest import Gateway, start_gateway
-from tests.gateway.telephony.conftest import AUTH_TOKEN, PUBLIC_URL, FakeTwilio
+from tests.fakes.openai_realtime_default import REPLY_AUDIO_MS
+from tests.gateway.conftest import Gateway
+from tests.gateway.telephony.conftest import FakeTwilio, openai_phone_gateway
 from tests.gateway.telephony.test_media_stream import dial
 
 NUMBER = "+15550004446"
@@ -25,29 +21,8 @@ GREETING_BYTES = REPLY_AUDIO_MS * 8  # the fake's reply, as 8 kHz µ-law
 
 
 @pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
-    server = FakeRealtimeServer(default_script)
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.invalid_messages() == []
-
-
-@pytest.fixture
 async def line(tmp_path: Path, fake_openai: FakeRealtimeServer) -> AsyncIterator[FakeTwilio]:
-    def register(registry: ProviderRegistry) -> None:
-        registry.register(
-            "openai",
-            lambda: OpenAIRealtimeProvider("sk-test", fake_openai.url, clock=SystemClock()),
-        )
-
-    async for gw in start_gateway(
-        tmp_path,
-        SystemClock(),
-        register=register,
-        twilio_auth_token=SecretStr(AUTH_TOKEN),
-        public_url=PUBLIC_URL,
-    ):
+    async for gw in openai_phone_gateway(tmp_path, fake_openai):
         await _route(gw)
         yield FakeTwilio(gw)
 

@@ -7,16 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from kinds.clock import SystemClock
-from providers.openai_realtime import OpenAIRealtimeProvider
-from providers.registry import ProviderRegistry
 from tests.fakes.openai_realtime import FakeRealtimeServer
-from tests.fakes.openai_realtime_default import default_script
-from tests.gateway.conftest import Gateway, start_gateway
+from tests.gateway.conftest import Gateway
 from tests.gateway.telephony.carrier_fakes import ulaw_match
-from tests.gateway.telephony.conftest import AUTH_TOKEN, PUBLIC_URL, FakeTwilio
+from tests.gateway.telephony.conftest import FakeTwilio, openai_phone_gateway
 from tests.gateway.telephony.test_media_stream import dial, speech_ulaw
 
 NUMBER = "+15550004444"
@@ -24,29 +19,8 @@ NO_SERVER_VAD_NUMBER = "+15550004445"
 
 
 @pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
-    server = FakeRealtimeServer(default_script)
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.invalid_messages() == []
-
-
-@pytest.fixture
 async def openai_line(tmp_path: Path, fake_openai: FakeRealtimeServer) -> AsyncIterator[FakeTwilio]:
-    def register(registry: ProviderRegistry) -> None:
-        registry.register(
-            "openai",
-            lambda: OpenAIRealtimeProvider("sk-test", fake_openai.url, clock=SystemClock()),
-        )
-
-    async for gw in start_gateway(
-        tmp_path,
-        SystemClock(),
-        register=register,
-        twilio_auth_token=SecretStr(AUTH_TOKEN),
-        public_url=PUBLIC_URL,
-    ):
+    async for gw in openai_phone_gateway(tmp_path, fake_openai):
         await _route(gw)
         yield FakeTwilio(gw)
 
