@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,35 +42,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.bootstrap import generate_api_key  # noqa: E402
+from scripts.twilio_sim.gateway_proc import free_port, wait_healthy  # noqa: E402
 
 TARGET_MS = 50.0
-START_TIMEOUT_S = 30.0
 RETRY_S = 0.005
 NODE_SECRET = uuid.uuid4().hex + uuid.uuid4().hex
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1):  # noqa: S310
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 @contextlib.contextmanager
 def _node(env: dict[str, str], workdir: str, name: str) -> Iterator[str]:
     """One ``kura serve`` on a free loopback port, advertising that port as its node URL."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     node_env = env | {"KURA_PUBLIC_URL": url, "KURA_NODE_URL": url}
     command = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
@@ -80,7 +61,7 @@ def _node(env: dict[str, str], workdir: str, name: str) -> Iterator[str]:
             [*command, "--port", str(port)], env=node_env, cwd=workdir, stdout=log, stderr=log
         )
     try:
-        _wait_healthy(url)
+        wait_healthy(url)
         yield url
     finally:
         child.terminate()

@@ -47,6 +47,8 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from scripts.twilio_sim.gateway_proc import free_port, wait_healthy  # noqa: E402
+
 # The Gemini fake's path (tests.fakes.gemini_live.PATH), which it serves in its own process.
 GEMINI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 TARGET_MS = 20.0
@@ -172,14 +174,6 @@ async def _spoken_turn(
     return ended, first_output, done
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _child(command: list[str], env: dict[str, str], cwd: str, log_name: str) -> Iterator[None]:
     with open(Path(cwd) / log_name, "w") as log:
@@ -197,7 +191,7 @@ def spawned_gateway(provider: str) -> Iterator[tuple[str, str, int]]:
     (url, key, assistant id)."""
     from gateway.bootstrap import generate_api_key
 
-    port, key = _free_port(), generate_api_key()
+    port, key = free_port(), generate_api_key()
     url = f"http://127.0.0.1:{port}"
     with (
         tempfile.TemporaryDirectory(prefix="kura-latency-") as tmp,
@@ -212,20 +206,20 @@ def spawned_gateway(provider: str) -> Iterator[tuple[str, str, int]]:
             KURA_TTS_COMMAND="off",
         )
         if provider == "gemini-fake":
-            fake_port = _free_port()
+            fake_port = free_port()
             fake = [sys.executable, "-m", "tests.fakes.gemini_live_default", "--port"]
             stack.enter_context(_child([*fake, str(fake_port)], env, tmp, "fake.log"))
             env["KURA_GEMINI_API_KEY"] = "test-gemini-key"
             env["KURA_GEMINI_LIVE_URL"] = f"ws://127.0.0.1:{fake_port}{GEMINI_PATH}"
         elif provider == "openai-fake":
-            fake_port = _free_port()
+            fake_port = free_port()
             fake = [sys.executable, "-m", "tests.fakes.openai_realtime", "--port", str(fake_port)]
             stack.enter_context(_child(fake, env, tmp, "fake.log"))
             env["KURA_OPENAI_API_KEY"] = "sk-test"
             env["KURA_OPENAI_REALTIME_URL"] = f"ws://127.0.0.1:{fake_port}/v1/realtime"
         serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1"]
         stack.enter_context(_child([*serve, "--port", str(port)], env, tmp, "serve.log"))
-        _wait_healthy(url)
+        wait_healthy(url)
         assistant_id = 1 if provider == "local" else _fake_assistant(url, key, provider)
         yield url, key, assistant_id
 
@@ -244,18 +238,6 @@ def _fake_assistant(url: str, key: str, provider: str) -> int:
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return int(json.loads(response.read())["id"])
-
-
-def _wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1):  # noqa: S310
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def report(samples: list[TurnSample], verbose: bool) -> str:

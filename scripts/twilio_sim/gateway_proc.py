@@ -163,7 +163,9 @@ def _child(
                 process.wait()
 
 
-def _wait_healthy(url: str) -> None:
+def wait_healthy(url: str) -> None:
+    """Wait until the gateway at ``url`` answers its health check (``RuntimeError`` after
+    ``START_TIMEOUT_S``)."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         health = url + "/api/v1/health"  # loopback: built from free_port() above
@@ -261,6 +263,6 @@ def spawned_gateway(
         if core is not None and shutil.which("taskset"):
             serve = ["taskset", "-c", str(core), *serve]  # taskset execs: same pid
         gateway = stack.enter_context(_child(serve, env, workdir, "kura-serve", LISTENING))
-        _wait_healthy(url)
+        wait_healthy(url)
         _route_number(env, workdir, provider, carrier, greeting, recording)
         yield Spawned(url, token, NUMBER, gateway.pid, workdir / "kura-serve.log", fake_pid)
