@@ -9,6 +9,7 @@ machine verdict, which arrives later on its own callback (``AsyncAmd``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -81,6 +82,18 @@ class OutboundProgress:
             return
         if call.call_sid == request_id and request_id != call_id:
             await self._store.calls.bind_sid(call.id, request_id, call_id, self._clock.now())
+
+    async def answered_in_time(
+        self, session_id: str, call_sid: str, carrier: str, deadline_s: float
+    ) -> CallAnswer | None:
+        """``answered`` within the answer webhook's deadline; None past it (logged), so a
+        stalled database does not leave the callee in silence until the carrier gives up."""
+        try:
+            async with asyncio.timeout(deadline_s):
+                return await self.answered(session_id, call_sid, carrier)
+        except TimeoutError:
+            log.error("outbound answer webhook over its deadline", extra={"session_id": session_id})
+            return None
 
     async def answered(self, session_id: str, call_sid: str, carrier: str = "twilio") -> CallAnswer:
         """The callee picked up: the stream's TwiML with a fresh single-use token, and the

@@ -9,7 +9,6 @@ well, and the call must be one placed on this carrier. Answers are TwiML (cXML).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -72,13 +71,12 @@ class OutboundDoor:
     async def answered(self, request: web.Request) -> web.Response:
         """The callee answered: stream the call to its session at once."""
         _, session_id, call_sid = await self._signed(request)
+        deadline_s = request.app[CONTEXT].settings.webhook_answer_deadline_s
         progress = request.app[TELEPHONY].progress
-        try:
-            async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
-                answer = await progress.answered(session_id, call_sid, self.door.carrier)
-        except TimeoutError:
-            # A stalled database must not leave the callee in silence until the carrier gives up.
-            log.error("outbound answer webhook over its deadline", extra={"session_id": session_id})
+        answer = await progress.answered_in_time(
+            session_id, call_sid, self.door.carrier, deadline_s
+        )
+        if answer is None:
             return reply(twiml.say_and_hang_up(twiml.UNAVAILABLE))
         return reply(self._render(answer, request))
 

@@ -9,7 +9,6 @@ end goes to the inbound after-stream door, which says goodbye (or transfers).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from xml.etree import ElementTree
 
@@ -50,11 +49,9 @@ async def answered(request: web.Request) -> web.Response:
     """The callee answered: stream the call to its session at once."""
     _, session_id, call_uuid = await _signed(request)
     telephony = request.app[TELEPHONY]
-    try:
-        async with asyncio.timeout(request.app[CONTEXT].settings.webhook_answer_deadline_s):
-            answer = await telephony.progress.answered(session_id, call_uuid, "plivo")
-    except TimeoutError:
-        log.error("outbound answer webhook over its deadline", extra={"session_id": session_id})
+    deadline_s = request.app[CONTEXT].settings.webhook_answer_deadline_s
+    answer = await telephony.progress.answered_in_time(session_id, call_uuid, "plivo", deadline_s)
+    if answer is None:
         return xml_response(speak_and_hang_up(twiml.UNAVAILABLE))
     signatures = telephony.plivo
     if answer.kind != "stream" or not answer.media_token or signatures is None:

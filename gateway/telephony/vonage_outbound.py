@@ -9,7 +9,6 @@ verdict (``status`` human or machine, ``sub_state`` ``beep_start`` once a greeti
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
@@ -42,11 +41,9 @@ async def answered(request: web.Request) -> web.Response:
     session_id, call_uuid = session_of(request), call_uuid_of(fields)
     tracing.annotate(call_sid=call_uuid, session_id=session_id)
     ctx, telephony = request.app[CONTEXT], request.app[TELEPHONY]
-    try:
-        async with asyncio.timeout(ctx.settings.webhook_answer_deadline_s):
-            answer = await telephony.progress.answered(session_id, call_uuid, "vonage")
-    except TimeoutError:
-        log.error("outbound answer webhook over its deadline", extra={"session_id": session_id})
+    deadline_s = ctx.settings.webhook_answer_deadline_s
+    answer = await telephony.progress.answered_in_time(session_id, call_uuid, "vonage", deadline_s)
+    if answer is None:
         return ncco_response(talk(twiml.UNAVAILABLE))
     signatures = telephony.vonage
     if answer.kind != "stream" or not answer.media_token or signatures is None:
