@@ -21,6 +21,8 @@ from kinds.clock import Clock, SystemClock
 from providers.local import LocalProvider
 from providers.registry import ProviderRegistry
 from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.fakes.openai_realtime import FakeRealtimeServer
+from tests.fakes.openai_realtime_default import default_script
 from tests.fakes.scripted_provider import ScriptedProvider
 from tests.virtual_clock import VirtualClock
 
@@ -168,3 +170,15 @@ async def virtual_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     """A gateway whose clock only moves when the test advances it."""
     async for gw in start_gateway(tmp_path, VirtualClock()):
         yield gw
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
+    """The fake OpenAI Realtime server, default behaviour; everything it got was valid and
+    every scripted step ran."""
+    server = FakeRealtimeServer(default_script)
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.invalid_messages() == []
+    assert server.script_errors == []

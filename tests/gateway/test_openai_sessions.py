@@ -13,20 +13,9 @@ from kinds.clock import SystemClock
 from providers.openai_realtime import OpenAIRealtimeProvider
 from providers.registry import ProviderRegistry
 from tests.fakes.openai_realtime import FakeRealtimeServer
-from tests.fakes.openai_realtime_default import default_script
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.ws_helpers import connect, receive, receive_until
 from tests.providers.local_helpers import speech_clip
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
-    server = FakeRealtimeServer(default_script)
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.invalid_messages() == []
-    assert server.script_errors == []
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ assistant does to its sessions; over a real loopback gateway."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from kinds.clock import SystemClock
 from providers.events import AgentAudio, ResponseDone, ToolCall
@@ -17,7 +14,6 @@ from providers.openai_realtime import OpenAIRealtimeProvider
 from providers.registry import ProviderRegistry
 from tests.fakes.gemini_live import FakeGeminiLive
 from tests.fakes.openai_realtime import FakeRealtimeServer
-from tests.fakes.openai_realtime_default import default_script
 from tests.fakes.scripted_provider import CAPABILITIES
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.test_rest_sessions import error_of
@@ -166,14 +162,6 @@ async def test_language_defaults_to_the_assistants_and_reaches_the_provider(
     assert session.context.language_code == "en-US"
     assert session.assistant.language_code == "en-US"
     await ws.close()
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
-    server = FakeRealtimeServer(default_script)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_openai_switches_a_french_assistant_back_to_en_us(

@@ -23,7 +23,6 @@ from media import denoise
 from providers.openai_realtime import OpenAIRealtimeProvider
 from providers.registry import ProviderRegistry
 from tests.fakes.openai_realtime import FakeRealtimeServer
-from tests.fakes.openai_realtime_default import default_script
 from tests.gateway.conftest import Gateway, start_gateway
 
 AUTH_TOKEN = "test_auth_token"
@@ -203,16 +202,6 @@ async def telnyx(telnyx_gateway: Gateway) -> FakeTelnyx:
         telnyx_gateway.clock.now(),
     )
     return FakeTelnyx(telnyx_gateway)
-
-
-@pytest.fixture
-async def fake_openai() -> AsyncIterator[FakeRealtimeServer]:
-    """The fake OpenAI Realtime server, default behaviour; every message it got was valid."""
-    server = FakeRealtimeServer(default_script)
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.invalid_messages() == []
 
 
 async def openai_phone_gateway(
