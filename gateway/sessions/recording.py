@@ -1,28 +1,27 @@
 """Session recordings: a WAV written by a writer task, off the call's path.
 
-The engine hands raw frames over with one append each (caller audio in the inbound port format,
-what is sent to the caller in the outbound port format, and every cut); once a second the writer
-converts them, places them on one timeline and writes. The timeline is the caller's audio: a frame
-arrives every 20 ms, so the caller's sample count is "now". Agent audio arrives faster than it
-plays; it is placed after the agent audio already scheduled, never before "now". A barge-in cut
-(``Interrupt(played_ms)``) drops the scheduled agent audio past what the caller heard (the item's
-start plus ``played_ms``, or "now" when unknown), so audio cleared at the carrier is not in the
-recording. What lies before "now" is final and written; only the scheduled future is held.
+The hot path allocates nothing for the caller: each caller frame (in the inbound port format) is
+appended to one bytearray, and agent audio and cuts are noted with the caller's byte count at the
+time. Once a second the writer converts the caller's batch in one go, places the agent audio on one
+timeline and writes. The timeline is the caller's audio: a frame arrives every 20 ms, so the
+caller's sample count is "now". Agent audio arrives faster than it plays; it is placed after the
+agent audio already scheduled, never before "now". A barge-in cut (``Interrupt(played_ms)``) drops
+the scheduled agent audio past what the caller heard (the item's start plus ``played_ms``, or "now"
+when unknown), so audio cleared at the carrier is not in the recording. What lies before "now" is
+final and written; only the scheduled future is held.
 """
 
 from __future__ import annotations
 
 import asyncio
-import audioop
-import itertools
 import logging
 import wave
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from gateway.sessions.audio_format import AudioConverter
 from gateway.sessions.plan import SessionPlan
@@ -32,26 +31,28 @@ log = logging.getLogger(__name__)
 
 RecordingMode = Literal["mono", "dual"]
 QUEUE_ITEMS = 1024
-"""≈ 10 s of both directions at 20 ms: the writer is far behind only if the disk stalls; past
-that frames are dropped (and counted) rather than held in memory or waited for."""
+"""Agent chunks and cuts waiting (≈ 10 s at 20 ms): the writer is far behind only if the disk
+stalls; past that they are dropped (and counted) rather than held in memory or waited for."""
+QUEUE_MS = 10_000
+"""Caller audio waiting, for the same reason."""
 BATCH_MS = 1000
 """Caller audio handed to the writer at once: the writer wakes, converts and writes once a
 second per session instead of once per 20 ms frame."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Caller:
-    audio: bytes
+HEADER_EVERY_BATCHES = 10
+"""The WAV header's sizes are brought up to date every this many batches (and at the end): the
+wave module would rewrite them on every write, three more system calls each; a gateway that dies
+mid-call leaves a file whose header misses at most the last ~10 s."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Agent:
-    audio: bytes
-    item_id: str
+_Agent = tuple[int, bytes, str]
+"""Agent audio: the caller's pending byte count when it came ("now"), the audio, its item. A
+plain tuple: a frozen dataclass's ``__init__`` costs ten times as much, per chunk."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Cut:
+    at: int  # as for ``_Agent``
     played_ms: int | None
 
 
@@ -68,10 +69,6 @@ class _Timeline:
         self._cut_items: list[str] = []  # the latest few: late audio of a cut item is not heard
 
     @property
-    def now(self) -> int:
-        return self.written + len(self._caller) // 2
-
-    @property
     def final_samples(self) -> int:
         """Samples before "now" not yet handed out."""
         return len(self._caller) // 2
@@ -79,44 +76,37 @@ class _Timeline:
     def caller(self, pcm: bytes) -> None:
         self._caller += pcm
 
-    def agent(self, pcm: bytes, item_id: str) -> None:
+    def agent(self, pcm: bytes, item_id: str, now: int) -> None:
         if item_id in self._cut_items:
             return  # the door drops it too: the caller never hears the rest of a cut item
-        start = max(self.now, self.written + len(self._agent) // 2)
-        gap = start - (self.written + len(self._agent) // 2)
-        self._agent += bytes(2 * gap)
+        end = self.written + len(self._agent) // 2
+        start = max(now, end)
+        if start > end:
+            self._agent += bytes(2 * (start - end))
         if item_id != self._item_id:
             self._item_id, self._item_start = item_id, start
         self._agent += pcm
 
-    def cut(self, played_ms: int | None) -> None:
+    def cut(self, played_ms: int | None, now: int) -> None:
         """Drop the agent audio the caller did not hear."""
-        at = self.now if played_ms is None else self._item_start + played_ms * self._rate_hz // 1000
-        keep = max(at, self.now) - self.written
-        del self._agent[2 * keep :]
+        at = now if played_ms is None else self._item_start + played_ms * self._rate_hz // 1000
+        keep = max(at, now) - self.written
+        del self._agent[2 * max(keep, 0) :]
         self._cut_items = [*self._cut_items[-7:], self._item_id]
 
-    def final(self, *, everything: bool = False) -> tuple[bytes, bytes]:
-        """Equal-length caller and agent PCM up to "now" (or to the end of both)."""
+    def final(self, *, everything: bool = False) -> npt.NDArray[np.int16]:
+        """Caller (column 0) and agent (column 1) samples up to "now" (or to the end of both),
+        interleaved as a stereo WAV wants them, padded with silence."""
         samples = len(self._caller) // 2
         if everything:
             samples = max(samples, len(self._agent) // 2)
-        caller = bytes(self._caller[: 2 * samples]).ljust(2 * samples, b"\0")
-        agent = bytes(self._agent[: 2 * samples]).ljust(2 * samples, b"\0")
-        del self._caller[: 2 * samples]
-        del self._agent[: 2 * samples]
+        frames = np.zeros((samples, 2), dtype=np.int16)
+        for column, pcm in enumerate((self._caller, self._agent)):
+            have = min(samples, len(pcm) // 2)
+            frames[:have, column] = np.frombuffer(pcm, dtype=np.int16, count=have)
+            del pcm[: 2 * have]
         self.written += samples
-        return caller, agent
-
-
-def _run_key(event: _Caller | _Agent | _Cut) -> tuple[str, str]:
-    match event:
-        case _Caller():
-            return ("caller", "")
-        case _Agent(item_id=item_id):
-            return ("agent", item_id)
-        case _Cut():
-            return ("cut", "")
+        return frames
 
 
 class SessionRecorder:
@@ -125,38 +115,47 @@ class SessionRecorder:
     def __init__(self, path: Path, plan: SessionPlan, mode: RecordingMode) -> None:
         self.path = path
         self._mode = mode
-        rate_hz = max(plan.inbound.port.sample_rate_hz, plan.outbound.port.sample_rate_hz)
+        caller_format = plan.inbound.port
+        rate_hz = max(caller_format.sample_rate_hz, plan.outbound.port.sample_rate_hz)
         target = AudioFormat("pcm16", rate_hz)
-        self._from_caller = AudioConverter(plan.inbound.port, target)
+        self._from_caller = AudioConverter(caller_format, target)
         self._from_agent = AudioConverter(plan.outbound.port, target)
         self._timeline = _Timeline(rate_hz)
         self.rate_hz = rate_hz
-        self._pending: deque[_Caller | _Agent | _Cut] = deque()
-        self._pending_bytes = 0
-        self._batch_bytes = BATCH_MS * plan.inbound.port.bytes_per_ms
+        self._caller_rate_hz = caller_format.sample_rate_hz
+        self._caller_width = 2 if caller_format.encoding == "pcm16" else 1
+        self._caller_samples = 0  # caller samples converted so far, in the port's rate
+        self._pending = bytearray()  # caller audio not yet converted
+        self._events: list[_Agent | _Cut] = []
+        self._batch_bytes = BATCH_MS * caller_format.bytes_per_ms
+        self._limit_bytes = QUEUE_MS * caller_format.bytes_per_ms
         self._ready = asyncio.Event()
         self._finished = False
+        self._batches = 0
         self.dropped = 0
 
-    # --- the hot path: one append each ---------------------------------------------------------
+    # --- the hot path: an append each ------------------------------------------------------------
 
     def caller(self, audio: bytes) -> None:
-        self._put(_Caller(audio), len(audio))
+        pending = self._pending
+        if len(pending) >= self._batch_bytes:
+            if len(pending) >= self._limit_bytes:
+                self.dropped += 1
+                return
+            self._ready.set()  # the writer wakes once per batch, not per frame
+        pending += audio
 
     def agent(self, audio: bytes, item_id: str) -> None:
-        self._put(_Agent(audio, item_id), 0)
-
-    def cut(self, played_ms: int | None) -> None:
-        self._put(_Cut(played_ms), 0)
-
-    def _put(self, event: _Caller | _Agent | _Cut, caller_bytes: int) -> None:
-        if len(self._pending) >= QUEUE_ITEMS:
+        if len(self._events) >= QUEUE_ITEMS:
             self.dropped += 1
             return
-        self._pending.append(event)
-        self._pending_bytes += caller_bytes
-        if self._pending_bytes >= self._batch_bytes:
-            self._ready.set()  # the writer wakes once per batch, not per frame
+        self._events.append((len(self._pending), audio, item_id))
+
+    def cut(self, played_ms: int | None) -> None:
+        if len(self._events) >= QUEUE_ITEMS:
+            self.dropped += 1
+            return
+        self._events.append(_Cut(len(self._pending), played_ms))
 
     def finish(self) -> None:
         """The session is over: write what is pending, then close the file."""
@@ -179,43 +178,43 @@ class SessionRecorder:
                     self._write(out)
             finally:
                 self._write(out)
-                out.writeframes(self._frames(*self._timeline.final(everything=True)))
+                rest = self._frames(self._timeline.final(everything=True))
+                if rest.nbytes:
+                    out.writeframesraw(rest)  # closing brings the header up to date
         if self.dropped:
             log.warning("recording dropped frames", extra={"dropped": self.dropped})
 
     def _write(self, out: wave.Wave_write) -> None:
-        """Place what is pending on the timeline; write what is final (one write per batch:
-        the wave module rewrites its header on every write)."""
-        events = list(self._pending)
+        """Place what is pending on the timeline; write what is final."""
+        caller = bytes(self._pending)
         self._pending.clear()
-        self._pending_bytes = 0
-        # Runs of caller frames (and of one item's agent audio) are converted in one go: the
-        # timeline only needs them in order relative to the other side's audio and the cuts.
-        for _, run in itertools.groupby(events, key=_run_key):
-            self._apply(list(run))
-        if self._timeline.final_samples:
-            out.writeframes(self._frames(*self._timeline.final()))
+        events, self._events = self._events, []
+        for event in events:
+            if isinstance(event, _Cut):
+                self._timeline.cut(event.played_ms, self._now(event.at))
+            else:
+                at, audio, item_id = event
+                self._timeline.agent(self._from_agent.convert(audio), item_id, self._now(at))
+        self._timeline.caller(self._from_caller.convert(caller))
+        self._caller_samples += len(caller) // self._caller_width
+        if not self._timeline.final_samples:
+            return
+        frames = self._frames(self._timeline.final())
+        self._batches += 1
+        if self._batches % HEADER_EVERY_BATCHES:
+            out.writeframesraw(frames)
+        else:
+            out.writeframes(frames)
 
-    def _apply(self, run: list[_Caller | _Agent | _Cut]) -> None:
-        """One run of events of one kind (one item's, for agent audio)."""
-        match run[0]:
-            case _Caller():
-                audio = b"".join(e.audio for e in run if isinstance(e, _Caller))
-                self._timeline.caller(self._from_caller.convert(audio))
-            case _Agent(item_id=item_id):
-                audio = b"".join(e.audio for e in run if isinstance(e, _Agent))
-                self._timeline.agent(self._from_agent.convert(audio), item_id)
-            case _Cut():
-                for event in run:
-                    if isinstance(event, _Cut):
-                        self._timeline.cut(event.played_ms)
+    def _now(self, pending_bytes: int) -> int:
+        """The timeline's "now" when the caller had sent ``pending_bytes`` of this batch."""
+        samples = self._caller_samples + pending_bytes // self._caller_width
+        return samples * self.rate_hz // self._caller_rate_hz
 
-    def _frames(self, caller: bytes, agent: bytes) -> bytes:
-        if not caller:
-            return b""
-        if self._mode == "mono":
-            return audioop.add(caller, agent, 2)
-        stereo = np.empty(len(caller), dtype=np.int16)  # two channels of len/2 samples each
-        stereo[0::2] = np.frombuffer(caller, dtype=np.int16)
-        stereo[1::2] = np.frombuffer(agent, dtype=np.int16)
-        return stereo.tobytes()
+    def _frames(self, frames: npt.NDArray[np.int16]) -> memoryview:
+        """What goes into the file, without a copy for dual."""
+        if self._mode == "dual":
+            return frames.data
+        mixed = frames.sum(axis=1, dtype=np.int32)  # saturated, as a mixer would
+        mono: npt.NDArray[np.int16] = np.clip(mixed, -32768, 32767).astype(np.int16)
+        return mono.data
