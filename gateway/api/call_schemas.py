@@ -57,8 +57,9 @@ class TransferView(BaseModel):
     destination: str
     destination_name: str | None
     outcome: str = Field(
-        description="`dialed` (cold); warm: `dialing`, `ringing`, `whispering` while in play, "
-        "then `accepted`, `declined`, `no_answer`, `busy`, `failed` or `caller_gone`"
+        description="`dialed` (cold); warm: `dialing`, `ringing`, `whispering`, `bridging` while "
+        "in play, then `accepted`, `declined`, `no_answer`, `busy`, `failed`, `caller_gone` or "
+        "`dropped` (accepted, then hung up before the caller was put through)"
     )
     started_at: datetime
     answered_at: datetime | None

@@ -126,7 +126,8 @@ class PostCallEvents:
         ended_at: datetime | None = None,
     ) -> None:
         """A transfer's outcome: ``dialed`` (cold), or how a warm one ended (``accepted``,
-        ``declined``, ``no_answer``, ``busy``, ``failed``, ``caller_gone``)."""
+        ``declined``, ``no_answer``, ``busy``, ``failed``, ``caller_gone``, ``dropped``: accepted,
+        then hung up before the caller was put through)."""
         data = {
             "session_id": session_id,
             "assistant_id": assistant.id,
@@ -151,7 +152,9 @@ class PostCallEvents:
             "mode": row.mode,
             "destination": row.destination_number,
             "destination_name": row.destination_name,
-            "outcome": row.state,
+            # The session ends as the caller's stream closes to be bridged: the human has
+            # accepted; whether the caller reached them is ``call.transferred``'s to say.
+            "outcome": "accepted" if row.state == "bridging" else row.state,
             "started_at": _iso(row.started_at),
             "answered_at": _iso(row.answered_at),
             "ended_at": _iso(row.ended_at),

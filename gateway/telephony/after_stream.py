@@ -13,7 +13,9 @@ from typing import Literal
 from gateway.sessions.events import PostCallEvents
 from gateway.store import Store
 from gateway.store.models import Call, Session
+from gateway.telephony.transfer_flow import apply_event, outcome_teller
 from gateway.telephony.transfer_twiml import conference_name
+from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ CUT_OFF_REASONS = frozenset({"shutdown", "node_lost", "node_restarted"})
 class AfterStream:
     """What the caller hears once the stream has closed."""
 
-    kind: Literal["goodbye", "apology", "transfer", "conference"]
+    kind: Literal["goodbye", "apology", "transfer", "conference", "dropped"]
     transfer_to: str | None = None
     conference: str | None = None
     """A warm transfer the human accepted: the conference where they wait for the caller."""
@@ -60,12 +62,30 @@ async def transfer_number(
     return assistant.transfer_number
 
 
-async def accepted_conference(store: Store, call: Call) -> str | None:
-    """The conference of the call's warm transfer the human accepted, if it is the last one."""
+async def warm_bridge(
+    store: Store, clock: Clock, events: PostCallEvents | None, call: Call, session: Session | None
+) -> AfterStream | None:
+    """A warm transfer the human accepted, if it is the call's last: the conference where they
+    wait for the caller, or (they hung up before the caller got there) an apology, never an
+    empty and silent room. ``None``: no warm transfer to finish."""
     last = await store.transfers.latest(call.call_sid)
-    if last is None or last.mode != "warm" or last.state != "accepted":
+    if last is None or last.mode != "warm":
         return None
-    return conference_name(last.id)
+    if last.state == "bridging":
+        told = outcome_teller(store, events)
+        moved = await apply_event(store, None, clock, last.id, "caller_joined", told=told)
+        last = moved or last
+    if last.state == "accepted":
+        return AfterStream("conference", conference=conference_name(last.id))
+    handed_over = session is not None and (
+        session.end_reason == "transferred" or session.status in ("pending", "active")
+    )
+    if last.state == "dropped" and handed_over:
+        # Dropped before the caller's node let go of the caller, the caller was back with the
+        # assistant and this is a later end; dropped after, the caller is here, alone.
+        log.warning("transfer dropped while bridging; apologising", extra={"transfer_id": last.id})
+        return AfterStream("dropped")
+    return None
 
 
 async def tell_transferred(

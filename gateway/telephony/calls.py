@@ -31,10 +31,10 @@ from gateway.store.keys import hash_secret
 from gateway.store.models import Assistant, Call, PhoneNumber, Session
 from gateway.telephony.after_stream import (
     AfterStream,
-    accepted_conference,
     cut_off,
     tell_transferred,
     transfer_number,
+    warm_bridge,
 )
 from gateway.telephony.call_deadlines import CallDeadlines
 from gateway.telephony.call_limits import CallLimits, call_limits, slot_lease_s
@@ -307,11 +307,12 @@ class CallService:
         call = await self._store.calls.get_by_sid(call_sid)
         if call is None:
             return AfterStream("goodbye")
-        if conference := await accepted_conference(self._store, call):
+        session = await self._store.sessions.get(call.session_id)
+        warm = await warm_bridge(self._store, self._clock, self._events, call, session)
+        if warm is not None:
             await self.call_over(call)
             await self._end_session(call.session_id, "transferred")
-            return AfterStream("conference", conference=conference)
-        session = await self._store.sessions.get(call.session_id)
+            return warm
         was_cut_off = cut_off(session)
         transfer_to = None
         if call.transfer_requested or was_cut_off:

@@ -4,11 +4,12 @@ caller to them or bring the caller back to the assistant.
 ``WarmTransfer`` puts the caller on hold and places the human's leg through the REST API. Its
 events (the leg's callbacks, taken by ``transfer_webhooks`` on whichever node Twilio reaches,
 the caller hanging up, the guard deadline) move the ``call_transfers`` row through the pure
-state machine (``transfer_flow.apply_event``). Once the row is final this node acts for the
-caller: hand over (the assistant's session ends; the ``<Connect action>`` answer joins the
-caller to the human's conference) or take the caller off hold and tell the assistant what
-happened; and it tells the outcome as a ``call.transferred`` event. It learns an outcome at
-once when the event was its own, else at its next look at the row (every ``WATCH_S``).
+state machine (``transfer_flow.apply_event``; the node making a final move tells the outcome as
+a ``call.transferred`` event). Once the row is decided this node acts for the caller: hand over
+(``bridging``: the assistant's session ends; the ``<Connect action>`` answer joins the caller to
+the human's conference, or apologises if the human has hung up meanwhile) or take the caller
+off hold and tell the assistant what happened. It learns an outcome at once when the event was
+its own, else at its next look at the row (every ``WATCH_S``).
 
 The leg's callback URLs name the transfer by its random id, never a number; the webhooks are
 signed by Twilio and must come from the leg the transfer placed.
@@ -19,12 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.store import Store
 from gateway.store.models import CallTransfer
-from gateway.telephony.transfer_flow import apply_event, moved_fields
+from gateway.telephony.transfer_flow import Told, apply_event, moved_fields, tell_safely
 from gateway.telephony.transfer_line import TransferLine
 from gateway.telephony.transfer_machine import ACTIVE, TransferEvent, TransferState, caller_action
 from gateway.telephony.twilio_rest import TwilioRest
@@ -43,6 +43,7 @@ OUTCOME_NOTES: dict[TransferState, str] = {
     "no_answer": "did not answer",
     "busy": "was busy",
     "failed": "could not be reached",
+    "dropped": "accepted the call but hung up before it was put through",
 }
 
 
@@ -65,10 +66,6 @@ class LegPlan:
     status_url: str
     ring_timeout_s: int
     whisper_timeout_s: int
-
-
-Told = Callable[[CallTransfer], Awaitable[None]]
-"""Tells a finished transfer's outcome (the ``call.transferred`` event)."""
 
 
 class WarmTransfer:
@@ -122,7 +119,8 @@ class WarmTransfer:
             )
             self.row.state = "failed"
             await self._line.release(None)
-            await self._settled()
+            self._settled()
+            await tell_safely(self._told, self.row)
             return False
         self.row.leg_sid = leg_sid
         await self._store.transfers.update(self.id, {"leg_sid": leg_sid})
@@ -132,34 +130,35 @@ class WarmTransfer:
 
     async def on_event(self, event: TransferEvent) -> TransferState:
         """Apply one event seen on this node; the state after it."""
-        row = await apply_event(self._store, self._rest, self._clock, self.id, event)
+        row = await apply_event(
+            self._store, self._rest, self._clock, self.id, event, told=self._told
+        )
         if row is not None:
             await self.settle(row)
         return self.state
 
     async def settle(self, row: CallTransfer) -> None:
-        """Take in the stored row; once it is final, act on the caller's side (once)."""
+        """Take in the stored row; once it is decided, act on the caller's side (once)."""
         async with self._lock:
             for name in ("state", "answered_at", "ended_at"):
                 setattr(self.row, name, getattr(row, name))
-            if self.state in ACTIVE or self.finished.is_set():
+            if self.finished.is_set():
                 return
             action = caller_action(self.state)
+            # The outcome is told by whichever node made the final move (``apply_event``).
             if action == "bridge":
-                await self._line.hand_over()
+                await self._line.hand_over()  # the caller's webhook finishes the bridge
+            elif self.state in ACTIVE:
+                return
             elif action == "return_to_assistant":
                 name = self.row.destination_name or "your colleague"
                 await self._line.release(back_note(name, self.state))
-            await self._settled()
+            self._settled()
 
-    async def _settled(self) -> None:
+    def _settled(self) -> None:
         if self._watch is not None and self._watch is not asyncio.current_task():
             self._watch.cancel()
         self.finished.set()
-        try:
-            await self._told(self.row)
-        except Exception:  # the outcome is stored; a lost event must not break the call
-            log.exception("transfer outcome not told", extra={"transfer_id": self.id})
 
     async def _follow(self, deadline_s: float) -> None:
         """Look at the row every ``WATCH_S`` (another node may have taken the leg's webhook);
@@ -168,15 +167,16 @@ class WarmTransfer:
         while (left_s := deadline - self._clock.monotonic()) > 0:
             await self._clock.sleep(min(WATCH_S, left_s))
             row = await self._store.transfers.get(self.id)
-            if row is not None and row.state not in ACTIVE:
+            if row is not None and (row.state not in ACTIVE or row.state == "bridging"):
                 await self.settle(row)
                 return
         log.warning("transfer timed out", extra={"transfer_id": self.id, "state": self.state})
         await self.on_event("timeout")
 
     async def aclose(self) -> None:
-        """The caller's stream is over: a transfer still in play loses its caller."""
-        if self.state in ACTIVE:
+        """The caller's stream is over: a transfer still in play loses its caller (unless the
+        stream closed to bridge the caller: Twilio now asks where the caller goes)."""
+        if self.state in ACTIVE and self.state != "bridging":
             await self.on_event("caller_gone")
         if self._watch is not None:
             self._watch.cancel()

@@ -7,14 +7,22 @@ events; ``step`` says the next state and what the transfer must do. It never doe
 
 ::
 
-    dialing ─ringing→ ringing ─answered→ whispering ─accept→ accepted   (caller bridged)
+    dialing ─ringing→ ringing ─answered→ whispering ─accept→ bridging ─caller_joined→ accepted
+       │                 │                   │                  ├─hang-up / timeout→ dropped
+       │                 │                   │                  └─caller_gone→ caller_gone
        │                 │                   ├─decline / hang-up / timeout→ declined
        ├─busy→ busy      ├─no_answer / timeout→ no_answer
        ├─failed→ failed  └─ …                └─ caller_gone→ caller_gone (leg hung up)
        └─caller_gone→ caller_gone
 
-Every state but the first three is final: later events change nothing (Twilio retries its
-callbacks, and a leg's last status comes after the decision).
+``bridging``: the human pressed 1 and waits in the conference; the caller's stream is closing
+and Twilio is about to ask where the caller goes (``caller_joined``, from that webhook). A human
+who hangs up before then (``dropped``) must not leave the caller alone in a silent conference:
+the caller is sent back to the assistant if still on its stream, else gets an apology. Once
+``accepted`` (the caller sent into the conference), the human's hang-up sees the caller out
+(``see_caller_out``), since a caller who reached the room just after they left would be alone.
+Every other state is final: later events change nothing (Twilio retries its callbacks, and a
+leg's last status comes after the decision).
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ TransferState = Literal[
     "dialing",
     "ringing",
     "whispering",
+    "bridging",
     "accepted",
+    "dropped",
     "declined",
     "no_answer",
     "busy",
@@ -44,14 +54,16 @@ TransferEvent = Literal[
     "failed",  # the leg could not be placed, or the carrier failed it
     "caller_gone",  # the caller hung up
     "timeout",  # our guard: no decision in time
+    "caller_joined",  # the caller's stream closed and the caller is sent into the conference
 ]
 TransferAction = Literal[
     "bridge",  # the assistant leaves, the caller joins the human's conference
     "hang_up_leg",  # end the human's leg (cancel it while it rings)
     "return_to_assistant",  # stop the hold, the caller is back, the assistant is told why
+    "see_caller_out",  # the caller's call leaves the conference with a goodbye (REST)
 ]
 
-ACTIVE: frozenset[TransferState] = frozenset({"dialing", "ringing", "whispering"})
+ACTIVE: frozenset[TransferState] = frozenset({"dialing", "ringing", "whispering", "bridging"})
 """States with a leg still in play; the others are the transfer's outcome."""
 
 
@@ -78,7 +90,7 @@ _RINGING_TABLE: dict[TransferEvent, Transition] = {
     "timeout": Transition("no_answer", _CANCEL_AND_BACK),
 }
 _WHISPER_TABLE: dict[TransferEvent, Transition] = {
-    "accept": Transition("accepted", ("bridge",)),
+    "accept": Transition("bridging", ("bridge",)),
     # The decision webhook answers the human's leg with a goodbye and a hang-up itself.
     "decline": Transition("declined", _BACK),
     "completed": Transition("declined", _BACK),  # they hung up during the whisper
@@ -88,10 +100,24 @@ _WHISPER_TABLE: dict[TransferEvent, Transition] = {
     "caller_gone": Transition("caller_gone", ("hang_up_leg",)),
     "timeout": Transition("declined", _CANCEL_AND_BACK),
 }
+_BRIDGING_TABLE: dict[TransferEvent, Transition] = {
+    "caller_joined": Transition("accepted", ("bridge",)),  # done by the caller's webhook
+    # They hung up after pressing 1: the caller's node brings the caller back if it still can;
+    # else the caller's own webhook, finding the transfer dropped, apologises.
+    "completed": Transition("dropped", _BACK),
+    "failed": Transition("dropped", _BACK),
+    "caller_gone": Transition("caller_gone", ("hang_up_leg",)),
+    "timeout": Transition("dropped", _CANCEL_AND_BACK),
+}
+_ACCEPTED_TABLE: dict[TransferEvent, Transition] = {
+    "completed": Transition("accepted", ("see_caller_out",)),
+}
 TABLE: dict[TransferState, dict[TransferEvent, Transition]] = {
     "dialing": _RINGING_TABLE,
     "ringing": _RINGING_TABLE,
     "whispering": _WHISPER_TABLE,
+    "bridging": _BRIDGING_TABLE,
+    "accepted": _ACCEPTED_TABLE,
 }
 
 
@@ -104,7 +130,7 @@ def caller_action(state: TransferState) -> TransferAction | None:
     """What the caller's side does once a transfer has ended in ``state``: the same action the
     table gives, read from the state alone, for the node holding the caller when another node
     applied the event (``hang_up_leg`` is for the node that applied it)."""
-    if state == "accepted":
+    if state in ("bridging", "accepted"):
         return "bridge"
     if state in ACTIVE or state == "caller_gone":
         return None

@@ -13,6 +13,10 @@ ACCEPT_KEY = "1"
 DECLINED = "Thank you. The caller stays with the assistant. Goodbye."
 GONE = "Sorry, this call is no longer waiting. Goodbye."
 CONNECTING = "Connecting you now."
+DROPPED = (
+    "I'm sorry: the person you were being transferred to hung up before you were connected. "
+    "Please call again. Goodbye."
+)
 
 
 def _xml(response: VoiceResponse) -> str:

@@ -24,7 +24,7 @@ from gateway.store.models import CallTransfer, Turn
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.service import TELEPHONY
 from gateway.telephony.transfer import TRANSFER_ROUTE, WarmTransfer
-from gateway.telephony.transfer_flow import apply_event
+from gateway.telephony.transfer_flow import apply_event, outcome_teller
 from gateway.telephony.transfer_machine import LEG_STATUS_EVENTS, TransferEvent, TransferState
 from gateway.telephony.transfer_twiml import (
     ACCEPT_KEY,
@@ -60,7 +60,8 @@ class LegHook:
             return None
         ctx, telephony = request.app[CONTEXT], request.app[TELEPHONY]
         rest = telephony.twilio_rest
-        row = await apply_event(ctx.store, rest, ctx.clock, self.row.id, event)
+        told = outcome_teller(ctx.store, ctx.events)
+        row = await apply_event(ctx.store, rest, ctx.clock, self.row.id, event, told=told)
         return None if row is None else row.state  # type: ignore[return-value]
 
 
@@ -101,7 +102,7 @@ async def decision(request: web.Request) -> web.Response:
     hook = await _leg_hook(request)
     accepted = hook.form.get("Digits", "")[:1] == ACCEPT_KEY
     state = await hook.apply(request, "accept" if accepted else "decline")
-    if state == "accepted" and hook.row is not None:
+    if state in ("bridging", "accepted") and hook.row is not None:
         return reply(join_conference(conference_name(hook.row.id), first=True))
     return reply(twiml.say_and_hang_up(DECLINED if state == "declined" else GONE))
 

@@ -32,7 +32,7 @@ from gateway.telephony.carriers.codec import CarrierCapabilities
 from gateway.telephony.late_work import Overdue
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
-from gateway.telephony.transfer_twiml import join_conference
+from gateway.telephony.transfer_twiml import DROPPED, join_conference
 from gateway.telephony.twilio_codec import CAPABILITIES
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,8 @@ class CompatDoor:
             return reply(twiml.transfer(outcome.transfer_to))
         if outcome.conference:  # a warm transfer accepted: the human waits there
             return reply(join_conference(outcome.conference, first=False))
+        if outcome.kind == "dropped":  # accepted, then hung up before the caller got there
+            return reply(twiml.say_and_hang_up(DROPPED))
         return reply(twiml.say_and_hang_up(twiml.GOODBYE))
 
 
