@@ -92,7 +92,8 @@ class Settings(TelephonySettings):
     node_url: str | None = Field(
         default=None,
         description="How the other nodes reach this one (`http://10.0.0.5:8080`), advertised "
-        "in Redis: a resume or REST chat message that reaches another node is forwarded here. "
+        "in Redis: a resume, REST chat message or monitor request that reaches another node is "
+        "forwarded here. "
         "Unset: such requests get 401/409 on the other nodes.",
     )
     node_secret: SecretStr | None = Field(

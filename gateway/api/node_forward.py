@@ -1,11 +1,12 @@
-"""Reach the node that holds a session: forward a resume or a REST chat message to it.
+"""Reach the node that holds a session: forward a resume, a REST chat message or a monitor
+request (the POST and the supervisor's socket) to it.
 
 The session directory names the owner, ``NodeAddresses`` its internal URL; the request goes to
-the owner's internal door (``/internal/v1/…``), signed (``gateway.api.node_auth``). A resume is
-checked there before the owner's upgrade (its 400/401/409 is relayed, body and all, before our
-own upgrade), then proxied frame by frame; a chat message's answer (JSON or SSE) is streamed back
-as it comes. This node has already done what it can alone (the session exists, the caller's key
-or ``Origin`` is accepted): the owner holds the resume token and the conversation.
+the owner's internal door (``/internal/v1/…``), signed (``gateway.api.node_auth``). A socket
+(resume, monitor) is checked there before the owner's upgrade (its 400/401/409 is relayed, body
+and all, before our own upgrade), then proxied frame by frame; a POST's answer (JSON or SSE) is
+streamed back as it comes. This node has already done what it can alone (the session exists,
+the caller's key or ``Origin`` is accepted): the owner holds the tokens and the conversation.
 """
 
 from __future__ import annotations
@@ -78,10 +79,18 @@ def with_forwarded_error(response: web.Response) -> web.Response:
 
 
 async def forward_resume(request: web.Request, ctx: GatewayContext, url: str) -> web.StreamResponse:
-    """Open the resume on the owner (its refusal is relayed as is, before our upgrade), then
-    proxy the client's socket to it. One round trip: the owner checks before its upgrade."""
-    client = request.app[NODE_CLIENT].session
+    """Open the resume on the owner, then proxy the client's socket to it."""
     path = f"/internal/v1/sessions/{request.match_info['session_id']}/resume?{request.query_string}"
+    return await forward_socket(request, ctx, url, path)
+
+
+async def forward_socket(
+    request: web.Request, ctx: GatewayContext, url: str, path: str
+) -> web.StreamResponse:
+    """Open the socket at the owner's internal ``path`` (its refusal is relayed as is, before
+    our upgrade), then proxy the client's socket to it. One round trip: the owner checks
+    before its upgrade."""
+    client = request.app[NODE_CLIENT].session
     try:
         upstream = await client.ws_connect(
             url + path,
@@ -151,8 +160,15 @@ async def forward_message(
     request: web.Request, ctx: GatewayContext, url: str, body: bytes
 ) -> web.StreamResponse:
     """Send a REST chat message to the owner; stream its answer back unchanged."""
-    client = request.app[NODE_CLIENT].session
     path = f"/internal/v1/sessions/{request.match_info['session_id']}/messages"
+    return await forward_post(request, ctx, url, path, body)
+
+
+async def forward_post(
+    request: web.Request, ctx: GatewayContext, url: str, path: str, body: bytes
+) -> web.StreamResponse:
+    """POST ``body`` to the owner's internal ``path``; stream its answer back unchanged."""
+    client = request.app[NODE_CLIENT].session
     headers = signed_headers(ctx, "POST", path, body)
     headers["Content-Type"] = "application/json"
     headers["Accept"] = request.headers.get("Accept", "application/json")

@@ -116,7 +116,8 @@ ROUTES: tuple[Route, ...] = (
           "hangUpCall", response=CallView, tags=("calls",)),
     Route("POST", "/api/v1/sessions/{session_id}/monitor", monitor_socket.start_monitor,
           "Monitor a live session: a supervisor WebSocket URL with a single-use token (409 if "
-          "the session is not live on this node)", "monitorSession", 201, MonitorStarted,
+          "the session is not live, or runs on a node this one cannot reach)", "monitorSession",
+          201, MonitorStarted,
           errors=(409,)),
     Route("GET", "/api/v1/sessions/{session_id}/recording", recordings_api.get_recording,
           "Download a session's recording (audio/wav; dual: caller left, assistant right)",
@@ -174,6 +175,13 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/internal/v1/sessions/{session_id}/resume", internal_resume)
     app.router.add_post(
         "/internal/v1/sessions/{session_id}/messages", rest_chat_api.internal_message
+    )
+    app.router.add_post(
+        "/internal/v1/sessions/{session_id}/monitor", monitor_socket.internal_monitor
+    )
+    app.router.add_get(
+        "/internal/v1/sessions/{session_id}/monitor/connect",
+        monitor_socket.internal_monitor_session,
     )
     # The supervisor socket has a path of its own: GET on the POST resource would be ambiguous.
     app.router.add_get(

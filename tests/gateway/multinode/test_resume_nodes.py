@@ -1,6 +1,6 @@
-"""Resume and REST chat across nodes (issue 16): a resume or a chat message that reaches the
-node not holding the session is forwarded, signed, to the node that does; the internal door
-refuses everyone else."""
+"""Resume, REST chat and monitoring across nodes (issues 16, 18): a resume, a chat message or a
+monitor request (the POST and the supervisor's socket) that reaches the node not holding the
+session is forwarded, signed, to the node that does; the internal door refuses everyone else."""
 
 from __future__ import annotations
 
@@ -144,6 +144,33 @@ def test_rest_chat_held_by_a_answers_messages_sent_to_b(
     assert "event: turnComplete" in streamed.text
     # The caller's key is checked where the message arrives: a wrong one never travels.
     assert api(b, "POST", path, "kura_live_wrong", json={"text": "x"}).status_code == 401
+
+
+def test_a_session_held_by_a_is_monitored_through_b(
+    cluster: Cluster, linked_nodes: tuple[KuraServer, KuraServer]
+) -> None:
+    a, b = linked_nodes
+    created = _create(cluster, a)
+    app = websocket.create_connection(connect_url_on(a, created["websocket_url"]), timeout=5)
+    try:
+        assert _next(app)["type"] == "sessionOpen"  # held by A
+        started = cluster.api(b, "POST", f"/api/v1/sessions/{created['session_id']}/monitor")
+        assert started.status_code == 201, started.text  # A issued the token, through B
+        url = started.json()["websocket_url"]
+        monitor = websocket.create_connection(connect_url_on(b, url), timeout=5)
+        assert _next(monitor)["type"] == "monitorOpen"
+        app.send(json.dumps({"type": "textMessage", "text": "Hello"}))
+        seen = _until(monitor, "turnComplete")  # A's transcript, proxied by B
+        assert seen[-1]["fullInput"] == "Hello"
+        monitor.close()
+        # The token is A's, single-use: spent, A's refusal comes back through B as is.
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            websocket.create_connection(connect_url_on(b, url), timeout=5)
+        assert refused.value.status_code == 401
+    finally:
+        app.close()
+    monitor_door = f"/internal/v1/sessions/{created['session_id']}/monitor"
+    assert requests.post(a.url + monitor_door, timeout=5).status_code == 403
 
 
 def test_the_internal_door_refuses_unsigned_and_forged_requests(
