@@ -10,7 +10,12 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.sessions.plan import ClientTraits, plan_session
-from gateway.sessions.recording import HEADER_EVERY_BATCHES, RecordingMode, SessionRecorder
+from gateway.sessions.recording import (
+    BATCH_MS,
+    HEADER_EVERY_BATCHES,
+    RecordingMode,
+    SessionRecorder,
+)
 from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
 from providers.capabilities import ProviderCapabilities
 from providers.spec import AssistantSpec
@@ -68,7 +73,8 @@ async def test_agent_audio_is_placed_at_now_and_cut_where_the_caller_stopped_hea
 async def test_a_long_recording_has_a_true_header_and_mono_mixes(tmp_path: Path) -> None:
     recorder = _recorder(tmp_path / "m.wav", "mono", PCM16_24K)
     writer = asyncio.create_task(recorder.run())
-    seconds = HEADER_EVERY_BATCHES + 2  # a write that patches the header, and some that do not
+    # A write that patches the header, and some that do not.
+    seconds = HEADER_EVERY_BATCHES * BATCH_MS // 1000 + 2
     for second in range(seconds):
         recorder.agent(b"\x01\x00" * 480, f"item{second}")
         for _ in range(50):
