@@ -141,10 +141,26 @@ async def see_caller_out(store: Store, rest: TwilioRest | None, row: CallTransfe
         log.info("caller seen out of a transfer's conference", extra={"transfer_id": row.id})
 
 
+async def caller_left(
+    store: Store,
+    rest: TwilioRest | None,
+    clock: Clock,
+    events: PostCallEvents | None,
+    call_sid: str,
+) -> None:
+    """The caller's call is over. A warm transfer still bridging lost its caller (who hung up
+    as the stream closed, so Twilio never asks where they go): the human waiting in the
+    conference is hung up rather than left there in silence."""
+    last = await store.transfers.latest(call_sid)
+    if last is not None and last.mode == "warm" and last.state == "bridging":
+        told = outcome_teller(store, events)
+        await apply_event(store, rest, clock, last.id, "caller_gone", told=told)
+
+
 async def hang_up_leg(rest: TwilioRest | None, row: CallTransfer, before: TransferState) -> None:
     """End the human's leg: Twilio cancels a leg still ringing, and completes an answered one."""
     if row.leg_sid is None or rest is None:
         return
-    status = "completed" if before == "whispering" else "canceled"
+    status = "canceled" if before in ("dialing", "ringing") else "completed"
     if not await rest.update_call(row.leg_sid, status=status):
         log.warning("transfer leg not hung up", extra={"transfer_id": row.id})

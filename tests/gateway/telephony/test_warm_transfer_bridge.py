@@ -65,3 +65,18 @@ async def test_after_a_real_conversation_the_callers_ended_call_is_left_alone(
     assert (await call.twilio.status(fields)).status == 200
     assert await call.carrier.status(leg, "completed") == 200
     assert not caller.updates
+
+
+async def test_a_caller_who_hangs_up_as_the_bridge_is_made_does_not_leave_the_human_waiting(
+    call: Transfer,
+) -> None:
+    leg = await call.ask_warm()
+    await call.carrier.press(leg, await call.carrier.answer(leg), "1")
+    await call.stream.wait_closed()
+    # The caller hangs up there: Twilio never asks where they go, it reports the call over.
+    fields = call.twilio.call_fields(call.stream.call_sid, CallStatus="completed")
+    assert (await call.twilio.status({**fields, "SequenceNumber": "9"})).status == 200
+    await asyncio.wait_for(leg.updated.wait(), 5)
+    assert leg.updates[-1]["Status"] == "completed"  # the human, waiting in the room, hung up
+    assert (await call.settled("caller_gone")).ended_at is not None
+    assert await call.outcomes_told() == ["caller_gone"]
