@@ -243,3 +243,31 @@ async def test_a_node_that_loses_the_race_reads_again_and_moves_nothing(held: An
     assert after is not None and after.state == "no_answer" == rows.row.state
     assert rows.reads == 2  # the lost move made it read again
     assert not rest.updates  # and it hung up nothing: the winner's outcome stands
+
+
+async def test_a_human_who_accepted_then_hung_up_before_the_hand_over_leaves_the_caller_back(
+    held: Any,
+) -> None:
+    rest, told = Rest(), list[str]()
+    transfer, rows = _warm(held, rest, told)
+    assert await transfer.start(LEG)
+    await held.clock.sleeping()
+    # Another node took the 1 and then the human's hang-up before this node looked.
+    await rows.move(transfer.id, "dialing", {"state": "dropped"})
+    await held.clock.advance(WATCH_S)
+    await transfer.finished.wait()
+    assert "accepted the call but hung up" in cast(CallerText, held.engine.events[-1]).text
+    assert not held.line.on_hold
+
+
+async def test_bridging_seen_at_the_next_look_hands_the_caller_over_once(held: Any) -> None:
+    rest, told = Rest(), list[str]()
+    transfer, rows = _warm(held, rest, told)
+    assert await transfer.start(LEG)
+    await held.clock.sleeping()
+    await rows.move(transfer.id, "dialing", {"state": "bridging"})
+    await held.clock.advance(WATCH_S)
+    await transfer.finished.wait()
+    assert held.engine.events == [EndSession("transferred")]
+    await transfer.aclose()  # the stream closed to bridge: the human is not hung up
+    assert not rest.updates and not told  # the caller's webhook finishes the bridge
