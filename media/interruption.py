@@ -111,6 +111,7 @@ class InterruptionPolicy:
         self._peak_dbov = self._peak_high_dbov = -100.0
         self._ongoing_dbov = self._ongoing_high_dbov = -100.0
         self._near_run = 0  # frames running that ``_rising_near``
+        self._quiet_frames = history  # frames running without the caller's speech
         self.state: State = "idle"
         self._onset_ms = self._paused_at_ms = self._last_voiced_ms = 0
         self._voiced_ms = 0
@@ -141,7 +142,11 @@ class InterruptionPolicy:
         self._levels.append(level_dbov if speech_ms else -100.0)
         self._recent.append(level_dbov if speech_ms else -100.0)
         self._near.append((_power(level_dbov), _power(high_dbov)) if speech_ms else (0.0, 0.0))
-        self._near_run = self._near_run + 1 if self._rising_near() else 0
+        self._quiet_frames = 0 if speech_ms else self._quiet_frames + 1
+        # Most frames of a call are quiet: with no speech in the rise window nothing can have
+        # risen (the ongoing levels never fall under -100 dBov), so skip summing it.
+        rising = self._quiet_frames < _ONSET_NEAR_FRAMES and self._rising_near()
+        self._near_run = self._near_run + 1 if rising else 0
         if self.state == "idle":
             decision = self._idle(position_ms, speech_ms, agent_audible)
             if speech_ms and decision is None:
@@ -190,8 +195,10 @@ class InterruptionPolicy:
     def _idle(
         self, position_ms: int, speech_ms: int, agent_audible: bool
     ) -> InterruptionDecision | None:
+        if not (agent_audible and speech_ms):
+            return None
         recent = list(self._window)[-_ONSET_WINDOW_FRAMES:]
-        if not (agent_audible and speech_ms and sum(recent) >= _ONSET_VOICED_MS):
+        if sum(recent) < _ONSET_VOICED_MS:
             return None
         first = next(i for i, ms in enumerate(self._window) if ms)
         if first < _ONSET_QUIET_FRAMES:  # the sound did not start from quiet: a voice over it?
