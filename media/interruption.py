@@ -34,6 +34,7 @@ from kinds.interruption import InterruptionSettings
 __all__ = ["BACKCHANNEL_WORDS", "InterruptionDecision", "InterruptionPolicy", "high_band_dbov"]
 
 _FULL_SCALE_POWER = 32768.0**2
+_SECOND_DIFFERENCE = np.array([1.0, -2.0, 1.0])
 
 # Speech starts when this much voiced audio falls within the onset window (as the VAD's onset).
 _ONSET_VOICED_MS = 30
@@ -286,7 +287,9 @@ def high_band_dbov(frame: bytes) -> float:
     samples = np.frombuffer(frame, dtype=np.int16).astype(np.float64)
     if len(samples) < 3:
         return -100.0
-    curvature = samples[2:] - 2 * samples[1:-1] + samples[:-2]
+    # One convolution instead of three array operations (numpy's per-call cost dominates a
+    # frame's 160 samples); whole numbers all the way, so exactly the same sums.
+    curvature = np.convolve(samples, _SECOND_DIFFERENCE, "valid")
     return _dbov(float(np.dot(curvature, curvature)) / len(curvature) / _FULL_SCALE_POWER)
 
 
