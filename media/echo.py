@@ -96,14 +96,15 @@ class EchoGuard:
 
     def is_echo(self) -> bool:
         """Whether the caller's last ``window_ms`` is the agent's audio at some delay."""
+        self.last_correlation = 0.0
+        if self._reference_silent():  # the agent's echo has died away: nothing to compare
+            return False
         caller = _emphasised(self._caller)
         caller_power = float(caller @ caller)
-        if caller_power < _SILENT_POWER * len(caller) or self._reference_silent():
-            self.last_correlation = 0.0
+        if caller_power < _SILENT_POWER * len(caller):
             return False
         reference = self._reference_array = _emphasised(self._reference)
         if not reference.any():
-            self.last_correlation = 0.0
             return False
         if self._lag is not None and self._near(caller, caller_power) >= self.threshold:
             return True
