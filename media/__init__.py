@@ -21,7 +21,9 @@ stateful class per stream.
   only a turn.
 - ``media.echo``: ``EchoGuard()`` with ``played(pcm16)``, ``advance(frame)``, ``is_echo()``,
   ``clear()``: is the caller's voiced sound the agent's own voice returning (any delay ≤ 400 ms)?
-- ``media.denoise``: ``NoiseSuppressor(rate_hz)`` with ``process(frame) -> frame`` (speexdsp).
+- ``media.denoise``: ``NoiseSuppressor(rate_hz, *, skip_silence_after=100)`` with
+  ``process(frame) -> frame`` (speexdsp; a run of digital silence skips it after that many
+  frames, ``None``: never).
 - ``media.formats``: the carrier formats (``CARRIER_FORMATS``: µ-law and A-law 8 kHz, L16
   8/16/24 kHz little-endian) and per format ``decoder``, ``encoder``, ``silence_byte``;
   ``convert(audio, source, target)`` for a whole clip.

@@ -50,25 +50,29 @@ class EchoGuard:
         # Circular correlation is enough: for the delays used, reference[j : j + window] never
         # wraps when the FFT covers the span.
         self._size = 1 << (span - 1).bit_length()
-        self._reference = np.zeros(span)  # played agent audio, the newest sample last
-        self._caller = np.zeros(self._window)
-        self._queued: deque[_Floats] = deque()  # sent, not yet played
+        # Both timelines are kept as PCM16 bytes, one sample longer than used (the sample before
+        # carries the pre-emphasis), and become float arrays only when ``is_echo`` correlates:
+        # most caller frames are never checked, and numpy's per-call cost dominates arrays of
+        # a frame's size, so the per-frame bookkeeping stays in bytes (memmove, no numpy).
+        self._span = span
+        self._reference = bytearray(2 * (span + 1))  # played agent audio, the newest last
+        self._caller = bytearray(2 * (self._window + 1))
+        self._reference_array: _Floats = np.zeros(span)  # pre-emphasised, made by ``is_echo``
+        self._queued: deque[bytes] = deque()  # sent, not yet played
         self._queued_samples = 0
-        self._last_in = self._last_out = 0.0  # the samples before each pre-emphasis
         self._lag: int | None = None  # reference offset of the last match (fixed delay)
         self.last_correlation = 0.0
         # Samples of silence played in a row: once more than the reference holds, it is all
         # zeros and stays so until the agent plays again, so most caller frames (the agent is
-        # silent most of a call) skip its shift and the correlation.
+        # silent most of a call) skip its bookkeeping.
         self._silent = span + 1
 
     def played(self, pcm16: bytes) -> None:
         """Agent audio (PCM16 at the guard's rate) sent to the carrier: it plays after what
         is already queued."""
-        samples = np.frombuffer(pcm16, "<i2").astype(np.float64)
-        if len(samples):
-            self._queued.append(samples)
-            self._queued_samples += len(samples)
+        if len(pcm16) >= 2:
+            self._queued.append(pcm16[: len(pcm16) & ~1])
+            self._queued_samples += len(pcm16) // 2
 
     def clear(self) -> None:
         """The carrier dropped its playout buffer: what was queued will never play."""
@@ -78,29 +82,29 @@ class EchoGuard:
     def advance(self, frame: bytes) -> None:
         """One caller frame (PCM16, ``frame_ms`` long) went by: move both timelines on."""
         step = len(frame) // 2
-        caller = np.frombuffer(frame, "<i2").astype(np.float64)
-        _shift_in(self._caller, caller, self._last_in)
-        self._last_in = float(caller[-1])
+        _shift_in(self._caller, frame[: 2 * step])
         if self._reference_silent():
             return
         played = self._take(step)
-        _shift_in(self._reference, played, self._last_out)
-        self._last_out = float(played[-1])
-        self._silent = self._silent + step if not played.any() else 0
+        _shift_in(self._reference, played)
+        self._silent = self._silent + step if played.count(0) == len(played) else 0
 
     def _reference_silent(self) -> bool:
         """Nothing queued, and only silence played for longer than the reference spans (the
         first silent sample carries the pre-emphasis of the last sound, so one more frame)."""
-        return not self._queued and self._silent > len(self._reference)
+        return not self._queued and self._silent > self._span
 
     def is_echo(self) -> bool:
         """Whether the caller's last ``window_ms`` is the agent's audio at some delay."""
-        caller = self._caller
+        self.last_correlation = 0.0
+        if self._reference_silent():  # the agent's echo has died away: nothing to compare
+            return False
+        caller = _emphasised(self._caller)
         caller_power = float(caller @ caller)
-        reference = self._reference
-        silent = self._reference_silent() or not reference.any()
-        if caller_power < _SILENT_POWER * len(caller) or silent:
-            self.last_correlation = 0.0
+        if caller_power < _SILENT_POWER * len(caller):
+            return False
+        reference = self._reference_array = _emphasised(self._reference)
+        if not reference.any():
             return False
         if self._lag is not None and self._near(caller, caller_power) >= self.threshold:
             return True
@@ -112,7 +116,7 @@ class EchoGuard:
         window = self._window
         first = max(0, self._lag - _NEAR_LAGS)
         last = min(self._lags, self._lag + _NEAR_LAGS)
-        segment = self._reference[first : last + window]
+        segment = self._reference_array[first : last + window]
         views = np.lib.stride_tricks.sliding_window_view(segment, window)
         cross = views @ caller
         energy = np.einsum("ij,ij->i", views, views)
@@ -124,7 +128,7 @@ class EchoGuard:
 
     def _search(self, caller: _Floats, caller_power: float) -> float:
         """Best correlation over every delay, by one FFT cross-correlation."""
-        reference = self._reference
+        reference = self._reference_array
         size, window = self._size, self._window
         spectrum = np.fft.rfft(reference, size) * np.conj(np.fft.rfft(caller, size))
         cross = np.fft.irfft(spectrum, size)[: self._lags + 1]  # [j]: reference[j : j + window]
@@ -136,28 +140,37 @@ class EchoGuard:
         self._lag = best if self.last_correlation >= self.threshold else None
         return self.last_correlation
 
-    def _take(self, count: int) -> _Floats:
-        """The next ``count`` samples of queued playout, silence once it runs out."""
-        out = np.zeros(count)
-        filled = 0
-        while filled < count and self._queued:
+    def _take(self, count: int) -> bytes:
+        """The next ``count`` samples of queued playout (PCM16), silence once it runs out."""
+        wanted = 2 * count
+        head = self._queued[0] if self._queued else b""
+        if len(head) == wanted:  # the usual case: the agent's frames match the caller's
+            self._queued.popleft()
+            self._queued_samples -= count
+            return head
+        out = bytearray()
+        while len(out) < wanted and self._queued:
             head = self._queued[0]
-            take = min(count - filled, len(head))
-            out[filled : filled + take] = head[:take]
-            filled += take
+            take = min(wanted - len(out), len(head))
+            out += head[:take]
             if take == len(head):
                 self._queued.popleft()
             else:
                 self._queued[0] = head[take:]
-        self._queued_samples -= filled
-        return out
+        self._queued_samples -= len(out) // 2
+        return bytes(out) + bytes(wanted - len(out))
 
 
-def _shift_in(history: _Floats, samples: _Floats, last: float) -> None:
-    """Append ``samples`` to ``history`` (oldest out), pre-emphasised; ``last`` is the sample
-    before them. In place: no new array per frame."""
-    step = len(samples)
-    history[:-step] = history[step:]
-    history[-step:] = samples
-    history[-step + 1 :] -= _EMPHASIS * samples[:-1]
-    history[-step] -= _EMPHASIS * last
+def _shift_in(history: bytearray, samples: bytes) -> None:
+    """Append ``samples`` to ``history``, the oldest out (a bytearray drops its head in place)."""
+    history += samples
+    del history[: len(samples)]
+
+
+def _emphasised(history: bytearray) -> _Floats:
+    """The pre-emphasised signal of ``history`` (PCM16), one sample shorter: each sample less
+    ``_EMPHASIS`` times the one before (the same arithmetic as a running filter, so the same
+    floats)."""
+    samples = np.frombuffer(history, "<i2").astype(np.float64)
+    emphasised: _Floats = samples[1:] - _EMPHASIS * samples[:-1]
+    return emphasised

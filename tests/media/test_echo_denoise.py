@@ -79,6 +79,29 @@ def test_noise_suppression_lowers_hiss_and_keeps_frame_sizes() -> None:
     assert suppressor.process(b"\x00" * 100) == b"\x00" * 100  # odd sizes pass untouched
 
 
+@pytest.mark.skipif(not denoise.AVAILABLE, reason="speexdsp-ns is not installed")
+def test_a_long_run_of_digital_silence_skips_speex_with_the_same_output() -> None:
+    """Speex turns zeros into zeros once its overlap tail is out; after
+    ``SKIP_SILENCE_AFTER_FRAMES`` of them it is not run at all, and the output is unchanged."""
+    speech = frames(to_pcm16(load("speech_a_8k.wav")))[:60]
+    line = speech + [bytes(320)] * (denoise.SKIP_SILENCE_AFTER_FRAMES + 50)
+    skipping, feeding = NoiseSuppressor(), NoiseSuppressor(skip_silence_after=None)
+    native = skipping._ns
+    calls = []
+
+    class Counting:
+        def process(self, frame: bytes) -> bytes:
+            calls.append(frame)
+            out: bytes = native.process(frame)
+            return out
+
+    skipping._ns = Counting()
+    assert [skipping.process(f) for f in line] == [feeding.process(f) for f in line]
+    assert len(calls) == len(speech) + denoise.SKIP_SILENCE_AFTER_FRAMES
+    skipping.process(speech[-1])  # sound again: speex runs again
+    assert len(calls) == len(speech) + denoise.SKIP_SILENCE_AFTER_FRAMES + 1
+
+
 def test_chain_pauses_then_cuts_on_speech_and_denoises_passthrough_audio() -> None:
     chain = InboundChain(
         PCMU_8K, PCMU_8K, noise_suppression=True, interruption=InterruptionSettings()
