@@ -75,20 +75,31 @@ MID_CALL: dict[str, Fault] = {
 
 class FaultyBehaviour(DefaultBehaviour):
     """The default fake, with ``fault`` in place of its reply to caller turn ``at_turn``
-    (1: the first; the greeting is turn 0)."""
+    (1: the first turn its VAD ends; a greeting or a reply the client asks for after a
+    reconnect is no caller turn, so a gateway that plays a cached greeting changes nothing)."""
 
     def __init__(self, conn: FakeConnection, fault: Fault | None, at_turn: int) -> None:
         super().__init__(conn)
         self._fault = fault
         self._at_turn = at_turn
-        self._replies = 0
+        self._turns = 0
+        self._hearing = False
 
-    async def _speak(self, response: Response, verbatim: str | None = None) -> None:
-        turn, self._replies = self._replies, self._replies + 1
-        if self._fault is not None and turn == self._at_turn:
-            await self._fault(self.conn, response)
+    async def _on_audio(self, audio: bytes) -> None:
+        self._hearing = True  # a reply started from here answers a caller turn
+        try:
+            await super()._on_audio(audio)
+        finally:
+            self._hearing = False
+
+    async def _start_reply(self, verbatim: str | None = None) -> None:
+        self._turns += self._hearing
+        if self._fault is None or not self._hearing or self._turns != self._at_turn:
+            await super()._start_reply(verbatim)
             return
-        await super()._speak(response, verbatim)
+        # The fault strikes at once, in place of the (thinking, then spoken) reply.
+        response = self.response = await self.conn.start_response()
+        await self._fault(self.conn, response)
 
 
 def faulty_script(fault: Fault | None, at_turn: int = 1) -> Script:
