@@ -7,7 +7,8 @@
 
 ``kura serve`` runs on a temporary SQLite file with only the OpenAI key and URL set; the fake
 OpenAI Realtime runs in this process with its default behaviour (energy VAD, 300 ms think time)
-and one fault injected per call (``tests/fakes/openai_faults.py``); each call is Twilio's
+and one fault injected per call (``tests/fakes/openai_faults.py``; the ``gemini-`` faults on the
+fake Gemini Live, ``tests/fakes/gemini_faults.py``); each call is Twilio's
 (``scripts/twilio_sim``): signed webhook, paced 20 ms frames, marks echoed as its player plays.
 The caller hears the greeting, speaks at 2 s, and the fault strikes instead of the reply (call
 start faults: before the greeting). Per fault it prints the longest silence the caller heard,
@@ -43,7 +44,9 @@ from scripts.twilio_sim.call import CallConfig, CallResult, play_media  # noqa: 
 from scripts.twilio_sim.gateway_proc import Spawned, free_port, spawned_gateway  # noqa: E402
 from scripts.twilio_sim.media_session import InboundPlan, MediaSession  # noqa: E402
 from scripts.twilio_sim.webhook import CallIdentity, parse_twiml, post_signed  # noqa: E402
-from tests.fakes import openai_faults  # noqa: E402
+from tests.fakes import gemini_faults, openai_faults  # noqa: E402
+from tests.fakes.gemini_live import PATH as GEMINI_PATH  # noqa: E402
+from tests.fakes.gemini_live_default import FakeGeminiServer, LiveBehaviour  # noqa: E402
 from tests.fakes.openai_faults import Fault, faulty_script  # noqa: E402
 from tests.fakes.openai_realtime import (  # noqa: E402
     FakeConnection,
@@ -54,7 +57,10 @@ from tests.fakes.openai_realtime import (  # noqa: E402
 from tests.reliability.heard import HeardSounds, Sound  # noqa: E402
 
 AT_START = ("refused", "blackhole", "accept-silence", "unauthorized")
-FAULTS = ("healthy", *AT_START, *openai_faults.MID_CALL)
+GEMINI = {"gemini-drop-1011": gemini_faults.drop_1011, "gemini-1007": gemini_faults.close_1007,
+          "gemini-goaway": gemini_faults.go_away}  # fmt: skip
+FAULTS = ("healthy", *AT_START, *openai_faults.MID_CALL, *GEMINI)
+GEMINI_NUMBER = "+15550003333"
 CALLER = "+15553000001"
 SPEAK_AT_S = 2.5  # after the greeting (300 ms think time + 1.2 s of audio) has played
 SPEECH = frames_b64(b"\x10\x90" * 80 * 30)  # 600 ms of a loud square wave: the fake's VAD
@@ -149,6 +155,7 @@ class Rig:
         self.plan = FakePlan([faulty_script(None)])
         self.port = free_port()
         self.server = self._server()
+        self.gemini = FakeGeminiServer()
 
     def _server(self) -> FakeRealtimeServer:
         async def dispatch(conn: FakeConnection) -> None:
@@ -165,6 +172,12 @@ class Rig:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/realtime"
 
+    def gemini_fault(self, fault: str) -> None:
+        """The next Gemini connection gets ``fault`` at the caller's first turn."""
+        strike = GEMINI[fault]
+        first = gemini_faults.faulty(strike, lambda: self.plan.fired.append(time.monotonic()))
+        self.gemini.behaviours, self.gemini.connections = [first, LiveBehaviour], 0
+
     async def listen(self, on: bool) -> None:
         """The fake's listener up (a new server on the same port) or down (refused)."""
         await self.server.stop()
@@ -173,27 +186,33 @@ class Rig:
             await self.server.start(port=self.port)
 
 
-async def route_to_openai(http: aiohttp.ClientSession, gateway: Spawned, key: str) -> None:
-    """The gateway's number to a new OpenAI assistant that greets the caller."""
+async def route(http: aiohttp.ClientSession, gateway: Spawned, key: str) -> None:
+    """The gateway's number to a new OpenAI assistant, ``GEMINI_NUMBER`` to a Gemini one;
+    both greet the caller."""
     auth = {"Authorization": f"Bearer {key}"}
-    body = {"name": "Provider faults", "provider": "openai", "greeting": "Hello, Acme here."}
-    async with http.post(f"{gateway.url}/api/v1/assistants", json=body, headers=auth) as made:
-        assistant_id = (await made.json())["id"]
-    async with http.get(f"{gateway.url}/api/v1/admin/numbers", headers=auth) as listed:
+    ids = {}
+    for provider in ("openai", "gemini"):
+        body = {"name": "Provider faults", "provider": provider, "greeting": "Hello, Acme here."}
+        async with http.post(f"{gateway.url}/api/v1/assistants", json=body, headers=auth) as made:
+            ids[provider] = (await made.json())["id"]
+    numbers_url = f"{gateway.url}/api/v1/admin/numbers"
+    async with http.get(numbers_url, headers=auth) as listed:
         numbers = (await listed.json())["data"]
     number_id = next(n["id"] for n in numbers if n["number"] == gateway.number)
-    patch = {"assistant_id": assistant_id}
-    url = f"{gateway.url}/api/v1/admin/numbers/{number_id}"
-    async with http.patch(url, json=patch, headers=auth) as patched:
+    patch = {"assistant_id": ids["openai"]}
+    async with http.patch(f"{numbers_url}/{number_id}", json=patch, headers=auth) as patched:
         patched.raise_for_status()
+    gemini = {"number": GEMINI_NUMBER, "assistant_id": ids["gemini"], "carrier": "twilio"}
+    async with http.post(numbers_url, json=gemini, headers=auth) as assigned:
+        assigned.raise_for_status()
 
 
-async def place_call(http: aiohttp.ClientSession, gateway: Spawned) -> Ear:
+async def place_call(http: aiohttp.ClientSession, gateway: Spawned, number: str) -> Ear:
     """One Twilio call: webhook, media socket (speaking at ``SPEAK_AT_S``), action webhook."""
     ear = Ear()
     validator = RequestValidator(gateway.auth_token)
-    config = CallConfig(gateway.url, gateway.auth_token, CALLER, gateway.number)
-    identity = CallIdentity.new(CALLER, gateway.number)
+    config = CallConfig(gateway.url, gateway.auth_token, CALLER, number)
+    identity = CallIdentity.new(CALLER, number)
     fields = identity.fields("ringing")
     reply = await post_signed(http, validator, config.voice_url, gateway.url, fields)
     stream = parse_twiml(reply.text)
@@ -267,25 +286,34 @@ def line(figures: dict[str, Any]) -> str:
 async def run(faults: list[str]) -> list[dict[str, Any]]:
     rig = Rig()
     await rig.server.start(port=rig.port)
+    await rig.gemini.start()
     key = generate_api_key(SECRET_PREFIX)
+    gemini_url = f"ws://127.0.0.1:{rig.gemini.port}{GEMINI_PATH}"
     settings = {"KURA_OPENAI_API_KEY": "sk-test", "KURA_OPENAI_REALTIME_URL": rig.url,
+                "KURA_GEMINI_API_KEY": "gemini-test-key", "KURA_GEMINI_LIVE_URL": gemini_url,
                 "KURA_BOOTSTRAP_API_KEY": key}  # fmt: skip
     results = []
     try:
         with spawned_gateway("local", core=None, extra_settings=settings) as gateway:
             async with aiohttp.ClientSession() as http:
-                await route_to_openai(http, gateway, key)
+                await route(http, gateway, key)
                 for fault in faults:
                     rig.plan = plan_for(fault)
+                    if fault in GEMINI:
+                        rig.gemini_fault(fault)
                     if fault == "refused":
                         await rig.listen(False)
-                    ear = await place_call(http, gateway)
+                    number = GEMINI_NUMBER if fault in GEMINI else gateway.number
+                    ear = await place_call(http, gateway, number)
                     if fault == "refused":
                         await rig.listen(True)
+                    if fault in GEMINI:
+                        rig.plan.attempts = rig.gemini.connections
                     results.append(measure(fault, ear, rig.plan))
                     print(line(results[-1]), flush=True)
     finally:
         await rig.server.stop()
+        await rig.gemini.stop()
     return results
 
 
