@@ -126,7 +126,8 @@ ROWS: tuple[Row, ...] = (
         "line at once, the reconnected answer behind it; longest silence 0.54 s from the "
         "caller's last word (the turn detection's 500 ms), answer 1.86 s after the drop (1.9 s "
         "in `scripts/provider_faults.py`). Gemini, a 1011 close mid-reply: 0.52 s, the answer "
-        "1.46 s after the drop. A socket gone silent: 2.56 s (2.53 s), then one reconnect"),
+        "1.46 s after the drop (script: 0.55 s, 1.48 s). A socket gone silent: 2.56 s "
+        "(2.53 s), then one reconnect"),
     Row(9, "Fatal provider error", "≤ 1 attempt after the error; apology ≤ 2 s", "covered",
         (f"{PHONE}::test_fatal_error_mid_call_apologises_within_2_s",
          f"{PHONE}::test_an_unauthorized_handshake_is_not_retried",
@@ -141,7 +142,7 @@ ROWS: tuple[Row, ...] = (
         "`invalid_api_key`, `insufficient_quota` and a 1008 close mid-call on a real call: one "
         "attempt, the apology 0.02 s after the error (the next 20 ms frame; "
         "`scripts/provider_faults.py`: 0.0 s); Gemini's 1007 on a real call: one connection, "
-        "the apology at once (and 1007, 1008 on the engine's line: ≤ 0.3 s)"),
+        "the apology at once (script: 0.02 s; and 1007, 1008 on the engine's line: ≤ 0.3 s)"),
     Row(10, "Provider stall", "Detected ≤ 10 s", "covered",
         (f"{OPENAI_RECONNECT}::test_stall_is_detected_within_10_s_and_the_session_reconnects",
          f"{GEMINI_RESUME}::test_stall_while_the_caller_speaks_is_detected_within_ten_seconds")),
@@ -161,8 +162,8 @@ ROWS: tuple[Row, ...] = (
          f"{GEMINI_RESUME}::test_rejected_resume_falls_back_to_a_fresh_session_seeded_with_"
          "the_conversation"),
         "a GoAway right after the caller's turn, on a real call: no holding line, the answer "
-        "0.56 s after the caller's last word; it used to be lost (the resumed session was not "
-        "asked for the reply owed: 2 s of silence, then the apology)"),
+        "0.56 s after the caller's last word (script: 0.86 s); it used to be lost (the resumed "
+        "session was not asked for the reply owed: 2 s of silence, then the apology)"),
     Row(13, "Carrier hangs up or drops", "≤ 2 s; 0 orphan tasks", "covered",
         (f"{MEDIA}::test_a_dropped_socket_ends_the_call_and_frees_the_provider",
          f"{MEDIA}::test_a_carrier_stream_gone_quiet_ends_the_call")),
