@@ -302,7 +302,10 @@ class GeminiLiveSession(ProviderSession):
         log.info("gemini.reconnecting", extra={"reason": error.code})
         fault = error.code != "go_away"
         owed = self._watchdog.audio_owed or self._tracker.in_turn
-        reply = fault and (error.code == "provider_stalled" or owed)
+        # A GoAway between the caller's turn and the reply still owes that reply: the resumed
+        # session does not answer a turn on its own (the caller heard 2 s of silence, then the
+        # stall watchdog gave up on the session and the apology played).
+        reply = (fault and error.code == "provider_stalled") or owed
         self._input.live = False
         self._events.put(ProviderRecovering(error.code, fault=fault))  # while still speaking
         self._emit(self._tracker.connection_lost())  # before re-seeding from the history

@@ -27,6 +27,7 @@ import base64
 import contextlib
 import functools
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -216,8 +217,16 @@ def shape(message: JsonObject) -> tuple[str, ...]:
 class FakeGeminiServer:
     """The fake on a loopback port; every connection gets its own ``LiveBehaviour``."""
 
-    def __init__(self, reply_delay_s: float = REPLY_DELAY_S) -> None:
+    def __init__(
+        self,
+        reply_delay_s: float = REPLY_DELAY_S,
+        behaviours: Sequence[type[LiveBehaviour]] = (),
+    ) -> None:
         self.reply_delay_s = reply_delay_s
+        self.behaviours = list(behaviours) or [LiveBehaviour]
+        """The behaviour of each accepted connection in turn (the last repeats): a test's
+        faults are subclasses."""
+        self.connections = 0
         self.invalid: list[str] = []
         self.port = 0
         self.timer = ReplyTimer()
@@ -242,7 +251,9 @@ class FakeGeminiServer:
             return web.json_response({"error": {"code": 401}}, status=401)
         ws = web.WebSocketResponse(max_msg_size=4 << 20)
         await ws.prepare(request)
-        behaviour = LiveBehaviour(ws, self.reply_delay_s, self.timer)
+        kind = self.behaviours[min(self.connections, len(self.behaviours) - 1)]
+        self.connections += 1
+        behaviour = kind(ws, self.reply_delay_s, self.timer)
         checked: set[tuple[str, ...]] = set()
         try:
             async for frame in ws:

@@ -30,6 +30,7 @@ from providers.errors import ProviderError
 from providers.events import ToolCall
 from providers.spec import AssistantSpec, SessionContext
 from tests.gateway.sessions.harness import MemoryTurns
+from tests.reliability.heard import HeardSounds, Sound
 from tests.virtual_clock import VirtualClock
 
 PHONE = call_traits(twilio_codec.CAPABILITIES)
@@ -37,15 +38,8 @@ STEP_S = 0.02
 APOLOGY_S = len(apology_ulaw()) / 8000
 
 
-@dataclass(frozen=True, slots=True)
-class Sound:
-    sent_at_s: float
-    seconds: float
-    what: str  # "agent", a cue's name, or "apology"
-
-
 @dataclass
-class Earpiece:
+class Earpiece(HeardSounds):
     """The caller's side of the call: every sound sent, and when."""
 
     clock: VirtualClock
@@ -79,44 +73,6 @@ class Earpiece:
 
     def _add(self, what: str, seconds: float) -> None:
         self.sounds.append(Sound(self.clock.monotonic(), seconds, what))
-
-    # --- what the caller heard ----------------------------------------------------------------
-
-    def playout(self) -> list[tuple[float, float, str]]:
-        """(start, end, what) of each sound as the carrier plays them: in order, back to back."""
-        played: list[tuple[float, float, str]] = []
-        end_s = 0.0
-        for sound in self.sounds:
-            start_s = max(sound.sent_at_s, end_s)
-            end_s = start_s + sound.seconds
-            played.append((start_s, end_s, sound.what))
-        return played
-
-    def heard(self, what: str, after_s: float = 0.0) -> float | None:
-        """When the caller starts hearing the first ``what`` sent after ``after_s``, or None."""
-        return next(
-            (
-                start
-                for (start, _, kind), sound in zip(self.playout(), self.sounds, strict=True)
-                if kind == what and sound.sent_at_s >= after_s
-            ),
-            None,
-        )
-
-    def longest_silence(self, from_s: float, until_s: float | None = None) -> float:
-        """The longest stretch with nothing playing between ``from_s`` and ``until_s`` (by
-        default: the apology's start, or the last sound's end)."""
-        played = [p for p in self.playout() if p[1] > from_s]
-        if until_s is None:
-            apology = self.heard("apology")
-            until_s = apology if apology is not None else (played[-1][1] if played else from_s)
-        longest, cursor = 0.0, from_s
-        for start_s, end_s, _ in played:
-            if start_s >= until_s:
-                break
-            longest = max(longest, start_s - cursor)
-            cursor = max(cursor, end_s)
-        return max(longest, until_s - cursor)
 
     def kinds(self) -> list[str]:
         """The sounds in order, runs of agent audio collapsed."""
