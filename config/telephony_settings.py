@@ -183,8 +183,9 @@ class TelephonySettings(BaseSettings):
         default=16.0,
         ge=0,
         description="Memory for greetings' audio: a call whose greeting (same provider, model, "
-        "voice, text and audio format) was said word for word on an earlier call hears it at "
-        "once, while its provider connects (`0`: off, every call waits for its provider).",
+        "voice, text, audio format and assistant instructions) was said word for word on an "
+        "earlier call hears it at once, while its provider connects (`0`: off, every call "
+        "waits for its provider).",
     )
     greeting_cache_dir: Path | None = Field(
         default=None,
