@@ -183,8 +183,21 @@ class TelephonySettings(BaseSettings):
         default=16.0,
         ge=0,
         description="Memory for greetings' audio: a call whose greeting (same provider, model, "
-        "voice, text and audio format) was said word for word on an earlier call hears it at "
-        "once, while its provider connects (`0`: off, every call waits for its provider).",
+        "voice, text, audio format and assistant instructions) was said word for word on an "
+        "earlier call hears it at once, while its provider connects (`0`: off, every call "
+        "waits for its provider).",
+    )
+    greeting_cache_dir: Path | None = Field(
+        default=None,
+        description="Directory that keeps the greeting cache across restarts (read at start, "
+        "written as greetings are kept), so the first call of each assistant after a restart "
+        "does not wait for its provider; unset: memory only.",
+    )
+    greeting_cache_disk_mb: float = Field(
+        default=64.0,
+        gt=0,
+        description="Bound of `KURA_GREETING_CACHE_DIR`: past it the least recently played "
+        "greetings' files are removed.",
     )
     transfer_ring_timeout_s: int = Field(
         default=25, ge=5, le=120,

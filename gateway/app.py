@@ -23,7 +23,8 @@ from gateway.loop_lag import watch_loop_lag
 from gateway.provider_setup import build_registry
 from gateway.sessions.event_delivery import EventDelivery
 from gateway.sessions.events import PostCallEvents
-from gateway.sessions.greeting_cache import greeting_cache
+from gateway.sessions.greeting_cache import GreetingCache, greeting_cache
+from gateway.sessions.greeting_disk import GreetingDisk
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.recording_retention import run_recording_sweeps
 from gateway.sessions.recordings_setup import recording_storage
@@ -114,6 +115,7 @@ def build_context(
     transcripts = TranscriptWriter(store.sessions)
     tools = _webhook_tools(settings, clock)
     events, delivery = _post_call_events(settings, store, clock, node_id)
+    greetings = greeting_cache(settings.greeting_cache_mb)
     runner = SessionRunner(
         store=store,
         service=sessions,
@@ -124,7 +126,7 @@ def build_context(
         tools=tools,
         events=events,
         recordings=recording_storage(settings),
-        greetings=greeting_cache(settings.greeting_cache_mb),
+        greetings=greetings,
     )
     return GatewayContext(
         settings=settings,
@@ -142,7 +144,15 @@ def build_context(
         tools=tools,
         events=events,
         event_delivery=delivery,
+        greeting_disk=_greeting_disk(settings, greetings),
     )
+
+
+def _greeting_disk(settings: Settings, cache: GreetingCache | None) -> GreetingDisk | None:
+    directory = settings.greeting_cache_dir
+    if cache is None or directory is None:
+        return None
+    return GreetingDisk(cache, directory, int(settings.greeting_cache_disk_mb * 1024 * 1024))
 
 
 def build_app(
@@ -198,6 +208,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )
     app[BOOTSTRAP].append(result)
     await _end_orphans(ctx)
+    if ctx.greeting_disk is not None:
+        await ctx.greeting_disk.start()
     ctx.transcripts.start()
     ctx.shared.start(ctx.store)
     tasks = _background_tasks(ctx)
@@ -211,6 +223,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await ctx.drain.aclose()
         await ctx.rest_chats.aclose()
         await ctx.transcripts.aclose()
+        if ctx.greeting_disk is not None:
+            await ctx.greeting_disk.aclose()
         await ctx.tools.aclose()
         await ctx.shared.aclose()
         await ctx.store.aclose()

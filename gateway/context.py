@@ -10,6 +10,7 @@ from config import Settings
 from gateway.drain_state import DrainState
 from gateway.sessions.event_delivery import EventDelivery
 from gateway.sessions.events import PostCallEvents
+from gateway.sessions.greeting_disk import GreetingDisk
 from gateway.sessions.live import LiveSessions
 from gateway.sessions.rest_chat import RestChats
 from gateway.sessions.runner import SessionRunner
@@ -41,6 +42,8 @@ class GatewayContext:
     event_delivery: EventDelivery
     rest_chats: RestChats
     drain: DrainState = field(default_factory=DrainState)
+    greeting_disk: GreetingDisk | None = None
+    """The greeting cache's files (``KURA_GREETING_CACHE_DIR``), read at start."""
 
 
 CONTEXT = web.AppKey("kura_context", GatewayContext)

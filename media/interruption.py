@@ -14,7 +14,8 @@ whether the assistant is audible; it answers with at most one decision:
 - ``resume`` when it proves not to be one (the sound ended first: a backchannel, a cough, a
   click) or has not proved itself ``resume_after_false_ms`` after the pause (speech still going
   then gets until ``min_speech_ms`` and a syllable more). Speech still going after such a resume
-  may still cut the turn, without pausing again.
+  may still cut the turn, without pausing again; speech that comes back within a comma's pause
+  ("Stop, ... stop.") pauses again and is judged with what came before, as one utterance.
 
 Pure and synchronous: no clock but the caller stream's own position; one policy per call.
 """
@@ -63,6 +64,13 @@ _ONSET_NEAR_RUN = 2
 # pause at a comma of a slow speaker (up to ~250 ms at 130 words a minute: "Stop, stop."),
 # shorter than the pause after a backchannel.
 _END_GAP_MS = 280
+# Speech that comes back within this long of its end goes on the same utterance (its onset
+# and voiced time carried over): the pause at a comma of a slow speaker ("Stop, ... stop.")
+# outlasts _END_GAP_MS, so each half alone is as short as a backchannel, but together they
+# are a turn. Longer than that comma (~350 ms at 130 words a minute, after a stop's fading
+# tail), shorter than the gap a caller leaves before starting another thought.
+_CONTINUE_GAP_MS = 500
+_NO_UTTERANCE = (-(10**9), 0, 0, -100.0)
 # A turn is mostly voiced over its span (words with short gaps between them), and still going.
 _TURN_VOICED_FRACTION = 0.5
 _TURN_RECENT_MS = 80
@@ -115,6 +123,8 @@ class InterruptionPolicy:
         self._quiet_frames = history  # frames running without the caller's speech
         self.state: State = "idle"
         self._onset_ms = self._paused_at_ms = self._last_voiced_ms = 0
+        # the last utterance that ended without being a turn: end, onset, voiced ms, peak
+        self._ended = _NO_UTTERANCE
         self._voiced_ms = 0
         self._words: int | None = None
         self._backchannel_only = False
@@ -160,10 +170,12 @@ class InterruptionPolicy:
             self._peak_high_dbov = max(self._peak_high_dbov, high_dbov)
         if position_ms - self._last_voiced_ms >= _END_GAP_MS:
             was_paused = self.paused
+            self._ended = (self._last_voiced_ms, self._onset_ms, self._voiced_ms, self._peak_dbov)
             self._reset()
             return self._decide("resume", position_ms) if was_paused else None
         if self._is_turn(position_ms):
             decision = self._decide("cut", position_ms)
+            self._ended = _NO_UTTERANCE
             self._reset()
             return decision
         bound_ms = self.settings.resume_after_false_ms
@@ -218,6 +230,12 @@ class InterruptionPolicy:
         self._paused_at_ms = self._last_voiced_ms = position_ms
         self._voiced_ms = sum(recent)
         self._peak_dbov = max(self._levels)
+        ended_ms, ended_onset_ms, ended_voiced_ms, ended_peak_dbov = self._ended
+        if self._onset_ms - ended_ms <= _CONTINUE_GAP_MS:  # the same utterance, going on
+            self._onset_ms = ended_onset_ms
+            self._voiced_ms += ended_voiced_ms
+            # a faint sound after a word is not that word going on: judged against its peak
+            self._peak_dbov = max(self._peak_dbov, ended_peak_dbov)
         self._peak_high_dbov = _dbov(max(high for _, high in list(self._near)[-2:]))
         self._words, self._backchannel_only, self._transcript = None, False, ""
         return self._decide("pause", position_ms)

@@ -13,13 +13,24 @@ a model that paraphrased once should not have that paraphrase replayed to every 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kinds.audio import AudioFormat
+from providers.spec import AssistantSpec
 
-__all__ = ["CachedGreeting", "GreetingCache", "GreetingKey", "greeting_cache", "said_verbatim"]
+__all__ = [
+    "CachedGreeting",
+    "GreetingCache",
+    "GreetingKey",
+    "config_digest",
+    "greeting_cache",
+    "said_verbatim",
+]
 
 _WORD = re.compile(r"[\w']+")
 MAX_GREETING_S = 30.0
@@ -35,6 +46,15 @@ class GreetingKey:
     voice: str | None
     text: str
     audio: AudioFormat
+    config: str = ""
+    """``config_digest`` of the assistant: instructions can shape how the greeting sounds."""
+
+
+def config_digest(spec: AssistantSpec) -> str:
+    """A digest of the assistant's settings, other than the key's own fields, that may change
+    how the model says its greeting (tone, accent or pace asked for in the instructions)."""
+    fields = [spec.instructions, spec.language_code, spec.temperature]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +86,10 @@ class GreetingCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[GreetingKey, CachedGreeting] = OrderedDict()
         self._size_bytes = 0
+        self.on_put: Callable[[GreetingKey, CachedGreeting], None] | None = None
+        """Told of each greeting kept (``GreetingDisk`` writes it to a file)."""
+        self.on_hit: Callable[[GreetingKey], None] | None = None
+        """Told of each greeting found (its file is marked recently used)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -78,6 +102,8 @@ class GreetingCache:
         greeting = self._entries.get(key)
         if greeting is not None:
             self._entries.move_to_end(key)
+            if self.on_hit is not None:
+                self.on_hit(key)
         return greeting
 
     def put(self, key: GreetingKey, chunks: list[bytes]) -> CachedGreeting | None:
@@ -86,14 +112,20 @@ class GreetingCache:
         duration_ms = size // key.audio.bytes_per_ms
         if not size or duration_ms > MAX_GREETING_S * 1000 or size > self.max_bytes:
             return None
-        self.forget(key)
         greeting = CachedGreeting(tuple(chunks), key.text, duration_ms)
+        self.restore(key, greeting)
+        if self.on_put is not None:
+            self.on_put(key, greeting)
+        return greeting
+
+    def restore(self, key: GreetingKey, greeting: CachedGreeting) -> None:
+        """Hold a greeting kept earlier (read back from its file) as the most recently used."""
+        self.forget(key)
         self._entries[key] = greeting
-        self._size_bytes += size
+        self._size_bytes += greeting.size_bytes
         while self._size_bytes > self.max_bytes:
             _, dropped = self._entries.popitem(last=False)
             self._size_bytes -= dropped.size_bytes
-        return greeting
 
     def forget(self, key: GreetingKey) -> None:
         """Drop the entry (a replay the provider could not take up)."""

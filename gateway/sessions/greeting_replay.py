@@ -26,7 +26,12 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-from gateway.sessions.greeting_cache import CachedGreeting, GreetingCache, GreetingKey
+from gateway.sessions.greeting_cache import (
+    CachedGreeting,
+    GreetingCache,
+    GreetingKey,
+    config_digest,
+)
 from gateway.sessions.greeting_recorder import GreetingRecorder
 from providers.base import Provider, ProviderSession
 from providers.capabilities import ProviderCapabilities
@@ -61,7 +66,7 @@ async def connect_greeting(
     if not greeting or context.mode != "voice" or not caps.history_window or context.history:
         return await provider.connect(spec, context)
     output = context.output_audio or caps.output_audio
-    key = GreetingKey(provider.name, spec.model, spec.voice, greeting, output)
+    key = GreetingKey(provider.name, spec.model, spec.voice, greeting, output, config_digest(spec))
     cached = cache.get(key)
     if cached is None:
         return GreetingRecorder(await provider.connect(spec, context), cache, key)

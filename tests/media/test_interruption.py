@@ -158,6 +158,26 @@ CASES = {
         None,
         [("pause", 40), ("resume", 540), ("cut", 620)],
     ),
+    # A slower speaker's comma outlasts the end of speech: the second "stop" pauses again and
+    # is judged with the first, as one utterance that has gone on long enough to be a turn ...
+    "a comma longer than the end gap": (
+        [QUIET, speech(360), Seg(360), speech(400), Seg(600)],
+        None,
+        [("pause", 40), ("resume", 540), ("pause", 760), ("cut", 780)],
+    ),
+    # ... but a faint sound after a backchannel is judged against the backchannel's peak: it
+    # is that word's fading end, not a turn ...
+    "a faint sound after a backchannel": (
+        [QUIET, speech(300), Seg(300), Seg(60, 20, -45.0), Seg(600)],
+        None,
+        [("pause", 40), ("resume", 540), ("pause", 640), ("resume", 940)],
+    ),
+    # ... and two backchannels further apart than a comma are two, neither a turn.
+    "two backchannels apart": (
+        [QUIET, speech(300), Seg(700), Seg(300, 20, -26.0, onset=True), Seg(600)],
+        None,
+        [("pause", 40), ("resume", 540), ("pause", 40), ("resume", 540)],
+    ),
 }
 
 

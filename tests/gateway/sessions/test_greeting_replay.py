@@ -13,7 +13,12 @@ import pytest
 
 from gateway.api.session_socket import APP_TRAITS
 from gateway.sessions.conversation import Conversation, ConversationLimits
-from gateway.sessions.greeting_cache import GreetingCache, GreetingKey, said_verbatim
+from gateway.sessions.greeting_cache import (
+    GreetingCache,
+    GreetingKey,
+    config_digest,
+    said_verbatim,
+)
 from gateway.sessions.greeting_recorder import GreetingRecorder
 from gateway.sessions.greeting_replay import ReplayedGreeting, connect_greeting, heard_words
 from gateway.sessions.port import Interrupt
@@ -56,7 +61,7 @@ class GatedProvider(ScriptedProvider):
 
 
 def key(text: str = GREETING) -> GreetingKey:
-    return GreetingKey("scripted", None, "alloy", text, PCM16_24K)
+    return GreetingKey("scripted", None, "alloy", text, PCM16_24K, config_digest(SPEC))
 
 
 def greeting_said(text: str = GREETING, *, interrupted: bool = False) -> list[ProviderEvent]:

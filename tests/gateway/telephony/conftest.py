@@ -205,9 +205,10 @@ async def telnyx(telnyx_gateway: Gateway) -> FakeTelnyx:
 
 
 async def openai_phone_gateway(
-    tmp_path: Path, server: FakeRealtimeServer
+    tmp_path: Path, server: FakeRealtimeServer, **settings: Any
 ) -> AsyncIterator[Gateway]:
-    """A gateway taking Twilio calls, its ``openai`` provider pointed at ``server``."""
+    """A gateway taking Twilio calls, its ``openai`` provider pointed at ``server`` (and any
+    other ``settings``)."""
 
     def register(registry: ProviderRegistry) -> None:
         registry.register(
@@ -220,5 +221,6 @@ async def openai_phone_gateway(
         register=register,
         twilio_auth_token=SecretStr(AUTH_TOKEN),
         public_url=PUBLIC_URL,
+        **settings,
     ):
         yield gw

@@ -1,6 +1,7 @@
 """The greeting cache on real calls: the first call's greeting, said word for word by the (fake)
 OpenAI model, plays on the next call before that call's provider has even connected, and that
-provider is told it was said instead of being asked to say it again."""
+provider is told it was said instead of being asked to say it again; with a cache directory,
+the next call after a restart too."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ async def line(tmp_path: Path, fake_openai: FakeRealtimeServer) -> AsyncIterator
 
 
 async def _route(gw: Gateway) -> None:
+    if await gw.ctx.store.numbers.get_by_number(NUMBER) is not None:
+        return  # a restarted gateway on the same database
     row = await gw.ctx.store.assistants.create(
         {"name": "Greeter", "provider": "openai", "greeting": GREETING}, gw.clock.now()
     )
@@ -61,3 +64,30 @@ async def test_the_second_call_hears_the_greeting_before_its_provider_connects(
     assert said[0]["role"] == "assistant"
     assert said[0]["content"][0]["text"] == GREETING  # it knows the greeting was said ...
     assert "response.create" not in conn.received_types()  # ... and does not say it again
+
+
+async def test_after_a_restart_the_first_call_hears_the_greeting_before_its_provider(
+    tmp_path: Path, fake_openai: FakeRealtimeServer
+) -> None:
+    greetings = tmp_path / "greetings"
+    async for gw in openai_phone_gateway(tmp_path, fake_openai, greeting_cache_dir=greetings):
+        await _route(gw)
+        first = await dial(FakeTwilio(gw), NUMBER)
+        await first.wait_for_audio(GREETING_BYTES)
+        await first.stop()
+        await first.wait_closed()
+        await first.aclose()
+    assert len(list(greetings.glob("*.greeting"))) == 1  # written by the time it stopped
+
+    fake_openai.connect_delay_s = 0.3  # the greeting must not wait for the provider
+    async for gw in openai_phone_gateway(tmp_path, fake_openai, greeting_cache_dir=greetings):
+        await _route(gw)
+        second = await dial(FakeTwilio(gw), NUMBER)
+        await second.wait_for_audio(GREETING_BYTES)
+        assert len(fake_openai.connections) == 1  # heard before its provider is up
+        await fake_openai.wait_for_connections(2)
+        await second.stop()
+        await second.wait_closed()
+        await second.aclose()
+    said = [e["type"] for e in fake_openai.connections[1].received]
+    assert "response.create" not in said  # told the greeting was said, not asked again
