@@ -61,7 +61,9 @@ def id_routes() -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-async def answer(gw: Gateway, method: str, path: str, key: str, body: dict[str, Any]) -> tuple:
+async def answer(
+    gw: Gateway, method: str, path: str, key: str, body: dict[str, Any]
+) -> tuple[int, str, str]:
     kwargs = {"json": body} if method in {"POST", "PATCH"} else {}
     response = await gw.request(method, path, key=key, **kwargs)
     error = (await response.json())["error"]
@@ -110,7 +112,7 @@ async def test_fields_a_client_may_not_set_are_refused_and_change_nothing(
     nothing, an update changes nothing."""
     sessions_before = (await (await gateway.request("GET", "/api/v1/sessions")).json())["total"]
     assistant_before = await (await gateway.request("GET", "/api/v1/assistants/1")).json()
-    valid = {"/api/v1/sessions": {"assistant_id": 1, "mode": "chat"},
+    valid: dict[str, dict[str, Any]] = {"/api/v1/sessions": {"assistant_id": 1, "mode": "chat"},
              "/api/v1/assistants/{assistant_id}": {"name": "Renamed"}}  # fmt: skip
     for route in ROUTES:
         if route.body is None:
