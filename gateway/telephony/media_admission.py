@@ -37,10 +37,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Row 7 of the reliability table allows a caller 8 s of silence before the apology; the same
-# bound here rides out scripts/chaos.py's 8 s SQLite stall. Past it the refusal still reaches the
-# apology within Twilio's 15 s: the action webhook answers within its own 4 s deadline.
-ADMIT_DEADLINE_S = 8.0
+# Long enough to ride out scripts/chaos.py's 8 s SQLite stall: at 8 s, a socket opened just
+# after the stall began was still refused (2 calls of 5), because the writes queued on SQLite's
+# one connection drain only once the lock is released. Short enough that a refused caller
+# hears the apology within about 14 s: the action webhook answers within its own 4 s deadline.
+ADMIT_DEADLINE_S = 10.0
 # Between tries. SQLite's busy_timeout (5 s) already waits inside each try and PostgreSQL's
 # lock waits never fail, so this pause only spaces out errors that come at once (a dropped
 # connection).
