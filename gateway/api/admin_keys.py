@@ -15,14 +15,13 @@ from gateway.api.bodies import json_response, read_body
 from gateway.api.ids import path_id
 from gateway.api.key_schemas import CreateKeyRequest, KeyCreated, KeyFields, KeyList, KeyView
 from gateway.api.origins import normalise_origin
-from gateway.api.permissions import unknown_permissions
+from gateway.api.permissions import PUBLISHABLE_PERMISSIONS, unknown_permissions
 from gateway.bootstrap import generate_api_key
 from gateway.context import GatewayContext, context_of
 from gateway.errors import Forbidden, NotFound, ValidationFailed
 from gateway.store.keys import KEY_PREFIX_CHARS, PUBLISHABLE_PREFIX, SECRET_PREFIX
 from gateway.store.models import ApiKey
 
-PUBLISHABLE_PERMISSIONS = ["sessions:create"]
 PUBLISHABLE_RATE_FACTOR = 10
 """A publishable key serves every visitor of a site (each also limited on their own), so its
 key-wide default is ten times a secret key's."""

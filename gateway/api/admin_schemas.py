@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,11 +62,19 @@ class ContactQuery(PageQuery):
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
 
 
+def _only_true(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+    schema.update({"const": True, "x-required": True})  # x-required: see openapi._parameters
+
+
 class EraseQuery(_Request):
     erase: bool = Field(
         default=False,
         description="Must be true: the contact, its sessions' transcripts, numbers and "
         "metadata are erased for good",
+        # The document asks for it (required, true); the server answers its own 422, naming
+        # ?erase=true, when it is missing or false.
+        json_schema_extra=_only_true,
     )
 
 

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.api.doc_fields import E164
+from gateway.api.doc_fields import E164, TIME_ZONE
+from gateway.api.ids import WholeNumber
 
 
 class TurnDetectionSettings(BaseModel):
@@ -17,8 +18,8 @@ class TurnDetectionSettings(BaseModel):
 
     server_vad: bool = True
     threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
-    silence_ms: Annotated[int, Field(ge=100, le=5000)] = 500
-    prefix_padding_ms: Annotated[int, Field(ge=0, le=2000)] = 300
+    silence_ms: Annotated[int, Field(ge=100, le=5000), WholeNumber] = 500
+    prefix_padding_ms: Annotated[int, Field(ge=0, le=2000), WholeNumber] = 300
 
 
 class CallingHours(BaseModel):
@@ -28,9 +29,12 @@ class CallingHours(BaseModel):
 
     start: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
     end: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "18:00"
-    time_zone: Annotated[str, Field(max_length=64, description="IANA, e.g. Europe/Paris")] = "UTC"
+    time_zone: Annotated[
+        str,
+        Field(max_length=64, description="IANA, e.g. Europe/Paris", json_schema_extra=TIME_ZONE),
+    ] = "UTC"
     days: Annotated[
-        list[Annotated[int, Field(ge=0, le=6, strict=True)]] | None,
+        list[Annotated[int, Field(ge=0, le=6, strict=True), WholeNumber]] | None,
         Field(description="0 is Monday; null: every day"),
     ] = None
 
@@ -49,10 +53,10 @@ class InterruptionFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as documented
 
-    min_speech_ms: Annotated[int, Field(ge=100, le=3000)] = 620
-    min_words: Annotated[int | None, Field(ge=1, le=20)] = None
+    min_speech_ms: Annotated[int, Field(ge=100, le=3000), WholeNumber] = 620
+    min_words: Annotated[int | None, Field(ge=1, le=20), WholeNumber] = None
     backchannel_filter: Literal["on", "off"] = "on"
-    resume_after_false_ms: Annotated[int, Field(ge=100, le=5000)] = 500
+    resume_after_false_ms: Annotated[int, Field(ge=100, le=5000), WholeNumber] = 500
 
 
 class TransferDestination(BaseModel):

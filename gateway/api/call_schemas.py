@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from gateway.api.doc_fields import E164
 from gateway.api.ids import IsoDatetime, Offset, QueryRowId, RowId
 from gateway.api.schemas import _bounded_metadata
 
@@ -15,14 +16,25 @@ CallStatus = Literal[
 ]
 
 
+# ``_message_for_voicemail`` as the document states it (row 27).
+_VOICEMAIL_NEEDS_A_MESSAGE: dict[str, Any] = {
+    "if": {"properties": {"machine_detection": {"const": "leave_message"}},
+           "required": ["machine_detection"]},
+    "then": {"properties": {"voicemail_message": {"type": "string"}},
+             "required": ["voicemail_message"]},
+}  # fmt: skip
+
+
 class CreateCallRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_extra=_VOICEMAIL_NEEDS_A_MESSAGE
+    )
 
     assistant_id: RowId
-    to: Annotated[str, Field(min_length=2, max_length=32, description="E.164, e.g. +14155550100")]
+    to: Annotated[E164, Field(min_length=2, description="E.164, e.g. +14155550100")]
     from_: Annotated[
-        str,
-        Field(alias="from", min_length=2, max_length=32,
+        E164,
+        Field(alias="from", min_length=2,
               description="A number routed to Kura (POST /api/v1/admin/numbers)"),
     ]  # fmt: skip
     metadata: Annotated[dict[str, Any] | None, AfterValidator(_bounded_metadata)] = None
@@ -103,7 +115,7 @@ class CallQuery(BaseModel):
 
     status: CallStatus | None = None
     direction: Literal["inbound", "outbound"] | None = None
-    number: Annotated[str | None, Field(max_length=32, description="Either party")] = None
+    number: Annotated[E164 | None, Field(description="Either party")] = None
     assistant_id: QueryRowId | None = None
     created_after: IsoDatetime | None = None
     created_before: IsoDatetime | None = None

@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.api.doc_fields import NOT_NULL
-from gateway.api.ids import RowId
+from gateway.api.doc_fields import NOT_NULL, ORIGIN, not_null
+from gateway.api.ids import RowId, WholeNumber
+from gateway.api.permissions import ALL_PERMISSIONS, PUBLISHABLE_PERMISSIONS
 
 KeyKind = Literal["secret", "publishable"]
 SessionMode = Literal["chat", "voice"]
 MAX_ORIGINS = 50  # a key for a handful of sites; a longer list belongs in KURA_ALLOWED_ORIGINS
+
+
+def _items(items: dict[str, Any]) -> dict[str, Any]:
+    """``Field(**_items(...))``: a list never null whose items the document describes."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        not_null(schema)
+        schema["items"] = {**schema.get("items", {}), **items}
+
+    return {"json_schema_extra": extra}
+
+
+# The rules between a new key's kind and its other fields (admin_keys._checked), as JSON Schema
+# states them, so that a body the document calls valid is one the server takes (row 27).
+_KIND_RULES: dict[str, Any] = {
+    "if": {"properties": {"kind": {"const": "publishable"}}, "required": ["kind"]},
+    "then": {
+        "properties": {
+            "permissions": {"const": PUBLISHABLE_PERMISSIONS},
+            "allowed_origins": {"minItems": 1},
+            "assistant_ids": {"minItems": 1},
+            "session_modes": {"minItems": 1},
+        },
+        "required": ["allowed_origins", "assistant_ids"],  # the server has no default for them
+    },
+    "else": {"properties": {"assistant_ids": {"maxItems": 0}, "session_modes": {"maxItems": 0}}},
+}
 
 
 class KeyFields(BaseModel):
@@ -26,7 +54,7 @@ class KeyFields(BaseModel):
         list[str] | None,
         Field(
             description="Secret keys only; at most the permissions of the key that grants",
-            **NOT_NULL,
+            **_items({"enum": list(ALL_PERMISSIONS)}),
         ),
     ] = None
     allowed_origins: Annotated[
@@ -34,7 +62,7 @@ class KeyFields(BaseModel):
         Field(
             max_length=MAX_ORIGINS,
             description="Browser origins (scheme://host[:port]) this key may be used from",
-            **NOT_NULL,
+            **_items(ORIGIN),
         ),
     ] = None
     assistant_ids: Annotated[
@@ -49,11 +77,14 @@ class KeyFields(BaseModel):
         Field(description="Publishable keys only: the session modes it may create", **NOT_NULL),
     ] = None
     rate_limit_per_minute: Annotated[
-        int | None, Field(ge=1, le=100_000, strict=True, **NOT_NULL)
+        Annotated[int, Field(ge=1, le=100_000, strict=True), WholeNumber] | None,
+        Field(**NOT_NULL),
     ] = None
 
 
 class CreateKeyRequest(KeyFields):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_KIND_RULES)
+
     name: Annotated[str, Field(min_length=1, max_length=100)]
     kind: KeyKind = "secret"
 

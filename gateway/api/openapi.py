@@ -58,7 +58,8 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     ]
     if route.query is not None:
         for name, info in route.query.model_json_schema()["properties"].items():
-            params.append({"name": name, "in": "query", "required": False, "schema": info})
+            required = bool(info.pop("x-required", False))
+            params.append({"name": name, "in": "query", "required": required, "schema": info})
     return params
 
 
@@ -103,13 +104,17 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_providers(document: dict[str, Any], providers: list[str]) -> dict[str, Any]:
-    """``document`` with the ``provider`` of request bodies limited to the providers this
-    gateway runs (the server refuses any other with 422; the list is known only at serve
-    time)."""
+    """``document`` with the ``provider`` and ``fallback_provider`` of request bodies limited
+    to the providers this gateway runs (the server refuses any other with 422; the list is
+    known only at serve time)."""
     for name, schema in document["components"]["schemas"].items():
-        provider = schema.get("properties", {}).get("provider")
-        if provider is not None and name.endswith(("Fields", "Request")):
-            provider["enum"] = providers
+        if not name.endswith(("Fields", "Request")):
+            continue
+        for field in ("provider", "fallback_provider"):
+            provider = schema.get("properties", {}).get(field)
+            for branch in provider.get("anyOf", [provider]) if provider is not None else []:
+                if branch.get("type") == "string":  # not the null of a nullable field
+                    branch["enum"] = providers
     return document
 
 

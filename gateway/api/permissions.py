@@ -22,6 +22,8 @@ PERMISSIONS: dict[str, str] = {
     "keys:write": "Create, change and revoke API keys, granting at most its own permissions",
 }
 ALL_PERMISSIONS: tuple[str, ...] = tuple(PERMISSIONS)
+PUBLISHABLE_PERMISSIONS = ["sessions:create"]
+"""All a publishable key holds: it is in every visitor's browser."""
 
 
 def unknown_permissions(names: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from gateway.api.assistant_settings import (
     TurnDetectionSettings,
 )
 from gateway.api.doc_fields import E164, NOT_NULL, PhoneNumber
-from gateway.api.ids import MAX_ROW_ID, RowId
+from gateway.api.ids import MAX_ROW_ID, RowId, WholeNumber
 
 BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 METADATA_MAX_BYTES = 16 * 1024
@@ -49,8 +49,19 @@ class AppAudioRequest(_Request):
     ] = None
 
 
+# The voice-only overrides a chat session refuses (sessions.overrides.check_overrides), as the
+# document states the rule, so that a body it calls valid is one the server takes (row 27).
+_CHAT_HAS_NO_VOICE: dict[str, Any] = {
+    "if": {"properties": {"mode": {"const": "chat"}}, "required": ["mode"]},
+    "then": {"properties": {name: {"type": "null"} for name in
+                            ("voice", "vad_threshold", "silence_ms", "audio")}},
+}  # fmt: skip
+
+
 class CreateSessionRequest(_Request):
     """The Kura fields, then optional overrides of the assistant for this session only."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_CHAT_HAS_NO_VOICE)
 
     assistant_id: Annotated[RowId, Field(description="Assistant ID")]
     mode: Literal["voice", "chat"] = "voice"
@@ -271,7 +282,9 @@ class AssistantFields(_Request):
     ] = None
     transfer_number: E164 | None = None
     transfer_destinations: Annotated[list[TransferDestination] | None, Field(max_length=20)] = None
-    transfer_ring_timeout_s: Annotated[int | None, Field(ge=5, le=120, strict=True)] = None
+    transfer_ring_timeout_s: (
+        Annotated[int, Field(ge=5, le=120, strict=True), WholeNumber] | None
+    ) = None
     max_concurrent_calls: Annotated[int | None, Field(ge=1, le=100_000)] = None
     calling_hours: CallingHours | None = None
     recording: Literal["off", "mono", "dual"] | None = Field(

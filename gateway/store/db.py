@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, make_url, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -39,6 +39,15 @@ class DatabaseUnavailable(ConnectionError):
 
     A ``ConnectionError``: the operator's environment, not a bug, so the CLI prints it in one
     line (exit 1) where it printed ``[Errno 111] Connection refused`` without saying what."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that a later try may not meet: SQLite's "database is locked" past
+    ``busy_timeout``, a PostgreSQL lock or statement timeout, a connection lost mid-query.
+    Not a constraint or a programming error, which a retry would only repeat."""
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def describe_database(database_url: str) -> str:

@@ -92,6 +92,14 @@ class LateWork:
 
         task.add_done_callback(landed)
 
+    def abandon(self, task: asyncio.Task[Any]) -> None:
+        """Cancel work whose caller no longer waits for it, and own it until it has unwound:
+        a query stuck in SQLite's busy_timeout holds its driver thread, and so the task, for
+        up to that long after the cancel."""
+        task.cancel()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def settled(self) -> None:
         """Return once no late work is left (each has completed, failed or been cancelled)."""
         while self._tasks:

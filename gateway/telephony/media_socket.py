@@ -5,7 +5,8 @@ Generic over the registered carriers (``Telephony.carriers``); Twilio's socket i
 must pass the carrier's handshake check (Twilio: its signature over the ``wss://`` Stream URL;
 else 403, no socket), and the start event must carry, in the carrier's custom parameters, the
 single-use token the voice webhook issued for this call and session (else close 1008), all
-before any provider is connected.
+before any provider is connected. Admission waits out a database stall within a bound
+(``media_admission``).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from gateway import metrics, tracing
 from gateway.api.assistant_settings import InterruptionFields
 from gateway.api.socket_backpressure import bound_send_buffers, dropping_stalled_peer
 from gateway.context import GatewayContext, context_of
-from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
+from gateway.errors import Forbidden, NotFound, Unavailable
 from gateway.store.models import Assistant, Session
 from gateway.telephony.bridge import CallBridge, ToolAnswer
 from gateway.telephony.carriers.events import StreamStarted
 from gateway.telephony.carriers.registry import Carrier, Decoder
+from gateway.telephony.media_admission import NOT_ADMITTED, Refused, admit
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.transfer_desk import TransferDesk
 from gateway.telephony.transfer_line import TransferLine
@@ -72,9 +74,12 @@ async def media_stream(request: web.Request) -> web.StreamResponse:
     reason = ""
     try:
         started = await _await_start(ws, carrier.decode)
-        session = await _admit(ctx, telephony, carrier, started) if started else None
-        if started is None or session is None:
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"not admitted")
+        if started is None:
+            await ws.close(code=NOT_ADMITTED.close_code, message=b"not admitted")
+            return ws
+        session = await admit(ctx, telephony, carrier, started)
+        if isinstance(session, Refused):
+            await ws.close(code=session.close_code, message=b"not admitted")
             return ws
         # A carrier that stops reading would block the agent's audio in our send buffers for
         # the rest of the call: cut it, and the bridge ends the call as a dropped line.
@@ -110,25 +115,6 @@ async def _await_start(ws: web.WebSocketResponse, decode: Decoder) -> StreamStar
     except TimeoutError:
         log.warning("media socket closed: no start message")
     return None
-
-
-async def _admit(
-    ctx: GatewayContext, telephony: Telephony, carrier: Carrier, started: StreamStarted
-) -> Session | None:
-    """Redeem the call's single-use token and claim its session (one stream per call)."""
-    if not carrier.capabilities.accepts(started.audio):
-        log.warning("media socket refused: audio format", extra={"call_id": started.call_id})
-        return None
-    session_id, token = carrier.start_parameters.read(started)
-    session = await telephony.calls.redeem_media_token(started.call_id, session_id, token)
-    if session is None:
-        log.warning("media socket refused: bad or used token", extra={"call_id": started.call_id})
-        return None
-    try:
-        return await ctx.sessions.claim(session)
-    except Conflict:
-        log.warning("media socket refused: session taken", extra={"session_id": session.id})
-        return None
 
 
 async def _run_call(
