@@ -24,11 +24,16 @@ import argparse
 import base64
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # stdlib audioop leaves in 3.13
+    import audioop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,11 +71,11 @@ FRAME_MS = 20
 class Carrier:
     capabilities: CarrierCapabilities
     audio: Callable[[ProviderCapabilities], AudioFormat]  # what a call carries, as answered
-    codec: Callable[[], CarrierCodec]
-    wire: Callable[[int, bytes], str | bytes]  # frame number, payload → what the carrier sends
+    codec: Callable[[AudioFormat], CarrierCodec]  # for a call carrying that format
+    wire: Callable[[int, bytes, AudioFormat], str | bytes]  # what the carrier sends
 
 
-def _twilio_frame(seq: int, payload: bytes) -> str:
+def _twilio_frame(seq: int, payload: bytes, _fmt: AudioFormat) -> str:
     media = {"track": "inbound", "chunk": str(seq), "timestamp": str(seq * FRAME_MS),
              "payload": base64.b64encode(payload).decode()}  # fmt: skip
     frame = {"event": "media", "sequenceNumber": str(seq + 2), "media": media,
@@ -78,7 +83,7 @@ def _twilio_frame(seq: int, payload: bytes) -> str:
     return orjson.dumps(frame).decode()
 
 
-def _telnyx_frame(seq: int, payload: bytes) -> str:
+def _telnyx_frame(seq: int, payload: bytes, _fmt: AudioFormat) -> str:
     media = {"track": "inbound", "chunk": str(seq + 1), "timestamp": str(seq * FRAME_MS),
              "payload": base64.b64encode(payload).decode()}  # fmt: skip
     frame = {"event": "media", "sequence_number": str(seq + 2), "media": media,
@@ -86,7 +91,7 @@ def _telnyx_frame(seq: int, payload: bytes) -> str:
     return orjson.dumps(frame).decode()
 
 
-def _plivo_frame(seq: int, payload: bytes) -> str:
+def _plivo_frame(seq: int, payload: bytes, _fmt: AudioFormat) -> str:
     media = {"track": "inbound", "timestamp": str(seq * FRAME_MS), "chunk": seq + 1,
              "payload": base64.b64encode(payload).decode()}  # fmt: skip
     frame = {"event": "media", "sequenceNumber": seq + 2, "streamId": STREAM_ID, "media": media}
@@ -94,24 +99,35 @@ def _plivo_frame(seq: int, payload: bytes) -> str:
 
 
 def _vonage_audio(provider: ProviderCapabilities) -> AudioFormat:
-    rate_hz = vonage_codec.preferred_rate(provider.input_formats, provider.output_formats)
-    return AudioFormat("pcm16", rate_hz)
+    rate_hz = vonage_codec.answer_rate(provider.input_formats, provider.output_formats)
+    return PCMU_8K if rate_hz == vonage_codec.ULAW_RATE_HZ else AudioFormat("pcm16", rate_hz)
+
+
+def _vonage_frame(_seq: int, payload: bytes, fmt: AudioFormat) -> bytes:
+    """Raw L16 as Vonage sends it (a µ-law call's audio is 8 kHz L16 on the wire)."""
+    return audioop.ulaw2lin(payload, 2) if fmt == PCMU_8K else payload
+
+
+def _vonage_codec(fmt: AudioFormat) -> CarrierCodec:
+    return vonage_codec.VonageCodec(STREAM_ID, ulaw=fmt == PCMU_8K)
 
 
 CARRIERS = {
     "twilio": Carrier(twilio_codec.CAPABILITIES, lambda _: PCMU_8K,
-                      lambda: twilio_codec.TwilioCodec(STREAM_ID), _twilio_frame),
+                      lambda _: twilio_codec.TwilioCodec(STREAM_ID), _twilio_frame),
     "telnyx": Carrier(telnyx_codec.CAPABILITIES, lambda _: PCMU_8K,
-                      lambda: telnyx_codec.TelnyxCodec(STREAM_ID), _telnyx_frame),
+                      lambda _: telnyx_codec.TelnyxCodec(STREAM_ID), _telnyx_frame),
     "plivo": Carrier(plivo_codec.CAPABILITIES, lambda _: PCMU_8K,
-                     lambda: plivo_codec.PlivoCodec(STREAM_ID), _plivo_frame),
+                     lambda _: plivo_codec.PlivoCodec(STREAM_ID), _plivo_frame),
     "signalwire": Carrier(signalwire.CAPABILITIES, lambda p: signalwire.codec_for(p)[1],
-                          lambda: twilio_codec.TwilioCodec(STREAM_ID), _twilio_frame),
+                          lambda _: twilio_codec.TwilioCodec(STREAM_ID), _twilio_frame),
     # What every SignalWire call asked for before its codec followed the provider.
     "signalwire-l16": Carrier(signalwire.CAPABILITIES, lambda _: PCM16_24K,
-                              lambda: twilio_codec.TwilioCodec(STREAM_ID), _twilio_frame),
-    "vonage": Carrier(vonage_codec.CAPABILITIES, _vonage_audio,
-                      lambda: vonage_codec.VonageCodec(STREAM_ID), lambda _seq, pcm: pcm),
+                              lambda _: twilio_codec.TwilioCodec(STREAM_ID), _twilio_frame),
+    "vonage": Carrier(vonage_codec.CAPABILITIES, _vonage_audio, _vonage_codec, _vonage_frame),
+    # What a Vonage call on a µ-law provider asked for before: L16 at 24 kHz.
+    "vonage-24k": Carrier(vonage_codec.CAPABILITIES, lambda _: PCM16_24K, _vonage_codec,
+                          _vonage_frame),
 }  # fmt: skip
 
 
@@ -146,9 +162,9 @@ def _steps(name: str, provider: ProviderCapabilities, count: int, runs: int) -> 
     speech = pcm16(load("speech_a_24k.wav"))
     caller = _frames(convert(speech, PCM16_24K, caps.audio), caps.audio)
     # Numbered on through every run: Telnyx's codec drops a chunk number it has seen.
-    wire = [carrier.wire(i, caller[i % len(caller)]) for i in range(count * runs)]
+    wire = [carrier.wire(i, caller[i % len(caller)], caps.audio) for i in range(count * runs)]
     agent = _frames(convert(speech, PCM16_24K, plan.outbound.port), plan.outbound.port)
-    codec = carrier.codec()
+    codec = carrier.codec(caps.audio)
     # As a call's bridge sets it up: denoised (KURA_CALL_NOISE_SUPPRESSION's default), and the
     # default interruption policy with its echo guard fed what is played.
     inbound = InboundChain(

@@ -43,7 +43,8 @@ async def test_a_get_answer_gets_a_session_and_a_websocket_connect(vonage: FakeV
     (endpoint,) = connect["endpoint"]
     assert endpoint["type"] == "websocket"
     assert endpoint["uri"] == "wss://gw.example.com/telephony/vonage/media"
-    assert endpoint["content-type"] == "audio/l16;rate=24000"  # the local demo's own rate
+    # The local demo takes µ-law: 8 kHz L16, carried as µ-law from the edge on.
+    assert endpoint["content-type"] == "audio/l16;rate=8000"
     headers = endpoint["headers"]
     assert set(headers) == {"session_id", "token", "call_uuid"}
     assert headers["call_uuid"] == fields["uuid"]
