@@ -87,10 +87,11 @@ def _fields(request: web.Request, body: bytes) -> dict[str, str]:
 
 
 async def signed_fields(request: web.Request) -> dict[str, str]:
-    """The webhook's fields, once the JWT over its raw body checks out."""
+    """The webhook's fields, once the JWT over its raw body (a GET: its query) checks out."""
     signatures = _signatures(request)
     body = await request.read()  # bounded by client_max_size: bigger bodies are a 413
-    if not signatures.is_valid(request.headers.get("Authorization"), body):
+    query = list(request.query.items())  # a GET's fields, which its payload_hash covers
+    if not signatures.is_valid(request.headers.get("Authorization"), body, query):
         log.warning("vonage webhook refused: bad signature", extra={"path": request.path})
         raise Forbidden("invalid Vonage signature")
     return _fields(request, body)
