@@ -99,9 +99,10 @@ class TelephonySettings(BaseSettings):
     )
     vonage_audio_rate: Literal["auto", "16000", "24000"] = Field(
         default="auto",
-        description="L16 rate asked of Vonage for a call's audio. `auto`: per call, the one "
-        "its assistant's provider takes with the least resampling (24000 for OpenAI and the "
-        "local demo, which then need none; 16000 for Gemini's input).",
+        description="L16 rate asked of Vonage for a call's audio. `auto`: per call, from its "
+        "assistant's provider: 8000, companded to µ-law at the edge, for one that takes and "
+        "speaks µ-law (OpenAI, the local demo), else the rate it takes with the least "
+        "resampling (24000; 16000 for Gemini's input). 16000 or 24000 force a wideband stream.",
     )
     call_noise_suppression: bool = Field(
         default=True,

@@ -116,7 +116,9 @@ class OutboundProgress:
         await self.status(session_id, call_sid, "in-progress", None, None, carrier)
         self._calls.arm_deadline(session_id, call.max_duration_s)
         log.info("outbound call answered", extra={"session_id": session_id})
-        return CallAnswer("stream", session_id, token)
+        # Its provider, for a carrier that picks the stream's audio for it (SignalWire).
+        assistant = await self._store.assistants.get(session.assistant_id, include_deleted=True)
+        return CallAnswer("stream", session_id, token, assistant.provider if assistant else None)
 
     async def status(
         self,

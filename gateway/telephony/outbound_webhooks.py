@@ -60,11 +60,12 @@ class OutboundDoor:
     def _render(self, answer: CallAnswer, request: web.Request) -> str:
         signatures = self.door.signatures(request.app[TELEPHONY])
         if answer.kind == "stream" and answer.session_id and answer.media_token and signatures:
+            codec, _ = self.door.stream_format(request.app[CONTEXT], answer.provider)
             return twiml.connect_stream(
                 signatures.media_url(),
                 signatures.http_url(self.door.prefix + "/action"),
                 {"session_id": answer.session_id, "token": answer.media_token},
-                codec=self.door.stream_codec,
+                codec=codec,
             )
         return twiml.say_and_hang_up(twiml.GOODBYE) if answer.kind == "over" else twiml.empty()
 

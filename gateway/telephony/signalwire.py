@@ -3,23 +3,31 @@
 SignalWire's compatibility API is Twilio's wire protocol, so its calls reuse the Twilio codec
 and webhook code with a few values changed: webhooks are signed with Twilio's algorithm keyed by
 the project's Signing Key (``KURA_SIGNALWIRE_TOKEN``), in ``X-SignalWire-Signature`` (with
-``X-Twilio-Signature`` beside it, which we also accept); the ``<Stream>`` asks for
-``codec="L16@24000h"``, so a provider that speaks PCM16 at 24 kHz gets the caller's audio as it
-came and the call needs no resampling either way. The start event's ``mediaFormat`` says what
-the stream really carries (µ-law where the codec attribute is not honoured), and the bridge
-builds its chains from that, per call.
+``X-Twilio-Signature`` beside it, which we also accept); and the ``<Stream codec>`` is chosen per
+call for the assistant's provider (``stream_codec``). A provider that speaks PCM16 and not µ-law
+gets ``L16@24000h`` (or ``L16@16000h`` for one that takes 16 kHz), the caller's audio as it came
+and no resampling either way; a provider that takes and speaks µ-law gets SignalWire's default,
+µ-law 8 kHz, which passes straight through both ways as on Twilio. L16 at 24 kHz is the same
+8 kHz call SignalWire resampled, in six times the bytes: each frame is 1,280 base64 characters
+instead of 216, and the VAD decimates it back to 8 kHz, so on a µ-law provider it cost about
+twice the codec and chain work of a µ-law call (``scripts/bench_carriers.py``) for no gain in
+what the caller said. The start event's ``mediaFormat`` says what the stream really carries,
+and the bridge builds its chains from that, per call.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from config import Settings
 from gateway.telephony import twilio_codec
 from gateway.telephony.carriers.codec import CarrierCapabilities
 from gateway.telephony.signatures import TwilioSignatures
 from gateway.telephony.twilio_rest import TwilioRest
-from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMU_8K
+from gateway.telephony.vonage_codec import preferred_rate
+from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMU_8K, AudioFormat
+from providers.capabilities import ProviderCapabilities
 
 SIGNALWIRE_PREFIX = "/telephony/signalwire"
 VOICE_PATH = f"{SIGNALWIRE_PREFIX}/voice"
@@ -28,6 +36,7 @@ ACTION_PATH = f"{SIGNALWIRE_PREFIX}/action"
 MEDIA_PATH = f"{SIGNALWIRE_PREFIX}/media"
 SIGNATURE_HEADERS = ("X-SignalWire-Signature", "X-Twilio-Signature")
 STREAM_CODEC = "L16@24000h"
+"""What a call asks for when its provider is not known (and what a PCM16 24 kHz one gets)."""
 REST_HINT = "KURA_SIGNALWIRE_PROJECT_ID, KURA_SIGNALWIRE_API_TOKEN and KURA_SIGNALWIRE_SPACE_URL"
 LAML_PATH = "/api/laml"  # the Twilio SDK appends /2010-04-01/Accounts/{project}/Calls.json
 # SignalWire's CallSids are UUIDs; allow any id of that alphabet and a sane length.
@@ -46,6 +55,24 @@ CAPABILITIES = CarrierCapabilities(
 
 decode = twilio_codec.decode
 open_codec = twilio_codec.TwilioCodec.for_stream
+
+
+def stream_codec(
+    inputs: Sequence[AudioFormat], outputs: Sequence[AudioFormat]
+) -> tuple[str | None, AudioFormat]:
+    """The ``<Stream codec>`` for a provider taking ``inputs`` and speaking ``outputs`` (``None``:
+    SignalWire's default, µ-law 8 kHz), and the audio the call's stream then carries."""
+    if PCMU_8K in inputs and PCMU_8K in outputs:
+        return None, PCMU_8K
+    rate_hz = preferred_rate(inputs, outputs)  # the rate it takes as is first, then speaks
+    return f"L16@{rate_hz}h", AudioFormat("pcm16", rate_hz)
+
+
+def codec_for(provider: ProviderCapabilities | None) -> tuple[str | None, AudioFormat]:
+    """``stream_codec`` for a call's provider; ``STREAM_CODEC`` when it is not known."""
+    if provider is None:
+        return STREAM_CODEC, PCM16_24K
+    return stream_codec(provider.input_formats, provider.output_formats)
 
 
 def signing_key(settings: Settings) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.telephony.signalwire import CALL_SID, CAPABILITIES, SIGNALWIRE_PREFIX, STREAM_CODEC
+from gateway.telephony.signalwire import CALL_SID, CAPABILITIES, SIGNALWIRE_PREFIX, codec_for
 from gateway.telephony.twilio_webhooks import CompatDoor
 
 SIGNALWIRE = CompatDoor(
@@ -13,5 +13,5 @@ SIGNALWIRE = CompatDoor(
     call_sid=CALL_SID,
     prefix=SIGNALWIRE_PREFIX,
     capabilities=CAPABILITIES,
-    stream_codec=STREAM_CODEC,
+    stream_codec=codec_for,
 )

@@ -8,12 +8,13 @@ alone: no provider is contacted on this path. Each answers within
 ``KURA_WEBHOOK_ANSWER_DEADLINE_S``, a degraded document if the store stalls or fails
 (``late_work``): never a 500, never JSON, once the request is proven the carrier's. One
 ``CompatDoor`` per carrier says what differs: its name, its signatures, the shape of its call
-ids and the ``codec`` its ``<Stream>`` asks for.
+ids and how it picks the ``codec`` its ``<Stream>`` asks for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from gateway import tracing
-from gateway.context import CONTEXT
+from gateway.context import CONTEXT, GatewayContext
 from gateway.errors import Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.bridge_ports import call_traits
@@ -35,6 +36,9 @@ from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.transfer_flow import FINISHED_CALL, caller_left
 from gateway.telephony.transfer_twiml import DROPPED, join_conference
 from gateway.telephony.twilio_codec import CAPABILITIES
+from kinds.audio import AudioFormat
+from providers.capabilities import ProviderCapabilities
+from providers.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +58,26 @@ class CompatDoor:
     prefix: str
     capabilities: CarrierCapabilities
     """What its media stream carries (the early provider connection is planned for it)."""
-    stream_codec: str | None = None
-    """The ``<Stream codec>`` to ask for (SignalWire's ``L16@24000h``); ``None``: the default."""
+    stream_codec: Callable[[ProviderCapabilities | None], tuple[str | None, AudioFormat]] | None = (
+        None
+    )
+    """The ``<Stream codec>`` a call asks for and the audio it brings, from its provider's
+    capabilities (SignalWire's ``signalwire.codec_for``); ``None``: no codec attribute, the
+    carrier's own audio."""
+
+    def stream_format(
+        self, ctx: GatewayContext, provider: str | None
+    ) -> tuple[str | None, AudioFormat]:
+        """The call's ``<Stream codec>`` (``None``: none) and audio, for its assistant's
+        ``provider``. No I/O: a retried webhook gets the same document."""
+        if self.stream_codec is None:
+            return None, self.capabilities.audio
+        capabilities: ProviderCapabilities | None = None
+        # An unknown provider gets the default: its session fails and apologises anyway.
+        with contextlib.suppress(ProviderError):
+            if provider is not None:
+                capabilities = ctx.providers.get(provider).capabilities("voice")
+        return self.stream_codec(capabilities)
 
     def _signatures(self, telephony: Telephony) -> TwilioSignatures:
         signatures = self.signatures(telephony)
@@ -87,13 +109,13 @@ class CompatDoor:
             raise Forbidden(f"invalid {self.title} signature")
         return MultiDictProxy(form)
 
-    def _render(self, answer: CallAnswer, signatures: TwilioSignatures) -> str:
+    def _render(self, answer: CallAnswer, signatures: TwilioSignatures, codec: str | None) -> str:
         if answer.kind == "stream" and answer.session_id and answer.media_token:
             return twiml.connect_stream(
                 signatures.media_url(),
                 signatures.http_url(self.prefix + "/action"),
                 {"session_id": answer.session_id, "token": answer.media_token},
-                codec=self.stream_codec,
+                codec=codec,
             )
         if answer.kind == "not_in_service":
             return twiml.say_and_hang_up(twiml.NOT_IN_SERVICE)
@@ -129,10 +151,12 @@ class CompatDoor:
             return _unavailable(inbound.call_sid)
         tracing.annotate(session_id=answer.session_id, outcome=answer.kind)
         ctx = request.app[CONTEXT]
+        codec, audio = self.stream_format(ctx, answer.provider)
         if answer.kind == "stream" and answer.session_id and ctx.settings.early_provider_connect:
-            # The greeting is ready when the call connects.
-            ctx.runner.connect_early(answer.session_id, call_traits(self.capabilities))
-        return reply(self._render(answer, self._signatures(telephony)))
+            # The greeting is ready when the call connects, planned for the audio asked for.
+            traits = call_traits(self.capabilities.for_call(audio))
+            ctx.runner.connect_early(answer.session_id, traits)
+        return reply(self._render(answer, self._signatures(telephony), codec))
 
     async def status(self, request: web.Request) -> web.Response:
         """A call status callback: record it (idempotently); end the session once it is over."""

@@ -2,7 +2,9 @@
 
 Vonage signs each webhook with an HS256 JWT keyed by the account's signature secret; its
 ``payload_hash`` claim is the hex SHA-256 of the exact body, so the token vouches for the body
-too (a GET answer webhook has an empty body: its hash, if present, is that of no bytes). We
+too. A GET answer webhook has no body: Vonage's support article on verifying Voice API webhooks
+hashes the query's parameters as a JSON object, in their order, with no whitespace, so that (or
+the hash of no bytes) is what a GET's hash must be. We
 accept a token only if its signature checks out (HS256 and nothing else: no ``alg: none``, no
 key confusion), its ``iat`` is within five minutes of our clock (Vonage's signatures expire
 after five), its ``exp`` (if any) has not passed, its ``application_id`` (if any) is ours, and
@@ -16,9 +18,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
+import orjson
 
 from config import Settings
 from kinds.clock import Clock
@@ -66,6 +70,19 @@ class _SeenTokens:
         return True
 
 
+def _payload_holds(payload_hash: object, body: bytes, query: Sequence[tuple[str, str]]) -> bool:
+    """Whether ``payload_hash`` vouches for the body, or for a bodiless request's query."""
+    if payload_hash is None:
+        return not body  # a body the token does not vouch for
+    if not isinstance(payload_hash, str):
+        return False
+    claimed = payload_hash.lower()
+    if body:
+        return hmac.compare_digest(claimed, hashlib.sha256(body).hexdigest())
+    query_hash = hashlib.sha256(orjson.dumps(dict(query))).hexdigest() if query else _EMPTY_HASH
+    return hmac.compare_digest(claimed, query_hash) or hmac.compare_digest(claimed, _EMPTY_HASH)
+
+
 class VonageSignatures:
     """Checks Vonage's signed webhooks for one signature secret, on the gateway's clock."""
 
@@ -98,9 +115,15 @@ class VonageSignatures:
     def event_url(self) -> str:
         return self._public_url + STATUS_PATH
 
-    def is_valid(self, authorization: str | None, body: bytes) -> bool:
-        """Whether the request carrying ``authorization`` and ``body`` was signed by Vonage
-        (fresh, for this application, not seen before)."""
+    def is_valid(
+        self,
+        authorization: str | None,
+        body: bytes,
+        query: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Whether the request carrying ``authorization`` and ``body`` (or, with no body, the
+        ``query`` parameters in order) was signed by Vonage (fresh, for this application, not
+        seen before)."""
         token = bearer(authorization)
         if token is None:
             return False
@@ -113,9 +136,11 @@ class VonageSignatures:
             )
         except jwt.InvalidTokenError:
             return False
-        return self._claims_hold(claims, body)
+        return self._claims_hold(claims, body, query)
 
-    def _claims_hold(self, claims: dict[str, Any], body: bytes) -> bool:
+    def _claims_hold(
+        self, claims: dict[str, Any], body: bytes, query: Sequence[tuple[str, str]]
+    ) -> bool:
         now = self._clock.now().timestamp()
         iat, exp, jti = claims.get("iat"), claims.get("exp"), claims.get("jti")
         if (
@@ -129,13 +154,7 @@ class VonageSignatures:
         app = claims.get("application_id")
         if self._application_id and app is not None and app != self._application_id:
             return False
-        payload_hash = claims.get("payload_hash")
-        if payload_hash is None:
-            if body:  # a body the token does not vouch for
-                return False
-        elif not isinstance(payload_hash, str) or not hmac.compare_digest(
-            payload_hash.lower(), hashlib.sha256(body).hexdigest() if body else _EMPTY_HASH
-        ):
+        if not _payload_holds(claims.get("payload_hash"), body, query):
             return False
         if not isinstance(jti, str) or not 0 < len(jti) <= 128:
             return False

@@ -32,8 +32,8 @@ from gateway.telephony.service import TELEPHONY
 from gateway.telephony.vonage_codec import (
     CALL_HEADER,
     SAMPLE_RATES_HZ,
+    answer_rate,
     content_type,
-    preferred_rate,
 )
 from gateway.telephony.vonage_signatures import VonageSignatures
 from providers.errors import ProviderError
@@ -87,10 +87,11 @@ def _fields(request: web.Request, body: bytes) -> dict[str, str]:
 
 
 async def signed_fields(request: web.Request) -> dict[str, str]:
-    """The webhook's fields, once the JWT over its raw body checks out."""
+    """The webhook's fields, once the JWT over its raw body (a GET: its query) checks out."""
     signatures = _signatures(request)
     body = await request.read()  # bounded by client_max_size: bigger bodies are a 413
-    if not signatures.is_valid(request.headers.get("Authorization"), body):
+    query = list(request.query.items())  # a GET's fields, which its payload_hash covers
+    if not signatures.is_valid(request.headers.get("Authorization"), body, query):
         log.warning("vonage webhook refused: bad signature", extra={"path": request.path})
         raise Forbidden("invalid Vonage signature")
     return _fields(request, body)
@@ -164,9 +165,9 @@ async def voice(request: web.Request) -> web.Response:
 
 
 def rate_for(ctx: GatewayContext, provider: str | None) -> int:
-    """The call's L16 rate: the configured one, or (``auto``) the one its assistant's provider
-    needs the least resampling for. No I/O: the call service named the provider, so a retried
-    webhook gets the same NCCO."""
+    """The call's L16 rate: the configured one, or (``auto``) 8 kHz, carried as µ-law, for a
+    provider that takes and speaks µ-law, else the one its provider needs the least resampling
+    for. No I/O: the call service named the provider, so a retried webhook gets the same NCCO."""
     setting = ctx.settings.vonage_audio_rate
     if setting != "auto":
         return int(setting)
@@ -176,7 +177,7 @@ def rate_for(ctx: GatewayContext, provider: str | None) -> int:
         capabilities = ctx.providers.get(provider).capabilities("voice")
     except ProviderError:  # an unknown provider: the session will fail and apologise anyway
         return SAMPLE_RATES_HZ[-1]
-    return preferred_rate(capabilities.input_formats, capabilities.output_formats)
+    return answer_rate(capabilities.input_formats, capabilities.output_formats)
 
 
 async def status(request: web.Request) -> web.Response:

@@ -78,7 +78,7 @@ _STATUS_PATHS = {"twilio": "/telephony/twilio/status", "telnyx": telnyx.STATUS_P
                  "vonage": vonage.STATUS_PATH}  # fmt: skip
 _SESSIONS: dict[str, type[MediaSession]] = {
     "twilio": MediaSession, "telnyx": telnyx.TelnyxMediaSession,
-    "plivo": plivo.PlivoMediaSession, "signalwire": signalwire.SignalWireMediaSession,
+    "plivo": plivo.PlivoMediaSession, "signalwire": MediaSession,
 }  # fmt: skip
 
 
@@ -232,7 +232,8 @@ async def _plivo_call(
 async def _signalwire_call(
     http: aiohttp.ClientSession, config: CallConfig, plan: InboundPlan, result: CallResult
 ) -> None:
-    """Twilio's call with SignalWire's signature header and its L16 stream (unsigned socket)."""
+    """Twilio's call with SignalWire's signature header and the stream its codec asks for
+    (unsigned socket)."""
     key, identity = config.auth_token, result.identity
     reply = await signalwire.post_signed(
         http, key, config.voice_url, config.gateway_url, identity.fields("ringing")
@@ -243,7 +244,8 @@ async def _signalwire_call(
     if stream is None:
         result.failure = f"webhook HTTP {reply.status}" if reply.status != 200 else "no <Stream>"
         return
-    session = await _media(http, None, config, plan, stream, result)
+    kind = signalwire.session_type(stream.codec)
+    session = await _media(http, None, config, plan, stream, result, kind)
     if session.closed_by == "gateway" and session.frames_sent < plan.frame_count:
         result.failure = f"gateway closed the media socket early (code {session.close_code})"
     if config.follow_action and stream.action_url:

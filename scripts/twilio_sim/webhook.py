@@ -71,6 +71,8 @@ class ConnectStream:
     action_url: str | None
     action_method: str
     parameters: dict[str, str] = field(default_factory=dict)
+    codec: str | None = None
+    """The ``<Stream codec>`` asked for (SignalWire's ``L16@24000h``), ``None`` without one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def parse_twiml(text: str) -> ConnectStream | None:
         action_url=connect.get("action"),
         action_method=(connect.get("method") or "POST").upper(),
         parameters=parameters,
+        codec=stream.get("codec"),
     )
 
 

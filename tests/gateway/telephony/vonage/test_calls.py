@@ -5,6 +5,7 @@ and transfer, the apology, and bad frames ignored."""
 from __future__ import annotations
 
 import asyncio
+import audioop
 import json
 import wave
 from collections.abc import AsyncIterator
@@ -57,7 +58,7 @@ async def test_a_bad_or_used_token_closes_1008_and_costs_no_provider(line: FakeV
         stream = await FakeVonageStream.dial(gw.http, gw.url, endpoint, headers=bad)
         await stream.wait_closed()
         assert stream.ws.close_code == 1008
-    wrong_rate = {**endpoint, "content-type": "audio/l16;rate=8000"}
+    wrong_rate = {**endpoint, "content-type": "audio/l16;rate=44100"}
     stream = await FakeVonageStream.dial(gw.http, gw.url, wrong_rate)
     await stream.wait_closed()
     assert stream.ws.close_code == 1008
@@ -200,12 +201,17 @@ async def test_transfer_goes_through_the_rest_api(
 @pytest.mark.usefixtures("plain_audio")
 async def test_the_local_demo_plays_the_caller_back(vonage: FakeVonage) -> None:
     stream = await vonage.dial()
+    assert stream.rate_hz == 8_000  # the demo takes µ-law: the call is µ-law from the edge on
     with wave.open(str(SPEECH_24K), "rb") as clip:
-        speech = clip.readframes(clip.getnframes())
-    await stream.send_pcm(speech + b"\x00" * 48_000)
+        speech_24k = clip.readframes(clip.getnframes())
+    speech, _ = audioop.ratecv(speech_24k, 2, 1, 24_000, 8_000, None)
+    speech = speech[: len(speech) // 320 * 320]
+    await stream.send_pcm(speech + b"\x00" * 16_000)
     await stream.wait_for_audio(int(len(speech) * 0.8))
-    await stream.play(len(speech) // 48 + 1000)
-    assert speech[48_000:56_000] in stream.received_audio  # 24 kHz both ways: bit-exact
+    await stream.play(len(speech) // 16 + 1000)
+    # Companded once at the edge, passed through as µ-law, expanded once on the way out.
+    echoed = audioop.ulaw2lin(audioop.lin2ulaw(speech[16_000:18_560], 2), 2)
+    assert echoed in stream.received_audio
     await stream.aclose()
 
 

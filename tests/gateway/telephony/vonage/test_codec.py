@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import audioop
 import json
 
 import orjson
@@ -18,7 +19,13 @@ from gateway.telephony.carriers.events import (
     PlayoutCleared,
     StreamStarted,
 )
-from gateway.telephony.vonage_codec import VonageCodec, capabilities, decode, preferred_rate
+from gateway.telephony.vonage_codec import (
+    VonageCodec,
+    answer_rate,
+    capabilities,
+    decode,
+    preferred_rate,
+)
 from kinds.audio import PCM16_8K, PCM16_16K, PCM16_24K, PCMA_8K, PCMU_8K
 
 
@@ -93,3 +100,23 @@ def test_the_rate_asked_for_is_the_one_the_provider_needs_least_resampling_for()
     assert preferred_rate(*gemini) == 16_000  # the caller's side, all call long, is as is
     assert preferred_rate((PCM16_8K,), (PCMU_8K,)) == 24_000  # neither: the default
     assert preferred_rate((PCM16_8K,), (PCMU_8K,), default=16_000) == 16_000
+
+
+def test_l16_at_8khz_is_a_ulaw_call_companded_at_the_edge() -> None:
+    connected = decode(json.dumps({"event": "websocket:connected", "call_uuid": "u-1",
+                                   "content-type": "audio/l16;rate=8000"}))  # fmt: skip
+    assert isinstance(connected, StreamStarted) and connected.audio == PCMU_8K
+    codec = VonageCodec.for_stream(connected)
+    pcm = audioop.ulaw2lin(bytes(range(256)) * 5, 2)[:320]  # 20 ms of 8 kHz L16
+    event = codec.decode(pcm)
+    assert isinstance(event, MediaReceived) and event.payload == audioop.lin2ulaw(pcm, 2)
+    assert codec.decode(b"\x00\x01\x02") is None  # half a sample
+    ulaw = bytes(range(160))
+    assert codec.encode(PlayAudio(ulaw)) == audioop.ulaw2lin(ulaw, 2)  # 320 bytes of L16
+    assert codec.decode('{"event":"websocket:cleared"}') == PlayoutCleared()
+
+
+def test_the_answer_asks_for_8khz_where_the_provider_takes_and_speaks_ulaw() -> None:
+    assert answer_rate((PCM16_24K, PCMU_8K), (PCM16_24K, PCMU_8K)) == 8_000  # OpenAI, local
+    assert answer_rate((PCM16_16K,), (PCM16_24K,)) == 16_000  # Gemini: as preferred_rate
+    assert answer_rate((PCM16_24K, PCMU_8K), (PCM16_24K,)) == 24_000  # µ-law in only

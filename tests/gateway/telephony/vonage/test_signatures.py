@@ -45,3 +45,23 @@ def test_only_bearer_tokens_are_read() -> None:
     assert bearer("Bearer ") is None
     assert bearer("Bearer " + "x" * 5000) is None
     assert bearer(None) is None
+
+
+def test_a_get_answers_hash_covers_its_query_as_vonage_documents() -> None:
+    """Vonage's support article: a GET's payload_hash is the SHA-256 of its query parameters as
+    a JSON object, in their order, with no whitespace (written out here, not by our code)."""
+    clock = VirtualClock(datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
+    signatures = VonageSignatures(SECRET, None, "https://gw.example.com", clock)
+    now = clock.now().timestamp()
+    query = [("to", "447700900000"), ("from", "447700900001"), ("uuid", "aaaa-1")]
+    document = '{"to":"447700900000","from":"447700900001","uuid":"aaaa-1"}'
+
+    def token(jti: str, hashed: str) -> str:
+        digest = hashlib.sha256(hashed.encode()).hexdigest()
+        claims = {"iat": int(now), "jti": jti, "payload_hash": digest}
+        return "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")
+
+    assert signatures.is_valid(token("q1", document), b"", query)
+    assert signatures.is_valid(token("q2", ""), b"", query)  # the hash of no bytes, as before
+    forged = document.replace("447700900001", "447700900002")
+    assert not signatures.is_valid(token("q3", forged), b"", query)  # another caller's query

@@ -3,6 +3,7 @@ the NCCO, routing by the number's carrier, 503 without credentials, and call eve
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -43,7 +44,8 @@ async def test_a_get_answer_gets_a_session_and_a_websocket_connect(vonage: FakeV
     (endpoint,) = connect["endpoint"]
     assert endpoint["type"] == "websocket"
     assert endpoint["uri"] == "wss://gw.example.com/telephony/vonage/media"
-    assert endpoint["content-type"] == "audio/l16;rate=24000"  # the local demo's own rate
+    # The local demo takes µ-law: 8 kHz L16, carried as µ-law from the edge on.
+    assert endpoint["content-type"] == "audio/l16;rate=8000"
     headers = endpoint["headers"]
     assert set(headers) == {"session_id", "token", "call_uuid"}
     assert headers["call_uuid"] == fields["uuid"]
@@ -57,6 +59,18 @@ async def test_a_get_answer_gets_a_session_and_a_websocket_connect(vonage: FakeV
     call = await vonage.gateway.ctx.store.calls.get_by_sid(fields["uuid"])
     assert call is not None and call.carrier == "vonage"
     assert call.media_token_hash == hash_secret(headers["token"])
+
+
+async def test_a_get_answer_signed_over_its_query_is_answered(vonage: FakeVonage) -> None:
+    """Vonage hashes a GET's query parameters as a compact JSON object (its support article on
+    verifying Voice API webhooks); a token over other values is a forgery."""
+    fields = vonage.call_fields()
+    document = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+    ncco = await vonage.ncco(await vonage.answer_get(fields, token=signed_jwt(document)))
+    assert ncco[0]["action"] == "connect"
+    other = json.dumps({**fields, "from": "447700900999"}, separators=(",", ":")).encode()
+    refused = await vonage.answer_get(fields, token=signed_jwt(other))
+    assert refused.status == 403
 
 
 async def test_a_post_answer_is_the_same_call(vonage: FakeVonage) -> None:
