@@ -33,6 +33,7 @@ from gateway.telephony.telnyx_dialer import TelnyxDialer, telnyx_after_call
 from gateway.telephony.telnyx_rest import TelnyxCallControl
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.transfer import LiveTransfers
+from gateway.telephony.transfer_legs import CompatLegs, TransferLegs
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
 from gateway.telephony.vonage_dialer import VonageDialer
@@ -65,12 +66,14 @@ class Telephony:
     transfers: LiveTransfers = field(default_factory=LiveTransfers)
     """The warm transfers in play on this node, for their legs' webhooks."""
 
-    @property
-    def twilio_rest(self) -> TwilioRest | None:
-        """Twilio's REST client (warm transfers dial and steer the human's leg with it);
-        ``None`` without Twilio's account SID and auth token."""
-        dialer = self.outbound.dialers.get("twilio")
-        return dialer.rest if isinstance(dialer, CompatDialer) else None
+    def transfer_legs(self, carrier: str) -> TransferLegs | None:
+        """How warm transfers ring and steer the human's leg on ``carrier``: through its
+        outbound dialer's REST client (Twilio, SignalWire); ``None`` where there is none (that
+        carrier's REST credentials unset, or no warm transfers on it)."""
+        dialer = self.outbound.dialers.get(carrier)
+        if not isinstance(dialer, CompatDialer):
+            return None
+        return CompatLegs(carrier, dialer.rest, dialer.signatures, dialer.paths.prefix)
 
     async def aclose(self) -> None:
         await self.deadlines.aclose()

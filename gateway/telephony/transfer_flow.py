@@ -1,11 +1,12 @@
 """A warm transfer's event applied on any node: the machine's step, stored by compare-and-set.
 
-Twilio may post the human leg's webhooks to any node behind the public URL. Whichever node
+The carrier may post the human leg's webhooks to any node behind the public URL. Whichever node
 gets one moves the ``call_transfers`` row (only from the state it read, so two nodes racing
 on the same transfer never both move it) and does what concerns the leg itself (hanging it
-up, through the REST API). What concerns the caller (bridge, or back to the assistant) is for
-the node holding the caller's stream, which acts once it sees the row's final state
-(``WarmTransfer``: at once when the event was its own, else on its next look at the row).
+up, through the carrier's REST API: ``TransferLegs``). What concerns the caller (bridge, or
+back to the assistant) is for the node holding the caller's stream, which acts once it sees
+the row's final state (``WarmTransfer``: at once when the event was its own, else on its next
+look at the row).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 from gateway.store import Store
 from gateway.store.models import CallTransfer
+from gateway.telephony.transfer_legs import TransferLegs
 from gateway.telephony.transfer_machine import ACTIVE, TransferEvent, TransferState, step
-from gateway.telephony.twilio_rest import TwilioRest
 from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def moved_fields(state: TransferState, now: datetime) -> dict[str, Any]:
 
 
 async def apply_event(
-    store: Store, rest: TwilioRest | None, clock: Clock, transfer_id: str, event: TransferEvent
+    store: Store, legs: TransferLegs | None, clock: Clock, transfer_id: str, event: TransferEvent
 ) -> CallTransfer | None:
     """Apply ``event`` to the stored transfer; the row after it (``None``: no such transfer)."""
     for _ in range(MAX_RACES):
@@ -58,16 +59,15 @@ async def apply_event(
             extra={"transfer_id": transfer_id, "from": before, "to": transition.state},
         )
         if "hang_up_leg" in transition.actions:
-            await hang_up_leg(rest, row, before)
+            await hang_up_leg(legs, row, before)
         return row
     log.warning("transfer event lost to racing nodes", extra={"transfer_id": transfer_id})
     return await store.transfers.get(transfer_id)
 
 
-async def hang_up_leg(rest: TwilioRest | None, row: CallTransfer, before: TransferState) -> None:
-    """End the human's leg: Twilio cancels a leg still ringing, and completes an answered one."""
-    if row.leg_sid is None or rest is None:
+async def hang_up_leg(legs: TransferLegs | None, row: CallTransfer, before: TransferState) -> None:
+    """End the human's leg: cancelled while it still rings, hung up once answered."""
+    if row.leg_sid is None or legs is None:
         return
-    status = "completed" if before == "whispering" else "canceled"
-    if not await rest.update_call(row.leg_sid, status=status):
+    if not await legs.hang_up(row.leg_sid, answered=before == "whispering"):
         log.warning("transfer leg not hung up", extra={"transfer_id": row.id})

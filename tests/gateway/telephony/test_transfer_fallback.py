@@ -1,5 +1,6 @@
-"""A warm transfer asked for on a carrier whose capability record has no ``warm_transfer``
-(SignalWire here; Telnyx, Plivo and Vonage likewise) goes cold, and says so."""
+"""A warm transfer that cannot be made goes cold, and says so: on a carrier whose capability
+record has no ``warm_transfer`` (Telnyx, Plivo, Vonage), or on Twilio and SignalWire without
+the REST credentials that ring the human."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 
 import pytest
 
-from gateway.telephony import twilio_codec
+from gateway.telephony import plivo_codec, telnyx_codec, twilio_codec, vonage_codec
 from gateway.telephony.signalwire import CAPABILITIES as SIGNALWIRE
 from providers.events import ResponseDone, ToolCall
 from tests.gateway.telephony.conftest import FakeTwilio, twiml_of
@@ -27,12 +28,13 @@ from tests.gateway.telephony.test_signalwire import (  # noqa: F401 - fixtures
 SALES = "+15550006666"
 
 
-def test_only_twilio_declares_warm_transfer() -> None:
-    assert twilio_codec.CAPABILITIES.warm_transfer
-    assert not SIGNALWIRE.warm_transfer
+def test_only_twilio_and_signalwire_declare_warm_transfer() -> None:
+    assert twilio_codec.CAPABILITIES.warm_transfer and SIGNALWIRE.warm_transfer
+    for other in (telnyx_codec, plivo_codec, vonage_codec):
+        assert not other.CAPABILITIES.warm_transfer
 
 
-async def test_warm_on_signalwire_goes_cold_with_a_log_line_and_a_note(
+async def test_warm_on_signalwire_without_its_rest_api_goes_cold_with_a_log_line_and_a_note(
     signalwire: FakeSignalWire,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -48,6 +50,7 @@ async def test_warm_on_signalwire_goes_cold_with_a_log_line_and_a_note(
     assert result["ok"] is True and result["mode"] == "cold"
     assert "not possible on this line" in result["note"]
     assert "warm transfer not supported here; transferring cold" in caplog.text
+    assert any(getattr(r, "reason", "") == "no_rest_credentials" for r in caplog.records)
     session.emit(ResponseDone("putting you through"))
     await stream.wait_closed()
     document = await twiml_of(await signalwire.action(signalwire.call_fields(stream.call_sid)))
