@@ -27,10 +27,12 @@ from gateway.errors import BadRequest, Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
+from gateway.telephony.late_work import Overdue
 from gateway.telephony.service import TELEPHONY
 from gateway.telephony.telnyx_codec import CALL_PARAMETER, CAPABILITIES
-from gateway.telephony.telnyx_signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from gateway.telephony.telnyx_signatures import ACTION_PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.telephony.telnyx_signatures import TelnyxSignatures as Signatures
+from gateway.telephony.telnyx_texml import dial_number, join_conference
 from kinds.audio import PCMA_8K, PCMU_8K
 
 log = logging.getLogger(__name__)
@@ -91,10 +93,15 @@ def _xml(response: ElementTree.Element) -> web.Response:
 
 
 def connect_stream(
-    stream_url: str, parameters: Mapping[str, str], codec: str = STREAM_CODEC
+    stream_url: str,
+    parameters: Mapping[str, str],
+    codec: str = STREAM_CODEC,
+    action_url: str | None = None,
 ) -> ElementTree.Element:
     """TeXML bridging the call to our media socket, both ways, in RTP mode (without
-    ``bidirectionalMode="rtp"`` the caller would hear nothing we send)."""
+    ``bidirectionalMode="rtp"`` the caller would hear nothing we send). TeXML's ``<Connect>``
+    has no ``action``, but the verbs after it run once the stream stops: a ``<Redirect>`` to
+    ``action_url`` asks us what follows (a transfer, or goodbye), as Twilio's action does."""
     response = ElementTree.Element("Response")
     stream = ElementTree.SubElement(
         ElementTree.SubElement(response, "Connect"),
@@ -104,6 +111,8 @@ def connect_stream(
     )  # fmt: skip
     for name, value in parameters.items():
         ElementTree.SubElement(stream, "Parameter", name=name, value=value)
+    if action_url is not None:
+        ElementTree.SubElement(response, "Redirect", method="POST").text = action_url
     return response
 
 
@@ -122,7 +131,7 @@ def _render(
             signatures.media_url(),
             {"session_id": answer.session_id, "token": answer.media_token,
              CALL_PARAMETER: call_sid},
-            codec,
+            codec, signatures.http_url(ACTION_PATH),
         )  # fmt: skip
     if answer.kind == "not_in_service":
         return say_and_hang_up(twiml.NOT_IN_SERVICE)
@@ -189,3 +198,24 @@ async def status(request: web.Request) -> web.Response:
     deadline_s = request.app[CONTEXT].settings.webhook_answer_deadline_s
     await telephony.late.run(work, deadline_s=deadline_s, what="telnyx_status", call_sid=call_sid)
     return _xml(ElementTree.Element("Response"))
+
+
+async def after_stream(request: web.Request) -> web.Response:
+    """The ``<Redirect>`` after our stream: what the caller hears once it has stopped."""
+    fields = await _signed_fields(request)
+    call_sid = form_fields.call_sid(fields, CALL_SID)
+    tracing.annotate(call_sid=call_sid)
+    telephony = request.app[TELEPHONY]
+    outcome = await telephony.late.run(
+        telephony.calls.after_stream(call_sid),
+        deadline_s=request.app[CONTEXT].settings.webhook_answer_deadline_s,
+        what="telnyx_action",
+        call_sid=call_sid,
+    )
+    if isinstance(outcome, Overdue) or outcome.kind == "apology":
+        return _xml(say_and_hang_up(twiml.TROUBLE))
+    if outcome.transfer_to:
+        return _xml(dial_number(outcome.transfer_to))
+    if outcome.conference:  # a warm transfer accepted: the human waits there
+        return _xml(join_conference(outcome.conference))
+    return _xml(say_and_hang_up(twiml.GOODBYE))
