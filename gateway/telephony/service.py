@@ -30,6 +30,7 @@ from gateway.telephony.plivo_dialer import PlivoDialer
 from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.telnyx_dialer import TelnyxDialer, telnyx_after_call
+from gateway.telephony.telnyx_legs import TexmlLegs
 from gateway.telephony.telnyx_rest import TelnyxCallControl
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.transfer import LiveTransfers
@@ -65,11 +66,15 @@ class Telephony:
     """Vonage's Voice REST API (hang-up, transfer); ``None`` without the application's key."""
     transfers: LiveTransfers = field(default_factory=LiveTransfers)
     """The warm transfers in play on this node, for their legs' webhooks."""
+    telnyx_legs: TexmlLegs | None = None
+    """Warm transfers' legs on Telnyx (TeXML calls); ``None`` without the settings they need."""
 
     def transfer_legs(self, carrier: str) -> TransferLegs | None:
         """How warm transfers ring and steer the human's leg on ``carrier``: through its
-        outbound dialer's REST client (Twilio, SignalWire); ``None`` where there is none (that
-        carrier's REST credentials unset, or no warm transfers on it)."""
+        outbound dialer's REST client (Twilio, SignalWire) or the TeXML Calls API (Telnyx);
+        ``None`` where there is none (its REST settings unset, or no warm transfers on it)."""
+        if carrier == "telnyx":
+            return self.telnyx_legs
         dialer = self.outbound.dialers.get(carrier)
         if not isinstance(dialer, CompatDialer):
             return None
@@ -81,6 +86,8 @@ class Telephony:
             await dialer.aclose()
         if self.vonage_api is not None:
             await self.vonage_api.close()
+        if self.telnyx_legs is not None:
+            await self.telnyx_legs.aclose()
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
@@ -299,4 +306,5 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     return Telephony(
         signatures, calls, telnyx, carriers, outbound, progress, deadlines, LateWork(),
         signalwire=signalwire_signatures, plivo=plivo, vonage=vonage, vonage_api=vonage_api,
+        telnyx_legs=TexmlLegs.from_settings(settings, telnyx),
     )  # fmt: skip

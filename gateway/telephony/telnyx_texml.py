@@ -16,6 +16,13 @@ from gateway.telephony import twiml
 from gateway.telephony.transfer_twiml import ACCEPT_KEY, CONNECTING
 
 
+def render(response: ElementTree.Element) -> str:
+    """The document as Telnyx reads it."""
+    return '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
+        response, encoding="unicode"
+    )
+
+
 def _say(parent: ElementTree.Element, text: str) -> None:
     ElementTree.SubElement(parent, "Say").text = text
 
@@ -55,3 +62,8 @@ def join_conference(name: str, *, first: bool = False) -> ElementTree.Element:
     )  # fmt: skip
     conference.text = name
     return response
+
+
+def empty() -> ElementTree.Element:
+    """An answer that asks Telnyx to do nothing (status callbacks)."""
+    return ElementTree.Element("Response")

@@ -32,7 +32,7 @@ from gateway.telephony.service import TELEPHONY
 from gateway.telephony.telnyx_codec import CALL_PARAMETER, CAPABILITIES
 from gateway.telephony.telnyx_signatures import ACTION_PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.telephony.telnyx_signatures import TelnyxSignatures as Signatures
-from gateway.telephony.telnyx_texml import dial_number, join_conference
+from gateway.telephony.telnyx_texml import dial_number, join_conference, render
 from kinds.audio import PCMA_8K, PCMU_8K
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def _fields(body: bytes, content_type: str) -> dict[str, str]:
     return dict(pairs)
 
 
-async def _signed_fields(request: web.Request) -> dict[str, str]:
+async def signed_fields(request: web.Request) -> dict[str, str]:
     """The webhook's fields, once the signature over its raw body checks out."""
     signatures = _signatures(request)
     body = await request.read()  # bounded by client_max_size: bigger bodies are a 413
@@ -86,10 +86,7 @@ async def _signed_fields(request: web.Request) -> dict[str, str]:
 
 
 def _xml(response: ElementTree.Element) -> web.Response:
-    document = '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
-        response, encoding="unicode"
-    )
-    return web.Response(text=document, content_type=twiml.CONTENT_TYPE)
+    return web.Response(text=render(response), content_type=twiml.CONTENT_TYPE)
 
 
 def connect_stream(
@@ -148,7 +145,7 @@ def _unavailable(call_sid: str) -> web.Response:
 async def voice(request: web.Request) -> web.Response:
     """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
     request.app[CONTEXT].drain.refuse_new("calls")  # 503: Telnyx tries the failover URL
-    fields = await _signed_fields(request)
+    fields = await signed_fields(request)
     telephony = request.app[TELEPHONY]
     inbound = InboundCall(
         call_sid=form_fields.call_sid(fields, CALL_SID),
@@ -183,7 +180,7 @@ async def voice(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     """A call-progress event: record it (idempotently: duplicated, delayed and shuffled events
     converge on the latest real status) and end the session once the call is over."""
-    fields = await _signed_fields(request)
+    fields = await signed_fields(request)
     call_sid = form_fields.call_sid(fields, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     telephony = request.app[TELEPHONY]
@@ -202,7 +199,7 @@ async def status(request: web.Request) -> web.Response:
 
 async def after_stream(request: web.Request) -> web.Response:
     """The ``<Redirect>`` after our stream: what the caller hears once it has stopped."""
-    fields = await _signed_fields(request)
+    fields = await signed_fields(request)
     call_sid = form_fields.call_sid(fields, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     telephony = request.app[TELEPHONY]

@@ -105,8 +105,9 @@ class WarmTransfer:
             await self._line.release(None)
             await self._settled()
             return False
-        self.row.leg_sid = leg_sid
-        await self._store.transfers.update(self.id, {"leg_sid": leg_sid})
+        if leg_sid:  # else the leg's first webhook tells it (transfer_webhooks)
+            self.row.leg_sid = leg_sid
+            await self._store.transfers.update(self.id, {"leg_sid": leg_sid})
         deadline_s = leg.ring_timeout_s + leg.whisper_timeout_s + GUARD_MARGIN_S
         self._watch = asyncio.create_task(self._follow(deadline_s), name="transfer-watch")
         return True

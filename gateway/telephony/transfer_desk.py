@@ -4,8 +4,8 @@ The destination is one of the assistant's own: a name from its ``transfer_destin
 (none named) its ``transfer_number``. A number the model makes up is refused: a caller must not
 be able to talk the assistant into dialling anywhere. ``cold`` is the ``<Dial>`` after the
 stream, as ever. ``warm`` needs a carrier whose capability record says it can (Twilio,
-SignalWire) and its REST credentials; without them the transfer goes cold, with a log line and
-a tool result that say so.
+SignalWire, Telnyx), its REST settings and a call it can bridge; without them the transfer
+goes cold, with a log line and a tool result that say so.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class TransferDesk:
         if call.arguments.get("mode") != "warm":
             return await self._cold(destination)
         legs = self._telephony.transfer_legs(self._capabilities.name)
-        if (why_not := self._why_not_warm(legs)) is None and legs is not None:
+        if (why_not := self._why_not_warm(legs, row)) is None and legs is not None:
             return await self._warm(legs, assistant, row, destination, call.arguments)
         log.warning(
             "warm transfer not supported here; transferring cold",
@@ -109,12 +109,14 @@ class TransferDesk:
         result = await self._cold(destination)
         return result if "error" in result else {**result, "note": f"{NO_WARM_NOTE} {COLD_NOTE}"}
 
-    def _why_not_warm(self, legs: TransferLegs | None) -> str | None:
+    def _why_not_warm(self, legs: TransferLegs | None, call: Call) -> str | None:
         """Why this call cannot be transferred warm; ``None`` if it can."""
         if not self._capabilities.warm_transfer:
             return "carrier"  # its capability record says so
         if legs is None:
             return "no_rest_credentials"  # e.g. KURA_TWILIO_ACCOUNT_SID unset: nothing can dial
+        if not legs.bridges(call):
+            return "call_cannot_bridge"  # e.g. a Telnyx Call Control call: no markup follows
         return None
 
     def _row(self, mode: str, destination: Destination, state: str) -> CallTransfer:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.store.models import Call
 from gateway.telephony.signatures import TwilioSignatures
 from gateway.telephony.twilio_rest import TwilioRest
 
@@ -49,6 +50,10 @@ class TransferLegs(Protocol):
     def hook_url(self, transfer_id: str, hook: str) -> str:
         """The public URL of a transfer's leg webhook (``answer``, ``decision``, ``status``)."""
 
+    def bridges(self, call: Call) -> bool:
+        """Whether this call's caller can join the human once our stream closes (its markup
+        goes on to ask us what follows)."""
+
     async def place(self, leg: LegPlan) -> str:
         """Ring the human; the leg's call id. ``CarrierFailed`` if it could not be placed."""
 
@@ -73,6 +78,9 @@ class CompatLegs:
 
     def hook_url(self, transfer_id: str, hook: str) -> str:
         return self._signatures.http_url(transfer_path(self._prefix, transfer_id, hook))
+
+    def bridges(self, call: Call) -> bool:
+        return True  # every call's <Connect action> asks what follows
 
     async def place(self, leg: LegPlan) -> str:
         params = {

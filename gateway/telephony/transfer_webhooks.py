@@ -1,8 +1,9 @@
 """The webhooks of a warm transfer's human leg: answered (the whisper), the key, its status.
 
-``/telephony/{twilio|signalwire}/transfer/{transfer_id}/{answer|decision|status}``. Each is
-signed by its carrier (checked like every webhook of that carrier's door, over the whole form)
-and must come from the very leg the transfer placed (its ``CallSid``); the id is a random token
+``/telephony/{twilio|signalwire|telnyx}/transfer/{transfer_id}/{answer|decision|status}``. Each
+is signed by its carrier (checked like every webhook of that carrier's door: ``transfer_doors``)
+and must come from the very leg the transfer placed (its ``CallSid``; when the carrier's answer
+to placing it named none, the first signed webhook tells it); the id is a random token
 and the URLs carry no number. Any node may take them: the event moves the stored transfer
 (``transfer_flow``), and the node holding the caller acts on it. A transfer that is over, or
 unknown, gets a goodbye for the human.
@@ -11,33 +12,25 @@ unknown, gets a goodbye for the human.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from gateway import tracing
 from gateway.context import CONTEXT
 from gateway.errors import Forbidden
 from gateway.store import Store
 from gateway.store.models import CallTransfer, Turn
-from gateway.telephony import form_fields, twiml
+from gateway.telephony import form_fields
 from gateway.telephony.service import TELEPHONY
-from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.transfer import WarmTransfer
+from gateway.telephony.transfer_doors import LEG_DOORS, LegDoor
 from gateway.telephony.transfer_flow import apply_event
-from gateway.telephony.transfer_legs import TRANSFER_HOOK, TransferLegs, transfer_path
+from gateway.telephony.transfer_legs import TRANSFER_HOOK, TransferLegs
 from gateway.telephony.transfer_machine import LEG_STATUS_EVENTS, TransferEvent, TransferState
-from gateway.telephony.transfer_twiml import (
-    ACCEPT_KEY,
-    DECLINED,
-    GONE,
-    conference_name,
-    join_conference,
-    whisper,
-)
-from gateway.telephony.twilio_webhooks import TWILIO, CompatDoor, reply
+from gateway.telephony.transfer_twiml import ACCEPT_KEY, DECLINED, GONE, conference_name
+from gateway.telephony.twilio_webhooks import reply
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +42,7 @@ TURN_CHARS = 200
 class LegHook:
     """A signed webhook of a transfer's leg: its form, and the stored transfer it is about."""
 
-    form: MultiDictProxy[str]
+    form: Mapping[str, str]
     row: CallTransfer | None
     live: WarmTransfer | None
     """The transfer itself when this node holds the caller; else the row is all there is."""
@@ -70,13 +63,13 @@ class LegHook:
 
 @dataclass(frozen=True, slots=True)
 class TransferHooks:
-    """The three webhooks of the human's leg on one Twilio-compatible carrier."""
+    """The three webhooks of the human's leg on one carrier."""
 
-    door: CompatDoor
+    door: LegDoor
 
     async def _leg_hook(self, request: web.Request) -> LegHook:
         """The transfer this signed webhook is about, once the leg is proven to be its own."""
-        form = await self.door.signed_form(request)
+        form = await self.door.signed_fields(request)
         leg_sid = form_fields.call_sid(form, self.door.call_sid)
         transfer_id = request.match_info["transfer_id"]
         tracing.annotate(call_sid=leg_sid, transfer_id=transfer_id)
@@ -90,20 +83,22 @@ class TransferHooks:
             raise Forbidden("this call is not the transfer's")
         if row is None:
             log.info("transfer webhook for no transfer", extra={"transfer_id": transfer_id})
+        elif row.leg_sid is None:  # the carrier's answer to placing it named no call id
+            row.leg_sid = leg_sid
+            await request.app[CONTEXT].store.transfers.update(row.id, {"leg_sid": leg_sid})
         return LegHook(form, row, live, telephony.transfer_legs(self.door.carrier))
 
     async def answered(self, request: web.Request) -> web.Response:
         """The human picked up: the whisper, and one key to decide."""
-        hook = await self._leg_hook(request)
-        if hook.row is None or await hook.apply(request, "answered") != "whispering":
-            return reply(twiml.say_and_hang_up(GONE))
+        hook, markup = await self._leg_hook(request), self.door.markup
+        if hook.row is None or hook.legs is None:
+            return reply(markup.goodbye(GONE))
+        if await hook.apply(request, "answered") != "whispering":
+            return reply(markup.goodbye(GONE))
         ctx = request.app[CONTEXT]
         summary = hook.row.summary or await summary_from_transcript(ctx.store, hook.row.session_id)
-        signatures = self.door.signatures(request.app[TELEPHONY])
-        assert signatures is not None  # signed_form proved it configured
-        path = transfer_path(self.door.prefix, hook.row.id, "decision")
-        timeout_s = ctx.settings.transfer_whisper_timeout_s
-        return reply(whisper(summary, signatures.http_url(path), timeout_s))
+        decision_url = hook.legs.hook_url(hook.row.id, "decision")
+        return reply(markup.whisper(summary, decision_url, ctx.settings.transfer_whisper_timeout_s))
 
     async def decision(self, request: web.Request) -> web.Response:
         """The key the human pressed after the whisper (none: the whisper timed out)."""
@@ -111,8 +106,8 @@ class TransferHooks:
         accepted = hook.form.get("Digits", "")[:1] == ACCEPT_KEY
         state = await hook.apply(request, "accept" if accepted else "decline")
         if state == "accepted" and hook.row is not None:
-            return reply(join_conference(conference_name(hook.row.id), first=True))
-        return reply(twiml.say_and_hang_up(DECLINED if state == "declined" else GONE))
+            return reply(self.door.markup.join(conference_name(hook.row.id)))
+        return reply(self.door.markup.goodbye(DECLINED if state == "declined" else GONE))
 
     async def leg_status(self, request: web.Request) -> web.Response:
         """The human leg's status callbacks: ringing, busy, no answer, hung up …"""
@@ -121,7 +116,7 @@ class TransferHooks:
         # ``in-progress`` is the answer webhook's to tell: it comes with the whisper's TwiML.
         if event is not None and event != "answered":
             await hook.apply(request, event)
-        return reply(twiml.empty())
+        return reply(self.door.markup.empty())
 
 
 async def summary_from_transcript(store: Store, session_id: str) -> str:
@@ -147,7 +142,7 @@ Timed = Callable[[str, Webhook, str], Webhook]
 def add_transfer_routes(app: web.Application, timed: Timed) -> None:
     """Route the three webhooks on each carrier that can transfer warm (``timed`` wraps each
     for the latency metric and tracing)."""
-    for door in (TWILIO, SIGNALWIRE):
+    for door in LEG_DOORS:
         hooks = TransferHooks(door)
         for hook, handler in (
             ("answer", hooks.answered), ("decision", hooks.decision), ("status", hooks.leg_status),

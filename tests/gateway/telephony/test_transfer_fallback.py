@@ -1,6 +1,6 @@
 """A warm transfer that cannot be made goes cold, and says so: on a carrier whose capability
-record has no ``warm_transfer`` (Telnyx, Plivo, Vonage), or on Twilio and SignalWire without
-the REST credentials that ring the human."""
+record has no ``warm_transfer`` (Plivo, Vonage), or on Twilio, SignalWire and Telnyx without
+the REST settings that ring the human."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ from tests.gateway.telephony.test_signalwire import (  # noqa: F401 - fixtures
 SALES = "+15550006666"
 
 
-def test_only_twilio_and_signalwire_declare_warm_transfer() -> None:
+def test_twilio_signalwire_and_telnyx_declare_warm_transfer() -> None:
     assert twilio_codec.CAPABILITIES.warm_transfer and SIGNALWIRE.warm_transfer
-    for other in (telnyx_codec, plivo_codec, vonage_codec):
+    assert telnyx_codec.CAPABILITIES.warm_transfer
+    for other in (plivo_codec, vonage_codec):
         assert not other.CAPABILITIES.warm_transfer
 
 
