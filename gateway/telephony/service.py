@@ -27,6 +27,7 @@ from gateway.telephony.late_work import LateWork
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_dialer import PlivoDialer
+from gateway.telephony.plivo_legs import PlivoLegs
 from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.telnyx_dialer import TelnyxDialer, telnyx_after_call
@@ -71,11 +72,13 @@ class Telephony:
 
     def transfer_legs(self, carrier: str) -> TransferLegs | None:
         """How warm transfers ring and steer the human's leg on ``carrier``: through its
-        outbound dialer's REST client (Twilio, SignalWire) or the TeXML Calls API (Telnyx);
+        outbound dialer's REST client (Twilio, SignalWire, Plivo) or the TeXML Calls API (Telnyx);
         ``None`` where there is none (its REST settings unset, or no warm transfers on it)."""
         if carrier == "telnyx":
             return self.telnyx_legs
         dialer = self.outbound.dialers.get(carrier)
+        if isinstance(dialer, PlivoDialer) and self.plivo is not None:
+            return PlivoLegs(dialer, self.plivo)
         if not isinstance(dialer, CompatDialer):
             return None
         return CompatLegs(carrier, dialer.rest, dialer.signatures, dialer.paths.prefix)

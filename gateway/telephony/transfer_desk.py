@@ -4,7 +4,7 @@ The destination is one of the assistant's own: a name from its ``transfer_destin
 (none named) its ``transfer_number``. A number the model makes up is refused: a caller must not
 be able to talk the assistant into dialling anywhere. ``cold`` is the ``<Dial>`` after the
 stream, as ever. ``warm`` needs a carrier whose capability record says it can (Twilio,
-SignalWire, Telnyx), its REST settings and a call it can bridge; without them the transfer
+SignalWire, Telnyx, Plivo), its REST settings and a call it can bridge; without them the transfer
 goes cold, with a log line and a tool result that say so.
 """
 

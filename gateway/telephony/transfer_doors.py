@@ -2,8 +2,9 @@
 
 A ``LegDoor`` is what the leg's webhooks (``transfer_webhooks``) need of a carrier: its name and
 path prefix, how its webhooks are proven (Twilio's HMAC over the form on Twilio and SignalWire,
-Ed25519 over the raw body on Telnyx) and read, the shape of its call ids, and its markup (TwiML,
-cXML, TeXML) for the whisper, the conference and a goodbye.
+Ed25519 over the raw body on Telnyx, Plivo's V3) and read (the leg's ids, its status in
+Twilio's words), and its markup (TwiML, cXML, TeXML, Plivo XML) for the whisper, the
+conference and a goodbye.
 """
 
 from __future__ import annotations
@@ -11,10 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 from aiohttp import web
 
-from gateway.telephony import telnyx_texml, telnyx_webhooks, transfer_twiml, twiml
+from gateway.telephony import (
+    form_fields,
+    plivo_transfer,
+    plivo_webhooks,
+    telnyx_texml,
+    telnyx_webhooks,
+    transfer_twiml,
+    twiml,
+)
+from gateway.telephony.plivo_signatures import PLIVO_PREFIX
 from gateway.telephony.signalwire_webhooks import SIGNALWIRE
 from gateway.telephony.telnyx_signatures import TELNYX_PREFIX
 from gateway.telephony.twilio_webhooks import TWILIO, CompatDoor
@@ -38,10 +49,19 @@ class LegDoor:
 
     carrier: str
     prefix: str
-    call_sid: re.Pattern[str]
     signed_fields: Callable[[web.Request], Awaitable[Mapping[str, str]]]
     """The webhook's fields, once its signature checks out (else 403; 503 unconfigured)."""
+    leg_ids: Callable[[Mapping[str, str]], tuple[str, ...]]
+    """The ids the webhook names its call by, its own first (a 400 for a malformed one);
+    Plivo adds the request id its dial was answered with."""
     markup: LegMarkup
+    status_of: Callable[[Mapping[str, str]], str] = lambda form: form.get("CallStatus", "")
+    """The leg's status in Twilio's words (``LEG_STATUS_EVENTS``)."""
+
+
+def call_sid_of(pattern: re.Pattern[str]) -> Callable[[Mapping[str, str]], tuple[str, ...]]:
+    """The ``CallSid`` of Twilio-shaped webhooks (Twilio, SignalWire, Telnyx's TeXML)."""
+    return lambda form: (form_fields.call_sid(form, pattern),)
 
 
 TWIML = LegMarkup(
@@ -58,15 +78,39 @@ TEXML = LegMarkup(
 )
 
 
+PLIVO_XML = LegMarkup(
+    whisper=lambda *args: plivo_webhooks.render(plivo_transfer.whisper(*args)),
+    join=lambda name: plivo_webhooks.render(plivo_transfer.join_conference(name, first=True)),
+    goodbye=lambda text: plivo_webhooks.render(plivo_webhooks.speak_and_hang_up(text)),
+    empty=lambda: plivo_webhooks.render(ElementTree.Element("Response")),
+)
+
+
 def compat_door(door: CompatDoor) -> LegDoor:
     """Twilio's and SignalWire's: their own door's signatures, TwiML either way."""
-    return LegDoor(door.carrier, door.prefix, door.call_sid, door.signed_form, TWIML)
+    return LegDoor(door.carrier, door.prefix, door.signed_form, call_sid_of(door.call_sid), TWIML)
+
+
+def _plivo_ids(form: Mapping[str, str]) -> tuple[str, ...]:
+    return plivo_webhooks.call_uuid_of(form), form.get("RequestUUID", "")
+
+
+def _plivo_status(form: Mapping[str, str]) -> str:
+    raw = form.get("CallStatus", "")
+    return plivo_webhooks.STATUSES.get(raw, raw)
 
 
 LEG_DOORS = (
     compat_door(TWILIO),
     compat_door(SIGNALWIRE),
     LegDoor(
-        "telnyx", TELNYX_PREFIX, telnyx_webhooks.CALL_SID, telnyx_webhooks.signed_fields, TEXML
+        "telnyx",
+        TELNYX_PREFIX,
+        telnyx_webhooks.signed_fields,
+        call_sid_of(telnyx_webhooks.CALL_SID),
+        TEXML,
+    ),
+    LegDoor(
+        "plivo", PLIVO_PREFIX, plivo_webhooks.signed_form, _plivo_ids, PLIVO_XML, _plivo_status
     ),
 )

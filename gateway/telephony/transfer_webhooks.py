@@ -1,6 +1,6 @@
 """The webhooks of a warm transfer's human leg: answered (the whisper), the key, its status.
 
-``/telephony/{twilio|signalwire|telnyx}/transfer/{transfer_id}/{answer|decision|status}``. Each
+``/telephony/{carrier}/transfer/{transfer_id}/{answer|decision|status}``. Each
 is signed by its carrier (checked like every webhook of that carrier's door: ``transfer_doors``)
 and must come from the very leg the transfer placed (its ``CallSid``; when the carrier's answer
 to placing it named none, the first signed webhook tells it); the id is a random token
@@ -22,7 +22,6 @@ from gateway.context import CONTEXT
 from gateway.errors import Forbidden
 from gateway.store import Store
 from gateway.store.models import CallTransfer, Turn
-from gateway.telephony import form_fields
 from gateway.telephony.service import TELEPHONY
 from gateway.telephony.transfer import WarmTransfer
 from gateway.telephony.transfer_doors import LEG_DOORS, LegDoor
@@ -70,22 +69,24 @@ class TransferHooks:
     async def _leg_hook(self, request: web.Request) -> LegHook:
         """The transfer this signed webhook is about, once the leg is proven to be its own."""
         form = await self.door.signed_fields(request)
-        leg_sid = form_fields.call_sid(form, self.door.call_sid)
+        ids = self.door.leg_ids(form)
         transfer_id = request.match_info["transfer_id"]
-        tracing.annotate(call_sid=leg_sid, transfer_id=transfer_id)
+        tracing.annotate(call_sid=ids[0], transfer_id=transfer_id)
         telephony = request.app[TELEPHONY]
         live = telephony.transfers.get(transfer_id)
         row = live.row if live is not None else None
         if row is None:
             row = await request.app[CONTEXT].store.transfers.get(transfer_id)
-        if row is not None and row.leg_sid not in (None, leg_sid):
+        if row is not None and row.leg_sid not in (None, *ids):
             log.warning("transfer webhook from another call", extra={"transfer_id": transfer_id})
             raise Forbidden("this call is not the transfer's")
         if row is None:
             log.info("transfer webhook for no transfer", extra={"transfer_id": transfer_id})
-        elif row.leg_sid is None:  # the carrier's answer to placing it named no call id
-            row.leg_sid = leg_sid
-            await request.app[CONTEXT].store.transfers.update(row.id, {"leg_sid": leg_sid})
+        elif row.leg_sid != ids[0]:
+            # The carrier's answer to placing the leg named no id, or another one (Plivo's
+            # request id): from now on the leg is known by its own.
+            row.leg_sid = ids[0]
+            await request.app[CONTEXT].store.transfers.update(row.id, {"leg_sid": ids[0]})
         return LegHook(form, row, live, telephony.transfer_legs(self.door.carrier))
 
     async def answered(self, request: web.Request) -> web.Response:
@@ -112,7 +113,7 @@ class TransferHooks:
     async def leg_status(self, request: web.Request) -> web.Response:
         """The human leg's status callbacks: ringing, busy, no answer, hung up …"""
         hook = await self._leg_hook(request)
-        event = LEG_STATUS_EVENTS.get(hook.form.get("CallStatus", ""))
+        event = LEG_STATUS_EVENTS.get(self.door.status_of(hook.form))
         # ``in-progress`` is the answer webhook's to tell: it comes with the whisper's TwiML.
         if event is not None and event != "answered":
             await hook.apply(request, event)
