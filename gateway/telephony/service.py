@@ -39,6 +39,7 @@ from gateway.telephony.transfer_legs import CompatLegs, TransferLegs
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
 from gateway.telephony.vonage_dialer import VonageDialer
+from gateway.telephony.vonage_legs import VonageLegs
 from gateway.telephony.vonage_rest import VonageVoiceApi
 from gateway.telephony.vonage_signatures import VonageSignatures
 
@@ -72,10 +73,15 @@ class Telephony:
 
     def transfer_legs(self, carrier: str) -> TransferLegs | None:
         """How warm transfers ring and steer the human's leg on ``carrier``: through its
-        outbound dialer's REST client (Twilio, SignalWire, Plivo) or the TeXML Calls API (Telnyx);
+        outbound dialer's REST client (Twilio, SignalWire, Plivo, Vonage) or the TeXML Calls API
+        (Telnyx);
         ``None`` where there is none (its REST settings unset, or no warm transfers on it)."""
         if carrier == "telnyx":
             return self.telnyx_legs
+        if carrier == "vonage":
+            if self.vonage_api is None or self.vonage is None:
+                return None
+            return VonageLegs(self.vonage_api, self.vonage)
         dialer = self.outbound.dialers.get(carrier)
         if isinstance(dialer, PlivoDialer) and self.plivo is not None:
             return PlivoLegs(dialer, self.plivo)

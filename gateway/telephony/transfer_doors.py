@@ -2,9 +2,9 @@
 
 A ``LegDoor`` is what the leg's webhooks (``transfer_webhooks``) need of a carrier: its name and
 path prefix, how its webhooks are proven (Twilio's HMAC over the form on Twilio and SignalWire,
-Ed25519 over the raw body on Telnyx, Plivo's V3) and read (the leg's ids, its status in
-Twilio's words), and its markup (TwiML, cXML, TeXML, Plivo XML) for the whisper, the
-conference and a goodbye.
+Ed25519 over the raw body on Telnyx, Plivo's V3, Vonage's JWT) and read (the leg's ids, its
+status in Twilio's words), and its markup (TwiML, cXML, TeXML, Plivo XML, NCCO) for the
+whisper, the conference and a goodbye.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
+import orjson
 from aiohttp import web
 
 from gateway.telephony import (
@@ -24,6 +25,8 @@ from gateway.telephony import (
     telnyx_webhooks,
     transfer_twiml,
     twiml,
+    vonage_legs,
+    vonage_webhooks,
 )
 from gateway.telephony.plivo_signatures import PLIVO_PREFIX
 from gateway.telephony.signalwire_webhooks import SIGNALWIRE
@@ -41,6 +44,8 @@ class LegMarkup:
     """The human accepted: into the named conference, to wait for the caller."""
     goodbye: Callable[[str], str]
     empty: Callable[[], str]
+    """The answer to a status callback (``""``: none, a 204)."""
+    content_type: str = twiml.CONTENT_TYPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,35 @@ PLIVO_XML = LegMarkup(
 )
 
 
+NCCO = LegMarkup(
+    whisper=vonage_legs.whisper,
+    join=vonage_legs.join,
+    goodbye=vonage_legs.say,
+    empty=lambda: "",
+    content_type="application/json",
+)
+
+
+async def _vonage_fields(request: web.Request) -> Mapping[str, str]:
+    """A Vonage leg webhook's flat fields, once signed; an ``input`` result's key as
+    ``Digits`` (it comes nested: ``{"dtmf": {"digits": "1", "timed_out": false}}``)."""
+    fields = await vonage_webhooks.signed_fields(request)
+    if request.content_type == vonage_webhooks.JSON_TYPE:
+        data = orjson.loads(await request.read())  # read and parsed once already: valid JSON
+        dtmf = data.get("dtmf")
+        if isinstance(dtmf, dict) and isinstance(dtmf.get("digits"), str):
+            fields["Digits"] = dtmf["digits"][:8]
+    return fields
+
+
+def _vonage_ids(form: Mapping[str, str]) -> tuple[str, ...]:
+    return (vonage_webhooks.call_uuid_of(form),)
+
+
+def _vonage_status(form: Mapping[str, str]) -> str:
+    return vonage_webhooks.STATUSES.get(form.get("status", ""), "")
+
+
 def compat_door(door: CompatDoor) -> LegDoor:
     """Twilio's and SignalWire's: their own door's signatures, TwiML either way."""
     return LegDoor(door.carrier, door.prefix, door.signed_form, call_sid_of(door.call_sid), TWIML)
@@ -113,4 +147,5 @@ LEG_DOORS = (
     LegDoor(
         "plivo", PLIVO_PREFIX, plivo_webhooks.signed_form, _plivo_ids, PLIVO_XML, _plivo_status
     ),
+    LegDoor("vonage", vonage_legs.VONAGE_PREFIX, _vonage_fields, _vonage_ids, NCCO, _vonage_status),
 )

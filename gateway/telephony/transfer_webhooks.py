@@ -29,7 +29,6 @@ from gateway.telephony.transfer_flow import apply_event
 from gateway.telephony.transfer_legs import TRANSFER_HOOK, TransferLegs
 from gateway.telephony.transfer_machine import LEG_STATUS_EVENTS, TransferEvent, TransferState
 from gateway.telephony.transfer_twiml import ACCEPT_KEY, DECLINED, GONE, conference_name
-from gateway.telephony.twilio_webhooks import reply
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +57,12 @@ class LegHook:
         ctx = request.app[CONTEXT]
         row = await apply_event(ctx.store, self.legs, ctx.clock, self.row.id, event)
         return None if row is None else row.state  # type: ignore[return-value]
+
+
+def reply(door: LegDoor, document: str) -> web.Response:
+    if not document:
+        return web.Response(status=204)
+    return web.Response(text=document, content_type=door.markup.content_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +98,14 @@ class TransferHooks:
         """The human picked up: the whisper, and one key to decide."""
         hook, markup = await self._leg_hook(request), self.door.markup
         if hook.row is None or hook.legs is None:
-            return reply(markup.goodbye(GONE))
+            return reply(self.door, markup.goodbye(GONE))
         if await hook.apply(request, "answered") != "whispering":
-            return reply(markup.goodbye(GONE))
+            return reply(self.door, markup.goodbye(GONE))
         ctx = request.app[CONTEXT]
         summary = hook.row.summary or await summary_from_transcript(ctx.store, hook.row.session_id)
         decision_url = hook.legs.hook_url(hook.row.id, "decision")
-        return reply(markup.whisper(summary, decision_url, ctx.settings.transfer_whisper_timeout_s))
+        timeout_s = ctx.settings.transfer_whisper_timeout_s
+        return reply(self.door, markup.whisper(summary, decision_url, timeout_s))
 
     async def decision(self, request: web.Request) -> web.Response:
         """The key the human pressed after the whisper (none: the whisper timed out)."""
@@ -107,8 +113,8 @@ class TransferHooks:
         accepted = hook.form.get("Digits", "")[:1] == ACCEPT_KEY
         state = await hook.apply(request, "accept" if accepted else "decline")
         if state == "accepted" and hook.row is not None:
-            return reply(self.door.markup.join(conference_name(hook.row.id)))
-        return reply(self.door.markup.goodbye(DECLINED if state == "declined" else GONE))
+            return reply(self.door, self.door.markup.join(conference_name(hook.row.id)))
+        return reply(self.door, self.door.markup.goodbye(DECLINED if state == "declined" else GONE))
 
     async def leg_status(self, request: web.Request) -> web.Response:
         """The human leg's status callbacks: ringing, busy, no answer, hung up …"""
@@ -117,7 +123,7 @@ class TransferHooks:
         # ``in-progress`` is the answer webhook's to tell: it comes with the whisper's TwiML.
         if event is not None and event != "answered":
             await hook.apply(request, event)
-        return reply(self.door.markup.empty())
+        return reply(self.door, self.door.markup.empty())
 
 
 async def summary_from_transcript(store: Store, session_id: str) -> str:

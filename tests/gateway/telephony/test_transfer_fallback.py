@@ -1,6 +1,6 @@
-"""A warm transfer that cannot be made goes cold, and says so: on a carrier whose capability
-record has no ``warm_transfer`` (Vonage), or on the others without the REST settings that ring
-the human."""
+"""A warm transfer that cannot be made goes cold, and says so: without the REST settings that
+ring the human (every carrier's capability record declares ``warm_transfer`` now; one without
+it would go cold the same way, with ``reason: carrier``)."""
 
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ from tests.gateway.telephony.test_signalwire import (  # noqa: F401 - fixtures
 SALES = "+15550006666"
 
 
-def test_all_but_vonage_declare_warm_transfer() -> None:
+def test_every_carrier_declares_warm_transfer() -> None:
     assert twilio_codec.CAPABILITIES.warm_transfer and SIGNALWIRE.warm_transfer
     assert telnyx_codec.CAPABILITIES.warm_transfer and plivo_codec.CAPABILITIES.warm_transfer
-    assert not vonage_codec.CAPABILITIES.warm_transfer
+    assert vonage_codec.CAPABILITIES.warm_transfer
 
 
 async def test_warm_on_signalwire_without_its_rest_api_goes_cold_with_a_log_line_and_a_note(
