@@ -71,6 +71,12 @@ class Telephony:
     telnyx_legs: TexmlLegs | None = None
     """Warm transfers' legs on Telnyx (TeXML calls); ``None`` without the settings they need."""
 
+    def puts_through(self, carrier: str) -> bool:
+        """Whether a call on ``carrier`` can be put through to a number once the assistant is
+        done (a cold transfer): not on Vonage without its application key, whose calls are
+        steered only through the REST API."""
+        return carrier != "vonage" or self.vonage_api is not None
+
     def transfer_legs(self, carrier: str) -> TransferLegs | None:
         """How warm transfers ring and steer the human's leg on ``carrier``: through its
         outbound dialer's REST client (Twilio, SignalWire, Plivo, Vonage) or the TeXML Calls API

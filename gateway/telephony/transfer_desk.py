@@ -34,6 +34,10 @@ WARM_NOTE = (
     "until you are told what happened: if nobody takes the call, the caller is back with you."
 )
 NO_WARM_NOTE = "A warm transfer is not possible on this line: the caller is put straight through."
+NO_TRANSFER = (
+    "Transfers are not possible on this line: tell the caller so, and keep helping them "
+    "(offer to take a message if they need a person)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,13 @@ class TransferDesk:
         )  # fmt: skip
 
     async def _cold(self, destination: Destination) -> dict[str, Any]:
+        if not self._telephony.puts_through(self._capabilities.name):
+            # Saying "ok" here would drop the caller: nothing would dial the number after us.
+            log.warning(
+                "transfer not possible here; refused",
+                extra={"carrier": self._capabilities.name, "session_id": self._session.id},
+            )
+            return {"error": NO_TRANSFER}
         if not await self._telephony.calls.request_transfer(self._session.id):
             return {"error": "transfer is not possible on this call"}
         await self._ctx.store.transfers.add(self._row("cold", destination, "dialed"))
