@@ -2,11 +2,11 @@
 them or bring the caller back to the assistant.
 
 ``WarmTransfer`` puts the caller on hold and places the human's leg through the carrier's REST
-API (``transfer_legs``: Twilio, SignalWire). Its events (the leg's callbacks, taken by
-``transfer_webhooks`` on whichever node the carrier reaches,
-the caller hanging up, the guard deadline) move the ``call_transfers`` row through the pure
-state machine (``transfer_flow.apply_event``). Once the row is final this node acts for the
-caller: hand over (the assistant's session ends; the ``<Connect action>`` answer joins the
+API (``transfer_legs``, the carrier seam). Its events (the leg's callbacks, taken by
+``transfer_webhooks`` on whichever node the carrier reaches, the caller hanging up, the guard
+deadline) move the ``call_transfers`` row through the pure state machine
+(``transfer_flow.apply_event``). Once the row is final this node acts for the caller: hand over
+(the assistant's session ends; what follows the stream, ``CallService.after_stream``, joins the
 caller to the human's conference) or take the caller off hold and tell the assistant what
 happened; and it tells the outcome as a ``call.transferred`` event. It learns an outcome at
 once when the event was its own, else at its next look at the row (every ``WATCH_S``).

@@ -13,7 +13,7 @@ events; ``step`` says the next state and what the transfer must do. It never doe
        ├─failed→ failed  └─ …                └─ caller_gone→ caller_gone (leg hung up)
        └─caller_gone→ caller_gone
 
-Every state but the first three is final: later events change nothing (Twilio retries its
+Every state but the first three is final: later events change nothing (carriers retry their
 callbacks, and a leg's last status comes after the decision).
 """
 
@@ -120,5 +120,6 @@ LEG_STATUS_EVENTS: dict[str, TransferEvent] = {
     "failed": "failed",
     "canceled": "failed",
 }
-"""Twilio's ``CallStatus`` on the human's leg → the machine's event (``queued`` and
-``initiated`` say nothing new). ``in-progress`` is also told by the answer webhook itself."""
+"""The human leg's status in Twilio's words (each carrier's door translates its own:
+``transfer_doors``) → the machine's event (``queued`` and ``initiated`` say nothing new).
+``in-progress`` is also told by the answer webhook itself."""
