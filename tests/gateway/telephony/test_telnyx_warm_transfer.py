@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
 import aiohttp
@@ -163,3 +163,18 @@ async def test_a_leg_placed_without_an_id_is_known_by_its_first_webhook(call: Tr
     await call.stream.stop()  # so the caller's node can end the leg it now knows
     await asyncio.wait_for(leg.updated.wait(), 5)
     assert leg.updates[-1]["Status"] == "completed"
+
+
+async def test_leg_webhooks_unsigned_or_from_another_call_are_refused(call: Transfer) -> None:
+    leg = await _leg(call)
+    gw = call.line.gateway
+    path = urlsplit(leg.form["Url"]).path
+    fields = {"CallSid": "v3:" + "f" * 40, "CallStatus": "in-progress", "AccountSid": ACCOUNT_SID}
+    unsigned = await gw.http.post(
+        gw.url + path, data=urlencode(fields).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert unsigned.status == 403
+    stranger = await FakeTelnyx(gw).post(path, urlencode(fields).encode())
+    assert stranger.status == 403  # signed by Telnyx, but not the leg this transfer placed
+    assert (await call.rows())[-1].state == "dialing"
