@@ -27,15 +27,19 @@ from gateway.telephony.late_work import LateWork
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_dialer import PlivoDialer
+from gateway.telephony.plivo_legs import PlivoLegs
 from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.telnyx_dialer import TelnyxDialer, telnyx_after_call
+from gateway.telephony.telnyx_legs import TexmlLegs
 from gateway.telephony.telnyx_rest import TelnyxCallControl
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.transfer import LiveTransfers
+from gateway.telephony.transfer_legs import CompatLegs, TransferLegs
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
 from gateway.telephony.vonage_dialer import VonageDialer
+from gateway.telephony.vonage_legs import VonageLegs
 from gateway.telephony.vonage_rest import VonageVoiceApi
 from gateway.telephony.vonage_signatures import VonageSignatures
 
@@ -64,13 +68,32 @@ class Telephony:
     """Vonage's Voice REST API (hang-up, transfer); ``None`` without the application's key."""
     transfers: LiveTransfers = field(default_factory=LiveTransfers)
     """The warm transfers in play on this node, for their legs' webhooks."""
+    telnyx_legs: TexmlLegs | None = None
+    """Warm transfers' legs on Telnyx (TeXML calls); ``None`` without the settings they need."""
 
-    @property
-    def twilio_rest(self) -> TwilioRest | None:
-        """Twilio's REST client (warm transfers dial and steer the human's leg with it);
-        ``None`` without Twilio's account SID and auth token."""
-        dialer = self.outbound.dialers.get("twilio")
-        return dialer.rest if isinstance(dialer, CompatDialer) else None
+    def puts_through(self, carrier: str) -> bool:
+        """Whether a call on ``carrier`` can be put through to a number once the assistant is
+        done (a cold transfer): not on Vonage without its application key, whose calls are
+        steered only through the REST API."""
+        return carrier != "vonage" or self.vonage_api is not None
+
+    def transfer_legs(self, carrier: str) -> TransferLegs | None:
+        """How warm transfers ring and steer the human's leg on ``carrier``: through its
+        outbound dialer's REST client (Twilio, SignalWire, Plivo, Vonage) or the TeXML Calls API
+        (Telnyx);
+        ``None`` where there is none (its REST settings unset, or no warm transfers on it)."""
+        if carrier == "telnyx":
+            return self.telnyx_legs
+        if carrier == "vonage":
+            if self.vonage_api is None or self.vonage is None:
+                return None
+            return VonageLegs(self.vonage_api, self.vonage)
+        dialer = self.outbound.dialers.get(carrier)
+        if isinstance(dialer, PlivoDialer) and self.plivo is not None:
+            return PlivoLegs(dialer, self.plivo)
+        if not isinstance(dialer, CompatDialer):
+            return None
+        return CompatLegs(carrier, dialer.rest, dialer.signatures, dialer.paths.prefix)
 
     async def aclose(self) -> None:
         await self.deadlines.aclose()
@@ -78,6 +101,8 @@ class Telephony:
             await dialer.aclose()
         if self.vonage_api is not None:
             await self.vonage_api.close()
+        if self.telnyx_legs is not None:
+            await self.telnyx_legs.aclose()
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
@@ -296,4 +321,5 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     return Telephony(
         signatures, calls, telnyx, carriers, outbound, progress, deadlines, LateWork(),
         signalwire=signalwire_signatures, plivo=plivo, vonage=vonage, vonage_api=vonage_api,
+        telnyx_legs=TexmlLegs.from_settings(settings, telnyx),
     )  # fmt: skip

@@ -160,8 +160,8 @@ class CompatDoor:
             carrier=self.carrier,
         )
         if status in FINISHED_CALL and self.capabilities.warm_transfer:
-            rest = telephony.twilio_rest
-            await caller_left(ctx.store, rest, ctx.clock, ctx.events, call_sid)
+            legs = telephony.transfer_legs(self.carrier)
+            await caller_left(ctx.store, legs, ctx.clock, ctx.events, call_sid)
 
     async def after_stream(self, request: web.Request) -> web.Response:
         """The ``<Connect action>`` URL: what the caller hears once our stream has closed."""

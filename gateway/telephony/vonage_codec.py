@@ -71,6 +71,7 @@ def capabilities(rate_hz: int) -> CarrierCapabilities:
 CAPABILITIES = replace(
     capabilities(SAMPLE_RATES_HZ[-1]),
     formats=tuple(AudioFormat("pcm16", rate) for rate in SAMPLE_RATES_HZ),
+    warm_transfer=True,  # a REST-placed leg, then a ``conversation`` NCCO (vonage_legs)
 )
 """Vonage calls at either L16 rate (the answer's NCCO asks per call); the start's format picks."""
 
