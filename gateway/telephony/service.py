@@ -14,7 +14,7 @@ from gateway.context import GatewayContext
 from gateway.telephony import plivo_codec, signalwire, telnyx_codec, twilio_codec, vonage_codec
 from gateway.telephony.call_deadlines import CallDeadlines
 from gateway.telephony.call_limits import CallLimits
-from gateway.telephony.calls import CallService
+from gateway.telephony.calls import CallOverHook, CallService
 from gateway.telephony.carriers.registry import (
     AfterCall,
     Carrier,
@@ -35,6 +35,7 @@ from gateway.telephony.telnyx_legs import TexmlLegs
 from gateway.telephony.telnyx_rest import TelnyxCallControl
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.transfer import LiveTransfers
+from gateway.telephony.transfer_flow import caller_left
 from gateway.telephony.transfer_legs import CompatLegs, TransferLegs
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
@@ -276,6 +277,18 @@ def _dialers(
     return dialers
 
 
+def _caller_left(ctx: GatewayContext, telephony: Telephony) -> CallOverHook:
+    """A call over while its warm transfer is still bridging (the caller hung up as the stream
+    closed, so no markup or hand-over will take them to the human): the human waiting in the
+    conference is hung up, through the call's carrier."""
+
+    async def left(call_sid: str, carrier: str) -> None:
+        legs = telephony.transfer_legs(carrier)
+        await caller_left(ctx.store, legs, ctx.clock, ctx.events, call_sid)
+
+    return left
+
+
 def build_telephony(ctx: GatewayContext) -> Telephony:
     settings = ctx.settings
     deadlines = CallDeadlines(ctx.clock)
@@ -318,8 +331,10 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     progress = OutboundProgress(
         ctx.store, calls, outbound, ctx.clock, media_token_ttl_s=settings.call_media_token_ttl_s
     )
-    return Telephony(
+    telephony = Telephony(
         signatures, calls, telnyx, carriers, outbound, progress, deadlines, LateWork(),
         signalwire=signalwire_signatures, plivo=plivo, vonage=vonage, vonage_api=vonage_api,
         telnyx_legs=TexmlLegs.from_settings(settings, telnyx),
     )  # fmt: skip
+    calls.call_over_hook = _caller_left(ctx, telephony)
+    return telephony
