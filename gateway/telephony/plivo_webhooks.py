@@ -35,6 +35,7 @@ from gateway.telephony.plivo_signatures import (
 )
 from gateway.telephony.plivo_transfer import join_conference
 from gateway.telephony.service import TELEPHONY
+from gateway.telephony.transfer_twiml import DROPPED
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,8 @@ async def after_stream(request: web.Request) -> web.Response:
         return xml_response(speak_and_hang_up(twiml.TROUBLE))
     if outcome.conference:  # a warm transfer accepted: the human waits there
         return xml_response(join_conference(outcome.conference))
+    if outcome.kind == "dropped":  # accepted, then hung up before the caller got there
+        return xml_response(speak_and_hang_up(DROPPED))
     transfer_to = outcome.transfer_to
     if not transfer_to:
         return xml_response(speak_and_hang_up(twiml.GOODBYE))

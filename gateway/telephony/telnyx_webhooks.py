@@ -33,6 +33,7 @@ from gateway.telephony.telnyx_codec import CALL_PARAMETER, CAPABILITIES
 from gateway.telephony.telnyx_signatures import ACTION_PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.telephony.telnyx_signatures import TelnyxSignatures as Signatures
 from gateway.telephony.telnyx_texml import dial_number, join_conference, render, say_and_hang_up
+from gateway.telephony.transfer_twiml import DROPPED
 from kinds.audio import PCMA_8K, PCMU_8K
 
 log = logging.getLogger(__name__)
@@ -208,4 +209,6 @@ async def after_stream(request: web.Request) -> web.Response:
         return _xml(dial_number(outcome.transfer_to))
     if outcome.conference:  # a warm transfer accepted: the human waits there
         return _xml(join_conference(outcome.conference))
+    if outcome.kind == "dropped":  # accepted, then hung up before the caller got there
+        return _xml(say_and_hang_up(DROPPED))
     return _xml(say_and_hang_up(twiml.GOODBYE))

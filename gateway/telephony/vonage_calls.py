@@ -15,6 +15,7 @@ from gateway.store import Store
 from gateway.telephony.calls import CallService
 from gateway.telephony.carriers.events import StreamStarted
 from gateway.telephony.carriers.registry import AfterCall
+from gateway.telephony.transfer_twiml import DROPPED
 from gateway.telephony.vonage_legs import conversation
 from gateway.telephony.vonage_rest import VonageVoiceApi
 
@@ -26,12 +27,19 @@ def vonage_after_call(calls: CallService, store: Store, api: VonageVoiceApi | No
 
     async def after_call(started: StreamStarted, caller_gone: bool) -> None:
         call_uuid = started.call_id
+        if caller_gone and calls.call_over_hook is not None:
+            # Before ``after_stream`` would send them into the conference: a warm transfer
+            # still bridging hangs up the human waiting there instead.
+            await calls.call_over_hook(call_uuid, "vonage")
         outcome = await calls.after_stream(call_uuid)
         transfer_to = outcome.transfer_to
         if caller_gone:
             return
-        # A warm transfer accepted: the caller joins the human's conversation.
+        # A warm transfer accepted: the caller joins the human's conversation; the human hung up
+        # before that: an apology, and the call ends with the NCCO.
         joined = [conversation(outcome.conference)] if outcome.conference else None
+        if outcome.kind == "dropped":
+            joined = [{"action": "talk", "text": DROPPED}]
         if joined and api is not None and await api.replace_ncco(call_uuid, joined):
             return
         if api is None:

@@ -122,3 +122,17 @@ async def test_the_caller_hanging_up_cancels_the_ringing_leg(call: Transfer) -> 
     assert (await call.settled("caller_gone")).ended_at is not None
     late = await call.carrier.answer(leg)  # picked up too late: a goodbye
     assert late.find("Hangup") is not None
+
+
+async def test_a_caller_alone_in_the_room_is_hung_up(call: Transfer) -> None:
+    caller = PlacedCall(call.stream.call_sid, {}, 0.0, status="in-progress")
+    call.carrier.by_sid[caller.sid] = caller
+    leg = await _leg(call)
+    await call.carrier.press(leg, await call.carrier.answer(leg), "1")
+    await call.stream.wait_closed()
+    call.carrier.join(caller.sid, await call.action())
+    assert await call.carrier.status(leg, "completed") == 200  # the human left as they came
+    await asyncio.wait_for(caller.updated.wait(), 5)
+    # SignalWire's update documents no inline cXML: the caller is let go, not left in silence.
+    (update,) = caller.updates
+    assert update["Status"] == "completed" and "Twiml" not in update
