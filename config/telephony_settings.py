@@ -45,6 +45,17 @@ class TelephonySettings(BaseSettings):
         description="Telnyx Call Control application (connection) id: with the API key and "
         "the public key, outbound calls are placed through Call Control (`POST /v2/calls`).",
     )
+    telnyx_account_sid: str | None = Field(
+        default=None,
+        description="Telnyx account id (the `AccountSid` of TeXML webhooks): with "
+        "`KURA_TELNYX_TEXML_APPLICATION_ID` and the API key, warm transfers of TeXML calls "
+        "ring the human through the TeXML Calls API.",
+    )
+    telnyx_texml_application_id: str | None = Field(
+        default=None,
+        description="The TeXML application the gateway's Telnyx numbers use; a warm transfer's "
+        "human leg is placed as its call (`ApplicationSid`).",
+    )
     telnyx_stream_codec: Literal["PCMU", "PCMA"] = Field(
         default="PCMU",
         description="The codec a Telnyx TeXML call streams in, both ways: `PCMA` for numbers "

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -41,6 +42,8 @@ from gateway.telephony.call_limits import CallLimits, call_limits, slot_lease_s
 from gateway.telephony.caller_id import caller_number, dialled_number
 from gateway.telephony.keyed_locks import KeyedLocks
 from kinds.clock import Clock
+
+CallOverHook = Callable[[str, str], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,9 @@ class CallService:
         self._token_key = token_key
         self._token_ttl = timedelta(seconds=media_token_ttl_s)
         self._locks = KeyedLocks()  # a retry racing the first request on this node waits
+        self.call_over_hook: CallOverHook | None = None
+        """Told ``(call_sid, carrier)`` once a call is over: a warm transfer still bridging
+        has lost its caller (set by ``build_telephony``, which knows each carrier's legs)."""
 
     def media_token(self, call_sid: str, session_id: str) -> str:
         """The media-socket token of a call: derived, not random, so a retried webhook gets
@@ -298,6 +304,8 @@ class CallService:
         if call is not None and call.status in TERMINAL_STATUSES:
             await self.call_over(call)
             await self._end_session(call.session_id, "call_" + call.status.replace("-", "_"))
+            if self.call_over_hook is not None:
+                await self.call_over_hook(call_sid, carrier)
 
     async def after_stream(self, call_sid: str) -> AfterStream:
         """The stream has closed: end its session, and say what follows. A transfer when the

@@ -58,6 +58,7 @@ CAPABILITIES = CarrierCapabilities(
     clear=True,  # clearAudio; the checkpoints it drops are never echoed
     dtmf=True,
     frames="text",
+    warm_transfer=True,  # a REST-dialled leg, then a <Conference> (plivo_legs)
 )
 
 _HEADER = re.compile(r"(?:X-PH-)?(kurasid|kuratok|kuracall)[\"']?\s*[=:]\s*[\"']?([0-9a-fA-F]*)")

@@ -82,9 +82,14 @@ class PlivoDialer:
 
     async def dial(self, call: Call, *, ring_timeout_s: int) -> str:
         """The call's ``request_uuid`` (its ``CallUUID`` comes with the first callback)."""
+        return await self.create(self.params(call, ring_timeout_s))
+
+    async def create(self, params: dict[str, Any]) -> str:
+        """Place a call (``POST …/Call/`` with ``params``); its ``request_uuid``.
+        ``CarrierFailed`` if Plivo refused or could not be reached."""
         try:
             async with self._session().post(
-                self._account_url + "/Call/", data=orjson.dumps(self.params(call, ring_timeout_s)),
+                self._account_url + "/Call/", data=orjson.dumps(params),
                 headers={"Content-Type": "application/json"},
             ) as response:  # fmt: skip
                 status, raw = response.status, await response.read()
@@ -114,11 +119,15 @@ class PlivoDialer:
         return False
 
     async def hang_up(self, call: Call, *, ringing: bool) -> None:
-        # While it rings, the stored id is still the request's: cancel that. An answered call
+        await self.end(call.call_sid, ringing=ringing)
+
+    async def end(self, uuid: str, *, ringing: bool) -> bool:
+        """End a call by the id we hold of it; ``False`` if Plivo refused."""
+        # While it rings, the id may still be the request's: cancel that. An answered call
         # (or a request id that is no longer one) is hung up by its CallUUID.
-        if ringing and await self._delete("Request", call.call_sid):
-            return
-        await self._delete("Call", call.call_sid)
+        if ringing and await self._delete("Request", uuid):
+            return True
+        return await self._delete("Call", uuid)
 
     async def leave_message(self, call: Call, message: str) -> bool:
         return False  # never asked: ``leave_message`` is refused up front (CAPABILITIES)

@@ -33,7 +33,9 @@ from gateway.telephony.plivo_signatures import (
     SIGNATURE_HEADER,
     PlivoSignatures,
 )
+from gateway.telephony.plivo_transfer import join_conference
 from gateway.telephony.service import TELEPHONY
+from gateway.telephony.transfer_twiml import DROPPED
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +84,14 @@ def _e164(raw: str) -> str:
     return "+" + raw if raw.isascii() and raw.isdigit() else raw
 
 
-def xml_response(response: ElementTree.Element) -> web.Response:
-    document = '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
+def render(response: ElementTree.Element) -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
         response, encoding="unicode"
     )
-    return web.Response(text=document, content_type=twiml.CONTENT_TYPE)
+
+
+def xml_response(response: ElementTree.Element) -> web.Response:
+    return web.Response(text=render(response), content_type=twiml.CONTENT_TYPE)
 
 
 def stream_answer(
@@ -179,6 +184,10 @@ async def after_stream(request: web.Request) -> web.Response:
     )
     if isinstance(outcome, Overdue) or outcome.kind == "apology":
         return xml_response(speak_and_hang_up(twiml.TROUBLE))
+    if outcome.conference:  # a warm transfer accepted: the human waits there
+        return xml_response(join_conference(outcome.conference))
+    if outcome.kind == "dropped":  # accepted, then hung up before the caller got there
+        return xml_response(speak_and_hang_up(DROPPED))
     transfer_to = outcome.transfer_to
     if not transfer_to:
         return xml_response(speak_and_hang_up(twiml.GOODBYE))

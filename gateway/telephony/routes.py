@@ -93,6 +93,9 @@ def add_telephony_routes(app: web.Application) -> None:
         telnyx_signatures.STATUS_PATH, _timed("status", telnyx_webhooks.status, "telnyx")
     )
     app.router.add_post(
+        telnyx_signatures.ACTION_PATH, _timed("action", telnyx_webhooks.after_stream, "telnyx")
+    )
+    app.router.add_post(
         TELNYX_OUTBOUND_EVENTS_PATH, _timed("outbound_events", telnyx_outbound.events, "telnyx")
     )
     _add_compat_routes(app)

@@ -14,7 +14,7 @@ from gateway.context import GatewayContext
 from gateway.telephony import plivo_codec, signalwire, telnyx_codec, twilio_codec, vonage_codec
 from gateway.telephony.call_deadlines import CallDeadlines
 from gateway.telephony.call_limits import CallLimits
-from gateway.telephony.calls import CallService
+from gateway.telephony.calls import CallOverHook, CallService
 from gateway.telephony.carriers.registry import (
     AfterCall,
     Carrier,
@@ -27,15 +27,20 @@ from gateway.telephony.late_work import LateWork
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_dialer import PlivoDialer
+from gateway.telephony.plivo_legs import PlivoLegs
 from gateway.telephony.plivo_signatures import PlivoSignatures
 from gateway.telephony.signatures import SIGNATURE_HEADER, TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.telnyx_dialer import TelnyxDialer, telnyx_after_call
+from gateway.telephony.telnyx_legs import TexmlLegs
 from gateway.telephony.telnyx_rest import TelnyxCallControl
 from gateway.telephony.telnyx_signatures import TelnyxSignatures
 from gateway.telephony.transfer import LiveTransfers
+from gateway.telephony.transfer_flow import caller_left
+from gateway.telephony.transfer_legs import CompatLegs, TransferLegs
 from gateway.telephony.twilio_rest import TwilioRest
 from gateway.telephony.vonage_calls import vonage_after_call
 from gateway.telephony.vonage_dialer import VonageDialer
+from gateway.telephony.vonage_legs import VonageLegs
 from gateway.telephony.vonage_rest import VonageVoiceApi
 from gateway.telephony.vonage_signatures import VonageSignatures
 
@@ -64,13 +69,32 @@ class Telephony:
     """Vonage's Voice REST API (hang-up, transfer); ``None`` without the application's key."""
     transfers: LiveTransfers = field(default_factory=LiveTransfers)
     """The warm transfers in play on this node, for their legs' webhooks."""
+    telnyx_legs: TexmlLegs | None = None
+    """Warm transfers' legs on Telnyx (TeXML calls); ``None`` without the settings they need."""
 
-    @property
-    def twilio_rest(self) -> TwilioRest | None:
-        """Twilio's REST client (warm transfers dial and steer the human's leg with it);
-        ``None`` without Twilio's account SID and auth token."""
-        dialer = self.outbound.dialers.get("twilio")
-        return dialer.rest if isinstance(dialer, CompatDialer) else None
+    def puts_through(self, carrier: str) -> bool:
+        """Whether a call on ``carrier`` can be put through to a number once the assistant is
+        done (a cold transfer): not on Vonage without its application key, whose calls are
+        steered only through the REST API."""
+        return carrier != "vonage" or self.vonage_api is not None
+
+    def transfer_legs(self, carrier: str) -> TransferLegs | None:
+        """How warm transfers ring and steer the human's leg on ``carrier``: through its
+        outbound dialer's REST client (Twilio, SignalWire, Plivo, Vonage) or the TeXML Calls API
+        (Telnyx);
+        ``None`` where there is none (its REST settings unset, or no warm transfers on it)."""
+        if carrier == "telnyx":
+            return self.telnyx_legs
+        if carrier == "vonage":
+            if self.vonage_api is None or self.vonage is None:
+                return None
+            return VonageLegs(self.vonage_api, self.vonage)
+        dialer = self.outbound.dialers.get(carrier)
+        if isinstance(dialer, PlivoDialer) and self.plivo is not None:
+            return PlivoLegs(dialer, self.plivo)
+        if not isinstance(dialer, CompatDialer):
+            return None
+        return CompatLegs(carrier, dialer.rest, dialer.signatures, dialer.paths.prefix)
 
     async def aclose(self) -> None:
         await self.deadlines.aclose()
@@ -78,6 +102,8 @@ class Telephony:
             await dialer.aclose()
         if self.vonage_api is not None:
             await self.vonage_api.close()
+        if self.telnyx_legs is not None:
+            await self.telnyx_legs.aclose()
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
@@ -251,6 +277,18 @@ def _dialers(
     return dialers
 
 
+def _caller_left(ctx: GatewayContext, telephony: Telephony) -> CallOverHook:
+    """A call over while its warm transfer is still bridging (the caller hung up as the stream
+    closed, so no markup or hand-over will take them to the human): the human waiting in the
+    conference is hung up, through the call's carrier."""
+
+    async def left(call_sid: str, carrier: str) -> None:
+        legs = telephony.transfer_legs(carrier)
+        await caller_left(ctx.store, legs, ctx.clock, ctx.events, call_sid)
+
+    return left
+
+
 def build_telephony(ctx: GatewayContext) -> Telephony:
     settings = ctx.settings
     deadlines = CallDeadlines(ctx.clock)
@@ -293,7 +331,10 @@ def build_telephony(ctx: GatewayContext) -> Telephony:
     progress = OutboundProgress(
         ctx.store, calls, outbound, ctx.clock, media_token_ttl_s=settings.call_media_token_ttl_s
     )
-    return Telephony(
+    telephony = Telephony(
         signatures, calls, telnyx, carriers, outbound, progress, deadlines, LateWork(),
         signalwire=signalwire_signatures, plivo=plivo, vonage=vonage, vonage_api=vonage_api,
+        telnyx_legs=TexmlLegs.from_settings(settings, telnyx),
     )  # fmt: skip
+    calls.call_over_hook = _caller_left(ctx, telephony)
+    return telephony

@@ -51,6 +51,7 @@ CAPABILITIES = CarrierCapabilities(
     dtmf=True,
     frames="text",
     formats=(PCMU_8K, PCM16_8K, PCM16_16K),  # the default codec, and L16's other rates
+    warm_transfer=True,  # Twilio's flow through the LaML REST API and cXML (transfer_legs)
 )
 
 decode = twilio_codec.decode

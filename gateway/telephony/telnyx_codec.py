@@ -71,6 +71,7 @@ CAPABILITIES = CarrierCapabilities(
     dtmf=True,
     frames="text",
     formats=(PCMA_8K, PCM16_8K, PCM16_16K, PCM16_24K),
+    warm_transfer=True,  # TeXML calls: a TeXML leg, then a conference (telnyx_legs)
 )
 
 _ENCODINGS: dict[str, AudioEncoding] = {"PCMU": "pcmu", "PCMA": "pcma", "L16": "pcm16"}

@@ -101,6 +101,15 @@ class TelnyxDialer:
         # One command either way: Telnyx hangs up a ringing leg as it does an answered one.
         await self.api.action(call.call_sid, "hangup", {"command_id": f"hangup-{call.session_id}"})
 
+    async def transfer(self, call: Call, number: str) -> bool:
+        """Put the callee through to ``number`` (Call Control ``transfer``: a new leg, bridged
+        once it answers; our number is the caller id); ``False`` if Telnyx refused."""
+        return await self.api.action(
+            call.call_sid, "transfer",
+            {"to": number, "from": call.from_number,
+             "command_id": f"transfer-{call.session_id}"},
+        )  # fmt: skip
+
     async def leave_message(self, call: Call, message: str) -> bool:
         return False  # never asked: ``leave_message`` is refused up front (CAPABILITIES)
 
@@ -112,19 +121,20 @@ def telnyx_after_call(
     calls: CallService, store: Store, dialers: Mapping[str, CarrierDialer]
 ) -> AfterCall:
     """The ``Carrier.after_call`` of Telnyx calls. A TeXML call goes on with its markup once
-    our socket closes; a Call Control call we placed has none, so its session is ended and the
-    call hung up through the REST API (unless the callee has gone already)."""
+    our socket closes (its ``<Redirect>`` asks what follows); a Call Control call we placed has
+    none, so its session is ended and the call transferred, when the assistant asked for it, or
+    else hung up through the REST API (unless the callee has gone already)."""
 
     async def after_call(started: StreamStarted, caller_gone: bool) -> None:
         call = await store.calls.get_by_sid(started.call_id)
         if call is None or call.direction != "outbound":
             return
-        if (await calls.after_stream(started.call_id)).transfer_to:
-            log.warning(
-                "telnyx outbound calls are not transferred", extra={"call_sid": call.call_sid}
-            )
+        transfer_to = (await calls.after_stream(started.call_id)).transfer_to
         dialer = dialers.get("telnyx")
-        if not caller_gone and dialer is not None:
-            await dialer.hang_up(call, ringing=False)
+        if caller_gone or not isinstance(dialer, TelnyxDialer):
+            return
+        if transfer_to and await dialer.transfer(call, transfer_to):
+            return
+        await dialer.hang_up(call, ringing=False)
 
     return after_call

@@ -1,4 +1,5 @@
-"""Telnyx's Call Control REST API (v2), over aiohttp: dial, start a media stream, hang up.
+"""Telnyx's Call Control REST API (v2), over aiohttp: dial, start a media stream, hang up; and
+two TeXML Calls API requests (place a TeXML call, end one) for warm transfers' human legs.
 
 No SDK: three JSON requests with a bearer API key do not justify one. Every command carries a
 ``command_id`` where Telnyx takes one, so a retried request is not carried out twice. The base
@@ -86,6 +87,41 @@ class TelnyxCallControl:
                 "telnyx refused a call command",
                 extra={"action": action, "status": status, "code": _error_code(answer)},
             )
+            return False
+        return True
+
+    async def texml_call(self, account_sid: str, body: Mapping[str, Any]) -> str:
+        """``POST /v2/texml/Accounts/{account}/Calls``; the new call's id (``""`` when the
+        answer names none: the leg's first signed webhook then tells it)."""
+        path = f"/texml/Accounts/{quote(account_sid, safe='')}/Calls"
+        try:
+            status, answer = await self._post(path, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("telnyx unreachable", extra={"error": type(exc).__name__})
+            raise CarrierFailed("the carrier could not be reached") from None
+        if status // 100 != 2 or not isinstance(answer, dict):
+            code = _error_code(answer)
+            log.warning("telnyx refused the call", extra={"status": status, "code": code})
+            raise CarrierFailed(f"the carrier refused the call (Telnyx error {code})")
+        data = answer.get("data", answer)
+        call_sid = data.get("call_sid") or data.get("sid") if isinstance(data, dict) else None
+        return call_sid if isinstance(call_sid, str) else ""
+
+    async def texml_update(
+        self, account_sid: str, call_sid: str, fields: Mapping[str, str]
+    ) -> bool:
+        """``POST /v2/texml/Accounts/{account}/Calls/{call}`` (form-encoded, as Telnyx asks);
+        ``False`` if Telnyx refused or could not be reached."""
+        path = f"/texml/Accounts/{quote(account_sid, safe='')}/Calls/{quote(call_sid, safe='')}"
+        try:
+            async with self._session().post(self._base_url + path, data=dict(fields)) as response:
+                status = response.status
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("telnyx unreachable", extra={"error": type(exc).__name__})
+            return False
+        if status // 100 != 2:
+            log.warning("telnyx refused a call update", extra={"status": status})
             return False
         return True
 

@@ -22,6 +22,7 @@ TELNYX_PREFIX = "/telephony/telnyx"
 VOICE_PATH = f"{TELNYX_PREFIX}/voice"
 STATUS_PATH = f"{TELNYX_PREFIX}/status"
 MEDIA_PATH = f"{TELNYX_PREFIX}/media"
+ACTION_PATH = f"{TELNYX_PREFIX}/action"
 SIGNATURE_HEADER = "telnyx-signature-ed25519"
 TIMESTAMP_HEADER = "telnyx-timestamp"
 TOLERANCE_S = 300  # Telnyx's SDKs accept five minutes of skew either way; so do we
@@ -75,6 +76,10 @@ class TelnyxSignatures:
     def media_url(self) -> str:
         """The ``wss://`` URL of Telnyx's media socket, as put in ``<Stream url>``."""
         return _as_ws(self._public_url) + MEDIA_PATH
+
+    def http_url(self, path: str) -> str:
+        """The public URL of one of our webhooks, as put in TeXML and REST requests."""
+        return self._public_url + path
 
     def is_valid(self, timestamp: str | None, signature: str | None, body: bytes) -> bool:
         """Whether ``body`` was signed by Telnyx at ``timestamp``, within the tolerance."""

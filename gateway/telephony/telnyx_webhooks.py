@@ -27,10 +27,13 @@ from gateway.errors import BadRequest, Forbidden, GatewayError, Unavailable
 from gateway.telephony import form_fields, twiml
 from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
+from gateway.telephony.late_work import Overdue
 from gateway.telephony.service import TELEPHONY
 from gateway.telephony.telnyx_codec import CALL_PARAMETER, CAPABILITIES
-from gateway.telephony.telnyx_signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from gateway.telephony.telnyx_signatures import ACTION_PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.telephony.telnyx_signatures import TelnyxSignatures as Signatures
+from gateway.telephony.telnyx_texml import dial_number, join_conference, render, say_and_hang_up
+from gateway.telephony.transfer_twiml import DROPPED
 from kinds.audio import PCMA_8K, PCMU_8K
 
 log = logging.getLogger(__name__)
@@ -70,7 +73,7 @@ def _fields(body: bytes, content_type: str) -> dict[str, str]:
     return dict(pairs)
 
 
-async def _signed_fields(request: web.Request) -> dict[str, str]:
+async def signed_fields(request: web.Request) -> dict[str, str]:
     """The webhook's fields, once the signature over its raw body checks out."""
     signatures = _signatures(request)
     body = await request.read()  # bounded by client_max_size: bigger bodies are a 413
@@ -84,17 +87,19 @@ async def _signed_fields(request: web.Request) -> dict[str, str]:
 
 
 def _xml(response: ElementTree.Element) -> web.Response:
-    document = '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(
-        response, encoding="unicode"
-    )
-    return web.Response(text=document, content_type=twiml.CONTENT_TYPE)
+    return web.Response(text=render(response), content_type=twiml.CONTENT_TYPE)
 
 
 def connect_stream(
-    stream_url: str, parameters: Mapping[str, str], codec: str = STREAM_CODEC
+    stream_url: str,
+    parameters: Mapping[str, str],
+    codec: str = STREAM_CODEC,
+    action_url: str | None = None,
 ) -> ElementTree.Element:
     """TeXML bridging the call to our media socket, both ways, in RTP mode (without
-    ``bidirectionalMode="rtp"`` the caller would hear nothing we send)."""
+    ``bidirectionalMode="rtp"`` the caller would hear nothing we send). TeXML's ``<Connect>``
+    has no ``action``, but the verbs after it run once the stream stops: a ``<Redirect>`` to
+    ``action_url`` asks us what follows (a transfer, or goodbye), as Twilio's action does."""
     response = ElementTree.Element("Response")
     stream = ElementTree.SubElement(
         ElementTree.SubElement(response, "Connect"),
@@ -104,13 +109,8 @@ def connect_stream(
     )  # fmt: skip
     for name, value in parameters.items():
         ElementTree.SubElement(stream, "Parameter", name=name, value=value)
-    return response
-
-
-def say_and_hang_up(message: str) -> ElementTree.Element:
-    response = ElementTree.Element("Response")
-    ElementTree.SubElement(response, "Say").text = message
-    ElementTree.SubElement(response, "Hangup")
+    if action_url is not None:
+        ElementTree.SubElement(response, "Redirect", method="POST").text = action_url
     return response
 
 
@@ -122,7 +122,7 @@ def _render(
             signatures.media_url(),
             {"session_id": answer.session_id, "token": answer.media_token,
              CALL_PARAMETER: call_sid},
-            codec,
+            codec, signatures.http_url(ACTION_PATH),
         )  # fmt: skip
     if answer.kind == "not_in_service":
         return say_and_hang_up(twiml.NOT_IN_SERVICE)
@@ -139,7 +139,7 @@ def _unavailable(call_sid: str) -> web.Response:
 async def voice(request: web.Request) -> web.Response:
     """An incoming call: a session and a ``<Connect><Stream>``, or a polite refusal."""
     request.app[CONTEXT].drain.refuse_new("calls")  # 503: Telnyx tries the failover URL
-    fields = await _signed_fields(request)
+    fields = await signed_fields(request)
     telephony = request.app[TELEPHONY]
     inbound = InboundCall(
         call_sid=form_fields.call_sid(fields, CALL_SID),
@@ -174,7 +174,7 @@ async def voice(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     """A call-progress event: record it (idempotently: duplicated, delayed and shuffled events
     converge on the latest real status) and end the session once the call is over."""
-    fields = await _signed_fields(request)
+    fields = await signed_fields(request)
     call_sid = form_fields.call_sid(fields, CALL_SID)
     tracing.annotate(call_sid=call_sid)
     telephony = request.app[TELEPHONY]
@@ -189,3 +189,26 @@ async def status(request: web.Request) -> web.Response:
     deadline_s = request.app[CONTEXT].settings.webhook_answer_deadline_s
     await telephony.late.run(work, deadline_s=deadline_s, what="telnyx_status", call_sid=call_sid)
     return _xml(ElementTree.Element("Response"))
+
+
+async def after_stream(request: web.Request) -> web.Response:
+    """The ``<Redirect>`` after our stream: what the caller hears once it has stopped."""
+    fields = await signed_fields(request)
+    call_sid = form_fields.call_sid(fields, CALL_SID)
+    tracing.annotate(call_sid=call_sid)
+    telephony = request.app[TELEPHONY]
+    outcome = await telephony.late.run(
+        telephony.calls.after_stream(call_sid),
+        deadline_s=request.app[CONTEXT].settings.webhook_answer_deadline_s,
+        what="telnyx_action",
+        call_sid=call_sid,
+    )
+    if isinstance(outcome, Overdue) or outcome.kind == "apology":
+        return _xml(say_and_hang_up(twiml.TROUBLE))
+    if outcome.transfer_to:
+        return _xml(dial_number(outcome.transfer_to))
+    if outcome.conference:  # a warm transfer accepted: the human waits there
+        return _xml(join_conference(outcome.conference))
+    if outcome.kind == "dropped":  # accepted, then hung up before the caller got there
+        return _xml(say_and_hang_up(DROPPED))
+    return _xml(say_and_hang_up(twiml.GOODBYE))

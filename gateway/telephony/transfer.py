@@ -1,18 +1,20 @@
-"""A warm transfer on Twilio, on the node holding the caller: ring the human, then bridge the
-caller to them or bring the caller back to the assistant.
+"""A warm transfer, on the node holding the caller: ring the human, then bridge the caller to
+them or bring the caller back to the assistant.
 
-``WarmTransfer`` puts the caller on hold and places the human's leg through the REST API. Its
-events (the leg's callbacks, taken by ``transfer_webhooks`` on whichever node Twilio reaches,
-the caller hanging up, the guard deadline) move the ``call_transfers`` row through the pure
-state machine (``transfer_flow.apply_event``; the node making a final move tells the outcome as
-a ``call.transferred`` event). Once the row is decided this node acts for the caller: hand over
-(``bridging``: the assistant's session ends; the ``<Connect action>`` answer joins the caller to
-the human's conference, or apologises if the human has hung up meanwhile) or take the caller
-off hold and tell the assistant what happened. It learns an outcome at once when the event was
-its own, else at its next look at the row (every ``WATCH_S``).
+``WarmTransfer`` puts the caller on hold and places the human's leg through the carrier's REST
+API (``transfer_legs``, the carrier seam). Its events (the leg's callbacks, taken by
+``transfer_webhooks`` on whichever node the carrier reaches, the caller hanging up, the guard
+deadline) move the ``call_transfers`` row through the pure state machine
+(``transfer_flow.apply_event``; the node making a final move tells the outcome as a
+``call.transferred`` event). Once the row is decided this node acts for the caller: hand over
+(``bridging``: the assistant's session ends; what follows the stream,
+``CallService.after_stream``, joins the caller to the human's conference, or apologises if the
+human has hung up meanwhile) or take the caller off hold and tell the assistant what happened.
+It learns an outcome at once when the event was its own, else at its next look at the row
+(every ``WATCH_S``).
 
 The leg's callback URLs name the transfer by its random id, never a number; the webhooks are
-signed by Twilio and must come from the leg the transfer placed.
+signed by the carrier and must come from the leg the transfer placed.
 """
 
 from __future__ import annotations
@@ -20,21 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 
 from gateway.store import Store
 from gateway.store.models import CallTransfer
 from gateway.telephony.transfer_flow import Told, apply_event, moved_fields, tell_safely
+from gateway.telephony.transfer_legs import LegPlan, TransferLegs
 from gateway.telephony.transfer_line import TransferLine
 from gateway.telephony.transfer_machine import ACTIVE, TransferEvent, TransferState, caller_action
-from gateway.telephony.twilio_rest import TwilioRest
 from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
 
-TRANSFER_ROUTE = "/telephony/twilio/transfer/{transfer_id}/{hook}"
 GUARD_MARGIN_S = 15
-"""Beyond the ring and whisper time-outs Twilio enforces itself: callbacks that never come."""
+"""Beyond the ring and whisper time-outs the carrier enforces itself: callbacks never coming."""
 WATCH_S = 1.0
 """How often the caller's node looks at the row for an outcome another node stored."""
 
@@ -56,18 +56,6 @@ def back_note(destination: str, state: TransferState) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class LegPlan:
-    """What placing the human's leg needs (numbers go only to the REST API)."""
-
-    to: str
-    from_: str
-    answer_url: str
-    status_url: str
-    ring_timeout_s: int
-    whisper_timeout_s: int
-
-
 class WarmTransfer:
     """One warm transfer, on the node holding the caller: from dialling the human to the
     caller's side of its outcome."""
@@ -76,14 +64,14 @@ class WarmTransfer:
         self,
         row: CallTransfer,
         *,
-        rest: TwilioRest,
+        legs: TransferLegs,
         line: TransferLine,
         store: Store,
         clock: Clock,
         told: Told,
     ) -> None:
         self.row = row
-        self._rest = rest
+        self._legs = legs
         self._line = line
         self._store = store
         self._clock = clock
@@ -104,14 +92,8 @@ class WarmTransfer:
         """Put the caller on hold and place the human's leg; ``False`` if it could not be
         placed (the transfer is then over, as ``failed``, and the caller off hold)."""
         self._line.hold()
-        params = {
-            "to": leg.to, "from_": leg.from_, "url": leg.answer_url, "method": "POST",
-            "status_callback": leg.status_url, "status_callback_method": "POST",
-            "status_callback_event": ["initiated", "ringing", "answered", "completed"],
-            "timeout": leg.ring_timeout_s,
-        }  # fmt: skip
         try:
-            leg_sid = await self._rest.create_call(params)
+            leg_sid = await self._legs.place(leg)
         except Exception:  # CarrierFailed, logged by the client; any other failure alike
             # The tool's result says so: no note on top of it.
             await self._store.transfers.move(
@@ -122,8 +104,9 @@ class WarmTransfer:
             self._settled()
             await tell_safely(self._told, self.row)
             return False
-        self.row.leg_sid = leg_sid
-        await self._store.transfers.update(self.id, {"leg_sid": leg_sid})
+        if leg_sid:  # else the leg's first webhook tells it (transfer_webhooks)
+            self.row.leg_sid = leg_sid
+            await self._store.transfers.update(self.id, {"leg_sid": leg_sid})
         deadline_s = leg.ring_timeout_s + leg.whisper_timeout_s + GUARD_MARGIN_S
         self._watch = asyncio.create_task(self._follow(deadline_s), name="transfer-watch")
         return True
@@ -131,7 +114,7 @@ class WarmTransfer:
     async def on_event(self, event: TransferEvent) -> TransferState:
         """Apply one event seen on this node; the state after it."""
         row = await apply_event(
-            self._store, self._rest, self._clock, self.id, event, told=self._told
+            self._store, self._legs, self._clock, self.id, event, told=self._told
         )
         if row is not None:
             await self.settle(row)
@@ -175,7 +158,7 @@ class WarmTransfer:
 
     async def aclose(self) -> None:
         """The caller's stream is over: a transfer still in play loses its caller (unless the
-        stream closed to bridge the caller: Twilio now asks where the caller goes)."""
+        stream closed to bridge the caller: what follows it asks where the caller goes)."""
         if self.state in ACTIVE and self.state != "bridging":
             await self.on_event("caller_gone")
         if self._watch is not None:

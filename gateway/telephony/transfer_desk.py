@@ -3,8 +3,9 @@
 The destination is one of the assistant's own: a name from its ``transfer_destinations``, or
 (none named) its ``transfer_number``. A number the model makes up is refused: a caller must not
 be able to talk the assistant into dialling anywhere. ``cold`` is the ``<Dial>`` after the
-stream, as ever. ``warm`` needs a carrier whose capability record says it can (Twilio); on any
-other the transfer goes cold, with a log line and a tool result that say so.
+stream, as ever. ``warm`` needs a carrier whose capability record says it can (Twilio,
+SignalWire, Telnyx, Plivo), its REST settings and a call it can bridge; without them the transfer
+goes cold, with a log line and a tool result that say so.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from gateway.store.models import Assistant, Call, CallTransfer, Session
 from gateway.telephony.bridge import CallBridge
 from gateway.telephony.carriers.codec import CarrierCapabilities
 from gateway.telephony.service import Telephony
-from gateway.telephony.transfer import TRANSFER_ROUTE, LegPlan, WarmTransfer
+from gateway.telephony.transfer import WarmTransfer
+from gateway.telephony.transfer_legs import LegPlan, TransferLegs
 from gateway.telephony.transfer_line import TransferLine
 from providers.events import ToolCall
 
@@ -32,6 +34,10 @@ WARM_NOTE = (
     "until you are told what happened: if nobody takes the call, the caller is back with you."
 )
 NO_WARM_NOTE = "A warm transfer is not possible on this line: the caller is put straight through."
+NO_TRANSFER = (
+    "Transfers are not possible on this line: tell the caller so, and keep helping them "
+    "(offer to take a message if they need a person)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +102,9 @@ class TransferDesk:
             return {"error": "a transfer is already in progress"}
         if call.arguments.get("mode") != "warm":
             return await self._cold(destination)
-        if (why_not := self._why_not_warm()) is None:
-            return await self._warm(assistant, row, destination, call.arguments)
+        legs = self._telephony.transfer_legs(self._capabilities.name)
+        if (why_not := self._why_not_warm(legs, row)) is None and legs is not None:
+            return await self._warm(legs, assistant, row, destination, call.arguments)
         log.warning(
             "warm transfer not supported here; transferring cold",
             extra={"carrier": self._capabilities.name, "reason": why_not,
@@ -106,12 +113,14 @@ class TransferDesk:
         result = await self._cold(destination)
         return result if "error" in result else {**result, "note": f"{NO_WARM_NOTE} {COLD_NOTE}"}
 
-    def _why_not_warm(self) -> str | None:
+    def _why_not_warm(self, legs: TransferLegs | None, call: Call) -> str | None:
         """Why this call cannot be transferred warm; ``None`` if it can."""
         if not self._capabilities.warm_transfer:
             return "carrier"  # its capability record says so
-        if self._telephony.twilio_rest is None or self._telephony.signatures is None:
-            return "no_rest_credentials"  # KURA_TWILIO_ACCOUNT_SID (and auth token) unset
+        if legs is None:
+            return "no_rest_credentials"  # e.g. KURA_TWILIO_ACCOUNT_SID unset: nothing can dial
+        if not legs.bridges(call):
+            return "call_cannot_bridge"  # e.g. a Telnyx Call Control call: no markup follows
         return None
 
     def _row(self, mode: str, destination: Destination, state: str) -> CallTransfer:
@@ -123,6 +132,13 @@ class TransferDesk:
         )  # fmt: skip
 
     async def _cold(self, destination: Destination) -> dict[str, Any]:
+        if not self._telephony.puts_through(self._capabilities.name):
+            # Saying "ok" here would drop the caller: nothing would dial the number after us.
+            log.warning(
+                "transfer not possible here; refused",
+                extra={"carrier": self._capabilities.name, "session_id": self._session.id},
+            )
+            return {"error": NO_TRANSFER}
         if not await self._telephony.calls.request_transfer(self._session.id):
             return {"error": "transfer is not possible on this call"}
         await self._ctx.store.transfers.add(self._row("cold", destination, "dialed"))
@@ -130,30 +146,32 @@ class TransferDesk:
         return {"ok": True, "mode": "cold", "note": COLD_NOTE}
 
     async def _warm(
-        self, assistant: Assistant, call: Call, destination: Destination, args: dict[str, Any]
+        self,
+        legs: TransferLegs,
+        assistant: Assistant,
+        call: Call,
+        destination: Destination,
+        args: dict[str, Any],
     ) -> dict[str, Any]:
         telephony, settings = self._telephony, self._ctx.settings
-        rest, signatures = telephony.twilio_rest, telephony.signatures
-        assert rest is not None and signatures is not None  # _why_not_warm
         row = self._row("warm", destination, "dialing")
         summary = args.get("summary")
         if isinstance(summary, str) and summary.strip():
             row.summary = summary.strip()[:MAX_SUMMARY_CHARS]
         await self._ctx.store.transfers.add(row)
         warm = WarmTransfer(
-            row, rest=rest, line=self._line, store=self._ctx.store, clock=self._ctx.clock,
+            row, legs=legs, line=self._line, store=self._ctx.store, clock=self._ctx.clock,
             told=lambda done: self._told(assistant, done),
         )  # fmt: skip
         if self.warm is not None:  # an earlier one, over: its webhooks now find nothing
             telephony.transfers.remove(self.warm)
         self.warm = warm
         telephony.transfers.add(warm)
-        hook = TRANSFER_ROUTE.replace("{transfer_id}", row.id)
         leg = LegPlan(
             to=destination.number,
             from_=(call.from_number if call.direction == "outbound" else call.to_number) or "",
-            answer_url=signatures.http_url(hook.replace("{hook}", "answer")),
-            status_url=signatures.http_url(hook.replace("{hook}", "status")),
+            answer_url=legs.hook_url(row.id, "answer"),
+            status_url=legs.hook_url(row.id, "status"),
             ring_timeout_s=assistant.transfer_ring_timeout_s or settings.transfer_ring_timeout_s,
             whisper_timeout_s=settings.transfer_whisper_timeout_s,
         )

@@ -1,11 +1,12 @@
 """A warm transfer's event applied on any node: the machine's step, stored by compare-and-set.
 
-Twilio may post the human leg's webhooks to any node behind the public URL. Whichever node
+The carrier may post the human leg's webhooks to any node behind the public URL. Whichever node
 gets one moves the ``call_transfers`` row (only from the state it read, so two nodes racing
 on the same transfer never both move it) and does what concerns the leg itself (hanging it
-up, through the REST API). What concerns the caller (bridge, or back to the assistant) is for
-the node holding the caller's stream, which acts once it sees the row's final state
-(``WarmTransfer``: at once when the event was its own, else on its next look at the row).
+up, through the carrier's REST API: ``TransferLegs``). What concerns the caller (bridge, or
+back to the assistant) is for the node holding the caller's stream, which acts once it sees
+the row's final state (``WarmTransfer``: at once when the event was its own, else on its next
+look at the row).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from gateway.sessions.events import PostCallEvents
 from gateway.store import Store
 from gateway.store.models import CallTransfer
-from gateway.telephony import twiml
+from gateway.telephony.transfer_legs import TransferLegs
 from gateway.telephony.transfer_machine import (
     ACTIVE,
     TransferAction,
@@ -26,7 +27,6 @@ from gateway.telephony.transfer_machine import (
     TransferState,
     step,
 )
-from gateway.telephony.twilio_rest import TwilioRest
 from kinds.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def moved_fields(state: TransferState, now: datetime) -> dict[str, Any]:
 
 async def apply_event(
     store: Store,
-    rest: TwilioRest | None,
+    legs: TransferLegs | None,
     clock: Clock,
     transfer_id: str,
     event: TransferEvent,
@@ -69,7 +69,7 @@ async def apply_event(
         before: TransferState = row.state  # type: ignore[assignment]
         transition = step(before, event)
         if transition.state == before:
-            await _leg_actions(store, rest, row, before, transition.actions)
+            await _leg_actions(store, legs, row, before, transition.actions)
             return row
         fields = moved_fields(transition.state, clock.now())
         if not await store.transfers.move(transfer_id, before, fields):
@@ -80,7 +80,7 @@ async def apply_event(
             "transfer moved",
             extra={"transfer_id": transfer_id, "from": before, "to": transition.state},
         )
-        await _leg_actions(store, rest, row, before, transition.actions)
+        await _leg_actions(store, legs, row, before, transition.actions)
         if transition.state not in ACTIVE and told is not None:
             await tell_safely(told, row)
         return row
@@ -90,16 +90,16 @@ async def apply_event(
 
 async def _leg_actions(
     store: Store,
-    rest: TwilioRest | None,
+    legs: TransferLegs | None,
     row: CallTransfer,
     before: TransferState,
     actions: tuple[TransferAction, ...],
 ) -> None:
     """What the node applying an event does itself (the caller's node does the rest)."""
     if "hang_up_leg" in actions:
-        await hang_up_leg(rest, row, before)
+        await hang_up_leg(legs, row, before)
     if "see_caller_out" in actions:
-        await see_caller_out(store, rest, row)
+        await see_caller_out(store, legs, row)
 
 
 async def tell_safely(told: Told, row: CallTransfer) -> None:
@@ -129,38 +129,38 @@ def outcome_teller(store: Store, events: PostCallEvents | None) -> Told | None:
     return told
 
 
-async def see_caller_out(store: Store, rest: TwilioRest | None, row: CallTransfer) -> None:
+async def see_caller_out(store: Store, legs: TransferLegs | None, row: CallTransfer) -> None:
     """The human left after the caller was sent to the conference: if the caller's call is
     still up (they reached the room after the human left it, so it is theirs alone and silent),
     it is taken out of the room with a goodbye. After a real conversation the conference ended
     with the human and so did the caller's call: nothing to do."""
     call = await store.calls.get_by_sid(row.call_sid)
-    if rest is None or call is None or call.status in FINISHED_CALL:
+    if legs is None or call is None or call.status in FINISHED_CALL:
         return
-    if await rest.update_call(row.call_sid, twiml=twiml.say_and_hang_up(HUMAN_LEFT)):
+    if await legs.see_out(row.call_sid, HUMAN_LEFT):
         log.info("caller seen out of a transfer's conference", extra={"transfer_id": row.id})
 
 
 async def caller_left(
     store: Store,
-    rest: TwilioRest | None,
+    legs: TransferLegs | None,
     clock: Clock,
     events: PostCallEvents | None,
     call_sid: str,
 ) -> None:
     """The caller's call is over. A warm transfer still bridging lost its caller (who hung up
-    as the stream closed, so Twilio never asks where they go): the human waiting in the
+    as the stream closed, so their carrier never asks where they go): the human waiting in the
     conference is hung up rather than left there in silence."""
     last = await store.transfers.latest(call_sid)
     if last is not None and last.mode == "warm" and last.state == "bridging":
         told = outcome_teller(store, events)
-        await apply_event(store, rest, clock, last.id, "caller_gone", told=told)
+        await apply_event(store, legs, clock, last.id, "caller_gone", told=told)
 
 
-async def hang_up_leg(rest: TwilioRest | None, row: CallTransfer, before: TransferState) -> None:
-    """End the human's leg: Twilio cancels a leg still ringing, and completes an answered one."""
-    if row.leg_sid is None or rest is None:
+async def hang_up_leg(legs: TransferLegs | None, row: CallTransfer, before: TransferState) -> None:
+    """End the human's leg: cancelled while it still rings, hung up once answered (whispering,
+    or waiting in the conference)."""
+    if row.leg_sid is None or legs is None:
         return
-    status = "canceled" if before in ("dialing", "ringing") else "completed"
-    if not await rest.update_call(row.leg_sid, status=status):
+    if not await legs.hang_up(row.leg_sid, answered=before not in ("dialing", "ringing")):
         log.warning("transfer leg not hung up", extra={"transfer_id": row.id})

@@ -95,7 +95,8 @@ class TransferLine:
 
     async def hand_over(self) -> None:
         """The human took the call: the chime stops and the assistant's session ends; the
-        stream closes and the carrier's ``<Connect action>`` answer joins the caller to them."""
+        stream closes and what follows it (the carrier's action or redirect, or a REST
+        transfer) joins the caller to them."""
         await self._stop_chime()
         if self._conversation is not None:
             await self._conversation.receive(EndSession("transferred"))

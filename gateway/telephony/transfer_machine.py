@@ -16,13 +16,14 @@ events; ``step`` says the next state and what the transfer must do. It never doe
        └─caller_gone→ caller_gone
 
 ``bridging``: the human pressed 1 and waits in the conference; the caller's stream is closing
-and Twilio is about to ask where the caller goes (``caller_joined``, from that webhook). A human
-who hangs up before then (``dropped``) must not leave the caller alone in a silent conference:
-the caller is sent back to the assistant if still on its stream, else gets an apology. Once
-``accepted`` (the caller sent into the conference), the human's hang-up sees the caller out
-(``see_caller_out``), since a caller who reached the room just after they left would be alone.
-Every other state is final: later events change nothing (Twilio retries its callbacks, and a
-leg's last status comes after the decision).
+and the carrier is about to ask where the caller goes (``caller_joined``, from what follows the
+stream: Twilio's and SignalWire's ``<Connect action>``, Telnyx's and Plivo's ``<Redirect>``,
+Vonage's REST hand-over). A human who hangs up before then (``dropped``) must not leave the
+caller alone in a silent conference: the caller is sent back to the assistant if still on its
+stream, else gets an apology. Once ``accepted`` (the caller sent into the conference), the
+human's hang-up sees the caller out (``see_caller_out``), since a caller who reached the room
+just after they left would be alone. Every other state is final: later events change nothing
+(carriers retry their callbacks, and a leg's last status comes after the decision).
 """
 
 from __future__ import annotations
@@ -146,5 +147,6 @@ LEG_STATUS_EVENTS: dict[str, TransferEvent] = {
     "failed": "failed",
     "canceled": "failed",
 }
-"""Twilio's ``CallStatus`` on the human's leg → the machine's event (``queued`` and
-``initiated`` say nothing new). ``in-progress`` is also told by the answer webhook itself."""
+"""The human leg's status in Twilio's words (each carrier's door translates its own:
+``transfer_doors``) → the machine's event (``queued`` and ``initiated`` say nothing new).
+``in-progress`` is also told by the answer webhook itself."""

@@ -33,7 +33,6 @@ from gateway.telephony.carriers.codec import CarrierCapabilities
 from gateway.telephony.late_work import Overdue
 from gateway.telephony.service import TELEPHONY, Telephony
 from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
-from gateway.telephony.transfer_flow import FINISHED_CALL, caller_left
 from gateway.telephony.transfer_twiml import DROPPED, join_conference
 from gateway.telephony.twilio_codec import CAPABILITIES
 from kinds.audio import AudioFormat
@@ -164,28 +163,19 @@ class CompatDoor:
         call_sid = form_fields.call_sid(form, self.call_sid)
         tracing.annotate(call_sid=call_sid)
         telephony = request.app[TELEPHONY]
-        work = self._record_status(request, call_sid, form)
+        # A call over also ends a warm transfer still bridging (``CallService.record_status``).
+        work = telephony.calls.record_status(
+            call_sid,
+            form.get("CallStatus", "")[:20],
+            form_fields.count(form.get("SequenceNumber")),
+            form_fields.count(form.get("CallDuration")),
+            carrier=self.carrier,
+        )
         # Degraded or not, the answer is the same empty document: the carrier only needs a 200.
         await telephony.late.run(
             work, deadline_s=_deadline_s(request), what=f"{self.carrier}_status", call_sid=call_sid
         )
         return reply(twiml.empty())
-
-    async def _record_status(
-        self, request: web.Request, call_sid: str, form: MultiDictProxy[str]
-    ) -> None:
-        telephony, ctx = request.app[TELEPHONY], request.app[CONTEXT]
-        status = form.get("CallStatus", "")[:20]
-        await telephony.calls.record_status(
-            call_sid,
-            status,
-            form_fields.count(form.get("SequenceNumber")),
-            form_fields.count(form.get("CallDuration")),
-            carrier=self.carrier,
-        )
-        if status in FINISHED_CALL and self.capabilities.warm_transfer:
-            rest = telephony.twilio_rest
-            await caller_left(ctx.store, rest, ctx.clock, ctx.events, call_sid)
 
     async def after_stream(self, request: web.Request) -> web.Response:
         """The ``<Connect action>`` URL: what the caller hears once our stream has closed."""

@@ -1,4 +1,5 @@
-"""What follows a Vonage call's stream: a REST hang-up, or a transfer when one was asked for.
+"""What follows a Vonage call's stream: a REST hang-up, or a transfer when one was asked for
+(a ``connect`` to the number; a warm transfer's ``conversation`` once the human accepted).
 
 Twilio and Telnyx go on with their markup once our socket closes; a Vonage call is steered
 through its Voice REST API instead (``vonage_rest``), before the socket closes: a transfer
@@ -14,6 +15,8 @@ from gateway.store import Store
 from gateway.telephony.calls import CallService
 from gateway.telephony.carriers.events import StreamStarted
 from gateway.telephony.carriers.registry import AfterCall
+from gateway.telephony.transfer_twiml import DROPPED
+from gateway.telephony.vonage_legs import conversation
 from gateway.telephony.vonage_rest import VonageVoiceApi
 
 log = logging.getLogger(__name__)
@@ -24,8 +27,20 @@ def vonage_after_call(calls: CallService, store: Store, api: VonageVoiceApi | No
 
     async def after_call(started: StreamStarted, caller_gone: bool) -> None:
         call_uuid = started.call_id
-        transfer_to = (await calls.after_stream(call_uuid)).transfer_to
+        if caller_gone and calls.call_over_hook is not None:
+            # Before ``after_stream`` would send them into the conference: a warm transfer
+            # still bridging hangs up the human waiting there instead.
+            await calls.call_over_hook(call_uuid, "vonage")
+        outcome = await calls.after_stream(call_uuid)
+        transfer_to = outcome.transfer_to
         if caller_gone:
+            return
+        # A warm transfer accepted: the caller joins the human's conversation; the human hung up
+        # before that: an apology, and the call ends with the NCCO.
+        joined = [conversation(outcome.conference)] if outcome.conference else None
+        if outcome.kind == "dropped":
+            joined = [{"action": "talk", "text": DROPPED}]
+        if joined and api is not None and await api.replace_ncco(call_uuid, joined):
             return
         if api is None:
             if transfer_to:

@@ -82,6 +82,7 @@ def capabilities(rate_hz: int) -> CarrierCapabilities:
 CAPABILITIES = replace(
     capabilities(SAMPLE_RATES_HZ[-1]),
     formats=(PCMU_8K, *(AudioFormat("pcm16", rate) for rate in SAMPLE_RATES_HZ)),
+    warm_transfer=True,  # a REST-placed leg, then a ``conversation`` NCCO (vonage_legs)
 )
 """Vonage calls at any L16 rate we ask for (the answer's NCCO asks per call), 8 kHz carried as
 µ-law; the start's format picks."""

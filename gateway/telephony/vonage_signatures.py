@@ -115,6 +115,10 @@ class VonageSignatures:
     def event_url(self) -> str:
         return self._public_url + STATUS_PATH
 
+    def http_url(self, path: str) -> str:
+        """The public URL of one of our webhooks (a warm transfer's leg's)."""
+        return self._public_url + path
+
     def is_valid(
         self,
         authorization: str | None,

@@ -104,7 +104,11 @@ class FakePlivoRest:
         self, call: PlivoCall, url_field: str, **extra: str
     ) -> aiohttp.ClientResponse:
         """A signed callback to the URL the dial gave in ``url_field``."""
-        url, fields = call.body[url_field], self.fields(call, **extra)
+        return await self.post(call.body[url_field], self.fields(call, **extra))
+
+    async def post(self, url: str, fields: dict[str, str]) -> aiohttp.ClientResponse:
+        """A signed request to ``url`` (a public URL, sent to the gateway), as Plivo makes
+        for its callbacks and for the ``action`` and ``<Redirect>`` URLs of its XML."""
         nonce = uuid.uuid4().hex
         base = construct_post_url(url, dict(fields)).decode()
         signature = get_signature_v3(self.auth_token.encode(), base, nonce.encode()).decode()

@@ -37,8 +37,9 @@ class CarrierCapabilities:
     """Bytes of the largest frame accepted; a larger one closes the media socket with 1009.
     Every carrier's frames are a few hundred bytes; 64 KiB leaves room and bounds the work."""
     warm_transfer: bool = False
-    """Kura can hold the caller, ring a human and bridge the two (Twilio's REST API and
-    conferences); without it a warm ``transfer_call`` falls back to a cold one."""
+    """Kura can hold the caller, ring a human and bridge the two (the carrier's REST API and
+    conferences: ``transfer_legs``); without it a warm ``transfer_call`` falls back to a cold
+    one."""
     formats: tuple[AudioFormat, ...] = ()
     """Every format a call's start event may announce, read per call (Telnyx: PCMU, PCMA or L16
     as the leg negotiated); empty: ``audio`` only."""

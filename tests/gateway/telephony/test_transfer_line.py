@@ -23,8 +23,9 @@ from gateway.sessions.port import (
 from gateway.sessions.protocol import TurnComplete
 from gateway.store.models import CallTransfer
 from gateway.telephony.bridge import CallBridge
-from gateway.telephony.transfer import WATCH_S, LegPlan, WarmTransfer
+from gateway.telephony.transfer import WATCH_S, WarmTransfer
 from gateway.telephony.transfer_flow import apply_event
+from gateway.telephony.transfer_legs import CompatLegs, LegPlan
 from gateway.telephony.transfer_line import LINE_FIRST_S, TransferLine
 from tests.virtual_clock import VirtualClock
 
@@ -148,6 +149,11 @@ class Rest:
         return True
 
 
+def _legs(rest: Rest) -> CompatLegs:
+    """Twilio's legs over the in-memory REST client (no webhook URL is built here)."""
+    return CompatLegs("twilio", cast(Any, rest), cast(Any, None), "/telephony/twilio")
+
+
 def _copy(row: CallTransfer) -> CallTransfer:
     return CallTransfer(**{c.key: getattr(row, c.key) for c in CallTransfer.__table__.columns})
 
@@ -190,7 +196,7 @@ def _warm(held: Any, rest: Rest, told: list[str]) -> tuple[WarmTransfer, Rows]:
     rows = Rows(row)
     transfer = WarmTransfer(
         _copy(row),
-        rest=cast(Any, rest), line=held.line, clock=held.clock, told=tell,
+        legs=_legs(rest), line=held.line, clock=held.clock, told=tell,
         store=cast(Any, SimpleNamespace(transfers=rows)),
     )  # fmt: skip
     return transfer, rows
@@ -239,7 +245,7 @@ async def test_a_node_that_loses_the_race_reads_again_and_moves_nothing(held: An
     rows.stale = _copy(rows.row)  # this node read "dialing" ...
     await rows.move(transfer.id, "dialing", {"state": "no_answer"})  # ... as another moved it
     store = cast(Any, SimpleNamespace(transfers=rows))
-    after = await apply_event(store, cast(Any, rest), held.clock, transfer.id, "timeout")
+    after = await apply_event(store, _legs(rest), held.clock, transfer.id, "timeout")
     assert after is not None and after.state == "no_answer" == rows.row.state
     assert rows.reads == 2  # the lost move made it read again
     assert not rest.updates  # and it hung up nothing: the winner's outcome stands
