@@ -5,14 +5,33 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Under pytest-xdist ("-n N") each worker is a process named gw0, gw1, ...; alone, "".
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_INDEX = int(WORKER[2:]) if WORKER.startswith("gw") else 0
+# Where throwaway databases are created (CREATE/DROP DATABASE); tests never write to it.
 POSTGRES_URL = os.environ.get(
     "KURA_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("KURA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _worker_redis_db(url: str, index: int) -> str:
+    """This worker's Redis database: the configured one for the first worker, then counting
+    down (15, 14, ... from the default 15), away from 0 where a developer's gateway lives.
+    Tests prefix their keys, but a gateway started without a prefix uses the default one:
+    two workers' gateways would share rate limits and ownership in one database."""
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(db - index) % 16}"))
+
+
+REDIS_URL = _worker_redis_db(
+    os.environ.get("KURA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), WORKER_INDEX
+)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -34,9 +53,23 @@ def require_server(name: str, host: str, port: int) -> None:
 
 
 @pytest.fixture
-def postgres_url() -> str:
+async def postgres_url() -> str:
+    """A database this worker alone uses (``<name>_gw0``, created if missing; alone, the
+    configured one): parallel workers must not migrate or write one database together."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
-    return POSTGRES_URL
+    if not WORKER:
+        return POSTGRES_URL
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"{POSTGRES_URL.rsplit('/', 1)[1]}_{WORKER}"
+    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not found:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture

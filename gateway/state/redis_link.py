@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 1.0  # request paths try Redis again this long after a failure
 WARN_EVERY_S = 30.0  # at most one "unreachable" warning per this many seconds
 SOCKET_TIMEOUT_S = 1.0  # a stalled Redis must cost a request at most this, never hang it
+# redis-py 8 caps a pool at 100 connections and, past that, fails the command at once ("Too
+# many connections"): a burst of 200 requests ran degraded. Ours queues for a free connection
+# (at most SOCKET_TIMEOUT_S) instead, as a burst's commands finish in a millisecond or two.
+MAX_CONNECTIONS = 32
 
 REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 """What a Redis call can raise when the server is away (redis-py wraps most, not all)."""
@@ -31,14 +35,16 @@ def open_redis(url: str) -> Redis:
     """A client that fails fast (short timeouts, callers have a fallback), with one immediate
     retry: after Redis restarts, each pooled connection is dead until used once, and without
     the retry that first use would fail a request that a fresh connection serves at once."""
-    client: Redis = Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=SOCKET_TIMEOUT_S,
         socket_connect_timeout=SOCKET_TIMEOUT_S,
         socket_timeout=SOCKET_TIMEOUT_S,
         retry=Retry(NoBackoff(), 1),
         health_check_interval=10,
     )
-    return client
+    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 
 class RedisLink:

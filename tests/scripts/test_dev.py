@@ -3,6 +3,7 @@ commands it runs as children get every signal it gets and lend it their exit cod
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import socket
 import subprocess
@@ -10,6 +11,9 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 from tests.kura_process import (
     LISTENING,
@@ -105,3 +109,30 @@ def test_children_get_every_signal_and_lend_their_exit_code() -> None:
         code, lines = _run_wrapped(signum)
         assert lines == [f"child got {signal.Signals(signum).name}"]
         assert code == 7
+
+
+def _dev() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dev", DEV)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tests_run_in_parallel_under_ci_and_the_callers_own_options_win(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dev = _dev()
+    parallel = ["-n", "4", "--dist", "loadfile"]
+    monkeypatch.delenv("KURA_TEST_WORKERS", raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert dev._parallel(["-q", "tests/gateway"]) == parallel
+    assert dev._parallel(["-n", "2"]) == []
+    assert dev._parallel(["-p", "no:xdist"]) == []
+    monkeypatch.setenv("KURA_TEST_WORKERS", "0")
+    assert dev._parallel([]) == []
+    monkeypatch.delenv("CI")
+    monkeypatch.delenv("KURA_TEST_WORKERS")
+    assert dev._parallel([]) == []  # a developer's plain run stays one process
+    monkeypatch.setenv("KURA_TEST_WORKERS", "3")
+    assert dev._parallel([]) == ["-n", "3", "--dist", "loadfile"]

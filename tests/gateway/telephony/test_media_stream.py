@@ -73,6 +73,17 @@ async def provider_session(gw: Gateway) -> ScriptedSession:
     return gw.scripted.sessions[-1]
 
 
+async def admitted_session(gw: Gateway) -> ScriptedSession:
+    """The provider session once a media stream's call is running it. With the early connect,
+    the session exists before any stream is admitted: a stream opened after ``provider_session``
+    alone could race the first one for its token and win (the replay tests then waited 10 s
+    for the wrong stream to close). The call's pump iterates the session only after the token
+    was redeemed and the session claimed."""
+    session = await provider_session(gw)
+    await asyncio.wait_for(session.drained(), 5)
+    return session
+
+
 async def until(predicate: object, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():  # type: ignore[operator]
@@ -117,7 +128,7 @@ async def test_bad_or_replayed_token_closes_1008_and_costs_no_provider(
     good = await FakeMediaStream.open(
         gw.http, gw.url, url, auth_token=AUTH_TOKEN, call_sid=call_sid, parameters=params
     )
-    await provider_session(gw)
+    await admitted_session(gw)
     replay = await FakeMediaStream.open(
         gw.http, gw.url, url, auth_token=AUTH_TOKEN, call_sid=call_sid, parameters=params
     )

@@ -29,7 +29,12 @@ from tests.gateway.telephony.conftest import (
     stream_parameters,
     twiml_of,
 )
-from tests.gateway.telephony.test_media_stream import AGENT_PCM_100MS, provider_session, until
+from tests.gateway.telephony.test_media_stream import (
+    AGENT_PCM_100MS,
+    admitted_session,
+    provider_session,
+    until,
+)
 
 SIGNING_KEY = "PSK_test_signalwire_signing_key"
 NUMBER = "+15550004444"
@@ -295,7 +300,7 @@ async def test_a_bad_or_replayed_token_closes_1008_and_costs_no_provider(
     # At most the one the signed voice webhook opened early; a bad stream never opens one.
     assert len(gw.scripted.sessions) <= 1
     good = await open_with(params)
-    await provider_session(gw)
+    await admitted_session(gw)
     replay = await open_with(params)
     await replay.wait_closed()
     assert replay.ws.close_code == 1008

@@ -24,6 +24,7 @@ from tests.gateway.telephony.conftest import (
 )
 from tests.gateway.telephony.test_media_stream import (
     AGENT_PCM_100MS,
+    admitted_session,
     provider_session,
     speech_ulaw,
     until,
@@ -70,7 +71,7 @@ async def test_a_bad_or_replayed_token_closes_1008_and_costs_no_provider(line: F
     # At most the one the signed voice webhook opened early; a bad stream never opens one.
     assert len(gw.scripted.sessions) <= 1
     good = await FakeTelnyxStream.dial(gw.http, gw.url, url, call_sid=call_sid, parameters=params)
-    await provider_session(gw)
+    await admitted_session(gw)
     replay = await FakeTelnyxStream.dial(gw.http, gw.url, url, call_sid=call_sid, parameters=params)
     await replay.wait_closed()
     assert replay.ws.close_code == 1008
