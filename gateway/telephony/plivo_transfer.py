@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from gateway.telephony.transfer_twiml import ACCEPT_KEY, CONNECTING
+from gateway.telephony.transfer_twiml import CONNECTING, whisper_prompt
 
 
 def whisper(summary: str, decision_url: str, timeout_s: int) -> ElementTree.Element:
@@ -20,10 +20,7 @@ def whisper(summary: str, decision_url: str, timeout_s: int) -> ElementTree.Elem
         response, "GetDigits", action=decision_url, method="POST", numDigits="1",
         timeout=str(timeout_s), retries="1",
     )  # fmt: skip
-    ElementTree.SubElement(digits, "Speak").text = (
-        f"You have a call transferred by the assistant. {summary} "
-        f"Press {ACCEPT_KEY} to take the call, or any other key to decline."
-    )
+    ElementTree.SubElement(digits, "Speak").text = whisper_prompt(summary)
     ElementTree.SubElement(response, "Redirect", method="POST").text = decision_url
     return response
 

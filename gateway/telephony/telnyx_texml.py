@@ -13,7 +13,7 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 from gateway.telephony import twiml
-from gateway.telephony.transfer_twiml import ACCEPT_KEY, CONNECTING
+from gateway.telephony.transfer_twiml import CONNECTING, whisper_prompt
 
 
 def render(response: ElementTree.Element) -> str:
@@ -41,11 +41,7 @@ def whisper(summary: str, decision_url: str, timeout_s: int) -> ElementTree.Elem
     gather = ElementTree.SubElement(
         response, "Gather", action=decision_url, numDigits="1", timeout=str(timeout_s)
     )
-    _say(
-        gather,
-        f"You have a call transferred by the assistant. {summary} "
-        f"Press {ACCEPT_KEY} to take the call, or any other key to decline.",
-    )
+    _say(gather, whisper_prompt(summary))
     ElementTree.SubElement(response, "Redirect", method="POST").text = decision_url
     return response
 

@@ -28,6 +28,14 @@ def conference_name(transfer_id: str) -> str:
     return f"kura-transfer-{transfer_id}"
 
 
+def whisper_prompt(summary: str) -> str:
+    """The words of the whisper, the same on every carrier so the human hears one prompt."""
+    return (
+        f"You have a call transferred by the assistant. {summary} "
+        f"Press {ACCEPT_KEY} to take the call, or any other key to decline."
+    )
+
+
 def whisper(summary: str, decision_url: str, timeout_s: int) -> str:
     """What the human hears on answering; one key decides (none before ``timeout_s`` after
     the whisper ends: the decision URL is still requested, with no digits, and declines)."""
@@ -36,10 +44,7 @@ def whisper(summary: str, decision_url: str, timeout_s: int) -> str:
         num_digits=1, timeout=timeout_s, action=decision_url, method="POST",
         action_on_empty_result=True,
     )  # fmt: skip
-    gather.say(
-        f"You have a call transferred by the assistant. {summary} "
-        f"Press {ACCEPT_KEY} to take the call, or any other key to decline."
-    )
+    gather.say(whisper_prompt(summary))
     return _xml(response)
 
 

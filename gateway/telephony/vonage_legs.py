@@ -14,7 +14,7 @@ import orjson
 
 from gateway.store.models import Call
 from gateway.telephony.transfer_legs import LegPlan, transfer_path
-from gateway.telephony.transfer_twiml import ACCEPT_KEY, CONNECTING
+from gateway.telephony.transfer_twiml import CONNECTING, whisper_prompt
 from gateway.telephony.vonage_rest import VonageVoiceApi, vonage_number
 from gateway.telephony.vonage_signatures import VonageSignatures
 
@@ -64,10 +64,7 @@ def _document(ncco: list[dict[str, Any]]) -> str:
 
 def whisper(summary: str, decision_url: str, timeout_s: int) -> str:
     """What the human hears on answering; one key decides, none declines."""
-    text = (
-        f"You have a call transferred by the assistant. {summary} "
-        f"Press {ACCEPT_KEY} to take the call, or any other key to decline."
-    )
+    text = whisper_prompt(summary)
     return _document([
         {"action": "talk", "text": text, "bargeIn": True},
         {"action": "input", "type": ["dtmf"], "eventUrl": [decision_url], "eventMethod": "POST",
