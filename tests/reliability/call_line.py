@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from providers.errors import ProviderError
 from providers.events import ToolCall
 from providers.spec import AssistantSpec, SessionContext
 from tests.gateway.sessions.harness import MemoryTurns
-from tests.reliability.heard import HeardSounds, Sound
+from tests.reliability.heard import HeardSounds, Sound, SteppedLine
 from tests.virtual_clock import VirtualClock
 
 PHONE = call_traits(twilio_codec.CAPABILITIES)
@@ -83,7 +83,7 @@ class Earpiece(HeardSounds):
         return kinds
 
 
-class Line:
+class Line(SteppedLine):
     """One call on ``provider``: ``await line.step()`` moves 20 ms of caller audio and time."""
 
     def __init__(self, provider: Provider, assistant: AssistantSpec, clock: VirtualClock) -> None:
@@ -147,14 +147,6 @@ class Line:
         until_s = self.clock.monotonic() + seconds
         while self.clock.monotonic() < until_s - 1e-9 and not self.over:
             await self.step()
-
-    async def run_until(self, ready: Callable[[], bool], limit_s: float) -> float:
-        """Step until ``ready()`` (or the call is over); the clock time then."""
-        until_s = self.clock.monotonic() + limit_s
-        while not ready() and not self.over:
-            assert self.clock.monotonic() < until_s, "waited past the limit"
-            await self.step()
-        return self.clock.monotonic()
 
     async def say(self, seconds: float = 0.6) -> float:
         """The caller speaks, then the phone's VAD ends the turn; returns when it ended."""

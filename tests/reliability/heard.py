@@ -4,7 +4,10 @@ engine-level line (``call_line``) and the carrier-level one (``phone_line``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from tests.virtual_clock import VirtualClock
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +75,25 @@ class HeardSounds:
             if not kinds or kinds[-1] != sound.what:
                 kinds.append(sound.what)
         return kinds
+
+
+class SteppedLine:
+    """A line moved 20 ms a ``step()`` on ``clock`` until it is ``over``; both lines wait the
+    same way for a condition, so a test reads the same on either."""
+
+    clock: VirtualClock
+
+    @property
+    def over(self) -> bool:
+        raise NotImplementedError
+
+    async def step(self) -> None:
+        raise NotImplementedError
+
+    async def run_until(self, ready: Callable[[], bool], limit_s: float) -> float:
+        """Step until ``ready()`` (or the call is over); the clock time then."""
+        until_s = self.clock.monotonic() + limit_s
+        while not ready() and not self.over:
+            assert self.clock.monotonic() < until_s, "waited past the limit"
+            await self.step()
+        return self.clock.monotonic()

@@ -37,7 +37,7 @@ from tests.gateway.telephony.conftest import (
     stream_parameters,
     twiml_of,
 )
-from tests.reliability.heard import HeardSounds, Sound
+from tests.reliability.heard import HeardSounds, Sound, SteppedLine
 from tests.virtual_clock import VirtualClock
 
 STEP_S = 0.02
@@ -92,7 +92,7 @@ class EarStream(FakeMediaStream):
         await super()._on_message(message)
 
 
-class PhoneCall:
+class PhoneCall(SteppedLine):
     """One call to ``number``: ``await call.step()`` moves 20 ms of caller audio, playout and
     time."""
 
@@ -155,14 +155,6 @@ class PhoneCall:
         until_s = self.clock.monotonic() + seconds
         while self.clock.monotonic() < until_s - 1e-9 and not self.over:
             await self.step(frames_per_step)
-
-    async def run_until(self, ready: Callable[[], bool], limit_s: float) -> float:
-        """Step until ``ready()`` (or the call is over); the clock time then."""
-        until_s = self.clock.monotonic() + limit_s
-        while not ready() and not self.over:
-            assert self.clock.monotonic() < until_s, "waited past the limit"
-            await self.step()
-        return self.clock.monotonic()
 
     async def say(self, seconds: float = 0.6) -> float:
         """The caller speaks for ``seconds``; returns when the last word was sent."""
