@@ -32,30 +32,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.sessions.conversation import Conversation, ConversationLimits
 from gateway.sessions.monitor import MonitorListener
-from gateway.sessions.plan import ClientTraits, SessionPlan, plan_session
+from gateway.sessions.plan import SessionPlan
 from gateway.sessions.port import CallerAudio
 from gateway.sessions.protocol import ServerMessage
 from gateway.sessions.recording import SessionRecorder
 from gateway.sessions.transcripts import TurnRecord
-from kinds.audio import PCMU_8K
 from kinds.clock import SystemClock
 from providers.base import ProviderSession
-from providers.capabilities import ProviderCapabilities
 from providers.events import AgentAudio, ProviderEvent, ToolCall
-from providers.spec import AssistantSpec
+from tests.fakes.phone_plan import phone_capabilities, phone_plan, phone_traits
 
 FRAME_S = 0.02
 ULAW_20MS = bytes(range(0, 256, 2)) + bytes(range(1, 64, 2))  # 160 bytes of varied µ-law
-CAPS = ProviderCapabilities(
-    input_audio=PCMU_8K,
-    output_audio=PCMU_8K,
-    server_vad=True,
-    truncation=True,
-    tools=False,
-    text_mode=False,
-    input_transcription=False,
-)
-TRAITS = ClientTraits(audio=PCMU_8K, converts_audio=True, detects_turns=True)
+CAPS = phone_capabilities()
+TRAITS = phone_traits()
 
 
 class _Provider(ProviderSession):
@@ -177,7 +167,7 @@ def _p(values: list[float], q: float) -> float:
 async def _round(
     calls: int, seconds: float, monitors: int, record_dir: Path | None = None
 ) -> tuple[list[float], int]:
-    plan = plan_session(TRAITS, CAPS, AssistantSpec(name="bench", provider="bench"), "voice")
+    plan = phone_plan("bench")
     inbound: list[float] = []
     outbound: list[float] = []
     dropped = await asyncio.gather(

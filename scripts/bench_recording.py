@@ -27,30 +27,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.sessions.monitor import SessionTap
-from gateway.sessions.plan import ClientTraits, plan_session
 from gateway.sessions.recording import SessionRecorder
-from kinds.audio import PCMU_8K
-from providers.capabilities import ProviderCapabilities
-from providers.spec import AssistantSpec
+from tests.fakes.phone_plan import phone_plan
 
 FRAME_MS = 20
 ULAW_20MS = bytes(range(0, 256, 2)) + bytes(range(1, 64, 2))  # 160 bytes of varied µ-law
 ULAW_60MS = ULAW_20MS * 3
 ITEM_TICKS = 100  # 2 s per assistant item
-CAPS = ProviderCapabilities(
-    input_audio=PCMU_8K,
-    output_audio=PCMU_8K,
-    server_vad=True,
-    truncation=True,
-    tools=False,
-    text_mode=False,
-    input_transcription=False,
-)
-TRAITS = ClientTraits(audio=PCMU_8K, converts_audio=True, detects_turns=True)
 
 
 async def _round(calls: int, seconds: float, record_dir: Path | None) -> None:
-    plan = plan_session(TRAITS, CAPS, AssistantSpec(name="bench", provider="bench"), "voice")
+    plan = phone_plan("bench")
     taps = [SessionTap(plan) for _ in range(calls)]
     writers = []
     for n, tap in enumerate(taps):

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from gateway.sessions.plan import ClientTraits, plan_session
 from gateway.sessions.recording import (
     BATCH_MS,
     HEADER_EVERY_BATCHES,
@@ -17,26 +16,14 @@ from gateway.sessions.recording import (
     SessionRecorder,
 )
 from kinds.audio import PCM16_24K, PCMU_8K, AudioFormat
-from providers.capabilities import ProviderCapabilities
-from providers.spec import AssistantSpec
+from tests.fakes.phone_plan import phone_plan
 
 CALLER_20MS = b"\x00" * 160  # µ-law 0x00: the loudest negative sample
 AGENT_20MS = b"\x80" * 160  # µ-law 0x80: the loudest positive sample
 
 
 def _recorder(path: Path, mode: RecordingMode, fmt: AudioFormat = PCMU_8K) -> SessionRecorder:
-    caps = ProviderCapabilities(
-        input_audio=fmt,
-        output_audio=fmt,
-        server_vad=True,
-        truncation=True,
-        tools=False,
-        text_mode=False,
-        input_transcription=False,
-    )
-    traits = ClientTraits(audio=fmt, converts_audio=True, detects_turns=True)
-    plan = plan_session(traits, caps, AssistantSpec(name="t", provider="t"), "voice")
-    return SessionRecorder(path, plan, mode)
+    return SessionRecorder(path, phone_plan("t", fmt), mode)
 
 
 def _channels(path: Path) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
