@@ -23,7 +23,7 @@ from aiohttp import web
 from nacl.signing import SigningKey
 
 from tests.fakes.loopback import serve
-from tests.fakes.twilio_rest import PlacedCall
+from tests.fakes.twilio_rest import PlacedCall, join_conference
 
 _ids = itertools.count(0x9000)
 ACCOUNT_SID = "f5586561-8ff0-4291-a51b-c7dfe4139ff9"
@@ -133,11 +133,7 @@ class FakeTexmlRest:
         return answer
 
     def join(self, call_sid: str, document: ElementTree.Element) -> str | None:
-        conference = document.find("./Dial/Conference")
-        if conference is None or conference.text is None:
-            return None
-        self.conferences.setdefault(conference.text, []).append(call_sid)
-        return conference.text
+        return join_conference(self.conferences, call_sid, document)
 
     async def next_update(self, call: PlacedCall, timeout_s: float = 5.0) -> dict[str, str]:
         await asyncio.wait_for(call.updated.wait(), timeout_s)

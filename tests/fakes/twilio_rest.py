@@ -195,12 +195,7 @@ class FakeTwilioRest:
         return answer
 
     def join(self, call_sid: str, document: ElementTree.Element) -> str | None:
-        """Follow ``document`` as Twilio would into ``<Dial><Conference>``: the name joined."""
-        conference = document.find("./Dial/Conference")
-        if conference is None or conference.text is None:
-            return None
-        self.conferences.setdefault(conference.text, []).append(call_sid)
-        return conference.text
+        return join_conference(self.conferences, call_sid, document)
 
     async def machine_verdict(self, call: PlacedCall, answered_by: str) -> int:
         fields = self._fields(call, AnsweredBy=answered_by, MachineDetectionDuration="2100")
@@ -210,3 +205,15 @@ class FakeTwilioRest:
     @staticmethod
     def form_of(call: PlacedCall) -> dict[str, Any]:
         return call.form
+
+
+def join_conference(
+    conferences: dict[str, list[str]], call_sid: str, document: ElementTree.Element
+) -> str | None:
+    """Follow ``document`` as Twilio (and Telnyx's TeXML, which copies it) would into
+    ``<Dial><Conference>``: the name joined, with ``call_sid`` added to its members."""
+    conference = document.find("./Dial/Conference")
+    if conference is None or conference.text is None:
+        return None
+    conferences.setdefault(conference.text, []).append(call_sid)
+    return conference.text
