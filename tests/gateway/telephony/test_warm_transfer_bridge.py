@@ -13,6 +13,21 @@ from tests.gateway.telephony.test_warm_transfer import Transfer, call, line
 __all__ = ["call", "line"]  # the fixtures, shared with the other warm transfer tests
 
 
+def _caller_at_carrier(call: Transfer) -> PlacedCall:
+    """The caller's own call, as the fake REST API knows it, to be steered out of the room."""
+    caller = PlacedCall(call.stream.call_sid, {}, 0.0, status="in-progress")
+    call.carrier.by_sid[caller.sid] = caller
+    return caller
+
+
+async def _accepted(call: Transfer) -> PlacedCall:
+    """The human's leg once they have pressed 1 and the assistant has let go of the caller."""
+    leg = await call.ask_warm()
+    await call.carrier.press(leg, await call.carrier.answer(leg), "1")
+    await call.stream.wait_closed()
+    return leg
+
+
 async def test_a_human_gone_before_the_caller_got_there_leaves_an_apology_not_a_room(
     call: Transfer,
 ) -> None:
@@ -33,12 +48,8 @@ async def test_a_human_gone_before_the_caller_got_there_leaves_an_apology_not_a_
 async def test_a_caller_who_reaches_the_room_after_the_human_left_is_seen_out(
     call: Transfer,
 ) -> None:
-    # The caller's own call, as the fake REST API knows it, to be steered out of the room.
-    caller = PlacedCall(call.stream.call_sid, {}, 0.0, status="in-progress")
-    call.carrier.by_sid[caller.sid] = caller
-    leg = await call.ask_warm()
-    await call.carrier.press(leg, await call.carrier.answer(leg), "1")
-    await call.stream.wait_closed()
+    caller = _caller_at_carrier(call)
+    leg = await _accepted(call)
     (room,) = call.carrier.conferences
     assert call.carrier.join(caller.sid, await call.action()) == room
     assert await call.outcomes_told() == ["accepted"]
@@ -54,11 +65,8 @@ async def test_a_caller_who_reaches_the_room_after_the_human_left_is_seen_out(
 async def test_after_a_real_conversation_the_callers_ended_call_is_left_alone(
     call: Transfer,
 ) -> None:
-    caller = PlacedCall(call.stream.call_sid, {}, 0.0, status="in-progress")
-    call.carrier.by_sid[caller.sid] = caller
-    leg = await call.ask_warm()
-    await call.carrier.press(leg, await call.carrier.answer(leg), "1")
-    await call.stream.wait_closed()
+    caller = _caller_at_carrier(call)
+    leg = await _accepted(call)
     call.carrier.join(caller.sid, await call.action())
     # They talked; the human hangs up, which ends the conference and the caller's call with it.
     fields = call.twilio.call_fields(caller.sid, CallStatus="completed", SequenceNumber="9")
@@ -70,9 +78,7 @@ async def test_after_a_real_conversation_the_callers_ended_call_is_left_alone(
 async def test_a_caller_who_hangs_up_as_the_bridge_is_made_does_not_leave_the_human_waiting(
     call: Transfer,
 ) -> None:
-    leg = await call.ask_warm()
-    await call.carrier.press(leg, await call.carrier.answer(leg), "1")
-    await call.stream.wait_closed()
+    leg = await _accepted(call)
     # The caller hangs up there: Twilio never asks where they go, it reports the call over.
     fields = call.twilio.call_fields(call.stream.call_sid, CallStatus="completed")
     assert (await call.twilio.status({**fields, "SequenceNumber": "9"})).status == 200
