@@ -35,7 +35,7 @@ from tests.gateway.telephony.conftest import (
 )
 from tests.gateway.telephony.outbound_fixtures import Outbound, until
 from tests.gateway.telephony.test_telnyx_calls import dial
-from tests.gateway.telephony.test_warm_transfer import AGENT_PCM_100MS, DESTINATIONS, SALES
+from tests.gateway.telephony.test_warm_transfer import AGENT_PCM_100MS, SALES, answer_with_transfers
 from tests.gateway.telephony.test_warm_transfer import Transfer as TwilioTransfer
 
 LINE = "+445550007777"
@@ -73,12 +73,7 @@ async def line(tmp_path: Path) -> AsyncIterator[Outbound]:
 @pytest.fixture
 async def call(line: Outbound) -> AsyncIterator[Transfer]:
     gw = line.gateway
-    assistant_id = await gw.use_scripted_assistant(
-        transfer_destinations=DESTINATIONS, events_url="https://crm.example.com/events"
-    )
-    await gw.ctx.store.numbers.create(
-        {"number": LINE, "assistant_id": assistant_id, "carrier": "telnyx"}, gw.clock.now()
-    )
+    await answer_with_transfers(gw, LINE, "telnyx")
     stream = await dial(FakeTelnyx(gw), LINE)
     await asyncio.wait_for(gw.scripted.connected.wait(), 5)
     yield Transfer(line, stream, gw.scripted.sessions[-1])

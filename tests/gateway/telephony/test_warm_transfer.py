@@ -23,6 +23,7 @@ from providers.events import AgentAudio, ResponseDone, ToolCall
 from tests.fakes.scripted_provider import ScriptedSession
 from tests.fakes.twilio_media import FakeMediaStream
 from tests.fakes.twilio_rest import PlacedCall
+from tests.gateway.conftest import Gateway
 from tests.gateway.telephony.conftest import (
     AUTH_TOKEN,
     FakeTwilio,
@@ -100,6 +101,16 @@ class Transfer:
         return [{"type": kind, **body} for kind, body in rows]
 
 
+async def answer_with_transfers(gw: Gateway, number: str, carrier: str) -> None:
+    """``number`` on ``carrier`` answered by the scripted assistant, allowed DESTINATIONS."""
+    assistant_id = await gw.use_scripted_assistant(
+        transfer_destinations=DESTINATIONS, events_url="https://crm.example.com/events"
+    )
+    await gw.ctx.store.numbers.create(
+        {"number": number, "assistant_id": assistant_id, "carrier": carrier}, gw.clock.now()
+    )
+
+
 @pytest.fixture
 async def line(tmp_path: Path) -> AsyncIterator[Outbound]:
     async for outbound in outbound_gateway(tmp_path, SystemClock()):
@@ -109,12 +120,7 @@ async def line(tmp_path: Path) -> AsyncIterator[Outbound]:
 @pytest.fixture
 async def call(line: Outbound) -> AsyncIterator[Transfer]:
     gw = line.gateway
-    assistant_id = await gw.use_scripted_assistant(
-        transfer_destinations=DESTINATIONS, events_url="https://crm.example.com/events"
-    )
-    await gw.ctx.store.numbers.create(
-        {"number": LINE, "assistant_id": assistant_id, "carrier": "twilio"}, gw.clock.now()
-    )
+    await answer_with_transfers(gw, LINE, "twilio")
     twilio = FakeTwilio(gw)
     call_sid = new_call_sid()
     document = await twiml_of(await twilio.voice(twilio.call_fields(call_sid, To=LINE)))
