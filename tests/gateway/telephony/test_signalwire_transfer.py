@@ -24,6 +24,10 @@ from tests.gateway.telephony.test_signalwire import NUMBER, FakeSignalWire, dial
 from tests.gateway.telephony.test_signalwire_outbound import API_TOKEN, PROJECT_ID, _gateway
 from tests.gateway.telephony.test_warm_transfer import AGENT_PCM_100MS, DESTINATIONS, SALES
 from tests.gateway.telephony.test_warm_transfer import Transfer as TwilioTransfer
+from tests.gateway.telephony.warm_transfer_checks import (
+    caller_joins_the_human,
+    unanswered_carries_on,
+)
 
 SILENCE_200MS = b"\x00\x00" * 4800  # PCM16 at 24 kHz, the stream's own format
 
@@ -74,15 +78,7 @@ async def test_accepted_the_caller_joins_the_human_in_the_conference(call: Trans
     assert "Ana wants a quote." in "".join(whisper.itertext())
     joined = await call.carrier.press(leg, whisper, "1")
     assert [child.tag for child in joined] == ["Say", "Dial"]
-    (room,) = call.carrier.conferences
-    await call.stream.wait_closed()  # the assistant leaves
-    await asyncio.wait_for(call.session.closed.wait(), 5)
-    assert call.carrier.join(call.stream.call_sid, await call.action()) == room
-    assert call.carrier.conferences[room] == [leg.sid, call.stream.call_sid]
-    row = await call.settled("accepted")
-    assert row.answered_at is not None and row.leg_sid == leg.sid
-    assert await call.outcomes_told() == ["accepted"]
-    assert not leg.updates  # nobody hung the human up
+    await caller_joins_the_human(call, leg)
 
 
 async def test_declined_the_caller_is_back_with_the_assistant(call: Transfer) -> None:
@@ -104,13 +100,7 @@ async def test_declined_the_caller_is_back_with_the_assistant(call: Transfer) ->
 
 
 async def test_unanswered_the_assistant_is_told_and_carries_on(call: Transfer) -> None:
-    leg = await _leg(call)
-    await call.carrier.status(leg, "ringing")
-    await call.carrier.status(leg, "no-answer")
-    assert "did not answer" in await call.session.next_text()
-    assert (await call.settled("no_answer")).answered_at is None
-    assert await call.outcomes_told() == ["no_answer"]
-    assert not call.stream.closed.is_set()
+    await unanswered_carries_on(call, await _leg(call))
 
 
 async def test_the_caller_hanging_up_cancels_the_ringing_leg(call: Transfer) -> None:

@@ -37,6 +37,10 @@ from tests.gateway.telephony.outbound_fixtures import Outbound, until
 from tests.gateway.telephony.test_telnyx_calls import dial
 from tests.gateway.telephony.test_warm_transfer import AGENT_PCM_100MS, SALES, answer_with_transfers
 from tests.gateway.telephony.test_warm_transfer import Transfer as TwilioTransfer
+from tests.gateway.telephony.warm_transfer_checks import (
+    caller_joins_the_human,
+    unanswered_carries_on,
+)
 
 LINE = "+445550007777"
 APPLICATION_ID = "1293384261075731499"
@@ -99,15 +103,7 @@ async def test_accepted_the_caller_joins_the_human_in_the_conference(call: Trans
     assert [child.tag for child in whisper] == ["Gather", "Redirect"]
     joined = await call.carrier.press(leg, whisper, "1")
     assert [child.tag for child in joined] == ["Say", "Dial"]
-    (room,) = call.carrier.conferences
-    await call.stream.wait_closed()  # the assistant leaves
-    await asyncio.wait_for(call.session.closed.wait(), 5)
-    assert call.carrier.join(call.stream.call_sid, await call.action()) == room
-    assert call.carrier.conferences[room] == [leg.sid, call.stream.call_sid]
-    row = await call.settled("accepted")
-    assert row.answered_at is not None and row.leg_sid == leg.sid
-    assert await call.outcomes_told() == ["accepted"]
-    assert not leg.updates  # nobody hung the human up
+    await caller_joins_the_human(call, leg)
 
 
 async def test_declined_by_no_key_the_caller_is_back_with_the_assistant(call: Transfer) -> None:
@@ -129,13 +125,7 @@ async def test_declined_by_no_key_the_caller_is_back_with_the_assistant(call: Tr
 
 
 async def test_unanswered_the_assistant_is_told_and_carries_on(call: Transfer) -> None:
-    leg = await _leg(call)
-    await call.carrier.status(leg, "ringing")
-    await call.carrier.status(leg, "no-answer")
-    assert "did not answer" in await call.session.next_text()
-    assert (await call.settled("no_answer")).answered_at is None
-    assert await call.outcomes_told() == ["no_answer"]
-    assert not call.stream.closed.is_set()
+    await unanswered_carries_on(call, await _leg(call))
 
 
 async def test_the_caller_hanging_up_ends_the_ringing_leg(call: Transfer) -> None:
