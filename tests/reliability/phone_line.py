@@ -204,6 +204,13 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
+async def after_the_greeting(call: PhoneCall) -> float:
+    """Hear the greeting out, then speak; returns when the caller's last word was sent."""
+    await call.hear("agent", call.started_s, limit_s=1.0)
+    await call.run_until(call.quiet, limit_s=3.0)
+    return await call.say()
+
+
 def _registry(clock: VirtualClock, openai_url: str, gemini_url: str) -> ProviderRegistry:
     """The providers as ``kura serve`` builds them: only the keys and URLs are set."""
     settings = Settings(

@@ -27,7 +27,7 @@ from tests.fakes.openai_realtime import (
     Script,
     free_port,
 )
-from tests.reliability.phone_line import PhoneCall, fault_gateway, phone_call
+from tests.reliability.phone_line import PhoneCall, after_the_greeting, fault_gateway, phone_call
 from tests.virtual_clock import VirtualClock
 
 MAX_SILENCE_S = 3.0  # issue #12 (row 7 allows 8 s, row 8 3 s)
@@ -78,13 +78,6 @@ def stamped(fault: Fault, clock: VirtualClock, fired: list[float]) -> Fault:
         await fault(conn, response)
 
     return strike
-
-
-async def after_the_greeting(call: PhoneCall) -> float:
-    """Hear the greeting out, then speak; returns when the caller's last word was sent."""
-    await call.hear("agent", call.started_s, limit_s=1.0)
-    await call.run_until(call.quiet, limit_s=3.0)
-    return await call.say()
 
 
 async def test_a_healthy_call_greets_and_answers(dial: Dial) -> None:

@@ -15,7 +15,7 @@ import pytest
 from tests.fakes import gemini_faults
 from tests.fakes.gemini_live import PATH
 from tests.fakes.gemini_live_default import FakeGeminiServer, LiveBehaviour
-from tests.reliability.phone_line import PhoneCall, fault_gateway, phone_call
+from tests.reliability.phone_line import PhoneCall, after_the_greeting, fault_gateway, phone_call
 from tests.virtual_clock import VirtualClock
 
 MAX_SILENCE_S = 3.0  # issue #12
@@ -45,12 +45,6 @@ async def dial(tmp_path: Path) -> AsyncIterator[Dial]:
             return call, server, fired
 
         yield start
-
-
-async def after_the_greeting(call: PhoneCall) -> float:
-    await call.hear("agent", call.started_s, limit_s=1.0)
-    await call.run_until(call.quiet, limit_s=3.0)
-    return await call.say()
 
 
 async def test_drop_mid_response_recovers_within_3_s(dial: Dial) -> None:
