@@ -34,7 +34,7 @@ from gateway.telephony.plivo_signatures import (
     PlivoSignatures,
 )
 from gateway.telephony.plivo_transfer import join_conference
-from gateway.telephony.service import TELEPHONY
+from gateway.telephony.service import TELEPHONY, after_stream_in_time
 from gateway.telephony.transfer_twiml import DROPPED
 
 log = logging.getLogger(__name__)
@@ -175,13 +175,7 @@ async def after_stream(request: web.Request) -> web.Response:
     form = await signed_form(request)
     call_uuid = call_uuid_of(form)
     tracing.annotate(call_sid=call_uuid)
-    telephony = request.app[TELEPHONY]
-    outcome = await telephony.late.run(
-        telephony.calls.after_stream(call_uuid),
-        deadline_s=request.app[CONTEXT].settings.webhook_answer_deadline_s,
-        what="plivo_action",
-        call_sid=call_uuid,
-    )
+    outcome = await after_stream_in_time(request, call_uuid, "plivo")
     if isinstance(outcome, Overdue) or outcome.kind == "apology":
         return xml_response(speak_and_hang_up(twiml.TROUBLE))
     if outcome.conference:  # a warm transfer accepted: the human waits there

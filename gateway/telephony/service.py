@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from config import Settings
-from gateway.context import GatewayContext
+from gateway.context import CONTEXT, GatewayContext
 from gateway.telephony import plivo_codec, signalwire, telnyx_codec, twilio_codec, vonage_codec
+from gateway.telephony.after_stream import AfterStream
 from gateway.telephony.call_deadlines import CallDeadlines
 from gateway.telephony.call_limits import CallLimits
 from gateway.telephony.calls import CallOverHook, CallService
@@ -23,7 +24,7 @@ from gateway.telephony.carriers.registry import (
 )
 from gateway.telephony.compat_dialer import CompatDialer, OutboundPaths, compat_capabilities
 from gateway.telephony.dialing import CarrierDialer
-from gateway.telephony.late_work import LateWork
+from gateway.telephony.late_work import LateWork, Overdue
 from gateway.telephony.outbound import OutboundCalls
 from gateway.telephony.outbound_progress import OutboundProgress
 from gateway.telephony.plivo_dialer import PlivoDialer
@@ -107,6 +108,20 @@ class Telephony:
 
 
 TELEPHONY = web.AppKey("kura_telephony", Telephony)
+
+
+async def after_stream_in_time(
+    request: web.Request, call_sid: str, carrier: str
+) -> AfterStream | Overdue:
+    """What follows the call's closed stream, as every carrier's action webhook asks: within the
+    answer deadline, else ``Overdue`` (the work carries on in the background)."""
+    telephony = request.app[TELEPHONY]
+    return await telephony.late.run(
+        telephony.calls.after_stream(call_sid),
+        deadline_s=request.app[CONTEXT].settings.webhook_answer_deadline_s,
+        what=f"{carrier}_action",
+        call_sid=call_sid,
+    )
 
 
 def twilio_carrier(signatures: TwilioSignatures | None) -> Carrier:

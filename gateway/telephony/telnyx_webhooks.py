@@ -28,7 +28,7 @@ from gateway.telephony import form_fields, twiml
 from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.late_work import Overdue
-from gateway.telephony.service import TELEPHONY
+from gateway.telephony.service import TELEPHONY, after_stream_in_time
 from gateway.telephony.telnyx_codec import CALL_PARAMETER, CAPABILITIES
 from gateway.telephony.telnyx_signatures import ACTION_PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.telephony.telnyx_signatures import TelnyxSignatures as Signatures
@@ -196,13 +196,7 @@ async def after_stream(request: web.Request) -> web.Response:
     fields = await signed_fields(request)
     call_sid = form_fields.call_sid(fields, CALL_SID)
     tracing.annotate(call_sid=call_sid)
-    telephony = request.app[TELEPHONY]
-    outcome = await telephony.late.run(
-        telephony.calls.after_stream(call_sid),
-        deadline_s=request.app[CONTEXT].settings.webhook_answer_deadline_s,
-        what="telnyx_action",
-        call_sid=call_sid,
-    )
+    outcome = await after_stream_in_time(request, call_sid, "telnyx")
     if isinstance(outcome, Overdue) or outcome.kind == "apology":
         return _xml(say_and_hang_up(twiml.TROUBLE))
     if outcome.transfer_to:

@@ -31,7 +31,7 @@ from gateway.telephony.bridge_ports import call_traits
 from gateway.telephony.calls import CallAnswer, InboundCall
 from gateway.telephony.carriers.codec import CarrierCapabilities
 from gateway.telephony.late_work import Overdue
-from gateway.telephony.service import TELEPHONY, Telephony
+from gateway.telephony.service import TELEPHONY, Telephony, after_stream_in_time
 from gateway.telephony.signatures import TWILIO_PREFIX, TwilioSignatures
 from gateway.telephony.transfer_twiml import DROPPED, join_conference
 from gateway.telephony.twilio_codec import CAPABILITIES
@@ -182,13 +182,7 @@ class CompatDoor:
         form = await self.signed_form(request)
         call_sid = form_fields.call_sid(form, self.call_sid)
         tracing.annotate(call_sid=call_sid)
-        telephony = request.app[TELEPHONY]
-        outcome = await telephony.late.run(
-            telephony.calls.after_stream(call_sid),
-            deadline_s=_deadline_s(request),
-            what=f"{self.carrier}_action",
-            call_sid=call_sid,
-        )
+        outcome = await after_stream_in_time(request, call_sid, self.carrier)
         if isinstance(outcome, Overdue) or outcome.kind == "apology":
             return reply(twiml.say_and_hang_up(twiml.TROUBLE))
         if outcome.transfer_to:
